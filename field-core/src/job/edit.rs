@@ -1,0 +1,467 @@
+//! Typed edit operations on a job document. Each edit is validated against the current job, then
+//! written field by field (see `mapping::put_patch`), so edits of different fields merge cleanly
+//! and re-applying an edit is a no-op.
+
+use super::sections::*;
+use super::{Job, local_date};
+use crate::codes::{InspectionKind, MilestoneEvent, SpecialLoad};
+use crate::validate::{Invalid, NOTES_MAX, check_id, check_patch};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+/// Who makes an edit, on which device, and when (device clock).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditContext {
+    pub actor: String,
+    pub device: String,
+    pub now: DateTime<Utc>,
+}
+
+/// Which findings list a finding belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingTarget {
+    Inspection(InspectionKind),
+    Review,
+}
+
+/// Every change a person can make to a job. Sections are patches: `None` fields are left as they
+/// are. Entries in collections are keyed by a client-chosen id (a UUID), so a retried edit
+/// updates the same entry instead of adding a duplicate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Edit {
+    UpdateCustomer(Customer),
+    UpdateAgent(Agent),
+    UpdateApplication(Application),
+    SetSpecialLoad {
+        load: SpecialLoad,
+        present: bool,
+    },
+    UpdateAssignment(Assignment),
+    UpdateSurvey(Survey),
+    UpdateSupplyPlan(SupplyPlan),
+    UpdateProject(Project),
+    UpdateProjectDesign(ProjectDesign),
+    UpdateProjectAcceptance(ProjectAcceptance),
+    UpdateProjectSettlement(ProjectSettlement),
+    PutMaterial {
+        id: String,
+        item: Material,
+    },
+    PutPermit {
+        id: String,
+        permit: Permit,
+    },
+    PutConstructionLog {
+        id: String,
+        log: ConstructionLog,
+    },
+    UpdateInspection {
+        kind: InspectionKind,
+        inspection: Inspection,
+    },
+    PutFinding {
+        target: FindingTarget,
+        id: String,
+        finding: Finding,
+    },
+    UpdateMetering(Metering),
+    PutSeal {
+        id: String,
+        seal: Seal,
+    },
+    UpdateReturnVisit(ReturnVisit),
+    UpdateReview(Review),
+    /// Records which document was collected for a checklist group.
+    CheckDocument {
+        group: String,
+        item: ChecklistItem,
+    },
+    AddMilestone {
+        id: String,
+        milestone: Milestone,
+    },
+    /// The job starts waiting on the customer: time-limit clocks pause.
+    StartWaiting {
+        id: String,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// The customer is back: every open pause ends.
+    EndWaiting {
+        at: DateTime<Utc>,
+    },
+    /// Replaces `delete` characters at `pos` of the notes with `insert` (Unicode code points).
+    SpliceNotes {
+        pos: usize,
+        delete: usize,
+        insert: String,
+    },
+    /// Sets the notes to `text`, written as the smallest diff from the current text.
+    SetNotes {
+        text: String,
+    },
+}
+
+/// A validated, low-level write.
+pub(super) enum Write {
+    Patch {
+        path: Vec<String>,
+        fields: Map<String, Json>,
+    },
+    Entry {
+        path: Vec<String>,
+        id: String,
+        fields: Map<String, Json>,
+    },
+    EndPauses {
+        fields: Map<String, Json>,
+    },
+    Splice {
+        pos: usize,
+        delete: usize,
+        insert: String,
+    },
+    SetText {
+        text: String,
+    },
+}
+
+fn fields<T: Serialize>(section: &str, value: &T) -> Result<Map<String, Json>, Invalid> {
+    let map = match serde_json::to_value(value) {
+        Ok(Json::Object(m)) => m,
+        _ => {
+            return Err(Invalid::new(
+                section,
+                "内容无法编码",
+                "the value cannot be encoded",
+            ));
+        }
+    };
+    check_patch(section, &map)?;
+    Ok(map)
+}
+
+fn path(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).collect()
+}
+
+fn not_before_acceptance(job: &Job, field: &str, at: Option<DateTime<Utc>>) -> Result<(), Invalid> {
+    if let Some(t) = at {
+        let day = local_date(t);
+        if day < job.accepted_on() {
+            return Err(Invalid::new(
+                field,
+                format!("日期 {day} 早于受理日期 {}", job.accepted_on()),
+                format!(
+                    "{day} is before the application was accepted ({})",
+                    job.accepted_on()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn date_not_before_acceptance(
+    job: &Job,
+    field: &str,
+    day: Option<NaiveDate>,
+) -> Result<(), Invalid> {
+    match day {
+        Some(d) if d < job.accepted_on() => Err(Invalid::new(
+            field,
+            format!("日期 {d} 早于受理日期 {}", job.accepted_on()),
+            format!(
+                "{d} is before the application was accepted ({})",
+                job.accepted_on()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn inspection_key(kind: InspectionKind) -> &'static str {
+    kind.as_str()
+}
+
+impl Edit {
+    /// A short name for logs and commit messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Edit::UpdateCustomer(_) => "update_customer",
+            Edit::UpdateAgent(_) => "update_agent",
+            Edit::UpdateApplication(_) => "update_application",
+            Edit::SetSpecialLoad { .. } => "set_special_load",
+            Edit::UpdateAssignment(_) => "update_assignment",
+            Edit::UpdateSurvey(_) => "update_survey",
+            Edit::UpdateSupplyPlan(_) => "update_supply_plan",
+            Edit::UpdateProject(_) => "update_project",
+            Edit::UpdateProjectDesign(_) => "update_project_design",
+            Edit::UpdateProjectAcceptance(_) => "update_project_acceptance",
+            Edit::UpdateProjectSettlement(_) => "update_project_settlement",
+            Edit::PutMaterial { .. } => "put_material",
+            Edit::PutPermit { .. } => "put_permit",
+            Edit::PutConstructionLog { .. } => "put_construction_log",
+            Edit::UpdateInspection { .. } => "update_inspection",
+            Edit::PutFinding { .. } => "put_finding",
+            Edit::UpdateMetering(_) => "update_metering",
+            Edit::PutSeal { .. } => "put_seal",
+            Edit::UpdateReturnVisit(_) => "update_return_visit",
+            Edit::UpdateReview(_) => "update_review",
+            Edit::CheckDocument { .. } => "check_document",
+            Edit::AddMilestone { .. } => "add_milestone",
+            Edit::StartWaiting { .. } => "start_waiting",
+            Edit::EndWaiting { .. } => "end_waiting",
+            Edit::SpliceNotes { .. } => "splice_notes",
+            Edit::SetNotes { .. } => "set_notes",
+        }
+    }
+
+    /// Validates the edit against the job as it stands and turns it into writes.
+    pub(super) fn plan(&self, job: &Job, ctx: &EditContext) -> Result<Vec<Write>, Invalid> {
+        let patch = |p: &[&str], f: Map<String, Json>| Write::Patch {
+            path: path(p),
+            fields: f,
+        };
+        let entry = |p: &[&str], id: &str, f: Map<String, Json>| -> Result<Write, Invalid> {
+            check_id("id", id)?;
+            Ok(Write::Entry {
+                path: path(p),
+                id: id.to_string(),
+                fields: f,
+            })
+        };
+        Ok(vec![match self {
+            Edit::UpdateCustomer(c) => patch(&["customer"], fields("customer", c)?),
+            Edit::UpdateAgent(a) => patch(&["agent"], fields("agent", a)?),
+            Edit::UpdateApplication(a) => {
+                date_not_before_acceptance(job, "application.wanted_on", a.wanted_on)?;
+                patch(&["application"], fields("application", a)?)
+            }
+            Edit::SetSpecialLoad { load, present } => {
+                let mut f = Map::new();
+                f.insert(load.as_str().to_string(), Json::Bool(*present));
+                patch(&["application", "special_loads"], f)
+            }
+            Edit::UpdateAssignment(a) => patch(&["assignment"], fields("assignment", a)?),
+            Edit::UpdateSurvey(s) => {
+                not_before_acceptance(job, "survey.surveyed_at", s.surveyed_at)?;
+                patch(&["survey"], fields("survey", s)?)
+            }
+            Edit::UpdateSupplyPlan(s) => {
+                not_before_acceptance(job, "supply_plan.replied_at", s.replied_at)?;
+                date_not_before_acceptance(job, "supply_plan.valid_until_on", s.valid_until_on)?;
+                patch(&["supply_plan"], fields("supply_plan", s)?)
+            }
+            Edit::UpdateProject(p) => {
+                if let (Some(a), Some(b)) = (p.planned_start_on, p.planned_finish_on) {
+                    if b < a {
+                        return Err(Invalid::new(
+                            "project.planned_finish_on",
+                            "计划完工日期早于计划开工日期",
+                            "planned finish is before planned start",
+                        ));
+                    }
+                }
+                patch(&["project"], fields("project", p)?)
+            }
+            Edit::UpdateProjectDesign(d) => {
+                patch(&["project", "design"], fields("project.design", d)?)
+            }
+            Edit::UpdateProjectAcceptance(a) => {
+                not_before_acceptance(job, "project.acceptance.accepted_at", a.accepted_at)?;
+                patch(&["project", "acceptance"], fields("project.acceptance", a)?)
+            }
+            Edit::UpdateProjectSettlement(s) => {
+                patch(&["project", "settlement"], fields("project.settlement", s)?)
+            }
+            Edit::PutMaterial { id, item } => {
+                entry(&["project", "materials"], id, fields("material", item)?)?
+            }
+            Edit::PutPermit { id, permit } => {
+                if let (Some(a), Some(b)) = (permit.issued_on, permit.expires_on) {
+                    if b < a {
+                        return Err(Invalid::new(
+                            "permit.expires_on",
+                            "许可证到期日早于签发日",
+                            "the permit expires before it was issued",
+                        ));
+                    }
+                }
+                entry(&["project", "permits"], id, fields("permit", permit)?)?
+            }
+            Edit::PutConstructionLog { id, log } => {
+                not_before_acceptance(job, "log.at", log.at)?;
+                let mut f = fields("log", log)?;
+                if log.author.is_none() {
+                    f.insert("author".into(), Json::String(ctx.actor.clone()));
+                }
+                entry(&["project", "logs"], id, f)?
+            }
+            Edit::UpdateInspection { kind, inspection } => {
+                not_before_acceptance(job, "inspection.requested_at", inspection.requested_at)?;
+                if let (Some(a), Some(b)) = (inspection.requested_at, inspection.replied_at) {
+                    if b < a {
+                        return Err(Invalid::new(
+                            "inspection.replied_at",
+                            "答复时间早于受理时间",
+                            "the reply is before the request",
+                        ));
+                    }
+                }
+                patch(
+                    &["inspections", inspection_key(*kind)],
+                    fields("inspection", inspection)?,
+                )
+            }
+            Edit::PutFinding {
+                target,
+                id,
+                finding,
+            } => {
+                let mut f = fields("finding", finding)?;
+                if finding.raised_by.is_none() && !job_has_finding(job, *target, id) {
+                    f.insert("raised_by".into(), Json::String(ctx.actor.clone()));
+                }
+                match target {
+                    FindingTarget::Inspection(k) => {
+                        entry(&["inspections", inspection_key(*k), "findings"], id, f)?
+                    }
+                    FindingTarget::Review => entry(&["review", "findings"], id, f)?,
+                }
+            }
+            Edit::UpdateMetering(m) => {
+                not_before_acceptance(job, "metering.installed_at", m.installed_at)?;
+                not_before_acceptance(job, "metering.powered_on_at", m.powered_on_at)?;
+                patch(&["metering"], fields("metering", m)?)
+            }
+            Edit::PutSeal { id, seal } => entry(&["metering", "seals"], id, fields("seal", seal)?)?,
+            Edit::UpdateReturnVisit(r) => patch(&["return_visit"], fields("return_visit", r)?),
+            Edit::UpdateReview(r) => patch(&["review"], fields("review", r)?),
+            Edit::CheckDocument { group, item } => {
+                check_id("checklist.group", group)?;
+                let mut f = fields("checklist", item)?;
+                if item.collected == Some(true) && item.collected_by.is_none() {
+                    f.insert("collected_by".into(), Json::String(ctx.actor.clone()));
+                }
+                entry(&["checklist"], group, f)?
+            }
+            Edit::AddMilestone { id, milestone } => {
+                let Some(event) = milestone.event else {
+                    return Err(Invalid::new(
+                        "milestone.event",
+                        "里程碑缺少事件类型",
+                        "a milestone needs an event",
+                    ));
+                };
+                let Some(at) = milestone.at else {
+                    return Err(Invalid::new(
+                        "milestone.at",
+                        "里程碑缺少时间",
+                        "a milestone needs the time of the action",
+                    ));
+                };
+                if event != MilestoneEvent::Accepted {
+                    not_before_acceptance(job, "milestone.at", Some(at))?;
+                }
+                let mut m = milestone.clone();
+                m.actor = m.actor.or_else(|| Some(ctx.actor.clone()));
+                m.device = Some(ctx.device.clone());
+                if !job.milestones.contains_key(id) {
+                    m.recorded_at = Some(ctx.now);
+                } else {
+                    m.recorded_at = None;
+                }
+                entry(&["milestones"], id, fields("milestone", &m)?)?
+            }
+            Edit::StartWaiting { id, reason, at } => {
+                not_before_acceptance(job, "pause.started_at", Some(*at))?;
+                if job.waiting() && !job.pauses.contains_key(id) {
+                    return Err(Invalid::new(
+                        "pause",
+                        "工单已处于等待客户状态",
+                        "the job is already waiting on the customer",
+                    ));
+                }
+                let p = Pause {
+                    reason: Some(reason.clone()),
+                    started_at: Some(*at),
+                    started_by: Some(ctx.actor.clone()),
+                    ..Default::default()
+                };
+                entry(&["pauses"], id, fields("pause", &p)?)?
+            }
+            Edit::EndWaiting { at } => {
+                if !job.waiting() {
+                    return Err(Invalid::new(
+                        "pause",
+                        "工单没有处于等待客户状态",
+                        "the job is not waiting on the customer",
+                    ));
+                }
+                for p in job.pauses.values().filter(|p| p.ended_at.is_none()) {
+                    if p.started_at.is_some_and(|s| *at < s) {
+                        return Err(Invalid::new(
+                            "pause.ended_at",
+                            "结束时间早于开始时间",
+                            "the wait cannot end before it started",
+                        ));
+                    }
+                }
+                let p = Pause {
+                    ended_at: Some(*at),
+                    ended_by: Some(ctx.actor.clone()),
+                    ..Default::default()
+                };
+                Write::EndPauses {
+                    fields: fields("pause", &p)?,
+                }
+            }
+            Edit::SpliceNotes {
+                pos,
+                delete,
+                insert,
+            } => {
+                let len = job.notes.chars().count();
+                if *pos > len || pos.saturating_add(*delete) > len {
+                    return Err(Invalid::new(
+                        "notes",
+                        format!("位置 {pos}+{delete} 超出备注长度 {len}"),
+                        format!("position {pos}+{delete} is beyond the notes' length {len}"),
+                    ));
+                }
+                check_notes_len(len - delete + insert.chars().count())?;
+                Write::Splice {
+                    pos: *pos,
+                    delete: *delete,
+                    insert: insert.clone(),
+                }
+            }
+            Edit::SetNotes { text } => {
+                check_notes_len(text.chars().count())?;
+                Write::SetText { text: text.clone() }
+            }
+        }])
+    }
+}
+
+fn job_has_finding(job: &Job, target: FindingTarget, id: &str) -> bool {
+    match target {
+        FindingTarget::Inspection(k) => job.inspections.get(k).findings.contains_key(id),
+        FindingTarget::Review => job.review.findings.contains_key(id),
+    }
+}
+
+fn check_notes_len(len: usize) -> Result<(), Invalid> {
+    if len > NOTES_MAX {
+        return Err(Invalid::new(
+            "notes",
+            format!("备注过长（{len} 字，最多 {NOTES_MAX} 字）"),
+            format!("notes too long ({len} characters, at most {NOTES_MAX})"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! Typed sections of the job document.
+//!
+//! Every scalar field is an `Option`: when reading, `None` means "not filled in yet"; when a
+//! section is used as a patch in an edit, `None` means "leave as it is". That way an edit writes
+//! only the fields a person changed, and two people changing different fields both win.
+//!
+//! Field-name conventions the mapping relies on (see `docs/job-document.md`): a field ending in
+//! `_at` is an instant (automerge timestamp, RFC 3339 in JSON); a field ending in `_on` is a
+//! calendar date (`YYYY-MM-DD` string).
+
+use crate::codes::*;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Defines a section struct whose scalar fields are all optional and skipped when `None`.
+/// Fields after `;` are nested, read-only parts (maps filled by their own edits).
+macro_rules! section {
+    ($(#[$meta:meta])* $name:ident { $($field:ident : $ty:ty),* $(,)? } $(; $($nested:ident : $nty:ty),* $(,)?)?) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(default)]
+        pub struct $name {
+            $(#[serde(skip_serializing_if = "Option::is_none", deserialize_with = "super::mapping::lenient")]
+            pub $field: Option<$ty>,)*
+            $($(#[serde(skip_serializing, deserialize_with = "super::mapping::lenient_default")]
+            pub $nested: $nty,)*)?
+        }
+    };
+}
+
+section! {
+    /// The customer (客户) and how to reach them.
+    Customer {
+        name: String,
+        id_number: String,
+        contact_name: String,
+        contact_phone: String,
+        address: String,
+        account_no: String,
+    }
+}
+
+section! {
+    /// An agent filing on the customer's behalf (委托代理人).
+    Agent { filed_by_agent: bool, name: String, id_number: String, phone: String }
+}
+
+section! {
+    /// The application (用电申请) and the facts the rules need.
+    Application {
+        project_name: String,
+        industry: String,
+        channel: String,
+        capacity_kva: f64,
+        voltage: Voltage,
+        tariff: Tariff,
+        importance: Importance,
+        source: Source,
+        grid_distance_m: f64,
+        replacement_share_pct: f64,
+        ev_charging: bool,
+        dev_zone: DevZone,
+        rural: bool,
+        special_industry: bool,
+        grid_health: GridHealth,
+        wanted_on: NaiveDate,
+        key_project: bool,
+        chief_service_officer: String,
+        fees_due: bool,
+        supply_management: String,
+    };
+    special_loads: BTreeMap<String, bool>,
+}
+
+impl Application {
+    /// The special loads currently marked present.
+    pub fn special_load_list(&self) -> Vec<SpecialLoad> {
+        self.special_loads
+            .iter()
+            .filter(|(_, on)| **on)
+            .filter_map(|(k, _)| SpecialLoad::parse(k))
+            .collect()
+    }
+}
+
+section! {
+    /// Who serves the job (双经理).
+    Assignment {
+        customer_manager: String,
+        customer_manager_name: String,
+        customer_chose_manager: bool,
+        project_manager: String,
+        project_manager_name: String,
+        assigned_at: DateTime<Utc>,
+        pm_released_at: DateTime<Utc>,
+    }
+}
+
+section! {
+    /// The site survey (现场勘查).
+    Survey {
+        surveyed_at: DateTime<Utc>,
+        surveyor: String,
+        address_verified: bool,
+        load_nature: String,
+        capacity_verified: bool,
+        category_verified: bool,
+        verified_capacity_kva: f64,
+        direct_install: bool,
+        access_point: String,
+        findings: String,
+    }
+}
+
+section! {
+    /// The supply plan (供电方案).
+    SupplyPlan {
+        source: Source,
+        voltage: Voltage,
+        capacity_kva: f64,
+        access_point: String,
+        metering_point: String,
+        metering_method: String,
+        property_boundary: String,
+        utility_invests_to_red_line: bool,
+        reply_mode: String,
+        replied_at: DateTime<Utc>,
+        valid_until_on: NaiveDate,
+    }
+}
+
+section! {
+    /// The supporting grid project (业扩配套工程) run by the project manager.
+    Project {
+        project_no: String,
+        utility_invested: bool,
+        voltage: Voltage,
+        planned_start_on: NaiveDate,
+        planned_finish_on: NaiveDate,
+        progress_pct: f64,
+    };
+    design: ProjectDesign,
+    acceptance: ProjectAcceptance,
+    settlement: ProjectSettlement,
+    materials: BTreeMap<String, Material>,
+    permits: BTreeMap<String, Permit>,
+    logs: BTreeMap<String, ConstructionLog>,
+}
+
+section! {
+    /// Design of the supporting works (设计方案).
+    ProjectDesign { designer: String, plan: String, approved_at: DateTime<Utc>, approved_by: String }
+}
+
+section! {
+    /// Acceptance of the supporting works (验收).
+    ProjectAcceptance { accepted_at: DateTime<Utc>, accepted_by: String, passed: bool, remarks: String }
+}
+
+section! {
+    /// Settlement of the supporting works (结算).
+    ProjectSettlement { amount_yuan: f64, settled_at: DateTime<Utc>, documents_complete: bool }
+}
+
+section! {
+    /// One line of the bill of materials (物资清单).
+    Material {
+        name: String,
+        spec: String,
+        quantity: f64,
+        unit: String,
+        requisition_no: String,
+        requisitioned: bool,
+        received: bool,
+    }
+}
+
+section! {
+    /// A permit (占路/掘路/占绿) with its expiry.
+    Permit {
+        kind: String,
+        number: String,
+        authority: String,
+        issued_on: NaiveDate,
+        expires_on: NaiveDate,
+    }
+}
+
+section! {
+    /// A construction log entry with progress.
+    ConstructionLog {
+        at: DateTime<Utc>,
+        author: String,
+        progress_pct: f64,
+        text: String,
+        safety_ok: bool,
+        quality_ok: bool,
+    }
+}
+
+section! {
+    /// An inspection of the customer's works (design review, mid, completion).
+    Inspection {
+        requested_at: DateTime<Utc>,
+        replied_at: DateTime<Utc>,
+        inspector: String,
+        passed: bool,
+        written_notice: bool,
+    };
+    findings: BTreeMap<String, Finding>,
+}
+
+section! {
+    /// A finding raised by an inspection or the office review.
+    Finding {
+        text: String,
+        severity: String,
+        raised_by: String,
+        raised_at: DateTime<Utc>,
+        resolved: bool,
+        resolved_at: DateTime<Utc>,
+    }
+}
+
+section! {
+    /// Metering and power-on (装表接电).
+    Metering {
+        meter_asset_no: String,
+        initial_reading: f64,
+        ct_ratio: String,
+        installer: String,
+        installed_at: DateTime<Utc>,
+        powered_on_at: DateTime<Utc>,
+    };
+    seals: BTreeMap<String, Seal>,
+}
+
+section! {
+    /// A seal on the meter or its box (封印).
+    Seal { number: String, position: String }
+}
+
+section! {
+    /// The return visit (回访).
+    ReturnVisit {
+        visited_at: DateTime<Utc>,
+        visitor: String,
+        channel: String,
+        satisfaction: i64,
+        comment: String,
+    }
+}
+
+section! {
+    /// The office review of synced work (审核).
+    Review { state: ReviewState, reviewer: String, reviewed_at: DateTime<Utc>, comment: String };
+    findings: BTreeMap<String, Finding>,
+}
+
+section! {
+    /// One group of the document checklist (收资清单), e.g. "subject proof": which document was
+    /// collected for it.
+    ChecklistItem {
+        doc_type: String,
+        collected: bool,
+        original_seen: bool,
+        collected_by: String,
+        collected_at: DateTime<Utc>,
+        note: String,
+    };
+    photos: BTreeMap<String, bool>,
+}
+
+section! {
+    /// A milestone on the timeline.
+    Milestone {
+        event: MilestoneEvent,
+        actor: String,
+        at: DateTime<Utc>,
+        recorded_at: DateTime<Utc>,
+        device: String,
+        note: String,
+    }
+}
+
+section! {
+    /// An interval during which the job waits on the customer; time-limit clocks pause.
+    Pause {
+        reason: String,
+        started_at: DateTime<Utc>,
+        started_by: String,
+        ended_at: DateTime<Utc>,
+        ended_by: String,
+    }
+}
+
+section! {
+    /// Which rule set was in force when the job was accepted.
+    RulesRef { id: String, version: i64 }
+}

@@ -1,0 +1,19 @@
+//! Fieldline's phone-side core (no FFI here): the job as an automerge document, the business
+//! rules, the working-day calendar and time-limit engine, and the offline store.
+//!
+//! See `ARCHITECTURE.md` at the workspace root for how the parts fit together.
+
+pub mod calendar;
+pub mod codes;
+pub mod job;
+pub mod rules;
+pub mod validate;
+
+pub use calendar::Calendar;
+pub use codes::*;
+pub use job::{Edit, EditContext, Job, JobDoc, NewJob};
+pub use rules::{RuleBook, RuleSet, Verdict};
+pub mod sla;
+pub mod store;
+
+pub use store::{Store, StoreError};

@@ -1,0 +1,561 @@
+//! The offline store: SQLite (WAL, `synchronous = FULL`) holding each job as an automerge
+//! snapshot plus incremental chunks, a list projection, a sync outbox and the device identity.
+//!
+//! Every user action is one SQLite transaction: when a call returns `Ok`, the action survives a
+//! crash or power loss. When it returns `Err`, nothing stored has changed.
+
+mod list;
+pub(crate) mod projection;
+mod schema;
+
+pub use list::{JobFilter, JobPage, JobSummary, SortOrder};
+
+use crate::calendar::{Calendar, CalendarError};
+use crate::codes::JobKind;
+use crate::job::{Edit, EditContext, Job, JobDoc, JobError, NewJob, local_date};
+use crate::rules::{Label, RequiredGroup, RuleBook, RulesError, Verdict};
+use crate::sla::TimeLimits;
+use automerge::ActorId;
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Job(#[from] JobError),
+    #[error("找不到工单 {0} / job {0} not found")]
+    NotFound(String),
+    #[error("工单 {0} 已存在 / job {0} already exists")]
+    AlreadyExists(String),
+    #[error(
+        "数据库版本 {found} 比本应用支持的 {supported} 新，请升级应用 / database version {found} is newer than this app supports ({supported}): please update"
+    )]
+    TooNew { found: usize, supported: usize },
+    #[error("数据库错误 / database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Calendar(#[from] CalendarError),
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+}
+
+impl From<crate::validate::Invalid> for StoreError {
+    fn from(e: crate::validate::Invalid) -> Self {
+        StoreError::Job(JobError::Invalid(e))
+    }
+}
+
+/// This device's stable identity: a device id and the automerge actor it writes as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub device_id: String,
+    pub actor: ActorId,
+}
+
+/// A job waiting to be synced: `generation` grows with every local change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirtyJob {
+    pub job_id: String,
+    pub generation: i64,
+}
+
+/// Every rule verdict for one job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobVerdicts {
+    pub direct_install: Verdict,
+    pub zero_investment: Verdict,
+    pub approval_exempt: Verdict,
+    pub onsite_plan_reply: Verdict,
+    pub inspections_required: Verdict,
+    pub required_documents: Vec<RequiredGroup>,
+    pub service_steps: Vec<Label>,
+}
+
+/// Size limits of the document cache.
+const CACHE_MAX: usize = 32;
+
+type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+struct Inner {
+    conn: Connection,
+    device: Device,
+    cache: HashMap<String, JobDoc>,
+    calendar: Calendar,
+    rules: RuleBook,
+}
+
+/// The phone's local store. `Send + Sync`; calls are serialised internally.
+pub struct Store {
+    inner: Mutex<Inner>,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating or upgrading) the store at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        Self::from_connection(Connection::open(path)?)
+    }
+
+    /// A store that lives in memory (tests, previews).
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        Self::from_connection(Connection::open_in_memory()?)
+    }
+
+    fn from_connection(mut conn: Connection) -> Result<Store, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        schema::migrate_to(&mut conn, schema::MIGRATIONS.len())?;
+        let device = load_or_create_device(&conn)?;
+        let mut calendar = Calendar::embedded();
+        let bundles: Vec<String> = conn
+            .prepare("SELECT bundle FROM calendar_data ORDER BY version")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for b in bundles {
+            calendar = calendar.newer(Calendar::from_bundle(&b)?);
+        }
+        let mut rules = RuleBook::default();
+        let sets: Vec<String> = conn
+            .prepare("SELECT body FROM rule_set ORDER BY id, version")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for s in sets {
+            rules.add_json(&s)?;
+        }
+        Ok(Store {
+            inner: Mutex::new(Inner {
+                conn,
+                device,
+                cache: HashMap::new(),
+                calendar,
+                rules,
+            }),
+            clock: Arc::new(Utc::now),
+        })
+    }
+
+    /// Replaces the clock (tests and demos that need a fixed "now").
+    pub fn with_clock(
+        mut self,
+        clock: impl Fn() -> DateTime<Utc> + Send + Sync + 'static,
+    ) -> Store {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
+        // back), so a poisoned lock is safe to reuse.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    pub fn device(&self) -> Device {
+        self.lock().device.clone()
+    }
+
+    pub fn calendar(&self) -> Calendar {
+        self.lock().calendar.clone()
+    }
+
+    fn context(&self, inner: &Inner, actor: &str) -> EditContext {
+        EditContext {
+            actor: actor.to_string(),
+            device: inner.device.device_id.clone(),
+            now: self.now(),
+        }
+    }
+
+    /// Accepts a new job (受理). One transaction.
+    pub fn create_job(&self, actor: &str, new: &NewJob) -> Result<Job, StoreError> {
+        Ok(self
+            .create_jobs(actor, std::slice::from_ref(new))?
+            .remove(0))
+    }
+
+    /// Accepts several jobs in one transaction (imports, demo data, benchmarks).
+    pub fn create_jobs(&self, actor: &str, new: &[NewJob]) -> Result<Vec<Job>, StoreError> {
+        let mut inner = self.lock();
+        let ctx = self.context(&inner, actor);
+        let mut created = Vec::with_capacity(new.len());
+        for n in new {
+            let rules = inner.rules.in_force(&n.unit, local_date(n.accepted_at));
+            let mut doc = JobDoc::create(inner.device.actor.clone(), n, rules, &ctx)?;
+            let job = doc.read()?;
+            let bytes = doc.save();
+            created.push((job, doc, bytes));
+        }
+        let today = local_date(ctx.now);
+        let tx = inner.conn.unchecked_transaction()?;
+        let mut out = Vec::with_capacity(created.len());
+        let mut docs = Vec::with_capacity(created.len());
+        for (job, doc, bytes) in created {
+            let inserted = tx.execute(
+                "INSERT OR IGNORE INTO job_doc (job_id, snapshot) VALUES (?1, ?2)",
+                params![job.id, bytes],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::AlreadyExists(job.id));
+            }
+            let limits = projection::limits_for(&job, &inner.rules, &inner.calendar, today);
+            projection::write(&tx, &job, &limits, ctx.now.timestamp_millis())?;
+            mark_dirty(&tx, &job.id, ctx.now)?;
+            docs.push((job.id.clone(), doc));
+            out.push(job);
+        }
+        tx.commit()?;
+        for (id, doc) in docs {
+            inner.cache_put(id, doc);
+        }
+        Ok(out)
+    }
+
+    /// Reads a job.
+    pub fn job(&self, job_id: &str) -> Result<Job, StoreError> {
+        let mut inner = self.lock();
+        let doc = inner.doc(job_id)?;
+        Ok(doc.read()?)
+    }
+
+    /// Applies one edit as one durable transaction and returns the job as it now stands.
+    pub fn edit(&self, job_id: &str, actor: &str, edit: &Edit) -> Result<Job, StoreError> {
+        let mut inner = self.lock();
+        let ctx = self.context(&inner, actor);
+        let result = inner.edit_locked(job_id, edit, &ctx);
+        if result.is_err() {
+            // The cached document may hold a change that was not stored: drop it.
+            inner.cache.remove(job_id);
+        }
+        result
+    }
+
+    /// The time limits of a job as of `today`.
+    pub fn time_limits(&self, job_id: &str, today: NaiveDate) -> Result<TimeLimits, StoreError> {
+        let mut inner = self.lock();
+        let job = inner.doc(job_id)?.read()?;
+        Ok(projection::limits_for(
+            &job,
+            &inner.rules,
+            &inner.calendar,
+            today,
+        ))
+    }
+
+    /// Every rule verdict for a job, under the rule set in force when it was accepted.
+    pub fn verdicts(&self, job_id: &str) -> Result<JobVerdicts, StoreError> {
+        let mut inner = self.lock();
+        let job = inner.doc(job_id)?.read()?;
+        let r = inner.rules.for_job(&job);
+        Ok(JobVerdicts {
+            direct_install: r.direct_install(&job),
+            zero_investment: r.zero_investment(&job),
+            approval_exempt: r.approval_exempt(&job),
+            onsite_plan_reply: r.onsite_plan_reply(&job),
+            inspections_required: r.inspections_required(&job),
+            required_documents: r.required_documents(&job),
+            service_steps: r.service_steps(&job),
+        })
+    }
+
+    /// Lists jobs from the projection (no documents are loaded).
+    pub fn list_jobs(&self, filter: &JobFilter) -> Result<JobPage, StoreError> {
+        let inner = self.lock();
+        list::list(&inner.conn, filter)
+    }
+
+    /// The job's whole automerge document (portable bytes).
+    pub fn document_bytes(&self, job_id: &str) -> Result<Vec<u8>, StoreError> {
+        let mut inner = self.lock();
+        Ok(inner.doc(job_id)?.save())
+    }
+
+    /// Merges changes from another replica (sync, or a file). Creates the job if it is new here.
+    /// Merged changes are not marked dirty: they came from elsewhere.
+    pub fn merge_remote(&self, job_id: &str, bytes: &[u8]) -> Result<Job, StoreError> {
+        crate::validate::check_id("job.id", job_id)?;
+        let mut inner = self.lock();
+        let result = inner.merge_locked(job_id, bytes, self.now());
+        if result.is_err() {
+            inner.cache.remove(job_id);
+        }
+        result
+    }
+
+    /// Jobs with local changes not yet acknowledged by the server.
+    pub fn dirty_jobs(&self) -> Result<Vec<DirtyJob>, StoreError> {
+        let inner = self.lock();
+        let mut stmt = inner
+            .conn
+            .prepare("SELECT job_id, generation FROM outbox ORDER BY since, job_id")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(DirtyJob {
+                    job_id: r.get(0)?,
+                    generation: r.get(1)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Marks a job clean if nothing changed since `generation` was read (safe against races
+    /// with edits made during a sync).
+    pub fn mark_synced(&self, dirty: &DirtyJob) -> Result<bool, StoreError> {
+        let inner = self.lock();
+        let n = inner.conn.execute(
+            "DELETE FROM outbox WHERE job_id = ?1 AND generation = ?2",
+            params![dirty.job_id, dirty.generation],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Installs a newer calendar bundle (`{version, years}`), e.g. delivered by the server.
+    /// Returns whether it replaced the one in use.
+    pub fn install_calendar(&self, bundle_json: &str) -> Result<bool, StoreError> {
+        let cal = Calendar::from_bundle(bundle_json)?;
+        let mut inner = self.lock();
+        if cal.version() <= inner.calendar.version() {
+            return Ok(false);
+        }
+        let tx = inner.conn.unchecked_transaction()?;
+        tx.execute(
+            "INSERT OR REPLACE INTO calendar_data (version, bundle) VALUES (?1, ?2)",
+            params![cal.version(), bundle_json],
+        )?;
+        projection::rebuild_with(&tx, &inner.rules, &cal)?;
+        tx.commit()?;
+        inner.calendar = cal;
+        Ok(true)
+    }
+
+    /// Installs a rule set (a unit's override or a new national version).
+    pub fn install_rules(&self, rule_set_json: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let mut book = inner.rules.clone();
+        let set = book.add_json(rule_set_json)?.clone();
+        let tx = inner.conn.unchecked_transaction()?;
+        tx.execute(
+            "INSERT OR REPLACE INTO rule_set (id, version, body) VALUES (?1, ?2, ?3)",
+            params![set.id, set.version, rule_set_json],
+        )?;
+        projection::rebuild_with(&tx, &book, &inner.calendar)?;
+        tx.commit()?;
+        inner.rules = book;
+        Ok(())
+    }
+
+    /// Recomputes every projection row (e.g. daily, as due dates approach).
+    pub fn refresh_projection(&self) -> Result<(), StoreError> {
+        let inner = self.lock();
+        let tx = inner.conn.unchecked_transaction()?;
+        projection::rebuild_with(&tx, &inner.rules, &inner.calendar)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Bytes stored for a job: (snapshot, chunks), for diagnostics and benchmarks.
+    pub fn stored_size(&self, job_id: &str) -> Result<(i64, i64), StoreError> {
+        let inner = self.lock();
+        inner
+            .conn
+            .query_row(
+                "SELECT length(snapshot), chunks_bytes FROM job_doc WHERE job_id = ?1",
+                [job_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(job_id.to_string()))
+    }
+
+    /// The job kinds, for pickers.
+    pub fn kinds() -> &'static [JobKind] {
+        JobKind::ALL
+    }
+}
+
+impl Inner {
+    fn cache_put(&mut self, id: String, doc: JobDoc) {
+        if self.cache.len() >= CACHE_MAX && !self.cache.contains_key(&id) {
+            if let Some(k) = self.cache.keys().next().cloned() {
+                self.cache.remove(&k);
+            }
+        }
+        self.cache.insert(id, doc);
+    }
+
+    fn doc(&mut self, job_id: &str) -> Result<&mut JobDoc, StoreError> {
+        if !self.cache.contains_key(job_id) {
+            let doc = projection::load_doc(&self.conn, job_id, self.device.actor.clone())?
+                .ok_or_else(|| StoreError::NotFound(job_id.to_string()))?;
+            self.cache_put(job_id.to_string(), doc);
+        }
+        Ok(self.cache.get_mut(job_id).expect("just inserted"))
+    }
+
+    fn edit_locked(
+        &mut self,
+        job_id: &str,
+        edit: &Edit,
+        ctx: &EditContext,
+    ) -> Result<Job, StoreError> {
+        let doc = self.doc(job_id)?;
+        if doc.apply(edit, ctx)?.is_none() {
+            // Nothing changed (e.g. a repeated edit): nothing to store.
+            return Ok(doc.read()?);
+        }
+        let job = doc.read()?;
+        let chunk = doc.save_incremental();
+        self.store_change(job_id, &job, chunk, ctx.now, true)?;
+        Ok(job)
+    }
+
+    fn merge_locked(
+        &mut self,
+        job_id: &str,
+        bytes: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let exists = match self.doc(job_id) {
+            Ok(_) => true,
+            Err(StoreError::NotFound(_)) => false,
+            Err(e) => return Err(e),
+        };
+        if !exists {
+            let mut doc = JobDoc::load(bytes, self.device.actor.clone())?;
+            let job = doc.read()?;
+            if job.id != job_id {
+                return Err(JobError::Corrupt(format!(
+                    "document is job {} but was sent as {job_id}",
+                    job.id
+                ))
+                .into());
+            }
+            let snapshot = doc.save();
+            let today = local_date(now);
+            let tx = self.conn.transaction()?;
+            tx.execute(
+                "INSERT INTO job_doc (job_id, snapshot) VALUES (?1, ?2)",
+                params![job_id, snapshot],
+            )?;
+            let limits = projection::limits_for(&job, &self.rules, &self.calendar, today);
+            projection::write(&tx, &job, &limits, now.timestamp_millis())?;
+            tx.commit()?;
+            self.cache_put(job_id.to_string(), doc);
+            return Ok(job);
+        }
+        let doc = self.doc(job_id)?;
+        let before = doc.heads();
+        doc.apply_remote(bytes)?;
+        let job = doc.read()?;
+        if doc.heads() == before {
+            return Ok(job);
+        }
+        let chunk = doc.save_incremental();
+        self.store_change(job_id, &job, chunk, now, false)?;
+        Ok(job)
+    }
+
+    /// Stores one chunk, compacting when the chunks outgrow the snapshot, and updates the
+    /// projection and (for local changes) the outbox, all in one transaction.
+    fn store_change(
+        &mut self,
+        job_id: &str,
+        job: &Job,
+        chunk: Vec<u8>,
+        now: DateTime<Utc>,
+        local: bool,
+    ) -> Result<(), StoreError> {
+        let (snapshot_len, chunks_bytes): (i64, i64) = self.conn.query_row(
+            "SELECT length(snapshot), chunks_bytes FROM job_doc WHERE job_id = ?1",
+            [job_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let compact = chunks_bytes + chunk.len() as i64 > snapshot_len;
+        let snapshot = if compact {
+            Some(self.cache.get_mut(job_id).expect("loaded").save())
+        } else {
+            None
+        };
+        let today = local_date(now);
+        let limits = projection::limits_for(job, &self.rules, &self.calendar, today);
+        let tx = self.conn.transaction()?;
+        if let Some(snapshot) = snapshot {
+            tx.execute("DELETE FROM job_chunk WHERE job_id = ?1", [job_id])?;
+            tx.execute(
+                "UPDATE job_doc SET snapshot = ?2, chunks_bytes = 0 WHERE job_id = ?1",
+                params![job_id, snapshot],
+            )?;
+        } else {
+            tx.execute(
+                "INSERT INTO job_chunk (job_id, seq, bytes)
+                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM job_chunk WHERE job_id = ?1), ?2)",
+                params![job_id, chunk],
+            )?;
+            tx.execute(
+                "UPDATE job_doc SET chunks_bytes = chunks_bytes + ?2 WHERE job_id = ?1",
+                params![job_id, chunk.len() as i64],
+            )?;
+        }
+        projection::write(&tx, job, &limits, now.timestamp_millis())?;
+        if local {
+            mark_dirty(&tx, job_id, now)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn mark_dirty(conn: &Connection, job_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO outbox (job_id, generation, since) VALUES (?1, 1, ?2)
+         ON CONFLICT (job_id) DO UPDATE SET generation = generation + 1",
+        params![job_id, now.timestamp_millis()],
+    )?;
+    Ok(())
+}
+
+fn load_or_create_device(conn: &Connection) -> Result<Device, StoreError> {
+    let existing: Option<(String, Vec<u8>)> = conn
+        .query_row(
+            "SELECT device_id, actor_id FROM device WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((device_id, actor)) = existing {
+        return Ok(Device {
+            device_id,
+            actor: ActorId::from(actor),
+        });
+    }
+    let id = uuid::Uuid::new_v4();
+    let device = Device {
+        device_id: id.simple().to_string(),
+        actor: ActorId::from(id.as_bytes().as_slice()),
+    };
+    conn.execute(
+        "INSERT INTO device (id, device_id, actor_id, created_at) VALUES (1, ?1, ?2, ?3)",
+        params![
+            device.device_id,
+            device.actor.to_bytes(),
+            Utc::now().timestamp_millis()
+        ],
+    )?;
+    Ok(device)
+}

@@ -1,0 +1,111 @@
+//! The list projection (`job_list`): one row per job with what lists and filters need, written in
+//! the same transaction as the document so lists never load documents.
+
+use super::StoreError;
+use crate::calendar::Calendar;
+use crate::job::{Job, JobDoc, local_date};
+use crate::rules::RuleBook;
+use crate::sla::{TimeLimits, time_limits};
+use automerge::ActorId;
+use chrono::{NaiveDate, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Loads a job's document: its snapshot followed by its incremental chunks.
+pub(crate) fn load_doc(
+    conn: &Connection,
+    job_id: &str,
+    actor: ActorId,
+) -> Result<Option<JobDoc>, StoreError> {
+    let snapshot: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT snapshot FROM job_doc WHERE job_id = ?1",
+            [job_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(snapshot) = snapshot else {
+        return Ok(None);
+    };
+    let mut doc = JobDoc::load(&snapshot, actor)?;
+    let mut stmt =
+        conn.prepare_cached("SELECT bytes FROM job_chunk WHERE job_id = ?1 ORDER BY seq")?;
+    let chunks = stmt.query_map([job_id], |r| r.get::<_, Vec<u8>>(0))?;
+    for chunk in chunks {
+        doc.load_incremental(&chunk?)?;
+    }
+    Ok(Some(doc))
+}
+
+/// Writes the projection row of `job`.
+pub(crate) fn write(
+    conn: &Connection,
+    job: &Job,
+    limits: &TimeLimits,
+    updated_at_ms: i64,
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO job_list (job_id, job_no, kind, unit, status, customer_name, customer_manager,
+            project_manager, accepted_on, next_due, sla_state, waiting, conflicts, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         ON CONFLICT (job_id) DO UPDATE SET job_no = excluded.job_no, kind = excluded.kind,
+            unit = excluded.unit, status = excluded.status, customer_name = excluded.customer_name,
+            customer_manager = excluded.customer_manager, project_manager = excluded.project_manager,
+            accepted_on = excluded.accepted_on, next_due = excluded.next_due,
+            sla_state = excluded.sla_state, waiting = excluded.waiting,
+            conflicts = excluded.conflicts, updated_at = excluded.updated_at",
+    )?;
+    stmt.execute(params![
+        job.id,
+        job.job_no,
+        job.kind.as_str(),
+        job.unit,
+        job.status().as_str(),
+        job.customer.name.clone().unwrap_or_default(),
+        job.assignment.customer_manager,
+        job.assignment.project_manager,
+        job.accepted_on().to_string(),
+        limits.next_due().map(|d| d.to_string()),
+        limits.worst().map(|s| s.as_str()),
+        job.waiting(),
+        job.conflicts.len() as i64,
+        updated_at_ms,
+    ])?;
+    Ok(())
+}
+
+/// Computes the time limits the projection stores.
+pub(crate) fn limits_for(
+    job: &Job,
+    rules: &RuleBook,
+    cal: &Calendar,
+    today: NaiveDate,
+) -> TimeLimits {
+    time_limits(job, rules.for_job(job), cal, today)
+}
+
+/// Re-projects every stored job (after an upgrade, or when rules or the calendar change).
+pub(crate) fn rebuild_all(conn: &Connection) -> Result<(), StoreError> {
+    rebuild_with(conn, &RuleBook::default(), &Calendar::embedded())
+}
+
+pub(crate) fn rebuild_with(
+    conn: &Connection,
+    rules: &RuleBook,
+    cal: &Calendar,
+) -> Result<(), StoreError> {
+    let ids: Vec<String> = conn
+        .prepare("SELECT job_id FROM job_doc ORDER BY job_id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let today = local_date(Utc::now());
+    let now_ms = Utc::now().timestamp_millis();
+    for id in ids {
+        let Some(doc) = load_doc(conn, &id, ActorId::random())? else {
+            continue;
+        };
+        let job = doc.read()?;
+        let limits = limits_for(&job, rules, cal, today);
+        write(conn, &job, &limits, now_ms)?;
+    }
+    Ok(())
+}

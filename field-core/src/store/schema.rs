@@ -1,0 +1,108 @@
+//! Numbered schema migrations on `PRAGMA user_version`. Each runs in the same transaction as the
+//! version bump, so a crash mid-upgrade leaves the previous version intact.
+
+use rusqlite::Connection;
+
+/// A migration: plain SQL, or SQL followed by a Rust step (e.g. a backfill).
+pub(crate) struct Migration {
+    pub sql: &'static str,
+    pub backfill: Option<fn(&Connection) -> Result<(), super::StoreError>>,
+}
+
+/// The migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    // 1: device identity and job documents (snapshot + incremental chunks).
+    Migration {
+        sql: "
+        CREATE TABLE device (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            device_id TEXT NOT NULL,
+            actor_id BLOB NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE job_doc (
+            job_id TEXT PRIMARY KEY,
+            snapshot BLOB NOT NULL,
+            chunks_bytes INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE job_chunk (
+            job_id TEXT NOT NULL REFERENCES job_doc(job_id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            bytes BLOB NOT NULL,
+            PRIMARY KEY (job_id, seq)
+        );",
+        backfill: None,
+    },
+    // 2: the list projection and the sync outbox. Existing documents are projected.
+    Migration {
+        sql: "
+        CREATE TABLE job_list (
+            job_id TEXT PRIMARY KEY REFERENCES job_doc(job_id) ON DELETE CASCADE,
+            job_no TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            status TEXT NOT NULL,
+            customer_name TEXT NOT NULL,
+            customer_manager TEXT,
+            project_manager TEXT,
+            accepted_on TEXT NOT NULL,
+            next_due TEXT,
+            sla_state TEXT,
+            waiting INTEGER NOT NULL,
+            conflicts INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX job_list_updated ON job_list (updated_at DESC, job_id);
+        CREATE INDEX job_list_due ON job_list (COALESCE(next_due, '9999-12-31'), job_id);
+        CREATE INDEX job_list_cm ON job_list (customer_manager);
+        CREATE INDEX job_list_pm ON job_list (project_manager);
+        CREATE INDEX job_list_status ON job_list (status);
+        CREATE TABLE outbox (
+            job_id TEXT PRIMARY KEY REFERENCES job_doc(job_id) ON DELETE CASCADE,
+            generation INTEGER NOT NULL,
+            since INTEGER NOT NULL
+        );",
+        backfill: Some(super::projection::rebuild_all),
+    },
+    // 3: data delivered at run time: newer calendars and unit rule sets.
+    Migration {
+        sql: "
+        CREATE TABLE calendar_data (
+            version INTEGER PRIMARY KEY,
+            bundle TEXT NOT NULL
+        );
+        CREATE TABLE rule_set (
+            id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            PRIMARY KEY (id, version)
+        );",
+        backfill: None,
+    },
+];
+
+pub(crate) fn version(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+        .map(|v| v as usize)
+}
+
+/// Brings the database up to `target` (normally `MIGRATIONS.len()`).
+pub(crate) fn migrate_to(conn: &mut Connection, target: usize) -> Result<(), super::StoreError> {
+    let current = version(conn)?;
+    if current > MIGRATIONS.len() {
+        return Err(super::StoreError::TooNew {
+            found: current,
+            supported: MIGRATIONS.len(),
+        });
+    }
+    for (i, m) in MIGRATIONS.iter().enumerate().take(target).skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(m.sql)?;
+        if let Some(step) = m.backfill {
+            step(&tx)?;
+        }
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! Input validation with bilingual messages. Every edit is checked before it touches a document,
+//! so invalid input never changes what is stored.
+
+use serde_json::{Map, Value as Json};
+
+/// Text limits (in characters).
+pub const SHORT_TEXT_MAX: usize = 200;
+pub const LONG_TEXT_MAX: usize = 4_000;
+pub const NOTES_MAX: usize = 100_000;
+pub const ID_MAX: usize = 64;
+
+/// One invalid input, explained in Chinese and English.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{zh} / {en}")]
+pub struct Invalid {
+    pub field: String,
+    pub zh: String,
+    pub en: String,
+}
+
+impl Invalid {
+    pub fn new(field: &str, zh: impl Into<String>, en: impl Into<String>) -> Invalid {
+        Invalid {
+            field: field.to_string(),
+            zh: zh.into(),
+            en: en.into(),
+        }
+    }
+}
+
+/// Fields that hold free text and may be long.
+const LONG_FIELDS: &[&str] = &[
+    "findings",
+    "plan",
+    "text",
+    "comment",
+    "remarks",
+    "note",
+    "reason",
+    "supply_management",
+    "address",
+    "property_boundary",
+];
+
+/// Numeric ranges by field name: (min, max), both inclusive.
+fn number_range(key: &str) -> Option<(f64, f64)> {
+    Some(match key {
+        "capacity_kva" | "verified_capacity_kva" => (0.0, 10_000_000.0),
+        "grid_distance_m" => (0.0, 1_000_000.0),
+        "replacement_share_pct" | "progress_pct" => (0.0, 100.0),
+        "satisfaction" => (1.0, 5.0),
+        "initial_reading" | "quantity" | "amount_yuan" => (0.0, 1e12),
+        "version" => (0.0, 1e9),
+        _ => return None,
+    })
+}
+
+/// Checks every field of a flat patch by its name: text length, number ranges, finiteness.
+pub fn check_patch(section: &str, patch: &Map<String, Json>) -> Result<(), Invalid> {
+    for (key, value) in patch {
+        let field = format!("{section}.{key}");
+        match value {
+            Json::String(s) => check_text(&field, key, s)?,
+            Json::Number(n) => {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                if !f.is_finite() {
+                    return Err(Invalid::new(&field, "数值无效", "the number is not finite"));
+                }
+                if let Some((min, max)) = number_range(key) {
+                    if key == "capacity_kva" && f <= 0.0 {
+                        return Err(Invalid::new(
+                            &field,
+                            "申请容量必须大于 0",
+                            "capacity must be greater than 0 kVA",
+                        ));
+                    }
+                    if f < min || f > max {
+                        return Err(Invalid::new(
+                            &field,
+                            format!("数值 {f} 超出范围 {min}–{max}"),
+                            format!("{f} is outside the allowed range {min}–{max}"),
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn check_text(field: &str, key: &str, s: &str) -> Result<(), Invalid> {
+    let max = if LONG_FIELDS.contains(&key) {
+        LONG_TEXT_MAX
+    } else {
+        SHORT_TEXT_MAX
+    };
+    let len = s.chars().count();
+    if len > max {
+        return Err(Invalid::new(
+            field,
+            format!("文字过长（{len} 字，最多 {max} 字）"),
+            format!("text too long ({len} characters, at most {max})"),
+        ));
+    }
+    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(Invalid::new(
+            field,
+            "文字含有控制字符",
+            "text contains control characters",
+        ));
+    }
+    if key.ends_with("phone") && !s.chars().all(|c| c.is_ascii_digit() || "+- ()".contains(c)) {
+        return Err(Invalid::new(
+            field,
+            "电话号码只能包含数字和 + - ( ) 空格",
+            "a phone number may contain only digits, spaces and + - ( )",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a client-chosen identifier (entry keys, job ids): 1–64 of `[A-Za-z0-9_-]`.
+pub fn check_id(field: &str, id: &str) -> Result<(), Invalid> {
+    if id.is_empty()
+        || id.len() > ID_MAX
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(Invalid::new(
+            field,
+            format!("标识 “{id}” 无效（1–64 位字母、数字、- 或 _）"),
+            format!("identifier “{id}” is invalid (1–64 letters, digits, - or _)"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn patch(v: Json) -> Map<String, Json> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn rejects_bad_values_with_both_languages() {
+        let e = check_patch("application", &patch(json!({"capacity_kva": -5.0}))).unwrap_err();
+        assert_eq!(e.field, "application.capacity_kva");
+        assert!(e.zh.contains("容量") && e.en.contains("capacity"));
+        assert!(check_patch("return_visit", &patch(json!({"satisfaction": 6}))).is_err());
+        assert!(check_patch("customer", &patch(json!({"name": "x".repeat(201)}))).is_err());
+        assert!(check_patch("customer", &patch(json!({"contact_phone": "abc"}))).is_err());
+        assert!(check_patch("customer", &patch(json!({"name": "张三\u{7}"}))).is_err());
+        assert!(
+            check_patch(
+                "customer",
+                &patch(json!({"name": "张三", "contact_phone": "+86 138-0000-0000"}))
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn ids() {
+        assert!(check_id("id", "abc-123_X").is_ok());
+        assert!(check_id("id", "").is_err());
+        assert!(check_id("id", "a.b").is_err());
+        assert!(check_id("id", &"a".repeat(65)).is_err());
+    }
+}
