@@ -59,6 +59,8 @@ pub enum JobError {
     TooNew { found: i64, supported: i64 },
     #[error("automerge: {0}")]
     Automerge(#[from] automerge::AutomergeError),
+    #[error(transparent)]
+    NotAutomerge(#[from] super::chunks::ChunkError),
 }
 
 impl From<MappingError> for JobError {
@@ -215,6 +217,9 @@ impl JobDoc {
 
     /// Loads a saved document (snapshot, optionally followed by incremental chunks).
     pub fn load(bytes: &[u8], actor: ActorId) -> Result<JobDoc, JobError> {
+        if bytes.is_empty() {
+            return Err(JobError::Corrupt("empty document".into()));
+        }
         let doc = AutoCommit::load_with_options(
             bytes,
             automerge::LoadOptions::new().text_encoding(TextEncoding::UnicodeCodePoint),
@@ -380,7 +385,10 @@ impl JobDoc {
     }
 
     /// Applies raw changes (bytes of `save`, `save_incremental` or `save_after`) from another replica.
+    /// The bytes are checked strictly first: anything that is not whole automerge chunks is
+    /// refused and the document is unchanged.
     pub fn apply_remote(&mut self, bytes: &[u8]) -> Result<(), JobError> {
+        super::chunks::check(bytes)?;
         self.load_incremental(bytes)
     }
 

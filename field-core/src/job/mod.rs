@@ -4,6 +4,7 @@
 //! [`Edit`]s to it. The document layout and its merge semantics are specified in
 //! `docs/job-document.md`.
 
+pub mod chunks;
 mod doc;
 mod edit;
 pub mod mapping;

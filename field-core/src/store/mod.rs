@@ -437,6 +437,7 @@ impl Inner {
             Err(e) => return Err(e),
         };
         if !exists {
+            crate::job::chunks::check(bytes).map_err(JobError::from)?;
             let mut doc = JobDoc::load(bytes, self.device.actor.clone())?;
             let job = doc.read()?;
             if job.id != job_id {

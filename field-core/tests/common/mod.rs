@@ -1,0 +1,45 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use chrono::{DateTime, TimeZone, Utc};
+use field_core::job::{Application, Customer};
+use field_core::{EditContext, JobKind, NewJob};
+
+/// 09:00 China time on the given date.
+pub fn at(date: &str) -> DateTime<Utc> {
+    at_time(date, 9)
+}
+
+pub fn at_time(date: &str, hour: u32) -> DateTime<Utc> {
+    let d: chrono::NaiveDate = date.parse().unwrap();
+    let local = d.and_hms_opt(hour, 0, 0).unwrap();
+    field_core::job::china_offset()
+        .from_local_datetime(&local)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+pub fn new_job(kind: JobKind, accepted: &str) -> NewJob {
+    NewJob {
+        id: None,
+        job_no: None,
+        kind,
+        unit: "zhuxian".into(),
+        accepted_at: at(accepted),
+        customer: Customer {
+            name: Some("邾县宏达五金厂".into()),
+            contact_phone: Some("13800000000".into()),
+            address: Some("邾县工业路 8 号".into()),
+            ..Default::default()
+        },
+        application: Application::default(),
+    }
+}
+
+pub fn ctx(actor: &str, device: &str, now: &str) -> EditContext {
+    EditContext {
+        actor: actor.into(),
+        device: device.into(),
+        now: at(now),
+    }
+}

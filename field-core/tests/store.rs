@@ -1,0 +1,360 @@
+//! The offline store: durability, projection, lists, errors, migrations.
+
+mod common;
+
+use common::*;
+use field_core::job::{Application, Assignment, ChecklistItem, Milestone};
+use field_core::store::{JobFilter, SortOrder};
+use field_core::{Edit, JobKind, JobStatus, MilestoneEvent, Store, StoreError};
+
+fn open(dir: &tempfile::TempDir) -> Store {
+    Store::open(dir.path().join("field.db"))
+        .unwrap()
+        .with_clock(|| at("2026-03-03"))
+}
+
+#[test]
+fn actions_survive_reopening_and_device_identity_is_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (job_id, device) = {
+        let store = open(&dir);
+        let job = store
+            .create_job(
+                "office1",
+                &new_job(JobKind::LowVoltageSmallMicro, "2026-03-02"),
+            )
+            .unwrap();
+        store
+            .edit(
+                &job.id,
+                "cm-li",
+                &Edit::UpdateAssignment(Assignment {
+                    customer_manager: Some("cm-li".into()),
+                    ..Default::default()
+                }),
+            )
+            .unwrap();
+        store
+            .edit(
+                &job.id,
+                "cm-li",
+                &Edit::SetNotes {
+                    text: "带上表箱钥匙".into(),
+                },
+            )
+            .unwrap();
+        (job.id, store.device())
+        // dropped without any explicit flush: every call was already durable
+    };
+    let store = open(&dir);
+    assert_eq!(store.device(), device);
+    let job = store.job(&job_id).unwrap();
+    assert_eq!(job.notes, "带上表箱钥匙");
+    assert_eq!(job.assignment.customer_manager.as_deref(), Some("cm-li"));
+    let dirty = store.dirty_jobs().unwrap();
+    assert_eq!(dirty.len(), 1);
+    assert_eq!(dirty[0].generation, 3);
+}
+
+#[test]
+fn outbox_generation_protects_edits_made_during_sync() {
+    let store = Store::open_in_memory().unwrap();
+    let job = store
+        .create_job("o", &new_job(JobKind::HighVoltage, "2026-03-02"))
+        .unwrap();
+    let snapshot = store.dirty_jobs().unwrap().remove(0);
+    store
+        .edit(&job.id, "cm", &Edit::SetNotes { text: "x".into() })
+        .unwrap();
+    // The sync that read `snapshot` finishes: the newer edit keeps the job dirty.
+    assert!(!store.mark_synced(&snapshot).unwrap());
+    let now = store.dirty_jobs().unwrap().remove(0);
+    assert!(store.mark_synced(&now).unwrap());
+    assert!(store.dirty_jobs().unwrap().is_empty());
+}
+
+#[test]
+fn bad_input_is_a_typed_error_and_changes_nothing() {
+    let store = Store::open_in_memory().unwrap();
+    let job = store
+        .create_job("o", &new_job(JobKind::HighVoltage, "2026-03-02"))
+        .unwrap();
+    let before = store.document_bytes(&job.id).unwrap();
+    let err = store
+        .edit(
+            &job.id,
+            "cm",
+            &Edit::UpdateApplication(Application {
+                capacity_kva: Some(-1.0),
+                ..Default::default()
+            }),
+        )
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Job(_)), "{err:?}");
+    assert!(err.to_string().contains("容量") && err.to_string().contains("capacity"));
+    assert_eq!(store.document_bytes(&job.id).unwrap(), before);
+    assert!(matches!(
+        store.job("nope").unwrap_err(),
+        StoreError::NotFound(_)
+    ));
+    // An unknown kind can't even be expressed in the typed API; from JSON it is rejected.
+    let bad: Result<field_core::NewJob, _> = serde_json::from_value(serde_json::json!({
+        "kind": "nuclear", "unit": "u", "accepted_at": "2026-03-02T01:00:00Z", "customer": {}
+    }));
+    assert!(bad.is_err());
+    let mut no_name = new_job(JobKind::HighVoltage, "2026-03-02");
+    no_name.customer.name = None;
+    assert!(store.create_job("o", &no_name).is_err());
+    let mut early = new_job(JobKind::HighVoltage, "2026-03-02");
+    early.application.wanted_on = Some("2026-02-01".parse().unwrap());
+    assert!(store.create_job("o", &early).is_err());
+    // Creating the same id twice is refused, the first copy is untouched.
+    let mut dup = new_job(JobKind::HighVoltage, "2026-03-02");
+    dup.id = Some(job.id.clone());
+    assert!(matches!(
+        store.create_job("o", &dup).unwrap_err(),
+        StoreError::AlreadyExists(_)
+    ));
+    assert_eq!(store.document_bytes(&job.id).unwrap(), before);
+}
+
+#[test]
+fn chunks_are_compacted_and_reload_equal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let job = store
+        .create_job("o", &new_job(JobKind::HighVoltage, "2026-03-02"))
+        .unwrap();
+    for i in 0..300 {
+        store
+            .edit(
+                &job.id,
+                "cm",
+                &Edit::SpliceNotes {
+                    pos: 0,
+                    delete: 0,
+                    insert: format!("{i};"),
+                },
+            )
+            .unwrap();
+    }
+    let (snapshot, chunks) = store.stored_size(&job.id).unwrap();
+    assert!(
+        chunks <= snapshot,
+        "chunks {chunks} outgrew snapshot {snapshot}"
+    );
+    let expected = store.job(&job.id).unwrap();
+    drop(store);
+    let store = open(&dir);
+    assert_eq!(store.job(&job.id).unwrap(), expected);
+}
+
+#[test]
+fn lists_filter_and_page_from_the_projection() {
+    let store = Store::open_in_memory()
+        .unwrap()
+        .with_clock(|| at("2026-03-03"));
+    let mut ids = Vec::new();
+    for i in 0..25 {
+        let kind = if i % 2 == 0 {
+            JobKind::LowVoltageSmallMicro
+        } else {
+            JobKind::HighVoltage
+        };
+        let mut n = new_job(kind, "2026-03-02");
+        n.customer.name = Some(format!("客户{i:02}"));
+        ids.push(store.create_job("o", &n).unwrap().id);
+    }
+    store
+        .edit(
+            &ids[3],
+            "cm",
+            &Edit::UpdateAssignment(Assignment {
+                customer_manager: Some("cm-li".into()),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+    store
+        .edit(
+            &ids[3],
+            "cm",
+            &Edit::AddMilestone {
+                id: "ho".into(),
+                milestone: Milestone {
+                    event: Some(MilestoneEvent::HandedOver),
+                    at: Some(at("2026-03-02")),
+                    ..Default::default()
+                },
+            },
+        )
+        .unwrap();
+    let mine = store
+        .list_jobs(&JobFilter {
+            customer_manager: Some("cm-li".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(mine.items.len(), 1);
+    assert_eq!(mine.items[0].status, JobStatus::HandedOver);
+    let hv = store
+        .list_jobs(&JobFilter {
+            kind: Some(JobKind::HighVoltage),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(hv.items.len(), 12);
+    let found = store
+        .list_jobs(&JobFilter {
+            text: Some("客户07".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(found.items.len(), 1);
+    for order in [SortOrder::RecentlyUpdated, SortOrder::NextDue] {
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store
+                .list_jobs(&JobFilter {
+                    limit: Some(7),
+                    cursor: cursor.clone(),
+                    order,
+                    ..Default::default()
+                })
+                .unwrap();
+            seen.extend(page.items.iter().map(|s| s.job_id.clone()));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        let mut sorted = seen.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 25, "{order:?}: every job exactly once");
+        assert_eq!(seen.len(), 25);
+    }
+    assert!(
+        store
+            .list_jobs(&JobFilter {
+                cursor: Some("garbage".into()),
+                ..Default::default()
+            })
+            .is_err()
+    );
+}
+
+#[test]
+fn upgrade_from_version_1_projects_existing_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    // Build a version-1 database by hand: only documents, no projection.
+    let mut doc = field_core::JobDoc::create(
+        automerge::ActorId::random(),
+        &new_job(JobKind::LowVoltageResidential, "2026-03-02"),
+        &field_core::RuleSet::default(),
+        &ctx("o", "d", "2026-03-02"),
+    )
+    .unwrap();
+    let job = doc.read().unwrap();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE device (id INTEGER PRIMARY KEY CHECK (id = 1), device_id TEXT NOT NULL,
+                actor_id BLOB NOT NULL, created_at INTEGER NOT NULL);
+             CREATE TABLE job_doc (job_id TEXT PRIMARY KEY, snapshot BLOB NOT NULL,
+                chunks_bytes INTEGER NOT NULL DEFAULT 0);
+             CREATE TABLE job_chunk (job_id TEXT NOT NULL REFERENCES job_doc(job_id) ON DELETE CASCADE,
+                seq INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (job_id, seq));
+             INSERT INTO device VALUES (1, 'old-device', x'0102030405060708090a0b0c0d0e0f10', 0);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO job_doc (job_id, snapshot) VALUES (?1, ?2)",
+            rusqlite::params![job.id, doc.save()],
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.device().device_id, "old-device");
+    let list = store.list_jobs(&JobFilter::default()).unwrap();
+    assert_eq!(list.items.len(), 1);
+    assert_eq!(list.items[0].job_id, job.id);
+    assert_eq!(list.items[0].customer_name, "邾县宏达五金厂");
+    // And the upgraded store works as usual.
+    store
+        .edit(
+            &job.id,
+            "cm",
+            &Edit::SetNotes {
+                text: "升级后".into(),
+            },
+        )
+        .unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 3);
+}
+
+#[test]
+fn a_database_from_a_newer_app_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99;")
+        .unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+}
+
+#[test]
+fn merge_remote_creates_and_merges_without_marking_dirty() {
+    let a = Store::open_in_memory().unwrap();
+    let b = Store::open_in_memory().unwrap();
+    let job = a
+        .create_job("o", &new_job(JobKind::LowVoltageSmallMicro, "2026-03-02"))
+        .unwrap();
+    b.merge_remote(&job.id, &a.document_bytes(&job.id).unwrap())
+        .unwrap();
+    assert!(b.dirty_jobs().unwrap().is_empty());
+    b.edit(
+        &job.id,
+        "cm",
+        &Edit::CheckDocument {
+            group: "subject_proof".into(),
+            item: ChecklistItem {
+                doc_type: Some("business_licence".into()),
+                collected: Some(true),
+                ..Default::default()
+            },
+        },
+    )
+    .unwrap();
+    a.edit(&job.id, "pm", &Edit::SetNotes { text: "A".into() })
+        .unwrap();
+    let merged = a
+        .merge_remote(&job.id, &b.document_bytes(&job.id).unwrap())
+        .unwrap();
+    assert_eq!(merged.checklist["subject_proof"].collected, Some(true));
+    assert_eq!(
+        merged.checklist["subject_proof"].collected_by.as_deref(),
+        Some("cm")
+    );
+    assert_eq!(merged.notes, "A");
+    // Garbage is refused and changes nothing.
+    assert!(a.merge_remote(&job.id, b"not automerge").is_err());
+    assert_eq!(a.job(&job.id).unwrap(), merged);
+    assert!(a.merge_remote("other-id", b"not automerge").is_err());
+}
+
+#[test]
+fn store_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Store>();
+}
