@@ -82,6 +82,8 @@ pub struct CalendarBundle {
 struct Special {
     off: bool,
     name: String,
+    /// The year of the notice that set this day (a notice may reach into the year before).
+    notice_year: i32,
 }
 
 /// The working-day calendar. Cheap to clone.
@@ -122,6 +124,7 @@ impl Calendar {
                 let entry = Special {
                     off: day.is_off_day,
                     name: day.name,
+                    notice_year: year.year,
                 };
                 if let Some(prev) = special.get(&day.date) {
                     if prev.off != entry.off {
@@ -144,13 +147,21 @@ impl Calendar {
         Calendar::from_years(bundle.version, bundle.years)
     }
 
-    /// Whichever of the two has the higher version (ties keep `self`).
+    /// Layers the data set with the higher version over the other (ties keep `self`): for every
+    /// year the newer set covers, its data replaces the older set's; other years are kept.
     pub fn newer(self, other: Calendar) -> Calendar {
-        if other.version > self.version {
-            other
+        let (mut new, old) = if other.version > self.version {
+            (other, self)
         } else {
-            self
+            (self, other)
+        };
+        for (date, s) in old.special {
+            if !new.years.contains(&s.notice_year) {
+                new.special.entry(date).or_insert(s);
+            }
         }
+        new.years.extend(old.years);
+        new
     }
 
     pub fn version(&self) -> u32 {
@@ -315,6 +326,14 @@ mod tests {
         assert_eq!(cal.version(), 2099000000);
         assert!(!cal.is_working_day(d("2027-01-01")));
         assert!(!cal.is_provisional(d("2027-01-01")));
+        // Years the delivered set does not cover keep their data.
+        assert!(!cal.is_working_day(d("2026-10-01")));
+        assert!(!cal.is_provisional(d("2026-10-01")));
+        // A delivered correction for a covered year replaces that year's data.
+        let fix = r#"{"version": 2099000001, "years": [{"year": 2026, "days": []}]}"#;
+        let cal = cal.newer(Calendar::from_bundle(fix).unwrap());
+        assert!(cal.is_working_day(d("2026-10-01")));
+        assert!(!cal.is_working_day(d("2027-01-01")));
         // An older bundle does not replace it.
         let old = Calendar::from_bundle(r#"{"version": 1, "years": []}"#).unwrap();
         assert_eq!(Calendar::embedded().newer(old).version(), EMBEDDED_VERSION);

@@ -333,6 +333,7 @@ impl Store {
         if cal.version() <= inner.calendar.version() {
             return Ok(false);
         }
+        let cal = inner.calendar.clone().newer(cal);
         let tx = inner.conn.unchecked_transaction()?;
         tx.execute(
             "INSERT OR REPLACE INTO calendar_data (version, bundle) VALUES (?1, ?2)",

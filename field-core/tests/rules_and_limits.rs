@@ -1,0 +1,435 @@
+//! Rule verdicts and time limits on concrete jobs.
+
+mod common;
+
+use common::*;
+use field_core::job::{Application, ChecklistItem, Milestone, Survey};
+use field_core::rules::{Outcome, RuleBook, RuleSet};
+use field_core::sla::{SlaState, Stage};
+use field_core::{
+    Edit, GridHealth, Importance, JobKind, MilestoneEvent, Source, SpecialLoad, Store, Tariff,
+    Voltage,
+};
+
+fn d(s: &str) -> chrono::NaiveDate {
+    s.parse().unwrap()
+}
+
+fn milestone(store: &Store, job: &str, id: &str, event: MilestoneEvent, date: &str) {
+    store
+        .edit(
+            job,
+            "u",
+            &Edit::AddMilestone {
+                id: id.into(),
+                milestone: Milestone {
+                    event: Some(event),
+                    at: Some(at(date)),
+                    ..Default::default()
+                },
+            },
+        )
+        .unwrap();
+}
+
+fn store() -> Store {
+    Store::open_in_memory()
+        .unwrap()
+        .with_clock(|| at("2026-09-25"))
+}
+
+#[test]
+fn small_micro_whole_job_skips_national_day() {
+    let s = store();
+    // Accepted on Friday 2026-09-25 (a holiday); 15 working days skip the National Day week and
+    // count the adjusted working Saturday 10-10.
+    let job = s
+        .create_job("o", &new_job(JobKind::LowVoltageSmallMicro, "2026-09-25"))
+        .unwrap();
+    let limits = s.time_limits(&job.id, d("2026-09-25")).unwrap();
+    let whole = limits.get(Stage::WholeJob).unwrap();
+    assert_eq!(whole.limit_days, 15);
+    assert_eq!(whole.due_on, Some(d("2026-10-22")));
+    assert_eq!(whole.state, SlaState::OnTrack);
+    // Same-day hand-over; 09-25 is the Mid-Autumn holiday, so "the same day" is the next
+    // working day, Monday 09-28.
+    let handover = limits.get(Stage::Handover).unwrap();
+    assert_eq!(handover.due_on, Some(d("2026-09-28")));
+    assert_eq!(handover.state, SlaState::DueSoon);
+    // Handed over on Tuesday: missed.
+    milestone(&s, &job.id, "ho", MilestoneEvent::HandedOver, "2026-09-29");
+    let limits = s.time_limits(&job.id, d("2026-09-29")).unwrap();
+    assert_eq!(limits.get(Stage::Handover).unwrap().state, SlaState::Missed);
+    // Later, overdue without power-on.
+    let due_day = s.time_limits(&job.id, d("2026-10-22")).unwrap();
+    assert_eq!(
+        due_day.get(Stage::WholeJob).unwrap().state,
+        SlaState::DueSoon
+    );
+    let late = s.time_limits(&job.id, d("2026-10-23")).unwrap();
+    assert_eq!(late.get(Stage::WholeJob).unwrap().state, SlaState::Overdue);
+    assert_eq!(late.get(Stage::WholeJob).unwrap().used_days, 16);
+    // Powered on in time: met.
+    milestone(&s, &job.id, "on", MilestoneEvent::PoweredOn, "2026-10-20");
+    let done = s.time_limits(&job.id, d("2026-10-22")).unwrap();
+    assert_eq!(done.get(Stage::WholeJob).unwrap().state, SlaState::Met);
+    assert_eq!(done.get(Stage::WholeJob).unwrap().used_days, 13);
+}
+
+#[test]
+fn waiting_on_the_customer_pauses_the_clock() {
+    let s = Store::open_in_memory()
+        .unwrap()
+        .with_clock(|| at("2026-11-02"));
+    let mut n = new_job(JobKind::HighVoltage, "2026-11-02");
+    n.application.source = Some(Source::Dual);
+    let job = s.create_job("o", &n).unwrap();
+    let base = s.time_limits(&job.id, d("2026-11-02")).unwrap();
+    let plan = base.get(Stage::SupplyPlanReply).unwrap();
+    assert_eq!(plan.limit_days, 18);
+    assert_eq!(plan.due_on, Some(d("2026-11-26")));
+    // Waiting Wed 11-04 .. Mon 11-09: Thu, Fri, Mon paused (3 working days).
+    s.edit(
+        &job.id,
+        "cm",
+        &Edit::StartWaiting {
+            id: "w1".into(),
+            reason: "客户补充资料".into(),
+            at: at("2026-11-04"),
+        },
+    )
+    .unwrap();
+    let mid = s.time_limits(&job.id, d("2026-11-06")).unwrap();
+    let plan = mid.get(Stage::SupplyPlanReply).unwrap();
+    assert!(plan.paused_now);
+    assert_eq!(plan.used_days, 2);
+    assert_eq!(plan.paused_days, 2);
+    assert!(s.job(&job.id).unwrap().waiting());
+    s.edit(
+        &job.id,
+        "cm",
+        &Edit::EndWaiting {
+            at: at("2026-11-09"),
+        },
+    )
+    .unwrap();
+    let after = s.time_limits(&job.id, d("2026-11-10")).unwrap();
+    let plan = after.get(Stage::SupplyPlanReply).unwrap();
+    assert!(!plan.paused_now);
+    assert_eq!(plan.paused_days, 3);
+    assert_eq!(plan.used_days, 3);
+    assert_eq!(plan.due_on, Some(d("2026-12-01")));
+    // Ending a wait that is not running is an error.
+    assert!(
+        s.edit(
+            &job.id,
+            "cm",
+            &Edit::EndWaiting {
+                at: at("2026-11-10")
+            }
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn power_on_clock_starts_when_all_preconditions_hold() {
+    let s = store();
+    let job = s
+        .create_job("o", &new_job(JobKind::HighVoltage, "2026-09-01"))
+        .unwrap();
+    milestone(
+        &s,
+        &job.id,
+        "a",
+        MilestoneEvent::CompletionInspectionPassed,
+        "2026-09-10",
+    );
+    milestone(
+        &s,
+        &job.id,
+        "b",
+        MilestoneEvent::ContractSigned,
+        "2026-09-11",
+    );
+    let l = s.time_limits(&job.id, d("2026-09-14")).unwrap();
+    assert_eq!(l.get(Stage::PowerOn).unwrap().state, SlaState::NotStarted);
+    milestone(&s, &job.id, "c", MilestoneEvent::FeesPaid, "2026-09-14");
+    let l = s.time_limits(&job.id, d("2026-09-14")).unwrap();
+    let p = l.get(Stage::PowerOn).unwrap();
+    assert_eq!(p.started_on, Some(d("2026-09-14")));
+    assert_eq!(p.due_on, Some(d("2026-09-17")));
+}
+
+#[test]
+fn inspections_and_approval_apply_by_facts() {
+    let s = store();
+    let mut n = new_job(JobKind::HighVoltage, "2026-09-01");
+    n.application = Application {
+        importance: Some(Importance::Normal),
+        grid_distance_m: Some(320.0),
+        ..Default::default()
+    };
+    let job = s.create_job("o", &n).unwrap();
+    let l = s.time_limits(&job.id, d("2026-09-02")).unwrap();
+    assert!(l.get(Stage::DesignReview).is_none());
+    assert!(l.get(Stage::AccessApproval).is_some());
+    s.edit(
+        &job.id,
+        "cm",
+        &Edit::SetSpecialLoad {
+            load: SpecialLoad::Harmonic,
+            present: true,
+        },
+    )
+    .unwrap();
+    let l = s.time_limits(&job.id, d("2026-09-02")).unwrap();
+    assert_eq!(l.get(Stage::DesignReview).unwrap().limit_days, 3);
+    assert_eq!(l.get(Stage::MidInspection).unwrap().limit_days, 2);
+    let v = s.verdicts(&job.id).unwrap();
+    assert_eq!(v.inspections_required.outcome, Outcome::Yes);
+    assert!(v.inspections_required.reasons[0].zh.contains("高次谐波"));
+    assert_eq!(v.approval_exempt.outcome, Outcome::No);
+    assert!(v.approval_exempt.reasons[0].en.contains("320"));
+}
+
+fn job_with(kind: JobKind, app: Application) -> field_core::Job {
+    let s = store();
+    let mut n = new_job(kind, "2026-09-01");
+    n.application = app;
+    s.create_job("o", &n).unwrap()
+}
+
+#[test]
+fn zero_investment_paths() {
+    let r = RuleSet::default();
+    let sm = job_with(JobKind::LowVoltageSmallMicro, Application::default());
+    assert_eq!(r.zero_investment(&sm).outcome, Outcome::Yes);
+    let res = job_with(
+        JobKind::LowVoltageResidential,
+        Application {
+            tariff: Some(Tariff::Residential),
+            voltage: Some(Voltage::V220),
+            ..Default::default()
+        },
+    );
+    assert_eq!(r.zero_investment(&res).outcome, Outcome::Yes);
+    let hv_ev = job_with(
+        JobKind::HighVoltage,
+        Application {
+            tariff: Some(Tariff::CommercialIndustrial),
+            dev_zone: Some(field_core::DevZone::None),
+            ev_charging: Some(true),
+            ..Default::default()
+        },
+    );
+    assert_eq!(r.zero_investment(&hv_ev).outcome, Outcome::Yes);
+    let hv_plain = job_with(
+        JobKind::HighVoltage,
+        Application {
+            tariff: Some(Tariff::CommercialIndustrial),
+            dev_zone: Some(field_core::DevZone::Municipal),
+            replacement_share_pct: Some(40.0),
+            ..Default::default()
+        },
+    );
+    let v = r.zero_investment(&hv_plain);
+    assert_eq!(v.outcome, Outcome::No);
+    assert!(v.reasons.iter().any(|x| x.code == "replacement_low"));
+    // Four steps when the utility does not invest to the red line, three when it does.
+    assert_eq!(r.service_steps(&hv_plain).len(), 4);
+    assert_eq!(r.service_steps(&hv_ev).len(), 3);
+    let unknown = job_with(JobKind::HighVoltage, Application::default());
+    assert_eq!(r.zero_investment(&unknown).outcome, Outcome::Unknown);
+}
+
+#[test]
+fn onsite_plan_reply_eligibility() {
+    let r = RuleSet::default();
+    let ok = job_with(
+        JobKind::HighVoltage,
+        Application {
+            source: Some(Source::Single),
+            voltage: Some(Voltage::Kv10),
+            capacity_kva: Some(1250.0),
+            ..Default::default()
+        },
+    );
+    assert_eq!(r.onsite_plan_reply(&ok).outcome, Outcome::Yes);
+    let big = job_with(
+        JobKind::HighVoltage,
+        Application {
+            source: Some(Source::Single),
+            voltage: Some(Voltage::Kv10),
+            capacity_kva: Some(1600.0),
+            ..Default::default()
+        },
+    );
+    let v = r.onsite_plan_reply(&big);
+    assert_eq!(v.outcome, Outcome::No);
+    assert!(v.reasons.iter().any(|x| x.code == "capacity_over"));
+}
+
+#[test]
+fn direct_install_needs_verified_survey_and_documents() {
+    let s = store();
+    let mut n = new_job(JobKind::LowVoltageSmallMicro, "2026-09-25");
+    n.application = Application {
+        capacity_kva: Some(50.0),
+        grid_health: Some(GridHealth::Healthy),
+        ..Default::default()
+    };
+    let job = s.create_job("cm", &n).unwrap();
+    let v = s.verdicts(&job.id).unwrap();
+    assert_eq!(v.direct_install.outcome, Outcome::Unknown);
+    assert!(
+        v.direct_install
+            .reasons
+            .iter()
+            .any(|r| r.code == "documents_missing")
+    );
+    for (group, doc) in [
+        ("subject_proof", "business_licence"),
+        ("property_proof", "property_cert"),
+    ] {
+        s.edit(
+            &job.id,
+            "cm",
+            &Edit::CheckDocument {
+                group: group.into(),
+                item: ChecklistItem {
+                    doc_type: Some(doc.into()),
+                    collected: Some(true),
+                    ..Default::default()
+                },
+            },
+        )
+        .unwrap();
+    }
+    s.edit(
+        &job.id,
+        "cm",
+        &Edit::UpdateSurvey(Survey {
+            address_verified: Some(true),
+            capacity_verified: Some(true),
+            category_verified: Some(true),
+            load_nature: Some("一般负荷".into()),
+            ..Default::default()
+        }),
+    )
+    .unwrap();
+    let v = s.verdicts(&job.id).unwrap();
+    assert_eq!(
+        v.direct_install.outcome,
+        Outcome::Yes,
+        "{:?}",
+        v.direct_install
+    );
+    // An agent filing adds the agent's documents.
+    s.edit(
+        &job.id,
+        "cm",
+        &Edit::UpdateAgent(field_core::job::Agent {
+            filed_by_agent: Some(true),
+            ..Default::default()
+        }),
+    )
+    .unwrap();
+    let v = s.verdicts(&job.id).unwrap();
+    assert_eq!(v.direct_install.outcome, Outcome::Unknown);
+    let required: Vec<_> = v
+        .required_documents
+        .iter()
+        .filter(|g| g.required)
+        .map(|g| g.group.key.as_str())
+        .collect();
+    assert_eq!(
+        required,
+        [
+            "subject_proof",
+            "property_proof",
+            "agent_authorisation",
+            "agent_id"
+        ]
+    );
+    // A sick grid cell blocks direct install whatever else holds.
+    s.edit(
+        &job.id,
+        "cm",
+        &Edit::UpdateApplication(Application {
+            grid_health: Some(GridHealth::Sick),
+            ..Default::default()
+        }),
+    )
+    .unwrap();
+    assert_eq!(
+        s.verdicts(&job.id).unwrap().direct_install.outcome,
+        Outcome::No
+    );
+}
+
+#[test]
+fn unit_override_applies_from_its_effective_date_and_jobs_keep_their_set() {
+    let mut override_set = RuleSet::default();
+    override_set.id = "zhuxian-2026".into();
+    override_set.version = 2;
+    override_set.unit = Some("zhuxian".into());
+    override_set.effective_from = d("2026-10-01");
+    override_set.limits.small_micro_whole_job = 10;
+    let json = serde_json::to_string(&override_set).unwrap();
+
+    let mut book = RuleBook::default();
+    book.add_json(&json).unwrap();
+    assert_eq!(
+        book.in_force("zhuxian", d("2026-09-30")).id,
+        "national-default"
+    );
+    assert_eq!(book.in_force("zhuxian", d("2026-10-01")).id, "zhuxian-2026");
+    assert_eq!(
+        book.in_force("other", d("2026-10-01")).id,
+        "national-default"
+    );
+
+    let s = store();
+    let before = s
+        .create_job("o", &new_job(JobKind::LowVoltageSmallMicro, "2026-09-25"))
+        .unwrap();
+    s.install_rules(&json).unwrap();
+    let after = s
+        .create_job("o", &new_job(JobKind::LowVoltageSmallMicro, "2026-10-12"))
+        .unwrap();
+    let l1 = s.time_limits(&before.id, d("2026-10-12")).unwrap();
+    let l2 = s.time_limits(&after.id, d("2026-10-12")).unwrap();
+    assert_eq!(l1.get(Stage::WholeJob).unwrap().limit_days, 15);
+    assert_eq!(l2.get(Stage::WholeJob).unwrap().limit_days, 10);
+    // A rule set missing a job kind is refused.
+    let mut broken = override_set.clone();
+    broken.kinds.pop();
+    assert!(
+        s.install_rules(&serde_json::to_string(&broken).unwrap())
+            .is_err()
+    );
+}
+
+#[test]
+fn provisional_answers_beyond_the_data() {
+    let s = Store::open_in_memory()
+        .unwrap()
+        .with_clock(|| at("2026-12-24"));
+    let job = s
+        .create_job("o", &new_job(JobKind::LowVoltageSmallMicro, "2026-12-24"))
+        .unwrap();
+    let l = s.time_limits(&job.id, d("2026-12-24")).unwrap();
+    assert!(l.get(Stage::WholeJob).unwrap().provisional);
+    assert!(!l.get(Stage::Handover).unwrap().provisional);
+    // A newer calendar delivered later replaces the embedded one.
+    let bundle = r#"{"version": 2099000000, "years": [{"year": 2027, "papers": [],
+        "days": [{"name": "元旦", "date": "2027-01-01", "isOffDay": true}]}]}"#;
+    assert!(s.install_calendar(bundle).unwrap());
+    let l = s.time_limits(&job.id, d("2026-12-24")).unwrap();
+    assert!(!l.get(Stage::WholeJob).unwrap().provisional);
+    assert!(
+        !s.install_calendar(bundle).unwrap(),
+        "same version again is a no-op"
+    );
+}
