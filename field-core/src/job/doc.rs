@@ -93,6 +93,8 @@ pub struct NewJob {
 #[derive(Debug)]
 pub struct JobDoc {
     doc: AutoCommit,
+    /// The typed view of the current state; cleared by every mutation.
+    view: Option<Job>,
 }
 
 fn new_doc(actor: ActorId) -> AutoCommit {
@@ -212,7 +214,7 @@ impl JobDoc {
             .unwrap_or_default();
         put_patch(&mut doc, &m, &fields)?;
         doc.commit_with(commit_options("create_job", ctx));
-        Ok(JobDoc { doc })
+        Ok(JobDoc { doc, view: None })
     }
 
     /// Loads a saved document (snapshot, optionally followed by incremental chunks).
@@ -226,20 +228,31 @@ impl JobDoc {
         )
         .map_err(|e| JobError::Corrupt(e.to_string()))?
         .with_actor(actor);
-        let job = JobDoc { doc };
-        job.read()?;
+        let mut job = JobDoc { doc, view: None };
+        job.job()?;
         Ok(job)
     }
 
     /// Applies incremental chunks (`save_incremental` output) in order.
     pub fn load_incremental(&mut self, chunk: &[u8]) -> Result<(), JobError> {
+        self.view = None;
         self.doc
             .load_incremental(chunk)
             .map_err(|e| JobError::Corrupt(e.to_string()))?;
         Ok(())
     }
 
-    /// The typed view, with conflicts.
+    /// The typed view, with conflicts; cached until the document changes.
+    pub fn job(&mut self) -> Result<Job, JobError> {
+        if let Some(job) = &self.view {
+            return Ok(job.clone());
+        }
+        let job = self.read()?;
+        self.view = Some(job.clone());
+        Ok(job)
+    }
+
+    /// The typed view, with conflicts, read afresh from the document.
     pub fn read(&self) -> Result<Job, JobError> {
         let mut conflicts = Vec::new();
         let mut root = mapping::read_object(&self.doc, &ROOT, "", &mut conflicts)?;
@@ -293,8 +306,9 @@ impl JobDoc {
         edit: &Edit,
         ctx: &EditContext,
     ) -> Result<Option<ChangeHash>, JobError> {
-        let job = self.read()?;
+        let job = self.job()?;
         let writes = edit.plan(&job, ctx)?;
+        self.view = None;
         match self.write(writes) {
             Ok(()) => Ok(self.doc.commit_with(commit_options(edit.name(), ctx))),
             Err(e) => {
@@ -380,6 +394,7 @@ impl JobDoc {
 
     /// Merges another replica of the same job.
     pub fn merge(&mut self, other: &mut JobDoc) -> Result<(), JobError> {
+        self.view = None;
         self.doc.merge(&mut other.doc)?;
         Ok(())
     }
@@ -396,11 +411,13 @@ impl JobDoc {
     pub fn fork_as(&mut self, actor: ActorId) -> JobDoc {
         JobDoc {
             doc: self.doc.fork().with_actor(actor),
+            view: self.view.clone(),
         }
     }
 
     /// The underlying automerge document, for the sync layer.
     pub fn automerge(&mut self) -> &mut AutoCommit {
+        self.view = None;
         &mut self.doc
     }
 }

@@ -197,7 +197,7 @@ impl Store {
         for n in new {
             let rules = inner.rules.in_force(&n.unit, local_date(n.accepted_at));
             let mut doc = JobDoc::create(inner.device.actor.clone(), n, rules, &ctx)?;
-            let job = doc.read()?;
+            let job = doc.job()?;
             let bytes = doc.save();
             created.push((job, doc, bytes));
         }
@@ -230,7 +230,7 @@ impl Store {
     pub fn job(&self, job_id: &str) -> Result<Job, StoreError> {
         let mut inner = self.lock();
         let doc = inner.doc(job_id)?;
-        Ok(doc.read()?)
+        Ok(doc.job()?)
     }
 
     /// Applies one edit as one durable transaction and returns the job as it now stands.
@@ -248,7 +248,7 @@ impl Store {
     /// The time limits of a job as of `today`.
     pub fn time_limits(&self, job_id: &str, today: NaiveDate) -> Result<TimeLimits, StoreError> {
         let mut inner = self.lock();
-        let job = inner.doc(job_id)?.read()?;
+        let job = inner.doc(job_id)?.job()?;
         Ok(projection::limits_for(
             &job,
             &inner.rules,
@@ -260,7 +260,7 @@ impl Store {
     /// Every rule verdict for a job, under the rule set in force when it was accepted.
     pub fn verdicts(&self, job_id: &str) -> Result<JobVerdicts, StoreError> {
         let mut inner = self.lock();
-        let job = inner.doc(job_id)?.read()?;
+        let job = inner.doc(job_id)?.job()?;
         let r = inner.rules.for_job(&job);
         Ok(JobVerdicts {
             direct_install: r.direct_install(&job),
@@ -418,9 +418,9 @@ impl Inner {
         let doc = self.doc(job_id)?;
         if doc.apply(edit, ctx)?.is_none() {
             // Nothing changed (e.g. a repeated edit): nothing to store.
-            return Ok(doc.read()?);
+            return Ok(doc.job()?);
         }
-        let job = doc.read()?;
+        let job = doc.job()?;
         let chunk = doc.save_incremental();
         self.store_change(job_id, &job, chunk, ctx.now, true)?;
         Ok(job)
@@ -440,7 +440,7 @@ impl Inner {
         if !exists {
             crate::job::chunks::check(bytes).map_err(JobError::from)?;
             let mut doc = JobDoc::load(bytes, self.device.actor.clone())?;
-            let job = doc.read()?;
+            let job = doc.job()?;
             if job.id != job_id {
                 return Err(JobError::Corrupt(format!(
                     "document is job {} but was sent as {job_id}",
@@ -464,7 +464,7 @@ impl Inner {
         let doc = self.doc(job_id)?;
         let before = doc.heads();
         doc.apply_remote(bytes)?;
-        let job = doc.read()?;
+        let job = doc.job()?;
         if doc.heads() == before {
             return Ok(job);
         }
