@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::OnceLock;
 
 /// Version of the compiled-in data set. Bump it when `data/calendar` changes.
-pub const EMBEDDED_VERSION: u32 = 2026_11_22;
+pub const EMBEDDED_VERSION: u32 = 20_261_122;
 
 const EMBEDDED_YEARS: &[&str] = &[
     include_str!("../data/calendar/2004.json"),
@@ -126,10 +126,10 @@ impl Calendar {
                     name: day.name,
                     notice_year: year.year,
                 };
-                if let Some(prev) = special.get(&day.date) {
-                    if prev.off != entry.off {
-                        return Err(CalendarError::Contradiction { date: day.date });
-                    }
+                if let Some(prev) = special.get(&day.date)
+                    && prev.off != entry.off
+                {
+                    return Err(CalendarError::Contradiction { date: day.date });
                 }
                 special.insert(day.date, entry);
             }

@@ -370,11 +370,13 @@ fn direct_install_needs_verified_survey_and_documents() {
 
 #[test]
 fn unit_override_applies_from_its_effective_date_and_jobs_keep_their_set() {
-    let mut override_set = RuleSet::default();
-    override_set.id = "zhuxian-2026".into();
-    override_set.version = 2;
-    override_set.unit = Some("zhuxian".into());
-    override_set.effective_from = d("2026-10-01");
+    let mut override_set = RuleSet {
+        id: "zhuxian-2026".into(),
+        version: 2,
+        unit: Some("zhuxian".into()),
+        effective_from: d("2026-10-01"),
+        ..Default::default()
+    };
     override_set.limits.small_micro_whole_job = 10;
     let json = serde_json::to_string(&override_set).unwrap();
 

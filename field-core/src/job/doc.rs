@@ -151,15 +151,15 @@ impl JobDoc {
             .and_then(|v| v.as_object().cloned())
             .unwrap_or_default();
         check_patch("application", &application)?;
-        if let Some(w) = new.application.wanted_on {
-            if w < super::local_date(new.accepted_at) {
-                return Err(Invalid::new(
-                    "application.wanted_on",
-                    "期望送电日期早于受理日期",
-                    "the wanted power-on date is before acceptance",
-                )
-                .into());
-            }
+        if let Some(w) = new.application.wanted_on
+            && w < super::local_date(new.accepted_at)
+        {
+            return Err(Invalid::new(
+                "application.wanted_on",
+                "期望送电日期早于受理日期",
+                "the wanted power-on date is before acceptance",
+            )
+            .into());
         }
 
         let mut doc = new_doc(actor);

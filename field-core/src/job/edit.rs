@@ -257,14 +257,14 @@ impl Edit {
                 patch(&["supply_plan"], fields("supply_plan", s)?)
             }
             Edit::UpdateProject(p) => {
-                if let (Some(a), Some(b)) = (p.planned_start_on, p.planned_finish_on) {
-                    if b < a {
-                        return Err(Invalid::new(
-                            "project.planned_finish_on",
-                            "计划完工日期早于计划开工日期",
-                            "planned finish is before planned start",
-                        ));
-                    }
+                if let (Some(a), Some(b)) = (p.planned_start_on, p.planned_finish_on)
+                    && b < a
+                {
+                    return Err(Invalid::new(
+                        "project.planned_finish_on",
+                        "计划完工日期早于计划开工日期",
+                        "planned finish is before planned start",
+                    ));
                 }
                 patch(&["project"], fields("project", p)?)
             }
@@ -282,14 +282,14 @@ impl Edit {
                 entry(&["project", "materials"], id, fields("material", item)?)?
             }
             Edit::PutPermit { id, permit } => {
-                if let (Some(a), Some(b)) = (permit.issued_on, permit.expires_on) {
-                    if b < a {
-                        return Err(Invalid::new(
-                            "permit.expires_on",
-                            "许可证到期日早于签发日",
-                            "the permit expires before it was issued",
-                        ));
-                    }
+                if let (Some(a), Some(b)) = (permit.issued_on, permit.expires_on)
+                    && b < a
+                {
+                    return Err(Invalid::new(
+                        "permit.expires_on",
+                        "许可证到期日早于签发日",
+                        "the permit expires before it was issued",
+                    ));
                 }
                 entry(&["project", "permits"], id, fields("permit", permit)?)?
             }
@@ -303,14 +303,14 @@ impl Edit {
             }
             Edit::UpdateInspection { kind, inspection } => {
                 not_before_acceptance(job, "inspection.requested_at", inspection.requested_at)?;
-                if let (Some(a), Some(b)) = (inspection.requested_at, inspection.replied_at) {
-                    if b < a {
-                        return Err(Invalid::new(
-                            "inspection.replied_at",
-                            "答复时间早于受理时间",
-                            "the reply is before the request",
-                        ));
-                    }
+                if let (Some(a), Some(b)) = (inspection.requested_at, inspection.replied_at)
+                    && b < a
+                {
+                    return Err(Invalid::new(
+                        "inspection.replied_at",
+                        "答复时间早于受理时间",
+                        "the reply is before the request",
+                    ));
                 }
                 patch(
                     &["inspections", inspection_key(*kind)],

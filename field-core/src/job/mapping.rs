@@ -118,11 +118,11 @@ fn read_prop<R: ReadDoc>(
             };
             // Concurrently created maps at the same key: keep the losers' fields too.
             for (v, id) in all.iter().filter(|(_, id)| *id != winner_id) {
-                if let Value::Object(ObjType::Map) = v {
-                    if let Json::Object(m) = read_object(doc, id, &here, &mut Vec::new())? {
-                        for (k, v) in m {
-                            merged.entry(k).or_insert(v);
-                        }
+                if let Value::Object(ObjType::Map) = v
+                    && let Json::Object(m) = read_object(doc, id, &here, &mut Vec::new())?
+                {
+                    for (k, v) in m {
+                        merged.entry(k).or_insert(v);
                     }
                 }
             }

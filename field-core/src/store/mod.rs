@@ -392,10 +392,11 @@ impl Store {
 
 impl Inner {
     fn cache_put(&mut self, id: String, doc: JobDoc) {
-        if self.cache.len() >= CACHE_MAX && !self.cache.contains_key(&id) {
-            if let Some(k) = self.cache.keys().next().cloned() {
-                self.cache.remove(&k);
-            }
+        if self.cache.len() >= CACHE_MAX
+            && !self.cache.contains_key(&id)
+            && let Some(k) = self.cache.keys().next().cloned()
+        {
+            self.cache.remove(&k);
         }
         self.cache.insert(id, doc);
     }

@@ -3,10 +3,13 @@
 
 use rusqlite::Connection;
 
-/// A migration: plain SQL, or SQL followed by a Rust step (e.g. a backfill).
+/// A Rust step run after a migration's SQL (e.g. a backfill).
+pub(crate) type Backfill = fn(&Connection) -> Result<(), super::StoreError>;
+
+/// A migration: plain SQL, or SQL followed by a Rust step.
 pub(crate) struct Migration {
     pub sql: &'static str,
-    pub backfill: Option<fn(&Connection) -> Result<(), super::StoreError>>,
+    pub backfill: Option<Backfill>,
 }
 
 /// The migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.

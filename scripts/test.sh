@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs every check Fieldline has: formatting, clippy (-D warnings), the calendar cross-check and all
+# tests. Installs what is missing first. CI (.ci/run) calls exactly this script.
+#
+#   scripts/test.sh            # everything
+#   FIELDLINE_SKIP_CROSSCHECK=1 scripts/test.sh   # offline: skip the npm cross-check
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Reuse a build directory outside the clone when one exists (builds are slow on 2 cores).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/fieldline-target}"
+mkdir -p "$CARGO_TARGET_DIR"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  rustup component add rustfmt clippy
+fi
+cargo --version
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy --all-targets -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+if [ "${FIELDLINE_SKIP_CROSSCHECK:-0}" != "1" ]; then
+  step "calendar cross-check against npm chinese-days"
+  command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3; }
+  if ! command -v npm >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq npm
+  fi
+  ref_dir="${FIELDLINE_REF_DIR:-/var/tmp/fieldline-ref}"
+  ref="$ref_dir/node_modules/chinese-days/dist/chinese-days.json"
+  if [ ! -f "$ref" ]; then
+    mkdir -p "$ref_dir"
+    (cd "$ref_dir" && npm install --silent --no-audit --no-fund --prefix . chinese-days@1.5.7 >/dev/null)
+  fi
+  python3 scripts/calendar/crosscheck.py "$ref"
+fi
+
+step "cargo test"
+cargo test --workspace --locked
