@@ -192,6 +192,27 @@ impl VerdictBuilder {
     }
 }
 
+/// Capacity within `max` kVA: yes; above: no; not filled in: unknown.
+fn check_capacity(v: &mut VerdictBuilder, capacity: Option<f64>, max: f64) {
+    match capacity {
+        Some(c) if c <= max => v.yes(
+            "capacity_ok",
+            format!("容量 {c} 千伏安，不超过 {max}"),
+            format!("capacity {c} kVA within {max} kVA"),
+        ),
+        Some(c) => v.no(
+            "capacity_over",
+            format!("容量 {c} 千伏安，超过上限 {max}"),
+            format!("capacity {c} kVA exceeds {max} kVA"),
+        ),
+        None => v.missing(
+            "capacity_missing",
+            "未填写申请容量",
+            "capacity not filled in",
+        ),
+    }
+}
+
 /// A verdict that is Yes as soon as one path qualifies, No when none can.
 fn any_of(paths: Vec<(Outcome, Reason)>) -> Verdict {
     let outcome = if paths.iter().any(|(o, _)| *o == Outcome::Yes) {
@@ -478,23 +499,7 @@ impl RuleSet {
                 "voltage level not filled in",
             ),
         }
-        match a.capacity_kva {
-            Some(c) if c <= max => v.yes(
-                "capacity_ok",
-                format!("容量 {c} 千伏安，不超过 {max}"),
-                format!("capacity {c} kVA within {max} kVA"),
-            ),
-            Some(c) => v.no(
-                "capacity_over",
-                format!("容量 {c} 千伏安，超过 {max}"),
-                format!("capacity {c} kVA exceeds {max} kVA"),
-            ),
-            None => v.missing(
-                "capacity_missing",
-                "未填写申请容量",
-                "capacity not filled in",
-            ),
-        }
+        check_capacity(&mut v, a.capacity_kva, max);
         v.build()
     }
 
@@ -562,23 +567,7 @@ impl RuleSet {
             );
         }
         let max = self.thresholds.direct_install_max_kva;
-        match a.capacity_kva {
-            Some(c) if c <= max => v.yes(
-                "capacity_ok",
-                format!("容量 {c} 千伏安不超过 {max}"),
-                format!("capacity {c} kVA within {max} kVA"),
-            ),
-            Some(c) => v.no(
-                "capacity_over",
-                format!("容量 {c} 千伏安超过直接装表上限 {max}"),
-                format!("capacity {c} kVA above the direct-install limit {max} kVA"),
-            ),
-            None => v.missing(
-                "capacity_missing",
-                "未填写申请容量",
-                "capacity not filled in",
-            ),
-        }
+        check_capacity(&mut v, a.capacity_kva, max);
         match a.grid_health {
             Some(GridHealth::Sick) => v.no(
                 "grid_restricted",
