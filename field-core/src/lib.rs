@@ -15,5 +15,6 @@ pub use job::{Edit, EditContext, Job, JobDoc, NewJob};
 pub use rules::{RuleBook, RuleSet, Verdict};
 pub mod sla;
 pub mod store;
+pub mod sync;
 
 pub use store::{Store, StoreError};

@@ -392,6 +392,21 @@ impl JobDoc {
         self.doc.get_heads()
     }
 
+    /// Changes that are not ancestors of `heads` (all changes for empty `heads`).
+    pub fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<automerge::Change> {
+        self.doc.get_changes(heads)
+    }
+
+    /// Whether the document contains the change `hash`.
+    pub fn has_change(&mut self, hash: &ChangeHash) -> bool {
+        self.doc.get_change_by_hash(hash).is_some()
+    }
+
+    /// The change chunks after `heads` (what a peer that has `heads` lacks).
+    pub fn save_after(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
+        self.doc.save_after(heads)
+    }
+
     /// Merges another replica of the same job.
     pub fn merge(&mut self, other: &mut JobDoc) -> Result<(), JobError> {
         self.view = None;

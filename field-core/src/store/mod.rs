@@ -7,8 +7,10 @@
 mod list;
 pub(crate) mod projection;
 mod schema;
+mod sync_state;
 
 pub use list::{JobFilter, JobPage, JobSummary, SortOrder};
+pub use sync_state::{Outgoing, wire_heads};
 
 use crate::calendar::{Calendar, CalendarError};
 use crate::codes::JobKind;
@@ -81,7 +83,7 @@ const CACHE_MAX: usize = 32;
 
 type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
-struct Inner {
+pub(crate) struct Inner {
     conn: Connection,
     device: Device,
     cache: HashMap<String, JobDoc>,
@@ -156,13 +158,13 @@ impl Store {
         self
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
         // back), so a poisoned lock is safe to reuse.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         (self.clock)()
     }
 

@@ -82,6 +82,25 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         );",
         backfill: None,
     },
+    // 4: sync state: settings and cursor, the server heads each job was last acknowledged at,
+    // and automerge sync-protocol state for jobs in fallback.
+    Migration {
+        sql: "
+        CREATE TABLE sync_meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE sync_base (
+            job_id TEXT PRIMARY KEY REFERENCES job_doc(job_id) ON DELETE CASCADE,
+            heads BLOB NOT NULL
+        );
+        CREATE TABLE sync_peer (
+            job_id TEXT PRIMARY KEY REFERENCES job_doc(job_id) ON DELETE CASCADE,
+            state BLOB NOT NULL,
+            outgoing BLOB
+        );",
+        backfill: None,
+    },
 ];
 
 pub(crate) fn version(conn: &Connection) -> rusqlite::Result<usize> {

@@ -1,0 +1,308 @@
+//! What the sync client keeps in the store: settings and the feed cursor, the server heads each
+//! job was last acknowledged at (the base of the next push), and automerge sync-protocol state
+//! for jobs in fallback. Persisted state is always rebuilt from its saved form.
+
+use super::{DirtyJob, Store, StoreError};
+use crate::job::JobError;
+use crate::sync::protocol::{Ack, Hash, PushJob, SyncMessage};
+use automerge::ChangeHash;
+use automerge::sync::{self as amsync, SyncDoc};
+use rusqlite::{OptionalExtension, params};
+
+/// Largest total of pushed changes in one request; the rest goes in the next round.
+const PUSH_BYTES_MAX: usize = 8 * 1024 * 1024;
+
+/// What the next sync request carries.
+#[derive(Debug, Clone, Default)]
+pub struct Outgoing {
+    pub push: Vec<PushJob>,
+    /// The outbox generations the pushes were read at.
+    pub dirty: Vec<DirtyJob>,
+    pub messages: Vec<SyncMessage>,
+    pub cursor: u64,
+    /// Dirty jobs left for a later round (request size limit).
+    pub more: bool,
+}
+
+fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
+    bytes
+        .chunks_exact(32)
+        .filter_map(|c| ChangeHash::try_from(c).ok())
+        .collect()
+}
+
+/// Wire form of heads.
+pub fn wire_heads(heads: &[ChangeHash]) -> Vec<Hash> {
+    heads
+        .iter()
+        .map(|h| serde_bytes::ByteBuf::from(h.0.to_vec()))
+        .collect()
+}
+
+impl Store {
+    /// A sync setting (server URL, token, user…).
+    pub fn sync_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .conn
+            .query_row("SELECT value FROM sync_meta WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    pub fn set_sync_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let inner = self.lock();
+        inner.conn.execute(
+            "INSERT INTO sync_meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// The feed cursor of the last page stored.
+    pub fn sync_cursor(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .sync_setting("cursor")?
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0))
+    }
+
+    pub(crate) fn set_sync_cursor(&self, cursor: u64) -> Result<(), StoreError> {
+        self.set_sync_setting("cursor", &cursor.to_string())
+    }
+
+    /// Builds the next request's pushes: for each dirty job not in fallback, the changes since
+    /// the server's last acknowledged heads.
+    pub(crate) fn sync_outgoing(&self) -> Result<Outgoing, StoreError> {
+        let dirty = self.dirty_jobs()?;
+        let cursor = self.sync_cursor()?;
+        let mut inner = self.lock();
+        let mut out = Outgoing {
+            cursor,
+            ..Default::default()
+        };
+        let mut bytes = 0usize;
+        for d in dirty {
+            let in_fallback: bool = inner
+                .conn
+                .query_row(
+                    "SELECT COUNT(*) FROM sync_peer WHERE job_id = ?1",
+                    [&d.job_id],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n > 0)?;
+            if in_fallback {
+                continue;
+            }
+            if bytes >= PUSH_BYTES_MAX {
+                out.more = true;
+                break;
+            }
+            let base: Vec<ChangeHash> = inner
+                .conn
+                .query_row(
+                    "SELECT heads FROM sync_base WHERE job_id = ?1",
+                    [&d.job_id],
+                    |r| r.get::<_, Vec<u8>>(0),
+                )
+                .optional()?
+                .map(|b| decode_heads(&b))
+                .unwrap_or_default();
+            let doc = inner.doc(&d.job_id)?;
+            // Heads the server reported that this device has not seen yet cannot be a base.
+            let base: Vec<ChangeHash> = base.into_iter().filter(|h| doc.has_change(h)).collect();
+            let changes = doc.save_after(&base);
+            let heads = wire_heads(&doc.heads());
+            bytes += changes.len();
+            out.push.push(PushJob {
+                job_id: d.job_id.clone(),
+                changes,
+                heads,
+            });
+            out.dirty.push(d);
+        }
+        // Jobs in fallback: the queued reply, or a message rebuilt from the saved state (a lost
+        // response must not stall the exchange). Nothing left to say means the fallback is over.
+        let peers: Vec<(String, Vec<u8>, Option<Vec<u8>>)> = inner
+            .conn
+            .prepare("SELECT job_id, state, outgoing FROM sync_peer ORDER BY job_id")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        for (job_id, state, outgoing) in peers {
+            let message = match outgoing {
+                Some(m) => Some(m),
+                None => {
+                    let mut state = amsync::State::decode(&state).unwrap_or_default();
+                    let doc = inner.doc(&job_id)?;
+                    doc.automerge()
+                        .sync()
+                        .generate_sync_message(&mut state)
+                        .map(|m| m.encode())
+                }
+            };
+            match message {
+                Some(message) => out.messages.push(SyncMessage { job_id, message }),
+                None => {
+                    let heads = inner.doc(&job_id)?.heads();
+                    inner
+                        .conn
+                        .execute("DELETE FROM sync_peer WHERE job_id = ?1", [&job_id])?;
+                    inner.conn.execute(
+                        "INSERT INTO sync_base (job_id, heads) VALUES (?1, ?2)
+                         ON CONFLICT (job_id) DO UPDATE SET heads = excluded.heads",
+                        params![job_id, encode_heads(&heads)],
+                    )?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records a durable acknowledgement: the new base, and the job clean if it did not change
+    /// since the push was read. Returns whether it became clean.
+    pub(crate) fn sync_ack(&self, ack: &Ack, dirty: Option<&DirtyJob>) -> Result<bool, StoreError> {
+        let heads: Vec<ChangeHash> = ack
+            .heads
+            .iter()
+            .filter_map(|h| ChangeHash::try_from(h.as_ref()).ok())
+            .collect();
+        {
+            let inner = self.lock();
+            inner.conn.execute(
+                "INSERT INTO sync_base (job_id, heads) VALUES (?1, ?2)
+                 ON CONFLICT (job_id) DO UPDATE SET heads = excluded.heads",
+                params![ack.job_id, encode_heads(&heads)],
+            )?;
+        }
+        match dirty {
+            Some(d) => self.mark_synced(d),
+            None => Ok(false),
+        }
+    }
+
+    /// The server lacks this job's base: switch it to automerge's sync protocol.
+    pub(crate) fn sync_fallback_start(&self, job_id: &str) -> Result<(), StoreError> {
+        let inner = self.lock();
+        inner.conn.execute(
+            "INSERT INTO sync_peer (job_id, state, outgoing) VALUES (?1, ?2, NULL)
+             ON CONFLICT (job_id) DO UPDATE SET state = excluded.state, outgoing = NULL",
+            params![job_id, amsync::State::new().encode()],
+        )?;
+        inner
+            .conn
+            .execute("DELETE FROM sync_base WHERE job_id = ?1", [job_id])?;
+        Ok(())
+    }
+
+    /// Receives one sync-protocol message for a job in fallback, stores what it brought and
+    /// queues the reply. When there is nothing left to say, the fallback ends and the job is
+    /// clean (if it did not change meanwhile). Returns whether the fallback ended.
+    pub(crate) fn sync_fallback_receive(
+        &self,
+        job_id: &str,
+        message: &[u8],
+        dirty: Option<&DirtyJob>,
+    ) -> Result<bool, StoreError> {
+        let message = amsync::Message::decode(message)
+            .map_err(|e| JobError::Corrupt(format!("sync message: {e}")))?;
+        let now = self.now();
+        let done = {
+            let mut inner = self.lock();
+            let saved: Option<Vec<u8>> = inner
+                .conn
+                .query_row(
+                    "SELECT state FROM sync_peer WHERE job_id = ?1",
+                    [job_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let mut state = saved
+                .and_then(|b| amsync::State::decode(&b).ok())
+                .unwrap_or_default();
+            let doc = inner.doc(job_id)?;
+            let before = doc.heads();
+            let result = doc
+                .automerge()
+                .sync()
+                .receive_sync_message(&mut state, message);
+            if let Err(e) = result {
+                inner.cache.remove(job_id);
+                return Err(JobError::Automerge(e).into());
+            }
+            // In sync once the server's heads equal ours: then there is nothing to answer.
+            let mut ours = doc.heads();
+            ours.sort();
+            let in_sync = state.their_heads.as_ref().is_some_and(|t| {
+                let mut t = t.clone();
+                t.sort();
+                t == ours
+            });
+            let reply = if in_sync {
+                None
+            } else {
+                doc.automerge().sync().generate_sync_message(&mut state)
+            };
+            let changed = doc.heads() != before;
+            let job = doc.job()?;
+            let chunk = doc.save_incremental();
+            if changed {
+                if let Err(e) = inner.store_change(job_id, &job, chunk, now, false) {
+                    inner.cache.remove(job_id);
+                    return Err(e);
+                }
+            }
+            match reply {
+                Some(m) => {
+                    inner.conn.execute(
+                        "UPDATE sync_peer SET state = ?2, outgoing = ?3 WHERE job_id = ?1",
+                        params![job_id, state.encode(), m.encode()],
+                    )?;
+                    false
+                }
+                None => {
+                    let heads = inner.doc(job_id)?.heads();
+                    inner
+                        .conn
+                        .execute("DELETE FROM sync_peer WHERE job_id = ?1", [job_id])?;
+                    inner.conn.execute(
+                        "INSERT INTO sync_base (job_id, heads) VALUES (?1, ?2)
+                         ON CONFLICT (job_id) DO UPDATE SET heads = excluded.heads",
+                        params![job_id, encode_heads(&heads)],
+                    )?;
+                    true
+                }
+            }
+        };
+        if done {
+            if let Some(d) = dirty {
+                self.mark_synced(d)?;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Whether a fallback exchange is still going on.
+    pub(crate) fn fallback_pending(&self) -> Result<bool, StoreError> {
+        let inner = self.lock();
+        let n: i64 = inner
+            .conn
+            .query_row("SELECT COUNT(*) FROM sync_peer", [], |r| r.get(0))?;
+        Ok(n > 0)
+    }
+
+    /// Drops a queued fallback message once it was delivered in a request.
+    pub(crate) fn sync_message_sent(&self, job_id: &str) -> Result<(), StoreError> {
+        let inner = self.lock();
+        inner.conn.execute(
+            "UPDATE sync_peer SET outgoing = NULL WHERE job_id = ?1",
+            [job_id],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,319 @@
+//! The sync client: log in once, then `sync()` pushes the outbox and pulls the feed, one round
+//! trip per page, safe to interrupt at any point (every step is stored before the next starts and
+//! repeating any request is harmless).
+
+use super::protocol::{
+    self, ApiError, LoginRequest, LoginResponse, PROTOCOL_HEADER, PROTOCOL_VERSION, Rejected,
+    SyncRequest, SyncResponse, UserInfo,
+};
+use crate::store::{Store, StoreError};
+use std::time::{Duration, Instant};
+
+const SYNC_MEDIA_TYPE: &str = "application/vnd.fieldline.sync+cbor+zstd";
+
+/// Errors of login and sync.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("网络不可用：{0} / network unavailable: {0}")]
+    Network(String),
+    #[error("尚未登录服务器 / not logged in to a server")]
+    NotLoggedIn,
+    #[error("{zh} / {en}")]
+    Unauthorized { zh: String, en: String },
+    #[error("{zh} / {en}")]
+    PleaseUpdate { zh: String, en: String },
+    #[error("服务器拒绝（{status}）：{zh} / server refused ({status}): {en}")]
+    Refused {
+        status: u16,
+        code: String,
+        zh: String,
+        en: String,
+    },
+    #[error("服务器响应无法解析 / the server's response cannot be read: {0}")]
+    Protocol(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    fn retryable(&self) -> bool {
+        match self {
+            SyncError::Network(_) | SyncError::Protocol(_) => true,
+            SyncError::Refused { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+}
+
+/// Tuning of a sync run.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Attempts per request before giving up (network errors, 5xx, 429).
+    pub attempts: u32,
+    /// First retry delay; doubles each time.
+    pub backoff: Duration,
+    /// Request timeout.
+    pub timeout: Duration,
+    /// Most round trips in one run (pages and fallback steps).
+    pub max_rounds: u32,
+    /// Feed page size to ask for, in bytes.
+    pub page_bytes: Option<u64>,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            attempts: 5,
+            backoff: Duration::from_millis(200),
+            timeout: Duration::from_secs(60),
+            max_rounds: 50,
+            page_bytes: None,
+        }
+    }
+}
+
+/// Progress after each round trip.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncProgress {
+    pub round_trips: u32,
+    pub jobs_pushed: u32,
+    pub jobs_pulled: u32,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// More rounds are coming (feed pages, pushes over the size limit, fallback steps).
+    pub more: bool,
+}
+
+/// What a sync run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Jobs whose local changes the server acknowledged.
+    pub jobs_pushed: u32,
+    /// Jobs that received changes from the server.
+    pub jobs_pulled: u32,
+    /// Pulled jobs that also had local changes (merged).
+    pub jobs_merged: u32,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub round_trips: u32,
+    /// Request attempts that failed and were retried.
+    pub retries: u32,
+    pub duration_ms: u64,
+    /// Jobs that went through automerge's sync protocol (server lacked their base).
+    pub fallback_jobs: u32,
+    pub rejected: Vec<Rejected>,
+    /// False when `max_rounds` ran out before everything was exchanged.
+    pub complete: bool,
+}
+
+/// An error with its causes, e.g. "error sending request: connection refused".
+fn network(e: reqwest::Error) -> SyncError {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    SyncError::Network(text)
+}
+
+fn http(timeout: Duration) -> Result<reqwest::Client, SyncError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .map_err(network)
+}
+
+async fn api_error(resp: reqwest::Response) -> SyncError {
+    let status = resp.status().as_u16();
+    let body: Option<ApiError> = resp.json().await.ok();
+    let (code, zh, en) = body.map(|b| (b.code, b.zh, b.en)).unwrap_or_else(|| {
+        (
+            "http".into(),
+            format!("HTTP {status}"),
+            format!("HTTP {status}"),
+        )
+    });
+    match status {
+        401 => SyncError::Unauthorized { zh, en },
+        426 => SyncError::PleaseUpdate { zh, en },
+        _ => SyncError::Refused {
+            status,
+            code,
+            zh,
+            en,
+        },
+    }
+}
+
+/// Logs in to `server` (e.g. `http://127.0.0.1:8080`) as this device and remembers the token.
+pub async fn login(
+    store: &Store,
+    server: &str,
+    username: &str,
+    password: &str,
+) -> Result<UserInfo, SyncError> {
+    let server = server.trim_end_matches('/');
+    let device_id = store.device().device_id;
+    let resp = http(Duration::from_secs(30))?
+        .post(format!("{server}/api/v1/auth/login"))
+        .json(&LoginRequest {
+            username: username.to_string(),
+            password: password.to_string(),
+            device_id,
+        })
+        .send()
+        .await
+        .map_err(network)?;
+    if !resp.status().is_success() {
+        return Err(api_error(resp).await);
+    }
+    let body: LoginResponse = resp
+        .json()
+        .await
+        .map_err(|e| SyncError::Protocol(e.to_string()))?;
+    store.set_sync_setting("server", server)?;
+    store.set_sync_setting("token", &body.token)?;
+    store.set_sync_setting("username", &body.user.username)?;
+    store.set_sync_setting("role", &body.user.role)?;
+    store.set_sync_setting("unit", &body.user.unit)?;
+    Ok(body.user)
+}
+
+async fn post_sync(
+    client: &reqwest::Client,
+    server: &str,
+    token: &str,
+    body: Vec<u8>,
+) -> Result<Vec<u8>, SyncError> {
+    let resp = client
+        .post(format!("{server}/api/v1/sync"))
+        .bearer_auth(token)
+        .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+        .header(reqwest::header::CONTENT_TYPE, SYNC_MEDIA_TYPE)
+        .body(body)
+        .send()
+        .await
+        .map_err(network)?;
+    if !resp.status().is_success() {
+        return Err(api_error(resp).await);
+    }
+    resp.bytes().await.map(|b| b.to_vec()).map_err(network)
+}
+
+/// Pushes every local change and pulls everything the device lacks. Calls `progress` after each
+/// round trip. Interrupting it (dropping the future, losing the network, killing the app) at any
+/// point loses nothing: the next run picks up where the stored state says.
+pub async fn sync(
+    store: &Store,
+    options: &SyncOptions,
+    progress: &(dyn Fn(&SyncProgress) + Send + Sync),
+) -> Result<SyncReport, SyncError> {
+    let started = Instant::now();
+    let server = store
+        .sync_setting("server")?
+        .ok_or(SyncError::NotLoggedIn)?;
+    let token = store.sync_setting("token")?.ok_or(SyncError::NotLoggedIn)?;
+    let device_id = store.device().device_id;
+    let client = http(options.timeout)?;
+    let mut report = SyncReport::default();
+    let mut pushed = std::collections::BTreeSet::new();
+    let mut pulled = std::collections::BTreeSet::new();
+    loop {
+        if report.round_trips >= options.max_rounds {
+            report.complete = false;
+            break;
+        }
+        let out = store.sync_outgoing()?;
+        let req = SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            device_id: device_id.clone(),
+            cursor: out.cursor,
+            push: out.push.clone(),
+            messages: out.messages.clone(),
+            page_bytes: options.page_bytes,
+        };
+        let body = protocol::encode(&req);
+        let mut attempt = 0;
+        let bytes = loop {
+            attempt += 1;
+            report.bytes_sent += body.len() as u64;
+            match post_sync(&client, &server, &token, body.clone()).await {
+                Ok(b) => break b,
+                Err(e) if e.retryable() && attempt < options.attempts => {
+                    report.retries += 1;
+                    tracing::debug!(error = %e, attempt, "sync request failed, retrying");
+                    tokio::time::sleep(options.backoff * 2u32.saturating_pow(attempt - 1)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        report.bytes_received += bytes.len() as u64;
+        report.round_trips += 1;
+        let resp: SyncResponse = protocol::decode(&bytes, protocol::MAX_DECODED_BYTES)
+            .map_err(|e| SyncError::Protocol(e.to_string()))?;
+        apply(store, &out, &resp, &mut report, &mut pushed, &mut pulled)?;
+        let more = resp.more || out.more || store.fallback_pending()?;
+        progress(&SyncProgress {
+            round_trips: report.round_trips,
+            jobs_pushed: pushed.len() as u32,
+            jobs_pulled: pulled.len() as u32,
+            bytes_sent: report.bytes_sent,
+            bytes_received: report.bytes_received,
+            more,
+        });
+        if !more {
+            report.complete = true;
+            break;
+        }
+    }
+    report.jobs_pushed = pushed.len() as u32;
+    report.jobs_pulled = pulled.len() as u32;
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+/// Stores one response, step by step; each step is durable and repeatable.
+fn apply(
+    store: &Store,
+    out: &super::super::store::Outgoing,
+    resp: &SyncResponse,
+    report: &mut SyncReport,
+    pushed: &mut std::collections::BTreeSet<String>,
+    pulled: &mut std::collections::BTreeSet<String>,
+) -> Result<(), SyncError> {
+    let dirty_of = |job: &str| out.dirty.iter().find(|d| d.job_id == job);
+    for m in &out.messages {
+        store.sync_message_sent(&m.job_id)?;
+    }
+    for ack in &resp.acks {
+        store.sync_ack(ack, dirty_of(&ack.job_id))?;
+        pushed.insert(ack.job_id.clone());
+    }
+    for job in &resp.fallback {
+        store.sync_fallback_start(job)?;
+        report.fallback_jobs += 1;
+    }
+    for m in &resp.messages {
+        let dirty = store
+            .dirty_jobs()?
+            .into_iter()
+            .find(|d| d.job_id == m.job_id);
+        if store.sync_fallback_receive(&m.job_id, &m.message, dirty.as_ref())? {
+            pushed.insert(m.job_id.clone());
+        }
+    }
+    for p in &resp.pull {
+        let was_dirty = store.dirty_jobs()?.iter().any(|d| d.job_id == p.job_id);
+        store.merge_remote(&p.job_id, &p.changes)?;
+        if was_dirty {
+            report.jobs_merged += 1;
+        }
+        pulled.insert(p.job_id.clone());
+    }
+    store.set_sync_cursor(resp.cursor)?;
+    report.rejected.extend(resp.rejected.iter().cloned());
+    Ok(())
+}

@@ -1,0 +1,53 @@
+//! Settings: defaults, then a TOML file, then `FIELDLINE_*` environment variables, then flags.
+
+use crate::error::ServerError;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: String,
+    /// Where the database lives.
+    pub data_dir: PathBuf,
+    /// How long a login token lasts.
+    pub token_ttl_days: u32,
+    /// Login attempts per minute per client address and username.
+    pub login_attempts_per_minute: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./fieldline-data"),
+            token_ttl_days: 30,
+            login_attempts_per_minute: 10,
+        }
+    }
+}
+
+impl Config {
+    /// Loads settings: defaults < `file` (if given, or `FIELDLINE_CONFIG`) < environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ServerError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("FIELDLINE_CONFIG").map(PathBuf::from));
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(ServerError::Io(format!(
+                    "config file {} not found",
+                    f.display()
+                )));
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        fig = fig.merge(Env::prefixed("FIELDLINE_").ignore(&["config"]));
+        fig.extract()
+            .map_err(|e| ServerError::Io(format!("invalid configuration: {e}")))
+    }
+}

@@ -1,0 +1,145 @@
+//! Shared helpers for the end-to-end tests: a real server on 127.0.0.1:0 with its own data
+//! directory, users created through the server's own code, and real field-core stores.
+
+use chrono::{DateTime, TimeZone, Utc};
+use field_core::job::{Application, Customer};
+use field_core::sync::{SyncOptions, SyncReport};
+use field_core::{JobKind, NewJob, Role, Store};
+use fieldline_server::{Config, Running};
+use std::path::PathBuf;
+
+/// A server under test.
+pub struct TestServer {
+    pub running: Option<Running>,
+    /// The address it listens on, kept across restarts.
+    pub addr: std::net::SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config {
+            listen: "127.0.0.1:0".into(),
+            data_dir: dir.path().join("server"),
+            login_attempts_per_minute: 1_000,
+            ..Config::default()
+        };
+        let running = fieldline_server::start(&config)
+            .await
+            .expect("server starts");
+        TestServer {
+            addr: running.addr,
+            running: Some(running),
+            dir,
+            config,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.config.data_dir.clone()
+    }
+
+    /// Stops the server (its data stays).
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+    }
+
+    /// Starts it again on the same port and data.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let mut config = self.config.clone();
+        config.listen = self.addr.to_string();
+        self.running = Some(
+            fieldline_server::start(&config)
+                .await
+                .expect("server restarts"),
+        );
+    }
+
+    pub fn add_user(&self, username: &str, role: Role, unit: &str) {
+        let db = &self.running.as_ref().expect("running").db;
+        db.run_sync(|core| {
+            fieldline_server::auth::add_user(
+                &core.conn,
+                username,
+                "password-123",
+                role,
+                unit,
+                username,
+            )
+        })
+        .expect("user added");
+    }
+}
+
+/// A phone: its own store in its own directory.
+pub struct Phone {
+    pub store: Store,
+    pub user: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Phone {
+    pub async fn login(server: &TestServer, user: &str) -> Phone {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path().join("phone.db")).expect("store");
+        field_core::sync::login(&store, &server.url(), user, "password-123")
+            .await
+            .expect("login");
+        Phone {
+            store,
+            user: user.to_string(),
+            _dir: dir,
+        }
+    }
+
+    pub async fn sync(&self) -> SyncReport {
+        self.try_sync().await.expect("sync")
+    }
+
+    pub async fn try_sync(&self) -> Result<SyncReport, field_core::sync::SyncError> {
+        field_core::sync::sync(&self.store, &fast_options(), &|_| {}).await
+    }
+}
+
+/// Retries quickly (tests inject faults on purpose).
+pub fn fast_options() -> SyncOptions {
+    SyncOptions {
+        attempts: 8,
+        backoff: std::time::Duration::from_millis(20),
+        timeout: std::time::Duration::from_secs(5),
+        ..SyncOptions::default()
+    }
+}
+
+/// 09:00 China time.
+pub fn at(date: &str) -> DateTime<Utc> {
+    let d: chrono::NaiveDate = date.parse().expect("date");
+    field_core::job::china_offset()
+        .from_local_datetime(&d.and_hms_opt(9, 0, 0).expect("time"))
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+pub fn new_job(kind: JobKind, unit: &str, customer: &str) -> NewJob {
+    NewJob {
+        id: None,
+        job_no: None,
+        kind,
+        unit: unit.into(),
+        accepted_at: at("2026-11-02"),
+        customer: Customer {
+            name: Some(customer.into()),
+            ..Default::default()
+        },
+        application: Application::default(),
+    }
+}

@@ -1,0 +1,413 @@
+//! End to end: the real server, real field-core clients.
+
+use field_core::job::{Assignment, ConstructionLog, Customer, Survey};
+use field_core::store::JobFilter;
+use field_core::{Edit, JobKind, Role};
+use fieldline_tests::*;
+
+const UNIT: &str = "zhuxian";
+
+async fn setup() -> TestServer {
+    let server = TestServer::start().await;
+    server.add_user("office1", Role::OfficeStaff, UNIT);
+    server.add_user("cm-li", Role::CustomerManager, UNIT);
+    server.add_user("pm-wang", Role::ProjectManager, UNIT);
+    server.add_user("cm-zhao", Role::CustomerManager, UNIT);
+    server
+}
+
+/// Office accepts a job and assigns both managers; returns its id.
+async fn assigned_job(office: &Phone, customer: &str) -> String {
+    let job = office
+        .store
+        .create_job(
+            "office1",
+            &new_job(JobKind::LowVoltageSmallMicro, UNIT, customer),
+        )
+        .unwrap();
+    office
+        .store
+        .edit(
+            &job.id,
+            "office1",
+            &Edit::UpdateAssignment(Assignment {
+                customer_manager: Some("cm-li".into()),
+                project_manager: Some("pm-wang".into()),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+    job.id
+}
+
+async fn server_job(server: &TestServer, id: &str) -> field_core::Job {
+    let id = id.to_string();
+    server
+        .running
+        .as_ref()
+        .unwrap()
+        .db
+        .run(move |core| fieldline_server::jobs::read_job(core, &id))
+        .await
+        .unwrap()
+        .expect("job on server")
+}
+
+#[tokio::test]
+async fn two_managers_offline_both_keep_their_work() {
+    let server = setup().await;
+    let office = Phone::login(&server, "office1").await;
+    let cm = Phone::login(&server, "cm-li").await;
+    let pm = Phone::login(&server, "pm-wang").await;
+    let id = assigned_job(&office, "邾县宏达五金厂").await;
+    let r = office.sync().await;
+    assert_eq!(r.round_trips, 1);
+    assert_eq!(r.jobs_pushed, 1);
+    cm.sync().await;
+    pm.sync().await;
+    assert!(cm.store.job(&id).is_ok() && pm.store.job(&id).is_ok());
+
+    // Both offline: the customer manager surveys and writes notes, the project manager logs
+    // construction and writes notes too; both change the same phone number.
+    cm.store
+        .edit(
+            &id,
+            "cm-li",
+            &Edit::UpdateSurvey(Survey {
+                load_nature: Some("一般负荷".into()),
+                address_verified: Some(true),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+    cm.store
+        .edit(
+            &id,
+            "cm-li",
+            &Edit::SetNotes {
+                text: "客户周五在厂。".into(),
+            },
+        )
+        .unwrap();
+    cm.store
+        .edit(
+            &id,
+            "cm-li",
+            &Edit::UpdateCustomer(Customer {
+                contact_phone: Some("13911112222".into()),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+    pm.store
+        .edit(
+            &id,
+            "pm-wang",
+            &Edit::PutConstructionLog {
+                id: "log-1".into(),
+                log: ConstructionLog {
+                    at: Some(at("2026-11-04")),
+                    progress_pct: Some(60.0),
+                    text: Some("表箱安装完成".into()),
+                    ..Default::default()
+                },
+            },
+        )
+        .unwrap();
+    pm.store
+        .edit(
+            &id,
+            "pm-wang",
+            &Edit::SetNotes {
+                text: "电缆已到。".into(),
+            },
+        )
+        .unwrap();
+    pm.store
+        .edit(
+            &id,
+            "pm-wang",
+            &Edit::UpdateCustomer(Customer {
+                contact_phone: Some("13933334444".into()),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+
+    let r = cm.sync().await;
+    assert_eq!(r.round_trips, 1, "one round trip per sync");
+    pm.sync().await;
+    cm.sync().await;
+    let a = cm.store.job(&id).unwrap();
+    let b = pm.store.job(&id).unwrap();
+    let s = server_job(&server, &id).await;
+    assert_eq!(a, b);
+    assert_eq!(a, s);
+    assert_eq!(a.survey.load_nature.as_deref(), Some("一般负荷"));
+    assert_eq!(a.project.logs["log-1"].progress_pct, Some(60.0));
+    assert!(
+        a.notes.contains("客户周五在厂。") && a.notes.contains("电缆已到。"),
+        "{}",
+        a.notes
+    );
+    let conflict = a
+        .conflicts
+        .iter()
+        .find(|c| c.path == "customer.contact_phone")
+        .expect("same-field conflict visible");
+    assert_eq!(conflict.others.len(), 1);
+    // Nothing left to send; syncing again moves nothing.
+    assert!(cm.store.dirty_jobs().unwrap().is_empty());
+    let again = cm.sync().await;
+    assert_eq!(again.jobs_pushed, 0);
+    assert_eq!(again.jobs_pulled, 0);
+    // The server's copy is plain automerge.
+    let bytes = reqwest_get(&server, &cm, &format!("/api/v1/jobs/{id}/automerge")).await;
+    let doc = automerge::Automerge::load(&bytes).unwrap();
+    assert_eq!(doc.get_heads().len(), {
+        let mut d = cm.store.document_bytes(&id).unwrap();
+        automerge::Automerge::load(&std::mem::take(&mut d))
+            .unwrap()
+            .get_heads()
+            .len()
+    });
+}
+
+async fn reqwest_get(server: &TestServer, phone: &Phone, path: &str) -> Vec<u8> {
+    let token = phone.store.sync_setting("token").unwrap().unwrap();
+    let resp = reqwest_client()
+        .get(format!("{}{path}", server.url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    resp.bytes().await.unwrap().to_vec()
+}
+
+fn reqwest_client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+#[tokio::test]
+async fn a_device_never_receives_a_job_it_is_not_assigned_to() {
+    let server = setup().await;
+    let office = Phone::login(&server, "office1").await;
+    let li = Phone::login(&server, "cm-li").await;
+    let zhao = Phone::login(&server, "cm-zhao").await;
+    let mine = assigned_job(&office, "李的客户").await;
+    let other = office
+        .store
+        .create_job("office1", &new_job(JobKind::HighVoltage, UNIT, "赵的客户"))
+        .unwrap();
+    office
+        .store
+        .edit(
+            &other.id,
+            "office1",
+            &Edit::UpdateAssignment(Assignment {
+                customer_manager: Some("cm-zhao".into()),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+    office.sync().await;
+    li.sync().await;
+    zhao.sync().await;
+    let li_jobs: Vec<String> = li
+        .store
+        .list_jobs(&JobFilter::default())
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|s| s.job_id)
+        .collect();
+    assert_eq!(li_jobs, vec![mine.clone()]);
+    assert!(zhao.store.job(&mine).is_err());
+    assert!(zhao.store.job(&other.id).is_ok());
+    // The job is reassigned to Zhao: Zhao now receives its whole history, Li gets no more.
+    office
+        .store
+        .edit(
+            &mine,
+            "office1",
+            &Edit::UpdateAssignment(Assignment {
+                customer_manager: Some("cm-zhao".into()),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+    office.sync().await;
+    zhao.sync().await;
+    let got = zhao
+        .store
+        .job(&mine)
+        .expect("newly assigned job arrives whole");
+    assert_eq!(got, office.store.job(&mine).unwrap());
+    // Li cannot push to it any more.
+    li.store
+        .edit(&mine, "cm-li", &Edit::SetNotes { text: "x".into() })
+        .unwrap();
+    let err = li.try_sync().await.unwrap_err();
+    assert!(err.to_string().contains("outside your scope"), "{err}");
+    // And cannot fetch it.
+    let token = li.store.sync_setting("token").unwrap().unwrap();
+    let status = reqwest_client()
+        .get(format!(
+            "{}/api/v1/jobs/{}/automerge",
+            server.url(),
+            other.id
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 404);
+}
+
+#[tokio::test]
+async fn repeated_and_replayed_requests_change_nothing() {
+    let server = setup().await;
+    let office = Phone::login(&server, "office1").await;
+    let id = assigned_job(&office, "重放测试").await;
+    // Build the request the client would send, and send it three times.
+    let token = office.store.sync_setting("token").unwrap().unwrap();
+    let out_body = {
+        let doc = office.store.document_bytes(&id).unwrap();
+        let heads = {
+            let d = automerge::Automerge::load(&doc).unwrap();
+            field_core::store::wire_heads(&d.get_heads())
+        };
+        field_core::sync::protocol::encode(&field_core::sync::protocol::SyncRequest {
+            protocol: 1,
+            device_id: office.store.device().device_id,
+            cursor: 0,
+            push: vec![field_core::sync::protocol::PushJob {
+                job_id: id.clone(),
+                changes: doc,
+                heads,
+            }],
+            messages: vec![],
+            page_bytes: None,
+        })
+    };
+    for _ in 0..3 {
+        let resp = reqwest_client()
+            .post(format!("{}/api/v1/sync", server.url()))
+            .bearer_auth(&token)
+            .header("fieldline-protocol", "1")
+            .body(out_body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success());
+    }
+    // The client's own sync afterwards: the server already has everything.
+    office.sync().await;
+    let changes: i64 = server
+        .running
+        .as_ref()
+        .unwrap()
+        .db
+        .run(|core| {
+            Ok(core
+                .conn
+                .query_row("SELECT COUNT(*) FROM changes", [], |r| r.get(0))?)
+        })
+        .await
+        .unwrap();
+    let local = {
+        let bytes = office.store.document_bytes(&id).unwrap();
+        let mut d = automerge::AutoCommit::load(&bytes).unwrap();
+        d.get_changes(&[]).len() as i64
+    };
+    assert_eq!(changes, local, "every change stored exactly once");
+    let cm = Phone::login(&server, "cm-li").await;
+    cm.sync().await;
+    assert_eq!(cm.store.job(&id).unwrap(), office.store.job(&id).unwrap());
+}
+
+#[tokio::test]
+async fn acknowledged_work_survives_a_server_restart() {
+    let mut server = setup().await;
+    let office = Phone::login(&server, "office1").await;
+    let id = assigned_job(&office, "重启测试").await;
+    office.sync().await;
+    server.restart().await;
+    let cm = Phone::login(&server, "cm-li").await;
+    cm.sync().await;
+    assert_eq!(cm.store.job(&id).unwrap(), office.store.job(&id).unwrap());
+    // Offline work while the server is down is kept and sent once it is back.
+    server.stop().await;
+    cm.store
+        .edit(
+            &id,
+            "cm-li",
+            &Edit::SetNotes {
+                text: "服务器停机时写的".into(),
+            },
+        )
+        .unwrap();
+    assert!(cm.try_sync().await.is_err());
+    assert_eq!(cm.store.dirty_jobs().unwrap().len(), 1);
+    server.restart().await;
+    cm.sync().await;
+    office.sync().await;
+    assert_eq!(office.store.job(&id).unwrap().notes, "服务器停机时写的");
+}
+
+#[tokio::test]
+async fn server_restored_from_backup_falls_back_to_automerge_sync() {
+    let mut server = setup().await;
+    let office = Phone::login(&server, "office1").await;
+    let cm = Phone::login(&server, "cm-li").await;
+    let id = assigned_job(&office, "备份恢复").await;
+    office.sync().await;
+    cm.sync().await;
+    // Back up the server, then more work reaches it.
+    server.stop().await;
+    let backup = server.dir.path().join("backup");
+    copy_dir(&server.data_dir(), &backup);
+    server.restart().await;
+    cm.store
+        .edit(
+            &id,
+            "cm-li",
+            &Edit::SetNotes {
+                text: "第一段。".into(),
+            },
+        )
+        .unwrap();
+    cm.sync().await;
+    // Disaster: the server is restored from the backup and loses that change.
+    server.stop().await;
+    std::fs::remove_dir_all(server.data_dir()).unwrap();
+    copy_dir(&backup, &server.data_dir());
+    server.restart().await;
+    // The device's base is now unknown to the server: it falls back and loses nothing.
+    cm.store
+        .edit(
+            &id,
+            "cm-li",
+            &Edit::SetNotes {
+                text: "第一段。第二段。".into(),
+            },
+        )
+        .unwrap();
+    let report = cm.sync().await;
+    assert_eq!(report.fallback_jobs, 1, "{report:?}");
+    assert!(report.complete);
+    assert!(cm.store.dirty_jobs().unwrap().is_empty());
+    let s = server_job(&server, &id).await;
+    assert_eq!(s.notes, "第一段。第二段。");
+    assert_eq!(s, cm.store.job(&id).unwrap());
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
