@@ -31,10 +31,11 @@ impl DocCache {
     }
 
     fn put(&mut self, job_id: &str, doc: JobDoc) {
-        if self.docs.len() >= CACHE_MAX && !self.docs.contains_key(job_id) {
-            if let Some(k) = self.docs.keys().next().cloned() {
-                self.docs.remove(&k);
-            }
+        if self.docs.len() >= CACHE_MAX
+            && !self.docs.contains_key(job_id)
+            && let Some(k) = self.docs.keys().next().cloned()
+        {
+            self.docs.remove(&k);
         }
         self.docs.insert(job_id.to_string(), doc);
     }

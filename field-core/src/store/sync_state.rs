@@ -251,11 +251,9 @@ impl Store {
             let changed = doc.heads() != before;
             let job = doc.job()?;
             let chunk = doc.save_incremental();
-            if changed {
-                if let Err(e) = inner.store_change(job_id, &job, chunk, now, false) {
-                    inner.cache.remove(job_id);
-                    return Err(e);
-                }
+            if changed && let Err(e) = inner.store_change(job_id, &job, chunk, now, false) {
+                inner.cache.remove(job_id);
+                return Err(e);
             }
             match reply {
                 Some(m) => {
@@ -279,10 +277,8 @@ impl Store {
                 }
             }
         };
-        if done {
-            if let Some(d) = dirty {
-                self.mark_synced(d)?;
-            }
+        if done && let Some(d) = dirty {
+            self.mark_synced(d)?;
         }
         Ok(done)
     }
