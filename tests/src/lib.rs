@@ -1,6 +1,8 @@
 //! Shared helpers for the end-to-end tests: a real server on 127.0.0.1:0 with its own data
 //! directory, users created through the server's own code, and real field-core stores.
 
+pub mod proxy;
+
 use chrono::{DateTime, TimeZone, Utc};
 use field_core::job::{Application, Customer};
 use field_core::sync::{SyncOptions, SyncReport};
@@ -89,9 +91,14 @@ pub struct Phone {
 
 impl Phone {
     pub async fn login(server: &TestServer, user: &str) -> Phone {
+        Self::login_at(&server.url(), user).await
+    }
+
+    /// Logs in through another address (e.g. a fault proxy).
+    pub async fn login_at(url: &str, user: &str) -> Phone {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path().join("phone.db")).expect("store");
-        field_core::sync::login(&store, &server.url(), user, "password-123")
+        field_core::sync::login(&store, url, user, "password-123")
             .await
             .expect("login");
         Phone {
