@@ -9,9 +9,6 @@ use automerge::ChangeHash;
 use automerge::sync::{self as amsync, SyncDoc};
 use rusqlite::{OptionalExtension, params};
 
-/// Largest total of pushed changes in one request; the rest goes in the next round.
-const PUSH_BYTES_MAX: usize = 8 * 1024 * 1024;
-
 /// What the next sync request carries.
 #[derive(Debug, Clone, Default)]
 pub struct Outgoing {
@@ -79,7 +76,7 @@ impl Store {
 
     /// Builds the next request's pushes: for each dirty job not in fallback, the changes since
     /// the server's last acknowledged heads.
-    pub(crate) fn sync_outgoing(&self) -> Result<Outgoing, StoreError> {
+    pub(crate) fn sync_outgoing(&self, push_bytes: usize) -> Result<Outgoing, StoreError> {
         let dirty = self.dirty_jobs()?;
         let cursor = self.sync_cursor()?;
         let mut inner = self.lock();
@@ -100,7 +97,7 @@ impl Store {
             if in_fallback {
                 continue;
             }
-            if bytes >= PUSH_BYTES_MAX {
+            if bytes >= push_bytes.max(1) {
                 out.more = true;
                 break;
             }

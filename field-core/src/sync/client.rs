@@ -58,6 +58,8 @@ pub struct SyncOptions {
     pub max_rounds: u32,
     /// Feed page size to ask for, in bytes.
     pub page_bytes: Option<u64>,
+    /// Most bytes of changes pushed in one request; more dirty jobs go in the next round.
+    pub push_bytes: usize,
 }
 
 impl Default for SyncOptions {
@@ -66,8 +68,9 @@ impl Default for SyncOptions {
             attempts: 5,
             backoff: Duration::from_millis(200),
             timeout: Duration::from_secs(60),
-            max_rounds: 50,
+            max_rounds: 1_000,
             page_bytes: None,
+            push_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -226,7 +229,7 @@ pub async fn sync(
             report.complete = false;
             break;
         }
-        let out = store.sync_outgoing()?;
+        let out = store.sync_outgoing(options.push_bytes)?;
         let req = SyncRequest {
             protocol: PROTOCOL_VERSION,
             device_id: device_id.clone(),
