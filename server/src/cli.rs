@@ -31,6 +31,13 @@ pub enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
+    /// Create demo data once (a unit, a user of every role, jobs of every kind and state),
+    /// print the logins, then serve.
+    Demo {
+        /// Address to listen on (default from the configuration, 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -98,6 +105,33 @@ async fn run_inner(cli: Cli) -> Result<(), ServerError> {
             println!("fieldline listening on http://{}", running.addr);
             shutdown_signal().await;
             println!("fieldline shutting down");
+            running.stop().await;
+            Ok(())
+        }
+        Command::Demo { listen } => {
+            if let Some(l) = listen {
+                cfg.listen = l;
+            }
+            let db = Db::open(&cfg.data_dir)?;
+            let ctx = crate::jobs::Context::default();
+            let data_dir = cfg.data_dir.clone();
+            let users = db.run_sync(|core| crate::demo::seed(core, &data_dir, &ctx))?;
+            drop(db);
+            let running = crate::start(&cfg).await?;
+            println!(
+                "fieldline demo · 演示数据（单位 {}）",
+                crate::demo::DEMO_UNIT
+            );
+            println!(
+                "{:<14} {:<18} 密码 / password",
+                "用户 / user", "角色 / role"
+            );
+            for (user, role, password) in &users {
+                println!("{user:<14} {:<18} {password}", role.as_str());
+            }
+            println!("data: {}", cfg.data_dir.display());
+            println!("fieldline listening on http://{}", running.addr);
+            shutdown_signal().await;
             running.stop().await;
             Ok(())
         }

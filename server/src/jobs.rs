@@ -229,6 +229,15 @@ pub struct Context {
     pub calendar: Calendar,
 }
 
+impl Default for Context {
+    fn default() -> Self {
+        Context {
+            rules: RuleBook::default(),
+            calendar: Calendar::embedded(),
+        }
+    }
+}
+
 /// After a document changed: log its new changes, update its row and its access list, compact.
 fn record(
     conn: &Connection,

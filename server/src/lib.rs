@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod http;
 pub mod jobs;
@@ -39,10 +40,7 @@ pub async fn start(config: &Config) -> Result<Running, ServerError> {
     let db = db::Db::open(&config.data_dir)?;
     let state = http::AppState {
         db: db.clone(),
-        ctx: Arc::new(jobs::Context {
-            rules: field_core::RuleBook::default(),
-            calendar: field_core::Calendar::embedded(),
-        }),
+        ctx: Arc::new(jobs::Context::default()),
         limiter: Arc::new(auth::LoginLimiter::new(
             config.login_attempts_per_minute,
             Duration::from_secs(60),

@@ -1,0 +1,322 @@
+//! Demo data: a unit, a user of every role (with printed passwords) and jobs of every kind in
+//! every state, created once per data directory through the same path as a phone's sync.
+
+use crate::auth::{self, Principal};
+use crate::db::Core;
+use crate::error::ServerError;
+use crate::jobs::{self, Applied, Context};
+use chrono::{Duration, Utc};
+use field_core::job::{
+    Application, Assignment, ConstructionLog, Customer, JobDoc, Milestone, Survey,
+};
+use field_core::store::wire_heads;
+use field_core::sync::protocol::PushJob;
+use field_core::{
+    Edit, EditContext, JobKind, MilestoneEvent as E, NewJob, Role, Source, Tariff, Voltage,
+};
+use rand::RngCore;
+
+pub const DEMO_UNIT: &str = "zhuxian";
+const PASSWORDS_FILE: &str = "demo-passwords.txt";
+
+const USERS: &[(&str, Role, &str)] = &[
+    ("admin", Role::Admin, "系统管理员"),
+    ("office1", Role::OfficeStaff, "营业厅 王芳"),
+    ("dispatcher1", Role::Dispatcher, "服务调度 陈明"),
+    ("cm-li", Role::CustomerManager, "客户经理 李强"),
+    ("cm-zhao", Role::CustomerManager, "客户经理 赵敏"),
+    ("pm-wang", Role::ProjectManager, "项目经理 王磊"),
+];
+
+/// Milestones that bring a job to each status, in order.
+const PATHS: &[&[E]] = &[
+    &[],
+    &[E::HandedOver],
+    &[E::HandedOver, E::SurveyDone],
+    &[E::HandedOver, E::SurveyDone, E::SupplyPlanReplied],
+    &[
+        E::HandedOver,
+        E::SurveyDone,
+        E::SupplyPlanReplied,
+        E::WorksStarted,
+    ],
+    &[
+        E::HandedOver,
+        E::SurveyDone,
+        E::SupplyPlanReplied,
+        E::WorksStarted,
+        E::WorksCompleted,
+        E::CompletionInspectionRequested,
+    ],
+    &[
+        E::HandedOver,
+        E::SurveyDone,
+        E::SupplyPlanReplied,
+        E::WorksStarted,
+        E::WorksCompleted,
+        E::CompletionInspectionRequested,
+        E::CompletionInspectionReplied,
+        E::CompletionInspectionPassed,
+        E::ContractSigned,
+        E::FeesPaid,
+    ],
+    &[
+        E::HandedOver,
+        E::SurveyDone,
+        E::SupplyPlanReplied,
+        E::WorksStarted,
+        E::WorksCompleted,
+        E::CompletionInspectionRequested,
+        E::CompletionInspectionReplied,
+        E::CompletionInspectionPassed,
+        E::ContractSigned,
+        E::FeesPaid,
+        E::MeterInstalled,
+        E::PoweredOn,
+    ],
+    &[
+        E::HandedOver,
+        E::SurveyDone,
+        E::SupplyPlanReplied,
+        E::WorksStarted,
+        E::WorksCompleted,
+        E::CompletionInspectionRequested,
+        E::CompletionInspectionReplied,
+        E::CompletionInspectionPassed,
+        E::ContractSigned,
+        E::FeesPaid,
+        E::MeterInstalled,
+        E::PoweredOn,
+        E::ReturnVisitDone,
+    ],
+];
+
+const CUSTOMERS: &[&str] = &[
+    "邾县宏达五金厂",
+    "城东花园小区",
+    "李家村张建国",
+    "邾县第一中学",
+    "恒泰物流园",
+    "新城充电站",
+    "绿源农业合作社",
+    "阳光超市",
+    "邾县人民医院",
+    "金山矿业",
+    "滨河小区二期",
+    "王记餐馆",
+    "邾县数据中心",
+    "老街茶馆",
+    "红星机械厂",
+    "锦绣家园",
+    "开发区电子厂",
+    "福寿养老院",
+];
+
+/// Seeds the demo once. Returns the users and passwords to print.
+pub fn seed(
+    core: &mut Core,
+    data_dir: &std::path::Path,
+    ctx: &Context,
+) -> Result<Vec<(String, Role, String)>, ServerError> {
+    let file = data_dir.join(PASSWORDS_FILE);
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        return Ok(text
+            .lines()
+            .filter_map(|l| {
+                let mut p = l.split('\t');
+                let (u, r, pw) = (p.next()?, p.next()?, p.next()?);
+                Some((u.to_string(), Role::parse(r)?, pw.to_string()))
+            })
+            .collect());
+    }
+    let mut out = Vec::new();
+    for (user, role, name) in USERS {
+        let mut raw = [0u8; 6];
+        rand::rng().fill_bytes(&mut raw);
+        let password = hex::encode(raw);
+        auth::add_user(&core.conn, user, &password, *role, DEMO_UNIT, name)?;
+        out.push((user.to_string(), *role, password));
+    }
+    let admin = Principal {
+        user_id: 0,
+        username: "office1".into(),
+        display_name: "营业厅 王芳".into(),
+        role: Role::OfficeStaff,
+        unit: DEMO_UNIT.into(),
+        device_id: "demo-seed".into(),
+    };
+    core.conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        for i in 0..CUSTOMERS.len() {
+            let doc =
+                demo_job(i).map_err(|e| ServerError::Internal(format!("demo job {i}: {e}")))?;
+            push(core, &admin, doc, ctx)?;
+        }
+        Ok::<_, ServerError>(())
+    })();
+    match result {
+        Ok(()) => core.conn.execute_batch("COMMIT")?,
+        Err(e) => {
+            let _ = core.conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+    }
+    let text: String = out
+        .iter()
+        .map(|(u, r, p)| format!("{u}\t{}\t{p}\n", r.as_str()))
+        .collect();
+    std::fs::write(&file, text).map_err(|e| ServerError::Io(e.to_string()))?;
+    Ok(out)
+}
+
+fn push(
+    core: &mut Core,
+    who: &Principal,
+    mut doc: JobDoc,
+    ctx: &Context,
+) -> Result<(), ServerError> {
+    let job = doc
+        .job()
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    let push = PushJob {
+        job_id: job.id.clone(),
+        changes: doc.save(),
+        heads: wire_heads(&doc.heads()),
+    };
+    match jobs::apply_push(core, who, &push, ctx)? {
+        Applied::Ack(_) => Ok(()),
+        Applied::NeedsFallback => Err(ServerError::Internal("demo job incomplete".into())),
+    }
+}
+
+/// Job `i`: kinds and statuses cycle so every kind and every status appears.
+fn demo_job(i: usize) -> Result<JobDoc, field_core::job::JobError> {
+    let kind = JobKind::ALL[i % JobKind::ALL.len()];
+    let path = PATHS[i % PATHS.len()];
+    let now = Utc::now();
+    // Older jobs are further along; a few are old enough to be overdue.
+    let accepted = now - Duration::days(3 + 4 * path.len() as i64 + (i as i64 % 3) * 9);
+    let office = EditContext {
+        actor: "office1".into(),
+        device: "demo-seed".into(),
+        now: accepted,
+    };
+    let (voltage, tariff) = match kind {
+        JobKind::HighVoltage | JobKind::ResidentialCommunity => {
+            (Voltage::Kv10, Tariff::CommercialIndustrial)
+        }
+        JobKind::LowVoltageResidential => (Voltage::V220, Tariff::Residential),
+        _ => (Voltage::V380, Tariff::CommercialIndustrial),
+    };
+    let new = NewJob {
+        id: None,
+        job_no: None,
+        kind,
+        unit: DEMO_UNIT.into(),
+        accepted_at: accepted,
+        customer: Customer {
+            name: Some(CUSTOMERS[i].into()),
+            contact_name: Some("联系人".into()),
+            contact_phone: Some(format!("1380000{:04}", i)),
+            address: Some(format!("邾县建设路 {} 号", 10 + i)),
+            ..Default::default()
+        },
+        application: Application {
+            capacity_kva: Some(if kind.is_low_voltage() {
+                30.0 + i as f64 * 5.0
+            } else {
+                400.0 + i as f64 * 100.0
+            }),
+            voltage: Some(voltage),
+            tariff: Some(tariff),
+            source: Some(if i % 4 == 0 {
+                Source::Dual
+            } else {
+                Source::Single
+            }),
+            grid_distance_m: Some(if i % 3 == 0 { 260.0 } else { 80.0 }),
+            ..Default::default()
+        },
+    };
+    let mut doc = JobDoc::create(
+        automerge::ActorId::from(format!("demo-{i}").as_bytes()),
+        &new,
+        &field_core::RuleSet::default(),
+        &office,
+    )?;
+    let cm = if i % 2 == 0 { "cm-li" } else { "cm-zhao" };
+    doc.apply(
+        &Edit::UpdateAssignment(Assignment {
+            customer_manager: Some(cm.into()),
+            project_manager: Some("pm-wang".into()),
+            assigned_at: Some(accepted),
+            ..Default::default()
+        }),
+        &office,
+    )?;
+    for (n, event) in path.iter().enumerate() {
+        let at = accepted + Duration::days(1 + 3 * n as i64);
+        let actor = match event {
+            E::WorksStarted | E::WorksCompleted => "pm-wang",
+            _ => cm,
+        };
+        let ctx = EditContext {
+            actor: actor.into(),
+            device: "demo-seed".into(),
+            now: at,
+        };
+        if *event == E::SurveyDone {
+            doc.apply(
+                &Edit::UpdateSurvey(Survey {
+                    surveyed_at: Some(at),
+                    address_verified: Some(true),
+                    load_nature: Some("一般负荷".into()),
+                    ..Default::default()
+                }),
+                &ctx,
+            )?;
+        }
+        if *event == E::WorksStarted {
+            doc.apply(
+                &Edit::PutConstructionLog {
+                    id: format!("log-{i}"),
+                    log: ConstructionLog {
+                        at: Some(at),
+                        progress_pct: Some(30.0),
+                        text: Some("开挖电缆沟".into()),
+                        ..Default::default()
+                    },
+                },
+                &ctx,
+            )?;
+        }
+        doc.apply(
+            &Edit::AddMilestone {
+                id: format!("m{n}"),
+                milestone: Milestone {
+                    event: Some(*event),
+                    at: Some(at),
+                    ..Default::default()
+                },
+            },
+            &ctx,
+        )?;
+    }
+    if i % 5 == 3 {
+        doc.apply(
+            &Edit::StartWaiting {
+                id: "wait-1".into(),
+                reason: "等待客户补充产权证明".into(),
+                at: now - Duration::days(1),
+            },
+            &office,
+        )?;
+    }
+    doc.apply(
+        &Edit::SetNotes {
+            text: format!("演示工单 {}：{}。", i + 1, kind.zh()),
+        },
+        &office,
+    )?;
+    Ok(doc)
+}

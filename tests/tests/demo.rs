@@ -1,0 +1,76 @@
+//! `fieldline demo` data: every role can log in and sees its scope; every kind and status exists.
+
+use field_core::store::JobFilter;
+use field_core::{JobKind, JobStatus, Store};
+use fieldline_server::{Config, db::Db, demo, jobs::Context};
+use fieldline_tests::*;
+use std::collections::BTreeSet;
+
+#[tokio::test]
+async fn demo_data_covers_every_kind_and_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.path().join("server"),
+        ..Config::default()
+    };
+    let db = Db::open(&config.data_dir).unwrap();
+    let data_dir = config.data_dir.clone();
+    let users = db
+        .run_sync(|core| demo::seed(core, &data_dir, &Context::default()))
+        .unwrap();
+    assert_eq!(users.len(), field_core::Role::ALL.len() + 1);
+    // Seeding again keeps the same data and logins.
+    let again = db
+        .run_sync(|core| demo::seed(core, &data_dir, &Context::default()))
+        .unwrap();
+    assert_eq!(users, again);
+    drop(db);
+    let running = fieldline_server::start(&config).await.unwrap();
+    let url = format!("http://{}", running.addr);
+    let password = |u: &str| users.iter().find(|x| x.0 == u).unwrap().2.clone();
+
+    let phone = |name: &'static str| {
+        let url = url.clone();
+        let pw = password(name);
+        async move {
+            let d = tempfile::tempdir().unwrap();
+            let store = Store::open(d.path().join("p.db")).unwrap();
+            field_core::sync::login(&store, &url, name, &pw)
+                .await
+                .unwrap();
+            field_core::sync::sync(&store, &fast_options(), &|_| {})
+                .await
+                .unwrap();
+            (store, d)
+        }
+    };
+    let (dispatcher, _d1) = phone("dispatcher1").await;
+    let all = dispatcher
+        .list_jobs(&JobFilter {
+            limit: Some(100),
+            ..Default::default()
+        })
+        .unwrap()
+        .items;
+    assert!(all.len() >= 12, "{} jobs", all.len());
+    let kinds: BTreeSet<JobKind> = all.iter().map(|s| s.kind).collect();
+    let statuses: BTreeSet<JobStatus> = all.iter().map(|s| s.status).collect();
+    assert_eq!(kinds.len(), JobKind::ALL.len());
+    assert_eq!(statuses.len(), JobStatus::ALL.len(), "{statuses:?}");
+    assert!(all.iter().any(|s| s.waiting));
+    let (li, _d2) = phone("cm-li").await;
+    let mine = li
+        .list_jobs(&JobFilter {
+            limit: Some(100),
+            ..Default::default()
+        })
+        .unwrap()
+        .items;
+    assert!(!mine.is_empty() && mine.len() < all.len());
+    assert!(
+        mine.iter()
+            .all(|s| s.customer_manager.as_deref() == Some("cm-li"))
+    );
+    running.stop().await;
+}
