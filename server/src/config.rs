@@ -51,3 +51,27 @@ impl Config {
             .map_err(|e| ServerError::Io(format!("invalid configuration: {e}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_file_overrides_defaults_and_bad_files_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("fieldline.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\ntoken_ttl_days = 7\n").unwrap();
+        let c = Config::load(Some(&file)).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000");
+        assert_eq!(c.token_ttl_days, 7);
+        assert_eq!(c.data_dir, Config::default().data_dir);
+        std::fs::write(&file, "token_ttl_days = \"soon\"\n").unwrap();
+        assert!(
+            Config::load(Some(&file))
+                .unwrap_err()
+                .to_string()
+                .contains("invalid configuration")
+        );
+        assert!(Config::load(Some(&dir.path().join("missing.toml"))).is_err());
+    }
+}

@@ -143,18 +143,22 @@ pub fn apply_push(
             heads: current_heads(core, who, &push.job_id)?,
         }));
     }
-    chunks::check(&push.changes).map_err(|e| {
-        ServerError::bad(
-            "not_automerge",
-            format!("工单 {} 的数据不是 automerge 变更：{e}", push.job_id),
-            format!(
-                "job {}: the data is not automerge changes: {e}",
-                push.job_id
-            ),
-        )
-    })?;
     let Core { conn, docs } = core;
     let exists = job_unit(conn, &push.job_id)?.is_some();
+    // An existing job merges incrementally, which tolerates trailing garbage: check strictly
+    // first. A new job is loaded whole, which is strict by itself.
+    if exists || !looks_like_automerge(&push.changes) {
+        chunks::check(&push.changes).map_err(|e| {
+            ServerError::bad(
+                "not_automerge",
+                format!("工单 {} 的数据不是 automerge 变更：{e}", push.job_id),
+                format!(
+                    "job {}: the data is not automerge changes: {e}",
+                    push.job_id
+                ),
+            )
+        })?;
+    }
     let before: Vec<ChangeHash>;
     if exists {
         if !can_access(conn, who, &push.job_id)? {
@@ -200,6 +204,11 @@ pub fn apply_push(
         job_id: push.job_id.clone(),
         heads: to_hashes(&doc.heads()),
     }))
+}
+
+/// Starts with automerge's magic bytes.
+fn looks_like_automerge(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0x85, 0x6f, 0x4a, 0x83])
 }
 
 /// True when the first change chunk depends on changes not in the bytes.

@@ -141,8 +141,26 @@ pub fn read_object<R: ReadDoc>(
 ) -> Result<Json, MappingError> {
     match doc.object_type(obj)? {
         ObjType::Map | ObjType::Table => {
+            // One pass over the map; only keys with concurrent values take the slow path.
             let mut out = Map::new();
-            for key in doc.keys(obj) {
+            let mut slow = Vec::new();
+            let mut nested = Vec::new();
+            for item in doc.map_range(obj, ..) {
+                if item.conflict {
+                    slow.push(item.key.into_owned());
+                    continue;
+                }
+                if matches!(item.value, automerge::ValueRef::Object(_)) {
+                    nested.push((item.key.to_string(), item.id()));
+                } else if let Value::Scalar(s) = Value::from(item.value) {
+                    out.insert(item.key.into_owned(), scalar_to_json(&s));
+                }
+            }
+            for (key, id) in nested {
+                let v = read_object(doc, &id, &join(path, &key), conflicts)?;
+                out.insert(key, v);
+            }
+            for key in slow {
                 let v = read_prop(doc, obj, &key, path, conflicts)?;
                 out.insert(key, v);
             }

@@ -228,6 +228,44 @@ impl Store {
         Ok(out)
     }
 
+    /// Stores documents built elsewhere on this device (an import, a migration, a benchmark) as
+    /// local work to be synced, in one transaction. Returns the job ids.
+    pub fn import_documents(&self, documents: &[Vec<u8>]) -> Result<Vec<String>, StoreError> {
+        let mut inner = self.lock();
+        let now = self.now();
+        let today = local_date(now);
+        let mut loaded = Vec::with_capacity(documents.len());
+        for bytes in documents {
+            crate::job::chunks::check(bytes).map_err(JobError::from)?;
+            let mut doc = JobDoc::load(bytes, inner.device.actor.clone())?;
+            let job = doc.job()?;
+            let snapshot = doc.save();
+            loaded.push((job, doc, snapshot));
+        }
+        let tx = inner.conn.unchecked_transaction()?;
+        let mut ids = Vec::with_capacity(loaded.len());
+        let mut docs = Vec::with_capacity(loaded.len());
+        for (job, doc, snapshot) in loaded {
+            let inserted = tx.execute(
+                "INSERT OR IGNORE INTO job_doc (job_id, snapshot) VALUES (?1, ?2)",
+                params![job.id, snapshot],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::AlreadyExists(job.id));
+            }
+            let limits = projection::limits_for(&job, &inner.rules, &inner.calendar, today);
+            projection::write(&tx, &job, &limits, now.timestamp_millis())?;
+            mark_dirty(&tx, &job.id, now)?;
+            ids.push(job.id.clone());
+            docs.push((job.id, doc));
+        }
+        tx.commit()?;
+        for (id, doc) in docs {
+            inner.cache_put(id, doc);
+        }
+        Ok(ids)
+    }
+
     /// Reads a job.
     pub fn job(&self, job_id: &str) -> Result<Job, StoreError> {
         let mut inner = self.lock();

@@ -111,17 +111,39 @@ impl Store {
                 .optional()?
                 .map(|b| decode_heads(&b))
                 .unwrap_or_default();
-            let doc = inner.doc(&d.job_id)?;
-            // Heads the server reported that this device has not seen yet cannot be a base.
-            let base: Vec<ChangeHash> = base.into_iter().filter(|h| doc.has_change(h)).collect();
-            let changes = doc.save_after(&base);
-            let heads = wire_heads(&doc.heads());
-            bytes += changes.len();
-            out.push.push(PushJob {
-                job_id: d.job_id.clone(),
-                changes,
-                heads,
-            });
+            let push = if base.is_empty() {
+                // Nothing acknowledged yet: send the stored document as it is (snapshot and
+                // chunks are valid automerge bytes back to back). It is whole, so no heads are
+                // needed for the server to know it lacks nothing.
+                let mut bytes: Vec<u8> = inner.conn.query_row(
+                    "SELECT snapshot FROM job_doc WHERE job_id = ?1",
+                    [&d.job_id],
+                    |r| r.get(0),
+                )?;
+                let mut stmt = inner
+                    .conn
+                    .prepare_cached("SELECT bytes FROM job_chunk WHERE job_id = ?1 ORDER BY seq")?;
+                for chunk in stmt.query_map([&d.job_id], |r| r.get::<_, Vec<u8>>(0))? {
+                    bytes.extend(chunk?);
+                }
+                PushJob {
+                    job_id: d.job_id.clone(),
+                    changes: bytes,
+                    heads: Vec::new(),
+                }
+            } else {
+                let doc = inner.doc(&d.job_id)?;
+                // Heads the server reported that this device has not seen yet cannot be a base.
+                let base: Vec<ChangeHash> =
+                    base.into_iter().filter(|h| doc.has_change(h)).collect();
+                PushJob {
+                    job_id: d.job_id.clone(),
+                    changes: doc.save_after(&base),
+                    heads: wire_heads(&doc.heads()),
+                }
+            };
+            bytes += push.changes.len();
+            out.push.push(push);
             out.dirty.push(d);
         }
         // Jobs in fallback: the queued reply, or a message rebuilt from the saved state (a lost
@@ -161,26 +183,32 @@ impl Store {
         Ok(out)
     }
 
-    /// Records a durable acknowledgement: the new base, and the job clean if it did not change
-    /// since the push was read. Returns whether it became clean.
-    pub(crate) fn sync_ack(&self, ack: &Ack, dirty: Option<&DirtyJob>) -> Result<bool, StoreError> {
-        let heads: Vec<ChangeHash> = ack
-            .heads
-            .iter()
-            .filter_map(|h| ChangeHash::try_from(h.as_ref()).ok())
-            .collect();
-        {
-            let inner = self.lock();
-            inner.conn.execute(
+    /// Records durable acknowledgements in one transaction: each job's new base, and the job
+    /// clean if it did not change since its push was read. Returns how many became clean.
+    pub(crate) fn sync_acks(&self, acks: &[Ack], dirty: &[DirtyJob]) -> Result<usize, StoreError> {
+        let inner = self.lock();
+        let tx = inner.conn.unchecked_transaction()?;
+        let mut clean = 0;
+        for ack in acks {
+            let heads: Vec<ChangeHash> = ack
+                .heads
+                .iter()
+                .filter_map(|h| ChangeHash::try_from(h.as_ref()).ok())
+                .collect();
+            tx.execute(
                 "INSERT INTO sync_base (job_id, heads) VALUES (?1, ?2)
                  ON CONFLICT (job_id) DO UPDATE SET heads = excluded.heads",
                 params![ack.job_id, encode_heads(&heads)],
             )?;
+            if let Some(d) = dirty.iter().find(|d| d.job_id == ack.job_id) {
+                clean += tx.execute(
+                    "DELETE FROM outbox WHERE job_id = ?1 AND generation = ?2",
+                    params![d.job_id, d.generation],
+                )?;
+            }
         }
-        match dirty {
-            Some(d) => self.mark_synced(d),
-            None => Ok(false),
-        }
+        tx.commit()?;
+        Ok(clean)
     }
 
     /// The server lacks this job's base: switch it to automerge's sync protocol.
@@ -278,6 +306,28 @@ impl Store {
             self.mark_synced(d)?;
         }
         Ok(done)
+    }
+
+    /// After pulling a job: when it has no local changes waiting, everything it holds is on the
+    /// server, so its heads become the base of its next push (which then carries only new work).
+    /// Checked and written under the store lock, so an edit cannot slip in between.
+    pub(crate) fn sync_pulled(&self, job_id: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let waiting: i64 = inner.conn.query_row(
+            "SELECT COUNT(*) FROM outbox WHERE job_id = ?1",
+            [job_id],
+            |r| r.get(0),
+        )?;
+        if waiting > 0 {
+            return Ok(());
+        }
+        let heads = inner.doc(job_id)?.heads();
+        inner.conn.execute(
+            "INSERT INTO sync_base (job_id, heads) VALUES (?1, ?2)
+             ON CONFLICT (job_id) DO UPDATE SET heads = excluded.heads",
+            params![job_id, encode_heads(&heads)],
+        )?;
+        Ok(())
     }
 
     /// Whether a fallback exchange is still going on.

@@ -287,14 +287,11 @@ fn apply(
     pushed: &mut std::collections::BTreeSet<String>,
     pulled: &mut std::collections::BTreeSet<String>,
 ) -> Result<(), SyncError> {
-    let dirty_of = |job: &str| out.dirty.iter().find(|d| d.job_id == job);
     for m in &out.messages {
         store.sync_message_sent(&m.job_id)?;
     }
-    for ack in &resp.acks {
-        store.sync_ack(ack, dirty_of(&ack.job_id))?;
-        pushed.insert(ack.job_id.clone());
-    }
+    store.sync_acks(&resp.acks, &out.dirty)?;
+    pushed.extend(resp.acks.iter().map(|a| a.job_id.clone()));
     for job in &resp.fallback {
         store.sync_fallback_start(job)?;
         report.fallback_jobs += 1;
@@ -311,6 +308,7 @@ fn apply(
     for p in &resp.pull {
         let was_dirty = store.dirty_jobs()?.iter().any(|d| d.job_id == p.job_id);
         store.merge_remote(&p.job_id, &p.changes)?;
+        store.sync_pulled(&p.job_id)?;
         if was_dirty {
             report.jobs_merged += 1;
         }
