@@ -335,7 +335,8 @@ fn record(
         params![job_id, snapshot_seq],
         |r| r.get(0),
     )?;
-    if pending > COMPACT_AFTER {
+    // A new job gets its snapshot at once: loading it later then needs no replay of changes.
+    if pending > COMPACT_AFTER || !existed {
         conn.execute(
             "UPDATE jobs SET snapshot = ?2, snapshot_seq = ?3 WHERE job_id = ?1",
             params![job_id, doc.save(), max_seq],

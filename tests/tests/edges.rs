@@ -210,6 +210,31 @@ async fn login_errors_rate_limits_and_revocation() {
         "{err}"
     );
 
+    // Expired tokens are refused.
+    let mut expiring = server.config.clone();
+    expiring.listen = "127.0.0.1:0".into();
+    expiring.token_ttl_days = 0;
+    expiring.data_dir = server.dir.path().join("expiring");
+    let expiring = fieldline_server::start(&expiring).await.unwrap();
+    expiring
+        .db
+        .run_sync(|core| {
+            fieldline_server::auth::add_user(
+                &core.conn,
+                "cm-li",
+                "password-123",
+                Role::CustomerManager,
+                UNIT,
+                "李",
+            )
+        })
+        .unwrap();
+    let short = Phone::login_at(&format!("http://{}", expiring.addr), "cm-li").await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let err = short.try_sync().await.unwrap_err();
+    assert!(err.to_string().contains("expired"), "{err}");
+    expiring.stop().await;
+
     // Rate limit: a strict server refuses the 4th attempt within a minute.
     let mut strict = server.config.clone();
     strict.listen = "127.0.0.1:0".into();
