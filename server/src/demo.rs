@@ -229,12 +229,12 @@ fn demo_job(i: usize) -> Result<JobDoc, field_core::job::JobError> {
             }),
             voltage: Some(voltage),
             tariff: Some(tariff),
-            source: Some(if i % 4 == 0 {
+            source: Some(if i.is_multiple_of(4) {
                 Source::Dual
             } else {
                 Source::Single
             }),
-            grid_distance_m: Some(if i % 3 == 0 { 260.0 } else { 80.0 }),
+            grid_distance_m: Some(if i.is_multiple_of(3) { 260.0 } else { 80.0 }),
             ..Default::default()
         },
     };
@@ -244,7 +244,11 @@ fn demo_job(i: usize) -> Result<JobDoc, field_core::job::JobError> {
         &field_core::RuleSet::default(),
         &office,
     )?;
-    let cm = if i % 2 == 0 { "cm-li" } else { "cm-zhao" };
+    let cm = if i.is_multiple_of(2) {
+        "cm-li"
+    } else {
+        "cm-zhao"
+    };
     doc.apply(
         &Edit::UpdateAssignment(Assignment {
             customer_manager: Some(cm.into()),
