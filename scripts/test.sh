@@ -43,4 +43,15 @@ if [ "${FIELDLINE_SKIP_CROSSCHECK:-0}" != "1" ]; then
 fi
 
 step "cargo test"
-cargo test --workspace --locked
+log="$(mktemp)"
+set +e
+cargo test --workspace --locked 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -E '^test result:' "$log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -E '^test result:' "$log" | awk '{s+=$6} END {print s+0}')
+rm -f "$log"
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo
+echo "tests: ${passed} passed, ${failed} failed"
+exit "$status"
