@@ -28,68 +28,25 @@ const USERS: &[(&str, Role, &str)] = &[
     ("pm-wang", Role::ProjectManager, "项目经理 王磊"),
 ];
 
-/// Milestones that bring a job to each status, in order.
-const PATHS: &[&[E]] = &[
-    &[],
-    &[E::HandedOver],
-    &[E::HandedOver, E::SurveyDone],
-    &[E::HandedOver, E::SurveyDone, E::SupplyPlanReplied],
-    &[
-        E::HandedOver,
-        E::SurveyDone,
-        E::SupplyPlanReplied,
-        E::WorksStarted,
-    ],
-    &[
-        E::HandedOver,
-        E::SurveyDone,
-        E::SupplyPlanReplied,
-        E::WorksStarted,
-        E::WorksCompleted,
-        E::CompletionInspectionRequested,
-    ],
-    &[
-        E::HandedOver,
-        E::SurveyDone,
-        E::SupplyPlanReplied,
-        E::WorksStarted,
-        E::WorksCompleted,
-        E::CompletionInspectionRequested,
-        E::CompletionInspectionReplied,
-        E::CompletionInspectionPassed,
-        E::ContractSigned,
-        E::FeesPaid,
-    ],
-    &[
-        E::HandedOver,
-        E::SurveyDone,
-        E::SupplyPlanReplied,
-        E::WorksStarted,
-        E::WorksCompleted,
-        E::CompletionInspectionRequested,
-        E::CompletionInspectionReplied,
-        E::CompletionInspectionPassed,
-        E::ContractSigned,
-        E::FeesPaid,
-        E::MeterInstalled,
-        E::PoweredOn,
-    ],
-    &[
-        E::HandedOver,
-        E::SurveyDone,
-        E::SupplyPlanReplied,
-        E::WorksStarted,
-        E::WorksCompleted,
-        E::CompletionInspectionRequested,
-        E::CompletionInspectionReplied,
-        E::CompletionInspectionPassed,
-        E::ContractSigned,
-        E::FeesPaid,
-        E::MeterInstalled,
-        E::PoweredOn,
-        E::ReturnVisitDone,
-    ],
+/// The milestones of a job from acceptance to return visit, in order.
+const FULL_PATH: &[E] = &[
+    E::HandedOver,
+    E::SurveyDone,
+    E::SupplyPlanReplied,
+    E::WorksStarted,
+    E::WorksCompleted,
+    E::CompletionInspectionRequested,
+    E::CompletionInspectionReplied,
+    E::CompletionInspectionPassed,
+    E::ContractSigned,
+    E::FeesPaid,
+    E::MeterInstalled,
+    E::PoweredOn,
+    E::ReturnVisitDone,
 ];
+
+/// How far along `FULL_PATH` a job goes to reach each status (accepted … closed).
+const STATUS_DEPTHS: &[usize] = &[0, 1, 2, 3, 4, 6, 10, 12, 13];
 
 const CUSTOMERS: &[&str] = &[
     "邾县宏达五金厂",
@@ -192,7 +149,7 @@ fn push(
 /// Job `i`: kinds and statuses cycle so every kind and every status appears.
 fn demo_job(i: usize) -> Result<JobDoc, field_core::job::JobError> {
     let kind = JobKind::ALL[i % JobKind::ALL.len()];
-    let path = PATHS[i % PATHS.len()];
+    let path = &FULL_PATH[..STATUS_DEPTHS[i % STATUS_DEPTHS.len()]];
     let now = Utc::now();
     // Older jobs are further along; a few are old enough to be overdue.
     let accepted = now - Duration::days(3 + 4 * path.len() as i64 + (i as i64 % 3) * 9);

@@ -66,6 +66,34 @@ impl TestServer {
         );
     }
 
+    /// Rows in the server's change log (each distinct change once).
+    pub async fn change_count(&self) -> i64 {
+        self.running
+            .as_ref()
+            .expect("running")
+            .db
+            .run(|core| {
+                Ok(core
+                    .conn
+                    .query_row("SELECT COUNT(*) FROM changes", [], |r| r.get(0))?)
+            })
+            .await
+            .expect("count changes")
+    }
+
+    /// The server's copy of a job.
+    pub async fn job(&self, id: &str) -> field_core::Job {
+        let id = id.to_string();
+        self.running
+            .as_ref()
+            .expect("running")
+            .db
+            .run(move |core| fieldline_server::jobs::read_job(core, &id))
+            .await
+            .expect("read job")
+            .expect("job on server")
+    }
+
     pub fn add_user(&self, username: &str, role: Role, unit: &str) {
         let db = &self.running.as_ref().expect("running").db;
         db.run_sync(|core| {

@@ -49,21 +49,6 @@ fn request(device: &str, push: Vec<PushJob>) -> Vec<u8> {
     })
 }
 
-async fn change_count(server: &TestServer) -> i64 {
-    server
-        .running
-        .as_ref()
-        .unwrap()
-        .db
-        .run(|core| {
-            Ok(core
-                .conn
-                .query_row("SELECT COUNT(*) FROM changes", [], |r| r.get(0))?)
-        })
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn bad_requests_get_clear_4xx_and_change_nothing() {
     let (server, office) = setup().await;
@@ -72,7 +57,7 @@ async fn bad_requests_get_clear_4xx_and_change_nothing() {
         .create_job("office1", &new_job(JobKind::HighVoltage, UNIT, "客户"))
         .unwrap();
     office.sync().await;
-    let before = change_count(&server).await;
+    let before = server.change_count().await;
     let device = office.store.device().device_id;
     let t = token(&office);
 
@@ -130,7 +115,7 @@ async fn bad_requests_get_clear_4xx_and_change_nothing() {
     assert_eq!(status, 401);
 
     assert_eq!(
-        change_count(&server).await,
+        server.change_count().await,
         before,
         "nothing stored changed"
     );
@@ -160,7 +145,7 @@ async fn jobs_of_another_unit_are_refused() {
         .unwrap();
     let err = other.try_sync().await.unwrap_err();
     assert!(err.to_string().contains("another unit"), "{err}");
-    assert_eq!(change_count(&server).await, 0);
+    assert_eq!(server.change_count().await, 0);
     // The local work is still there, still waiting.
     assert_eq!(other.store.dirty_jobs().unwrap().len(), 1);
 }

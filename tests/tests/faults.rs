@@ -143,16 +143,7 @@ async fn a_flaky_day_converges_exactly_once() {
         .collect();
     assert_eq!(docs[0], docs[1]);
     assert_eq!(docs[1], docs[2]);
-    let id = job.id.clone();
-    let on_server = server
-        .running
-        .as_ref()
-        .unwrap()
-        .db
-        .run(move |core| fieldline_server::jobs::read_job(core, &id))
-        .await
-        .unwrap()
-        .unwrap();
+    let on_server = server.job(&job.id).await;
     assert_eq!(on_server, docs[0]);
     let d = &docs[0];
     let mut seen = BTreeSet::new();
@@ -169,18 +160,7 @@ async fn a_flaky_day_converges_exactly_once() {
         assert_eq!(d.notes.matches(&format!("[{a}]")).count(), 1);
     }
     // Exactly once on the server: one row per distinct change.
-    let stored: i64 = server
-        .running
-        .as_ref()
-        .unwrap()
-        .db
-        .run(|core| {
-            Ok(core
-                .conn
-                .query_row("SELECT COUNT(*) FROM changes", [], |r| r.get(0))?)
-        })
-        .await
-        .unwrap();
+    let stored = server.change_count().await;
     let bytes = office.store.document_bytes(&job.id).unwrap();
     let distinct = automerge::AutoCommit::load(&bytes)
         .unwrap()

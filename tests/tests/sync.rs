@@ -40,19 +40,6 @@ async fn assigned_job(office: &Phone, customer: &str) -> String {
     job.id
 }
 
-async fn server_job(server: &TestServer, id: &str) -> field_core::Job {
-    let id = id.to_string();
-    server
-        .running
-        .as_ref()
-        .unwrap()
-        .db
-        .run(move |core| fieldline_server::jobs::read_job(core, &id))
-        .await
-        .unwrap()
-        .expect("job on server")
-}
-
 #[tokio::test]
 async fn two_managers_offline_both_keep_their_work() {
     let server = setup().await;
@@ -140,7 +127,7 @@ async fn two_managers_offline_both_keep_their_work() {
     cm.sync().await;
     let a = cm.store.job(&id).unwrap();
     let b = pm.store.job(&id).unwrap();
-    let s = server_job(&server, &id).await;
+    let s = server.job(&id).await;
     assert_eq!(a, b);
     assert_eq!(a, s);
     assert_eq!(a.survey.load_nature.as_deref(), Some("一般负荷"));
@@ -305,18 +292,7 @@ async fn repeated_and_replayed_requests_change_nothing() {
     }
     // The client's own sync afterwards: the server already has everything.
     office.sync().await;
-    let changes: i64 = server
-        .running
-        .as_ref()
-        .unwrap()
-        .db
-        .run(|core| {
-            Ok(core
-                .conn
-                .query_row("SELECT COUNT(*) FROM changes", [], |r| r.get(0))?)
-        })
-        .await
-        .unwrap();
+    let changes = server.change_count().await;
     let local = {
         let bytes = office.store.document_bytes(&id).unwrap();
         let mut d = automerge::AutoCommit::load(&bytes).unwrap();
@@ -399,7 +375,7 @@ async fn server_restored_from_backup_falls_back_to_automerge_sync() {
     assert_eq!(report.fallback_jobs, 1, "{report:?}");
     assert!(report.complete);
     assert!(cm.store.dirty_jobs().unwrap().is_empty());
-    let s = server_job(&server, &id).await;
+    let s = server.job(&id).await;
     assert_eq!(s.notes, "第一段。第二段。");
     assert_eq!(s, cm.store.job(&id).unwrap());
 }

@@ -32,6 +32,30 @@ fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
         .collect()
 }
 
+/// Records the server heads a job's next push starts from.
+fn set_base(
+    conn: &rusqlite::Connection,
+    job_id: &str,
+    heads: &[ChangeHash],
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO sync_base (job_id, heads) VALUES (?1, ?2)
+         ON CONFLICT (job_id) DO UPDATE SET heads = excluded.heads",
+        params![job_id, encode_heads(heads)],
+    )?;
+    Ok(())
+}
+
+/// Ends a job's fallback: both sides hold `heads`.
+fn finish_fallback(
+    conn: &rusqlite::Connection,
+    job_id: &str,
+    heads: &[ChangeHash],
+) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM sync_peer WHERE job_id = ?1", [job_id])?;
+    set_base(conn, job_id, heads)
+}
+
 /// Wire form of heads.
 pub fn wire_heads(heads: &[ChangeHash]) -> Vec<Hash> {
     heads
@@ -169,14 +193,7 @@ impl Store {
                 Some(message) => out.messages.push(SyncMessage { job_id, message }),
                 None => {
                     let heads = inner.doc(&job_id)?.heads();
-                    inner
-                        .conn
-                        .execute("DELETE FROM sync_peer WHERE job_id = ?1", [&job_id])?;
-                    inner.conn.execute(
-                        "INSERT INTO sync_base (job_id, heads) VALUES (?1, ?2)
-                         ON CONFLICT (job_id) DO UPDATE SET heads = excluded.heads",
-                        params![job_id, encode_heads(&heads)],
-                    )?;
+                    finish_fallback(&inner.conn, &job_id, &heads)?;
                 }
             }
         }
@@ -195,11 +212,7 @@ impl Store {
                 .iter()
                 .filter_map(|h| ChangeHash::try_from(h.as_ref()).ok())
                 .collect();
-            tx.execute(
-                "INSERT INTO sync_base (job_id, heads) VALUES (?1, ?2)
-                 ON CONFLICT (job_id) DO UPDATE SET heads = excluded.heads",
-                params![ack.job_id, encode_heads(&heads)],
-            )?;
+            set_base(&tx, &ack.job_id, &heads)?;
             if let Some(d) = dirty.iter().find(|d| d.job_id == ack.job_id) {
                 clean += tx.execute(
                     "DELETE FROM outbox WHERE job_id = ?1 AND generation = ?2",
@@ -290,14 +303,7 @@ impl Store {
                 }
                 None => {
                     let heads = inner.doc(job_id)?.heads();
-                    inner
-                        .conn
-                        .execute("DELETE FROM sync_peer WHERE job_id = ?1", [job_id])?;
-                    inner.conn.execute(
-                        "INSERT INTO sync_base (job_id, heads) VALUES (?1, ?2)
-                         ON CONFLICT (job_id) DO UPDATE SET heads = excluded.heads",
-                        params![job_id, encode_heads(&heads)],
-                    )?;
+                    finish_fallback(&inner.conn, &job_id, &heads)?;
                     true
                 }
             }
@@ -322,11 +328,7 @@ impl Store {
             return Ok(());
         }
         let heads = inner.doc(job_id)?.heads();
-        inner.conn.execute(
-            "INSERT INTO sync_base (job_id, heads) VALUES (?1, ?2)
-             ON CONFLICT (job_id) DO UPDATE SET heads = excluded.heads",
-            params![job_id, encode_heads(&heads)],
-        )?;
+        set_base(&inner.conn, job_id, &heads)?;
         Ok(())
     }
 
