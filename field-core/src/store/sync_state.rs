@@ -303,7 +303,7 @@ impl Store {
                 }
                 None => {
                     let heads = inner.doc(job_id)?.heads();
-                    finish_fallback(&inner.conn, &job_id, &heads)?;
+                    finish_fallback(&inner.conn, job_id, &heads)?;
                     true
                 }
             }
