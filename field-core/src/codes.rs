@@ -204,6 +204,17 @@ coded_enum! {
 }
 
 coded_enum! {
+    /// Why a photo was taken.
+    PhotoPurpose {
+        Survey = "survey", "现场勘查", "site survey";
+        Meter = "meter", "计量装置", "metering";
+        Construction = "construction", "工程施工", "construction";
+        DocumentProof = "document_proof", "资料凭证", "document proof";
+        Other = "other", "其他", "other";
+    }
+}
+
+coded_enum! {
     /// Where the job stands, derived from its milestones.
     JobStatus {
         Accepted = "accepted", "已受理", "accepted";

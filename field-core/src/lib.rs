@@ -6,6 +6,8 @@
 pub mod calendar;
 pub mod codes;
 pub mod job;
+#[cfg(feature = "photo")]
+pub mod photo;
 pub mod rules;
 pub mod validate;
 

@@ -137,6 +137,11 @@ pub fn check_id(field: &str, id: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Whether `s` is a lower-case hex SHA-256 (how blobs are named).
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

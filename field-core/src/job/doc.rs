@@ -44,6 +44,7 @@ const SECTIONS: &[&[&str]] = &[
     &["review", "findings"],
     &["milestones"],
     &["pauses"],
+    &["photos"],
 ];
 
 /// Errors of job documents.
@@ -287,6 +288,7 @@ impl JobDoc {
                 "review",
                 "milestones",
                 "pauses",
+                "photos",
                 "rules",
             ] {
                 let v = obj.entry(key).or_insert(Json::Null);

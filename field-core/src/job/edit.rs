@@ -93,6 +93,13 @@ pub enum Edit {
     EndWaiting {
         at: DateTime<Utc>,
     },
+    /// Records a photo (see `field_core::photo`). A document-proof photo with a checklist group
+    /// is also linked from that group. Photos are evidence: recording the same id again with
+    /// other content is rejected.
+    AddPhoto {
+        id: String,
+        photo: Photo,
+    },
     /// Replaces `delete` characters at `pos` of the notes with `insert` (Unicode code points).
     SpliceNotes {
         pos: usize,
@@ -215,6 +222,7 @@ impl Edit {
             Edit::AddMilestone { .. } => "add_milestone",
             Edit::StartWaiting { .. } => "start_waiting",
             Edit::EndWaiting { .. } => "end_waiting",
+            Edit::AddPhoto { .. } => "add_photo",
             Edit::SpliceNotes { .. } => "splice_notes",
             Edit::SetNotes { .. } => "set_notes",
         }
@@ -234,7 +242,11 @@ impl Edit {
                 fields: f,
             })
         };
+        if let Edit::AddPhoto { id, photo } = self {
+            return plan_photo(job, ctx, id, photo);
+        }
         Ok(vec![match self {
+            Edit::AddPhoto { .. } => unreachable!("planned above"),
             Edit::UpdateCustomer(c) => patch(&["customer"], fields("customer", c)?),
             Edit::UpdateAgent(a) => patch(&["agent"], fields("agent", a)?),
             Edit::UpdateApplication(a) => {
@@ -464,4 +476,64 @@ fn check_notes_len(len: usize) -> Result<(), Invalid> {
         ));
     }
     Ok(())
+}
+
+fn plan_photo(
+    job: &Job,
+    ctx: &EditContext,
+    id: &str,
+    photo: &Photo,
+) -> Result<Vec<Write>, Invalid> {
+    check_id("photo.id", id)?;
+    for (role, hash) in [
+        ("original", &photo.original_sha256),
+        ("display", &photo.display_sha256),
+        ("thumbnail", &photo.thumbnail_sha256),
+    ] {
+        if !hash.as_deref().is_some_and(crate::validate::is_sha256_hex) {
+            return Err(Invalid::new(
+                &format!("photo.{role}_sha256"),
+                "照片缺少有效的 SHA-256 摘要",
+                "a photo needs a valid SHA-256 for each of its blobs",
+            ));
+        }
+    }
+    if let Some(existing) = job.photos.get(id) {
+        if existing.original_sha256 != photo.original_sha256 {
+            return Err(Invalid::new(
+                "photo.id",
+                "照片是证据，记录后不可更改",
+                "photos are evidence: a recorded photo cannot be changed",
+            ));
+        }
+        return Ok(Vec::new());
+    }
+    let mut p = photo.clone();
+    p.device = Some(ctx.device.clone());
+    p.author = p.author.or_else(|| Some(ctx.actor.clone()));
+    let mut writes = Vec::new();
+    if let Some(group) = &p.checklist_group {
+        if !job.checklist.contains_key(group) {
+            return Err(Invalid::new(
+                "photo.checklist_group",
+                format!("收资清单中没有 {group} 这一项"),
+                format!("the checklist has no group {group}"),
+            ));
+        }
+        let mut link = Map::new();
+        link.insert(id.to_string(), Json::Bool(true));
+        writes.push(Write::Patch {
+            path: path(&["checklist", group, "photos"]),
+            fields: link,
+        });
+    }
+    writes.insert(
+        0,
+        Write::Entry {
+            path: path(&["photos"]),
+            id: id.to_string(),
+            fields: fields("photo", &p)?,
+        },
+    );
+    Ok(writes)
 }

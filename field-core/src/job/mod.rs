@@ -77,6 +77,9 @@ pub struct Job {
     pub review: Review,
     pub milestones: BTreeMap<String, Milestone>,
     pub pauses: BTreeMap<String, Pause>,
+    /// Photos by photo id (absent in documents written before photos existed).
+    #[serde(default)]
+    pub photos: BTreeMap<String, Photo>,
     pub notes: String,
     /// Keys where concurrent edits left more than one value; the UI shows these.
     pub conflicts: Vec<Conflict>,

@@ -273,6 +273,51 @@ section! {
 }
 
 section! {
+    /// A photo of the job (照片): metadata only. The original, the display copy and the
+    /// thumbnail are content-addressed blobs named by their SHA-256. Recorded once, never edited.
+    Photo {
+        purpose: PhotoPurpose,
+        caption: String,
+        author: String,
+        author_name: String,
+        device: String,
+        taken_at: DateTime<Utc>,
+        captured_at: DateTime<Utc>,
+        latitude: f64,
+        longitude: f64,
+        gps_accuracy_m: f64,
+        gps_source: String,
+        camera: String,
+        checklist_group: String,
+        original_sha256: String,
+        original_bytes: i64,
+        original_mime: String,
+        width: i64,
+        height: i64,
+        display_sha256: String,
+        display_bytes: i64,
+        display_width: i64,
+        display_height: i64,
+        thumbnail_sha256: String,
+        thumbnail_bytes: i64,
+    }
+}
+
+impl Photo {
+    /// The blobs this photo names: (role, sha256, size).
+    pub fn blobs(&self) -> Vec<(&'static str, &str, i64)> {
+        [
+            ("thumbnail", &self.thumbnail_sha256, self.thumbnail_bytes),
+            ("display", &self.display_sha256, self.display_bytes),
+            ("original", &self.original_sha256, self.original_bytes),
+        ]
+        .into_iter()
+        .filter_map(|(role, h, n)| Some((role, h.as_deref()?, n.unwrap_or(0))))
+        .collect()
+    }
+}
+
+section! {
     /// A milestone on the timeline.
     Milestone {
         event: MilestoneEvent,

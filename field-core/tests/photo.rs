@@ -1,0 +1,251 @@
+//! Photo ingest: formats, EXIF, orientation, watermark, limits and bad input.
+#![cfg(feature = "photo")]
+
+use chrono::{TimeZone, Utc};
+use field_core::PhotoPurpose;
+use field_core::photo::sample::{self, SampleExif};
+use field_core::photo::{
+    GeoPoint, ImageFormat, IngestOptions, PhotoContext, PhotoError, ingest, sha256_hex,
+};
+
+fn ctx() -> PhotoContext {
+    PhotoContext {
+        job_no: "YK-2026-000123".into(),
+        purpose: PhotoPurpose::Survey,
+        caption: Some("配电箱位置".into()),
+        author: "cm-zhang".into(),
+        author_name: Some("张伟".into()),
+        address: Some("上海市浦东新区张江路 88 号".into()),
+        gps: None,
+        device_time: Utc.with_ymd_and_hms(2026, 11, 20, 6, 30, 0).unwrap(),
+        checklist_group: None,
+    }
+}
+
+fn decode_dims(jpeg: &[u8]) -> (u32, u32) {
+    let mut d = jpeg_decoder::Decoder::new(jpeg);
+    d.read_info().unwrap();
+    let i = d.info().unwrap();
+    (u32::from(i.width), u32::from(i.height))
+}
+
+#[test]
+fn ingest_keeps_the_original_and_derives_display_and_thumbnail() {
+    let taken = Utc.with_ymd_and_hms(2026, 11, 20, 6, 29, 41).unwrap();
+    let exif = SampleExif {
+        orientation: 1,
+        taken_at: Some(taken),
+        gps: Some((31.230416, 121.473701)),
+    };
+    let original = sample::jpeg(2400, 1800, 7, &exif);
+    let p = ingest(&original, &ctx(), &IngestOptions::default()).unwrap();
+    assert_eq!(p.format, ImageFormat::Jpeg);
+    assert_eq!(p.original_sha256, sha256_hex(&original));
+    assert_eq!((p.display.width, p.display.height), (1600, 1200));
+    assert_eq!(decode_dims(&p.display.bytes), (1600, 1200));
+    assert_eq!((p.thumbnail.width, p.thumbnail.height), (320, 240));
+    assert_eq!(p.display.sha256, sha256_hex(&p.display.bytes));
+    let r = &p.record;
+    assert_eq!(r.taken_at, Some(taken), "EXIF capture time, China time");
+    assert_eq!(r.captured_at, Some(ctx().device_time));
+    let (lat, lon) = (r.latitude.unwrap(), r.longitude.unwrap());
+    assert!((lat - 31.230416).abs() < 1e-5 && (lon - 121.473701).abs() < 1e-5);
+    assert_eq!(r.gps_source.as_deref(), Some("exif"));
+    assert_eq!(r.camera.as_deref(), Some("Fieldline Sample Camera"));
+    assert_eq!((r.width, r.height), (Some(2400), Some(1800)));
+    assert_eq!(r.original_bytes, Some(original.len() as i64));
+}
+
+#[test]
+fn the_phone_fix_wins_over_exif_gps() {
+    let original = sample::jpeg(
+        640,
+        480,
+        1,
+        &SampleExif {
+            gps: Some((10.0, 10.0)),
+            ..Default::default()
+        },
+    );
+    let mut c = ctx();
+    c.gps = Some(GeoPoint {
+        latitude: 39.9,
+        longitude: 116.4,
+        accuracy_m: Some(8.0),
+    });
+    let p = ingest(&original, &c, &IngestOptions::default()).unwrap();
+    assert_eq!(p.record.latitude, Some(39.9));
+    assert_eq!(p.record.gps_source.as_deref(), Some("device"));
+    assert_eq!(p.record.gps_accuracy_m, Some(8.0));
+    // Small photos are not upscaled; capture time falls back to the device time.
+    assert_eq!((p.display.width, p.display.height), (640, 480));
+    assert_eq!(p.record.taken_at, Some(c.device_time));
+}
+
+#[test]
+fn orientation_is_applied() {
+    for (o, dims) in [(6, (1200, 1600)), (8, (1200, 1600)), (3, (1600, 1200))] {
+        let original = sample::jpeg(
+            2000,
+            1500,
+            3,
+            &SampleExif {
+                orientation: o,
+                ..Default::default()
+            },
+        );
+        let p = ingest(&original, &ctx(), &IngestOptions::default()).unwrap();
+        assert_eq!(p.exif.orientation, o);
+        assert_eq!((p.display.width, p.display.height), dims, "orientation {o}");
+        assert_eq!(decode_dims(&p.display.bytes), dims);
+        assert_eq!(
+            (p.record.width, p.record.height),
+            if o >= 5 {
+                (Some(1500), Some(2000))
+            } else {
+                (Some(2000), Some(1500))
+            }
+        );
+    }
+}
+
+#[test]
+fn the_watermark_changes_only_the_bottom_band() {
+    let original = sample::jpeg(1600, 1200, 5, &SampleExif::default());
+    let plain = IngestOptions {
+        watermark: false,
+        ..Default::default()
+    };
+    let a = ingest(&original, &ctx(), &plain).unwrap();
+    let b = ingest(&original, &ctx(), &IngestOptions::default()).unwrap();
+    assert_ne!(a.display.sha256, b.display.sha256);
+    let decode = |j: &[u8]| jpeg_decoder::Decoder::new(j).decode().unwrap();
+    let (pa, pb) = (decode(&a.display.bytes), decode(&b.display.bytes));
+    let row = 1600 * 3;
+    let top_diff: u64 = (0..row * 600)
+        .map(|i| u64::from(pa[i].abs_diff(pb[i])))
+        .sum();
+    assert_eq!(top_diff, 0, "the upper half is untouched");
+    let bottom = row * 1150..row * 1200;
+    let changed = bottom.filter(|&i| pa[i].abs_diff(pb[i]) > 30).count();
+    assert!(
+        changed > 10_000,
+        "the band is drawn ({changed} bytes changed)"
+    );
+    // The thumbnail is taken before the watermark and so is identical.
+    assert_eq!(a.thumbnail.sha256, b.thumbnail.sha256);
+}
+
+#[test]
+fn png_is_accepted() {
+    let original = sample::png(900, 1200, 2);
+    let p = ingest(&original, &ctx(), &IngestOptions::default()).unwrap();
+    assert_eq!(p.format, ImageFormat::Png);
+    assert_eq!((p.display.width, p.display.height), (900, 1200));
+    assert_eq!((p.thumbnail.width, p.thumbnail.height), (240, 320));
+    assert_eq!(p.record.original_mime.as_deref(), Some("image/png"));
+}
+
+/// A JPEG header claiming 60000×60000 pixels followed by almost nothing.
+fn jpeg_bomb() -> Vec<u8> {
+    let small = sample::jpeg(16, 16, 1, &SampleExif::default());
+    let sof = small
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .expect("baseline SOF0");
+    let mut bomb = small.clone();
+    // SOF0: FF C0, length (2), precision (1), height (2), width (2).
+    bomb[sof + 5..sof + 7].copy_from_slice(&60000u16.to_be_bytes());
+    bomb[sof + 7..sof + 9].copy_from_slice(&60000u16.to_be_bytes());
+    bomb
+}
+
+fn png_bomb() -> Vec<u8> {
+    let mut png = sample::png(16, 16, 1);
+    // IHDR data starts at byte 16: width, height (big-endian), then its CRC at 29..33.
+    png[16..20].copy_from_slice(&60000u32.to_be_bytes());
+    png[20..24].copy_from_slice(&60000u32.to_be_bytes());
+    let crc = crc32(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    png
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut c = 0xFFFF_FFFFu32;
+    for &b in data {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+#[test]
+fn bombs_truncated_and_foreign_files_get_typed_errors() {
+    let opts = IngestOptions::default();
+    for (name, bytes) in [("jpeg", jpeg_bomb()), ("png", png_bomb())] {
+        match ingest(&bytes, &ctx(), &opts) {
+            Err(PhotoError::TooManyPixels { width, height, .. }) => {
+                assert_eq!((width, height), (60000, 60000), "{name}")
+            }
+            other => panic!("{name} bomb: {other:?}"),
+        }
+    }
+    let good = sample::jpeg(800, 600, 9, &SampleExif::default());
+    for cut in [good.len() / 2, good.len() - 3, 200, 3] {
+        let r = ingest(&good[..cut], &ctx(), &opts);
+        assert!(
+            matches!(r, Err(PhotoError::Corrupt(_))),
+            "cut at {cut}: {r:?}"
+        );
+    }
+    let png = sample::png(300, 200, 9);
+    let r = ingest(&png[..png.len() / 2], &ctx(), &opts);
+    assert!(matches!(r, Err(PhotoError::Corrupt(_))), "{r:?}");
+
+    assert!(matches!(ingest(b"", &ctx(), &opts), Err(PhotoError::Empty)));
+    assert!(matches!(
+        ingest(b"%PDF-1.7 not a photo", &ctx(), &opts),
+        Err(PhotoError::NotAnImage)
+    ));
+    let mut heic = vec![0, 0, 0, 24];
+    heic.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
+    let e = ingest(&heic, &ctx(), &opts).unwrap_err();
+    assert!(matches!(e, PhotoError::Unsupported { .. }));
+    assert!(e.to_string().contains("JPEG"), "{e}");
+    let tiny = IngestOptions {
+        limits: field_core::photo::PhotoLimits {
+            max_bytes: 1000,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    assert!(matches!(
+        ingest(&good, &ctx(), &tiny),
+        Err(PhotoError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn broken_exif_is_ignored_not_fatal() {
+    let mut original = sample::jpeg(
+        640,
+        480,
+        4,
+        &SampleExif {
+            orientation: 6,
+            ..Default::default()
+        },
+    );
+    // Point the first IFD far past the end of the EXIF block.
+    let tiff = original.windows(4).position(|w| w == b"II*\0").unwrap();
+    original[tiff + 4..tiff + 8].copy_from_slice(&0x00FF_FF00u32.to_le_bytes());
+    let p = ingest(&original, &ctx(), &IngestOptions::default()).unwrap();
+    assert_eq!(p.exif.orientation, 1);
+    assert_eq!((p.display.width, p.display.height), (640, 480));
+}
