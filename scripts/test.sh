@@ -42,6 +42,16 @@ if [ "${FIELDLINE_SKIP_CROSSCHECK:-0}" != "1" ]; then
   python3 scripts/calendar/crosscheck.py "$ref"
 fi
 
+step "test tools: s3s-fs (a real S3-compatible server), tuspy (a stock tus client)"
+tools="${FIELDLINE_TOOLS:-/var/tmp/fieldline-tools}"
+if [ ! -x "$tools/bin/s3s-fs" ]; then
+  cargo install s3s-fs --version 0.13.0 --features binary --locked \
+    --root "$tools" --target-dir "$tools/target"
+fi
+export FIELDLINE_S3S_FS="$tools/bin/s3s-fs"
+command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-pip; }
+python3 -c "import tusclient" 2>/dev/null || python3 -m pip install --quiet tuspy==1.1.0
+
 step "cargo test"
 log="$(mktemp)"
 set +e

@@ -249,3 +249,113 @@ fn broken_exif_is_ignored_not_fatal() {
     assert_eq!(p.exif.orientation, 1);
     assert_eq!((p.display.width, p.display.height), (640, 480));
 }
+
+mod store {
+    use super::*;
+    use field_core::job::Customer;
+    use field_core::store::PhotoInput;
+    use field_core::{JobKind, NewJob, Store, StoreError};
+
+    fn job(store: &Store) -> field_core::Job {
+        store
+            .create_job(
+                "cm-zhang",
+                &NewJob {
+                    id: None,
+                    job_no: None,
+                    kind: JobKind::LowVoltageResidential,
+                    unit: "zhuxian".into(),
+                    accepted_at: Utc.with_ymd_and_hms(2026, 11, 2, 1, 0, 0).unwrap(),
+                    customer: Customer {
+                        name: Some("王芳".into()),
+                        address: Some("朱仙镇东街 12 号".into()),
+                        ..Default::default()
+                    },
+                    application: Default::default(),
+                },
+            )
+            .unwrap()
+    }
+
+    fn input() -> PhotoInput {
+        PhotoInput {
+            purpose: PhotoPurpose::Survey,
+            caption: None,
+            gps: None,
+            checklist_group: None,
+            author_name: None,
+        }
+    }
+
+    #[test]
+    fn a_photo_is_one_durable_action_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("phone.db");
+        let bytes = sample::jpeg(1200, 900, 3, &SampleExif::default());
+        let (job_id, photo_id) = {
+            let store = Store::open(&path).unwrap();
+            let j = job(&store);
+            let added = store
+                .add_photo(
+                    &j.id,
+                    "cm-zhang",
+                    &bytes,
+                    &input(),
+                    &IngestOptions::default(),
+                )
+                .unwrap();
+            (j.id, added.photo_id)
+        };
+        let store = Store::open(&path).unwrap();
+        let j = store.job(&job_id).unwrap();
+        let p = &j.photos[&photo_id];
+        assert_eq!(p.author.as_deref(), Some("cm-zhang"));
+        assert_eq!(p.device.as_deref(), Some(store.device().device_id.as_str()));
+        let original = p.original_sha256.clone().unwrap();
+        assert_eq!(store.blob(&original).unwrap(), bytes);
+        let display = store.blob(p.display_sha256.as_deref().unwrap()).unwrap();
+        assert_eq!(sha256_hex(&display), p.display_sha256.clone().unwrap());
+        let status = store.upload_status().unwrap();
+        assert_eq!((status.photos_pending, status.blobs_pending), (1, 3));
+        let pending = store.pending_uploads().unwrap();
+        assert_eq!(pending[0].role, "thumbnail", "thumbnails go first");
+        assert_eq!(pending[2].role, "original");
+        assert!(
+            store
+                .dirty_jobs()
+                .unwrap()
+                .iter()
+                .any(|d| d.job_id == job_id)
+        );
+    }
+
+    #[test]
+    fn bad_photos_change_nothing() {
+        let store = Store::open_in_memory().unwrap();
+        let j = job(&store);
+        let before = store.document_bytes(&j.id).unwrap();
+        let mut truncated = sample::jpeg(640, 480, 1, &SampleExif::default());
+        truncated.truncate(truncated.len() / 2);
+        let mut with_group = input();
+        with_group.checklist_group = Some("no-such-group".into());
+        let good = sample::jpeg(640, 480, 2, &SampleExif::default());
+        for (bytes, inp) in [
+            (super::jpeg_bomb(), input()),
+            (super::png_bomb(), input()),
+            (truncated, input()),
+            (b"GIF89a....".to_vec(), input()),
+            (good, with_group),
+        ] {
+            let e = store
+                .add_photo(&j.id, "cm-zhang", &bytes, &inp, &IngestOptions::default())
+                .unwrap_err();
+            assert!(
+                matches!(e, StoreError::Photo(_) | StoreError::Job(_)),
+                "{e}"
+            );
+        }
+        assert_eq!(store.document_bytes(&j.id).unwrap(), before);
+        assert!(store.job(&j.id).unwrap().photos.is_empty());
+        assert_eq!(store.upload_status().unwrap().blobs_pending, 0);
+    }
+}

@@ -298,7 +298,12 @@ fn upgrade_from_version_1_projects_existing_jobs() {
     let v: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 4);
+    assert_eq!(v, 5);
+    // Migration 5 made the (empty) photo upload queue.
+    let queued: i64 = conn
+        .query_row("SELECT COUNT(*) FROM photo_upload", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(queued, 0);
 }
 
 #[test]

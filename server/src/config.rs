@@ -17,6 +17,28 @@ pub struct Config {
     pub token_ttl_days: u32,
     /// Login attempts per minute per client address and username.
     pub login_attempts_per_minute: u32,
+    /// Largest accepted photo upload (one blob), MiB.
+    pub max_upload_mib: u64,
+    /// Where photo blobs are kept: `fs` (under `data_dir/blobs`) or `s3`.
+    pub blob_store: String,
+    /// S3-compatible object storage (when `blob_store = "s3"`).
+    pub s3: S3Config,
+}
+
+/// An S3-compatible bucket (AWS, MinIO, Ceph RGW, s3s-fs…).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct S3Config {
+    pub bucket: String,
+    /// e.g. `http://127.0.0.1:9000`; empty for AWS itself.
+    pub endpoint: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// Key prefix inside the bucket, e.g. `fieldline/`.
+    pub prefix: String,
+    /// Allow plain HTTP endpoints (tests, private networks).
+    pub allow_http: bool,
 }
 
 impl Default for Config {
@@ -26,6 +48,9 @@ impl Default for Config {
             data_dir: PathBuf::from("./fieldline-data"),
             token_ttl_days: 30,
             login_attempts_per_minute: 10,
+            max_upload_mib: 64,
+            blob_store: "fs".into(),
+            s3: S3Config::default(),
         }
     }
 }
@@ -46,7 +71,7 @@ impl Config {
             }
             fig = fig.merge(Toml::file(f));
         }
-        fig = fig.merge(Env::prefixed("FIELDLINE_").ignore(&["config"]));
+        fig = fig.merge(Env::prefixed("FIELDLINE_").ignore(&["config"]).split("__"));
         fig.extract()
             .map_err(|e| ServerError::Io(format!("invalid configuration: {e}")))
     }

@@ -73,6 +73,33 @@ const MIGRATIONS: &[&str] = &[
         state BLOB NOT NULL,
         PRIMARY KEY (device_id, job_id)
     );",
+    // 3: photo blobs: which job documents name which blob, the blobs stored, tus uploads.
+    "CREATE TABLE blob_ref (
+        sha256 TEXT NOT NULL,
+        job_id TEXT NOT NULL REFERENCES jobs(job_id),
+        photo_id TEXT NOT NULL,
+        role TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        mime TEXT NOT NULL,
+        PRIMARY KEY (sha256, job_id)
+    );
+    CREATE INDEX blob_ref_job ON blob_ref (job_id);
+    CREATE TABLE blobs (
+        sha256 TEXT PRIMARY KEY,
+        bytes INTEGER NOT NULL,
+        stored_at INTEGER NOT NULL
+    );
+    CREATE TABLE uploads (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        length INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX uploads_user_blob ON uploads (username, sha256);",
 ];
 
 /// What blocking work gets: the connection and the cache of loaded job documents.
@@ -150,4 +177,44 @@ fn migrate(conn: &mut Connection) -> Result<(), ServerError> {
 
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_2_database_upgrades_and_keeps_its_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join("fieldline.db")).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.execute_batch(
+                "INSERT INTO jobs (job_id, unit, kind, job_no, status, customer_name, created_by,
+                    updated_at) VALUES ('j1', 'u', 'hv', 'YK-1', 'accepted', '客户', 'cm', 0);
+                 PRAGMA user_version = 2;",
+            )
+            .unwrap();
+        }
+        let db = Db::open(dir.path()).unwrap();
+        db.run_sync(|core| {
+            let v: i64 = core
+                .conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            assert_eq!(v as usize, MIGRATIONS.len());
+            let jobs: i64 = core
+                .conn
+                .query_row("SELECT COUNT(*) FROM jobs", [], |r| r.get(0))?;
+            assert_eq!(jobs, 1);
+            for table in ["blob_ref", "blobs", "uploads"] {
+                let n: i64 =
+                    core.conn
+                        .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
+                assert_eq!(n, 0);
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
 }

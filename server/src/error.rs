@@ -23,6 +23,21 @@ pub enum ServerError {
     TooManyRequests,
     #[error("client too old")]
     UpgradeRequired { client: u32, min: u32 },
+    #[error("conflict: {en}")]
+    Conflict {
+        code: &'static str,
+        zh: String,
+        en: String,
+    },
+    #[error("checksum mismatch: {en}")]
+    ChecksumMismatch { zh: String, en: String },
+    #[error("{en}")]
+    Status {
+        status: u16,
+        code: &'static str,
+        zh: String,
+        en: String,
+    },
     #[error("io: {0}")]
     Io(String),
     #[error("internal: {0}")]
@@ -60,6 +75,20 @@ impl ServerError {
                 e("unauthorized", "未登录或登录已失效，请重新登录", why),
             ),
             ServerError::Forbidden { zh, en } => (StatusCode::FORBIDDEN, e("forbidden", zh, en)),
+            ServerError::Conflict { code, zh, en } => (StatusCode::CONFLICT, e(code, zh, en)),
+            ServerError::ChecksumMismatch { zh, en } => (
+                StatusCode::from_u16(460).expect("valid status"),
+                e("checksum_mismatch", zh, en),
+            ),
+            ServerError::Status {
+                status,
+                code,
+                zh,
+                en,
+            } => (
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
+                e(code, zh, en),
+            ),
             ServerError::NotFound => (StatusCode::NOT_FOUND, e("not_found", "找不到", "not found")),
             ServerError::TooManyRequests => (
                 StatusCode::TOO_MANY_REQUESTS,

@@ -6,11 +6,12 @@ use crate::db::Db;
 use crate::error::ServerError;
 use crate::jobs::{self, Context};
 use crate::sync;
+use crate::tus;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, head, post};
 use axum::{Json, Router};
 use field_core::sync::protocol::{
     self, LoginRequest, LoginResponse, MAX_DECODED_BYTES, MAX_REQUEST_BYTES, MIN_PROTOCOL_VERSION,
@@ -27,6 +28,8 @@ pub const SYNC_MEDIA_TYPE: &str = "application/vnd.fieldline.sync+cbor+zstd";
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    pub blobs: Arc<crate::blobs::BlobStore>,
+    pub uploads: Arc<crate::uploads::Uploads>,
     pub ctx: Arc<Context>,
     pub limiter: Arc<LoginLimiter>,
     pub token_ttl: Duration,
@@ -40,7 +43,18 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me", get(me))
         .route("/api/v1/sync", post(sync_handler))
         .route("/api/v1/jobs/{id}/automerge", get(job_automerge))
+        .route("/api/v1/blobs/{sha256}", get(tus::blob))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .merge(
+            // Upload bodies stream to disk; their size is checked against Upload-Length.
+            Router::new()
+                .route("/api/v1/uploads", post(tus::create).options(tus::options))
+                .route(
+                    "/api/v1/uploads/{id}",
+                    head(tus::head).patch(tus::patch).delete(tus::delete),
+                )
+                .layer(axum::middleware::map_response(tus::tus_header)),
+        )
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -65,7 +79,7 @@ fn bearer(headers: &HeaderMap) -> Result<String, ServerError> {
         .ok_or(ServerError::Unauthorized("malformed bearer token"))
 }
 
-async fn principal(s: &AppState, headers: &HeaderMap) -> Result<Principal, ServerError> {
+pub(crate) async fn principal(s: &AppState, headers: &HeaderMap) -> Result<Principal, ServerError> {
     let token = bearer(headers)?;
     s.db.run(move |core| auth::authenticate(&core.conn, &token))
         .await

@@ -324,6 +324,7 @@ fn record(
         ])?;
     }
     update_access(conn, &job, job_id)?;
+    crate::uploads::record_blob_refs(conn, &job, job_id)?;
     let (snapshot_seq, max_seq): (i64, i64) = conn.query_row(
         "SELECT j.snapshot_seq, COALESCE(MAX(c.seq), 0) FROM jobs j LEFT JOIN changes c
          ON c.job_id = j.job_id WHERE j.job_id = ?1",

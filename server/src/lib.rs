@@ -3,6 +3,7 @@
 //! `fieldline serve` runs it; see [`cli`] for every command and [`config::Config`] for settings.
 
 pub mod auth;
+pub mod blobs;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -11,6 +12,8 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod sync;
+pub mod tus;
+pub mod uploads;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,8 +41,14 @@ impl Running {
 /// Opens the database and starts serving on `config.listen` (port 0 picks a free port).
 pub async fn start(config: &Config) -> Result<Running, ServerError> {
     let db = db::Db::open(&config.data_dir)?;
+    let blob_store = blobs::BlobStore::from_config(config)?;
     let state = http::AppState {
         db: db.clone(),
+        blobs: Arc::new(blob_store),
+        uploads: Arc::new(uploads::Uploads::new(
+            &config.data_dir,
+            config.max_upload_mib * 1024 * 1024,
+        )),
         ctx: Arc::new(jobs::Context::default()),
         limiter: Arc::new(auth::LoginLimiter::new(
             config.login_attempts_per_minute,

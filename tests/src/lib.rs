@@ -2,6 +2,7 @@
 //! directory, users created through the server's own code, and real field-core stores.
 
 pub mod proxy;
+pub mod s3;
 
 use chrono::{DateTime, TimeZone, Utc};
 use field_core::job::{Application, Customer};
@@ -21,13 +22,19 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server whose configuration `tweak` adjusts (e.g. an S3 blob store).
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = Config {
+        let mut config = Config {
             listen: "127.0.0.1:0".into(),
             data_dir: dir.path().join("server"),
             login_attempts_per_minute: 1_000,
             ..Config::default()
         };
+        tweak(&mut config);
         let running = fieldline_server::start(&config)
             .await
             .expect("server starts");

@@ -27,6 +27,9 @@ pub enum Fault {
     Truncate,
     /// The connection is reset before anything is read.
     Reset,
+    /// Half of the request body reaches the server, then both connections close (an upload
+    /// cut off mid-way).
+    CutRequest,
 }
 
 /// Counters of what the proxy did.
@@ -34,6 +37,8 @@ pub enum Fault {
 pub struct ProxyStats {
     pub requests: u64,
     pub faults: u64,
+    /// Bytes of matching requests that reached the server (heads and bodies).
+    pub bytes_to_server: u64,
 }
 
 pub struct FaultProxy {
@@ -99,6 +104,16 @@ async fn read_message(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
 ) -> std::io::Result<Option<Vec<u8>>> {
+    read_message_to(stream, buf, false).await
+}
+
+/// [`read_message`]; `no_body` for the response to a HEAD request, whose Content-Length
+/// describes a body that is never sent.
+async fn read_message_to(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    no_body: bool,
+) -> std::io::Result<Option<Vec<u8>>> {
     loop {
         if let Some(end) = find(buf, b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
@@ -106,6 +121,7 @@ async fn read_message(
                 .lines()
                 .find_map(|l| l.strip_prefix("content-length:"))
                 .and_then(|v| v.trim().parse::<usize>().ok())
+                .filter(|_| !no_body)
                 .unwrap_or(0);
             let total = end + 4 + len;
             while buf.len() < total {
@@ -143,7 +159,7 @@ async fn round_trip(
     req: &[u8],
 ) -> std::io::Result<Vec<u8>> {
     upstream.write_all(req).await?;
-    read_message(upstream, ubuf)
+    read_message_to(upstream, ubuf, req.starts_with(b"HEAD "))
         .await?
         .ok_or_else(|| std::io::ErrorKind::UnexpectedEof.into())
 }
@@ -177,6 +193,14 @@ async fn serve(
             if fault != Fault::Pass {
                 s.faults += 1;
             }
+            if matches {
+                s.bytes_to_server += match fault {
+                    Fault::DropRequest | Fault::Reset => 0,
+                    Fault::Duplicate => 2 * req.len() as u64,
+                    Fault::CutRequest => req.len() as u64 / 2,
+                    _ => req.len() as u64,
+                };
+            }
         }
         match fault {
             Fault::Pass => {
@@ -203,6 +227,14 @@ async fn serve(
                 round_trip(&mut upstream, &mut ubuf, &req).await?;
                 let resp = round_trip(&mut upstream, &mut ubuf, &req).await?;
                 client.write_all(&resp).await?;
+            }
+            Fault::CutRequest => {
+                let body_start = find(&req, b"\r\n\r\n").map_or(0, |i| i + 4);
+                let cut = body_start + (req.len() - body_start) / 2;
+                upstream.write_all(&req[..cut]).await?;
+                upstream.flush().await?;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                return Ok(());
             }
             Fault::Truncate => {
                 let resp = round_trip(&mut upstream, &mut ubuf, &req).await?;

@@ -4,13 +4,21 @@
 //! Every user action is one SQLite transaction: when a call returns `Ok`, the action survives a
 //! crash or power loss. When it returns `Err`, nothing stored has changed.
 
+mod blobs;
 mod list;
+#[cfg(feature = "photo")]
+mod photos;
 pub(crate) mod projection;
 mod schema;
 mod sync_state;
+mod uploads;
 
+pub use blobs::BlobDir;
 pub use list::{JobFilter, JobPage, JobSummary, SortOrder};
+#[cfg(feature = "photo")]
+pub use photos::PhotoInput;
 pub use sync_state::{Outgoing, wire_heads};
+pub use uploads::{PendingUpload, UploadStatus};
 
 use crate::calendar::{Calendar, CalendarError};
 use crate::codes::JobKind;
@@ -44,6 +52,11 @@ pub enum StoreError {
     Calendar(#[from] CalendarError),
     #[error(transparent)]
     Rules(#[from] RulesError),
+    #[cfg(feature = "photo")]
+    #[error(transparent)]
+    Photo(#[from] crate::photo::PhotoError),
+    #[error("照片文件读写失败 / photo file error: {0}")]
+    Blob(String),
 }
 
 impl From<crate::validate::Invalid> for StoreError {
@@ -95,6 +108,7 @@ pub(crate) struct Inner {
 pub struct Store {
     inner: Mutex<Inner>,
     clock: Clock,
+    blobs: BlobDir,
 }
 
 impl std::fmt::Debug for Store {
@@ -105,16 +119,20 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens (creating or upgrading) the store at `path`.
+    /// Photo files go in a directory beside it, named after it (`field.db` → `field.db-blobs/`).
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
-        Self::from_connection(Connection::open(path)?)
+        let path = path.as_ref();
+        let blobs = BlobDir::beside(path)?;
+        Self::from_connection(Connection::open(path)?, blobs)
     }
 
-    /// A store that lives in memory (tests, previews).
+    /// A store that lives in memory (tests, previews); photo files go in a temporary directory
+    /// removed when the store is dropped.
     pub fn open_in_memory() -> Result<Store, StoreError> {
-        Self::from_connection(Connection::open_in_memory()?)
+        Self::from_connection(Connection::open_in_memory()?, BlobDir::temporary()?)
     }
 
-    fn from_connection(mut conn: Connection) -> Result<Store, StoreError> {
+    fn from_connection(mut conn: Connection, blobs: BlobDir) -> Result<Store, StoreError> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
@@ -146,6 +164,7 @@ impl Store {
                 rules,
             }),
             clock: Arc::new(Utc::now),
+            blobs,
         })
     }
 
@@ -456,14 +475,30 @@ impl Inner {
         edit: &Edit,
         ctx: &EditContext,
     ) -> Result<Job, StoreError> {
+        self.edit_locked_with(job_id, edit, ctx, &|_| Ok(()))
+    }
+
+    /// Applies `edit` and stores it, running `extra` in the same transaction (also when the
+    /// edit changed nothing).
+    pub(crate) fn edit_locked_with(
+        &mut self,
+        job_id: &str,
+        edit: &Edit,
+        ctx: &EditContext,
+        extra: &dyn Fn(&Connection) -> Result<(), StoreError>,
+    ) -> Result<Job, StoreError> {
         let doc = self.doc(job_id)?;
         if doc.apply(edit, ctx)?.is_none() {
-            // Nothing changed (e.g. a repeated edit): nothing to store.
-            return Ok(doc.job()?);
+            // Nothing changed in the document (e.g. a repeated edit).
+            let job = doc.job()?;
+            let tx = self.conn.transaction()?;
+            extra(&tx)?;
+            tx.commit()?;
+            return Ok(job);
         }
         let job = doc.job()?;
         let chunk = doc.save_incremental();
-        self.store_change(job_id, &job, chunk, ctx.now, true)?;
+        self.store_change_with(job_id, &job, chunk, ctx.now, true, extra)?;
         Ok(job)
     }
 
@@ -524,6 +559,19 @@ impl Inner {
         now: DateTime<Utc>,
         local: bool,
     ) -> Result<(), StoreError> {
+        self.store_change_with(job_id, job, chunk, now, local, &|_| Ok(()))
+    }
+
+    /// [`Inner::store_change`], running `extra` in the same transaction.
+    fn store_change_with(
+        &mut self,
+        job_id: &str,
+        job: &Job,
+        chunk: Vec<u8>,
+        now: DateTime<Utc>,
+        local: bool,
+        extra: &dyn Fn(&Connection) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let (snapshot_len, chunks_bytes): (i64, i64) = self.conn.query_row(
             "SELECT length(snapshot), chunks_bytes FROM job_doc WHERE job_id = ?1",
             [job_id],
@@ -559,6 +607,7 @@ impl Inner {
         if local {
             mark_dirty(&tx, job_id, now)?;
         }
+        extra(&tx)?;
         tx.commit()?;
         Ok(())
     }

@@ -101,6 +101,26 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         );",
         backfill: None,
     },
+    // 5: the photo upload queue. Blob bytes live in files beside the database, named by SHA-256.
+    Migration {
+        sql: "
+        CREATE TABLE photo_upload (
+            sha256 TEXT PRIMARY KEY,
+            job_id TEXT NOT NULL REFERENCES job_doc(job_id) ON DELETE CASCADE,
+            photo_id TEXT NOT NULL,
+            role TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            priority INTEGER NOT NULL,
+            queued_at INTEGER NOT NULL,
+            upload_url TEXT,
+            uploaded_at INTEGER,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        );
+        CREATE INDEX photo_upload_pending ON photo_upload (priority, queued_at)
+            WHERE uploaded_at IS NULL;",
+        backfill: None,
+    },
 ];
 
 pub(crate) fn version(conn: &Connection) -> rusqlite::Result<usize> {

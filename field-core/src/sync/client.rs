@@ -60,6 +60,10 @@ pub struct SyncOptions {
     pub page_bytes: Option<u64>,
     /// Most bytes of changes pushed in one request; more dirty jobs go in the next round.
     pub push_bytes: usize,
+    /// Upload queued photos after the documents.
+    pub upload_photos: bool,
+    /// Bytes per upload PATCH (each carries its own checksum).
+    pub upload_chunk_bytes: usize,
 }
 
 impl Default for SyncOptions {
@@ -71,6 +75,8 @@ impl Default for SyncOptions {
             max_rounds: 1_000,
             page_bytes: None,
             push_bytes: 8 * 1024 * 1024,
+            upload_photos: true,
+            upload_chunk_bytes: 1024 * 1024,
         }
     }
 }
@@ -85,6 +91,10 @@ pub struct SyncProgress {
     pub bytes_received: u64,
     /// More rounds are coming (feed pages, pushes over the size limit, fallback steps).
     pub more: bool,
+    /// Photo blobs still to upload, their bytes, and photo bytes sent so far.
+    pub blobs_pending: u32,
+    pub photo_bytes_pending: u64,
+    pub photo_bytes_sent: u64,
 }
 
 /// What a sync run did.
@@ -107,6 +117,10 @@ pub struct SyncReport {
     pub rejected: Vec<Rejected>,
     /// False when `max_rounds` ran out before everything was exchanged.
     pub complete: bool,
+    /// The photo uploads that followed (`None` when not attempted).
+    pub photos: Option<super::upload::UploadReport>,
+    /// Why the photo uploads stopped early, if they did (documents synced regardless).
+    pub photo_error: Option<String>,
 }
 
 /// An error with its causes, e.g. "error sending request: connection refused".
@@ -266,6 +280,7 @@ pub async fn sync(
             bytes_sent: report.bytes_sent,
             bytes_received: report.bytes_received,
             more,
+            ..Default::default()
         });
         if !more {
             report.complete = true;
@@ -274,6 +289,42 @@ pub async fn sync(
     }
     report.jobs_pushed = pushed.len() as u32;
     report.jobs_pulled = pulled.len() as u32;
+    if options.upload_photos && report.complete {
+        let base = SyncProgress {
+            round_trips: report.round_trips,
+            jobs_pushed: report.jobs_pushed,
+            jobs_pulled: report.jobs_pulled,
+            bytes_sent: report.bytes_sent,
+            bytes_received: report.bytes_received,
+            more: true,
+            ..Default::default()
+        };
+        let on_upload = |p: &super::upload::UploadProgress| {
+            progress(&SyncProgress {
+                blobs_pending: p.blobs_pending,
+                photo_bytes_pending: p.bytes_pending,
+                photo_bytes_sent: p.bytes_sent,
+                more: p.blobs_pending > 0,
+                ..base.clone()
+            })
+        };
+        match super::upload::upload_pending(store, options, &on_upload).await {
+            Ok(r) => report.photos = Some(r),
+            Err(SyncError::Unauthorized { zh, en }) => {
+                return Err(SyncError::Unauthorized { zh, en });
+            }
+            Err(e) => {
+                report.photo_error = Some(e.to_string());
+                let status = store.upload_status()?;
+                report.photos = Some(super::upload::UploadReport {
+                    blobs_pending: status.blobs_pending,
+                    photos_pending: status.photos_pending,
+                    bytes_pending: status.bytes_pending,
+                    ..Default::default()
+                });
+            }
+        }
+    }
     report.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
 }

@@ -2,5 +2,6 @@
 
 pub mod client;
 pub mod protocol;
+pub mod upload;
 
 pub use client::{SyncError, SyncOptions, SyncProgress, SyncReport, login, sync};

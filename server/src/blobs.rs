@@ -1,0 +1,158 @@
+//! The server's content-addressed blob store. Blobs are named by their SHA-256 and written once.
+//!
+//! - `fs` (default): `<data dir>/blobs/<first two hex>/<sha256>`, synced before and after the
+//!   rename that makes a blob visible.
+//! - `s3`: any S3-compatible bucket through the `object_store` crate, key
+//!   `<prefix><first two hex>/<sha256>`.
+//!
+//! Uploads are assembled and verified on local disk first (`uploads`), so a blob only reaches the
+//! store once its SHA-256 is known to match.
+
+use crate::config::{Config, S3Config};
+use crate::error::ServerError;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where finished blobs live.
+#[derive(Debug, Clone)]
+pub enum BlobStore {
+    Fs {
+        root: PathBuf,
+    },
+    S3 {
+        store: Arc<dyn ObjectStore>,
+        prefix: String,
+    },
+}
+
+fn io(what: &str, path: &Path, e: std::io::Error) -> ServerError {
+    ServerError::Io(format!("{what} {}: {e}", path.display()))
+}
+
+fn object_err(e: object_store::Error) -> ServerError {
+    match e {
+        object_store::Error::NotFound { .. } => ServerError::NotFound,
+        other => ServerError::Io(format!("object store: {other}")),
+    }
+}
+
+impl BlobStore {
+    /// The store `config` asks for.
+    pub fn from_config(config: &Config) -> Result<BlobStore, ServerError> {
+        match config.blob_store.as_str() {
+            "fs" | "" => Ok(BlobStore::fs(&config.data_dir)),
+            "s3" => BlobStore::s3(&config.s3),
+            other => Err(ServerError::Io(format!(
+                "invalid configuration: blob_store must be \"fs\" or \"s3\", not {other:?}"
+            ))),
+        }
+    }
+
+    /// The filesystem store under `data_dir/blobs`.
+    pub fn fs(data_dir: &Path) -> BlobStore {
+        BlobStore::Fs {
+            root: data_dir.join("blobs"),
+        }
+    }
+
+    /// An S3-compatible bucket.
+    pub fn s3(c: &S3Config) -> Result<BlobStore, ServerError> {
+        if c.bucket.is_empty() {
+            return Err(ServerError::Io(
+                "invalid configuration: s3.bucket is required when blob_store = \"s3\"".into(),
+            ));
+        }
+        let mut b = object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name(&c.bucket)
+            .with_region(if c.region.is_empty() {
+                "us-east-1"
+            } else {
+                &c.region
+            })
+            .with_allow_http(c.allow_http);
+        if !c.endpoint.is_empty() {
+            b = b
+                .with_endpoint(&c.endpoint)
+                .with_virtual_hosted_style_request(false);
+        }
+        if !c.access_key_id.is_empty() {
+            b = b
+                .with_access_key_id(&c.access_key_id)
+                .with_secret_access_key(&c.secret_access_key);
+        }
+        let store = b
+            .build()
+            .map_err(|e| ServerError::Io(format!("invalid S3 configuration: {e}")))?;
+        Ok(BlobStore::S3 {
+            store: Arc::new(store),
+            prefix: c.prefix.clone(),
+        })
+    }
+
+    fn file(root: &Path, sha256: &str) -> PathBuf {
+        root.join(&sha256[..2]).join(sha256)
+    }
+
+    fn key(prefix: &str, sha256: &str) -> ObjectPath {
+        ObjectPath::from(format!("{prefix}{}/{sha256}", &sha256[..2]))
+    }
+
+    /// Moves a verified upload file into the store under `sha256`; the file is consumed.
+    pub async fn put_file(&self, sha256: &str, file: &Path) -> Result<(), ServerError> {
+        match self {
+            BlobStore::Fs { root } => {
+                let dest = Self::file(root, sha256);
+                let dir = dest.parent().expect("has parent").to_path_buf();
+                let file = file.to_path_buf();
+                tokio::task::spawn_blocking(move || {
+                    std::fs::create_dir_all(&dir).map_err(|e| io("cannot create", &dir, e))?;
+                    std::fs::File::open(&file)
+                        .and_then(|f| f.sync_all())
+                        .map_err(|e| io("cannot sync", &file, e))?;
+                    std::fs::rename(&file, &dest).map_err(|e| io("cannot move", &dest, e))?;
+                    std::fs::File::open(&dir)
+                        .and_then(|d| d.sync_all())
+                        .map_err(|e| io("cannot sync", &dir, e))
+                })
+                .await
+                .map_err(|e| ServerError::Internal(e.to_string()))?
+            }
+            BlobStore::S3 { store, prefix } => {
+                let bytes = tokio::fs::read(file)
+                    .await
+                    .map_err(|e| io("cannot read", file, e))?;
+                store
+                    .put(&Self::key(prefix, sha256), bytes.into())
+                    .await
+                    .map_err(object_err)?;
+                let _ = tokio::fs::remove_file(file).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// The bytes of a blob.
+    pub async fn get(&self, sha256: &str) -> Result<Vec<u8>, ServerError> {
+        match self {
+            BlobStore::Fs { root } => {
+                let path = Self::file(root, sha256);
+                match tokio::fs::read(&path).await {
+                    Ok(b) => Ok(b),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        Err(ServerError::NotFound)
+                    }
+                    Err(e) => Err(io("cannot read", &path, e)),
+                }
+            }
+            BlobStore::S3 { store, prefix } => {
+                let got = store
+                    .get(&Self::key(prefix, sha256))
+                    .await
+                    .map_err(object_err)?;
+                Ok(got.bytes().await.map_err(object_err)?.to_vec())
+            }
+        }
+    }
+}
