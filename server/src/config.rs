@@ -19,6 +19,9 @@ pub struct Config {
     pub login_attempts_per_minute: u32,
     /// Largest accepted photo upload (one blob), MiB.
     pub max_upload_mib: u64,
+    /// Uploads untouched this long are forgotten with their partial bytes (the phone starts
+    /// them again), hours.
+    pub upload_expiry_hours: u64,
     /// Where photo blobs are kept: `fs` (under `data_dir/blobs`) or `s3`.
     pub blob_store: String,
     /// S3-compatible object storage (when `blob_store = "s3"`).
@@ -49,6 +52,7 @@ impl Default for Config {
             token_ttl_days: 30,
             login_attempts_per_minute: 10,
             max_upload_mib: 64,
+            upload_expiry_hours: 7 * 24,
             blob_store: "fs".into(),
             s3: S3Config::default(),
         }

@@ -28,6 +28,7 @@ pub struct Running {
     pub db: db::Db,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
+    pruner: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -35,7 +36,27 @@ impl Running {
     pub async fn stop(self) {
         let _ = self.shutdown.send(());
         let _ = self.task.await;
+        self.pruner.abort();
     }
+}
+
+/// Forgets stale uploads at start and every hour.
+fn spawn_upload_pruning(
+    db: db::Db,
+    uploads: Arc<uploads::Uploads>,
+    max_age: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match uploads.prune(&db, max_age).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(uploads = n, "forgot stale uploads"),
+                Err(e) => tracing::warn!(error = %e, "pruning uploads failed"),
+            }
+        }
+    })
 }
 
 /// Opens the database and starts serving on `config.listen` (port 0 picks a free port).
@@ -56,6 +77,11 @@ pub async fn start(config: &Config) -> Result<Running, ServerError> {
         )),
         token_ttl: Duration::from_secs(u64::from(config.token_ttl_days) * 86_400),
     };
+    let pruner = spawn_upload_pruning(
+        db.clone(),
+        state.uploads.clone(),
+        Duration::from_secs(config.upload_expiry_hours * 3600),
+    );
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| ServerError::Io(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -80,5 +106,6 @@ pub async fn start(config: &Config) -> Result<Running, ServerError> {
         db,
         shutdown: tx,
         task,
+        pruner,
     })
 }

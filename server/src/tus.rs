@@ -121,10 +121,7 @@ pub async fn create(
         .uploads
         .create(&s.db, &who, job_id, sha256, length)
         .await?;
-    let offset = match s.uploads.claim(&upload.id) {
-        Some(_busy) => s.uploads.ensure_finished(&s.db, &s.blobs, &upload).await?,
-        None => upload.offset,
-    };
+    let offset = settled_offset(&s, &upload).await?;
     Ok((
         StatusCode::CREATED,
         [
@@ -154,13 +151,8 @@ pub async fn head(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ServerError> {
-    check_version(&headers)?;
-    let who = principal(&s, &headers).await?;
-    let upload = s.uploads.get(&s.db, &who, id).await?;
-    let offset = match s.uploads.claim(&upload.id) {
-        Some(_busy) => s.uploads.ensure_finished(&s.db, &s.blobs, &upload).await?,
-        None => upload.offset,
-    };
+    let upload = owned_upload(&s, &headers, id).await?;
+    let offset = settled_offset(&s, &upload).await?;
     Ok(offset_response(StatusCode::OK, offset, Some(upload.length)))
 }
 
@@ -169,12 +161,30 @@ pub async fn delete(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ServerError> {
-    check_version(&headers)?;
-    let who = principal(&s, &headers).await?;
-    let upload = s.uploads.get(&s.db, &who, id).await?;
+    let upload = owned_upload(&s, &headers, id).await?;
     let _busy = s.uploads.claim(&upload.id).ok_or_else(busy)?;
     s.uploads.delete(&s.db, &upload.id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The upload `id` of the caller (after the version check and authentication).
+async fn owned_upload(
+    s: &AppState,
+    headers: &HeaderMap,
+    id: String,
+) -> Result<crate::uploads::Upload, ServerError> {
+    check_version(headers)?;
+    let who = principal(s, headers).await?;
+    s.uploads.get(&s.db, &who, id).await
+}
+
+/// The upload's offset, after making sure a complete upload's blob was recorded (unless a
+/// PATCH is writing it right now).
+async fn settled_offset(s: &AppState, upload: &crate::uploads::Upload) -> Result<u64, ServerError> {
+    match s.uploads.claim(&upload.id) {
+        Some(_busy) => s.uploads.ensure_finished(&s.db, &s.blobs, upload).await,
+        None => Ok(upload.offset),
+    }
 }
 
 fn busy() -> ServerError {

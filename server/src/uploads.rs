@@ -287,19 +287,32 @@ impl Uploads {
             });
         }
         blobs.put_file(&upload.sha256, &path).await?;
-        let (sha, len) = (upload.sha256.clone(), upload.length);
-        db.run(move |core| {
-            core.conn.execute(
-                "INSERT OR IGNORE INTO blobs (sha256, bytes, stored_at) VALUES (?1, ?2, ?3)",
-                params![sha, len as i64, now_ms()],
-            )?;
-            Ok(())
-        })
-        .await
+        record_blob(db, upload).await
     }
 }
 
 impl Uploads {
+    /// Forgets uploads untouched for `max_age` (their partial files too). Returns how many.
+    pub async fn prune(&self, db: &Db, max_age: std::time::Duration) -> Result<usize, ServerError> {
+        let cutoff = now_ms() - max_age.as_millis() as i64;
+        let ids: Vec<String> = db
+            .run(move |core| {
+                let ids: Vec<String> = core
+                    .conn
+                    .prepare("SELECT id FROM uploads WHERE updated_at < ?1")?
+                    .query_map([cutoff], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                core.conn
+                    .execute("DELETE FROM uploads WHERE updated_at < ?1", [cutoff])?;
+                Ok(ids)
+            })
+            .await?;
+        for id in &ids {
+            let _ = tokio::fs::remove_file(self.part_path(id)).await;
+        }
+        Ok(ids.len())
+    }
+
     /// Makes sure a complete upload's blob exists: the server may have stopped between the last
     /// byte and recording the blob. Finishes it again from the partial file, records a blob the
     /// store already holds, or, when neither is there, starts the upload over (offset 0).
@@ -333,15 +346,7 @@ impl Uploads {
             return Ok(upload.offset);
         }
         if blobs.get(&upload.sha256).await.is_ok() {
-            let (sha, len) = (upload.sha256.clone(), upload.length);
-            db.run(move |core| {
-                core.conn.execute(
-                    "INSERT OR IGNORE INTO blobs (sha256, bytes, stored_at) VALUES (?1, ?2, ?3)",
-                    params![sha, len as i64, now_ms()],
-                )?;
-                Ok(())
-            })
-            .await?;
+            record_blob(db, upload).await?;
             return Ok(upload.offset);
         }
         tracing::warn!(upload = %upload.id, "complete upload without its blob: starting over");
@@ -354,6 +359,19 @@ impl Uploads {
         self.set_offset(db, &upload.id, 0).await?;
         Ok(0)
     }
+}
+
+/// Records that the blob of `upload` is in the store.
+async fn record_blob(db: &Db, upload: &Upload) -> Result<(), ServerError> {
+    let (sha, len) = (upload.sha256.clone(), upload.length);
+    db.run(move |core| {
+        core.conn.execute(
+            "INSERT OR IGNORE INTO blobs (sha256, bytes, stored_at) VALUES (?1, ?2, ?3)",
+            params![sha, len as i64, now_ms()],
+        )?;
+        Ok(())
+    })
+    .await
 }
 
 /// Parses `Upload-Metadata`: comma-separated `key base64value` pairs.
@@ -426,4 +444,45 @@ pub fn blob_access(
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn stale_uploads_are_forgotten_with_their_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        let uploads = Uploads::new(dir.path(), 1 << 20);
+        std::fs::create_dir_all(dir.path().join("uploads")).unwrap();
+        for (id, age_ms) in [("old", 10 * 86_400_000i64), ("fresh", 0)] {
+            std::fs::write(uploads.part_path(id), b"partial").unwrap();
+            let at = now_ms() - age_ms;
+            db.run_sync(|core| {
+                core.conn.execute(
+                    "INSERT INTO uploads (id, username, job_id, sha256, length, offset, created_at, updated_at)
+                     VALUES (?1, 'u', 'j', 's', 10, 7, ?2, ?2)",
+                    params![id, at],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        }
+        let n = uploads
+            .prune(&db, std::time::Duration::from_secs(7 * 86_400))
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        assert!(!uploads.part_path("old").exists());
+        assert!(uploads.part_path("fresh").exists());
+        let left: i64 = db
+            .run_sync(|core| {
+                Ok(core
+                    .conn
+                    .query_row("SELECT COUNT(*) FROM uploads", [], |r| r.get(0))?)
+            })
+            .unwrap();
+        assert_eq!(left, 1);
+    }
 }

@@ -568,36 +568,6 @@ async fn the_tus_protocol_edges(backend: Backend) {
     );
 }
 
-#[tokio::test]
-async fn photos_sync_after_documents_upload_once_and_are_served_only_to_the_job_fs() {
-    photos_sync_after_documents_upload_once_and_are_served_only_to_the_job(Backend::Fs).await;
-}
-
-#[tokio::test]
-async fn photos_sync_after_documents_upload_once_and_are_served_only_to_the_job_s3() {
-    photos_sync_after_documents_upload_once_and_are_served_only_to_the_job(Backend::S3).await;
-}
-
-#[tokio::test]
-async fn uploads_resume_and_arrive_exactly_once_through_a_flaky_network_fs() {
-    uploads_resume_and_arrive_exactly_once_through_a_flaky_network(Backend::Fs).await;
-}
-
-#[tokio::test]
-async fn uploads_resume_and_arrive_exactly_once_through_a_flaky_network_s3() {
-    uploads_resume_and_arrive_exactly_once_through_a_flaky_network(Backend::S3).await;
-}
-
-#[tokio::test]
-async fn the_tus_protocol_edges_fs() {
-    the_tus_protocol_edges(Backend::Fs).await;
-}
-
-#[tokio::test]
-async fn the_tus_protocol_edges_s3() {
-    the_tus_protocol_edges(Backend::S3).await;
-}
-
 /// A stock tus client (PyPI `tuspy`) uploads against the server and resumes in a new sitting.
 async fn a_stock_tus_client_uploads_and_resumes(backend: Backend) {
     let (server, s3) = start(backend).await;
@@ -657,12 +627,27 @@ async fn a_stock_tus_client_uploads_and_resumes(backend: Backend) {
     assert_stored(&server, &s3, &sha);
 }
 
-#[tokio::test]
-async fn a_stock_tus_client_uploads_and_resumes_fs() {
-    a_stock_tus_client_uploads_and_resumes(Backend::Fs).await;
+/// Each test runs against the filesystem blob store and against S3 (s3s-fs).
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod fs {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Backend::Fs).await;
+            })+
+        }
+        mod s3 {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Backend::S3).await;
+            })+
+        }
+    };
 }
 
-#[tokio::test]
-async fn a_stock_tus_client_uploads_and_resumes_s3() {
-    a_stock_tus_client_uploads_and_resumes(Backend::S3).await;
-}
+on_both_backends!(
+    photos_sync_after_documents_upload_once_and_are_served_only_to_the_job,
+    uploads_resume_and_arrive_exactly_once_through_a_flaky_network,
+    the_tus_protocol_edges,
+    a_stock_tus_client_uploads_and_resumes,
+);

@@ -124,7 +124,7 @@ pub struct SyncReport {
 }
 
 /// An error with its causes, e.g. "error sending request: connection refused".
-fn network(e: reqwest::Error) -> SyncError {
+pub(super) fn network(e: reqwest::Error) -> SyncError {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
@@ -143,7 +143,7 @@ fn http(timeout: Duration) -> Result<reqwest::Client, SyncError> {
         .map_err(network)
 }
 
-async fn api_error(resp: reqwest::Response) -> SyncError {
+pub(super) async fn api_error(resp: reqwest::Response) -> SyncError {
     let status = resp.status().as_u16();
     let body: Option<ApiError> = resp.json().await.ok();
     let (code, zh, en) = body.map(|b| (b.code, b.zh, b.en)).unwrap_or_else(|| {

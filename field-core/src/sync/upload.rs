@@ -4,7 +4,7 @@
 //! against its name. Runs after document sync, so a document never waits for a photo, and the
 //! server already knows which job names each blob.
 
-use super::client::{SyncError, SyncOptions};
+use super::client::{SyncError, SyncOptions, api_error as refused, network};
 use crate::store::{PendingUpload, Store};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -41,38 +41,6 @@ pub struct UploadProgress {
 enum Outcome {
     Uploaded,
     Skipped(String),
-}
-
-fn network(e: reqwest::Error) -> SyncError {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    SyncError::Network(text)
-}
-
-async fn refused(resp: reqwest::Response) -> SyncError {
-    let status = resp.status().as_u16();
-    let body: Option<super::protocol::ApiError> = resp.json().await.ok();
-    let (code, zh, en) = body.map(|b| (b.code, b.zh, b.en)).unwrap_or_else(|| {
-        (
-            "http".into(),
-            format!("HTTP {status}"),
-            format!("HTTP {status}"),
-        )
-    });
-    if status == 401 {
-        return SyncError::Unauthorized { zh, en };
-    }
-    SyncError::Refused {
-        status,
-        code,
-        zh,
-        en,
-    }
 }
 
 fn offset_of(resp: &reqwest::Response) -> Option<u64> {
