@@ -5,6 +5,7 @@
 
 pub mod calendar;
 pub mod codes;
+pub mod contract;
 pub mod job;
 #[cfg(feature = "photo")]
 pub mod photo;

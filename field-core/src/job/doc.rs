@@ -45,6 +45,7 @@ const SECTIONS: &[&[&str]] = &[
     &["milestones"],
     &["pauses"],
     &["photos"],
+    &["contracts"],
 ];
 
 /// Errors of job documents.
@@ -289,6 +290,7 @@ impl JobDoc {
                 "milestones",
                 "pauses",
                 "photos",
+                "contracts",
                 "rules",
             ] {
                 let v = obj.entry(key).or_insert(Json::Null);

@@ -100,6 +100,24 @@ pub enum Edit {
         id: String,
         photo: Photo,
     },
+    /// Records a signed supply contract (see `field_core::contract::sign`) and the
+    /// `contract_signed` milestone. A signed contract is immutable: recording the same id with
+    /// other content is rejected; a change is a new contract that `amends` the old one.
+    SignContract {
+        id: String,
+        contract: Contract,
+    },
+    /// The server's countersignature of a contract it received (written by the server).
+    RecordReceipt {
+        contract_id: String,
+        receipt: ContractReceipt,
+    },
+    /// Power-on (送电): sets `metering.powered_on_at` and adds the `powered_on` milestone. Needs a
+    /// signed contract and the meter's asset number and initial reading.
+    RecordPowerOn {
+        id: String,
+        at: DateTime<Utc>,
+    },
     /// Replaces `delete` characters at `pos` of the notes with `insert` (Unicode code points).
     SpliceNotes {
         pos: usize,
@@ -136,7 +154,7 @@ pub(super) enum Write {
     },
 }
 
-fn fields<T: Serialize>(section: &str, value: &T) -> Result<Map<String, Json>, Invalid> {
+pub(super) fn fields<T: Serialize>(section: &str, value: &T) -> Result<Map<String, Json>, Invalid> {
     let map = match serde_json::to_value(value) {
         Ok(Json::Object(m)) => m,
         _ => {
@@ -151,11 +169,15 @@ fn fields<T: Serialize>(section: &str, value: &T) -> Result<Map<String, Json>, I
     Ok(map)
 }
 
-fn path(parts: &[&str]) -> Vec<String> {
+pub(super) fn path(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
 }
 
-fn not_before_acceptance(job: &Job, field: &str, at: Option<DateTime<Utc>>) -> Result<(), Invalid> {
+pub(super) fn not_before_acceptance(
+    job: &Job,
+    field: &str,
+    at: Option<DateTime<Utc>>,
+) -> Result<(), Invalid> {
     if let Some(t) = at {
         let day = local_date(t);
         if day < job.accepted_on() {
@@ -223,6 +245,9 @@ impl Edit {
             Edit::StartWaiting { .. } => "start_waiting",
             Edit::EndWaiting { .. } => "end_waiting",
             Edit::AddPhoto { .. } => "add_photo",
+            Edit::SignContract { .. } => "sign_contract",
+            Edit::RecordReceipt { .. } => "record_receipt",
+            Edit::RecordPowerOn { .. } => "record_power_on",
             Edit::SpliceNotes { .. } => "splice_notes",
             Edit::SetNotes { .. } => "set_notes",
         }
@@ -242,11 +267,25 @@ impl Edit {
                 fields: f,
             })
         };
-        if let Edit::AddPhoto { id, photo } = self {
-            return plan_photo(job, ctx, id, photo);
+        match self {
+            Edit::AddPhoto { id, photo } => return plan_photo(job, ctx, id, photo),
+            Edit::SignContract { id, contract } => {
+                return super::contract_edits::plan_sign(job, ctx, id, contract);
+            }
+            Edit::RecordReceipt {
+                contract_id,
+                receipt,
+            } => return super::contract_edits::plan_receipt(job, contract_id, receipt),
+            Edit::RecordPowerOn { id, at } => {
+                return super::contract_edits::plan_power_on(job, ctx, id, *at);
+            }
+            _ => {}
         }
         Ok(vec![match self {
-            Edit::AddPhoto { .. } => unreachable!("planned above"),
+            Edit::AddPhoto { .. }
+            | Edit::SignContract { .. }
+            | Edit::RecordReceipt { .. }
+            | Edit::RecordPowerOn { .. } => unreachable!("planned above"),
             Edit::UpdateCustomer(c) => patch(&["customer"], fields("customer", c)?),
             Edit::UpdateAgent(a) => patch(&["agent"], fields("agent", a)?),
             Edit::UpdateApplication(a) => {

@@ -5,6 +5,7 @@
 //! `docs/job-document.md`.
 
 pub mod chunks;
+mod contract_edits;
 mod doc;
 mod edit;
 pub mod mapping;
@@ -80,6 +81,9 @@ pub struct Job {
     /// Photos by photo id (absent in documents written before photos existed).
     #[serde(default)]
     pub photos: BTreeMap<String, Photo>,
+    /// Signed supply contracts by contract id (absent in documents written before contracts).
+    #[serde(default)]
+    pub contracts: BTreeMap<String, Contract>,
     pub notes: String,
     /// Keys where concurrent edits left more than one value; the UI shows these.
     pub conflicts: Vec<Conflict>,

@@ -318,6 +318,47 @@ impl Photo {
 }
 
 section! {
+    /// A signed supply contract (供用电合同), written once when it is signed and never edited
+    /// (see `field_core::contract`). `manifest` is the exact JSON the device signed; `values`
+    /// is the JSON object of the values filled into the template.
+    Contract {
+        template_id: String,
+        template_version: i64,
+        title: String,
+        contract_no: String,
+        version: i64,
+        amends: String,
+        values: String,
+        text: String,
+        text_sha256: String,
+        customer_name: String,
+        customer_strokes: String,
+        manager_name: String,
+        manager_strokes: String,
+        manifest: String,
+        manifest_sha256: String,
+        device_signature: String,
+        device_key: String,
+        device: String,
+        signed_by: String,
+        signed_at: DateTime<Utc>,
+    };
+    receipt: ContractReceipt,
+}
+
+impl Contract {
+    /// Whether the contract carries a signed manifest.
+    pub fn is_signed(&self) -> bool {
+        self.manifest.is_some() && self.device_signature.is_some()
+    }
+}
+
+section! {
+    /// The server's countersignature of a contract (`receipt` is the exact JSON it signed).
+    ContractReceipt { receipt: String, signature: String, received_at: DateTime<Utc> }
+}
+
+section! {
     /// A milestone on the timeline.
     Milestone {
         event: MilestoneEvent,
