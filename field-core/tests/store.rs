@@ -279,6 +279,9 @@ fn upgrade_from_version_1_projects_existing_jobs() {
     }
     let store = Store::open(&path).unwrap();
     assert_eq!(store.device().device_id, "old-device");
+    // Migration 6 gave the old device a signing key, kept from now on.
+    let key = store.device().public_key;
+    assert_eq!(key.len(), 64);
     let list = store.list_jobs(&JobFilter::default()).unwrap();
     assert_eq!(list.items.len(), 1);
     assert_eq!(list.items[0].job_id, job.id);
@@ -298,7 +301,10 @@ fn upgrade_from_version_1_projects_existing_jobs() {
     let v: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 5);
+    assert_eq!(v, 6);
+    drop(conn);
+    assert_eq!(Store::open(&path).unwrap().device().public_key, key);
+    let conn = rusqlite::Connection::open(&path).unwrap();
     // Migration 5 made the (empty) photo upload queue.
     let queued: i64 = conn
         .query_row("SELECT COUNT(*) FROM photo_upload", [], |r| r.get(0))

@@ -127,9 +127,19 @@ pub fn login(
     username: &str,
     password: &str,
     device_id: &str,
+    device_key: Option<&str>,
     ttl: Duration,
 ) -> Result<Issued, ServerError> {
     check_name("device_id", device_id)?;
+    if let Some(k) = device_key
+        && field_core::contract::parse_public_key(k).is_err()
+    {
+        return Err(ServerError::bad(
+            "bad_device_key",
+            "设备签名公钥格式无效",
+            "the device's signing key is not a valid ed25519 public key (64 hex digits)",
+        ));
+    }
     let row = conn
         .query_row(
             "SELECT id, password_hash, role, unit, display_name, disabled FROM users WHERE username = ?1",
@@ -174,11 +184,23 @@ pub fn login(
             "this device is registered to another user",
         ));
     }
+    let registered = device_key_of(conn, device_id)?;
+    if let (Some(old), Some(new)) = (&registered, device_key)
+        && old != new
+    {
+        return Err(ServerError::Conflict {
+            code: "device_key_changed",
+            zh: "该设备已登记了另一把签名密钥；如设备被重置，请以新设备身份登录".into(),
+            en: "this device registered another signing key; a reset phone must log in as a new device".into(),
+        });
+    }
     let now = now_ms();
     conn.execute(
-        "INSERT INTO devices (device_id, user_id, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
-         ON CONFLICT (device_id) DO UPDATE SET last_seen = excluded.last_seen",
-        params![device_id, row.id, now],
+        "INSERT INTO devices (device_id, user_id, first_seen, last_seen, public_key)
+         VALUES (?1, ?2, ?3, ?3, ?4)
+         ON CONFLICT (device_id) DO UPDATE SET last_seen = excluded.last_seen,
+            public_key = COALESCE(devices.public_key, excluded.public_key)",
+        params![device_id, row.id, now, device_key],
     )?;
     let mut raw = [0u8; 32];
     rand::rng().fill_bytes(&mut raw);
@@ -203,6 +225,18 @@ pub fn login(
 }
 
 /// Resolves a bearer token.
+/// The signing key a device registered at login, if any.
+pub fn device_key_of(conn: &Connection, device_id: &str) -> Result<Option<String>, ServerError> {
+    Ok(conn
+        .query_row(
+            "SELECT public_key FROM devices WHERE device_id = ?1",
+            [device_id],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
 pub fn authenticate(conn: &Connection, token: &str) -> Result<Principal, ServerError> {
     let row = conn
         .query_row(

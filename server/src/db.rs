@@ -100,6 +100,8 @@ const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL
     );
     CREATE INDEX uploads_user_blob ON uploads (username, sha256);",
+    // 4: each device's ed25519 public key for contract signatures (registered at login).
+    "ALTER TABLE devices ADD COLUMN public_key TEXT;",
 ];
 
 /// What blocking work gets: the connection and the cache of loaded job documents.
@@ -207,6 +209,10 @@ mod tests {
                 .conn
                 .query_row("SELECT COUNT(*) FROM jobs", [], |r| r.get(0))?;
             assert_eq!(jobs, 1);
+            let keys: i64 =
+                core.conn
+                    .query_row("SELECT COUNT(public_key) FROM devices", [], |r| r.get(0))?;
+            assert_eq!(keys, 0);
             for table in ["blob_ref", "blobs", "uploads"] {
                 let n: i64 =
                     core.conn

@@ -107,6 +107,7 @@ async fn login(
                 &req.username,
                 &req.password,
                 &req.device_id,
+                req.device_key.as_deref(),
                 ttl,
             )
         })
@@ -118,6 +119,7 @@ async fn login(
         token: issued.token,
         expires_at: expires,
         user: user_info(&issued.principal),
+        server_key: s.ctx.signing_key.as_ref().map(|k| k.public_hex()),
     }))
 }
 

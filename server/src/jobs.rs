@@ -232,10 +232,12 @@ fn current_heads(core: &mut Core, who: &Principal, job_id: &str) -> Result<Vec<H
     Ok(to_hashes(&doc.heads()))
 }
 
-/// Rules and calendar for server-side projections.
+/// Rules and calendar for server-side projections, and the key that countersigns contracts.
 pub struct Context {
     pub rules: RuleBook,
     pub calendar: Calendar,
+    /// `None`: contracts are stored without a receipt (tools that only read).
+    pub signing_key: Option<field_core::contract::KeyPair>,
 }
 
 impl Default for Context {
@@ -243,8 +245,59 @@ impl Default for Context {
         Context {
             rules: RuleBook::default(),
             calendar: Calendar::embedded(),
+            signing_key: None,
         }
     }
+}
+
+/// The origin recorded for changes the server writes itself (never filtered from any feed).
+pub const SERVER_ORIGIN: &str = "server";
+
+/// Countersigns every signed contract of the job that has no receipt yet, as changes by the
+/// server's actor. A contract whose device signature does not hold, or whose device registered
+/// no key, is left without a receipt (verification then names the problem).
+fn countersign_contracts(
+    conn: &Connection,
+    doc: &mut JobDoc,
+    job: &Job,
+    ctx: &Context,
+) -> Result<(), ServerError> {
+    let Some(key) = &ctx.signing_key else {
+        return Ok(());
+    };
+    let now = chrono::Utc::now();
+    for (id, c) in &job.contracts {
+        if !c.is_signed() || c.receipt.receipt.is_some() {
+            continue;
+        }
+        let Ok(manifest) =
+            field_core::contract::Manifest::parse(c.manifest.as_deref().unwrap_or_default())
+        else {
+            tracing::warn!(job = %job.id, contract = %id, "contract manifest unreadable: no receipt");
+            continue;
+        };
+        let registered = crate::auth::device_key_of(conn, &manifest.device_id)?;
+        match field_core::contract::countersign(job, id, registered.as_deref(), key, now) {
+            Ok(receipt) => {
+                let edit = field_core::Edit::RecordReceipt {
+                    contract_id: id.clone(),
+                    receipt,
+                };
+                let ectx = field_core::EditContext {
+                    actor: SERVER_ORIGIN.into(),
+                    device: SERVER_ORIGIN.into(),
+                    now,
+                };
+                doc.apply(&edit, &ectx)
+                    .map_err(|e| ServerError::Internal(e.to_string()))?;
+            }
+            Err(check) => {
+                let (_, en) = check.summary();
+                tracing::warn!(job = %job.id, contract = %id, problem = %en, "contract not countersigned");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// After a document changed: log its new changes, update its row and its access list, compact.
@@ -286,6 +339,7 @@ fn record(
             format!("you cannot create jobs for another unit ({})", job.unit),
         ));
     }
+    countersign_contracts(conn, doc, &job, ctx)?;
     let today = field_core::job::local_date(chrono::Utc::now());
     let limits = field_core::sla::time_limits(&job, ctx.rules.for_job(&job), &ctx.calendar, today);
     conn.execute(
@@ -314,14 +368,15 @@ fn record(
     let mut insert = conn.prepare_cached(
         "INSERT OR IGNORE INTO changes (job_id, hash, bytes, origin_device) VALUES (?1, ?2, ?3, ?4)",
     )?;
+    let server = server_actor();
     for change in doc.changes_since(before) {
         let hash = change.hash();
-        insert.execute(params![
-            job_id,
-            hash.0.to_vec(),
-            change.raw_bytes(),
-            who.device_id
-        ])?;
+        let origin = if change.actor_id() == &server {
+            SERVER_ORIGIN
+        } else {
+            who.device_id.as_str()
+        };
+        insert.execute(params![job_id, hash.0.to_vec(), change.raw_bytes(), origin])?;
     }
     update_access(conn, &job, job_id)?;
     crate::uploads::record_blob_refs(conn, &job, job_id)?;

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod signing;
 pub mod sync;
 pub mod tus;
 pub mod uploads;
@@ -70,7 +71,10 @@ pub async fn start(config: &Config) -> Result<Running, ServerError> {
             &config.data_dir,
             config.max_upload_mib * 1024 * 1024,
         )),
-        ctx: Arc::new(jobs::Context::default()),
+        ctx: Arc::new(jobs::Context {
+            signing_key: Some(signing::load_or_create(&config.data_dir)?),
+            ..jobs::Context::default()
+        }),
         limiter: Arc::new(auth::LoginLimiter::new(
             config.login_attempts_per_minute,
             Duration::from_secs(60),

@@ -288,7 +288,7 @@ pub fn countersign(
     registered_device_key: Option<&str>,
     server_key: &KeyPair,
     received_at: DateTime<Utc>,
-) -> Result<ContractReceipt, Verification> {
+) -> Result<ContractReceipt, Box<Verification>> {
     let evidence = Evidence::from_job(job, contract_id).unwrap_or_default();
     let trust = Trust {
         device_key: registered_device_key,
@@ -311,7 +311,7 @@ pub fn countersign(
         });
     }
     if !check.is_valid() {
-        return Err(check);
+        return Err(Box::new(check));
     }
     let receipt = Receipt {
         format: RECEIPT_FORMAT.into(),

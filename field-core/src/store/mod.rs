@@ -5,6 +5,7 @@
 //! crash or power loss. When it returns `Err`, nothing stored has changed.
 
 mod blobs;
+mod contracts;
 mod list;
 #[cfg(feature = "photo")]
 mod photos;
@@ -14,6 +15,7 @@ mod sync_state;
 mod uploads;
 
 pub use blobs::BlobDir;
+pub use contracts::SignedContract;
 pub use list::{JobFilter, JobPage, JobSummary, SortOrder};
 #[cfg(feature = "photo")]
 pub use photos::PhotoInput;
@@ -22,6 +24,7 @@ pub use uploads::{PendingUpload, UploadStatus};
 
 use crate::calendar::{Calendar, CalendarError};
 use crate::codes::JobKind;
+use crate::contract::KeyPair;
 use crate::job::{Edit, EditContext, Job, JobDoc, JobError, NewJob, local_date};
 use crate::rules::{Label, RequiredGroup, RuleBook, RulesError, Verdict};
 use crate::sla::TimeLimits;
@@ -57,6 +60,8 @@ pub enum StoreError {
     Photo(#[from] crate::photo::PhotoError),
     #[error("照片文件读写失败 / photo file error: {0}")]
     Blob(String),
+    #[error(transparent)]
+    Contract(#[from] crate::contract::ContractError),
 }
 
 impl From<crate::validate::Invalid> for StoreError {
@@ -65,11 +70,13 @@ impl From<crate::validate::Invalid> for StoreError {
     }
 }
 
-/// This device's stable identity: a device id and the automerge actor it writes as.
+/// This device's stable identity: a device id, the automerge actor it writes as and the public
+/// half of its contract-signing key (hex).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {
     pub device_id: String,
     pub actor: ActorId,
+    pub public_key: String,
 }
 
 /// A job waiting to be synced: `generation` grows with every local change.
@@ -99,6 +106,7 @@ type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 pub(crate) struct Inner {
     conn: Connection,
     device: Device,
+    key: crate::contract::KeyPair,
     cache: HashMap<String, JobDoc>,
     calendar: Calendar,
     rules: RuleBook,
@@ -138,7 +146,7 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate_to(&mut conn, schema::MIGRATIONS.len())?;
-        let device = load_or_create_device(&conn)?;
+        let (device, key) = load_or_create_device(&conn)?;
         let mut calendar = Calendar::embedded();
         let bundles: Vec<String> = conn
             .prepare("SELECT bundle FROM calendar_data ORDER BY version")?
@@ -159,6 +167,7 @@ impl Store {
             inner: Mutex::new(Inner {
                 conn,
                 device,
+                key,
                 cache: HashMap::new(),
                 calendar,
                 rules,
@@ -622,32 +631,44 @@ fn mark_dirty(conn: &Connection, job_id: &str, now: DateTime<Utc>) -> Result<(),
     Ok(())
 }
 
-fn load_or_create_device(conn: &Connection) -> Result<Device, StoreError> {
-    let existing: Option<(String, Vec<u8>)> = conn
+/// The device row, created on first open; the signing key is created when missing (first open
+/// or the first open after migration 6).
+fn load_or_create_device(conn: &Connection) -> Result<(Device, KeyPair), StoreError> {
+    let existing: Option<(String, Vec<u8>, Option<Vec<u8>>)> = conn
         .query_row(
-            "SELECT device_id, actor_id FROM device WHERE id = 1",
+            "SELECT device_id, actor_id, signing_key FROM device WHERE id = 1",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
-    if let Some((device_id, actor)) = existing {
-        return Ok(Device {
-            device_id,
-            actor: ActorId::from(actor),
-        });
-    }
-    let id = uuid::Uuid::new_v4();
-    let device = Device {
-        device_id: id.simple().to_string(),
-        actor: ActorId::from(id.as_bytes().as_slice()),
+    let (device_id, actor, key) = match existing {
+        Some((device_id, actor, key)) => (device_id, ActorId::from(actor), key),
+        None => {
+            let id = uuid::Uuid::new_v4();
+            let device_id = id.simple().to_string();
+            let actor = ActorId::from(id.as_bytes().as_slice());
+            conn.execute(
+                "INSERT INTO device (id, device_id, actor_id, created_at) VALUES (1, ?1, ?2, ?3)",
+                params![device_id, actor.to_bytes(), Utc::now().timestamp_millis()],
+            )?;
+            (device_id, actor, None)
+        }
     };
-    conn.execute(
-        "INSERT INTO device (id, device_id, actor_id, created_at) VALUES (1, ?1, ?2, ?3)",
-        params![
-            device.device_id,
-            device.actor.to_bytes(),
-            Utc::now().timestamp_millis()
-        ],
-    )?;
-    Ok(device)
+    let key = match key {
+        Some(secret) => KeyPair::from_secret(&secret)?,
+        None => {
+            let key = KeyPair::generate();
+            conn.execute(
+                "UPDATE device SET signing_key = ?1 WHERE id = 1",
+                [key.secret_bytes().as_slice()],
+            )?;
+            key
+        }
+    };
+    let device = Device {
+        device_id,
+        actor,
+        public_key: key.public_hex(),
+    };
+    Ok((device, key))
 }

@@ -121,6 +121,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             WHERE uploaded_at IS NULL;",
         backfill: None,
     },
+    // 6: the device's ed25519 signing key (contracts); created on first open after upgrade.
+    Migration {
+        sql: "ALTER TABLE device ADD COLUMN signing_key BLOB;",
+        backfill: None,
+    },
 ];
 
 pub(crate) fn version(conn: &Connection) -> rusqlite::Result<usize> {

@@ -173,13 +173,14 @@ pub async fn login(
     password: &str,
 ) -> Result<UserInfo, SyncError> {
     let server = server.trim_end_matches('/');
-    let device_id = store.device().device_id;
+    let device = store.device();
     let resp = http(Duration::from_secs(30))?
         .post(format!("{server}/api/v1/auth/login"))
         .json(&LoginRequest {
             username: username.to_string(),
             password: password.to_string(),
-            device_id,
+            device_id: device.device_id,
+            device_key: Some(device.public_key),
         })
         .send()
         .await
@@ -196,6 +197,9 @@ pub async fn login(
     store.set_sync_setting("username", &body.user.username)?;
     store.set_sync_setting("role", &body.user.role)?;
     store.set_sync_setting("unit", &body.user.unit)?;
+    if let Some(key) = &body.server_key {
+        store.set_sync_setting("server_key", key)?;
+    }
     Ok(body.user)
 }
 

@@ -114,6 +114,10 @@ pub struct LoginRequest {
     pub username: String,
     pub password: String,
     pub device_id: String,
+    /// The device's ed25519 public key (hex) for contract signatures, registered on first
+    /// login; a device id cannot change its key later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<String>,
 }
 
 /// A user as the API shows it.
@@ -131,6 +135,9 @@ pub struct LoginResponse {
     pub token: String,
     pub expires_at: String,
     pub user: UserInfo,
+    /// The server's ed25519 public key (hex) that countersigns contracts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_key: Option<String>,
 }
 
 /// Errors encoding or decoding a body.
