@@ -42,7 +42,14 @@ if [ "${FIELDLINE_SKIP_CROSSCHECK:-0}" != "1" ]; then
   python3 scripts/calendar/crosscheck.py "$ref"
 fi
 
-step "test tools: s3s-fs (a real S3-compatible server), tuspy (a stock tus client)"
+step "test tools: Noto CJK fonts and poppler (contract PDFs), s3s-fs (S3), tuspy (tus)"
+missing=()
+[ -f /usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
+command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null || missing+=(poppler-utils)
+if [ "${#missing[@]}" -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}"
+fi
 tools="${FIELDLINE_TOOLS:-/var/tmp/fieldline-tools}"
 if [ ! -x "$tools/bin/s3s-fs" ]; then
   cargo install s3s-fs --version 0.13.0 --features binary --locked \

@@ -48,6 +48,44 @@ pub enum Command {
         #[command(subcommand)]
         command: DeviceCommand,
     },
+    /// Verify and export signed supply contracts (供用电合同).
+    Contract {
+        #[command(subcommand)]
+        command: ContractCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContractCommand {
+    /// Say whether a job's contracts (or an exported archive) are exactly as signed, or which
+    /// part was altered. Exits with 1 when anything was altered.
+    Verify {
+        /// The job whose contracts to verify (from this server's database).
+        #[arg(long, conflicts_with = "archive", required_unless_present = "archive")]
+        job: Option<String>,
+        /// Only this contract of the job.
+        #[arg(long, requires = "job")]
+        contract: Option<String>,
+        /// An exported contract directory (`fieldline contract export`).
+        #[arg(long)]
+        archive: Option<PathBuf>,
+        /// The server public key (hex) to trust for an archive; default: this server's key.
+        #[arg(long)]
+        server_key: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a job's contracts as archive directories (text, manifest, signatures, photos, PDF)
+    /// under `--out/<contract id>/`.
+    Export {
+        #[arg(long)]
+        job: String,
+        #[arg(long)]
+        contract: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -170,12 +208,123 @@ async fn run_inner(cli: Cli) -> Result<(), ServerError> {
             println!("added user {username} ({})", role.as_str());
             Ok(())
         }
+        Command::Contract { command } => contract_command(&cfg, command).await,
         Command::Device {
             command: DeviceCommand::Revoke { device_id },
         } => {
             let db = Db::open(&cfg.data_dir)?;
             let n = db.run_sync(|core| auth::revoke_device(&core.conn, &device_id))?;
             println!("revoked {n} token(s) of device {device_id}");
+            Ok(())
+        }
+    }
+}
+
+fn print_verification(v: &field_core::contract::Verification, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+        return;
+    }
+    let (zh, en) = v.summary();
+    println!("{zh}\n{en}");
+    for f in &v.altered {
+        println!("  ✗ {} / {}: {} / {}", f.part.zh(), f.part.en(), f.zh, f.en);
+    }
+    for f in &v.unchecked {
+        println!("  ? {} / {}: {} / {}", f.part.zh(), f.part.en(), f.zh, f.en);
+    }
+}
+
+fn altered_error(count: usize) -> ServerError {
+    ServerError::bad(
+        "contract_altered",
+        format!("{count} 份合同被改动"),
+        format!("{count} contract(s) were altered"),
+    )
+}
+
+async fn contract_command(cfg: &Config, command: ContractCommand) -> Result<(), ServerError> {
+    let own_key = crate::signing::load(&cfg.data_dir)?.map(|k| k.public_hex());
+    match command {
+        ContractCommand::Verify {
+            archive: Some(dir),
+            server_key,
+            json,
+            ..
+        } => {
+            let key = server_key.or(own_key);
+            let v = crate::contracts::verify_archive(&dir, key.as_deref())?;
+            print_verification(&v, json);
+            if v.is_valid() {
+                Ok(())
+            } else {
+                Err(altered_error(1))
+            }
+        }
+        ContractCommand::Verify {
+            job: Some(job),
+            contract,
+            json,
+            ..
+        } => {
+            let db = Db::open(&cfg.data_dir)?;
+            let blobs = crate::blobs::BlobStore::from_config(cfg)?;
+            let key = own_key.ok_or_else(|| {
+                ServerError::bad(
+                    "no_server_key",
+                    "此数据目录没有服务器签名密钥",
+                    "this data directory has no server signing key",
+                )
+            })?;
+            let all =
+                crate::contracts::verify_job(&db, &blobs, &key, &job, contract.as_deref()).await?;
+            if all.is_empty() {
+                println!("工单 {job} 没有合同 / job {job} has no contracts");
+            }
+            for v in &all {
+                print_verification(v, json);
+            }
+            match all.iter().filter(|v| !v.is_valid()).count() {
+                0 => Ok(()),
+                n => Err(altered_error(n)),
+            }
+        }
+        ContractCommand::Verify { .. } => Err(ServerError::bad(
+            "missing_argument",
+            "请指定 --job 或 --archive",
+            "give --job or --archive",
+        )),
+        ContractCommand::Export { job, contract, out } => {
+            let db = Db::open(&cfg.data_dir)?;
+            let blobs = crate::blobs::BlobStore::from_config(cfg)?;
+            let job = crate::contracts::load_job(&db, &job).await?;
+            let ids: Vec<String> = match contract {
+                Some(c) => vec![c],
+                None => job.contracts.keys().cloned().collect(),
+            };
+            for id in ids {
+                let started = std::time::Instant::now();
+                let (j, c) = (job.clone(), id.clone());
+                let pdf = tokio::task::spawn_blocking(move || crate::pdf::render(&j, &c))
+                    .await
+                    .map_err(|e| ServerError::Internal(e.to_string()))??;
+                let render_ms = started.elapsed().as_millis();
+                let dir = out.join(&id);
+                let files = crate::contracts::export(&blobs, &job, &id, &dir, pdf.clone()).await?;
+                println!(
+                    "合同 {id} → {}（{} 个文件{}）/ contract {id} → {} ({} files{})",
+                    dir.display(),
+                    files.len(),
+                    pdf.as_ref()
+                        .map(|p| format!("，PDF {} 字节，{render_ms} 毫秒", p.len()))
+                        .unwrap_or_default(),
+                    dir.display(),
+                    files.len(),
+                    pdf.as_ref()
+                        .map(|p| format!(", PDF {} bytes in {render_ms} ms", p.len()))
+                        .unwrap_or_default(),
+                );
+            }
             Ok(())
         }
     }

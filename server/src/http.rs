@@ -43,6 +43,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me", get(me))
         .route("/api/v1/sync", post(sync_handler))
         .route("/api/v1/jobs/{id}/automerge", get(job_automerge))
+        .route(
+            "/api/v1/jobs/{id}/contracts/{cid}/verification",
+            get(contract_verification),
+        )
+        .route("/api/v1/jobs/{id}/contracts/{cid}/pdf", get(contract_pdf))
         .route("/api/v1/blobs/{sha256}", get(tus::blob))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .merge(
@@ -193,5 +198,63 @@ async fn job_automerge(
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/octet-stream")],
         bytes,
+    ))
+}
+
+/// The caller may see the job, or 404 (the job's existence is not disclosed).
+async fn visible_job(
+    s: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<field_core::Job, ServerError> {
+    let who = principal(s, headers).await?;
+    let job_id = id.to_string();
+    let visible =
+        s.db.run(move |core| jobs::can_access(&core.conn, &who, &job_id))
+            .await?;
+    if !visible {
+        return Err(ServerError::NotFound);
+    }
+    crate::contracts::load_job(&s.db, id).await
+}
+
+async fn contract_verification(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((id, cid)): Path<(String, String)>,
+) -> Result<Json<field_core::contract::Verification>, ServerError> {
+    visible_job(&s, &headers, &id).await?;
+    let key = s
+        .ctx
+        .signing_key
+        .as_ref()
+        .map(|k| k.public_hex())
+        .unwrap_or_default();
+    let mut all = crate::contracts::verify_job(&s.db, &s.blobs, &key, &id, Some(&cid)).await?;
+    all.pop().map(Json).ok_or(ServerError::NotFound)
+}
+
+async fn contract_pdf(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((id, cid)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ServerError> {
+    let job = visible_job(&s, &headers, &id).await?;
+    if !job.contracts.contains_key(&cid) {
+        return Err(ServerError::NotFound);
+    }
+    let pdf = tokio::task::spawn_blocking(move || crate::pdf::render(&job, &cid))
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))??
+        .ok_or(ServerError::Status {
+            status: 501,
+            code: "pdf_not_built",
+            zh: "此服务器构建时未启用 PDF 功能".into(),
+            en: "this server was built without the pdf feature".into(),
+        })?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/pdf")],
+        pdf,
     ))
 }

@@ -8,6 +8,15 @@ use std::path::Path;
 
 pub const KEY_FILE: &str = "server-signing.key";
 
+/// The key in `data_dir`, if one was created.
+pub fn load(data_dir: &Path) -> Result<Option<KeyPair>, ServerError> {
+    if data_dir.join(KEY_FILE).exists() {
+        load_or_create(data_dir).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// Loads the key from `data_dir`, creating it on first use.
 pub fn load_or_create(data_dir: &Path) -> Result<KeyPair, ServerError> {
     let path = data_dir.join(KEY_FILE);

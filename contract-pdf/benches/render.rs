@@ -1,0 +1,100 @@
+//! PDF render time and size for a signed low-voltage residential contract.
+//! `cargo bench -p contract-pdf` (prints figures; no timing assertions).
+
+use contract_pdf::PdfRenderer;
+use field_core::Store;
+use field_core::codes::{JobKind, Tariff, Voltage};
+use field_core::contract::{SignRequest, SignaturePad, StrokePoint};
+use field_core::job::{Application, Customer, NewJob};
+use std::time::Instant;
+
+fn pad(n: usize) -> SignaturePad {
+    let points: Vec<StrokePoint> = (0..n)
+        .map(|i| StrokePoint {
+            x: 20.0 + i as f64 * 2.0,
+            y: 120.0 + (i as f64 * 0.3).sin() * 80.0,
+            t_ms: i as u64 * 8,
+            pressure: Some(0.5),
+        })
+        .collect();
+    SignaturePad {
+        width: 640,
+        height: 240,
+        strokes: vec![points],
+    }
+}
+
+fn main() {
+    let store = Store::open_in_memory().expect("store");
+    let job = store
+        .create_job(
+            "cm",
+            &NewJob {
+                id: None,
+                job_no: Some("YK-2026-000001".into()),
+                kind: JobKind::LowVoltageResidential,
+                unit: "demo".into(),
+                accepted_at: chrono::Utc::now(),
+                customer: Customer {
+                    name: Some("王秀英".into()),
+                    id_number: Some("310101199001011234".into()),
+                    address: Some("上海市浦东新区示范路 1 号".into()),
+                    ..Default::default()
+                },
+                application: Application {
+                    capacity_kva: Some(8.0),
+                    voltage: Some(Voltage::V220),
+                    tariff: Some(Tariff::Residential),
+                    ..Default::default()
+                },
+            },
+        )
+        .expect("job");
+    let req = SignRequest {
+        contract_id: "c1".into(),
+        template: None,
+        inputs: [
+            ("supplier".to_string(), "国网示范市供电公司".to_string()),
+            ("manager_name".to_string(), "张伟".to_string()),
+        ]
+        .into_iter()
+        .collect(),
+        amends: None,
+        customer_name: None,
+        customer: pad(300),
+        manager: pad(200),
+        photo_ids: vec![],
+        gps: None,
+    };
+    let job = store
+        .sign_contract(&job.id, "cm", &req)
+        .expect("signed")
+        .job;
+
+    let t = Instant::now();
+    let renderer = PdfRenderer::with_default_fonts().expect("fonts");
+    let load = t.elapsed();
+    println!(
+        "fonts: {} files loaded in {:.1} ms",
+        renderer.font_files().len(),
+        load.as_secs_f64() * 1e3
+    );
+    let t = Instant::now();
+    let first = renderer.render(&job, "c1").expect("pdf");
+    println!(
+        "first render: {:.1} ms, {} bytes",
+        t.elapsed().as_secs_f64() * 1e3,
+        first.len()
+    );
+    let mut times = Vec::new();
+    for _ in 0..10 {
+        let t = Instant::now();
+        renderer.render(&job, "c1").expect("pdf");
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "warm renders (10): min {:.1} ms, median {:.1} ms, max {:.1} ms",
+        times[0], times[5], times[9]
+    );
+}
