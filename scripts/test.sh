@@ -21,8 +21,12 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
 fi
 cargo --version
 
-step "cargo fmt --check"
+step "cargo fmt --check; generated uniffi declarations up to date"
 cargo fmt --all --check
+command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-pip; }
+python3 scripts/bindings/gen_remote.py >/dev/null
+git diff --exit-code -- mobile-bindings/src/remote.rs mobile-bindings/src/sections.rs || {
+  echo "mobile-bindings/src/{remote,sections}.rs are stale: run python3 scripts/bindings/gen_remote.py"; exit 1; }
 
 step "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -67,8 +71,28 @@ status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -E '^test result:' "$log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -E '^test result:' "$log" | awk '{s+=$6} END {print s+0}')
-rm -f "$log"
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+
+step "mobile bindings: generate Python, Kotlin and Swift; run the Python suite through them"
+bindings="$CARGO_TARGET_DIR/bindings"
+set +e
+(
+  set -e
+  scripts/bindings.sh "$bindings"
+  cargo build -p fieldline-server --bin fieldline
+  FIELDLINE_BIN="$CARGO_TARGET_DIR/debug/fieldline" PYTHONPATH="$bindings/python" \
+    python3 -m unittest discover -s mobile-bindings/tests/python -v
+) > "$log" 2>&1
+py_status=$?
+set -e
+cat "$log"
+py_ran=$(grep -E '^Ran [0-9]+ test' "$log" | awk '{s+=$2} END {print s+0}')
+py_failed=$(grep -oE '(failures|errors)=[0-9]+' "$log" | awk -F= '{s+=$2} END {print s+0}')
+if [ "$py_status" -ne 0 ] && [ "$py_failed" -eq 0 ]; then py_failed=1; fi
+passed=$((passed + (py_ran > py_failed ? py_ran - py_failed : 0)))
+failed=$((failed + py_failed))
+[ "$py_status" -ne 0 ] && status=$py_status
+rm -f "$log"
 echo
 echo "tests: ${passed} passed, ${failed} failed"
 exit "$status"

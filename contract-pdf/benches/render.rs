@@ -4,25 +4,10 @@
 use contract_pdf::PdfRenderer;
 use field_core::Store;
 use field_core::codes::{JobKind, Tariff, Voltage};
-use field_core::contract::{SignRequest, SignaturePad, StrokePoint};
+use field_core::contract::SignRequest;
+use field_core::contract::sample::signature;
 use field_core::job::{Application, Customer, NewJob};
 use std::time::Instant;
-
-fn pad(n: usize) -> SignaturePad {
-    let points: Vec<StrokePoint> = (0..n)
-        .map(|i| StrokePoint {
-            x: 20.0 + i as f64 * 2.0,
-            y: 120.0 + (i as f64 * 0.3).sin() * 80.0,
-            t_ms: i as u64 * 8,
-            pressure: Some(0.5),
-        })
-        .collect();
-    SignaturePad {
-        width: 640,
-        height: 240,
-        strokes: vec![points],
-    }
-}
 
 fn main() {
     let store = Store::open_in_memory().expect("store");
@@ -61,8 +46,8 @@ fn main() {
         .collect(),
         amends: None,
         customer_name: None,
-        customer: pad(300),
-        manager: pad(200),
+        customer: signature(300, 0.0),
+        manager: signature(200, 1.0),
         photo_ids: vec![],
         gps: None,
     };

@@ -5,7 +5,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use field_core::codes::{JobKind, MilestoneEvent, PhotoPurpose, Tariff, Voltage};
 use field_core::contract::{
-    self, Evidence, GeoFix, Part, SignRequest, SignaturePad, SignerRole, StrokePoint, Trust,
+    self, Evidence, GeoFix, Part, SignRequest, SignaturePad, SignerRole, Trust,
 };
 use field_core::job::{Application, Customer, Metering, NewJob, Seal};
 use field_core::photo::IngestOptions;
@@ -23,22 +23,8 @@ fn store() -> Store {
     Store::open_in_memory().unwrap().with_clock(move || now)
 }
 
-/// A zigzag signature of `n` points.
-pub fn pad(n: usize, seed: f64) -> SignaturePad {
-    let points = (0..n)
-        .map(|i| StrokePoint {
-            x: 20.0 + i as f64 * 4.0,
-            y: 100.0 + ((i as f64 + seed) * 0.7).sin() * 60.0,
-            t_ms: i as u64 * 12,
-            pressure: Some(0.3 + (i % 5) as f64 * 0.1),
-        })
-        .collect::<Vec<_>>();
-    let (a, b) = points.split_at(n / 2);
-    SignaturePad {
-        width: 640,
-        height: 240,
-        strokes: vec![a.to_vec(), b.to_vec()],
-    }
+fn pad(n: usize, seed: f64) -> SignaturePad {
+    contract::sample::signature(n, seed)
 }
 
 fn new_job(store: &Store) -> String {

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use field_core::codes::{MilestoneEvent, PhotoPurpose, Tariff, Voltage};
-use field_core::contract::{GeoFix, Part, SignRequest, SignaturePad, SignerRole, StrokePoint};
+use field_core::contract::{GeoFix, Part, SignRequest, SignaturePad, SignerRole};
 use field_core::job::{Application, Customer, Metering, NewJob, Seal, Survey};
 use field_core::photo::IngestOptions;
 use field_core::photo::sample::{self, SampleExif};
@@ -14,20 +14,7 @@ use fieldline_tests::{Phone, TestServer, at};
 use std::path::Path;
 
 fn pad(n: usize, seed: f64) -> SignaturePad {
-    let points: Vec<StrokePoint> = (0..n)
-        .map(|i| StrokePoint {
-            x: 30.0 + i as f64 * 3.5,
-            y: 110.0 + ((i as f64 + seed) * 0.45).sin() * 70.0,
-            t_ms: i as u64 * 10,
-            pressure: Some(0.4 + (i % 4) as f64 * 0.1),
-        })
-        .collect();
-    let (a, b) = points.split_at(n / 3);
-    SignaturePad {
-        width: 640,
-        height: 240,
-        strokes: vec![a.to_vec(), b.to_vec()],
-    }
+    field_core::contract::sample::signature(n, seed)
 }
 
 fn photo(

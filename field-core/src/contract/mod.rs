@@ -12,6 +12,7 @@ mod keys;
 mod manifest;
 #[cfg(feature = "photo")]
 mod raster;
+pub mod sample;
 mod signature;
 mod template;
 mod verify;

@@ -1,0 +1,186 @@
+//! Every edit field-core offers, as one enum that reads naturally in Kotlin (`JobEdit.UpdateSurvey(…)`)
+//! and Swift (`.updateSurvey(…)`). Sections are patches: fields left `null`/`nil` are unchanged.
+
+use crate::sections::*;
+use crate::types::Timestamp;
+use field_core::codes::{InspectionKind, SpecialLoad};
+use field_core::job::{
+    Agent, Assignment, ConstructionLog, Customer, Finding, Material, Milestone, Permit,
+    ProjectAcceptance, ProjectDesign, ProjectSettlement, ReturnVisit, Seal, SupplyPlan, Survey,
+};
+use field_core::{Edit, job::FindingTarget};
+
+/// Which findings list a finding belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum FindingList {
+    Inspection { kind: InspectionKind },
+    Review,
+}
+
+/// One change to a job. Entries of collections are keyed by an id the app chooses (a UUID), so
+/// retrying an edit never duplicates anything.
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+pub enum JobEdit {
+    UpdateCustomer {
+        customer: Customer,
+    },
+    UpdateAgent {
+        agent: Agent,
+    },
+    UpdateApplication {
+        application: ApplicationPatch,
+    },
+    SetSpecialLoad {
+        load: SpecialLoad,
+        present: bool,
+    },
+    UpdateAssignment {
+        assignment: Assignment,
+    },
+    UpdateSurvey {
+        survey: Survey,
+    },
+    UpdateSupplyPlan {
+        plan: SupplyPlan,
+    },
+    UpdateProject {
+        project: ProjectPatch,
+    },
+    UpdateProjectDesign {
+        design: ProjectDesign,
+    },
+    UpdateProjectAcceptance {
+        acceptance: ProjectAcceptance,
+    },
+    UpdateProjectSettlement {
+        settlement: ProjectSettlement,
+    },
+    PutMaterial {
+        id: String,
+        item: Material,
+    },
+    PutPermit {
+        id: String,
+        permit: Permit,
+    },
+    PutConstructionLog {
+        id: String,
+        log: ConstructionLog,
+    },
+    UpdateInspection {
+        kind: InspectionKind,
+        inspection: InspectionPatch,
+    },
+    PutFinding {
+        list: FindingList,
+        id: String,
+        finding: Finding,
+    },
+    UpdateMetering {
+        metering: MeteringPatch,
+    },
+    PutSeal {
+        id: String,
+        seal: Seal,
+    },
+    UpdateReturnVisit {
+        visit: ReturnVisit,
+    },
+    UpdateReview {
+        review: ReviewPatch,
+    },
+    /// Which document was collected for a checklist group.
+    CheckDocument {
+        group: String,
+        item: ChecklistItemPatch,
+    },
+    AddMilestone {
+        id: String,
+        milestone: Milestone,
+    },
+    /// The job waits on the customer: time-limit clocks pause.
+    StartWaiting {
+        id: String,
+        reason: String,
+        at: Timestamp,
+    },
+    /// The customer is back.
+    EndWaiting {
+        at: Timestamp,
+    },
+    /// Power-on: needs a signed contract and the meter's asset number and initial reading.
+    RecordPowerOn {
+        id: String,
+        at: Timestamp,
+    },
+    /// Replace `delete` characters at `pos` of the notes with `insert`.
+    SpliceNotes {
+        pos: u32,
+        delete: u32,
+        insert: String,
+    },
+    SetNotes {
+        text: String,
+    },
+}
+
+impl From<JobEdit> for Edit {
+    fn from(e: JobEdit) -> Edit {
+        match e {
+            JobEdit::UpdateCustomer { customer } => Edit::UpdateCustomer(customer),
+            JobEdit::UpdateAgent { agent } => Edit::UpdateAgent(agent),
+            JobEdit::UpdateApplication { application } => {
+                Edit::UpdateApplication(application.into())
+            }
+            JobEdit::SetSpecialLoad { load, present } => Edit::SetSpecialLoad { load, present },
+            JobEdit::UpdateAssignment { assignment } => Edit::UpdateAssignment(assignment),
+            JobEdit::UpdateSurvey { survey } => Edit::UpdateSurvey(survey),
+            JobEdit::UpdateSupplyPlan { plan } => Edit::UpdateSupplyPlan(plan),
+            JobEdit::UpdateProject { project } => Edit::UpdateProject(project.into()),
+            JobEdit::UpdateProjectDesign { design } => Edit::UpdateProjectDesign(design),
+            JobEdit::UpdateProjectAcceptance { acceptance } => {
+                Edit::UpdateProjectAcceptance(acceptance)
+            }
+            JobEdit::UpdateProjectSettlement { settlement } => {
+                Edit::UpdateProjectSettlement(settlement)
+            }
+            JobEdit::PutMaterial { id, item } => Edit::PutMaterial { id, item },
+            JobEdit::PutPermit { id, permit } => Edit::PutPermit { id, permit },
+            JobEdit::PutConstructionLog { id, log } => Edit::PutConstructionLog { id, log },
+            JobEdit::UpdateInspection { kind, inspection } => Edit::UpdateInspection {
+                kind,
+                inspection: inspection.into(),
+            },
+            JobEdit::PutFinding { list, id, finding } => Edit::PutFinding {
+                target: match list {
+                    FindingList::Inspection { kind } => FindingTarget::Inspection(kind),
+                    FindingList::Review => FindingTarget::Review,
+                },
+                id,
+                finding,
+            },
+            JobEdit::UpdateMetering { metering } => Edit::UpdateMetering(metering.into()),
+            JobEdit::PutSeal { id, seal } => Edit::PutSeal { id, seal },
+            JobEdit::UpdateReturnVisit { visit } => Edit::UpdateReturnVisit(visit),
+            JobEdit::UpdateReview { review } => Edit::UpdateReview(review.into()),
+            JobEdit::CheckDocument { group, item } => Edit::CheckDocument {
+                group,
+                item: item.into(),
+            },
+            JobEdit::AddMilestone { id, milestone } => Edit::AddMilestone { id, milestone },
+            JobEdit::StartWaiting { id, reason, at } => Edit::StartWaiting { id, reason, at },
+            JobEdit::EndWaiting { at } => Edit::EndWaiting { at },
+            JobEdit::RecordPowerOn { id, at } => Edit::RecordPowerOn { id, at },
+            JobEdit::SpliceNotes {
+                pos,
+                delete,
+                insert,
+            } => Edit::SpliceNotes {
+                pos: pos as usize,
+                delete: delete as usize,
+                insert,
+            },
+            JobEdit::SetNotes { text } => Edit::SetNotes { text },
+        }
+    }
+}

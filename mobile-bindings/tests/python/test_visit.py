@@ -1,0 +1,226 @@
+"""A survey-and-install visit through the generated Python bindings only, offline, then synced
+against a real `fieldline serve` started here; the server's copy is checked by the server's own
+contract verification and by a second phone that syncs the job down.
+
+Needs: FIELDLINE_BIN (the `fieldline` server binary) and `fieldline` importable (PYTHONPATH =
+the `python` directory written by scripts/bindings.sh). scripts/test.sh sets both.
+"""
+
+import asyncio
+import datetime as dt
+import json
+import os
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.request
+import uuid
+import zlib
+
+import fieldline as fl
+
+SERVER_BIN = os.environ.get("FIELDLINE_BIN", "fieldline")
+PASSWORD = "password-123"
+
+
+def png(width, height, seed):
+    """A small RGB PNG (a gradient), written with the standard library only."""
+    rows = b"".join(
+        b"\x00" + bytes(((x * 7 + seed) % 256, (y * 5 + seed) % 256, (x + y) % 256)[c]
+                        for x in range(width) for c in range(3))
+        for y in range(height))
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def signature(points, phase):
+    import math
+    ink = [fl.InkPoint(x=20.0 + i * 3.0, y=100.0 + math.sin(i * 0.4 + phase) * 60.0, t_ms=i * 10, pressure=0.5)
+           for i in range(points)]
+    return fl.Signature(width=640, height=240, strokes=[fl.Stroke(points=ink[: points // 2]),
+                                                        fl.Stroke(points=ink[points // 2:])])
+
+
+class Progress(fl.SyncListener):
+    def __init__(self):
+        self.seen = []
+
+    def on_progress(self, progress):
+        self.seen.append(progress)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, root):
+        self.data = os.path.join(root, "server")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+
+    def cli(self, *args, stdin=None):
+        return subprocess.run([SERVER_BIN, "--data-dir", self.data, *args], input=stdin,
+                              capture_output=True, text=True, timeout=120)
+
+    def add_user(self, username, role, unit):
+        r = self.cli("user", "add", "--username", username, "--role", role, "--unit", unit,
+                     "--display-name", username, stdin=PASSWORD)
+        assert r.returncode == 0, r.stderr
+
+    def start(self):
+        self.proc = subprocess.Popen([SERVER_BIN, "--data-dir", self.data, "serve", "--listen",
+                                      f"127.0.0.1:{self.port}"], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("fieldline serve did not start")
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+            self.proc = None
+
+
+class VisitTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.server = Server(self.tmp.name)
+        self.server.add_user("cm-py", "customer_manager", "demo")
+        self.server.add_user("office-py", "office_staff", "demo")
+        self.server.start()
+
+    def tearDown(self):
+        self.server.stop()
+        self.tmp.cleanup()
+
+    def test_a_visit_offline_then_synced_and_checked_on_the_server(self):
+        app = fl.FieldApp.open(os.path.join(self.tmp.name, "phone"))
+        user = asyncio.run(app.login(self.server.url, "cm-py", PASSWORD))
+        self.assertEqual(user.role, "customer_manager")
+        self.assertEqual(app.current_user().username, "cm-py")
+
+        # The network goes away for the whole visit.
+        self.server.stop()
+        accepted = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)
+        job = app.create_job(fl.NewJobInput(
+            kind=fl.JobKind.LOW_VOLTAGE_RESIDENTIAL, unit="demo", accepted_at=accepted,
+            customer=fl.Customer(name="赵桂芳", id_number="110101199202020022",
+                                 contact_phone="13700000000", address="北京市东城区示范胡同 6 号"),
+            application=fl.ApplicationPatch(capacity_kva=8.0, voltage=fl.Voltage.V220,
+                                            tariff=fl.Tariff.RESIDENTIAL)))
+        self.assertEqual(job.status, fl.JobStatus.ACCEPTED)
+        job_id = job.id
+        job = app.edit(job_id, fl.JobEdit.UPDATE_SURVEY(fl.Survey(
+            surveyed_at=accepted + dt.timedelta(minutes=30), address_verified=True, direct_install=True)))
+        self.assertTrue(job.survey.direct_install)
+
+        # Bad input: a clear error in both languages, nothing stored.
+        with self.assertRaises(fl.FieldlineError.InvalidInput) as bad:
+            app.edit(job_id, fl.JobEdit.UPDATE_CUSTOMER(fl.Customer(contact_phone="not a phone")))
+        self.assertIn("电话", bad.exception.zh)
+        self.assertIn("phone", bad.exception.en)
+
+        id_card = asyncio.run(app.add_photo(job_id, png(320, 240, 1), fl.PhotoCapture(
+            purpose=fl.PhotoPurpose.DOCUMENT_PROOF, checklist_group="owner_id", author_name="张伟")))
+        site = asyncio.run(app.add_photo(job_id, png(320, 240, 2), fl.PhotoCapture(
+            purpose=fl.PhotoPurpose.SURVEY, location=fl.Location(latitude=39.93, longitude=116.41))))
+        self.assertFalse(site.duplicate)
+        self.assertEqual(app.upload_queue().photos_pending, 2)
+
+        preview = app.contract_preview(job_id, "国网示范供电公司", {"manager_name": "张伟"}, None)
+        self.assertIn("赵桂芳", preview.text)
+        self.assertEqual(preview.missing, [])
+        contract_id = str(uuid.uuid4())
+        signed = app.sign_contract(job_id, fl.ContractRequest(
+            contract_id=contract_id, supplier="国网示范供电公司", inputs={"manager_name": "张伟"},
+            customer_signature=signature(120, 0.0), manager_signature=signature(80, 1.0),
+            photo_ids=[id_card.photo_id, site.photo_id], location=fl.Location(latitude=39.93, longitude=116.41)))
+        self.assertEqual(len(signed.text_sha256), 64)
+        self.assertEqual(signed.job.status, fl.JobStatus.READY_TO_POWER_ON)
+        with self.assertRaises(fl.FieldlineError.InvalidInput):
+            app.sign_contract(job_id, fl.ContractRequest(
+                contract_id=contract_id, supplier="别的公司", customer_signature=signature(50, 0.0),
+                manager_signature=signature(50, 1.0)))
+
+        app.edit(job_id, fl.JobEdit.UPDATE_METERING(fl.MeteringPatch(
+            meter_asset_no="1100001234567", initial_reading=0.0, ct_ratio="直接接入")))
+        for n in ("FY-01", "FY-02"):
+            app.edit(job_id, fl.JobEdit.PUT_SEAL(n, fl.Seal(number=n, position="表箱")))
+        asyncio.run(app.add_photo(job_id, png(320, 240, 3), fl.PhotoCapture(purpose=fl.PhotoPurpose.METER)))
+        job = app.edit(job_id, fl.JobEdit.RECORD_POWER_ON("power-on", dt.datetime.now(dt.timezone.utc)))
+        self.assertEqual(job.status, fl.JobStatus.POWERED_ON)
+        stages = {c.stage: c for c in app.time_limits(job_id, dt.date.today().isoformat())}
+        self.assertIn("power_on", stages)
+        local = app.verify_contract(job_id, contract_id)
+        self.assertTrue(local.valid and not local.countersigned, local.summary_en)
+
+        # Back online: documents first, then the photos; progress reaches the listener.
+        self.server.start()
+        listener = Progress()
+        result = asyncio.run(app.sync(listener))
+        self.assertGreaterEqual(result.jobs_pushed, 1)
+        self.assertEqual(result.photos_uploaded, 9)
+        self.assertTrue(listener.seen)
+        self.assertEqual(app.upload_queue().photos_pending, 0)
+
+        # The server's own verification of its copy.
+        r = self.server.cli("contract", "verify", "--job", job_id, "--json")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        checks = json.loads(r.stdout)
+        self.assertEqual(checks["altered"], [])
+        self.assertTrue(checks["countersigned"])
+
+        # The receipt comes back; a second phone receives the whole job from the server.
+        asyncio.run(app.sync(None))
+        self.assertTrue(app.verify_contract(job_id, contract_id).countersigned)
+        office = fl.FieldApp.open(os.path.join(self.tmp.name, "office"))
+        asyncio.run(office.login(self.server.url, "office-py", PASSWORD))
+        asyncio.run(office.sync(None))
+        copy = office.get_job(job_id)
+        self.assertEqual(copy.customer.name, "赵桂芳")
+        self.assertEqual(copy.status, fl.JobStatus.POWERED_ON)
+        self.assertEqual(sorted(copy.metering.seals), ["FY-01", "FY-02"])
+        self.assertEqual(len(copy.photos), 3)
+        self.assertIsNotNone(copy.contracts[contract_id].receipt.receipt)
+        rows = office.list_jobs(fl.JobQuery(text="赵桂芳")).items
+        self.assertEqual([r.job_id for r in rows], [job_id])
+
+    def test_errors_and_calendar(self):
+        app = fl.FieldApp.open(os.path.join(self.tmp.name, "phone2"))
+        with self.assertRaises(fl.FieldlineError.LoginRequired):
+            asyncio.run(app.sync(None))
+        with self.assertRaises(fl.FieldlineError.LoginRequired):
+            app.create_job(fl.NewJobInput(kind=fl.JobKind.HIGH_VOLTAGE, unit="demo",
+                                          accepted_at=dt.datetime.now(dt.timezone.utc),
+                                          customer=fl.Customer(name="x")))
+        with self.assertRaises(fl.FieldlineError.LoginRequired):
+            asyncio.run(app.login(self.server.url, "cm-py", "wrong password"))
+        with self.assertRaises(fl.FieldlineError.NotFound):
+            app.get_job("no-such-job")
+        # National Day 2026: 1–7 October off, Saturday 10 October a working day (调休).
+        self.assertFalse(app.is_working_day("2026-10-01"))
+        self.assertTrue(app.is_working_day("2026-10-10"))
+        self.assertEqual(app.add_working_days("2026-09-30", 1), "2026-10-08")
+
+
+if __name__ == "__main__":
+    unittest.main()
