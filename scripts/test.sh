@@ -73,16 +73,9 @@ passed=$(grep -E '^test result:' "$log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -E '^test result:' "$log" | awk '{s+=$6} END {print s+0}')
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 
-step "mobile bindings: generate Python, Kotlin and Swift; run the Python suite through them"
-bindings="$CARGO_TARGET_DIR/bindings"
+step "mobile bindings: generate Python, Kotlin and Swift; run the visit through Python and Kotlin; check the Swift header"
 set +e
-(
-  set -e
-  scripts/bindings.sh "$bindings"
-  cargo build -p fieldline-server --bin fieldline
-  FIELDLINE_BIN="$CARGO_TARGET_DIR/debug/fieldline" PYTHONPATH="$bindings/python" \
-    python3 -m unittest discover -s mobile-bindings/tests/python -v
-) > "$log" 2>&1
+scripts/test-bindings.sh > "$log" 2>&1
 py_status=$?
 set -e
 cat "$log"
