@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the mobile library and generates its Kotlin, Swift and Python bindings.
 #
-#   scripts/bindings.sh [OUT_DIR] [debug|release]     (default: target/bindings, debug)
+#   scripts/bindings.sh [OUT_DIR] [debug|release|mobile]     (default: target/bindings, debug)
 #
 # OUT_DIR/python holds `fieldline.py` and the library beside it (`import fieldline` with
 # OUT_DIR/python on PYTHONPATH); OUT_DIR/kotlin and OUT_DIR/swift hold the sources for the apps
@@ -11,8 +11,11 @@ cd "$(dirname "$0")/.."
 out="${1:-target/bindings}"
 profile="${2:-debug}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/fieldline-target}"
-flag=()
-[ "$profile" = release ] && flag=(--release)
+case "$profile" in
+  debug) flag=() ;;
+  release|mobile) flag=(--profile "$profile") ;;
+  *) echo "unknown profile '$profile' (debug, release or mobile)" >&2; exit 2 ;;
+esac
 cargo build -p mobile-bindings "${flag[@]}"
 cargo build -p uniffi-bindgen
 case "$(uname -s)" in
