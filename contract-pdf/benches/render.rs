@@ -3,10 +3,8 @@
 
 use contract_pdf::PdfRenderer;
 use field_core::Store;
-use field_core::codes::{JobKind, Tariff, Voltage};
 use field_core::contract::SignRequest;
-use field_core::contract::sample::signature;
-use field_core::job::{Application, Customer, NewJob};
+use field_core::contract::sample::{residential_job, signature};
 use std::time::Instant;
 
 fn main() {
@@ -14,25 +12,7 @@ fn main() {
     let job = store
         .create_job(
             "cm",
-            &NewJob {
-                id: None,
-                job_no: Some("YK-2026-000001".into()),
-                kind: JobKind::LowVoltageResidential,
-                unit: "demo".into(),
-                accepted_at: chrono::Utc::now(),
-                customer: Customer {
-                    name: Some("王秀英".into()),
-                    id_number: Some("310101199001011234".into()),
-                    address: Some("上海市浦东新区示范路 1 号".into()),
-                    ..Default::default()
-                },
-                application: Application {
-                    capacity_kva: Some(8.0),
-                    voltage: Some(Voltage::V220),
-                    tariff: Some(Tariff::Residential),
-                    ..Default::default()
-                },
-            },
+            &residential_job("YK-2026-000001", "王秀英", chrono::Utc::now()),
         )
         .expect("job");
     let req = SignRequest {

@@ -3,11 +3,11 @@
 #![cfg(feature = "photo")]
 
 use chrono::{DateTime, TimeZone, Utc};
-use field_core::codes::{JobKind, MilestoneEvent, PhotoPurpose, Tariff, Voltage};
+use field_core::codes::{MilestoneEvent, PhotoPurpose};
 use field_core::contract::{
     self, Evidence, GeoFix, Part, SignRequest, SignaturePad, SignerRole, Trust,
 };
-use field_core::job::{Application, Customer, Metering, NewJob, Seal};
+use field_core::job::{Customer, Metering, Seal};
 use field_core::photo::IngestOptions;
 use field_core::photo::sample::{self, SampleExif};
 use field_core::store::PhotoInput;
@@ -31,26 +31,11 @@ fn new_job(store: &Store) -> String {
     let job = store
         .create_job(
             "office1",
-            &NewJob {
-                id: None,
-                job_no: Some("YK-2026-000777".into()),
-                kind: JobKind::LowVoltageResidential,
-                unit: "demo".into(),
-                accepted_at: at("2026-11-19T01:00:00Z"),
-                customer: Customer {
-                    name: Some("王秀英".into()),
-                    id_number: Some("310101199001011234".into()),
-                    contact_phone: Some("13800000000".into()),
-                    address: Some("上海市浦东新区示范路 1 号 2 单元 301 室".into()),
-                    ..Default::default()
-                },
-                application: Application {
-                    capacity_kva: Some(8.0),
-                    voltage: Some(Voltage::V220),
-                    tariff: Some(Tariff::Residential),
-                    ..Default::default()
-                },
-            },
+            &contract::sample::residential_job(
+                "YK-2026-000777",
+                "王秀英",
+                at("2026-11-19T01:00:00Z"),
+            ),
         )
         .unwrap();
     job.id

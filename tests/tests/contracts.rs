@@ -2,13 +2,13 @@
 //! later, countersigned and verified on the server; tampering named part by part; the PDF.
 
 use clap::Parser;
-use field_core::codes::{MilestoneEvent, PhotoPurpose, Tariff, Voltage};
+use field_core::codes::{MilestoneEvent, PhotoPurpose};
 use field_core::contract::{GeoFix, Part, SignRequest, SignaturePad, SignerRole};
-use field_core::job::{Application, Customer, Metering, NewJob, Seal, Survey};
+use field_core::job::{Metering, Seal, Survey};
 use field_core::photo::IngestOptions;
 use field_core::photo::sample::{self, SampleExif};
 use field_core::store::PhotoInput;
-use field_core::{Edit, JobKind, JobStatus, Role};
+use field_core::{Edit, JobStatus, Role};
 use fieldline_server::contracts::{files, verify_archive};
 use fieldline_tests::{Phone, TestServer, at};
 use std::path::Path;
@@ -46,26 +46,11 @@ fn visit(phone: &Phone) -> (String, String) {
     let job = s
         .create_job(
             me,
-            &NewJob {
-                id: None,
-                job_no: Some("YK-2026-009001".into()),
-                kind: JobKind::LowVoltageResidential,
-                unit: "demo".into(),
-                accepted_at: at("2026-11-02"),
-                customer: Customer {
-                    name: Some("李春兰".into()),
-                    id_number: Some("320102198805050021".into()),
-                    contact_phone: Some("13912345678".into()),
-                    address: Some("南京市玄武区示范街 18 号".into()),
-                    ..Default::default()
-                },
-                application: Application {
-                    capacity_kva: Some(10.0),
-                    voltage: Some(Voltage::V220),
-                    tariff: Some(Tariff::Residential),
-                    ..Default::default()
-                },
-            },
+            &field_core::contract::sample::residential_job(
+                "YK-2026-009001",
+                "李春兰",
+                at("2026-11-02"),
+            ),
         )
         .expect("job");
     let id = job.id.clone();

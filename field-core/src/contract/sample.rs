@@ -1,6 +1,35 @@
-//! Generated signatures for tests, benchmarks and demos: a wavy line like a fast scrawl.
+//! Fixtures for tests, benchmarks and demos: a low-voltage residential job ready for a contract,
+//! and generated signatures (a wavy line like a fast scrawl).
 
 use super::signature::{SignaturePad, StrokePoint};
+use crate::codes::{JobKind, Tariff, Voltage};
+use crate::job::{Application, Customer, NewJob};
+use chrono::{DateTime, Utc};
+
+/// A low-voltage residential application (8 kVA, 220 V, residential tariff) from customer
+/// `name` with a complete identity, phone and address: everything a contract needs from the job.
+pub fn residential_job(job_no: &str, name: &str, accepted_at: DateTime<Utc>) -> NewJob {
+    NewJob {
+        id: None,
+        job_no: Some(job_no.into()),
+        kind: JobKind::LowVoltageResidential,
+        unit: "demo".into(),
+        accepted_at,
+        customer: Customer {
+            name: Some(name.into()),
+            id_number: Some("310101199001011234".into()),
+            contact_phone: Some("13800000000".into()),
+            address: Some("上海市浦东新区示范路 1 号 2 单元 301 室".into()),
+            ..Default::default()
+        },
+        application: Application {
+            capacity_kva: Some(8.0),
+            voltage: Some(Voltage::V220),
+            tariff: Some(Tariff::Residential),
+            ..Default::default()
+        },
+    }
+}
 
 /// A signature of `points` points in two strokes on a 640×240 canvas; `phase` varies its shape.
 pub fn signature(points: usize, phase: f64) -> SignaturePad {
