@@ -10,10 +10,35 @@
 
 use crate::config::{Config, S3Config};
 use crate::error::ServerError;
+use crate::range::{self, Wanted};
+use axum::body::Bytes;
+use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+/// How much of a filesystem blob is read per chunk of a download.
+const CHUNK: u64 = 256 * 1024;
+
+/// A download in progress: which bytes of how many, streamed without holding the blob in memory.
+pub struct BlobRead {
+    pub len: u64,
+    /// `None` when the request named no range (or one the server ignores): the whole blob.
+    pub part: Option<Range<u64>>,
+    pub body: BoxStream<'static, Result<Bytes, std::io::Error>>,
+}
+
+/// The outcome of opening a blob for a download.
+pub enum Download {
+    Bytes(BlobRead),
+    /// The requested range lies outside the blob of this length.
+    Unsatisfiable {
+        len: u64,
+    },
+}
 
 /// Where finished blobs live.
 #[derive(Debug, Clone)]
@@ -129,6 +154,75 @@ impl BlobStore {
                     .map_err(object_err)?;
                 let _ = tokio::fs::remove_file(file).await;
                 Ok(())
+            }
+        }
+    }
+
+    /// Streams a blob, or the single byte range a `Range` header asks for.
+    pub async fn download(
+        &self,
+        sha256: &str,
+        range_header: Option<&str>,
+    ) -> Result<Download, ServerError> {
+        match self {
+            BlobStore::Fs { root } => {
+                let path = Self::file(root, sha256);
+                let mut file = match tokio::fs::File::open(&path).await {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        return Err(ServerError::NotFound);
+                    }
+                    Err(e) => return Err(io("cannot open", &path, e)),
+                };
+                let len = file
+                    .metadata()
+                    .await
+                    .map_err(|e| io("cannot stat", &path, e))?
+                    .len();
+                let (part, bytes) = match range::wanted(range_header, len) {
+                    Wanted::Unsatisfiable => return Ok(Download::Unsatisfiable { len }),
+                    Wanted::Whole => (None, 0..len),
+                    Wanted::Part(r) => (Some(r.clone()), r),
+                };
+                file.seek(std::io::SeekFrom::Start(bytes.start))
+                    .await
+                    .map_err(|e| io("cannot seek", &path, e))?;
+                let body = stream::try_unfold(
+                    (file, bytes.end - bytes.start),
+                    |(mut file, left)| async move {
+                        if left == 0 {
+                            return Ok(None);
+                        }
+                        let mut buf = vec![0u8; left.min(CHUNK) as usize];
+                        let n = file.read(&mut buf).await?;
+                        if n == 0 {
+                            return Err(std::io::Error::new(
+                                std::io::ErrorKind::UnexpectedEof,
+                                "blob ended before its length",
+                            ));
+                        }
+                        buf.truncate(n);
+                        Ok(Some((Bytes::from(buf), (file, left - n as u64))))
+                    },
+                )
+                .boxed();
+                Ok(Download::Bytes(BlobRead { len, part, body }))
+            }
+            BlobStore::S3 { store, prefix } => {
+                let key = Self::key(prefix, sha256);
+                let len = store.head(&key).await.map_err(object_err)?.size;
+                let part = match range::wanted(range_header, len) {
+                    Wanted::Unsatisfiable => return Ok(Download::Unsatisfiable { len }),
+                    Wanted::Whole => None,
+                    Wanted::Part(r) => Some(r),
+                };
+                let options = GetOptions {
+                    range: part.clone().map(GetRange::Bounded),
+                    ..Default::default()
+                };
+                let got = store.get_opts(&key, options).await.map_err(object_err)?;
+                let body = got.into_stream().map_err(std::io::Error::other).boxed();
+                Ok(Download::Bytes(BlobRead { len, part, body }))
             }
         }
     }

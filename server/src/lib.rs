@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod pdf;
+pub mod range;
 pub mod signing;
 pub mod sync;
 pub mod tus;

@@ -320,17 +320,38 @@ pub async fn blob(
     if header_str(&headers, "if-none-match") == Some(etag.as_str()) {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
-    let bytes = s.blobs.get(&sha256).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, mime),
-            (header::ETAG, etag),
-            (
-                header::CACHE_CONTROL,
-                "private, max-age=31536000, immutable".to_string(),
+    // A range applies only to the blob the client already has part of (If-Range names it).
+    let range = header_str(&headers, "range")
+        .filter(|_| header_str(&headers, "if-range").is_none_or(|tag| tag == etag));
+    let read = match s.blobs.download(&sha256, range).await? {
+        crate::blobs::Download::Bytes(read) => read,
+        crate::blobs::Download::Unsatisfiable { len } => {
+            return Ok((
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                [(header::CONTENT_RANGE, format!("bytes */{len}"))],
+            )
+                .into_response());
+        }
+    };
+    let mut response = Response::builder()
+        .header(header::CONTENT_TYPE, mime)
+        .header(header::ETAG, etag)
+        .header(
+            header::CACHE_CONTROL,
+            "private, max-age=31536000, immutable",
+        )
+        .header(header::ACCEPT_RANGES, "bytes");
+    response = match &read.part {
+        Some(r) => response
+            .status(StatusCode::PARTIAL_CONTENT)
+            .header(header::CONTENT_LENGTH, r.end - r.start)
+            .header(
+                header::CONTENT_RANGE,
+                format!("bytes {}-{}/{}", r.start, r.end - 1, read.len),
             ),
-        ],
-        bytes,
-    )
-        .into_response())
+        None => response.header(header::CONTENT_LENGTH, read.len),
+    };
+    response
+        .body(axum::body::Body::from_stream(read.body))
+        .map_err(|e| ServerError::Internal(e.to_string()))
 }

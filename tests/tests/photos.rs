@@ -84,6 +84,63 @@ async fn get_blob(url: &str, token: &str, sha: &str) -> reqwest::Response {
         .unwrap()
 }
 
+async fn get_range(url: &str, token: &str, sha: &str, range: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!("{url}/api/v1/blobs/{sha}"))
+        .bearer_auth(token)
+        .header("range", range)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Downloads stream with a length and answer single byte ranges, so a phone can resume a large
+/// original; a range outside the blob is 416, and a stale If-Range gets the whole blob.
+async fn check_ranges(url: &str, token: &str, sha: &str, bytes: &[u8]) {
+    let len = bytes.len();
+    let resp = get_blob(url, token, sha).await;
+    assert_eq!(resp.headers()["accept-ranges"], "bytes");
+    assert_eq!(resp.headers()["content-length"], len.to_string().as_str());
+    for (range, want) in [
+        ("bytes=0-9".to_string(), 0..10),
+        (format!("bytes={}-", len - 100), len - 100..len),
+        (
+            "bytes=-300000".to_string(),
+            len.saturating_sub(300_000)..len,
+        ),
+        (format!("bytes=1000-{}", len + 5000), 1000..len),
+    ] {
+        let resp = get_range(url, token, sha, &range).await;
+        assert_eq!(resp.status(), 206, "{range}");
+        assert_eq!(
+            resp.headers()["content-range"],
+            format!("bytes {}-{}/{len}", want.start, want.end - 1).as_str(),
+            "{range}"
+        );
+        assert_eq!(
+            resp.bytes().await.unwrap().as_ref(),
+            &bytes[want],
+            "{range}"
+        );
+    }
+    let resp = get_range(url, token, sha, &format!("bytes={len}-")).await;
+    assert_eq!(resp.status(), 416);
+    assert_eq!(
+        resp.headers()["content-range"],
+        format!("bytes */{len}").as_str()
+    );
+    let resp = reqwest::Client::new()
+        .get(format!("{url}/api/v1/blobs/{sha}"))
+        .bearer_auth(token)
+        .header("range", "bytes=0-9")
+        .header("if-range", "\"something-else\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.bytes().await.unwrap().len(), len);
+}
+
 async fn blob_rows(server: &TestServer) -> i64 {
     server
         .running
@@ -179,6 +236,7 @@ async fn photos_sync_after_documents_upload_once_and_are_served_only_to_the_job(
     let thumb = rec.thumbnail_sha256.clone().unwrap();
     let resp = get_blob(&server.url(), &token(&cm), &thumb).await;
     assert_eq!(sha256_hex(&resp.bytes().await.unwrap()), thumb);
+    check_ranges(&server.url(), &token(&cm), &sha, &survey).await;
     // Another customer manager of the unit has no access to the job: the blob does not exist
     // for them (404, not 403: existence is not disclosed).
     let resp = get_blob(&server.url(), &token(&other), &sha).await;
