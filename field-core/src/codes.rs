@@ -3,19 +3,20 @@
 //! Each enum is stored in documents and tables by its snake_case code (`as_str`), and has a
 //! Chinese and an English label for people.
 
-use serde::{Deserialize, Serialize};
-
 /// Defines a string-coded enum with `as_str`, `parse`, `zh`, `en` and `ALL`.
 macro_rules! coded_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $code:literal, $zh:literal, $en:literal;)+ }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
         pub enum $name {
             $(#[serde(rename = $code)] $variant,)+
         }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// Every stored code, in the order of `ALL`.
+            pub const CODES: &'static [&'static str] = &[$($code,)+];
 
             /// The stable code stored in documents and tables.
             pub fn as_str(self) -> &'static str {
@@ -45,6 +46,8 @@ macro_rules! coded_enum {
         }
     };
 }
+
+pub(crate) use coded_enum;
 
 coded_enum! {
     /// Kind of job (用电类别 / 报装类型).

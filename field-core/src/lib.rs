@@ -9,6 +9,7 @@ pub mod contract;
 pub mod job;
 #[cfg(feature = "photo")]
 pub mod photo;
+pub mod policy;
 pub mod rules;
 pub mod validate;
 

@@ -301,15 +301,17 @@ fn upgrade_from_version_1_projects_existing_jobs() {
     let v: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 6);
+    assert_eq!(v, 7);
     drop(conn);
     assert_eq!(Store::open(&path).unwrap().device().public_key, key);
     let conn = rusqlite::Connection::open(&path).unwrap();
-    // Migration 5 made the (empty) photo upload queue.
-    let queued: i64 = conn
-        .query_row("SELECT COUNT(*) FROM photo_upload", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(queued, 0);
+    // Migration 5 made the (empty) photo upload queue; migration 7 the policy and refusal tables.
+    for table in ["photo_upload", "write_policy", "sync_refused"] {
+        let n: i64 = conn
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0, "{table}");
+    }
 }
 
 #[test]

@@ -1,10 +1,13 @@
 //! The `fieldline` command line.
 
-use crate::{Config, ServerError, auth, db::Db};
+use crate::service::{Env, audit, auth};
+use crate::store::{AuditQuery, PolicyRow, ServerStore};
+use crate::{Config, ServerError};
 use clap::{Parser, Subcommand};
 use field_core::Role;
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -52,6 +55,50 @@ pub enum Command {
     Contract {
         #[command(subcommand)]
         command: ContractCommand,
+    },
+    /// The audit trail (审计记录): who changed what, when, from which device; logins, refusals,
+    /// exports and downloads.
+    Audit {
+        /// Only this job.
+        #[arg(long)]
+        job: Option<String>,
+        /// Only this user.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only entries at or after this time (RFC 3339, or a date YYYY-MM-DD in China time).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many entries (default 1000).
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+        /// Print JSON (one array).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write policies (写入权限): which role may write which part of a job.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Install a policy from a JSON file (a unit's override or a newer version; see
+    /// field-core/data/policy/national.v1.json). Takes effect at its effective date.
+    Add {
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// List the policies this server knows (the compiled-in default and those installed).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the policy in force for a unit today.
+    Show {
+        #[arg(long)]
+        unit: String,
     },
 }
 
@@ -132,6 +179,14 @@ pub async fn run(cli: Cli) -> i32 {
     }
 }
 
+/// Opens the data directory's store and services (without creating a signing key).
+fn open(cfg: &Config) -> Result<Arc<Env>, ServerError> {
+    let store: Arc<dyn ServerStore> =
+        Arc::new(crate::store::sqlite::SqliteStore::open(&cfg.data_dir)?);
+    let key = crate::signing::load(&cfg.data_dir)?;
+    Ok(Arc::new(Env::new(cfg, store, key)?))
+}
+
 async fn run_inner(cli: Cli) -> Result<(), ServerError> {
     let mut cfg = config(&cli)?;
     match cli.command {
@@ -150,15 +205,15 @@ async fn run_inner(cli: Cli) -> Result<(), ServerError> {
             if let Some(l) = listen {
                 cfg.listen = l;
             }
-            let db = Db::open(&cfg.data_dir)?;
-            let ctx = crate::jobs::Context::default();
+            let env = crate::open(&cfg)?;
             let data_dir = cfg.data_dir.clone();
-            let users = db.run_sync(|core| crate::demo::seed(core, &data_dir, &ctx))?;
-            drop(db);
-            let running = crate::start(&cfg).await?;
+            let users = env
+                .blocking(move |env| crate::service::demo::seed(env, &data_dir))
+                .await?;
+            let running = crate::serve(&cfg, env).await?;
             println!(
                 "fieldline demo · 演示数据（单位 {}）",
-                crate::demo::DEMO_UNIT
+                crate::service::demo::DEMO_UNIT
             );
             println!(
                 "{:<14} {:<18} 密码 / password",
@@ -201,10 +256,12 @@ async fn run_inner(cli: Cli) -> Result<(), ServerError> {
                 .read_to_string(&mut password)
                 .map_err(|e| ServerError::Io(e.to_string()))?;
             let password = password.trim_end_matches(['\r', '\n']);
-            let db = Db::open(&cfg.data_dir)?;
-            db.run_sync(|core| {
-                auth::add_user(&core.conn, &username, password, role, &unit, &display_name)
-            })?;
+            auth::check_password(password)?;
+            let hash = auth::hash_password(password)?;
+            let env = open(&cfg)?;
+            let mut tx = env.store.write()?;
+            auth::add_user(&mut *tx, &username, &hash, role, &unit, &display_name)?;
+            tx.commit()?;
             println!("added user {username} ({})", role.as_str());
             Ok(())
         }
@@ -212,9 +269,157 @@ async fn run_inner(cli: Cli) -> Result<(), ServerError> {
         Command::Device {
             command: DeviceCommand::Revoke { device_id },
         } => {
-            let db = Db::open(&cfg.data_dir)?;
-            let n = db.run_sync(|core| auth::revoke_device(&core.conn, &device_id))?;
+            let env = open(&cfg)?;
+            let mut tx = env.store.write()?;
+            let n = auth::revoke_device(&mut *tx, &device_id, Some("cli"))?;
+            tx.commit()?;
             println!("revoked {n} token(s) of device {device_id}");
+            Ok(())
+        }
+        Command::Audit {
+            job,
+            user,
+            since,
+            limit,
+            json,
+        } => {
+            let since = since.as_deref().map(parse_since).transpose()?;
+            let env = open(&cfg)?;
+            let entries = audit::query(
+                &env,
+                &AuditQuery {
+                    job_id: job,
+                    username: user,
+                    since,
+                    after_id: None,
+                    limit: limit.max(1),
+                },
+            )?;
+            print_audit(&entries, json);
+            Ok(())
+        }
+        Command::Policy { command } => policy_command(&cfg, command),
+    }
+}
+
+/// RFC 3339, or a China date (its midnight).
+fn parse_since(s: &str) -> Result<i64, ServerError> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp_millis());
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let midnight = d.and_hms_opt(0, 0, 0).expect("midnight");
+        return Ok((midnight - chrono::Duration::hours(8))
+            .and_utc()
+            .timestamp_millis());
+    }
+    Err(ServerError::bad(
+        "bad_time",
+        format!("时间 {s} 无效：请用 RFC 3339 或 YYYY-MM-DD"),
+        format!("{s} is not a time: use RFC 3339 or YYYY-MM-DD"),
+    ))
+}
+
+fn print_audit(entries: &[crate::store::AuditEntry], json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(entries).unwrap_or_default()
+        );
+        return;
+    }
+    if entries.is_empty() {
+        println!("没有记录 / no entries");
+    }
+    let china = field_core::job::china_offset();
+    for e in entries {
+        let at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(e.at)
+            .map(|t| {
+                t.with_timezone(&china)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string()
+            })
+            .unwrap_or_default();
+        let who = e.username.as_deref().unwrap_or("-");
+        let role = e.role.as_deref().unwrap_or("");
+        let device = e.device_id.as_deref().unwrap_or("-");
+        let job = e.job_id.as_deref().unwrap_or("");
+        let what = if e.sections.is_empty() {
+            e.detail.to_string()
+        } else {
+            e.sections.join(",")
+        };
+        println!(
+            "#{:<6} {at} {:<16} {who:<12} {role:<16} {device:<34} {job} {what}",
+            e.id, e.kind
+        );
+    }
+}
+
+fn policy_command(cfg: &Config, command: PolicyCommand) -> Result<(), ServerError> {
+    match command {
+        PolicyCommand::Add { file } => {
+            let body = std::fs::read_to_string(&file)
+                .map_err(|e| ServerError::Io(format!("{}: {e}", file.display())))?;
+            let p = field_core::policy::WritePolicy::from_json(&body)
+                .map_err(|e| ServerError::bad("bad_policy", e.to_string(), e.to_string()))?;
+            let env = open(cfg)?;
+            let mut tx = env.store.write()?;
+            tx.insert_policy(&PolicyRow {
+                id: p.id.clone(),
+                version: i64::from(p.version),
+                unit: p.unit.clone(),
+                effective_from: p.effective_from.to_string(),
+                body,
+                installed_at: crate::service::now_ms(),
+            })?;
+            audit::append(
+                &mut *tx,
+                crate::store::AuditEntry {
+                    kind: "policy_installed".into(),
+                    username: Some("cli".into()),
+                    detail: serde_json::json!({
+                        "id": p.id, "version": p.version, "unit": p.unit,
+                        "effective_from": p.effective_from,
+                    }),
+                    ..Default::default()
+                },
+            )?;
+            tx.commit()?;
+            println!(
+                "installed write policy {} v{} ({}, from {}); restart the server to apply it",
+                p.id,
+                p.version,
+                p.unit.as_deref().unwrap_or("all units"),
+                p.effective_from
+            );
+            Ok(())
+        }
+        PolicyCommand::List { json } => {
+            let env = open(cfg)?;
+            let book = env.policies.read().unwrap_or_else(|p| p.into_inner());
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(book.all()).unwrap_or_default()
+                );
+            } else {
+                for p in book.all() {
+                    println!(
+                        "{} v{}  unit {}  from {}",
+                        p.id,
+                        p.version,
+                        p.unit.as_deref().unwrap_or("*"),
+                        p.effective_from
+                    );
+                }
+            }
+            Ok(())
+        }
+        PolicyCommand::Show { unit } => {
+            let env = open(cfg)?;
+            let p = env.policy(&unit);
+            println!("{}", serde_json::to_string_pretty(&p).unwrap_or_default());
             Ok(())
         }
     }
@@ -253,7 +458,7 @@ async fn contract_command(cfg: &Config, command: ContractCommand) -> Result<(), 
             ..
         } => {
             let key = server_key.or(own_key);
-            let v = crate::contracts::verify_archive(&dir, key.as_deref())?;
+            let v = crate::service::contracts::verify_archive(&dir, key.as_deref())?;
             print_verification(&v, json);
             if v.is_valid() {
                 Ok(())
@@ -267,8 +472,7 @@ async fn contract_command(cfg: &Config, command: ContractCommand) -> Result<(), 
             json,
             ..
         } => {
-            let db = Db::open(&cfg.data_dir)?;
-            let blobs = crate::blobs::BlobStore::from_config(cfg)?;
+            let env = open(cfg)?;
             let key = own_key.ok_or_else(|| {
                 ServerError::bad(
                     "no_server_key",
@@ -276,8 +480,22 @@ async fn contract_command(cfg: &Config, command: ContractCommand) -> Result<(), 
                     "this data directory has no server signing key",
                 )
             })?;
-            let all =
-                crate::contracts::verify_job(&db, &blobs, &key, &job, contract.as_deref()).await?;
+            let all = crate::service::contracts::verify_job(&env, &key, &job, contract.as_deref())
+                .await?;
+            for v in &all {
+                audit::record(
+                    &env,
+                    crate::store::AuditEntry {
+                        kind: "contract_verified".into(),
+                        username: Some("cli".into()),
+                        job_id: Some(job.clone()),
+                        detail: serde_json::json!({
+                            "contract": v.contract_id, "valid": v.is_valid(),
+                        }),
+                        ..Default::default()
+                    },
+                )?;
+            }
             if all.is_empty() {
                 println!("工单 {job} 没有合同 / job {job} has no contracts");
             }
@@ -295,9 +513,8 @@ async fn contract_command(cfg: &Config, command: ContractCommand) -> Result<(), 
             "give --job or --archive",
         )),
         ContractCommand::Export { job, contract, out } => {
-            let db = Db::open(&cfg.data_dir)?;
-            let blobs = crate::blobs::BlobStore::from_config(cfg)?;
-            let job = crate::contracts::load_job(&db, &job).await?;
+            let env = open(cfg)?;
+            let job = crate::service::contracts::load_job(&env, &job).await?;
             let ids: Vec<String> = match contract {
                 Some(c) => vec![c],
                 None => job.contracts.keys().cloned().collect(),
@@ -310,7 +527,21 @@ async fn contract_command(cfg: &Config, command: ContractCommand) -> Result<(), 
                     .map_err(|e| ServerError::Internal(e.to_string()))??;
                 let render_ms = started.elapsed().as_millis();
                 let dir = out.join(&id);
-                let files = crate::contracts::export(&blobs, &job, &id, &dir, pdf.clone()).await?;
+                let files =
+                    crate::service::contracts::export(&env.blobs, &job, &id, &dir, pdf.clone())
+                        .await?;
+                audit::record(
+                    &env,
+                    crate::store::AuditEntry {
+                        kind: "contract_exported".into(),
+                        username: Some("cli".into()),
+                        job_id: Some(job.id.clone()),
+                        detail: serde_json::json!({
+                            "contract": id, "out": dir.display().to_string(), "files": files.len(),
+                        }),
+                        ..Default::default()
+                    },
+                )?;
                 println!(
                     "合同 {id} → {}（{} 个文件{}）/ contract {id} → {} ({} files{})",
                     dir.display(),

@@ -1,14 +1,21 @@
-//! The one boundary error type of the HTTP edge. Every error becomes a status code and a JSON
-//! body `{code, zh, en}`.
+//! The one boundary error type of the server. Each variant says what went wrong in domain terms
+//! with a stable code and the reason in Chinese and English; only the HTTP layer
+//! (`http::error`) turns it into a status code, and the CLI prints it.
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use field_core::sync::protocol::ApiError;
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// The request is malformed or its content invalid.
     #[error("{en}")]
     BadRequest {
+        code: &'static str,
+        zh: String,
+        en: String,
+    },
+    /// The request (or a part of it) is larger than the server accepts.
+    #[error("{en}")]
+    TooLarge {
         code: &'static str,
         zh: String,
         en: String,
@@ -23,17 +30,33 @@ pub enum ServerError {
     TooManyRequests,
     #[error("client too old")]
     UpgradeRequired { client: u32, min: u32 },
+    /// The request conflicts with what is stored.
     #[error("conflict: {en}")]
     Conflict {
         code: &'static str,
         zh: String,
         en: String,
     },
+    /// The bytes do not hash to what they claim.
     #[error("checksum mismatch: {en}")]
     ChecksumMismatch { zh: String, en: String },
+    /// A protocol precondition is not met (e.g. the tus version).
     #[error("{en}")]
-    Status {
-        status: u16,
+    Precondition {
+        code: &'static str,
+        zh: String,
+        en: String,
+    },
+    /// The body has the wrong media type.
+    #[error("{en}")]
+    MediaType {
+        code: &'static str,
+        zh: String,
+        en: String,
+    },
+    /// This build cannot do it (e.g. PDFs without the `pdf` feature).
+    #[error("{en}")]
+    NotImplemented {
         code: &'static str,
         zh: String,
         en: String,
@@ -42,8 +65,8 @@ pub enum ServerError {
     Io(String),
     #[error("internal: {0}")]
     Internal(String),
-    #[error("database: {0}")]
-    Db(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl ServerError {
@@ -62,72 +85,55 @@ impl ServerError {
         }
     }
 
-    fn parts(&self) -> (StatusCode, ApiError) {
-        let e = |code: &str, zh: &str, en: &str| ApiError {
-            code: code.into(),
+    pub fn conflict(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Self {
+        ServerError::Conflict {
+            code,
             zh: zh.into(),
             en: en.into(),
-        };
-        match self {
-            ServerError::BadRequest { code, zh, en } => (StatusCode::BAD_REQUEST, e(code, zh, en)),
-            ServerError::Unauthorized(why) => (
-                StatusCode::UNAUTHORIZED,
-                e("unauthorized", "未登录或登录已失效，请重新登录", why),
-            ),
-            ServerError::Forbidden { zh, en } => (StatusCode::FORBIDDEN, e("forbidden", zh, en)),
-            ServerError::Conflict { code, zh, en } => (StatusCode::CONFLICT, e(code, zh, en)),
-            ServerError::ChecksumMismatch { zh, en } => (
-                StatusCode::from_u16(460).expect("valid status"),
-                e("checksum_mismatch", zh, en),
-            ),
-            ServerError::Status {
-                status,
-                code,
-                zh,
-                en,
-            } => (
-                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
-                e(code, zh, en),
-            ),
-            ServerError::NotFound => (StatusCode::NOT_FOUND, e("not_found", "找不到", "not found")),
-            ServerError::TooManyRequests => (
-                StatusCode::TOO_MANY_REQUESTS,
-                e(
-                    "rate_limited",
-                    "尝试次数过多，请稍后再试",
-                    "too many attempts, try again later",
-                ),
-            ),
-            ServerError::UpgradeRequired { client, min } => (
-                StatusCode::UPGRADE_REQUIRED,
-                e(
-                    "please_update",
-                    &format!("应用版本过旧（协议 {client}，最低 {min}），请更新应用"),
-                    &format!(
-                        "this app is too old (protocol {client}, server needs {min}): please update"
-                    ),
-                ),
-            ),
-            ServerError::Io(_) | ServerError::Internal(_) | ServerError::Db(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                e(
-                    "internal",
-                    "服务器内部错误，请稍后重试",
-                    "internal server error, please retry",
-                ),
-            ),
         }
     }
-}
 
-impl IntoResponse for ServerError {
-    fn into_response(self) -> Response {
-        let (status, body) = self.parts();
-        if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
-        } else {
-            tracing::debug!(error = %self, %status, "request refused");
+    /// A failure of the server itself (not of the request).
+    pub fn is_internal(&self) -> bool {
+        matches!(
+            self,
+            ServerError::Io(_) | ServerError::Internal(_) | ServerError::Store(_)
+        )
+    }
+
+    /// The stable code and the reason in both languages, as a client sees it.
+    pub fn describe(&self) -> (String, String, String) {
+        let s = |code: &str, zh: &str, en: &str| (code.to_string(), zh.to_string(), en.to_string());
+        match self {
+            ServerError::BadRequest { code, zh, en }
+            | ServerError::TooLarge { code, zh, en }
+            | ServerError::Conflict { code, zh, en }
+            | ServerError::Precondition { code, zh, en }
+            | ServerError::MediaType { code, zh, en }
+            | ServerError::NotImplemented { code, zh, en } => s(code, zh, en),
+            ServerError::Unauthorized(why) => {
+                s("unauthorized", "未登录或登录已失效，请重新登录", why)
+            }
+            ServerError::Forbidden { zh, en } => s("forbidden", zh, en),
+            ServerError::ChecksumMismatch { zh, en } => s("checksum_mismatch", zh, en),
+            ServerError::NotFound => s("not_found", "找不到", "not found"),
+            ServerError::TooManyRequests => s(
+                "rate_limited",
+                "尝试次数过多，请稍后再试",
+                "too many attempts, try again later",
+            ),
+            ServerError::UpgradeRequired { client, min } => (
+                "please_update".into(),
+                format!("应用版本过旧（协议 {client}，最低 {min}），请更新应用"),
+                format!(
+                    "this app is too old (protocol {client}, server needs {min}): please update"
+                ),
+            ),
+            ServerError::Io(_) | ServerError::Internal(_) | ServerError::Store(_) => s(
+                "internal",
+                "服务器内部错误，请稍后重试",
+                "internal server error, please retry",
+            ),
         }
-        (status, axum::Json(body)).into_response()
     }
 }

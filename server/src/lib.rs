@@ -1,23 +1,22 @@
-//! The Fieldline server: sync, auth and the job feed over HTTP (axum), with embedded SQLite.
+//! The Fieldline server: sync, auth, the job feed, write rights and the audit trail over HTTP
+//! (axum), with embedded SQLite.
 //!
-//! `fieldline serve` runs it; see [`cli`] for every command and [`config::Config`] for settings.
+//! Layers (see `ARCHITECTURE.md`): [`http`] (routes, the caller, status codes) → [`service`]
+//! (what the server does) and [`authz`] (every access decision) → [`store`] (the
+//! [`store::ServerStore`] trait; all SQL lives in [`store::sqlite`]). `fieldline serve` runs
+//! it; see [`cli`] for every command and [`config::Config`] for settings.
 
-pub mod auth;
+pub mod authz;
 pub mod blobs;
 pub mod cli;
 pub mod config;
-pub mod contracts;
-pub mod db;
-pub mod demo;
 pub mod error;
 pub mod http;
-pub mod jobs;
 pub mod pdf;
 pub mod range;
+pub mod service;
 pub mod signing;
-pub mod sync;
-pub mod tus;
-pub mod uploads;
+pub mod store;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,11 +24,12 @@ use std::time::Duration;
 
 pub use config::Config;
 pub use error::ServerError;
+pub use service::Env;
 
 /// A running server.
 pub struct Running {
     pub addr: SocketAddr,
-    pub db: db::Db,
+    pub env: Arc<Env>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
     pruner: tokio::task::JoinHandle<()>,
@@ -45,16 +45,12 @@ impl Running {
 }
 
 /// Forgets stale uploads at start and every hour.
-fn spawn_upload_pruning(
-    db: db::Db,
-    uploads: Arc<uploads::Uploads>,
-    max_age: Duration,
-) -> tokio::task::JoinHandle<()> {
+fn spawn_upload_pruning(env: Arc<Env>, max_age: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            match uploads.prune(&db, max_age).await {
+            match service::uploads::prune(&env, max_age).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(uploads = n, "forgot stale uploads"),
                 Err(e) => tracing::warn!(error = %e, "pruning uploads failed"),
@@ -63,30 +59,23 @@ fn spawn_upload_pruning(
     })
 }
 
-/// Opens the database and starts serving on `config.listen` (port 0 picks a free port).
+/// Opens the store of `config` and builds the services over it.
+pub fn open(config: &Config) -> Result<Arc<Env>, ServerError> {
+    let store = Arc::new(store::sqlite::SqliteStore::open(&config.data_dir)?);
+    let key = signing::load_or_create(&config.data_dir)?;
+    Ok(Arc::new(Env::new(config, store, Some(key))?))
+}
+
+/// Opens the store and starts serving on `config.listen` (port 0 picks a free port).
 pub async fn start(config: &Config) -> Result<Running, ServerError> {
-    let db = db::Db::open(&config.data_dir)?;
-    let blob_store = blobs::BlobStore::from_config(config)?;
-    let state = http::AppState {
-        db: db.clone(),
-        blobs: Arc::new(blob_store),
-        uploads: Arc::new(uploads::Uploads::new(
-            &config.data_dir,
-            config.max_upload_mib * 1024 * 1024,
-        )),
-        ctx: Arc::new(jobs::Context {
-            signing_key: Some(signing::load_or_create(&config.data_dir)?),
-            ..jobs::Context::default()
-        }),
-        limiter: Arc::new(auth::LoginLimiter::new(
-            config.login_attempts_per_minute,
-            Duration::from_secs(60),
-        )),
-        token_ttl: Duration::from_secs(u64::from(config.token_ttl_days) * 86_400),
-    };
+    let env = open(config)?;
+    serve(config, env).await
+}
+
+/// Serves `env` on `config.listen`.
+pub async fn serve(config: &Config, env: Arc<Env>) -> Result<Running, ServerError> {
     let pruner = spawn_upload_pruning(
-        db.clone(),
-        state.uploads.clone(),
+        env.clone(),
         Duration::from_secs(config.upload_expiry_hours * 3600),
     );
     let listener = tokio::net::TcpListener::bind(&config.listen)
@@ -96,7 +85,7 @@ pub async fn start(config: &Config) -> Result<Running, ServerError> {
         .local_addr()
         .map_err(|e| ServerError::Io(e.to_string()))?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = http::router(env.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(async {
@@ -107,10 +96,10 @@ pub async fn start(config: &Config) -> Result<Running, ServerError> {
             tracing::error!(error = %e, "server stopped with an error");
         }
     });
-    tracing::info!(%addr, "listening");
+    tracing::info!(%addr, backend = env.store.backend(), "listening");
     Ok(Running {
         addr,
-        db,
+        env,
         shutdown: tx,
         task,
         pruner,

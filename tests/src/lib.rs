@@ -73,49 +73,65 @@ impl TestServer {
         );
     }
 
+    /// The running server's services.
+    pub fn env(&self) -> &std::sync::Arc<fieldline_server::Env> {
+        &self.running.as_ref().expect("running").env
+    }
+
+    /// Counts of what the server stores.
+    pub fn stats(&self) -> fieldline_server::store::Stats {
+        self.env()
+            .store
+            .read()
+            .expect("read")
+            .stats()
+            .expect("stats")
+    }
+
     /// Rows in the server's change log (each distinct change once).
     pub async fn change_count(&self) -> i64 {
-        self.running
-            .as_ref()
-            .expect("running")
-            .db
-            .run(|core| {
-                Ok(core
-                    .conn
-                    .query_row("SELECT COUNT(*) FROM changes", [], |r| r.get(0))?)
-            })
-            .await
-            .expect("count changes")
+        self.stats().changes
     }
 
     /// The server's copy of a job.
     pub async fn job(&self, id: &str) -> field_core::Job {
         let id = id.to_string();
-        self.running
-            .as_ref()
-            .expect("running")
-            .db
-            .run(move |core| fieldline_server::jobs::read_job(core, &id))
+        self.env()
+            .blocking(move |env| fieldline_server::service::jobs::read_job(env, &id))
             .await
             .expect("read job")
             .expect("job on server")
     }
 
+    /// The audit trail (oldest first).
+    pub fn audit(&self, job: Option<&str>) -> Vec<fieldline_server::store::AuditEntry> {
+        fieldline_server::service::audit::query(
+            self.env(),
+            &fieldline_server::store::AuditQuery {
+                job_id: job.map(str::to_string),
+                limit: 100_000,
+                ..Default::default()
+            },
+        )
+        .expect("audit")
+    }
+
     pub fn add_user(&self, username: &str, role: Role, unit: &str) {
-        let db = &self.running.as_ref().expect("running").db;
-        db.run_sync(|core| {
-            fieldline_server::auth::add_user(
-                &core.conn,
-                username,
-                "password-123",
-                role,
-                unit,
-                username,
-            )
-        })
-        .expect("user added");
+        add_user_to(self.env(), username, role, unit);
     }
 }
+
+/// Adds a user with the test password through the server's own code.
+pub fn add_user_to(env: &fieldline_server::Env, username: &str, role: Role, unit: &str) {
+    use fieldline_server::service::auth;
+    let hash = auth::hash_password(PASSWORD).expect("hash");
+    let mut tx = env.store.write().expect("write");
+    auth::add_user(&mut *tx, username, &hash, role, unit, username).expect("user added");
+    tx.commit().expect("commit");
+}
+
+/// The password of every test user.
+pub const PASSWORD: &str = "password-123";
 
 /// A phone: its own store in its own directory.
 pub struct Phone {
@@ -129,11 +145,31 @@ impl Phone {
         Self::login_at(&server.url(), user).await
     }
 
+    /// A phone nobody has signed in on yet (its work is checked only when it syncs).
+    pub fn offline() -> Phone {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path().join("phone.db")).expect("store");
+        Phone {
+            store,
+            user: String::new(),
+            _dir: dir,
+        }
+    }
+
+    /// Signs this phone in as `user`.
+    pub async fn sign_in(mut self, server: &TestServer, user: &str) -> Phone {
+        field_core::sync::login(&self.store, &server.url(), user, PASSWORD)
+            .await
+            .expect("login");
+        self.user = user.to_string();
+        self
+    }
+
     /// Logs in through another address (e.g. a fault proxy).
     pub async fn login_at(url: &str, user: &str) -> Phone {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path().join("phone.db")).expect("store");
-        field_core::sync::login(&store, url, user, "password-123")
+        field_core::sync::login(&store, url, user, PASSWORD)
             .await
             .expect("login");
         Phone {

@@ -9,7 +9,7 @@ use field_core::photo::IngestOptions;
 use field_core::photo::sample::{self, SampleExif};
 use field_core::store::PhotoInput;
 use field_core::{Edit, JobStatus, Role};
-use fieldline_server::contracts::{files, verify_archive};
+use fieldline_server::service::contracts::{files, verify_archive};
 use fieldline_tests::{Phone, TestServer, at};
 use std::path::Path;
 
@@ -221,15 +221,14 @@ async fn a_visit_offline_is_countersigned_verified_and_archived() {
         cli(&server, &["contract", "verify", "--job", &job_id]).await,
         0
     );
-    let running = server.running.as_ref().unwrap();
-    let registered = running
-        .db
-        .run({
-            let d = phone.store.device().device_id;
-            move |core| fieldline_server::auth::device_key_of(&core.conn, &d)
-        })
-        .await
-        .unwrap();
+    let registered = server
+        .env()
+        .store
+        .read()
+        .unwrap()
+        .device(&phone.store.device().device_id)
+        .unwrap()
+        .and_then(|d| d.public_key);
     assert_eq!(registered.as_deref(), Some(key.as_str()));
 
     // Over HTTP, only to those who may see the job.

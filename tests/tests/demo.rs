@@ -2,7 +2,8 @@
 
 use field_core::store::JobFilter;
 use field_core::{JobKind, JobStatus, Store};
-use fieldline_server::{Config, db::Db, demo, jobs::Context};
+use fieldline_server::Config;
+use fieldline_server::service::demo;
 use fieldline_tests::*;
 use std::collections::BTreeSet;
 
@@ -14,19 +15,14 @@ async fn demo_data_covers_every_kind_and_state() {
         data_dir: dir.path().join("server"),
         ..Config::default()
     };
-    let db = Db::open(&config.data_dir).unwrap();
+    let env = fieldline_server::open(&config).unwrap();
     let data_dir = config.data_dir.clone();
-    let users = db
-        .run_sync(|core| demo::seed(core, &data_dir, &Context::default()))
-        .unwrap();
+    let users = demo::seed(&env, &data_dir).unwrap();
     assert_eq!(users.len(), field_core::Role::ALL.len() + 1);
     // Seeding again keeps the same data and logins.
-    let again = db
-        .run_sync(|core| demo::seed(core, &data_dir, &Context::default()))
-        .unwrap();
+    let again = demo::seed(&env, &data_dir).unwrap();
     assert_eq!(users, again);
-    drop(db);
-    let running = fieldline_server::start(&config).await.unwrap();
+    let running = fieldline_server::serve(&config, env).await.unwrap();
     let url = format!("http://{}", running.addr);
     let password = |u: &str| users.iter().find(|x| x.0 == u).unwrap().2.clone();
 

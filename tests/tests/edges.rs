@@ -1,7 +1,7 @@
 //! Bad input, auth and paging against the real server.
 
 use field_core::Role;
-use field_core::sync::protocol::{self, ApiError, PushJob, SyncRequest};
+use field_core::sync::protocol::{self, ApiError, PushJob, SyncRequest, SyncResponse};
 use field_core::{Edit, JobKind};
 use fieldline_tests::*;
 
@@ -36,6 +36,19 @@ async fn post_sync(
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();
     (status, resp.json().await.ok())
+}
+
+async fn post_sync_ok(server: &TestServer, token: &str, body: Vec<u8>) -> SyncResponse {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/sync", server.url()))
+        .bearer_auth(token)
+        .header("fieldline-protocol", "1")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    protocol::decode(&resp.bytes().await.unwrap(), 1 << 30).unwrap()
 }
 
 fn request(device: &str, push: Vec<PushJob>) -> Vec<u8> {
@@ -73,32 +86,30 @@ async fn bad_requests_get_clear_4xx_and_change_nothing() {
     // zstd, but not a sync request.
     let (status, _) = post_sync(&server, &t, protocol::encode(&vec![1, 2, 3]), Some("1")).await;
     assert_eq!(status, 400);
-    // A valid request whose "changes" are not automerge.
-    let junk = request(
-        &device,
-        vec![PushJob {
-            job_id: job.id.clone(),
-            changes: b"definitely not automerge".to_vec(),
-            heads: vec![],
-        }],
-    );
-    let (status, body) = post_sync(&server, &t, junk, Some("1")).await;
-    assert_eq!(status, 400);
-    assert_eq!(body.unwrap().code, "not_automerge");
-    // A push of real automerge bytes that are not a job document.
+    // A valid request whose "changes" are not automerge, and one whose automerge bytes are no
+    // job: each refused on its own, with its reason; the request itself succeeds.
     let mut doc = automerge::AutoCommit::new();
     automerge::transaction::Transactable::put(&mut doc, automerge::ROOT, "x", 1).unwrap();
-    let not_job = request(
+    let junk = request(
         &device,
-        vec![PushJob {
-            job_id: "new-thing".into(),
-            changes: doc.save(),
-            heads: vec![],
-        }],
+        vec![
+            PushJob {
+                job_id: job.id.clone(),
+                changes: b"definitely not automerge".to_vec(),
+                heads: vec![],
+            },
+            PushJob {
+                job_id: "new-thing".into(),
+                changes: doc.save(),
+                heads: vec![],
+            },
+        ],
     );
-    let (status, body) = post_sync(&server, &t, not_job, Some("1")).await;
-    assert_eq!(status, 400);
-    assert_eq!(body.unwrap().code, "not_a_job");
+    let resp = post_sync_ok(&server, &t, junk).await;
+    let codes: Vec<&str> = resp.rejected.iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(codes, vec!["not_automerge", "not_a_job"], "{resp:?}");
+    assert!(resp.rejected[0].zh.contains("automerge") && resp.rejected[1].en.contains("job"));
+    assert!(resp.acks.is_empty());
     // A device id that is not the token's.
     let (status, _) = post_sync(&server, &t, request("someone-else", vec![]), Some("1")).await;
     assert_eq!(status, 403);
@@ -135,19 +146,100 @@ async fn bad_requests_get_clear_4xx_and_change_nothing() {
 }
 
 #[tokio::test]
-async fn jobs_of_another_unit_are_refused() {
-    let (server, _office) = setup().await;
-    let other = Phone::login(&server, "office-other").await;
-    // An office in another unit tries to create a job for zhuxian.
-    other
+async fn a_refused_job_is_set_aside_and_blocks_nothing_else() {
+    let (server, office) = setup().await;
+    // Work made on a phone before anyone signed in on it: a job for zhuxian. Then an office
+    // worker of another unit signs in on that phone and accepts a job of their own.
+    let other = Phone::offline();
+    let foreign = other
         .store
         .create_job("office-other", &new_job(JobKind::HighVoltage, UNIT, "越权"))
         .unwrap();
-    let err = other.try_sync().await.unwrap_err();
-    assert!(err.to_string().contains("another unit"), "{err}");
-    assert_eq!(server.change_count().await, 0);
-    // The local work is still there, still waiting.
-    assert_eq!(other.store.dirty_jobs().unwrap().len(), 1);
+    let other = other.sign_in(&server, "office-other").await;
+    let own = other
+        .store
+        .create_job(
+            "office-other",
+            &new_job(JobKind::HighVoltage, "other-unit", "本单位客户"),
+        )
+        .unwrap();
+    // One request carries both: the good one is acknowledged, the other refused with its reason.
+    let r = other.sync().await;
+    assert!(r.complete);
+    assert_eq!(r.jobs_pushed, 1, "{r:?}");
+    assert_eq!(r.rejected.len(), 1, "{r:?}");
+    assert_eq!(r.rejected[0].job_id, foreign.id);
+    assert_eq!(r.rejected[0].code, "other_unit");
+    assert!(r.rejected[0].zh.contains("其他单位"), "{:?}", r.rejected[0]);
+    assert_eq!(
+        server.job(&own.id).await.customer.name.as_deref(),
+        Some("本单位客户")
+    );
+    // Set aside: listed as needing attention, not pushed again, nothing else blocked.
+    let refused = other.store.refused_jobs().unwrap();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].job_id, foreign.id);
+    assert_eq!(refused[0].code, "other_unit");
+    assert!(refused[0].unsynced_changes >= 1);
+    let listed = other
+        .store
+        .list_jobs(&field_core::store::JobFilter::default())
+        .unwrap();
+    let row = listed
+        .items
+        .iter()
+        .find(|j| j.job_id == foreign.id)
+        .unwrap();
+    assert_eq!(row.attention.as_deref(), Some("other_unit"));
+    other
+        .store
+        .edit(
+            &own.id,
+            "office-other",
+            &Edit::SetNotes {
+                text: "继续工作".into(),
+            },
+        )
+        .unwrap();
+    let again = other.sync().await;
+    assert!(again.rejected.is_empty(), "not pushed again: {again:?}");
+    assert_eq!(again.jobs_pushed, 1);
+    // The refusal is on the record; nothing of the refused job reached the server.
+    let refusals: Vec<_> = server
+        .audit(Some(&foreign.id))
+        .into_iter()
+        .filter(|e| e.kind == "push_refused")
+        .collect();
+    assert_eq!(refusals.len(), 1);
+    assert_eq!(refusals[0].username.as_deref(), Some("office-other"));
+    assert!(server.stats().jobs == 1);
+    // Export, then discard: the job never reached the server, so it leaves the phone; the
+    // export holds its changes and a readable summary.
+    let out = tempfile::tempdir().unwrap();
+    let exported = other
+        .store
+        .export_unsynced(&foreign.id, out.path())
+        .unwrap();
+    assert!(exported.changes >= 1);
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&exported.summary_file).unwrap()).unwrap();
+    assert_eq!(summary["refused"]["code"], "other_unit");
+    assert_eq!(summary["customer_name"], "越权");
+    let bytes = std::fs::read(&exported.changes_file).unwrap();
+    let mut restored = automerge::AutoCommit::load(&bytes).unwrap();
+    assert!(!restored.get_heads().is_empty());
+    let discarded = other
+        .store
+        .discard_unsynced(&foreign.id, out.path())
+        .unwrap();
+    assert!(discarded.job_removed);
+    assert!(other.store.job(&foreign.id).is_err());
+    assert!(other.store.refused_jobs().unwrap().is_empty());
+    let r = other.sync().await;
+    assert!(r.rejected.is_empty() && r.complete);
+    // The office of zhuxian never saw any of it.
+    office.sync().await;
+    assert!(office.store.job(&foreign.id).is_err());
 }
 
 #[tokio::test]
@@ -180,14 +272,13 @@ async fn login_errors_rate_limits_and_revocation() {
     phone.sync().await;
     // A lost phone: revoke its device; its token stops working at once.
     let device = phone.store.device().device_id;
-    let n = server
-        .running
-        .as_ref()
-        .unwrap()
-        .db
-        .run(move |core| fieldline_server::auth::revoke_device(&core.conn, &device))
-        .await
-        .unwrap();
+    let n = {
+        let mut tx = server.env().store.write().unwrap();
+        let n = fieldline_server::service::auth::revoke_device(&mut *tx, &device, Some("test"))
+            .unwrap();
+        tx.commit().unwrap();
+        n
+    };
     assert_eq!(n, 1);
     let err = phone.try_sync().await.unwrap_err();
     assert!(
@@ -201,19 +292,7 @@ async fn login_errors_rate_limits_and_revocation() {
     expiring.token_ttl_days = 0;
     expiring.data_dir = server.dir.path().join("expiring");
     let expiring = fieldline_server::start(&expiring).await.unwrap();
-    expiring
-        .db
-        .run_sync(|core| {
-            fieldline_server::auth::add_user(
-                &core.conn,
-                "cm-li",
-                "password-123",
-                Role::CustomerManager,
-                UNIT,
-                "李",
-            )
-        })
-        .unwrap();
+    add_user_to(&expiring.env, "cm-li", Role::CustomerManager, UNIT);
     let short = Phone::login_at(&format!("http://{}", expiring.addr), "cm-li").await;
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let err = short.try_sync().await.unwrap_err();

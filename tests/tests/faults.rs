@@ -83,8 +83,25 @@ async fn a_flaky_day_converges_exactly_once() {
                 continue;
             }
             let id = format!("r{round}-p{i}");
-            let edit = match rng.below(3) {
-                0 => Edit::PutConstructionLog {
+            // Each person edits what their role may write: the office reviews, the customer
+            // manager inspects, the project manager logs the works; office and customer manager
+            // both correct the contact.
+            let contact = Edit::UpdateCustomer(Customer {
+                contact_name: Some(id.clone()),
+                ..Default::default()
+            });
+            let finding = |target| Edit::PutFinding {
+                target,
+                id: id.clone(),
+                finding: Finding {
+                    text: Some(id.clone()),
+                    ..Default::default()
+                },
+            };
+            let edit = match (i, rng.below(2)) {
+                (0, 0) => finding(FindingTarget::Review),
+                (1, 0) => finding(FindingTarget::Inspection(InspectionKind::Completion)),
+                (2, 0) => Edit::PutConstructionLog {
                     id: id.clone(),
                     log: ConstructionLog {
                         at: Some(at("2026-11-05")),
@@ -92,18 +109,14 @@ async fn a_flaky_day_converges_exactly_once() {
                         ..Default::default()
                     },
                 },
-                1 => Edit::PutFinding {
-                    target: FindingTarget::Inspection(InspectionKind::Completion),
+                (2, _) => Edit::PutSeal {
                     id: id.clone(),
-                    finding: Finding {
-                        text: Some(id.clone()),
+                    seal: field_core::job::Seal {
+                        number: Some(id.clone()),
                         ..Default::default()
                     },
                 },
-                _ => Edit::UpdateCustomer(Customer {
-                    contact_name: Some(id.clone()),
-                    ..Default::default()
-                }),
+                _ => contact,
             };
             if !matches!(edit, Edit::UpdateCustomer(_)) {
                 appended.insert(id.clone());
@@ -152,6 +165,8 @@ async fn a_flaky_day_converges_exactly_once() {
         .logs
         .keys()
         .chain(d.inspections.completion.findings.keys())
+        .chain(d.review.findings.keys())
+        .chain(d.metering.seals.keys())
     {
         assert!(seen.insert(k.clone()), "{k} twice");
     }

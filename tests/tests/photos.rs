@@ -142,18 +142,7 @@ async fn check_ranges(url: &str, token: &str, sha: &str, bytes: &[u8]) {
 }
 
 async fn blob_rows(server: &TestServer) -> i64 {
-    server
-        .running
-        .as_ref()
-        .unwrap()
-        .db
-        .run(|core| {
-            Ok(core
-                .conn
-                .query_row("SELECT COUNT(*) FROM blobs", [], |r| r.get(0))?)
-        })
-        .await
-        .unwrap()
+    server.stats().blobs
 }
 
 async fn photos_sync_after_documents_upload_once_and_are_served_only_to_the_job(backend: Backend) {
@@ -591,14 +580,11 @@ async fn the_tus_protocol_edges(backend: Backend) {
     assert_stored(&server, &s3, &sha);
     // The server stopped between the last byte and recording the blob: the next request for
     // the upload records it, and the blob is served again.
-    server
-        .running
-        .as_ref()
-        .unwrap()
-        .db
-        .run(|core| Ok(core.conn.execute("DELETE FROM blobs", [])?))
-        .await
-        .unwrap();
+    {
+        let mut tx = server.env().store.write().unwrap();
+        tx.forget_blob(&sha).unwrap();
+        tx.commit().unwrap();
+    }
     assert_eq!(
         get_blob(&server.url(), &tus.token, &sha).await.status(),
         404

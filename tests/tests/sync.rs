@@ -1,6 +1,6 @@
 //! End to end: the real server, real field-core clients.
 
-use field_core::job::{Assignment, ConstructionLog, Customer, Survey};
+use field_core::job::{Assignment, ConstructionLog, Metering, Survey};
 use field_core::store::JobFilter;
 use field_core::{Edit, JobKind, Role};
 use fieldline_tests::*;
@@ -55,7 +55,7 @@ async fn two_managers_offline_both_keep_their_work() {
     assert!(cm.store.job(&id).is_ok() && pm.store.job(&id).is_ok());
 
     // Both offline: the customer manager surveys and writes notes, the project manager logs
-    // construction and writes notes too; both change the same phone number.
+    // construction and writes notes too; both change the CT ratio (metering is theirs both).
     cm.store
         .edit(
             &id,
@@ -80,8 +80,8 @@ async fn two_managers_offline_both_keep_their_work() {
         .edit(
             &id,
             "cm-li",
-            &Edit::UpdateCustomer(Customer {
-                contact_phone: Some("13911112222".into()),
+            &Edit::UpdateMetering(Metering {
+                ct_ratio: Some("100/5".into()),
                 ..Default::default()
             }),
         )
@@ -114,8 +114,8 @@ async fn two_managers_offline_both_keep_their_work() {
         .edit(
             &id,
             "pm-wang",
-            &Edit::UpdateCustomer(Customer {
-                contact_phone: Some("13933334444".into()),
+            &Edit::UpdateMetering(Metering {
+                ct_ratio: Some("150/5".into()),
                 ..Default::default()
             }),
         )
@@ -140,7 +140,7 @@ async fn two_managers_offline_both_keep_their_work() {
     let conflict = a
         .conflicts
         .iter()
-        .find(|c| c.path == "customer.contact_phone")
+        .find(|c| c.path == "metering.ct_ratio")
         .expect("same-field conflict visible");
     assert_eq!(conflict.others.len(), 1);
     // Nothing left to send; syncing again moves nothing.
@@ -231,20 +231,69 @@ async fn a_device_never_receives_a_job_it_is_not_assigned_to() {
         .job(&mine)
         .expect("newly assigned job arrives whole");
     assert_eq!(got, office.store.job(&mine).unwrap());
-    // Li cannot push to it any more.
+    // Li wrote a note offline before hearing of it: at Li's next sync the push is refused, the
+    // job leaves Li's list, and the unsynced note stays on the phone for export.
     li.store
-        .edit(&mine, "cm-li", &Edit::SetNotes { text: "x".into() })
+        .edit(
+            &mine,
+            "cm-li",
+            &Edit::SetNotes {
+                text: "李离线写的备注".into(),
+            },
+        )
         .unwrap();
-    let err = li.try_sync().await.unwrap_err();
-    assert!(err.to_string().contains("outside your scope"), "{err}");
-    // And cannot fetch it.
+    let r = li.sync().await;
+    assert!(r.complete);
+    assert_eq!(r.rejected.len(), 1, "{r:?}");
+    assert_eq!(r.rejected[0].code, "not_yours");
+    assert!(r.rejected[0].en.contains("outside your scope"));
+    assert_eq!(r.left_scope, vec![mine.clone()]);
+    assert!(
+        li.store
+            .list_jobs(&JobFilter::default())
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let held = li.store.refused_jobs().unwrap();
+    assert_eq!(held.len(), 1);
+    assert!(
+        held[0].left_scope && held[0].unsynced_changes == 1,
+        "{held:?}"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let export = li.store.export_unsynced(&mine, out.path()).unwrap();
+    let summary = std::fs::read_to_string(&export.summary_file).unwrap();
+    assert!(summary.contains("李离线写的备注"), "{summary}");
+    let again = li.sync().await;
+    assert!(again.rejected.is_empty() && again.complete, "{again:?}");
+    // Zhao's other job goes to Li: Zhao had nothing unsynced on it, so it simply leaves Zhao's
+    // phone; Li receives it whole.
+    office
+        .store
+        .edit(
+            &other.id,
+            "office1",
+            &Edit::UpdateAssignment(Assignment {
+                customer_manager: Some("cm-li".into()),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+    office.sync().await;
+    let z = zhao.sync().await;
+    assert_eq!(z.left_scope, vec![other.id.clone()]);
+    assert!(zhao.store.job(&other.id).is_err());
+    assert!(zhao.store.refused_jobs().unwrap().is_empty());
+    li.sync().await;
+    assert_eq!(
+        li.store.job(&other.id).unwrap(),
+        office.store.job(&other.id).unwrap()
+    );
+    // And cannot fetch a job that is not theirs.
     let token = li.store.sync_setting("token").unwrap().unwrap();
     let status = reqwest_client()
-        .get(format!(
-            "{}/api/v1/jobs/{}/automerge",
-            server.url(),
-            other.id
-        ))
+        .get(format!("{}/api/v1/jobs/{}/automerge", server.url(), mine))
         .bearer_auth(token)
         .send()
         .await

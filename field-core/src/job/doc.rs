@@ -434,6 +434,11 @@ impl JobDoc {
         }
     }
 
+    /// The underlying automerge document, read-only (keeps the cached typed view).
+    pub fn automerge_ref(&self) -> &AutoCommit {
+        &self.doc
+    }
+
     /// The underlying automerge document, for the sync layer.
     pub fn automerge(&mut self) -> &mut AutoCommit {
         self.view = None;

@@ -419,7 +419,8 @@ impl Edit {
                     not_before_acceptance(job, "milestone.at", Some(at))?;
                 }
                 let mut m = milestone.clone();
-                m.actor = m.actor.or_else(|| Some(ctx.actor.clone()));
+                // A milestone is written once, by the person who records it.
+                m.actor = Some(ctx.actor.clone());
                 m.device = Some(ctx.device.clone());
                 if !job.milestones.contains_key(id) {
                     m.recorded_at = Some(ctx.now);
@@ -547,9 +548,16 @@ fn plan_photo(
         }
         return Ok(Vec::new());
     }
+    if photo.author.as_deref().is_some_and(|a| a != ctx.actor) {
+        return Err(Invalid::new(
+            "photo.author",
+            "只能记录本人拍摄的照片",
+            "a photo is recorded by the person who took it",
+        ));
+    }
     let mut p = photo.clone();
     p.device = Some(ctx.device.clone());
-    p.author = p.author.or_else(|| Some(ctx.actor.clone()));
+    p.author = Some(ctx.actor.clone());
     let mut writes = Vec::new();
     if let Some(group) = &p.checklist_group {
         if !job.checklist.contains_key(group) {

@@ -9,12 +9,25 @@ mod contract_edits;
 mod doc;
 mod edit;
 pub mod mapping;
+pub mod schema;
 mod sections;
 
 pub use doc::{JobDoc, JobError, NewJob, SCHEMA_VERSION};
 pub use edit::{Edit, EditContext, FindingTarget};
 pub use mapping::Conflict;
 pub use sections::*;
+
+/// Checks a signed contract record exactly as `Edit::SignContract` checks it before recording it
+/// (the server runs this on contracts a phone pushes): consistent with its manifest, signed on
+/// `ctx.device` by `ctx.actor`, the right version, signatures valid.
+pub fn check_signed_contract(
+    job: &Job,
+    ctx: &EditContext,
+    id: &str,
+    contract: &Contract,
+) -> Result<(), crate::validate::Invalid> {
+    contract_edits::plan_sign(job, ctx, id, contract).map(|_| ())
+}
 
 use crate::codes::{InspectionKind, JobKind, JobStatus, MilestoneEvent};
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};

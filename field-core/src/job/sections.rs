@@ -26,6 +26,22 @@ macro_rules! section {
             $($(#[serde(skip_serializing, deserialize_with = "super::mapping::lenient_default")]
             pub $nested: $nty,)*)?
         }
+
+        impl super::schema::Schema for $name {
+            fn field(key: &str) -> Option<super::schema::FieldKind> {
+                use super::schema::ValueKind;
+                match key {
+                    $(stringify!($field) => Some(<$ty as ValueKind>::KIND),)*
+                    $($(stringify!($nested) => Some(<$nty as ValueKind>::KIND),)*)?
+                    _ => None,
+                }
+            }
+        }
+
+        impl super::schema::ValueKind for $name {
+            const KIND: super::schema::FieldKind =
+                super::schema::FieldKind::Map(<$name as super::schema::Schema>::field);
+        }
     };
 }
 

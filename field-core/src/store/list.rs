@@ -57,6 +57,10 @@ pub struct JobSummary {
     pub waiting: bool,
     pub conflicts: i64,
     pub updated_at_ms: i64,
+    /// Set when the job needs attention: the code of the server's refusal (see
+    /// `Store::refused_jobs` for the reason).
+    #[serde(default)]
+    pub attention: Option<String>,
 }
 
 /// A page of results; pass `next_cursor` back to get the next one.
@@ -136,7 +140,8 @@ pub(super) fn list(conn: &Connection, f: &JobFilter) -> Result<JobPage, StoreErr
     };
     let sql = format!(
         "SELECT job_id, job_no, kind, unit, status, customer_name, customer_manager, project_manager,
-                accepted_on, next_due, sla_state, waiting, conflicts, updated_at, {sort_expr}
+                accepted_on, next_due, sla_state, waiting, conflicts, updated_at, {sort_expr},
+                (SELECT code FROM sync_refused r WHERE r.job_id = job_list.job_id)
          FROM job_list {where_sql} ORDER BY {sort_expr} {order}, job_id {order} LIMIT {}",
         limit + 1
     );
@@ -164,6 +169,7 @@ pub(super) fn list(conn: &Connection, f: &JobFilter) -> Result<JobPage, StoreErr
             waiting: r.get(11)?,
             conflicts: r.get(12)?,
             updated_at_ms: r.get(13)?,
+            attention: r.get(15)?,
         });
         keys.push(match r.get_ref(14)? {
             rusqlite::types::ValueRef::Integer(i) => i.to_string(),

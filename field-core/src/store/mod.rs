@@ -10,6 +10,7 @@ mod list;
 #[cfg(feature = "photo")]
 mod photos;
 pub(crate) mod projection;
+mod refused;
 mod schema;
 mod sync_state;
 mod uploads;
@@ -19,13 +20,16 @@ pub use contracts::SignedContract;
 pub use list::{JobFilter, JobPage, JobSummary, SortOrder};
 #[cfg(feature = "photo")]
 pub use photos::PhotoInput;
+pub use refused::{Discarded, RefusedJob, UnsyncedExport};
 pub use sync_state::{Outgoing, wire_heads};
 pub use uploads::{PendingUpload, UploadStatus};
 
 use crate::calendar::{Calendar, CalendarError};
 use crate::codes::JobKind;
+use crate::codes::Role;
 use crate::contract::KeyPair;
 use crate::job::{Edit, EditContext, Job, JobDoc, JobError, NewJob, local_date};
+use crate::policy::{PolicyBook, PolicyError, Refusal, Writer};
 use crate::rules::{Label, RequiredGroup, RuleBook, RulesError, Verdict};
 use crate::sla::TimeLimits;
 use automerge::ActorId;
@@ -62,6 +66,13 @@ pub enum StoreError {
     Blob(String),
     #[error(transparent)]
     Contract(#[from] crate::contract::ContractError),
+    /// The write policy does not let the signed-in user make this change; nothing was stored.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("无法写入导出文件 / cannot write the export: {0}")]
+    Export(String),
 }
 
 impl From<crate::validate::Invalid> for StoreError {
@@ -98,6 +109,15 @@ pub struct JobVerdicts {
     pub service_steps: Vec<Label>,
 }
 
+/// The user signed in on this device (from the last login): whose rights edits are checked
+/// against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub username: String,
+    pub role: Role,
+    pub unit: String,
+}
+
 /// Size limits of the document cache.
 const CACHE_MAX: usize = 32;
 
@@ -110,6 +130,8 @@ pub(crate) struct Inner {
     cache: HashMap<String, JobDoc>,
     calendar: Calendar,
     rules: RuleBook,
+    policies: PolicyBook,
+    identity: Option<Identity>,
 }
 
 /// The phone's local store. `Send + Sync`; calls are serialised internally.
@@ -163,6 +185,15 @@ impl Store {
         for s in sets {
             rules.add_json(&s)?;
         }
+        let mut policies = PolicyBook::default();
+        let bodies: Vec<String> = conn
+            .prepare("SELECT body FROM write_policy ORDER BY id, version")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for b in bodies {
+            policies.add_json(&b)?;
+        }
+        let identity = load_identity(&conn)?;
         Ok(Store {
             inner: Mutex::new(Inner {
                 conn,
@@ -171,6 +202,8 @@ impl Store {
                 cache: HashMap::new(),
                 calendar,
                 rules,
+                policies,
+                identity,
             }),
             clock: Arc::new(Utc::now),
             blobs,
@@ -227,6 +260,7 @@ impl Store {
         for n in new {
             let rules = inner.rules.in_force(&n.unit, local_date(n.accepted_at));
             let mut doc = JobDoc::create(inner.device.actor.clone(), n, rules, &ctx)?;
+            inner.check_write(&mut doc, &[], None, &ctx)?;
             let job = doc.job()?;
             let bytes = doc.save();
             created.push((job, doc, bytes));
@@ -456,6 +490,82 @@ impl Store {
     pub fn kinds() -> &'static [JobKind] {
         JobKind::ALL
     }
+
+    /// Records who is signed in on this device (done by `sync::login`): from now on every edit
+    /// is made as this user and checked against their rights before it is stored.
+    pub fn set_identity(&self, identity: &Identity) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let tx = inner.conn.unchecked_transaction()?;
+        for (k, v) in [
+            ("username", identity.username.as_str()),
+            ("role", identity.role.as_str()),
+            ("unit", identity.unit.as_str()),
+        ] {
+            tx.execute(
+                "INSERT INTO sync_meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![k, v],
+            )?;
+        }
+        tx.commit()?;
+        inner.identity = Some(identity.clone());
+        Ok(())
+    }
+
+    /// The signed-in user, if any. A store nobody signed in to (a demo, a test) checks input
+    /// but no rights; the server checks rights regardless.
+    pub fn identity(&self) -> Option<Identity> {
+        self.lock().identity.clone()
+    }
+
+    /// Installs a write policy (a unit's override or a newer national version) delivered as
+    /// JSON. Edits are checked against the policy in force for the user's unit on the day.
+    pub fn install_policy(&self, policy_json: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let mut book = inner.policies.clone();
+        let p = book.add_json(policy_json)?.clone();
+        inner.conn.execute(
+            "INSERT OR REPLACE INTO write_policy (id, version, body) VALUES (?1, ?2, ?3)",
+            params![p.id, p.version, policy_json],
+        )?;
+        inner.policies = book;
+        Ok(())
+    }
+
+    /// The write policy in force for the signed-in user today (the default one when nobody is
+    /// signed in).
+    pub fn write_policy(&self) -> crate::policy::WritePolicy {
+        let inner = self.lock();
+        let unit = inner
+            .identity
+            .as_ref()
+            .map(|i| i.unit.as_str())
+            .unwrap_or("");
+        inner
+            .policies
+            .in_force(unit, local_date(self.now()))
+            .clone()
+    }
+}
+
+/// The identity stored by the last login, if it is complete.
+fn load_identity(conn: &Connection) -> Result<Option<Identity>, StoreError> {
+    let get = |k: &str| -> Result<Option<String>, StoreError> {
+        Ok(conn
+            .query_row("SELECT value FROM sync_meta WHERE key = ?1", [k], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    };
+    let (Some(username), Some(role), Some(unit)) = (get("username")?, get("role")?, get("unit")?)
+    else {
+        return Ok(None);
+    };
+    Ok(Role::parse(&role).map(|role| Identity {
+        username,
+        role,
+        unit,
+    }))
 }
 
 impl Inner {
@@ -467,6 +577,44 @@ impl Inner {
             self.cache.remove(&k);
         }
         self.cache.insert(id, doc);
+    }
+
+    /// Checks the changes `doc` has beyond `before` against the signed-in user's rights (the
+    /// same check the server runs on a push). Nobody signed in: nothing to check.
+    fn check_write(
+        &self,
+        doc: &mut JobDoc,
+        before: &[automerge::ChangeHash],
+        before_job: Option<&Job>,
+        ctx: &EditContext,
+    ) -> Result<(), StoreError> {
+        let Some(who) = &self.identity else {
+            return Ok(());
+        };
+        if ctx.actor != who.username {
+            return Err(Refusal::new(
+                "other_user",
+                format!(
+                    "本机已由 {} 登录，不能以 {} 的身份修改",
+                    who.username, ctx.actor
+                ),
+                format!(
+                    "{} is signed in on this device: edits cannot be made as {}",
+                    who.username, ctx.actor
+                ),
+            )
+            .into());
+        }
+        let policy = self.policies.in_force(&who.unit, local_date(ctx.now));
+        let writer = Writer {
+            username: &who.username,
+            role: who.role,
+            unit: &who.unit,
+            device_id: &self.device.device_id,
+            actor: &self.device.actor,
+        };
+        crate::policy::check_changes(doc, before, before_job, &writer, policy)?;
+        Ok(())
     }
 
     fn doc(&mut self, job_id: &str) -> Result<&mut JobDoc, StoreError> {
@@ -497,6 +645,8 @@ impl Inner {
         extra: &dyn Fn(&Connection) -> Result<(), StoreError>,
     ) -> Result<Job, StoreError> {
         let doc = self.doc(job_id)?;
+        let before = doc.heads();
+        let before_job = doc.job()?;
         if doc.apply(edit, ctx)?.is_none() {
             // Nothing changed in the document (e.g. a repeated edit).
             let job = doc.job()?;
@@ -505,6 +655,11 @@ impl Inner {
             tx.commit()?;
             return Ok(job);
         }
+        // The document now holds the change: check it, and forget it if it is refused.
+        let mut doc = self.cache.remove(job_id).expect("loaded above");
+        self.check_write(&mut doc, &before, Some(&before_job), ctx)?;
+        self.cache.insert(job_id.to_string(), doc);
+        let doc = self.cache.get_mut(job_id).expect("just inserted");
         let job = doc.job()?;
         let chunk = doc.save_incremental();
         self.store_change_with(job_id, &job, chunk, ctx.now, true, extra)?;

@@ -93,8 +93,23 @@ pub(crate) fn rebuild_with(
     rules: &RuleBook,
     cal: &Calendar,
 ) -> Result<(), StoreError> {
+    // Jobs that left this user's scope stay hidden (the table exists from migration 7 on).
+    let has_refused: bool = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sync_refused'",
+            [],
+            |_| Ok(true),
+        )
+        .optional()?
+        .unwrap_or(false);
+    let sql = if has_refused {
+        "SELECT job_id FROM job_doc WHERE job_id NOT IN
+            (SELECT job_id FROM sync_refused WHERE left_scope = 1) ORDER BY job_id"
+    } else {
+        "SELECT job_id FROM job_doc ORDER BY job_id"
+    };
     let ids: Vec<String> = conn
-        .prepare("SELECT job_id FROM job_doc ORDER BY job_id")?
+        .prepare(sql)?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     let today = local_date(Utc::now());

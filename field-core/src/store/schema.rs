@@ -126,6 +126,29 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: "ALTER TABLE device ADD COLUMN signing_key BLOB;",
         backfill: None,
     },
+    // 7: write policies delivered at run time, and jobs the server refused (set aside with the
+    // reason until the user exports, discards or retries their unsynced changes).
+    Migration {
+        sql: "
+        CREATE TABLE write_policy (
+            id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            PRIMARY KEY (id, version)
+        );
+        CREATE TABLE sync_refused (
+            job_id TEXT PRIMARY KEY REFERENCES job_doc(job_id) ON DELETE CASCADE,
+            job_no TEXT NOT NULL,
+            customer_name TEXT NOT NULL,
+            code TEXT NOT NULL,
+            zh TEXT NOT NULL,
+            en TEXT NOT NULL,
+            paths TEXT NOT NULL,
+            refused_at INTEGER NOT NULL,
+            left_scope INTEGER NOT NULL DEFAULT 0
+        );",
+        backfill: None,
+    },
 ];
 
 pub(crate) fn version(conn: &Connection) -> rusqlite::Result<usize> {

@@ -21,11 +21,11 @@ pub struct Outgoing {
     pub more: bool,
 }
 
-fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
+pub(super) fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
     heads.iter().flat_map(|h| h.0).collect()
 }
 
-fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
+pub(super) fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
     bytes
         .chunks_exact(32)
         .filter_map(|c| ChangeHash::try_from(c).ok())
@@ -33,7 +33,7 @@ fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
 }
 
 /// Records the server heads a job's next push starts from.
-fn set_base(
+pub(super) fn set_base(
     conn: &rusqlite::Connection,
     job_id: &str,
     heads: &[ChangeHash],
@@ -110,15 +110,17 @@ impl Store {
         };
         let mut bytes = 0usize;
         for d in dirty {
-            let in_fallback: bool = inner
+            // Jobs in fallback continue below; jobs set aside wait for the user.
+            let held: bool = inner
                 .conn
                 .query_row(
-                    "SELECT COUNT(*) FROM sync_peer WHERE job_id = ?1",
+                    "SELECT (SELECT COUNT(*) FROM sync_peer WHERE job_id = ?1)
+                          + (SELECT COUNT(*) FROM sync_refused WHERE job_id = ?1)",
                     [&d.job_id],
                     |r| r.get::<_, i64>(0),
                 )
                 .map(|n| n > 0)?;
-            if in_fallback {
+            if held {
                 continue;
             }
             if bytes >= push_bytes.max(1) {
@@ -174,7 +176,10 @@ impl Store {
         // response must not stall the exchange). Nothing left to say means the fallback is over.
         let peers: Vec<(String, Vec<u8>, Option<Vec<u8>>)> = inner
             .conn
-            .prepare("SELECT job_id, state, outgoing FROM sync_peer ORDER BY job_id")?
+            .prepare(
+                "SELECT job_id, state, outgoing FROM sync_peer
+                 WHERE job_id NOT IN (SELECT job_id FROM sync_refused) ORDER BY job_id",
+            )?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
         for (job_id, state, outgoing) in peers {
@@ -335,9 +340,11 @@ impl Store {
     /// Whether a fallback exchange is still going on.
     pub(crate) fn fallback_pending(&self) -> Result<bool, StoreError> {
         let inner = self.lock();
-        let n: i64 = inner
-            .conn
-            .query_row("SELECT COUNT(*) FROM sync_peer", [], |r| r.get(0))?;
+        let n: i64 = inner.conn.query_row(
+            "SELECT COUNT(*) FROM sync_peer WHERE job_id NOT IN (SELECT job_id FROM sync_refused)",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(n > 0)
     }
 

@@ -115,6 +115,8 @@ pub struct SyncReport {
     /// Jobs that went through automerge's sync protocol (server lacked their base).
     pub fallback_jobs: u32,
     pub rejected: Vec<Rejected>,
+    /// Jobs that left this user's scope (removed, or kept for export if they held unsynced work).
+    pub left_scope: Vec<String>,
     /// False when `max_rounds` ran out before everything was exchanged.
     pub complete: bool,
     /// The photo uploads that followed (`None` when not attempted).
@@ -181,6 +183,7 @@ pub async fn login(
             password: password.to_string(),
             device_id: device.device_id,
             device_key: Some(device.public_key),
+            device_actor: Some(device.actor.to_hex_string()),
         })
         .send()
         .await
@@ -192,11 +195,19 @@ pub async fn login(
         .json()
         .await
         .map_err(|e| SyncError::Protocol(e.to_string()))?;
+    let role = crate::codes::Role::parse(&body.user.role).ok_or_else(|| {
+        SyncError::Protocol(format!(
+            "the server named an unknown role {}",
+            body.user.role
+        ))
+    })?;
     store.set_sync_setting("server", server)?;
     store.set_sync_setting("token", &body.token)?;
-    store.set_sync_setting("username", &body.user.username)?;
-    store.set_sync_setting("role", &body.user.role)?;
-    store.set_sync_setting("unit", &body.user.unit)?;
+    store.set_identity(&crate::store::Identity {
+        username: body.user.username.clone(),
+        role,
+        unit: body.user.unit.clone(),
+    })?;
     if let Some(key) = &body.server_key {
         store.set_sync_setting("server_key", key)?;
     }
@@ -360,16 +371,25 @@ fn apply(
             pushed.insert(m.job_id.clone());
         }
     }
+    // A refused job is set aside with its reason; it blocks nothing else.
+    for r in &resp.rejected {
+        store.sync_set_aside(r)?;
+    }
     for p in &resp.pull {
         let was_dirty = store.dirty_jobs()?.iter().any(|d| d.job_id == p.job_id);
         store.merge_remote(&p.job_id, &p.changes)?;
+        store.sync_in_scope(&p.job_id)?;
         store.sync_pulled(&p.job_id)?;
         if was_dirty {
             report.jobs_merged += 1;
         }
         pulled.insert(p.job_id.clone());
     }
+    for job in &resp.gone {
+        store.sync_left_scope(job)?;
+    }
     store.set_sync_cursor(resp.cursor)?;
     report.rejected.extend(resp.rejected.iter().cloned());
+    report.left_scope.extend(resp.gone.iter().cloned());
     Ok(())
 }

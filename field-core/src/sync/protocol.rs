@@ -74,13 +74,17 @@ pub struct PullJob {
     pub changes: Vec<u8>,
 }
 
-/// A job the server refused, and why (in Chinese and English).
+/// A job the server refused, and why (in Chinese and English). Nothing of the job's push was
+/// stored; the other jobs of the request were handled as usual.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejected {
     pub job_id: String,
     pub code: String,
     pub zh: String,
     pub en: String,
+    /// The document paths the refusal is about (e.g. `review.state`), when it names any.
+    #[serde(default)]
+    pub paths: Vec<String>,
 }
 
 /// The response body.
@@ -98,6 +102,9 @@ pub struct SyncResponse {
     pub cursor: u64,
     /// More feed pages are waiting.
     pub more: bool,
+    /// Jobs that left the caller's scope (e.g. reassigned) within this page.
+    #[serde(default)]
+    pub gone: Vec<String>,
 }
 
 /// Error body of every non-2xx API response.
@@ -118,6 +125,10 @@ pub struct LoginRequest {
     /// login; a device id cannot change its key later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_key: Option<String>,
+    /// The automerge actor (hex) this device writes as, registered on first login: the server
+    /// accepts only changes by this actor from this device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_actor: Option<String>,
 }
 
 /// A user as the API shows it.

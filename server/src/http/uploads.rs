@@ -1,42 +1,36 @@
-//! HTTP handlers of the tus 1.0 upload endpoint and of blob downloads. Protocol parsing and
-//! streaming live here; the rules (access, references, verification) in [`crate::uploads`].
+//! HTTP handlers of the tus 1.0 upload endpoint (`/api/v1/uploads`) and of blob downloads
+//! (`/api/v1/blobs/{sha256}`). Protocol parsing and streaming live here; the rules (access,
+//! references, verification) in [`crate::service::uploads`].
 
+use super::caller::Caller;
+use crate::authz;
 use crate::error::ServerError;
-use crate::http::{AppState, principal};
-use crate::uploads::{
-    OFFSET_MEDIA_TYPE, TUS_EXTENSIONS, TUS_VERSION, parse_checksum, parse_metadata,
+use crate::service::uploads::{
+    self, OFFSET_MEDIA_TYPE, TUS_EXTENSIONS, TUS_VERSION, Upload, parse_checksum, parse_metadata,
 };
+use crate::service::{Env, audit};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn status(status: u16, code: &'static str, zh: &str, en: &str) -> ServerError {
-    ServerError::Status {
-        status,
-        code,
-        zh: zh.into(),
-        en: en.into(),
-    }
-}
-
 /// Every request but OPTIONS must say which tus version it speaks.
 fn check_version(headers: &HeaderMap) -> Result<(), ServerError> {
     match header_str(headers, "tus-resumable") {
         Some(TUS_VERSION) => Ok(()),
-        _ => Err(status(
-            412,
-            "tus_version",
-            "需要 Tus-Resumable: 1.0.0",
-            "Tus-Resumable: 1.0.0 is required",
-        )),
+        _ => Err(ServerError::Precondition {
+            code: "tus_version",
+            zh: "需要 Tus-Resumable: 1.0.0".into(),
+            en: "Tus-Resumable: 1.0.0 is required".into(),
+        }),
     }
 }
 
@@ -60,13 +54,13 @@ fn u64_header(headers: &HeaderMap, name: &str) -> Result<u64, ServerError> {
         })
 }
 
-pub async fn options(State(s): State<AppState>) -> Response {
+pub async fn options(State(env): State<Arc<Env>>) -> Response {
     (
         StatusCode::NO_CONTENT,
         [
             ("tus-version", TUS_VERSION.to_string()),
             ("tus-extension", TUS_EXTENSIONS.to_string()),
-            ("tus-max-size", s.uploads.max_size.to_string()),
+            ("tus-max-size", env.uploads.max_size.to_string()),
             ("tus-checksum-algorithm", "sha256".to_string()),
         ],
     )
@@ -74,11 +68,11 @@ pub async fn options(State(s): State<AppState>) -> Response {
 }
 
 pub async fn create(
-    State(s): State<AppState>,
+    State(env): State<Arc<Env>>,
     headers: HeaderMap,
 ) -> Result<Response, ServerError> {
     check_version(&headers)?;
-    let who = principal(&s, &headers).await?;
+    let who = caller(&env, &headers).await?;
     if headers.contains_key("upload-defer-length") {
         return Err(ServerError::bad(
             "defer_length",
@@ -87,13 +81,12 @@ pub async fn create(
         ));
     }
     let length = u64_header(&headers, "upload-length")?;
-    if length > s.uploads.max_size {
-        return Err(status(
-            413,
-            "too_large",
-            "文件超过上传上限",
-            "the upload is larger than the server accepts",
-        ));
+    if length > env.uploads.max_size {
+        return Err(ServerError::TooLarge {
+            code: "too_large",
+            zh: "文件超过上传上限".into(),
+            en: "the upload is larger than the server accepts".into(),
+        });
     }
     let meta = parse_metadata(header_str(&headers, "upload-metadata").unwrap_or(""))?;
     let get = |k: &str| {
@@ -117,11 +110,8 @@ pub async fn create(
             "Upload-Metadata needs job (the job id)",
         )
     })?;
-    let upload = s
-        .uploads
-        .create(&s.db, &who, job_id, sha256, length)
-        .await?;
-    let offset = settled_offset(&s, &upload).await?;
+    let upload = uploads::create(&env, &who, job_id, sha256, length).await?;
+    let offset = settled_offset(&env, &upload).await?;
     Ok((
         StatusCode::CREATED,
         [
@@ -147,42 +137,51 @@ fn offset_response(code: StatusCode, offset: u64, length: Option<u64>) -> Respon
 }
 
 pub async fn head(
-    State(s): State<AppState>,
+    State(env): State<Arc<Env>>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ServerError> {
-    let upload = owned_upload(&s, &headers, id).await?;
-    let offset = settled_offset(&s, &upload).await?;
+    let upload = owned_upload(&env, &headers, id).await?;
+    let offset = settled_offset(&env, &upload).await?;
     Ok(offset_response(StatusCode::OK, offset, Some(upload.length)))
 }
 
 pub async fn delete(
-    State(s): State<AppState>,
+    State(env): State<Arc<Env>>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ServerError> {
-    let upload = owned_upload(&s, &headers, id).await?;
-    let _busy = s.uploads.claim(&upload.id).ok_or_else(busy)?;
-    s.uploads.delete(&s.db, &upload.id).await?;
+    let upload = owned_upload(&env, &headers, id).await?;
+    let _busy = env.uploads.claim(&upload.id).ok_or_else(busy)?;
+    uploads::delete(&env, &upload.id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The authenticated caller (tus checks its version header first, so the caller is resolved
+/// inside the handlers).
+async fn caller(
+    env: &Arc<Env>,
+    headers: &HeaderMap,
+) -> Result<crate::service::auth::Principal, ServerError> {
+    super::caller::authenticate(env, headers).await
 }
 
 /// The upload `id` of the caller (after the version check and authentication).
 async fn owned_upload(
-    s: &AppState,
+    env: &Arc<Env>,
     headers: &HeaderMap,
     id: String,
-) -> Result<crate::uploads::Upload, ServerError> {
+) -> Result<Upload, ServerError> {
     check_version(headers)?;
-    let who = principal(s, headers).await?;
-    s.uploads.get(&s.db, &who, id).await
+    let who = caller(env, headers).await?;
+    uploads::get(env, &who, id).await
 }
 
 /// The upload's offset, after making sure a complete upload's blob was recorded (unless a
 /// PATCH is writing it right now).
-async fn settled_offset(s: &AppState, upload: &crate::uploads::Upload) -> Result<u64, ServerError> {
-    match s.uploads.claim(&upload.id) {
-        Some(_busy) => s.uploads.ensure_finished(&s.db, &s.blobs, upload).await,
+async fn settled_offset(env: &Arc<Env>, upload: &Upload) -> Result<u64, ServerError> {
+    match env.uploads.claim(&upload.id) {
+        Some(_busy) => uploads::ensure_finished(env, upload).await,
         None => Ok(upload.offset),
     }
 }
@@ -200,30 +199,29 @@ fn io(e: std::io::Error) -> ServerError {
 }
 
 pub async fn patch(
-    State(s): State<AppState>,
+    State(env): State<Arc<Env>>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ServerError> {
     check_version(&headers)?;
-    let who = principal(&s, &headers).await?;
+    let who = caller(&env, &headers).await?;
     if header_str(&headers, "content-type") != Some(OFFSET_MEDIA_TYPE) {
-        return Err(status(
-            415,
-            "content_type",
-            "Content-Type 必须是 application/offset+octet-stream",
-            "Content-Type must be application/offset+octet-stream",
-        ));
+        return Err(ServerError::MediaType {
+            code: "content_type",
+            zh: "Content-Type 必须是 application/offset+octet-stream".into(),
+            en: "Content-Type must be application/offset+octet-stream".into(),
+        });
     }
     let claimed = u64_header(&headers, "upload-offset")?;
     let checksum = header_str(&headers, "upload-checksum")
         .map(parse_checksum)
         .transpose()?;
-    let upload = s.uploads.get(&s.db, &who, id).await?;
-    let _busy = s.uploads.claim(&upload.id).ok_or_else(busy)?;
+    let upload = uploads::get(&env, &who, id).await?;
+    let _busy = env.uploads.claim(&upload.id).ok_or_else(busy)?;
     // Re-read under the claim: a PATCH that just ended may have moved the offset.
-    let mut upload = s.uploads.get(&s.db, &who, upload.id.clone()).await?;
-    upload.offset = s.uploads.ensure_finished(&s.db, &s.blobs, &upload).await?;
+    let mut upload = uploads::get(&env, &who, upload.id.clone()).await?;
+    upload.offset = uploads::ensure_finished(&env, &upload).await?;
     if upload.offset == upload.length {
         // Complete already (or the server had the blob): nothing more to take.
         return Ok(offset_response(StatusCode::NO_CONTENT, upload.offset, None));
@@ -235,7 +233,7 @@ pub async fn patch(
             en: format!("the upload is at offset {}, not {claimed}", upload.offset),
         });
     }
-    let path = s.uploads.part_path(&upload.id);
+    let path = env.uploads.part_path(&upload.id);
     let mut file = tokio::fs::OpenOptions::new()
         .write(true)
         .open(&path)
@@ -291,31 +289,39 @@ pub async fn patch(
     file.sync_all().await.map_err(io)?;
     drop(file);
     let offset = upload.offset + received;
-    s.uploads.set_offset(&s.db, &upload.id, offset).await?;
+    uploads::set_offset(&env, &upload.id, offset).await?;
     if let Some(e) = failure {
         return Err(e);
     }
     if offset == upload.length {
-        let done = crate::uploads::Upload { offset, ..upload };
-        s.uploads.finish(&s.db, &s.blobs, &done).await?;
+        let done = Upload { offset, ..upload };
+        uploads::finish(&env, &done).await?;
     }
     Ok(offset_response(StatusCode::NO_CONTENT, offset, None))
 }
 
 pub async fn blob(
-    State(s): State<AppState>,
+    State(env): State<Arc<Env>>,
+    Caller(who): Caller,
     Path(sha256): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ServerError> {
-    let who = principal(&s, &headers).await?;
     if !field_core::validate::is_sha256_hex(&sha256) {
         return Err(ServerError::NotFound);
     }
-    let key = sha256.clone();
-    let mime =
-        s.db.run(move |core| crate::uploads::blob_access(&core.conn, &who, &key))
-            .await?
-            .ok_or(ServerError::NotFound)?;
+    let (key, w) = (sha256.clone(), who.clone());
+    let (mime, role) = env
+        .blocking(move |env| authz::blob_access(&*env.store.read()?, &w, &key))
+        .await?
+        .ok_or(ServerError::NotFound)?;
+    if role == "original" {
+        // Evidence leaves the server: on the record (display copies and thumbnails are views).
+        let entry = crate::store::AuditEntry {
+            detail: serde_json::json!({ "what": "photo_original", "sha256": sha256 }),
+            ..audit::by(&who, "download")
+        };
+        env.blocking(move |env| audit::record(env, entry)).await?;
+    }
     let etag = format!("\"{sha256}\"");
     if header_str(&headers, "if-none-match") == Some(etag.as_str()) {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
@@ -323,7 +329,7 @@ pub async fn blob(
     // A range applies only to the blob the client already has part of (If-Range names it).
     let range = header_str(&headers, "range")
         .filter(|_| header_str(&headers, "if-range").is_none_or(|tag| tag == etag));
-    let read = match s.blobs.download(&sha256, range).await? {
+    let read = match env.blobs.download(&sha256, range).await? {
         crate::blobs::Download::Bytes(read) => read,
         crate::blobs::Download::Unsatisfiable { len } => {
             return Ok((

@@ -2,14 +2,15 @@
 //! and the stored photo blobs; the exported archive (one directory per contract) and its
 //! verification.
 
+use super::Env;
 use crate::blobs::BlobStore;
-use crate::db::Db;
 use crate::error::ServerError;
 use field_core::Job;
 use field_core::contract::{self, Evidence, Manifest, SignerRole, Trust, Verification};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -24,9 +25,9 @@ fn not_found(job_id: &str) -> ServerError {
 }
 
 /// A job as stored on the server (no access check: callers check).
-pub async fn load_job(db: &Db, job_id: &str) -> Result<Job, ServerError> {
+pub async fn load_job(env: &Arc<Env>, job_id: &str) -> Result<Job, ServerError> {
     let id = job_id.to_string();
-    db.run(move |core| crate::jobs::read_job(core, &id))
+    env.blocking(move |env| super::jobs::read_job(env, &id))
         .await?
         .ok_or_else(|| not_found(job_id))
 }
@@ -46,13 +47,12 @@ async fn photo_hashes(blobs: &BlobStore, manifest: &str) -> BTreeMap<String, Str
 
 /// Verifies the contracts of a job (all, or one) as the server holds them.
 pub async fn verify_job(
-    db: &Db,
-    blobs: &BlobStore,
+    env: &Arc<Env>,
     server_key: &str,
     job_id: &str,
     contract_id: Option<&str>,
 ) -> Result<Vec<Verification>, ServerError> {
-    let job = load_job(db, job_id).await?;
+    let job = load_job(env, job_id).await?;
     let ids: Vec<String> = match contract_id {
         Some(id) if job.contracts.contains_key(id) => vec![id.to_string()],
         Some(id) => {
@@ -72,12 +72,14 @@ pub async fn verify_job(
             .map(|m| m.device_id);
         let registered = match device {
             Some(d) => {
-                db.run(move |core| crate::auth::device_key_of(&core.conn, &d))
-                    .await?
+                env.blocking(move |env| {
+                    Ok(env.store.read()?.device(&d)?.and_then(|d| d.public_key))
+                })
+                .await?
             }
             None => None,
         };
-        let hashes = photo_hashes(blobs, &evidence.manifest).await;
+        let hashes = photo_hashes(&env.blobs, &evidence.manifest).await;
         let trust = Trust {
             device_key: registered.as_deref(),
             server_key: Some(server_key),

@@ -1,16 +1,12 @@
 //! Demo data: a unit, a user of every role (with printed passwords) and jobs of every kind in
 //! every state, created once per data directory through the same path as a phone's sync.
 
-use crate::auth::{self, Principal};
-use crate::db::Core;
+use super::{Env, auth, jobs};
 use crate::error::ServerError;
-use crate::jobs::{self, Applied, Context};
 use chrono::{Duration, Utc};
 use field_core::job::{
     Application, Assignment, ConstructionLog, Customer, JobDoc, Milestone, Survey,
 };
-use field_core::store::wire_heads;
-use field_core::sync::protocol::PushJob;
 use field_core::{
     Edit, EditContext, JobKind, MilestoneEvent as E, NewJob, Role, Source, Tariff, Voltage,
 };
@@ -69,11 +65,11 @@ const CUSTOMERS: &[&str] = &[
     "福寿养老院",
 ];
 
-/// Seeds the demo once. Returns the users and passwords to print.
+/// Seeds the demo once (users, then every job in one transaction). Returns the users and
+/// passwords to print.
 pub fn seed(
-    core: &mut Core,
+    env: &Env,
     data_dir: &std::path::Path,
-    ctx: &Context,
 ) -> Result<Vec<(String, Role, String)>, ServerError> {
     let file = data_dir.join(PASSWORDS_FILE);
     if let Ok(text) = std::fs::read_to_string(&file) {
@@ -87,63 +83,30 @@ pub fn seed(
             .collect());
     }
     let mut out = Vec::new();
+    let mut hashed = Vec::new();
     for (user, role, name) in USERS {
         let mut raw = [0u8; 6];
         rand::rng().fill_bytes(&mut raw);
         let password = hex::encode(raw);
-        auth::add_user(&core.conn, user, &password, *role, DEMO_UNIT, name)?;
+        hashed.push((*user, *role, *name, auth::hash_password(&password)?));
         out.push((user.to_string(), *role, password));
     }
-    let admin = Principal {
-        user_id: 0,
-        username: "office1".into(),
-        display_name: "营业厅 王芳".into(),
-        role: Role::OfficeStaff,
-        unit: DEMO_UNIT.into(),
-        device_id: "demo-seed".into(),
-    };
-    core.conn.execute_batch("BEGIN IMMEDIATE")?;
-    let result = (|| {
-        for i in 0..CUSTOMERS.len() {
-            let doc =
-                demo_job(i).map_err(|e| ServerError::Internal(format!("demo job {i}: {e}")))?;
-            push(core, &admin, doc, ctx)?;
-        }
-        Ok::<_, ServerError>(())
-    })();
-    match result {
-        Ok(()) => core.conn.execute_batch("COMMIT")?,
-        Err(e) => {
-            let _ = core.conn.execute_batch("ROLLBACK");
-            return Err(e);
-        }
+    let mut tx = env.store.write()?;
+    for (user, role, name, hash) in &hashed {
+        auth::add_user(&mut *tx, user, hash, *role, DEMO_UNIT, name)?;
     }
+    for i in 0..CUSTOMERS.len() {
+        let mut doc =
+            demo_job(i).map_err(|e| ServerError::Internal(format!("demo job {i}: {e}")))?;
+        jobs::import_trusted(&mut *tx, env, "demo-seed", &mut doc)?;
+    }
+    tx.commit()?;
     let text: String = out
         .iter()
         .map(|(u, r, p)| format!("{u}\t{}\t{p}\n", r.as_str()))
         .collect();
     std::fs::write(&file, text).map_err(|e| ServerError::Io(e.to_string()))?;
     Ok(out)
-}
-
-fn push(
-    core: &mut Core,
-    who: &Principal,
-    mut doc: JobDoc,
-    ctx: &Context,
-) -> Result<(), ServerError> {
-    let job = doc
-        .job()
-        .map_err(|e| ServerError::Internal(e.to_string()))?;
-    let push = PushJob {
-        job_id: job.id.clone(),
-        changes: doc.save(),
-        heads: wire_heads(&doc.heads()),
-    };
-    match jobs::apply_push(core, who, &push, ctx)? {
-        Applied::Ack(_) => Ok(()),
-        Applied::NeedsFallback => Err(ServerError::Internal("demo job incomplete".into())),
-    }
 }
 
 /// Job `i`: kinds and statuses cycle so every kind and every status appears.

@@ -1,0 +1,63 @@
+//! `POST /api/v1/auth/login` and `GET /api/v1/me`.
+
+use super::caller::Caller;
+use crate::error::ServerError;
+use crate::service::Env;
+use crate::service::auth::{self, LoginAttempt, Principal};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use field_core::sync::protocol::{LoginRequest, LoginResponse, UserInfo};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Largest login body.
+pub const LOGIN_BODY_MAX: usize = 4 * 1024;
+
+pub async fn login(
+    State(env): State<Arc<Env>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Result<Json<LoginResponse>, ServerError> {
+    let req: LoginRequest = serde_json::from_slice(&body).map_err(|e| {
+        ServerError::bad(
+            "bad_json",
+            format!("登录请求格式错误：{e}"),
+            format!("the login request is not valid JSON: {e}"),
+        )
+    })?;
+    let issued = auth::login(
+        &env,
+        LoginAttempt {
+            username: req.username,
+            password: req.password,
+            device_id: req.device_id,
+            device_key: req.device_key,
+            device_actor: req.device_actor,
+            client: addr.ip().to_string(),
+        },
+    )
+    .await?;
+    let expires = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(issued.expires_at_ms)
+        .unwrap_or_default()
+        .to_rfc3339();
+    Ok(Json(LoginResponse {
+        token: issued.token,
+        expires_at: expires,
+        user: user_info(&issued.principal),
+        server_key: env.server_key(),
+    }))
+}
+
+fn user_info(p: &Principal) -> UserInfo {
+    UserInfo {
+        username: p.username.clone(),
+        display_name: p.display_name.clone(),
+        role: p.role.as_str().to_string(),
+        unit: p.unit.clone(),
+    }
+}
+
+pub async fn me(Caller(who): Caller) -> Json<UserInfo> {
+    Json(user_info(&who))
+}

@@ -1,0 +1,59 @@
+//! The HTTP edge: the router, the [`caller::Caller`] extractor, one handler file per resource,
+//! and the mapping of errors to status codes ([`error`]). Handlers are thin: extract, call a
+//! service, encode.
+
+pub mod auth;
+pub mod caller;
+pub mod error;
+pub mod health;
+pub mod jobs;
+pub mod sync;
+pub mod uploads;
+
+use crate::service::Env;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, head, post};
+use field_core::sync::protocol::MAX_REQUEST_BYTES;
+use std::sync::Arc;
+
+pub fn router(env: Arc<Env>) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route(
+            "/api/v1/auth/login",
+            post(auth::login).layer(DefaultBodyLimit::max(auth::LOGIN_BODY_MAX)),
+        )
+        .route("/api/v1/me", get(auth::me))
+        .route("/api/v1/sync", post(sync::sync))
+        .route("/api/v1/jobs/{id}/automerge", get(jobs::automerge_doc))
+        .route("/api/v1/jobs/{id}/history", get(jobs::history))
+        .route(
+            "/api/v1/jobs/{id}/contracts/{cid}/verification",
+            get(jobs::contract_verification),
+        )
+        .route(
+            "/api/v1/jobs/{id}/contracts/{cid}/pdf",
+            get(jobs::contract_pdf),
+        )
+        .route("/api/v1/blobs/{sha256}", get(uploads::blob))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .merge(
+            // Upload bodies stream to disk; their size is checked against Upload-Length.
+            Router::new()
+                .route(
+                    "/api/v1/uploads",
+                    post(uploads::create).options(uploads::options),
+                )
+                .route(
+                    "/api/v1/uploads/{id}",
+                    head(uploads::head)
+                        .patch(uploads::patch)
+                        .delete(uploads::delete),
+                )
+                .layer(axum::middleware::map_response(uploads::tus_header)),
+        )
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(env)
+}

@@ -1,0 +1,398 @@
+//! Users, devices and bearer tokens. Passwords are argon2 hashes, checked on a blocking thread
+//! outside any database transaction (at most two at a time); tokens are random 256-bit values
+//! stored only as SHA-256 hashes, bound to a device, expiring and revocable. A device registers
+//! its contract-signing key and its automerge actor at its first login and keeps both.
+
+use super::{Env, audit, now_ms};
+use crate::config::Config;
+use crate::error::ServerError;
+use crate::store::{AuditEntry, DeviceRow, NewUser, ReadTx, WriteTx};
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use automerge::ActorId;
+use field_core::Role;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub unit: String,
+    pub device_id: String,
+    /// The automerge actor the caller's device registered (`None`: an old app that did not).
+    pub actor: Option<ActorId>,
+}
+
+/// Login and token settings.
+pub struct AuthSettings {
+    pub token_ttl: Duration,
+    pub limiter: LoginLimiter,
+    /// Bounds concurrent password hashing (CPU-heavy).
+    pub hashing: tokio::sync::Semaphore,
+}
+
+impl AuthSettings {
+    pub fn new(config: &Config) -> Self {
+        AuthSettings {
+            token_ttl: Duration::from_secs(u64::from(config.token_ttl_days) * 86_400),
+            limiter: LoginLimiter::new(config.login_attempts_per_minute, Duration::from_secs(60)),
+            hashing: tokio::sync::Semaphore::new(2),
+        }
+    }
+}
+
+pub fn hash_password(password: &str) -> Result<String, ServerError> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| ServerError::Internal(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ServerError::Internal(e.to_string()))
+}
+
+/// A hash of a random password: checking against it costs what a real check costs, so unknown
+/// user names cannot be told from wrong passwords by timing.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_password("decoy password").expect("argon2 hashes"))
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+pub fn check_name(field: &'static str, value: &str) -> Result<(), ServerError> {
+    if value.is_empty()
+        || value.len() > 64
+        || !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(ServerError::bad(
+            "invalid_name",
+            format!("{field} 无效：1–64 位字母、数字或 - _ ."),
+            format!("{field} is invalid: 1–64 letters, digits or - _ ."),
+        ));
+    }
+    Ok(())
+}
+
+/// Adds a user (CLI `fieldline user add`, demo data). Hash the password first
+/// ([`hash_password`]), outside the transaction.
+pub fn add_user(
+    tx: &mut dyn WriteTx,
+    username: &str,
+    password_hash: &str,
+    role: Role,
+    unit: &str,
+    display_name: &str,
+) -> Result<i64, ServerError> {
+    check_name("username", username)?;
+    if unit.trim().is_empty() || display_name.trim().is_empty() {
+        return Err(ServerError::bad(
+            "missing_field",
+            "单位和姓名不能为空",
+            "unit and display name are required",
+        ));
+    }
+    let id = tx
+        .insert_user(&NewUser {
+            username,
+            password_hash,
+            role: role.as_str(),
+            unit: unit.trim(),
+            display_name: display_name.trim(),
+            created_at: now_ms(),
+        })?
+        .ok_or_else(|| {
+            ServerError::bad(
+                "user_exists",
+                format!("用户 {username} 已存在"),
+                format!("user {username} already exists"),
+            )
+        })?;
+    audit::append(
+        tx,
+        AuditEntry {
+            kind: "user_added".into(),
+            username: Some(username.to_string()),
+            role: Some(role.as_str().into()),
+            detail: serde_json::json!({ "unit": unit.trim() }),
+            ..Default::default()
+        },
+    )?;
+    Ok(id)
+}
+
+/// Checks a new password.
+pub fn check_password(password: &str) -> Result<(), ServerError> {
+    if password.chars().count() < 8 {
+        return Err(ServerError::bad(
+            "weak_password",
+            "密码至少 8 位",
+            "the password needs at least 8 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// A freshly issued token.
+pub struct Issued {
+    pub token: String,
+    pub expires_at_ms: i64,
+    pub principal: Principal,
+}
+
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// What a login asks for.
+pub struct LoginAttempt {
+    pub username: String,
+    pub password: String,
+    pub device_id: String,
+    pub device_key: Option<String>,
+    pub device_actor: Option<String>,
+    /// The client's address, for rate limits and the audit.
+    pub client: String,
+}
+
+fn wrong() -> ServerError {
+    ServerError::Unauthorized("wrong username or password")
+}
+
+/// Verifies a password and issues a token for the device. The same answer, in the same time,
+/// for an unknown user and a wrong password.
+pub async fn login(env: &Arc<Env>, attempt: LoginAttempt) -> Result<Issued, ServerError> {
+    check_name("device_id", &attempt.device_id)?;
+    if let Some(k) = &attempt.device_key
+        && field_core::contract::parse_public_key(k).is_err()
+    {
+        return Err(ServerError::bad(
+            "bad_device_key",
+            "设备签名公钥格式无效",
+            "the device's signing key is not a valid ed25519 public key (64 hex digits)",
+        ));
+    }
+    if let Some(a) = &attempt.device_actor
+        && (a.is_empty() || a.len() > 64 || hex::decode(a).is_err())
+    {
+        return Err(ServerError::bad(
+            "bad_device_actor",
+            "设备的 automerge 标识格式无效",
+            "the device's automerge actor must be 1–32 bytes of hex",
+        ));
+    }
+    env.auth
+        .limiter
+        .check(&format!("{}|{}", attempt.client, attempt.username))?;
+    let username = attempt.username.clone();
+    let user = env
+        .blocking(move |env| Ok(env.store.read()?.user_by_name(&username)?))
+        .await?;
+    // Hash outside any transaction, a bounded number at a time.
+    let permit = env
+        .auth
+        .hashing
+        .acquire()
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    let password = attempt.password.clone();
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = tokio::task::spawn_blocking(move || {
+        verify_password(&password, hash.as_deref().unwrap_or_else(|| decoy_hash()))
+    })
+    .await
+    .map_err(|e| ServerError::Internal(e.to_string()))?;
+    drop(permit);
+    let env2 = env.clone();
+    env2.blocking(move |env| {
+        let mut tx = env.store.write()?;
+        let user = match user {
+            Some(u) if ok && !u.disabled => u,
+            _ => {
+                audit::append(
+                    &mut *tx,
+                    AuditEntry {
+                        kind: "login_failed".into(),
+                        username: Some(attempt.username.clone()),
+                        device_id: Some(attempt.device_id.clone()),
+                        detail: serde_json::json!({ "client": attempt.client }),
+                        ..Default::default()
+                    },
+                )?;
+                tx.commit()?;
+                return Err(wrong());
+            }
+        };
+        let role =
+            Role::parse(&user.role).ok_or_else(|| ServerError::Internal("bad role".into()))?;
+        let device = tx.device(&attempt.device_id)?;
+        if let Some(d) = &device {
+            if d.user_id != user.id {
+                return Err(ServerError::forbidden(
+                    "该设备已登记给其他用户",
+                    "this device is registered to another user",
+                ));
+            }
+            if let (Some(old), Some(new)) = (&d.public_key, &attempt.device_key)
+                && old != new
+            {
+                return Err(ServerError::conflict(
+                    "device_key_changed",
+                    "该设备已登记了另一把签名密钥；如设备被重置，请以新设备身份登录",
+                    "this device registered another signing key; a reset phone must log in as a new device",
+                ));
+            }
+            if let (Some(old), Some(new)) = (&d.actor, &attempt.device_actor)
+                && old != new
+            {
+                return Err(ServerError::conflict(
+                    "device_actor_changed",
+                    "该设备已登记了另一个数据标识；如设备被重置，请以新设备身份登录",
+                    "this device registered another automerge actor; a reset phone must log in as a new device",
+                ));
+            }
+        }
+        let now = now_ms();
+        tx.upsert_device(&DeviceRow {
+            device_id: attempt.device_id.clone(),
+            user_id: user.id,
+            last_seen: now,
+            public_key: attempt.device_key.clone(),
+            actor: attempt.device_actor.clone(),
+        })?;
+        let actor = tx
+            .device(&attempt.device_id)?
+            .and_then(|d| d.actor)
+            .and_then(|a| hex::decode(a).ok())
+            .map(ActorId::from);
+        let mut raw = [0u8; 32];
+        rand::rng().fill_bytes(&mut raw);
+        let token = hex::encode(raw);
+        let expires = now + env.auth.token_ttl.as_millis() as i64;
+        tx.insert_token(&token_hash(&token), user.id, &attempt.device_id, now, expires)?;
+        audit::append(
+            &mut *tx,
+            AuditEntry {
+                kind: "login".into(),
+                username: Some(user.username.clone()),
+                role: Some(user.role.clone()),
+                device_id: Some(attempt.device_id.clone()),
+                detail: serde_json::json!({ "client": attempt.client }),
+                ..Default::default()
+            },
+        )?;
+        tx.commit()?;
+        Ok(Issued {
+            token,
+            expires_at_ms: expires,
+            principal: Principal {
+                user_id: user.id,
+                username: user.username,
+                display_name: user.display_name,
+                role,
+                unit: user.unit,
+                device_id: attempt.device_id,
+                actor,
+            },
+        })
+    })
+    .await
+}
+
+/// Resolves a bearer token (a read; never waits for the writer).
+pub fn authenticate(tx: &dyn ReadTx, token: &str) -> Result<Principal, ServerError> {
+    let Some(row) = tx.token(&token_hash(token))? else {
+        return Err(ServerError::Unauthorized("unknown token"));
+    };
+    if row.revoked || row.user.disabled {
+        return Err(ServerError::Unauthorized("token revoked"));
+    }
+    if row.expires_at < now_ms() {
+        return Err(ServerError::Unauthorized("token expired"));
+    }
+    Ok(Principal {
+        user_id: row.user.id,
+        username: row.user.username,
+        display_name: row.user.display_name,
+        role: Role::parse(&row.user.role)
+            .ok_or_else(|| ServerError::Internal("bad role".into()))?,
+        unit: row.user.unit,
+        device_id: row.device_id,
+        actor: row
+            .device_actor
+            .and_then(|a| hex::decode(a).ok())
+            .map(ActorId::from),
+    })
+}
+
+/// Revokes every token of a device (a lost phone). Returns how many were revoked.
+pub fn revoke_device(
+    tx: &mut dyn WriteTx,
+    device_id: &str,
+    by: Option<&str>,
+) -> Result<usize, ServerError> {
+    let n = tx.revoke_device_tokens(device_id, now_ms())?;
+    audit::append(
+        tx,
+        AuditEntry {
+            kind: "token_revoked".into(),
+            username: by.map(str::to_string),
+            device_id: Some(device_id.to_string()),
+            detail: serde_json::json!({ "tokens": n }),
+            ..Default::default()
+        },
+    )?;
+    Ok(n)
+}
+
+/// A fixed-window limiter for login attempts, keyed by client address and username.
+pub struct LoginLimiter {
+    max: u32,
+    window: Duration,
+    hits: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl LoginLimiter {
+    pub fn new(max: u32, window: Duration) -> Self {
+        LoginLimiter {
+            max,
+            window,
+            hits: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts an attempt; `Err` when over the limit.
+    pub fn check(&self, key: &str) -> Result<(), ServerError> {
+        let mut hits = self.hits.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if hits.len() > 10_000 {
+            hits.retain(|_, (start, _)| now.duration_since(*start) < self.window);
+        }
+        let entry = hits.entry(key.to_string()).or_insert((now, 0));
+        if now.duration_since(entry.0) >= self.window {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        if entry.1 > self.max {
+            return Err(ServerError::TooManyRequests);
+        }
+        Ok(())
+    }
+}

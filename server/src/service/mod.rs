@@ -1,0 +1,98 @@
+//! The server's services: what it does, independent of HTTP. Each service works on a
+//! [`ServerStore`] transaction and asks [`crate::authz`] before it reads or writes anything on a
+//! caller's behalf. Blocking work (SQLite, automerge, argon2) runs off the async threads through
+//! [`Env::blocking`].
+
+pub mod audit;
+pub mod auth;
+pub mod contracts;
+pub mod demo;
+pub mod docs;
+pub mod feed;
+pub mod jobs;
+pub mod sync;
+pub mod uploads;
+
+use crate::blobs::BlobStore;
+use crate::config::Config;
+use crate::error::ServerError;
+use crate::store::ServerStore;
+use field_core::contract::KeyPair;
+use field_core::policy::{PolicyBook, WritePolicy};
+use field_core::{Calendar, RuleBook};
+use std::sync::{Arc, RwLock};
+
+/// Everything the services share.
+pub struct Env {
+    pub store: Arc<dyn ServerStore>,
+    /// Loaded job documents, by version.
+    pub docs: docs::DocCache,
+    pub blobs: BlobStore,
+    pub uploads: uploads::Uploads,
+    pub rules: RuleBook,
+    pub calendar: Calendar,
+    /// Write policies: the compiled-in default and those installed (`fieldline policy add`).
+    pub policies: RwLock<PolicyBook>,
+    /// Countersigns contracts; `None` for tools that only read.
+    pub signing_key: Option<KeyPair>,
+    pub auth: auth::AuthSettings,
+}
+
+impl Env {
+    /// Builds the services over an open store.
+    pub fn new(
+        config: &Config,
+        store: Arc<dyn ServerStore>,
+        signing_key: Option<KeyPair>,
+    ) -> Result<Env, ServerError> {
+        let mut policies = PolicyBook::default();
+        for row in store.read()?.policies()? {
+            policies.add_json(&row.body).map_err(|e| {
+                ServerError::Internal(format!("installed policy {} v{}: {e}", row.id, row.version))
+            })?;
+        }
+        Ok(Env {
+            store,
+            docs: docs::DocCache::default(),
+            blobs: BlobStore::from_config(config)?,
+            uploads: uploads::Uploads::new(&config.data_dir, config.max_upload_mib * 1024 * 1024),
+            rules: RuleBook::default(),
+            calendar: Calendar::embedded(),
+            policies: RwLock::new(policies),
+            signing_key,
+            auth: auth::AuthSettings::new(config),
+        })
+    }
+
+    /// Runs blocking work (database, automerge, hashing) on a blocking thread.
+    pub async fn blocking<T, F>(self: &Arc<Self>, f: F) -> Result<T, ServerError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Env) -> Result<T, ServerError> + Send + 'static,
+    {
+        let env = self.clone();
+        tokio::task::spawn_blocking(move || f(&env))
+            .await
+            .map_err(|e| ServerError::Internal(format!("blocking task failed: {e}")))?
+    }
+
+    /// The write policy in force for `unit` today (China time).
+    pub fn policy(&self, unit: &str) -> WritePolicy {
+        let today = field_core::job::local_date(chrono::Utc::now());
+        self.policies
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .in_force(unit, today)
+            .clone()
+    }
+
+    /// The server's public key (hex), if it has one.
+    pub fn server_key(&self) -> Option<String> {
+        self.signing_key.as_ref().map(KeyPair::public_hex)
+    }
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,360 @@
+//! Photo uploads (tus 1.0): the rules, independent of HTTP. An upload names the blob's SHA-256
+//! and a job. It is accepted only from a user who may see the job, only for a blob the job's
+//! document already names (the phone syncs documents first), with the length the document
+//! records. The final bytes must hash to the declared SHA-256 before the blob exists. A blob the
+//! server has already is not uploaded again: the upload is created complete.
+
+use super::auth::Principal;
+use super::{Env, now_ms};
+use crate::authz;
+use crate::error::ServerError;
+use crate::store::UploadRow;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+pub const TUS_VERSION: &str = "1.0.0";
+pub const TUS_EXTENSIONS: &str = "creation,checksum,termination";
+pub const OFFSET_MEDIA_TYPE: &str = "application/offset+octet-stream";
+
+/// Where partial uploads live, the size limit, and which uploads a PATCH is writing right now.
+pub struct Uploads {
+    dir: PathBuf,
+    pub max_size: u64,
+    busy: Mutex<HashSet<String>>,
+}
+
+/// Holds an upload for one PATCH; released on drop.
+pub struct Busy<'a> {
+    uploads: &'a Uploads,
+    id: String,
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        let mut set = self.uploads.busy.lock().unwrap_or_else(|p| p.into_inner());
+        set.remove(&self.id);
+    }
+}
+
+/// One upload.
+pub type Upload = UploadRow;
+
+impl Uploads {
+    pub fn new(data_dir: &Path, max_size: u64) -> Uploads {
+        Uploads {
+            dir: data_dir.join("uploads"),
+            max_size,
+            busy: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub fn part_path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.part"))
+    }
+
+    /// Claims an upload for a PATCH; `None` when another PATCH is writing it.
+    pub fn claim(&self, id: &str) -> Option<Busy<'_>> {
+        let mut set = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        set.insert(id.to_string()).then(|| Busy {
+            uploads: self,
+            id: id.to_string(),
+        })
+    }
+}
+
+/// Creates (or, for a retried creation, finds) the upload of `sha256` for job `job_id`.
+pub async fn create(
+    env: &Arc<Env>,
+    who: &Principal,
+    job_id: String,
+    sha256: String,
+    length: u64,
+) -> Result<Upload, ServerError> {
+    let who = who.clone();
+    let (upload, new_file) = env
+        .blocking(move |env| {
+            let mut tx = env.store.write()?;
+            if !authz::can_read_job(&*tx, &who, &job_id)? {
+                return Err(ServerError::forbidden(
+                    "无权为该工单上传照片",
+                    "you may not upload photos to this job",
+                ));
+            }
+            let Some(recorded) = tx.blob_ref_bytes(&sha256, &job_id)? else {
+                return Err(ServerError::conflict(
+                    "not_referenced",
+                    "工单文档中没有这张照片：请先同步工单",
+                    "the job's document does not name this blob: sync the job first",
+                ));
+            };
+            if recorded as u64 != length {
+                return Err(ServerError::bad(
+                    "length_mismatch",
+                    format!("照片大小应为 {recorded} 字节"),
+                    format!("the document records this blob as {recorded} bytes"),
+                ));
+            }
+            let stored = tx.blob_stored(&sha256)?;
+            // A retried creation finds the upload it created before.
+            if let Some(existing) = tx.upload_of(&who.username, &sha256)? {
+                let offset = if stored { length } else { existing.offset };
+                tx.update_upload(&existing.id, &job_id, offset, now_ms())?;
+                tx.commit()?;
+                return Ok((
+                    Upload {
+                        job_id,
+                        offset,
+                        length,
+                        ..existing
+                    },
+                    false,
+                ));
+            }
+            let upload = Upload {
+                id: uuid::Uuid::new_v4().simple().to_string(),
+                username: who.username.clone(),
+                job_id,
+                sha256,
+                length,
+                offset: if stored { length } else { 0 },
+            };
+            tx.insert_upload(&upload, now_ms())?;
+            tx.commit()?;
+            Ok((upload, !stored))
+        })
+        .await?;
+    if new_file {
+        let uploads = &env.uploads;
+        tokio::fs::create_dir_all(&uploads.dir)
+            .await
+            .map_err(|e| ServerError::Io(format!("{}: {e}", uploads.dir.display())))?;
+        tokio::fs::File::create(uploads.part_path(&upload.id))
+            .await
+            .map_err(|e| ServerError::Io(e.to_string()))?;
+    }
+    Ok(upload)
+}
+
+/// The upload `id` if it belongs to `who`.
+pub async fn get(env: &Arc<Env>, who: &Principal, id: String) -> Result<Upload, ServerError> {
+    let username = who.username.clone();
+    env.blocking(move |env| {
+        env.store
+            .read()?
+            .upload(&id, &username)?
+            .ok_or(ServerError::NotFound)
+    })
+    .await
+}
+
+/// Stores the new offset of an upload.
+pub async fn set_offset(env: &Arc<Env>, id: &str, offset: u64) -> Result<(), ServerError> {
+    let id = id.to_string();
+    env.blocking(move |env| {
+        let mut tx = env.store.write()?;
+        tx.set_upload_offset(&id, offset, now_ms())?;
+        tx.commit()?;
+        Ok(())
+    })
+    .await
+}
+
+/// Deletes an upload and its partial file.
+pub async fn delete(env: &Arc<Env>, id: &str) -> Result<(), ServerError> {
+    let key = id.to_string();
+    env.blocking(move |env| {
+        let mut tx = env.store.write()?;
+        tx.delete_upload(&key)?;
+        tx.commit()?;
+        Ok(())
+    })
+    .await?;
+    let _ = tokio::fs::remove_file(env.uploads.part_path(id)).await;
+    Ok(())
+}
+
+/// The upload is complete: check the whole file's SHA-256 against its name, then make it a
+/// blob. A mismatch deletes the upload (the client starts again).
+pub async fn finish(env: &Arc<Env>, upload: &Upload) -> Result<(), ServerError> {
+    let path = env.uploads.part_path(&upload.id);
+    let p = path.clone();
+    let actual = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        let mut f = std::fs::File::open(&p)?;
+        let mut h = Sha256::new();
+        std::io::copy(&mut f, &mut h)?;
+        Ok(hex::encode(h.finalize()))
+    })
+    .await
+    .map_err(|e| ServerError::Internal(e.to_string()))?
+    .map_err(|e| ServerError::Io(e.to_string()))?;
+    if actual != upload.sha256 {
+        delete(env, &upload.id).await?;
+        return Err(ServerError::ChecksumMismatch {
+            zh: "上传内容与其 SHA-256 不符，请重新上传".into(),
+            en: format!(
+                "the uploaded bytes hash to {actual}, not {}: upload again",
+                upload.sha256
+            ),
+        });
+    }
+    env.blobs.put_file(&upload.sha256, &path).await?;
+    record_blob(env, upload).await
+}
+
+/// Forgets uploads untouched for `max_age` (their partial files too). Returns how many.
+pub async fn prune(env: &Arc<Env>, max_age: std::time::Duration) -> Result<usize, ServerError> {
+    let cutoff = now_ms() - max_age.as_millis() as i64;
+    let ids: Vec<String> = env
+        .blocking(move |env| {
+            let mut tx = env.store.write()?;
+            let ids = tx.delete_stale_uploads(cutoff)?;
+            tx.commit()?;
+            Ok(ids)
+        })
+        .await?;
+    for id in &ids {
+        let _ = tokio::fs::remove_file(env.uploads.part_path(id)).await;
+    }
+    Ok(ids.len())
+}
+
+/// Makes sure a complete upload's blob exists: the server may have stopped between the last
+/// byte and recording the blob. Finishes it again from the partial file, records a blob the
+/// store already holds, or, when neither is there, starts the upload over (offset 0).
+pub async fn ensure_finished(env: &Arc<Env>, upload: &Upload) -> Result<u64, ServerError> {
+    if upload.offset < upload.length {
+        return Ok(upload.offset);
+    }
+    let sha = upload.sha256.clone();
+    let stored = env
+        .blocking(move |env| Ok(env.store.read()?.blob_stored(&sha)?))
+        .await?;
+    if stored {
+        return Ok(upload.offset);
+    }
+    let part = env.uploads.part_path(&upload.id);
+    if tokio::fs::metadata(&part)
+        .await
+        .is_ok_and(|m| m.len() == upload.length)
+    {
+        finish(env, upload).await?;
+        return Ok(upload.offset);
+    }
+    if env.blobs.get(&upload.sha256).await.is_ok() {
+        record_blob(env, upload).await?;
+        return Ok(upload.offset);
+    }
+    tracing::warn!(upload = %upload.id, "complete upload without its blob: starting over");
+    tokio::fs::create_dir_all(&env.uploads.dir)
+        .await
+        .map_err(|e| ServerError::Io(e.to_string()))?;
+    tokio::fs::File::create(&part)
+        .await
+        .map_err(|e| ServerError::Io(e.to_string()))?;
+    set_offset(env, &upload.id, 0).await?;
+    Ok(0)
+}
+
+/// Records that the blob of `upload` is in the store.
+async fn record_blob(env: &Arc<Env>, upload: &Upload) -> Result<(), ServerError> {
+    let (sha, len) = (upload.sha256.clone(), upload.length);
+    env.blocking(move |env| {
+        let mut tx = env.store.write()?;
+        tx.insert_blob(&sha, len as i64, now_ms())?;
+        tx.commit()?;
+        Ok(())
+    })
+    .await
+}
+
+/// Parses `Upload-Metadata`: comma-separated `key base64value` pairs.
+pub fn parse_metadata(header: &str) -> Result<Vec<(String, String)>, ServerError> {
+    let mut out = Vec::new();
+    for pair in header.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = match pair.split_once(' ') {
+            Some((k, v)) => (k, v.trim()),
+            None => (pair, ""),
+        };
+        let value = B64.decode(value).map_err(|_| {
+            ServerError::bad(
+                "bad_metadata",
+                "Upload-Metadata 的值不是 base64",
+                "Upload-Metadata values must be base64",
+            )
+        })?;
+        out.push((
+            key.to_string(),
+            String::from_utf8_lossy(&value).into_owned(),
+        ));
+    }
+    Ok(out)
+}
+
+/// Parses `Upload-Checksum: sha256 <base64 digest>`.
+pub fn parse_checksum(header: &str) -> Result<[u8; 32], ServerError> {
+    let (algo, value) = header.trim().split_once(' ').unwrap_or((header, ""));
+    if !algo.eq_ignore_ascii_case("sha256") {
+        return Err(ServerError::bad(
+            "checksum_algorithm",
+            format!("不支持校验算法 {algo}，请用 sha256"),
+            format!("checksum algorithm {algo} is not supported: use sha256"),
+        ));
+    }
+    B64.decode(value.trim())
+        .ok()
+        .and_then(|d| <[u8; 32]>::try_from(d).ok())
+        .ok_or_else(|| {
+            ServerError::bad(
+                "bad_checksum",
+                "Upload-Checksum 格式错误",
+                "Upload-Checksum must be sha256 and a base64 digest",
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ServerStore;
+
+    #[tokio::test]
+    async fn stale_uploads_are_forgotten_with_their_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        let store: Arc<dyn ServerStore> =
+            Arc::new(crate::store::sqlite::SqliteStore::open(dir.path()).unwrap());
+        let env = Arc::new(Env::new(&config, store.clone(), None).unwrap());
+        std::fs::create_dir_all(dir.path().join("uploads")).unwrap();
+        for (id, age_ms) in [("old", 10 * 86_400_000i64), ("fresh", 0)] {
+            std::fs::write(env.uploads.part_path(id), b"partial").unwrap();
+            let mut tx = store.write().unwrap();
+            tx.insert_upload(
+                &Upload {
+                    id: id.into(),
+                    username: "u".into(),
+                    job_id: "j".into(),
+                    sha256: "s".into(),
+                    length: 10,
+                    offset: 7,
+                },
+                now_ms() - age_ms,
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let n = prune(&env, std::time::Duration::from_secs(7 * 86_400))
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        assert!(!env.uploads.part_path("old").exists());
+        assert!(env.uploads.part_path("fresh").exists());
+        assert_eq!(store.read().unwrap().stats().unwrap().uploads, 1);
+    }
+}

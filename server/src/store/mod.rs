@@ -1,0 +1,324 @@
+//! The server's storage seam: a [`ServerStore`] hands out read transactions (from a pool of
+//! readers, never waiting behind the writer) and write transactions (one writer at a time), and
+//! all SQL lives behind it. The embedded SQLite implementation is [`sqlite::SqliteStore`];
+//! another database implements the same traits.
+//!
+//! Transactions are guards: a write transaction commits only through [`WriteTx::commit`] and
+//! rolls back when dropped (also while a panic unwinds), so no error path can leave the database
+//! inside an open transaction. [`WriteTx::savepoint`] nests a guard of the same kind, which is
+//! how one refused job of a sync request is undone without touching the others.
+//!
+//! # The feed cursor
+//!
+//! The change log's `seq` is the sync feed's cursor: a phone asks for the changes after the last
+//! `seq` it stored. That is only correct if no change with a smaller `seq` can become visible
+//! after a larger one was read. SQLite has one writer, so sequence numbers commit in order. A
+//! store with concurrent writers must keep the same rule: a reader may hand out positions only up
+//! to the lowest position still being written (for PostgreSQL: assign positions from a counter
+//! row updated inside the committing transaction, which serialises commits that add changes, or
+//! cap reads at the snapshot's `xmin`). [`ReadTx::feed_changes`] and friends are the only places
+//! that read positions.
+
+pub mod sqlite;
+
+use serde::{Deserialize, Serialize};
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(String),
+    #[error(
+        "数据库版本 {found} 比本服务器支持的 {supported} 新，请升级服务器 / database version {found} is newer than this server ({supported}): please update"
+    )]
+    TooNew { found: usize, supported: usize },
+    #[error("{0}")]
+    Io(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A user row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub unit: String,
+    pub display_name: String,
+    pub disabled: bool,
+}
+
+/// A new user.
+#[derive(Debug, Clone)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub password_hash: &'a str,
+    pub role: &'a str,
+    pub unit: &'a str,
+    pub display_name: &'a str,
+    pub created_at: i64,
+}
+
+/// A device row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    pub device_id: String,
+    pub user_id: i64,
+    pub last_seen: i64,
+    pub public_key: Option<String>,
+    pub actor: Option<String>,
+}
+
+/// What a bearer token resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    pub user: UserRow,
+    pub device_id: String,
+    pub device_actor: Option<String>,
+    pub expires_at: i64,
+    pub revoked: bool,
+}
+
+/// What the server keeps about a job besides its document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobMeta {
+    pub job_id: String,
+    pub unit: String,
+    pub created_by: String,
+    /// Feed position of the job's newest change (the version of its document).
+    pub doc_seq: i64,
+    pub snapshot_seq: i64,
+}
+
+/// The list row of a job (what lists and filters need).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRow {
+    pub job_id: String,
+    pub unit: String,
+    pub kind: String,
+    pub job_no: String,
+    pub status: String,
+    pub customer_name: String,
+    pub customer_manager: Option<String>,
+    pub project_manager: Option<String>,
+    pub next_due: Option<String>,
+    pub sla_state: Option<String>,
+    pub created_by: String,
+    pub updated_at: i64,
+}
+
+/// Whose jobs a feed query covers.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// Every job (admins).
+    All,
+    /// Every job of a unit (office staff, dispatchers).
+    Unit(&'a str),
+    /// The jobs a user is assigned to.
+    User(&'a str),
+}
+
+/// One change of the feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedChange {
+    pub seq: i64,
+    pub job_id: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A photo blob a job's document names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobRef<'a> {
+    pub sha256: &'a str,
+    pub job_id: &'a str,
+    pub photo_id: &'a str,
+    pub role: &'a str,
+    pub bytes: i64,
+    pub mime: &'a str,
+}
+
+/// A tus upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRow {
+    pub id: String,
+    pub username: String,
+    pub job_id: String,
+    pub sha256: String,
+    pub length: u64,
+    pub offset: u64,
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Assigned by the store (ignored when appending).
+    pub id: i64,
+    /// Server time (ms since the epoch).
+    pub at: i64,
+    /// `change`, `login`, `login_failed`, `token_revoked`, `push_refused`,
+    /// `contract_verified`, `contract_exported`, `download`, `user_added`, `policy_installed`.
+    pub kind: String,
+    pub username: Option<String>,
+    pub role: Option<String>,
+    pub device_id: Option<String>,
+    pub job_id: Option<String>,
+    pub change_hash: Option<String>,
+    /// The device's clock when the change was made (ms).
+    pub device_time: Option<i64>,
+    pub sections: Vec<String>,
+    pub paths: Vec<String>,
+    /// Anything else (reason codes, client address, file names).
+    pub detail: serde_json::Value,
+}
+
+/// Which audit entries to read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub job_id: Option<String>,
+    pub username: Option<String>,
+    /// Server time, ms: entries at or after.
+    pub since: Option<i64>,
+    /// Entries with a larger id (paging).
+    pub after_id: Option<i64>,
+    pub limit: u32,
+}
+
+/// An installed write policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRow {
+    pub id: String,
+    pub version: i64,
+    pub unit: Option<String>,
+    pub effective_from: String,
+    pub body: String,
+    pub installed_at: i64,
+}
+
+/// Counts for operators and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    pub users: i64,
+    pub devices: i64,
+    pub jobs: i64,
+    pub changes: i64,
+    pub blobs: i64,
+    pub uploads: i64,
+    pub audit: i64,
+}
+
+/// A database that holds the server's state.
+pub trait ServerStore: Send + Sync + 'static {
+    /// A read transaction: a consistent snapshot from the reader pool.
+    fn read(&self) -> Result<Box<dyn ReadTx + '_>>;
+    /// The write transaction (one at a time); rolled back unless committed.
+    fn write(&self) -> Result<Box<dyn WriteTx + '_>>;
+    /// The backend's name, for logs (`sqlite`, …).
+    fn backend(&self) -> &'static str;
+}
+
+/// Reads.
+pub trait ReadTx {
+    // Users, devices, tokens.
+    fn user_by_name(&self, username: &str) -> Result<Option<UserRow>>;
+    fn device(&self, device_id: &str) -> Result<Option<DeviceRow>>;
+    fn token(&self, hash: &[u8]) -> Result<Option<TokenRow>>;
+
+    // Jobs.
+    fn job_meta(&self, job_id: &str) -> Result<Option<JobMeta>>;
+    /// The stored document: its snapshot followed by the changes after it.
+    fn job_bytes(&self, job_id: &str) -> Result<Option<Vec<u8>>>;
+    fn has_access(&self, job_id: &str, username: &str) -> Result<bool>;
+    fn access_users(&self, job_id: &str) -> Result<Vec<String>>;
+    /// Changes stored after the job's snapshot.
+    fn changes_after_snapshot(&self, job_id: &str) -> Result<i64>;
+    /// The newest feed position.
+    fn max_seq(&self) -> Result<i64>;
+    fn fallback_state(&self, device_id: &str, job_id: &str) -> Result<Option<Vec<u8>>>;
+
+    // The feed.
+    /// Changes after `cursor` in scope, in position order, except those `device` pushed, at most
+    /// `limit` rows.
+    fn feed_changes(
+        &self,
+        scope: Scope,
+        device_id: &str,
+        cursor: i64,
+        limit: u32,
+    ) -> Result<Vec<FeedChange>>;
+    /// Jobs that entered `username`'s scope at a position in `(from, to]`.
+    fn entered_jobs(&self, username: &str, from: i64, to: i64) -> Result<Vec<(String, i64)>>;
+    /// Jobs that left `username`'s scope at a position in `(from, to]` and are still out of it.
+    fn left_jobs(&self, username: &str, from: i64, to: i64) -> Result<Vec<String>>;
+    /// A job's changes up to position `upto`, in order.
+    fn job_changes_upto(&self, job_id: &str, upto: i64) -> Result<Vec<(i64, Vec<u8>)>>;
+
+    // Blobs and uploads.
+    fn blob_ref_bytes(&self, sha256: &str, job_id: &str) -> Result<Option<i64>>;
+    /// Jobs naming a blob, with its media type and role.
+    fn blob_refs(&self, sha256: &str) -> Result<Vec<(String, String, String)>>;
+    fn blob_stored(&self, sha256: &str) -> Result<bool>;
+    fn upload(&self, id: &str, username: &str) -> Result<Option<UploadRow>>;
+    /// The newest upload of `sha256` by `username` (a retried creation finds it).
+    fn upload_of(&self, username: &str, sha256: &str) -> Result<Option<UploadRow>>;
+
+    // Audit and policies.
+    fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>>;
+    fn policies(&self) -> Result<Vec<PolicyRow>>;
+
+    fn stats(&self) -> Result<Stats>;
+}
+
+/// Writes, inside one transaction.
+pub trait WriteTx: ReadTx {
+    /// A nested transaction: commits into this one, or is undone when dropped.
+    fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>>;
+    /// Makes everything durable (or, for a savepoint, part of the enclosing transaction).
+    fn commit(self: Box<Self>) -> Result<()>;
+
+    // Users, devices, tokens.
+    /// `None` when the username is taken.
+    fn insert_user(&mut self, user: &NewUser) -> Result<Option<i64>>;
+    fn upsert_device(&mut self, device: &DeviceRow) -> Result<()>;
+    fn insert_token(
+        &mut self,
+        hash: &[u8],
+        user_id: i64,
+        device_id: &str,
+        created_at: i64,
+        expires_at: i64,
+    ) -> Result<()>;
+    fn revoke_device_tokens(&mut self, device_id: &str, at: i64) -> Result<usize>;
+
+    // Jobs.
+    fn upsert_job(&mut self, row: &JobRow) -> Result<()>;
+    /// Appends a change to the log; `None` when the job already has it.
+    fn insert_change(
+        &mut self,
+        job_id: &str,
+        hash: &[u8],
+        bytes: &[u8],
+        origin: &str,
+    ) -> Result<Option<i64>>;
+    fn set_doc_seq(&mut self, job_id: &str, doc_seq: i64) -> Result<()>;
+    fn save_snapshot(&mut self, job_id: &str, snapshot: &[u8], seq: i64) -> Result<()>;
+    fn grant_access(&mut self, job_id: &str, username: &str, pos: i64) -> Result<()>;
+    fn revoke_access(&mut self, job_id: &str, username: &str, pos: i64) -> Result<()>;
+    fn save_fallback_state(&mut self, device_id: &str, job_id: &str, state: &[u8]) -> Result<()>;
+
+    // Blobs and uploads.
+    fn insert_blob_ref(&mut self, r: &BlobRef) -> Result<()>;
+    fn insert_blob(&mut self, sha256: &str, bytes: i64, at: i64) -> Result<()>;
+    fn forget_blob(&mut self, sha256: &str) -> Result<()>;
+    fn insert_upload(&mut self, u: &UploadRow, at: i64) -> Result<()>;
+    fn update_upload(&mut self, id: &str, job_id: &str, offset: u64, at: i64) -> Result<()>;
+    fn set_upload_offset(&mut self, id: &str, offset: u64, at: i64) -> Result<()>;
+    fn delete_upload(&mut self, id: &str) -> Result<()>;
+    /// Deletes uploads untouched since `before`; returns their ids.
+    fn delete_stale_uploads(&mut self, before: i64) -> Result<Vec<String>>;
+
+    // Audit and policies.
+    fn append_audit(&mut self, entry: &AuditEntry) -> Result<i64>;
+    fn insert_policy(&mut self, p: &PolicyRow) -> Result<()>;
+}

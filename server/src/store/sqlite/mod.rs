@@ -1,0 +1,418 @@
+//! The embedded SQLite store: one file under the data directory, WAL with `synchronous = FULL`
+//! (an acknowledged commit survives power loss), numbered migrations in `migrations/*.sql`, one
+//! writer connection behind a mutex and a pool of read-only connections beside it (WAL readers
+//! see the last commit and never wait for the writer).
+
+mod queries;
+
+use super::{ReadTx, Result, ServerStore, StoreError, WriteTx};
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// The migrations, in order: migration `i` takes the schema from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_users.sql"),
+    include_str!("migrations/0002_jobs.sql"),
+    include_str!("migrations/0003_blobs.sql"),
+    include_str!("migrations/0004_device_keys.sql"),
+    include_str!("migrations/0005_rights_audit.sql"),
+];
+
+/// The database file inside the data directory.
+pub const FILE: &str = "fieldline.db";
+
+/// Readers kept open; more are opened under load, up to `MAX_READERS` at once.
+const IDLE_READERS: usize = 4;
+const MAX_READERS: usize = 16;
+
+pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        db_err(e)
+    }
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    Ok(())
+}
+
+/// The SQLite implementation of [`ServerStore`].
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Readers>,
+    returned: Condvar,
+}
+
+struct Readers {
+    idle: Vec<Connection>,
+    open: usize,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<SqliteStore> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Io(format!("{}: {e}", dir.display())))?;
+        let path = dir.join(FILE);
+        let mut conn = Connection::open(&path)?;
+        configure(&conn)?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            path,
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Readers {
+                idle: Vec::new(),
+                open: 0,
+            }),
+            returned: Condvar::new(),
+        })
+    }
+
+    /// Where the database file is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn reader(&self) -> Result<Connection> {
+        let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(c) = readers.idle.pop() {
+                return Ok(c);
+            }
+            if readers.open < MAX_READERS {
+                readers.open += 1;
+                drop(readers);
+                let opened = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                        | OpenFlags::SQLITE_OPEN_URI,
+                )
+                .map_err(db_err)
+                .and_then(|c| {
+                    c.busy_timeout(Duration::from_secs(10))?;
+                    c.pragma_update(None, "query_only", true)?;
+                    Ok(c)
+                });
+                if opened.is_err() {
+                    let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+                    readers.open -= 1;
+                }
+                return opened;
+            }
+            readers = self
+                .returned
+                .wait(readers)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if readers.idle.len() < IDLE_READERS {
+            readers.idle.push(conn);
+        } else {
+            readers.open -= 1;
+        }
+        self.returned.notify_one();
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let current = current as usize;
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::TooNew {
+            found: current,
+            supported: MIGRATIONS.len(),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl ServerStore for SqliteStore {
+    fn read(&self) -> Result<Box<dyn ReadTx + '_>> {
+        let conn = self.reader()?;
+        // A deferred transaction: every query of this read sees the same snapshot.
+        if let Err(e) = conn.execute_batch("BEGIN") {
+            self.give_back(conn);
+            return Err(e.into());
+        }
+        Ok(Box::new(SqliteRead {
+            conn: Some(conn),
+            store: self,
+        }))
+    }
+
+    fn write(&self) -> Result<Box<dyn WriteTx + '_>> {
+        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        // A panic that unwound through a transaction rolled it back in `Drop`; make sure.
+        if !conn.is_autocommit() {
+            conn.execute_batch("ROLLBACK")?;
+        }
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(Box::new(SqliteWrite { conn, done: false }))
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
+/// A read transaction on a pooled connection; ended and returned to the pool on drop.
+struct SqliteRead<'s> {
+    conn: Option<Connection>,
+    store: &'s SqliteStore,
+}
+
+impl Drop for SqliteRead<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if conn.execute_batch("ROLLBACK").is_ok() {
+                self.store.give_back(conn);
+            } else {
+                let mut readers = self.store.readers.lock().unwrap_or_else(|p| p.into_inner());
+                readers.open -= 1;
+                self.store.returned.notify_one();
+            }
+        }
+    }
+}
+
+/// The write transaction: holds the writer until committed or dropped (rolled back).
+struct SqliteWrite<'s> {
+    conn: MutexGuard<'s, Connection>,
+    done: bool,
+}
+
+impl Drop for SqliteWrite<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// A savepoint inside a write transaction: released by `commit`, rolled back on drop.
+struct SqliteSavepoint<'t> {
+    conn: &'t Connection,
+    name: String,
+    done: bool,
+}
+
+impl Drop for SqliteSavepoint<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self
+                .conn
+                .execute_batch(&format!("ROLLBACK TO {0}; RELEASE {0}", self.name));
+        }
+    }
+}
+
+/// Access to the connection of a transaction guard.
+trait Conn {
+    fn conn(&self) -> &Connection;
+}
+
+impl Conn for SqliteRead<'_> {
+    fn conn(&self) -> &Connection {
+        self.conn.as_ref().expect("a live read transaction")
+    }
+}
+
+impl Conn for SqliteWrite<'_> {
+    fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl Conn for SqliteSavepoint<'_> {
+    fn conn(&self) -> &Connection {
+        self.conn
+    }
+}
+
+static SAVEPOINTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn open_savepoint(conn: &Connection) -> Result<SqliteSavepoint<'_>> {
+    let n = SAVEPOINTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("sp_{n}");
+    conn.execute_batch(&format!("SAVEPOINT {name}"))?;
+    Ok(SqliteSavepoint {
+        conn,
+        name,
+        done: false,
+    })
+}
+
+impl queries::Finish for SqliteWrite<'_> {
+    fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>> {
+        Ok(Box::new(open_savepoint(&self.conn)?))
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        self.conn.execute_batch("COMMIT")?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl queries::Finish for SqliteSavepoint<'_> {
+    fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>> {
+        Ok(Box::new(open_savepoint(self.conn)?))
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        self.conn.execute_batch(&format!("RELEASE {}", self.name))?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_2_database_upgrades_and_keeps_its_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(FILE)).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.execute_batch(
+                "INSERT INTO jobs (job_id, unit, kind, job_no, status, customer_name, created_by,
+                    updated_at) VALUES ('j1', 'u', 'hv', 'YK-1', 'accepted', '客户', 'cm', 0);
+                 INSERT INTO changes (job_id, hash, bytes, origin_device) VALUES ('j1', x'01', x'02', 'd');
+                 INSERT INTO changes (job_id, hash, bytes, origin_device) VALUES ('j1', x'03', x'04', 'd');
+                 PRAGMA user_version = 2;",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let conn = Connection::open(dir.path().join(FILE)).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v as usize, MIGRATIONS.len());
+        let r = store.read().unwrap();
+        let meta = r.job_meta("j1").unwrap().unwrap();
+        assert_eq!(meta.unit, "u");
+        assert_eq!(meta.doc_seq, 2, "the document version is backfilled");
+        let stats = r.stats().unwrap();
+        assert_eq!(
+            (stats.jobs, stats.changes, stats.blobs, stats.audit),
+            (1, 2, 0, 0)
+        );
+        let keys: i64 = conn
+            .query_row(
+                "SELECT COUNT(public_key) + COUNT(actor) FROM devices",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(keys, 0);
+    }
+
+    #[test]
+    fn a_database_from_a_newer_server_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        Connection::open(dir.path().join(FILE))
+            .unwrap()
+            .execute_batch("PRAGMA user_version = 99;")
+            .unwrap();
+        assert!(matches!(
+            SqliteStore::open(dir.path()),
+            Err(StoreError::TooNew { found: 99, .. })
+        ));
+    }
+
+    #[test]
+    fn transactions_roll_back_unless_committed_and_savepoints_nest() {
+        use crate::store::{AuditEntry, AuditQuery};
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let entry = |kind: &str| AuditEntry {
+            kind: kind.into(),
+            at: 1,
+            ..Default::default()
+        };
+        {
+            let mut tx = store.write().unwrap();
+            tx.append_audit(&entry("dropped")).unwrap();
+        }
+        {
+            let mut tx = store.write().unwrap();
+            tx.append_audit(&entry("kept")).unwrap();
+            {
+                let mut sp = tx.savepoint().unwrap();
+                sp.append_audit(&entry("undone")).unwrap();
+            }
+            let mut sp = tx.savepoint().unwrap();
+            sp.append_audit(&entry("released")).unwrap();
+            sp.commit().unwrap();
+            tx.commit().unwrap();
+        }
+        // A panic inside a transaction leaves nothing open behind it.
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut tx = store.write().unwrap();
+            tx.append_audit(&entry("panicked")).unwrap();
+            panic!("boom");
+        }));
+        assert!(panicked.is_err());
+        let mut tx = store.write().unwrap();
+        tx.append_audit(&entry("after")).unwrap();
+        tx.commit().unwrap();
+        let kinds: Vec<String> = store
+            .read()
+            .unwrap()
+            .audit(&AuditQuery {
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(kinds, vec!["kept", "released", "after"]);
+        // The trail is append-only, even for SQL that tries.
+        let conn = Connection::open(dir.path().join(FILE)).unwrap();
+        assert!(conn.execute("DELETE FROM audit", []).is_err());
+        assert!(conn.execute("UPDATE audit SET kind = 'x'", []).is_err());
+    }
+
+    #[test]
+    fn readers_do_not_wait_for_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let mut tx = store.write().unwrap();
+        tx.append_audit(&crate::store::AuditEntry {
+            kind: "uncommitted".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        // The writer is busy; a reader still answers, from the last commit.
+        let r = store.read().unwrap();
+        assert_eq!(r.stats().unwrap().audit, 0);
+        drop(r);
+        tx.commit().unwrap();
+        assert_eq!(store.read().unwrap().stats().unwrap().audit, 1);
+    }
+}

@@ -1,0 +1,632 @@
+//! Every SQL statement of the server, grouped by concept. Reads are implemented once for any
+//! transaction guard that has a connection; writes for the write guards.
+
+use super::Conn;
+use crate::store::{
+    AuditEntry, AuditQuery, BlobRef, DeviceRow, FeedChange, JobMeta, JobRow, NewUser, PolicyRow,
+    ReadTx, Result, Scope, Stats, TokenRow, UploadRow, UserRow, WriteTx,
+};
+use rusqlite::{OptionalExtension, Row, params};
+
+/// How a write guard ends.
+pub(super) trait Finish {
+    fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>>;
+    fn commit(self: Box<Self>) -> Result<()>;
+}
+
+fn user_row(r: &Row, at: usize) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        id: r.get(at)?,
+        username: r.get(at + 1)?,
+        password_hash: r.get(at + 2)?,
+        role: r.get(at + 3)?,
+        unit: r.get(at + 4)?,
+        display_name: r.get(at + 5)?,
+        disabled: r.get(at + 6)?,
+    })
+}
+
+const USER_COLS: &str =
+    "u.id, u.username, u.password_hash, u.role, u.unit, u.display_name, u.disabled";
+
+fn upload_row(r: &Row) -> rusqlite::Result<UploadRow> {
+    Ok(UploadRow {
+        id: r.get(0)?,
+        username: r.get(1)?,
+        job_id: r.get(2)?,
+        sha256: r.get(3)?,
+        length: r.get::<_, i64>(4)? as u64,
+        offset: r.get::<_, i64>(5)? as u64,
+    })
+}
+
+fn json_list(text: String) -> Vec<String> {
+    serde_json::from_str(&text).unwrap_or_default()
+}
+
+impl<T: Conn> ReadTx for T {
+    fn user_by_name(&self, username: &str) -> Result<Option<UserRow>> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {USER_COLS} FROM users u WHERE u.username = ?1"
+            ))?
+            .query_row([username], |r| user_row(r, 0))
+            .optional()?)
+    }
+
+    fn device(&self, device_id: &str) -> Result<Option<DeviceRow>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT device_id, user_id, last_seen, public_key, actor FROM devices
+                 WHERE device_id = ?1",
+            )?
+            .query_row([device_id], |r| {
+                Ok(DeviceRow {
+                    device_id: r.get(0)?,
+                    user_id: r.get(1)?,
+                    last_seen: r.get(2)?,
+                    public_key: r.get(3)?,
+                    actor: r.get(4)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn token(&self, hash: &[u8]) -> Result<Option<TokenRow>> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {USER_COLS}, t.device_id, d.actor, t.expires_at, t.revoked_at IS NOT NULL
+                 FROM tokens t JOIN users u ON u.id = t.user_id
+                 LEFT JOIN devices d ON d.device_id = t.device_id
+                 WHERE t.hash = ?1"
+            ))?
+            .query_row([hash], |r| {
+                Ok(TokenRow {
+                    user: user_row(r, 0)?,
+                    device_id: r.get(7)?,
+                    device_actor: r.get(8)?,
+                    expires_at: r.get(9)?,
+                    revoked: r.get(10)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn job_meta(&self, job_id: &str) -> Result<Option<JobMeta>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT job_id, unit, created_by, doc_seq, snapshot_seq FROM jobs WHERE job_id = ?1",
+            )?
+            .query_row([job_id], |r| {
+                Ok(JobMeta {
+                    job_id: r.get(0)?,
+                    unit: r.get(1)?,
+                    created_by: r.get(2)?,
+                    doc_seq: r.get(3)?,
+                    snapshot_seq: r.get(4)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn job_bytes(&self, job_id: &str) -> Result<Option<Vec<u8>>> {
+        let conn = self.conn();
+        let row: Option<(Option<Vec<u8>>, i64)> = conn
+            .prepare_cached("SELECT snapshot, snapshot_seq FROM jobs WHERE job_id = ?1")?
+            .query_row([job_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((snapshot, snapshot_seq)) = row else {
+            return Ok(None);
+        };
+        let mut bytes = snapshot.unwrap_or_default();
+        let mut stmt = conn.prepare_cached(
+            "SELECT bytes FROM changes WHERE job_id = ?1 AND seq > ?2 ORDER BY seq",
+        )?;
+        for chunk in stmt.query_map(params![job_id, snapshot_seq], |r| r.get::<_, Vec<u8>>(0))? {
+            bytes.extend(chunk?);
+        }
+        Ok(Some(bytes))
+    }
+
+    fn has_access(&self, job_id: &str, username: &str) -> Result<bool> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT 1 FROM job_access WHERE job_id = ?1 AND username = ?2")?
+            .query_row(params![job_id, username], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn access_users(&self, job_id: &str) -> Result<Vec<String>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT username FROM job_access WHERE job_id = ?1 ORDER BY username")?
+            .query_map([job_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn changes_after_snapshot(&self, job_id: &str) -> Result<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT COUNT(*) FROM changes c JOIN jobs j ON j.job_id = c.job_id
+             WHERE c.job_id = ?1 AND c.seq > j.snapshot_seq",
+            )?
+            .query_row([job_id], |r| r.get(0))?)
+    }
+
+    fn max_seq(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM changes")?
+            .query_row([], |r| r.get(0))?)
+    }
+
+    fn fallback_state(&self, device_id: &str, job_id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT state FROM fallback_state WHERE device_id = ?1 AND job_id = ?2",
+            )?
+            .query_row(params![device_id, job_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn feed_changes(
+        &self,
+        scope: Scope,
+        device_id: &str,
+        cursor: i64,
+        limit: u32,
+    ) -> Result<Vec<FeedChange>> {
+        let (sql, key) = match scope {
+            Scope::All => (
+                "SELECT c.seq, c.job_id, c.bytes FROM changes c
+                 WHERE c.seq > ?1 AND c.origin_device != ?2 AND ?3 = ?3 ORDER BY c.seq LIMIT ?4",
+                "",
+            ),
+            Scope::Unit(unit) => (
+                "SELECT c.seq, c.job_id, c.bytes FROM changes c JOIN jobs j ON j.job_id = c.job_id
+                 WHERE c.seq > ?1 AND c.origin_device != ?2 AND j.unit = ?3 ORDER BY c.seq LIMIT ?4",
+                unit,
+            ),
+            Scope::User(user) => (
+                "SELECT c.seq, c.job_id, c.bytes FROM changes c JOIN job_access a ON a.job_id = c.job_id
+                 WHERE c.seq > ?1 AND c.origin_device != ?2 AND a.username = ?3 ORDER BY c.seq LIMIT ?4",
+                user,
+            ),
+        };
+        Ok(self
+            .conn()
+            .prepare_cached(sql)?
+            .query_map(params![cursor, device_id, key, limit], |r| {
+                Ok(FeedChange {
+                    seq: r.get(0)?,
+                    job_id: r.get(1)?,
+                    bytes: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn entered_jobs(&self, username: &str, from: i64, to: i64) -> Result<Vec<(String, i64)>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT job_id, entered_seq FROM job_access
+                 WHERE username = ?1 AND entered_seq > ?2 AND entered_seq <= ?3",
+            )?
+            .query_map(params![username, from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn left_jobs(&self, username: &str, from: i64, to: i64) -> Result<Vec<String>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT DISTINCT l.job_id FROM access_left l
+                 WHERE l.username = ?1 AND l.pos > ?2 AND l.pos <= ?3
+                   AND NOT EXISTS (SELECT 1 FROM job_access a
+                                   WHERE a.job_id = l.job_id AND a.username = l.username)
+                 ORDER BY l.job_id",
+            )?
+            .query_map(params![username, from, to], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn job_changes_upto(&self, job_id: &str, upto: i64) -> Result<Vec<(i64, Vec<u8>)>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT seq, bytes FROM changes WHERE job_id = ?1 AND seq <= ?2 ORDER BY seq",
+            )?
+            .query_map(params![job_id, upto], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn blob_ref_bytes(&self, sha256: &str, job_id: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT bytes FROM blob_ref WHERE sha256 = ?1 AND job_id = ?2")?
+            .query_row(params![sha256, job_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn blob_refs(&self, sha256: &str) -> Result<Vec<(String, String, String)>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT job_id, mime, role FROM blob_ref WHERE sha256 = ?1")?
+            .query_map([sha256], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn blob_stored(&self, sha256: &str) -> Result<bool> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1")?
+            .query_row([sha256], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn upload(&self, id: &str, username: &str) -> Result<Option<UploadRow>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT id, username, job_id, sha256, length, offset FROM uploads
+                 WHERE id = ?1 AND username = ?2",
+            )?
+            .query_row(params![id, username], upload_row)
+            .optional()?)
+    }
+
+    fn upload_of(&self, username: &str, sha256: &str) -> Result<Option<UploadRow>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT id, username, job_id, sha256, length, offset FROM uploads
+                 WHERE username = ?1 AND sha256 = ?2 ORDER BY created_at DESC LIMIT 1",
+            )?
+            .query_row(params![username, sha256], upload_row)
+            .optional()?)
+    }
+
+    fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id, at, kind, username, role, device_id, job_id, change_hash, device_time,
+                    sections, paths, detail
+             FROM audit
+             WHERE (?1 IS NULL OR job_id = ?1) AND (?2 IS NULL OR username = ?2)
+               AND (?3 IS NULL OR at >= ?3) AND id > ?4
+             ORDER BY id LIMIT ?5",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                q.job_id,
+                q.username,
+                q.since,
+                q.after_id.unwrap_or(0),
+                q.limit.max(1)
+            ],
+            |r| {
+                Ok(AuditEntry {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    kind: r.get(2)?,
+                    username: r.get(3)?,
+                    role: r.get(4)?,
+                    device_id: r.get(5)?,
+                    job_id: r.get(6)?,
+                    change_hash: r.get(7)?,
+                    device_time: r.get(8)?,
+                    sections: json_list(r.get(9)?),
+                    paths: json_list(r.get(10)?),
+                    detail: serde_json::from_str(&r.get::<_, String>(11)?).unwrap_or_default(),
+                })
+            },
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn policies(&self) -> Result<Vec<PolicyRow>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT id, version, unit, effective_from, body, installed_at FROM write_policies
+                 ORDER BY effective_from, id, version",
+            )?
+            .query_map([], |r| {
+                Ok(PolicyRow {
+                    id: r.get(0)?,
+                    version: r.get(1)?,
+                    unit: r.get(2)?,
+                    effective_from: r.get(3)?,
+                    body: r.get(4)?,
+                    installed_at: r.get(5)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn stats(&self) -> Result<Stats> {
+        Ok(self.conn().query_row(
+            "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM devices),
+                    (SELECT COUNT(*) FROM jobs), (SELECT COUNT(*) FROM changes),
+                    (SELECT COUNT(*) FROM blobs), (SELECT COUNT(*) FROM uploads),
+                    (SELECT COUNT(*) FROM audit)",
+            [],
+            |r| {
+                Ok(Stats {
+                    users: r.get(0)?,
+                    devices: r.get(1)?,
+                    jobs: r.get(2)?,
+                    changes: r.get(3)?,
+                    blobs: r.get(4)?,
+                    uploads: r.get(5)?,
+                    audit: r.get(6)?,
+                })
+            },
+        )?)
+    }
+}
+
+impl<T: Conn + Finish> WriteTx for T {
+    fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>> {
+        Finish::savepoint(self)
+    }
+
+    fn commit(self: Box<Self>) -> Result<()> {
+        Finish::commit(self)
+    }
+
+    fn insert_user(&mut self, u: &NewUser) -> Result<Option<i64>> {
+        let conn = self.conn();
+        let n = conn.execute(
+            "INSERT OR IGNORE INTO users (username, password_hash, role, unit, display_name, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![u.username, u.password_hash, u.role, u.unit, u.display_name, u.created_at],
+        )?;
+        Ok((n > 0).then(|| conn.last_insert_rowid()))
+    }
+
+    fn upsert_device(&mut self, d: &DeviceRow) -> Result<()> {
+        // A device keeps the first key and actor it registered.
+        self.conn().execute(
+            "INSERT INTO devices (device_id, user_id, first_seen, last_seen, public_key, actor)
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5)
+             ON CONFLICT (device_id) DO UPDATE SET last_seen = excluded.last_seen,
+                public_key = COALESCE(devices.public_key, excluded.public_key),
+                actor = COALESCE(devices.actor, excluded.actor)",
+            params![d.device_id, d.user_id, d.last_seen, d.public_key, d.actor],
+        )?;
+        Ok(())
+    }
+
+    fn insert_token(
+        &mut self,
+        hash: &[u8],
+        user_id: i64,
+        device_id: &str,
+        created_at: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO tokens (hash, user_id, device_id, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![hash, user_id, device_id, created_at, expires_at],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_device_tokens(&mut self, device_id: &str, at: i64) -> Result<usize> {
+        Ok(self.conn().execute(
+            "UPDATE tokens SET revoked_at = ?2 WHERE device_id = ?1 AND revoked_at IS NULL",
+            params![device_id, at],
+        )?)
+    }
+
+    fn upsert_job(&mut self, j: &JobRow) -> Result<()> {
+        self.conn().prepare_cached(
+            "INSERT INTO jobs (job_id, unit, kind, job_no, status, customer_name, customer_manager,
+                project_manager, next_due, sla_state, created_by, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (job_id) DO UPDATE SET kind = excluded.kind, job_no = excluded.job_no,
+                status = excluded.status, customer_name = excluded.customer_name,
+                customer_manager = excluded.customer_manager,
+                project_manager = excluded.project_manager, next_due = excluded.next_due,
+                sla_state = excluded.sla_state, updated_at = excluded.updated_at",
+        )?
+        .execute(params![
+            j.job_id,
+            j.unit,
+            j.kind,
+            j.job_no,
+            j.status,
+            j.customer_name,
+            j.customer_manager,
+            j.project_manager,
+            j.next_due,
+            j.sla_state,
+            j.created_by,
+            j.updated_at,
+        ])?;
+        Ok(())
+    }
+
+    fn insert_change(
+        &mut self,
+        job_id: &str,
+        hash: &[u8],
+        bytes: &[u8],
+        origin: &str,
+    ) -> Result<Option<i64>> {
+        let conn = self.conn();
+        let n = conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO changes (job_id, hash, bytes, origin_device)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![job_id, hash, bytes, origin])?;
+        Ok((n > 0).then(|| conn.last_insert_rowid()))
+    }
+
+    fn set_doc_seq(&mut self, job_id: &str, doc_seq: i64) -> Result<()> {
+        self.conn()
+            .prepare_cached("UPDATE jobs SET doc_seq = ?2 WHERE job_id = ?1")?
+            .execute(params![job_id, doc_seq])?;
+        Ok(())
+    }
+
+    fn save_snapshot(&mut self, job_id: &str, snapshot: &[u8], seq: i64) -> Result<()> {
+        self.conn().execute(
+            "UPDATE jobs SET snapshot = ?2, snapshot_seq = ?3 WHERE job_id = ?1",
+            params![job_id, snapshot, seq],
+        )?;
+        Ok(())
+    }
+
+    fn grant_access(&mut self, job_id: &str, username: &str, pos: i64) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR IGNORE INTO job_access (job_id, username, entered_seq) VALUES (?1, ?2, ?3)",
+            params![job_id, username, pos],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_access(&mut self, job_id: &str, username: &str, pos: i64) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "DELETE FROM job_access WHERE job_id = ?1 AND username = ?2",
+            params![job_id, username],
+        )?;
+        conn.execute(
+            "INSERT OR IGNORE INTO access_left (username, pos, job_id) VALUES (?1, ?2, ?3)",
+            params![username, pos, job_id],
+        )?;
+        Ok(())
+    }
+
+    fn save_fallback_state(&mut self, device_id: &str, job_id: &str, state: &[u8]) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO fallback_state (device_id, job_id, state) VALUES (?1, ?2, ?3)
+             ON CONFLICT (device_id, job_id) DO UPDATE SET state = excluded.state",
+            params![device_id, job_id, state],
+        )?;
+        Ok(())
+    }
+
+    fn insert_blob_ref(&mut self, b: &BlobRef) -> Result<()> {
+        self.conn()
+            .prepare_cached(
+                "INSERT OR IGNORE INTO blob_ref (sha256, job_id, photo_id, role, bytes, mime)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                b.sha256, b.job_id, b.photo_id, b.role, b.bytes, b.mime
+            ])?;
+        Ok(())
+    }
+
+    fn insert_blob(&mut self, sha256: &str, bytes: i64, at: i64) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR IGNORE INTO blobs (sha256, bytes, stored_at) VALUES (?1, ?2, ?3)",
+            params![sha256, bytes, at],
+        )?;
+        Ok(())
+    }
+
+    fn forget_blob(&mut self, sha256: &str) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM blobs WHERE sha256 = ?1", [sha256])?;
+        Ok(())
+    }
+
+    fn insert_upload(&mut self, u: &UploadRow, at: i64) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO uploads (id, username, job_id, sha256, length, offset, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            params![
+                u.id,
+                u.username,
+                u.job_id,
+                u.sha256,
+                u.length as i64,
+                u.offset as i64,
+                at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn update_upload(&mut self, id: &str, job_id: &str, offset: u64, at: i64) -> Result<()> {
+        self.conn().execute(
+            "UPDATE uploads SET offset = ?2, job_id = ?3, updated_at = ?4 WHERE id = ?1",
+            params![id, offset as i64, job_id, at],
+        )?;
+        Ok(())
+    }
+
+    fn set_upload_offset(&mut self, id: &str, offset: u64, at: i64) -> Result<()> {
+        self.conn().execute(
+            "UPDATE uploads SET offset = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, offset as i64, at],
+        )?;
+        Ok(())
+    }
+
+    fn delete_upload(&mut self, id: &str) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM uploads WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    fn delete_stale_uploads(&mut self, before: i64) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let ids: Vec<String> = conn
+            .prepare("SELECT id FROM uploads WHERE updated_at < ?1")?
+            .query_map([before], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        conn.execute("DELETE FROM uploads WHERE updated_at < ?1", [before])?;
+        Ok(ids)
+    }
+
+    fn append_audit(&mut self, e: &AuditEntry) -> Result<i64> {
+        let conn = self.conn();
+        conn.prepare_cached(
+            "INSERT INTO audit (at, kind, username, role, device_id, job_id, change_hash,
+                device_time, sections, paths, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?
+        .execute(params![
+            e.at,
+            e.kind,
+            e.username,
+            e.role,
+            e.device_id,
+            e.job_id,
+            e.change_hash,
+            e.device_time,
+            serde_json::to_string(&e.sections).expect("json"),
+            serde_json::to_string(&e.paths).expect("json"),
+            if e.detail.is_null() {
+                "{}".to_string()
+            } else {
+                e.detail.to_string()
+            },
+        ])?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn insert_policy(&mut self, p: &PolicyRow) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO write_policies (id, version, unit, effective_from, body, installed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![p.id, p.version, p.unit, p.effective_from, p.body, p.installed_at],
+        )?;
+        Ok(())
+    }
+}

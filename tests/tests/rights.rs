@@ -1,0 +1,781 @@
+//! Write rights, enforced by the server on its own: every role × every section × add / change /
+//! delete, pushed by a raw client that writes automerge directly (no phone-side checks), against
+//! the real server; then the same matrix on the phone side through the store's own edits.
+//!
+//! Every case starts from its own copy of a fully filled job, so cases do not affect each
+//! other. The expected answer comes from the write policy itself (`field_core::policy`), the
+//! outcome from the server's response and its stored copy; a leak is a forbidden write the
+//! server kept, a false refusal an allowed write it refused. Both must be zero.
+
+use automerge::transaction::Transactable;
+use automerge::{ActorId, AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue};
+use chrono::{DateTime, Utc};
+use field_core::codes::{InspectionKind, MilestoneEvent, PhotoPurpose};
+use field_core::contract::{self, KeyPair, SignRequest, Signer};
+use field_core::job::schema::Section;
+use field_core::job::*;
+use field_core::policy::{Right, WritePolicy};
+use field_core::store::wire_heads;
+use field_core::sync::protocol::{self, PushJob, SyncRequest, SyncResponse};
+use field_core::{Edit, EditContext, Role};
+use fieldline_tests::*;
+use std::collections::BTreeMap;
+
+const UNIT: &str = "zhuxian";
+
+const USERS: &[(&str, Role)] = &[
+    ("cm-li", Role::CustomerManager),
+    ("pm-wang", Role::ProjectManager),
+    ("office1", Role::OfficeStaff),
+    ("disp1", Role::Dispatcher),
+    ("admin1", Role::Admin),
+];
+
+/// The milestone each role records in its own stage.
+fn own_event(role: Role) -> MilestoneEvent {
+    match role {
+        Role::CustomerManager => MilestoneEvent::SurveyDone,
+        Role::ProjectManager => MilestoneEvent::WorksStarted,
+        Role::OfficeStaff => MilestoneEvent::HandedOver,
+        Role::Dispatcher => MilestoneEvent::ReturnVisitDone,
+        Role::Admin => MilestoneEvent::Archived,
+    }
+}
+
+/// A stage that is not the role's own.
+fn foreign_event(role: Role) -> Option<MilestoneEvent> {
+    match role {
+        Role::CustomerManager => Some(MilestoneEvent::WorksStarted),
+        Role::ProjectManager => Some(MilestoneEvent::SurveyDone),
+        Role::OfficeStaff => Some(MilestoneEvent::PoweredOn),
+        Role::Dispatcher => Some(MilestoneEvent::HandedOver),
+        Role::Admin => None,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Op {
+    Add,
+    Change,
+    Delete,
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    fieldline_tests::at(s)
+}
+
+fn seed_ctx(device: &str) -> EditContext {
+    EditContext {
+        actor: "seed".into(),
+        device: device.into(),
+        now: at("2026-11-03"),
+    }
+}
+
+fn pad(seed: f64) -> contract::SignaturePad {
+    contract::sample::signature(80, seed)
+}
+
+fn fake_sha(n: u64) -> String {
+    format!("{:064x}", n)
+}
+
+/// A job with every section filled, two signed contracts (c1 countersigned by the server, c2 by
+/// an unregistered device so it has no receipt), a photo, a milestone, a closed pause and
+/// notes, assigned to cm-li and pm-wang.
+fn base_job(n: usize, keys: &(KeyPair, KeyPair)) -> JobDoc {
+    let mut new = contract::sample::residential_job(
+        &format!("YK-RIGHTS-{n:04}"),
+        &format!("权限客户{n}"),
+        at("2026-11-02"),
+    );
+    new.unit = UNIT.into();
+    let ctx = seed_ctx("seed-device");
+    let mut doc = JobDoc::create(
+        ActorId::from(format!("seed-{n}").as_bytes()),
+        &new,
+        &field_core::RuleSet::default(),
+        &ctx,
+    )
+    .unwrap();
+    let group = doc.job().unwrap().checklist.keys().next().unwrap().clone();
+    let edits = vec![
+        Edit::UpdateAgent(Agent {
+            filed_by_agent: Some(false),
+            ..Default::default()
+        }),
+        Edit::CheckDocument {
+            group,
+            item: ChecklistItem {
+                collected: Some(true),
+                ..Default::default()
+            },
+        },
+        Edit::UpdateAssignment(Assignment {
+            customer_manager: Some("cm-li".into()),
+            customer_manager_name: Some("李".into()),
+            project_manager: Some("pm-wang".into()),
+            ..Default::default()
+        }),
+        Edit::UpdateSurvey(Survey {
+            surveyor: Some("李".into()),
+            ..Default::default()
+        }),
+        Edit::UpdateSupplyPlan(SupplyPlan {
+            access_point: Some("1号杆".into()),
+            ..Default::default()
+        }),
+        Edit::UpdateInspection {
+            kind: InspectionKind::Completion,
+            inspection: Inspection {
+                inspector: Some("李".into()),
+                ..Default::default()
+            },
+        },
+        Edit::UpdateProject(Project {
+            project_no: Some("PJ-1".into()),
+            ..Default::default()
+        }),
+        Edit::PutConstructionLog {
+            id: "log-1".into(),
+            log: ConstructionLog {
+                text: Some("开工".into()),
+                ..Default::default()
+            },
+        },
+        Edit::UpdateMetering(Metering {
+            meter_asset_no: Some("3200001".into()),
+            ..Default::default()
+        }),
+        Edit::AddPhoto {
+            id: "p1".into(),
+            photo: Photo {
+                purpose: Some(PhotoPurpose::Survey),
+                original_sha256: Some(fake_sha(1)),
+                display_sha256: Some(fake_sha(2)),
+                thumbnail_sha256: Some(fake_sha(3)),
+                ..Default::default()
+            },
+        },
+        Edit::StartWaiting {
+            id: "w1".into(),
+            reason: "等客户".into(),
+            at: at("2026-11-02"),
+        },
+        Edit::EndWaiting {
+            at: at("2026-11-03"),
+        },
+        Edit::UpdateReturnVisit(ReturnVisit {
+            channel: Some("电话".into()),
+            ..Default::default()
+        }),
+        Edit::UpdateReview(Review {
+            state: Some(field_core::ReviewState::Pending),
+            ..Default::default()
+        }),
+        Edit::SetNotes {
+            text: "基础备注".into(),
+        },
+    ];
+    for e in &edits {
+        doc.apply(e, &ctx).unwrap();
+    }
+    for (id, device, key) in [
+        ("c1", "seed-device", &keys.0),
+        ("c2", "seed-device-2", &keys.1),
+    ] {
+        let job = doc.job().unwrap();
+        let signed = contract::sign(
+            &job,
+            &SignRequest {
+                contract_id: id.into(),
+                template: None,
+                inputs: [("supplier", "示范供电公司"), ("manager_name", "李")]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                amends: None,
+                customer_name: None,
+                customer: pad(0.0),
+                manager: pad(1.0),
+                photo_ids: vec![],
+                gps: None,
+            },
+            &Signer {
+                user: "seed".into(),
+                device_id: device.into(),
+                device_time: at("2026-11-03"),
+            },
+            key,
+        )
+        .unwrap();
+        doc.apply(
+            &Edit::SignContract {
+                id: id.into(),
+                contract: signed,
+            },
+            &seed_ctx(device),
+        )
+        .unwrap();
+    }
+    doc
+}
+
+/// The object at a dotted path.
+fn obj(doc: &AutoCommit, path: &str) -> ObjId {
+    let mut o = ROOT;
+    for key in path.split('.').filter(|k| !k.is_empty()) {
+        o = match doc.get(&o, key).unwrap() {
+            Some((automerge::Value::Object(_), id)) => id,
+            other => panic!("{path}: {key} is {other:?}"),
+        };
+    }
+    o
+}
+
+fn put(doc: &mut AutoCommit, path: &str, key: &str, v: impl Into<ScalarValue>) {
+    let o = obj(doc, path);
+    doc.put(&o, key, v).unwrap();
+}
+
+fn del(doc: &mut AutoCommit, path: &str, key: &str) {
+    let o = obj(doc, path);
+    doc.delete(&o, key).unwrap();
+}
+
+fn entry(doc: &mut AutoCommit, path: &str, id: &str, fields: &[(&str, ScalarValue)]) {
+    let parent = obj(doc, path);
+    let e = doc.put_object(&parent, id, ObjType::Map).unwrap();
+    for (k, v) in fields {
+        doc.put(&e, *k, v.clone()).unwrap();
+    }
+}
+
+fn s(v: &str) -> ScalarValue {
+    ScalarValue::Str(v.into())
+}
+
+fn ts(t: &str) -> ScalarValue {
+    ScalarValue::Timestamp(at(t).timestamp_millis())
+}
+
+/// One raw write: what a role tries in a section.
+struct Who<'a> {
+    user: &'a str,
+    device: String,
+}
+
+fn photo_fields(author: &str, device: &str, n: u64) -> Vec<(&'static str, ScalarValue)> {
+    vec![
+        ("purpose", s("survey")),
+        ("author", s(author)),
+        ("device", s(device)),
+        ("original_sha256", s(&fake_sha(n))),
+        ("display_sha256", s(&fake_sha(n + 1))),
+        ("thumbnail_sha256", s(&fake_sha(n + 2))),
+    ]
+}
+
+/// Writes the probe of `(section, op)` into `doc` as `who`.
+fn probe(doc: &mut AutoCommit, section: Section, op: Op, who: &Who, role: Role) {
+    use Op::*;
+    use Section as S;
+    let group = doc.keys(obj(doc, "checklist")).next().unwrap();
+    match (section, op) {
+        (S::Identity, Change) => put(doc, "", "job_no", "YK-FORGED"),
+        (S::Identity, Delete) => del(doc, "", "job_no"),
+        (S::Customer, Add) => put(doc, "customer", "account_no", "0001"),
+        (S::Customer, Change) => put(doc, "customer", "name", "改名"),
+        (S::Customer, Delete) => del(doc, "customer", "name"),
+        (S::Agent, Add) => put(doc, "agent", "name", "代理人"),
+        (S::Agent, Change) => put(doc, "agent", "filed_by_agent", true),
+        (S::Agent, Delete) => del(doc, "agent", "filed_by_agent"),
+        (S::Application, Add) => put(doc, "application", "industry", "制造"),
+        (S::Application, Change) => put(doc, "application", "capacity_kva", 99.0),
+        (S::Application, Delete) => del(doc, "application", "capacity_kva"),
+        (S::Checklist, Add) => put(doc, &format!("checklist.{group}"), "note", "已收"),
+        (S::Checklist, Change) => put(doc, &format!("checklist.{group}"), "collected", false),
+        (S::Checklist, Delete) => del(doc, &format!("checklist.{group}"), "collected"),
+        (S::Assignment, Add) => put(doc, "assignment", "project_manager_name", "王"),
+        (S::Assignment, Change) => put(doc, "assignment", "customer_manager_name", "冒名"),
+        (S::Assignment, Delete) => del(doc, "assignment", "customer_manager_name"),
+        (S::Survey, Add) => put(doc, "survey", "load_nature", "一般负荷"),
+        (S::Survey, Change) => put(doc, "survey", "surveyor", "冒名"),
+        (S::Survey, Delete) => del(doc, "survey", "surveyor"),
+        (S::SupplyPlan, Add) => put(doc, "supply_plan", "metering_point", "表箱"),
+        (S::SupplyPlan, Change) => put(doc, "supply_plan", "access_point", "2号杆"),
+        (S::SupplyPlan, Delete) => del(doc, "supply_plan", "access_point"),
+        (S::Inspections, Add) => entry(
+            doc,
+            "inspections.completion.findings",
+            "f-new",
+            &[("text", s("接地不良"))],
+        ),
+        (S::Inspections, Change) => put(doc, "inspections.completion", "inspector", "冒名"),
+        (S::Inspections, Delete) => del(doc, "inspections.completion", "inspector"),
+        (S::Project, Add) => entry(doc, "project.logs", "log-new", &[("text", s("伪造日志"))]),
+        (S::Project, Change) => put(doc, "project", "project_no", "PJ-X"),
+        (S::Project, Delete) => del(doc, "project.logs", "log-1"),
+        (S::Metering, Add) => put(doc, "metering", "ct_ratio", "100/5"),
+        (S::Metering, Change) => put(doc, "metering", "meter_asset_no", "3200002"),
+        (S::Metering, Delete) => del(doc, "metering", "meter_asset_no"),
+        (S::Contracts, Add) => entry(
+            doc,
+            "contracts",
+            "c-forged",
+            &[("title", s("伪造合同")), ("text", s("……"))],
+        ),
+        (S::Contracts, Change) => put(doc, "contracts.c1", "title", "改过的合同"),
+        (S::Contracts, Delete) => del(doc, "contracts", "c1"),
+        (S::ContractReceipts, Add) => entry(
+            doc,
+            "contracts.c2",
+            "receipt",
+            &[("signature", s("00")), ("receipt", s("{}"))],
+        ),
+        (S::ContractReceipts, Change) => put(doc, "contracts.c1.receipt", "signature", "00"),
+        (S::ContractReceipts, Delete) => del(doc, "contracts.c1", "receipt"),
+        (S::Photos, Add) => entry(
+            doc,
+            "photos",
+            &format!("p-{}", who.user),
+            &photo_fields(who.user, &who.device, 10),
+        ),
+        (S::Photos, Change) => put(doc, "photos.p1", "caption", "改过的说明"),
+        (S::Photos, Delete) => del(doc, "photos", "p1"),
+        (S::Milestones, Add) => entry(
+            doc,
+            "milestones",
+            &format!("m-{}", who.user),
+            &[
+                ("event", s(own_event(role).as_str())),
+                ("at", s("2026-11-04T01:00:00.000Z")),
+                ("actor", s(who.user)),
+                ("device", s(&who.device)),
+                ("recorded_at", ts("2026-11-04")),
+            ],
+        ),
+        (S::Milestones, Change) => put(doc, "milestones.accepted", "note", "改过"),
+        (S::Milestones, Delete) => del(doc, "milestones", "accepted"),
+        (S::Pauses, Add) => entry(
+            doc,
+            "pauses",
+            "w2",
+            &[
+                ("reason", s("再等")),
+                ("started_at", ts("2026-11-04")),
+                ("started_by", s(who.user)),
+            ],
+        ),
+        (S::Pauses, Change) => put(doc, "pauses.w1", "reason", "改过"),
+        (S::Pauses, Delete) => del(doc, "pauses", "w1"),
+        (S::ReturnVisit, Add) => put(doc, "return_visit", "comment", "满意"),
+        (S::ReturnVisit, Change) => put(doc, "return_visit", "channel", "上门"),
+        (S::ReturnVisit, Delete) => del(doc, "return_visit", "channel"),
+        (S::Review, Add) => put(doc, "review", "comment", "通过"),
+        (S::Review, Change) => put(doc, "review", "state", "approved"),
+        (S::Review, Delete) => del(doc, "review", "state"),
+        (S::Notes, Add) => {
+            let n = obj(doc, "notes");
+            let len = doc.length(&n);
+            doc.splice_text(&n, len, 0, "追加").unwrap();
+        }
+        (S::Notes, Change) => {
+            let n = obj(doc, "notes");
+            doc.splice_text(&n, 0, 2, "改写").unwrap();
+        }
+        (S::Notes, Delete) => {
+            let n = obj(doc, "notes");
+            doc.splice_text(&n, 0, 2, "").unwrap();
+        }
+        (S::Identity, Add) => unreachable!("creating a job is its own case"),
+    }
+}
+
+/// What the policy says of `(role, section, op)`.
+fn expected(policy: &WritePolicy, role: Role, section: Section, op: Op) -> bool {
+    match section {
+        Section::Identity => op == Op::Add && policy.may_create(role),
+        Section::ContractReceipts => false,
+        _ => match policy.right(section, role) {
+            Some(Right::Write) => true,
+            Some(Right::Add) => op == Op::Add,
+            None => false,
+        },
+    }
+}
+
+struct RawClient {
+    phone: Phone,
+    role: Role,
+    token: String,
+    device: String,
+    actor: ActorId,
+}
+
+impl RawClient {
+    async fn push(&self, server: &TestServer, push: Vec<PushJob>) -> SyncResponse {
+        let body = protocol::encode(&SyncRequest {
+            protocol: 1,
+            device_id: self.device.clone(),
+            cursor: u64::MAX,
+            push,
+            messages: vec![],
+            page_bytes: Some(1),
+        });
+        let resp = reqwest::Client::new()
+            .post(format!("{}/api/v1/sync", server.url()))
+            .bearer_auth(&self.token)
+            .header("fieldline-protocol", "1")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        protocol::decode(&resp.bytes().await.unwrap(), 1 << 30).unwrap()
+    }
+}
+
+/// A probe to write: client index, base index, what, expected, the write.
+type Planned = (
+    usize,
+    usize,
+    String,
+    bool,
+    Box<dyn Fn(&mut AutoCommit, &Who)>,
+);
+
+struct Case {
+    role: Role,
+    what: String,
+    expect: bool,
+    job: String,
+    base_heads: Vec<automerge::ChangeHash>,
+    push: PushJob,
+}
+
+#[tokio::test]
+async fn the_server_refuses_every_write_the_policy_forbids() {
+    let server = TestServer::start().await;
+    for (u, r) in USERS {
+        server.add_user(u, *r, UNIT);
+    }
+    server.add_user("cm-other", Role::CustomerManager, "other-unit");
+    let mut clients = Vec::new();
+    for (u, r) in USERS {
+        let phone = Phone::login(&server, u).await;
+        clients.push(RawClient {
+            token: phone.store.sync_setting("token").unwrap().unwrap(),
+            device: phone.store.device().device_id,
+            actor: phone.store.device().actor,
+            phone,
+            role: *r,
+        });
+    }
+    let policy = WritePolicy::default();
+    // Register the seed's contract key so the server countersigns c1 (c2's key stays unknown).
+    let keys = (KeyPair::generate(), KeyPair::generate());
+    {
+        let env = server.env();
+        let admin = env
+            .store
+            .read()
+            .unwrap()
+            .user_by_name("admin1")
+            .unwrap()
+            .unwrap();
+        let mut tx = env.store.write().unwrap();
+        tx.upsert_device(&fieldline_server::store::DeviceRow {
+            device_id: "seed-device".into(),
+            user_id: admin.id,
+            last_seen: 0,
+            public_key: Some(keys.0.public_hex()),
+            actor: None,
+        })
+        .unwrap();
+        tx.commit().unwrap();
+    }
+
+    let sections: Vec<Section> = Section::ALL.to_vec();
+    let mut cases: Vec<Case> = Vec::new();
+    let mut bases: Vec<JobDoc> = Vec::new();
+    let next_base = |bases: &mut Vec<JobDoc>| {
+        let d = base_job(bases.len(), &keys);
+        bases.push(d);
+        bases.len() - 1
+    };
+    // Probes written by each role on its own copy of a base job.
+    let mut planned: Vec<Planned> = Vec::new();
+    for (ci, c) in clients.iter().enumerate() {
+        let role = c.role;
+        for section in &sections {
+            for op in [Op::Add, Op::Change, Op::Delete] {
+                let (section, op) = (*section, op);
+                if section == Section::Identity && op == Op::Add {
+                    continue;
+                }
+                if section == Section::Contracts && op == Op::Add && role == Role::CustomerManager {
+                    // The honest case is signed on the phone below.
+                    continue;
+                }
+                let b = next_base(&mut bases);
+                planned.push((
+                    ci,
+                    b,
+                    format!("{}:{:?}", section.as_str(), op),
+                    expected(&policy, role, section, op),
+                    Box::new(move |doc, who| probe(doc, section, op, who, role)),
+                ));
+            }
+        }
+        // Beyond the table: a key the schema does not know, another stage's milestone, a photo
+        // credited to someone else.
+        let b = next_base(&mut bases);
+        planned.push((
+            ci,
+            b,
+            "unknown_key".into(),
+            policy.may_write_unknown(role),
+            Box::new(|doc, _| put(doc, "customer", "favourite_colour", "蓝")),
+        ));
+        if let Some(e) = foreign_event(role) {
+            let b = next_base(&mut bases);
+            planned.push((
+                ci,
+                b,
+                format!("milestone:{}", e.as_str()),
+                false,
+                Box::new(move |doc, who| {
+                    entry(
+                        doc,
+                        "milestones",
+                        "m-foreign",
+                        &[
+                            ("event", s(e.as_str())),
+                            ("at", s("2026-11-04T01:00:00.000Z")),
+                            ("actor", s(who.user)),
+                            ("device", s(&who.device)),
+                        ],
+                    )
+                }),
+            ));
+        }
+        let b = next_base(&mut bases);
+        planned.push((
+            ci,
+            b,
+            "photo:someone_else's".into(),
+            false,
+            Box::new(|doc, who| {
+                entry(
+                    doc,
+                    "photos",
+                    "p-other",
+                    &photo_fields("somebody", &who.device, 20),
+                )
+            }),
+        ));
+    }
+    // One more base for the honest contract, signed on the customer manager's phone.
+    let contract_base = next_base(&mut bases);
+    // Store the bases (trusted seeding, as the demo does).
+    {
+        let env = server.env().clone();
+        let mut tx = env.store.write().unwrap();
+        for d in bases.iter_mut() {
+            fieldline_server::service::jobs::import_trusted(&mut *tx, &env, "seed", d).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    // The server countersigned c1 of every base: take its copy as the base.
+    let mut server_bases = Vec::with_capacity(bases.len());
+    for d in bases.iter_mut() {
+        let id = d.job().unwrap().id;
+        let mut sb = d.fork_as(ActorId::random());
+        let bytes = fieldline_server::service::jobs::document(
+            server.env(),
+            &fieldline_server::service::auth::Principal {
+                user_id: 0,
+                username: "admin1".into(),
+                display_name: String::new(),
+                role: Role::Admin,
+                unit: UNIT.into(),
+                device_id: "matrix".into(),
+                actor: None,
+            },
+            &id,
+        )
+        .unwrap();
+        sb.apply_remote(&bytes).unwrap();
+        assert!(sb.job().unwrap().contracts["c1"].receipt.receipt.is_some());
+        server_bases.push((id, bytes));
+    }
+    for (ci, b, what, expect, write) in planned {
+        let c = &clients[ci];
+        let (job_id, bytes) = &server_bases[b];
+        let mut doc = load(bytes, &c.actor);
+        let base_heads = doc.get_heads();
+        let who = Who {
+            user: USERS[ci].0,
+            device: c.device.clone(),
+        };
+        write(&mut doc, &who);
+        doc.commit();
+        cases.push(Case {
+            role: c.role,
+            what,
+            expect,
+            job: job_id.clone(),
+            push: PushJob {
+                job_id: job_id.clone(),
+                changes: doc.save_after(&base_heads),
+                heads: wire_heads(&doc.get_heads()),
+            },
+            base_heads,
+        });
+    }
+    // Creating a job: each role, in its own unit.
+    for c in &clients {
+        let mut new = contract::sample::residential_job("YK-NEW", "新客户", at("2026-11-02"));
+        new.unit = UNIT.into();
+        let ctx = EditContext {
+            actor: c.phone.user.clone(),
+            device: c.device.clone(),
+            now: at("2026-11-02"),
+        };
+        let mut doc =
+            JobDoc::create(c.actor.clone(), &new, &field_core::RuleSet::default(), &ctx).unwrap();
+        let id = doc.job().unwrap().id;
+        cases.push(Case {
+            role: c.role,
+            what: "identity:Add".into(),
+            expect: policy.may_create(c.role),
+            job: id.clone(),
+            base_heads: vec![],
+            push: PushJob {
+                job_id: id,
+                changes: doc.save(),
+                heads: wire_heads(&doc.heads()),
+            },
+        });
+    }
+    // The honest contract: signed on the customer manager's phone (its own checks pass), pushed
+    // raw like everything else.
+    {
+        let cm = &clients[0];
+        let (job_id, bytes) = &server_bases[contract_base];
+        cm.phone.store.merge_remote(job_id, bytes).unwrap();
+        cm.phone
+            .store
+            .sign_contract(
+                job_id,
+                "cm-li",
+                &SignRequest {
+                    contract_id: "c-honest".into(),
+                    template: None,
+                    inputs: [("supplier", "示范供电公司"), ("manager_name", "李")]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                    amends: None,
+                    customer_name: None,
+                    customer: pad(2.0),
+                    manager: pad(3.0),
+                    photo_ids: vec!["p1".into()],
+                    gps: None,
+                },
+            )
+            .unwrap();
+        let mut doc = load(&cm.phone.store.document_bytes(job_id).unwrap(), &cm.actor);
+        let base_heads = load(bytes, &cm.actor).get_heads();
+        cases.push(Case {
+            role: Role::CustomerManager,
+            what: "contracts:Add".into(),
+            expect: true,
+            job: job_id.clone(),
+            push: PushJob {
+                job_id: job_id.clone(),
+                changes: doc.save_after(&base_heads),
+                heads: wire_heads(&doc.get_heads()),
+            },
+            base_heads,
+        });
+    }
+
+    // Push every case, one request per case, and compare with the server's copy.
+    let mut leaks = Vec::new();
+    let mut false_refusals = Vec::new();
+    let mut table: BTreeMap<(String, Role), bool> = BTreeMap::new();
+    for case in &cases {
+        let client = clients.iter().find(|c| c.role == case.role).unwrap();
+        let resp = client.push(&server, vec![case.push.clone()]).await;
+        let acked = resp.acks.iter().any(|a| a.job_id == case.job);
+        let refused = resp.rejected.iter().find(|r| r.job_id == case.job);
+        assert!(acked != refused.is_some(), "{}: {resp:?}", case.what);
+        if let Some(r) = refused {
+            assert!(!r.zh.is_empty() && !r.en.is_empty(), "{r:?}");
+        }
+        // The server's copy agrees with its answer.
+        let stored = server_heads(&server, &case.job).await;
+        let kept = match &stored {
+            None => false,
+            Some(h) => {
+                *h != {
+                    let mut b = case.base_heads.clone();
+                    b.sort();
+                    b
+                }
+            }
+        };
+        assert_eq!(
+            kept, acked,
+            "{}: answer and stored copy disagree",
+            case.what
+        );
+        table.insert((case.what.clone(), case.role), acked);
+        if acked && !case.expect {
+            leaks.push(format!("{:?} {}", case.role, case.what));
+        }
+        if !acked && case.expect {
+            false_refusals.push(format!(
+                "{:?} {}: {:?}",
+                case.role,
+                case.what,
+                refused.map(|r| (&r.code, &r.en))
+            ));
+        }
+    }
+    eprintln!(
+        "authorization matrix (server, raw client): {} cases, {} leaks, {} false refusals",
+        cases.len(),
+        leaks.len(),
+        false_refusals.len()
+    );
+    assert!(leaks.is_empty(), "leaks: {leaks:#?}");
+    assert!(
+        false_refusals.is_empty(),
+        "false refusals: {false_refusals:#?}"
+    );
+}
+
+/// A document as the raw client edits it: the job's text encoding, writing as `actor`.
+fn load(bytes: &[u8], actor: &ActorId) -> AutoCommit {
+    AutoCommit::load_with_options(
+        bytes,
+        automerge::LoadOptions::new().text_encoding(automerge::TextEncoding::UnicodeCodePoint),
+    )
+    .unwrap()
+    .with_actor(actor.clone())
+}
+
+async fn server_heads(server: &TestServer, job: &str) -> Option<Vec<automerge::ChangeHash>> {
+    let id = job.to_string();
+    let bytes = server
+        .env()
+        .blocking(move |env| Ok(env.store.read()?.job_bytes(&id)?))
+        .await
+        .unwrap()?;
+    let mut h = AutoCommit::load(&bytes).unwrap().get_heads();
+    h.sort();
+    Some(h)
+}
