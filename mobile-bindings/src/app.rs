@@ -378,6 +378,52 @@ impl FieldApp {
         Ok(report.into())
     }
 
+    /// Jobs that need attention: refused by the server, or out of this user's scope while they
+    /// held unsynced work. Nothing else is blocked by them.
+    pub fn refused_jobs(&self) -> Result<Vec<RefusedJobView>, FieldlineError> {
+        Ok(self
+            .store
+            .refused_jobs()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Writes the job's unsynced changes (automerge bytes) and a readable JSON summary into
+    /// `dir` (e.g. a folder the user shares with the office).
+    pub fn export_unsynced(
+        &self,
+        job_id: String,
+        dir: String,
+    ) -> Result<UnsyncedExportView, FieldlineError> {
+        Ok(self
+            .store
+            .export_unsynced(&job_id, std::path::Path::new(&dir))?
+            .into())
+    }
+
+    /// Gives up the job's unsynced changes, after exporting them into `dir`: the job returns to
+    /// the server's version (or leaves the phone if the server never had it).
+    pub fn discard_unsynced(
+        &self,
+        job_id: String,
+        dir: String,
+    ) -> Result<DiscardedView, FieldlineError> {
+        let d = self
+            .store
+            .discard_unsynced(&job_id, std::path::Path::new(&dir))?;
+        Ok(DiscardedView {
+            export: d.export.into(),
+            job_removed: d.job_removed,
+        })
+    }
+
+    /// Pushes a refused job's changes again at the next sync (e.g. after the office reassigned
+    /// it). Returns whether it was set aside.
+    pub fn retry_refused(&self, job_id: String) -> Result<bool, FieldlineError> {
+        Ok(self.store.retry_refused(&job_id)?)
+    }
+
     /// Whether `date` is a working day (工作日) in the official calendar.
     pub fn is_working_day(&self, date: Date) -> bool {
         self.store.calendar().is_working_day(date)

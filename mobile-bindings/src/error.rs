@@ -57,6 +57,11 @@ impl From<StoreError> for FieldlineError {
                 zh: i.zh,
                 en: i.en,
             },
+            StoreError::Refused(r) => FieldlineError::Refused {
+                code: r.code,
+                zh: r.zh,
+                en: r.en,
+            },
             StoreError::NotFound(_) => {
                 let (zh, en) = split(e.to_string());
                 FieldlineError::NotFound { zh, en }

@@ -277,9 +277,12 @@ pub struct SyncResult {
     pub retries: u32,
     pub duration_ms: u64,
     pub complete: bool,
-    /// Jobs the server refused, with why.
+    /// Jobs the server refused, with why (they are set aside: see `refusedJobs()`).
     pub rejected_zh: Vec<String>,
     pub rejected_en: Vec<String>,
+    pub rejected_jobs: Vec<String>,
+    /// Jobs that left this user's scope (e.g. reassigned).
+    pub left_scope: Vec<String>,
     pub photos_uploaded: u32,
     pub photos_blobs_pending: u32,
     pub photo_bytes_sent: u64,
@@ -310,6 +313,8 @@ impl From<field_core::sync::SyncReport> for SyncResult {
                 .iter()
                 .map(|x| format!("{}: {}", x.job_id, x.en))
                 .collect(),
+            rejected_jobs: r.rejected.iter().map(|x| x.job_id.clone()).collect(),
+            left_scope: r.left_scope.clone(),
             photos_uploaded: photos.blobs_uploaded,
             photos_blobs_pending: photos.blobs_pending,
             photo_bytes_sent: photos.bytes_sent,

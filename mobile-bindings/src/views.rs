@@ -200,6 +200,9 @@ pub struct JobRow {
     pub limit_state: Option<LimitState>,
     pub waiting: bool,
     pub conflicts: i64,
+    /// Set when the job needs attention: the code of the server's refusal (`refusedJobs()`
+    /// gives the reason).
+    pub attention: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
@@ -227,6 +230,7 @@ impl From<field_core::store::JobPage> for JobListPage {
                     limit_state: r.sla_state.map(Into::into),
                     waiting: r.waiting,
                     conflicts: r.conflicts,
+                    attention: r.attention,
                 })
                 .collect(),
             next_cursor: p.next_cursor,
@@ -285,6 +289,71 @@ pub struct UserView {
     pub role: String,
     pub unit: String,
     pub server: String,
+}
+
+/// A job set aside: the server refused its changes, or it left this user's scope while it held
+/// unsynced work. Export, discard or retry it (`exportUnsynced`, `discardUnsynced`,
+/// `retryRefused`).
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct RefusedJobView {
+    pub job_id: String,
+    pub job_no: String,
+    pub customer_name: String,
+    pub code: String,
+    pub zh: String,
+    pub en: String,
+    /// The document paths the server named (e.g. `review.state`).
+    pub paths: Vec<String>,
+    pub refused_at: crate::types::Timestamp,
+    /// No longer this user's job: hidden from lists, kept only for export.
+    pub left_scope: bool,
+    pub unsynced_changes: u64,
+}
+
+impl From<field_core::store::RefusedJob> for RefusedJobView {
+    fn from(r: field_core::store::RefusedJob) -> Self {
+        RefusedJobView {
+            job_id: r.job_id,
+            job_no: r.job_no,
+            customer_name: r.customer_name,
+            code: r.code,
+            zh: r.zh,
+            en: r.en,
+            paths: r.paths,
+            refused_at: r.refused_at,
+            left_scope: r.left_scope,
+            unsynced_changes: r.unsynced_changes as u64,
+        }
+    }
+}
+
+/// Files an export wrote.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct UnsyncedExportView {
+    /// The unsynced changes as automerge bytes.
+    pub changes_file: String,
+    /// A readable JSON summary (the job, the reason, each change and what it touched).
+    pub summary_file: String,
+    pub changes: u64,
+}
+
+impl From<field_core::store::UnsyncedExport> for UnsyncedExportView {
+    fn from(e: field_core::store::UnsyncedExport) -> Self {
+        UnsyncedExportView {
+            changes_file: e.changes_file.display().to_string(),
+            summary_file: e.summary_file.display().to_string(),
+            changes: e.changes as u64,
+        }
+    }
+}
+
+/// What discarding did.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct DiscardedView {
+    /// The export written first.
+    pub export: UnsyncedExportView,
+    /// The job never reached the server, so nothing of it is left on this phone.
+    pub job_removed: bool,
 }
 
 /// This phone's identity.

@@ -17,7 +17,7 @@ use field_core::job::*;
 use field_core::policy::{Right, WritePolicy};
 use field_core::store::wire_heads;
 use field_core::sync::protocol::{self, PushJob, SyncRequest, SyncResponse};
-use field_core::{Edit, EditContext, Role};
+use field_core::{Edit, EditContext, JobKind, Role};
 use fieldline_tests::*;
 use std::collections::BTreeMap;
 
@@ -778,4 +778,343 @@ async fn server_heads(server: &TestServer, job: &str) -> Option<Vec<automerge::C
     let mut h = AutoCommit::load(&bytes).unwrap().get_heads();
     h.sort();
     Some(h)
+}
+
+/// What the phone did with one edit.
+#[derive(Debug, PartialEq, Eq)]
+enum PhoneAnswer {
+    Stored,
+    /// Refused by the write policy (`StoreError::Refused`).
+    Refused(String),
+    /// Refused by the edit's own validation (e.g. a signed contract cannot change).
+    Invalid(String),
+}
+
+fn answer<T>(r: Result<T, field_core::StoreError>) -> PhoneAnswer {
+    match r {
+        Ok(_) => PhoneAnswer::Stored,
+        Err(field_core::StoreError::Refused(r)) => PhoneAnswer::Refused(r.code),
+        Err(field_core::StoreError::Job(JobError::Invalid(i))) => PhoneAnswer::Invalid(i.field),
+        Err(field_core::StoreError::Contract(e)) => PhoneAnswer::Invalid(e.to_string()),
+        Err(e) => panic!("unexpected error: {e}"),
+    }
+}
+
+/// The phone's edit for `(section, op)`, made by the signed-in user on a fresh copy of a base.
+fn phone_probe(
+    phone: &Phone,
+    job: &str,
+    section: Section,
+    op: Op,
+    role: Role,
+) -> Option<PhoneAnswer> {
+    use Op::*;
+    use Section as S;
+    let s = &phone.store;
+    let me = phone.user.as_str();
+    let group = s.job(job).unwrap().checklist.keys().next().unwrap().clone();
+    let edit = |e: Edit| answer(s.edit(job, me, &e));
+    Some(match (section, op) {
+        (S::Identity, Add) => {
+            let mut new =
+                contract::sample::residential_job("YK-PHONE", "手机新建", at("2026-11-02"));
+            new.unit = UNIT.into();
+            answer(s.create_job(me, &new))
+        }
+        (S::Identity, _) | (_, Delete) => return None,
+        (S::Customer, Add) => edit(Edit::UpdateCustomer(Customer {
+            account_no: Some("0001".into()),
+            ..Default::default()
+        })),
+        (S::Customer, Change) => edit(Edit::UpdateCustomer(Customer {
+            name: Some("改名".into()),
+            ..Default::default()
+        })),
+        (S::Agent, Add) => edit(Edit::UpdateAgent(Agent {
+            name: Some("代理人".into()),
+            ..Default::default()
+        })),
+        (S::Agent, Change) => edit(Edit::UpdateAgent(Agent {
+            filed_by_agent: Some(true),
+            ..Default::default()
+        })),
+        (S::Application, Add) => edit(Edit::UpdateApplication(Application {
+            industry: Some("制造".into()),
+            ..Default::default()
+        })),
+        (S::Application, Change) => edit(Edit::UpdateApplication(Application {
+            capacity_kva: Some(99.0),
+            ..Default::default()
+        })),
+        (S::Checklist, Add) => edit(Edit::CheckDocument {
+            group,
+            item: ChecklistItem {
+                note: Some("已收".into()),
+                ..Default::default()
+            },
+        }),
+        (S::Checklist, Change) => edit(Edit::CheckDocument {
+            group,
+            item: ChecklistItem {
+                collected: Some(false),
+                ..Default::default()
+            },
+        }),
+        (S::Assignment, Add) => edit(Edit::UpdateAssignment(Assignment {
+            project_manager_name: Some("王".into()),
+            ..Default::default()
+        })),
+        (S::Assignment, Change) => edit(Edit::UpdateAssignment(Assignment {
+            customer_manager_name: Some("冒名".into()),
+            ..Default::default()
+        })),
+        (S::Survey, Add) => edit(Edit::UpdateSurvey(Survey {
+            load_nature: Some("一般负荷".into()),
+            ..Default::default()
+        })),
+        (S::Survey, Change) => edit(Edit::UpdateSurvey(Survey {
+            surveyor: Some("冒名".into()),
+            ..Default::default()
+        })),
+        (S::SupplyPlan, Add) => edit(Edit::UpdateSupplyPlan(SupplyPlan {
+            metering_point: Some("表箱".into()),
+            ..Default::default()
+        })),
+        (S::SupplyPlan, Change) => edit(Edit::UpdateSupplyPlan(SupplyPlan {
+            access_point: Some("2号杆".into()),
+            ..Default::default()
+        })),
+        (S::Inspections, Add) => edit(Edit::PutFinding {
+            target: FindingTarget::Inspection(InspectionKind::Completion),
+            id: "f-new".into(),
+            finding: Finding {
+                text: Some("接地不良".into()),
+                ..Default::default()
+            },
+        }),
+        (S::Inspections, Change) => edit(Edit::UpdateInspection {
+            kind: InspectionKind::Completion,
+            inspection: Inspection {
+                inspector: Some("冒名".into()),
+                ..Default::default()
+            },
+        }),
+        (S::Project, Add) => edit(Edit::PutConstructionLog {
+            id: "log-new".into(),
+            log: ConstructionLog {
+                text: Some("日志".into()),
+                ..Default::default()
+            },
+        }),
+        (S::Project, Change) => edit(Edit::UpdateProject(Project {
+            project_no: Some("PJ-X".into()),
+            ..Default::default()
+        })),
+        (S::Metering, Add) => edit(Edit::UpdateMetering(Metering {
+            ct_ratio: Some("100/5".into()),
+            ..Default::default()
+        })),
+        (S::Metering, Change) => edit(Edit::UpdateMetering(Metering {
+            meter_asset_no: Some("3200002".into()),
+            ..Default::default()
+        })),
+        (S::Contracts, Add) => answer(
+            s.sign_contract(
+                job,
+                me,
+                &SignRequest {
+                    contract_id: "c-phone".into(),
+                    template: None,
+                    inputs: [("supplier", "示范供电公司"), ("manager_name", "李")]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                    amends: None,
+                    customer_name: None,
+                    customer: pad(4.0),
+                    manager: pad(5.0),
+                    photo_ids: vec![],
+                    gps: None,
+                },
+            ),
+        ),
+        (S::Contracts, Change) => {
+            let mut c = s.job(job).unwrap().contracts["c1"].clone();
+            c.title = Some("改过的合同".into());
+            edit(Edit::SignContract {
+                id: "c1".into(),
+                contract: c,
+            })
+        }
+        (S::ContractReceipts, _) => edit(Edit::RecordReceipt {
+            contract_id: "c2".into(),
+            receipt: ContractReceipt {
+                receipt: Some("{}".into()),
+                signature: Some("00".into()),
+                received_at: Some(at("2026-11-04")),
+            },
+        }),
+        (S::Photos, Add) => answer(s.add_photo(
+            job,
+            me,
+            &field_core::photo::sample::jpeg(64, 48, 7, &Default::default()),
+            &field_core::store::PhotoInput {
+                purpose: PhotoPurpose::Survey,
+                caption: None,
+                gps: None,
+                checklist_group: None,
+                author_name: None,
+            },
+            &Default::default(),
+        )),
+        (S::Photos, Change) => edit(Edit::AddPhoto {
+            id: "p1".into(),
+            photo: Photo {
+                purpose: Some(PhotoPurpose::Survey),
+                original_sha256: Some(fake_sha(99)),
+                display_sha256: Some(fake_sha(98)),
+                thumbnail_sha256: Some(fake_sha(97)),
+                ..Default::default()
+            },
+        }),
+        (S::Milestones, Add) => edit(Edit::AddMilestone {
+            id: "m-new".into(),
+            milestone: Milestone {
+                event: Some(own_event(role)),
+                at: Some(at("2026-11-04")),
+                ..Default::default()
+            },
+        }),
+        (S::Milestones, Change) => edit(Edit::AddMilestone {
+            id: "accepted".into(),
+            milestone: Milestone {
+                event: Some(MilestoneEvent::Accepted),
+                at: Some(at("2026-11-02")),
+                note: Some("改过".into()),
+                ..Default::default()
+            },
+        }),
+        (S::Pauses, Add) => edit(Edit::StartWaiting {
+            id: "w2".into(),
+            reason: "再等".into(),
+            at: at("2026-11-04"),
+        }),
+        (S::Pauses, Change) => edit(Edit::StartWaiting {
+            id: "w1".into(),
+            reason: "改过".into(),
+            at: at("2026-11-02"),
+        }),
+        (S::ReturnVisit, Add) => edit(Edit::UpdateReturnVisit(ReturnVisit {
+            comment: Some("满意".into()),
+            ..Default::default()
+        })),
+        (S::ReturnVisit, Change) => edit(Edit::UpdateReturnVisit(ReturnVisit {
+            channel: Some("上门".into()),
+            ..Default::default()
+        })),
+        (S::Review, Add) => edit(Edit::UpdateReview(Review {
+            comment: Some("通过".into()),
+            ..Default::default()
+        })),
+        (S::Review, Change) => edit(Edit::UpdateReview(Review {
+            state: Some(field_core::ReviewState::Approved),
+            ..Default::default()
+        })),
+        (S::Notes, Add) => edit(Edit::SpliceNotes {
+            pos: 4,
+            delete: 0,
+            insert: "追加".into(),
+        }),
+        (S::Notes, Change) => edit(Edit::SetNotes {
+            text: "改写备注".into(),
+        }),
+    })
+}
+
+#[tokio::test]
+async fn the_phone_refuses_the_same_writes_before_storing_them() {
+    let server = TestServer::start().await;
+    for (u, r) in USERS {
+        server.add_user(u, *r, UNIT);
+    }
+    let policy = WritePolicy::default();
+    let keys = (KeyPair::generate(), KeyPair::generate());
+    let mut cases = 0;
+    let mut wrong = Vec::new();
+    let mut n = 10_000;
+    for (user, role) in USERS {
+        let phone = Phone::login(&server, user).await;
+        for section in Section::ALL {
+            for op in [Op::Add, Op::Change] {
+                n += 1;
+                let mut base = base_job(n, &keys);
+                let id = base.job().unwrap().id;
+                phone.store.merge_remote(&id, &base.save()).unwrap();
+                let before = phone.store.document_bytes(&id).unwrap();
+                let Some(got) = phone_probe(&phone, &id, *section, op, *role) else {
+                    continue;
+                };
+                cases += 1;
+                let expect = expected(&policy, *role, *section, op);
+                let stored = got == PhoneAnswer::Stored;
+                if stored != expect {
+                    wrong.push(format!("{role:?} {}:{op:?} → {got:?}", section.as_str()));
+                }
+                if !stored && *section != Section::Identity {
+                    // Refused: nothing of it was stored, nothing waits to be pushed.
+                    assert_eq!(phone.store.document_bytes(&id).unwrap(), before);
+                    assert!(
+                        phone
+                            .store
+                            .dirty_jobs()
+                            .unwrap()
+                            .iter()
+                            .all(|d| d.job_id != id)
+                    );
+                }
+                // Every refusal that is about rights says so in both languages.
+                if let PhoneAnswer::Refused(code) = &got {
+                    assert!(!code.is_empty());
+                }
+            }
+        }
+        // A milestone of another role's stage.
+        if let Some(e) = foreign_event(*role) {
+            n += 1;
+            let mut base = base_job(n, &keys);
+            let id = base.job().unwrap().id;
+            phone.store.merge_remote(&id, &base.save()).unwrap();
+            let got = answer(phone.store.edit(
+                &id,
+                user,
+                &Edit::AddMilestone {
+                    id: "m-foreign".into(),
+                    milestone: Milestone {
+                        event: Some(e),
+                        at: Some(at("2026-11-04")),
+                        ..Default::default()
+                    },
+                },
+            ));
+            cases += 1;
+            if got != PhoneAnswer::Refused("forbidden".into()) {
+                wrong.push(format!("{role:?} milestone {e:?} → {got:?}"));
+            }
+        }
+        // Edits as somebody else than the signed-in user.
+        let err = phone
+            .store
+            .create_job(
+                "somebody-else",
+                &new_job(JobKind::HighVoltage, UNIT, "冒名"),
+            )
+            .unwrap_err();
+        cases += 1;
+        assert!(matches!(err, field_core::StoreError::Refused(ref r) if r.code == "other_user"));
+    }
+    eprintln!(
+        "authorization matrix (phone, its own edits): {cases} cases, {} disagreements with the policy",
+        wrong.len()
+    );
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }

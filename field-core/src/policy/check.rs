@@ -17,7 +17,7 @@ use automerge::{
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Paths recorded per change (a change may splice thousands of characters into one path).
 const PATHS_PER_CHANGE: usize = 200;
@@ -147,13 +147,19 @@ pub fn check_changes(
         }
         let mut sections = BTreeSet::new();
         let mut paths = BTreeSet::new();
-        let mut text_edits = BTreeSet::new();
-        for op in change.decode().operations {
-            let (path, op) = judge.loc.locate(&op)?;
-            let dotted = schema::dotted(&path);
-            if matches!(op, Op::TextEdit) && !text_edits.insert(dotted.clone()) {
+        // Characters typed into one text object are judged once per change.
+        let mut text_edits: HashSet<ObjectId> = HashSet::new();
+        for raw in change.decode().operations {
+            let in_text = matches!(raw.key, Key::Seq(_))
+                && matches!(raw.action, OpType::Put(_) | OpType::Delete);
+            if in_text && text_edits.contains(&raw.obj) {
                 continue;
             }
+            let (path, op) = judge.loc.locate(&raw)?;
+            if matches!(op, Op::TextEdit) {
+                text_edits.insert(raw.obj.clone());
+            }
+            let dotted = schema::dotted(&path);
             if let Some(s) = schema::section_of(&path) {
                 sections.insert(s);
             }

@@ -268,6 +268,18 @@ impl Store {
         let now = self.now();
         let mut inner = self.lock();
         let export = inner.export(job_id, dir, now)?;
+        // A job that is no longer this user's leaves the phone with its changes.
+        let left_scope = inner.refused(job_id)?.is_some_and(|r| r.left_scope);
+        if left_scope {
+            inner
+                .conn
+                .execute("DELETE FROM job_doc WHERE job_id = ?1", [job_id])?;
+            inner.cache.remove(job_id);
+            return Ok(Discarded {
+                export,
+                job_removed: true,
+            });
+        }
         let mine: HashSet<ChangeHash> = inner.unsynced(job_id)?.iter().map(Change::hash).collect();
         let doc = inner.doc(job_id)?;
         let all = doc.changes_since(&[]);
@@ -341,14 +353,16 @@ impl Store {
         })
     }
 
-    /// Takes a job out of "needs attention": its changes go to the server again at the next sync
-    /// (e.g. after the office reassigned it).
+    /// Takes a refused job out of "needs attention": its changes go to the server again at the
+    /// next sync (e.g. after a policy or an assignment was corrected). Returns whether it was
+    /// held. A job that is no longer this user's stays held: it comes back by itself when it is
+    /// assigned to them again; until then it can be exported or discarded.
     pub fn retry_refused(&self, job_id: &str) -> Result<bool, StoreError> {
         let inner = self.lock();
-        Ok(inner
-            .conn
-            .execute("DELETE FROM sync_refused WHERE job_id = ?1", [job_id])?
-            > 0)
+        Ok(inner.conn.execute(
+            "DELETE FROM sync_refused WHERE job_id = ?1 AND left_scope = 0",
+            [job_id],
+        )? > 0)
     }
 
     /// The server refused a job's push: set it aside with the reason.

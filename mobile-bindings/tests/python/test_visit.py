@@ -106,6 +106,7 @@ class VisitTest(unittest.TestCase):
         self.server = Server(self.tmp.name)
         self.server.add_user("cm-py", "customer_manager", "demo")
         self.server.add_user("office-py", "office_staff", "demo")
+        self.server.add_user("cm-py2", "customer_manager", "demo")
         self.server.start()
 
     def tearDown(self):
@@ -203,6 +204,84 @@ class VisitTest(unittest.TestCase):
         self.assertIsNotNone(copy.contracts[contract_id].receipt.receipt)
         rows = office.list_jobs(fl.JobQuery(text="赵桂芳")).items
         self.assertEqual([r.job_id for r in rows], [job_id])
+
+    def test_a_refused_job_is_set_aside_and_can_be_exported_discarded_or_retried(self):
+        office = fl.FieldApp.open(os.path.join(self.tmp.name, "office"))
+        asyncio.run(office.login(self.server.url, "office-py", PASSWORD))
+        cm = fl.FieldApp.open(os.path.join(self.tmp.name, "cm"))
+        asyncio.run(cm.login(self.server.url, "cm-py", PASSWORD))
+        accepted = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+
+        def assign(job_id, who):
+            office.edit(job_id, fl.JobEdit.UPDATE_ASSIGNMENT(fl.Assignment(customer_manager=who)))
+
+        jobs = {}
+        for name in ("甲", "乙", "丙"):
+            job = office.create_job(fl.NewJobInput(
+                kind=fl.JobKind.LOW_VOLTAGE_RESIDENTIAL, unit="demo", accepted_at=accepted,
+                customer=fl.Customer(name=name)))
+            assign(job.id, "cm-py")
+            jobs[name] = job.id
+        asyncio.run(office.sync(None))
+        asyncio.run(cm.sync(None))
+        # The customer manager writes notes on all three, offline; meanwhile the office gives
+        # 甲 and 丙 to a colleague.
+        for name, job_id in jobs.items():
+            cm.edit(job_id, fl.JobEdit.SET_NOTES(f"{name}的备注"))
+        assign(jobs["甲"], "cm-py2")
+        assign(jobs["丙"], "cm-py2")
+        asyncio.run(office.sync(None))
+
+        # One sync: 乙 is acknowledged, 甲 and 丙 are refused and set aside; nothing is blocked.
+        result = asyncio.run(cm.sync(None))
+        self.assertTrue(result.complete)
+        self.assertEqual(result.jobs_pushed, 1)
+        self.assertEqual(sorted(result.rejected_jobs), sorted([jobs["甲"], jobs["丙"]]))
+        self.assertEqual(sorted(result.left_scope), sorted([jobs["甲"], jobs["丙"]]))
+        held = {r.job_id: r for r in cm.refused_jobs()}
+        self.assertEqual(set(held), {jobs["甲"], jobs["丙"]})
+        for r in held.values():
+            self.assertTrue(r.left_scope)
+            self.assertEqual(r.unsynced_changes, 1)
+            self.assertIn("负责范围", r.zh)
+        rows = cm.list_jobs(fl.JobQuery()).items
+        self.assertEqual([r.job_id for r in rows], [jobs["乙"]])
+        self.assertIsNone(rows[0].attention)
+        # Not theirs: retrying does nothing; the job comes back when it is reassigned.
+        self.assertFalse(cm.retry_refused(jobs["甲"]))
+
+        # 丙: export, then discard (it leaves the phone, the export keeps the note).
+        out = os.path.join(self.tmp.name, "exports")
+        exported = cm.export_unsynced(jobs["丙"], out)
+        self.assertEqual(exported.changes, 1)
+        with open(exported.summary_file, encoding="utf-8") as f:
+            summary = json.load(f)
+        self.assertEqual(summary["job"]["notes"], "丙的备注")
+        self.assertEqual(summary["refused"]["code"], "left_scope")
+        self.assertGreater(os.path.getsize(exported.changes_file), 0)
+        discarded = cm.discard_unsynced(jobs["丙"], out)
+        self.assertTrue(discarded.job_removed)
+        self.assertTrue(os.path.exists(discarded.export.summary_file))
+        with self.assertRaises(fl.FieldlineError.NotFound):
+            cm.get_job(jobs["丙"])
+
+        # 甲 comes back to this customer manager: its held note goes to the server.
+        assign(jobs["甲"], "cm-py")
+        asyncio.run(office.sync(None))
+        asyncio.run(cm.sync(None))
+        asyncio.run(cm.sync(None))
+        self.assertEqual(cm.refused_jobs(), [])
+        asyncio.run(office.sync(None))
+        self.assertEqual(office.get_job(jobs["甲"]).notes, "甲的备注")
+        self.assertEqual(office.get_job(jobs["乙"]).notes, "乙的备注")
+        self.assertEqual(office.get_job(jobs["丙"]).notes, "")
+
+        # What a customer manager may not write is refused on the phone, before it is stored.
+        with self.assertRaises(fl.FieldlineError.Refused) as refused:
+            cm.edit(jobs["乙"], fl.JobEdit.UPDATE_REVIEW(fl.ReviewPatch(state=fl.ReviewState.APPROVED)))
+        self.assertEqual(refused.exception.code, "forbidden")
+        self.assertIn("审核", refused.exception.zh)
+        self.assertIn("review", refused.exception.en)
 
     def test_errors_and_calendar(self):
         app = fl.FieldApp.open(os.path.join(self.tmp.name, "phone2"))

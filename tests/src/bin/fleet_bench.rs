@@ -3,17 +3,16 @@
 //!   cargo run --release -p fieldline-tests --bin fleet_bench -- [--jobs 1000] [--changes 50]
 //!       [--devices 4] [--rounds 20] [--no-js]
 //!
-//! 1. First upload: one device creates JOBS jobs offline with CHANGES changes each, then syncs
-//!    them to the real server: docs/s, round trips, wire bytes ÷ raw automerge change bytes.
+//! 1. First upload: the office's device creates JOBS jobs offline with CHANGES changes each
+//!    (every change checked against the write policy by the server), then syncs them to the
+//!    real server: docs/s, round trips, wire bytes ÷ raw automerge change bytes.
 //! 2. The same workload through automerge-repo 2.x (tests/js/repo-fleet.mjs, Node), in the same
 //!    run, and the ratio of docs/s.
 //! 3. A fleet: DEVICES managers download their jobs, then for ROUNDS rounds each edits 5 of its
 //!    jobs and syncs, all at once: sync latency p50/p99 and round trips per sync.
 
 use chrono::{Duration, Utc};
-use field_core::job::{
-    Application, Assignment, ConstructionLog, Customer, JobDoc, Milestone, Survey,
-};
+use field_core::job::{Application, Assignment, ChecklistItem, Customer, JobDoc, Milestone};
 use field_core::sync::SyncOptions;
 use field_core::{Edit, EditContext, JobKind, MilestoneEvent, NewJob, Role, Store};
 use fieldline_tests::TestServer;
@@ -36,16 +35,24 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// A job with `changes` changes in total (creation included), as a field device makes them.
-fn build_job(i: usize, changes: usize, manager: &str) -> (Vec<u8>, usize) {
+/// A job with `changes` changes in total (creation included), as the office that accepts jobs
+/// makes them on its device (`actor`, `device`): creation, assignment to `manager`, then what
+/// the office may write (customer, checklist, notes, application, fees milestones).
+fn build_job(
+    i: usize,
+    changes: usize,
+    manager: &str,
+    actor: &automerge::ActorId,
+    device: &str,
+) -> (Vec<u8>, usize) {
     let base = Utc::now() - Duration::days(2);
     let ctx = |k: i64| EditContext {
-        actor: manager.to_string(),
-        device: "bench".into(),
+        actor: "office1".to_string(),
+        device: device.to_string(),
         now: base + Duration::minutes(k),
     };
     let mut doc = JobDoc::create(
-        automerge::ActorId::from(format!("bench-{i:06}").as_bytes()),
+        actor.clone(),
         &NewJob {
             id: Some(format!("bench-{i:06}")),
             job_no: None,
@@ -70,18 +77,18 @@ fn build_job(i: usize, changes: usize, manager: &str) -> (Vec<u8>, usize) {
         &ctx(1),
     )
     .expect("assign");
+    let groups: Vec<String> = doc.job().expect("job").checklist.keys().cloned().collect();
     for c in 2..changes {
         let edit = match c % 5 {
             0 => Edit::UpdateCustomer(Customer {
                 contact_phone: Some(format!("1380000{c:04}")),
                 ..Default::default()
             }),
-            1 => Edit::PutConstructionLog {
-                id: format!("l{c}"),
-                log: ConstructionLog {
-                    at: Some(base + Duration::hours(c as i64)),
-                    progress_pct: Some((c % 100) as f64),
-                    text: Some("今日完成电缆敷设".into()),
+            1 => Edit::CheckDocument {
+                group: groups[c % groups.len()].clone(),
+                item: ChecklistItem {
+                    collected: Some(c % 2 == 0),
+                    note: Some(format!("第{c}次收资：复印件已核对原件")),
                     ..Default::default()
                 },
             },
@@ -90,14 +97,14 @@ fn build_job(i: usize, changes: usize, manager: &str) -> (Vec<u8>, usize) {
                 delete: 0,
                 insert: "现场".into(),
             },
-            3 => Edit::UpdateSurvey(Survey {
-                verified_capacity_kva: Some(100.0 + c as f64),
+            3 => Edit::UpdateApplication(Application {
+                capacity_kva: Some(100.0 + c as f64),
                 ..Default::default()
             }),
             _ => Edit::AddMilestone {
                 id: format!("m{c}"),
                 milestone: Milestone {
-                    event: Some(MilestoneEvent::SurveyDone),
+                    event: Some(MilestoneEvent::FeesPaid),
                     at: Some(base + Duration::hours(c as i64)),
                     ..Default::default()
                 },
@@ -179,17 +186,26 @@ async fn main() {
     }
 
     // 1. First upload.
+    let dir = tempfile::tempdir().unwrap();
+    let office = Store::open(dir.path().join("office.db")).unwrap();
+    let device = office.device();
     let t = Instant::now();
     let built: Vec<(Vec<u8>, usize)> = (0..jobs)
-        .map(|i| build_job(i, changes, &format!("cm-{}", i % devices)))
+        .map(|i| {
+            build_job(
+                i,
+                changes,
+                &format!("cm-{}", i % devices),
+                &device.actor,
+                &device.device_id,
+            )
+        })
         .collect();
     let raw: usize = built.iter().map(|(_, r)| r).sum();
     eprintln!(
         "built {jobs} documents in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let dir = tempfile::tempdir().unwrap();
-    let office = Store::open(dir.path().join("office.db")).unwrap();
     office
         .import_documents(&built.into_iter().map(|(b, _)| b).collect::<Vec<_>>())
         .unwrap();
@@ -201,6 +217,11 @@ async fn main() {
         .await
         .unwrap();
     let secs = t.elapsed().as_secs_f64();
+    assert!(
+        report.rejected.is_empty(),
+        "the server refused the bench's jobs: {:?}",
+        report.rejected.first()
+    );
     let ours_docs_s = jobs as f64 / secs;
     let wire = report.bytes_sent + report.bytes_received;
     println!(
