@@ -57,27 +57,32 @@ fn cm_edit(c: usize) -> Edit {
     }
 }
 
-/// A job created by the office and assigned, then `edits` customer-manager edits.
-fn job(edits: usize) -> JobDoc {
-    let office = ctx("office1", 0);
-    let mut doc = JobDoc::create(
+/// A job accepted by the office.
+fn accepted(id: &str, kind: JobKind, customer: &str) -> JobDoc {
+    JobDoc::create(
         actor("office1-actor"),
         &NewJob {
-            id: Some("bench-job".into()),
+            id: Some(id.into()),
             job_no: None,
-            kind: JobKind::LowVoltageSmallMicro,
+            kind,
             unit: "zhuxian".into(),
             accepted_at: base(),
             customer: Customer {
-                name: Some("邾县宏达五金厂".into()),
+                name: Some(customer.into()),
                 ..Default::default()
             },
             application: Default::default(),
         },
         &field_core::RuleSet::default(),
-        &office,
+        &ctx("office1", 0),
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// A job created by the office and assigned, then `edits` customer-manager edits.
+fn job(edits: usize) -> JobDoc {
+    let office = ctx("office1", 0);
+    let mut doc = accepted("bench-job", JobKind::LowVoltageSmallMicro, "邾县宏达五金厂");
     doc.apply(
         &Edit::UpdateAssignment(Assignment {
             customer_manager: Some("cm-li".into()),
@@ -248,25 +253,7 @@ fn main() {
     );
 
     // A new job pushed whole: creation plus 50 edits by the office that accepted it.
-    let office = ctx("office1", 0);
-    let mut created = JobDoc::create(
-        actor("office1-actor"),
-        &NewJob {
-            id: Some("bench-new".into()),
-            job_no: None,
-            kind: JobKind::HighVoltage,
-            unit: "zhuxian".into(),
-            accepted_at: base(),
-            customer: Customer {
-                name: Some("邾县数据中心".into()),
-                ..Default::default()
-            },
-            application: Default::default(),
-        },
-        &field_core::RuleSet::default(),
-        &office,
-    )
-    .unwrap();
+    let mut created = accepted("bench-new", JobKind::HighVoltage, "邾县数据中心");
     let group = created
         .job()
         .unwrap()

@@ -929,6 +929,48 @@ pub enum RulesError {
     MissingKind { id: String, kind: JobKind },
 }
 
+/// Something versioned that takes effect on a date, for every unit or for one.
+pub(crate) trait Dated {
+    fn unit(&self) -> Option<&str>;
+    fn effective_from(&self) -> NaiveDate;
+    fn version(&self) -> u32;
+}
+
+/// The item in force for `unit` on `date`: the unit's own if one is effective, else the
+/// default; among those the latest effective date, then the highest version; before any is
+/// effective, the earliest.
+pub(crate) fn in_force_of<'a, T: Dated>(
+    items: &'a [T],
+    unit: &str,
+    date: NaiveDate,
+) -> Option<&'a T> {
+    let pick = |unit_match: bool| {
+        items
+            .iter()
+            .filter(|s| s.effective_from() <= date)
+            .filter(|s| match s.unit() {
+                Some(u) => unit_match && u == unit,
+                None => !unit_match,
+            })
+            .max_by_key(|s| (s.effective_from(), s.version()))
+    };
+    pick(true)
+        .or_else(|| pick(false))
+        .or_else(|| items.iter().min_by_key(|s| s.effective_from()))
+}
+
+impl Dated for RuleSet {
+    fn unit(&self) -> Option<&str> {
+        self.unit.as_deref()
+    }
+    fn effective_from(&self) -> NaiveDate {
+        self.effective_from
+    }
+    fn version(&self) -> u32 {
+        self.version
+    }
+}
+
 /// All rule sets known to a device or server; picks the one in force.
 #[derive(Debug, Clone)]
 pub struct RuleBook {
@@ -968,21 +1010,7 @@ impl RuleBook {
     /// The set in force for `unit` on `date`: the unit's own set if one is effective, else the
     /// default; among those, the latest effective date, then the highest version.
     pub fn in_force(&self, unit: &str, date: NaiveDate) -> &RuleSet {
-        let effective = |s: &&RuleSet| s.effective_from <= date;
-        let pick = |unit_match: bool| {
-            self.sets
-                .iter()
-                .filter(effective)
-                .filter(|s| match &s.unit {
-                    Some(u) => unit_match && u == unit,
-                    None => !unit_match,
-                })
-                .max_by_key(|s| (s.effective_from, s.version))
-        };
-        pick(true)
-            .or_else(|| pick(false))
-            .or_else(|| self.sets.iter().min_by_key(|s| s.effective_from))
-            .expect("a rule book always holds the default set")
+        in_force_of(&self.sets, unit, date).expect("a rule book always holds the default set")
     }
 
     /// A specific set by id and version (the one recorded in a job when it was accepted).

@@ -120,6 +120,18 @@ fn check_text(field: &str, key: &str, s: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Checks the length of the notes (characters).
+pub fn check_notes_len(len: usize) -> Result<(), Invalid> {
+    if len > NOTES_MAX {
+        return Err(Invalid::new(
+            "notes",
+            format!("备注过长（{len} 字，最多 {NOTES_MAX} 字）"),
+            format!("notes too long ({len} characters, at most {NOTES_MAX})"),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a client-chosen identifier (entry keys, job ids): 1–64 of `[A-Za-z0-9_-]`.
 pub fn check_id(field: &str, id: &str) -> Result<(), Invalid> {
     if id.is_empty()

@@ -188,6 +188,39 @@ impl Phone {
     }
 }
 
+/// The office (signed in on `office`) assigns the job's managers; `None` leaves one as it is.
+pub fn assign(office: &Phone, job_id: &str, cm: Option<&str>, pm: Option<&str>) {
+    office
+        .store
+        .edit(
+            job_id,
+            &office.user,
+            &field_core::Edit::UpdateAssignment(field_core::job::Assignment {
+                customer_manager: cm.map(str::to_string),
+                project_manager: pm.map(str::to_string),
+                ..Default::default()
+            }),
+        )
+        .expect("assigned");
+}
+
+/// The office accepts a job and assigns its managers; returns its id.
+pub fn accept(
+    office: &Phone,
+    kind: JobKind,
+    unit: &str,
+    customer: &str,
+    cm: &str,
+    pm: Option<&str>,
+) -> String {
+    let job = office
+        .store
+        .create_job(&office.user, &new_job(kind, unit, customer))
+        .expect("job accepted");
+    assign(office, &job.id, Some(cm), pm);
+    job.id
+}
+
 /// Retries quickly (tests inject faults on purpose).
 pub fn fast_options() -> SyncOptions {
     SyncOptions {

@@ -2,7 +2,7 @@
 //! time and the paths it touched; security events; readable over HTTP by those who may see the
 //! job and from the `fieldline audit` command.
 
-use field_core::job::{Assignment, ConstructionLog, Survey};
+use field_core::job::{ConstructionLog, Survey};
 use field_core::{Edit, JobKind, Role};
 use fieldline_server::store::AuditEntry;
 use fieldline_tests::*;
@@ -69,25 +69,15 @@ async fn who_changed_what_when_and_from_which_device() {
     let pm = Phone::login(&server, "pm-wang").await;
     let disp = Phone::login(&server, "disp1").await;
     let zhao = Phone::login(&server, "cm-zhao").await;
-    let job = office
-        .store
-        .create_job(
-            "office1",
-            &new_job(JobKind::LowVoltageSmallMicro, UNIT, "审计客户"),
-        )
-        .unwrap();
-    office
-        .store
-        .edit(
-            &job.id,
-            "office1",
-            &Edit::UpdateAssignment(Assignment {
-                customer_manager: Some("cm-li".into()),
-                project_manager: Some("pm-wang".into()),
-                ..Default::default()
-            }),
-        )
-        .unwrap();
+    let job_id = accept(
+        &office,
+        JobKind::LowVoltageSmallMicro,
+        UNIT,
+        "审计客户",
+        "cm-li",
+        Some("pm-wang"),
+    );
+    let job = office.store.job(&job_id).unwrap();
     office.sync().await;
     cm.sync().await;
     pm.sync().await;

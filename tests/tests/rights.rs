@@ -560,6 +560,45 @@ async fn the_server_refuses_every_write_the_policy_forbids() {
                 }),
             ));
         }
+        // Changes written as another device, or as the server itself.
+        let b = next_base(&mut bases);
+        planned.push((
+            ci,
+            b,
+            "actor:another_device".into(),
+            false,
+            Box::new(|doc, _| {
+                doc.set_actor(ActorId::random());
+                put(doc, "", "notes_x", "冒充");
+                put(doc, "customer", "account_no", "0002");
+            }),
+        ));
+        let b = next_base(&mut bases);
+        planned.push((
+            ci,
+            b,
+            "actor:the_server".into(),
+            false,
+            Box::new(|doc, _| {
+                doc.set_actor(ActorId::from(b"fieldline-server".as_slice()));
+                put(doc, "customer", "account_no", "0003");
+            }),
+        ));
+        // Nested deeper than any schema path, under a key only admins may add.
+        let b = next_base(&mut bases);
+        planned.push((
+            ci,
+            b,
+            "unknown_key:nested_deep".into(),
+            false,
+            Box::new(|doc, _| {
+                let mut o = obj(doc, "customer");
+                for i in 0..12 {
+                    o = doc.put_object(&o, format!("n{i}"), ObjType::Map).unwrap();
+                }
+                doc.put(&o, "leaf", 1).unwrap();
+            }),
+        ));
         let b = next_base(&mut bases);
         planned.push((
             ci,
@@ -634,10 +673,10 @@ async fn the_server_refuses_every_write_the_policy_forbids() {
             base_heads,
         });
     }
-    // Creating a job: each role, in its own unit.
-    for c in &clients {
+    // Creating a job: each role, in its own unit and in another.
+    for (c, unit) in clients.iter().flat_map(|c| [(c, UNIT), (c, "other-unit")]) {
         let mut new = contract::sample::residential_job("YK-NEW", "新客户", at("2026-11-02"));
-        new.unit = UNIT.into();
+        new.unit = unit.into();
         let ctx = EditContext {
             actor: c.phone.user.clone(),
             device: c.device.clone(),
@@ -648,8 +687,8 @@ async fn the_server_refuses_every_write_the_policy_forbids() {
         let id = doc.job().unwrap().id;
         cases.push(Case {
             role: c.role,
-            what: "identity:Add".into(),
-            expect: policy.may_create(c.role),
+            what: format!("identity:Add in {unit}"),
+            expect: policy.may_create(c.role) && (unit == UNIT || c.role == Role::Admin),
             job: id.clone(),
             base_heads: vec![],
             push: PushJob {

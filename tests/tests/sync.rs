@@ -1,6 +1,6 @@
 //! End to end: the real server, real field-core clients.
 
-use field_core::job::{Assignment, ConstructionLog, Metering, Survey};
+use field_core::job::{ConstructionLog, Metering, Survey};
 use field_core::store::JobFilter;
 use field_core::{Edit, JobKind, Role};
 use fieldline_tests::*;
@@ -18,26 +18,14 @@ async fn setup() -> TestServer {
 
 /// Office accepts a job and assigns both managers; returns its id.
 async fn assigned_job(office: &Phone, customer: &str) -> String {
-    let job = office
-        .store
-        .create_job(
-            "office1",
-            &new_job(JobKind::LowVoltageSmallMicro, UNIT, customer),
-        )
-        .unwrap();
-    office
-        .store
-        .edit(
-            &job.id,
-            "office1",
-            &Edit::UpdateAssignment(Assignment {
-                customer_manager: Some("cm-li".into()),
-                project_manager: Some("pm-wang".into()),
-                ..Default::default()
-            }),
-        )
-        .unwrap();
-    job.id
+    accept(
+        office,
+        JobKind::LowVoltageSmallMicro,
+        UNIT,
+        customer,
+        "cm-li",
+        Some("pm-wang"),
+    )
 }
 
 #[tokio::test]
@@ -186,18 +174,9 @@ async fn a_device_never_receives_a_job_it_is_not_assigned_to() {
     let other = office
         .store
         .create_job("office1", &new_job(JobKind::HighVoltage, UNIT, "赵的客户"))
-        .unwrap();
-    office
-        .store
-        .edit(
-            &other.id,
-            "office1",
-            &Edit::UpdateAssignment(Assignment {
-                customer_manager: Some("cm-zhao".into()),
-                ..Default::default()
-            }),
-        )
-        .unwrap();
+        .unwrap()
+        .id;
+    assign(&office, &other, Some("cm-zhao"), None);
     office.sync().await;
     li.sync().await;
     zhao.sync().await;
@@ -211,19 +190,9 @@ async fn a_device_never_receives_a_job_it_is_not_assigned_to() {
         .collect();
     assert_eq!(li_jobs, vec![mine.clone()]);
     assert!(zhao.store.job(&mine).is_err());
-    assert!(zhao.store.job(&other.id).is_ok());
+    assert!(zhao.store.job(&other).is_ok());
     // The job is reassigned to Zhao: Zhao now receives its whole history, Li gets no more.
-    office
-        .store
-        .edit(
-            &mine,
-            "office1",
-            &Edit::UpdateAssignment(Assignment {
-                customer_manager: Some("cm-zhao".into()),
-                ..Default::default()
-            }),
-        )
-        .unwrap();
+    assign(&office, &mine, Some("cm-zhao"), None);
     office.sync().await;
     zhao.sync().await;
     let got = zhao
@@ -269,26 +238,16 @@ async fn a_device_never_receives_a_job_it_is_not_assigned_to() {
     assert!(again.rejected.is_empty() && again.complete, "{again:?}");
     // Zhao's other job goes to Li: Zhao had nothing unsynced on it, so it simply leaves Zhao's
     // phone; Li receives it whole.
-    office
-        .store
-        .edit(
-            &other.id,
-            "office1",
-            &Edit::UpdateAssignment(Assignment {
-                customer_manager: Some("cm-li".into()),
-                ..Default::default()
-            }),
-        )
-        .unwrap();
+    assign(&office, &other, Some("cm-li"), None);
     office.sync().await;
     let z = zhao.sync().await;
-    assert_eq!(z.left_scope, vec![other.id.clone()]);
-    assert!(zhao.store.job(&other.id).is_err());
+    assert_eq!(z.left_scope, vec![other.clone()]);
+    assert!(zhao.store.job(&other).is_err());
     assert!(zhao.store.refused_jobs().unwrap().is_empty());
     li.sync().await;
     assert_eq!(
-        li.store.job(&other.id).unwrap(),
-        office.store.job(&other.id).unwrap()
+        li.store.job(&other).unwrap(),
+        office.store.job(&other).unwrap()
     );
     // And cannot fetch a job that is not theirs.
     let token = li.store.sync_setting("token").unwrap().unwrap();

@@ -5,7 +5,7 @@
 use super::sections::*;
 use super::{Job, local_date};
 use crate::codes::{InspectionKind, MilestoneEvent, SpecialLoad};
-use crate::validate::{Invalid, NOTES_MAX, check_id, check_patch};
+use crate::validate::{Invalid, check_id, check_notes_len, check_patch};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
@@ -505,17 +505,6 @@ fn job_has_finding(job: &Job, target: FindingTarget, id: &str) -> bool {
         FindingTarget::Inspection(k) => job.inspections.get(k).findings.contains_key(id),
         FindingTarget::Review => job.review.findings.contains_key(id),
     }
-}
-
-fn check_notes_len(len: usize) -> Result<(), Invalid> {
-    if len > NOTES_MAX {
-        return Err(Invalid::new(
-            "notes",
-            format!("备注过长（{len} 字，最多 {NOTES_MAX} 字）"),
-            format!("notes too long ({len} characters, at most {NOTES_MAX})"),
-        ));
-    }
-    Ok(())
 }
 
 fn plan_photo(

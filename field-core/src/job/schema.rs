@@ -9,7 +9,7 @@
 use super::Inspection;
 use super::sections::*;
 use crate::codes::{InspectionKind, JobKind, SpecialLoad};
-use crate::validate::{Invalid, NOTES_MAX, check_id, check_patch};
+use crate::validate::{Invalid, check_id, check_patch};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
@@ -395,15 +395,7 @@ pub fn check_value<S: AsRef<str>>(
 
 /// Checks the merged notes against the phone's limit.
 pub fn check_notes(notes: &str) -> Result<(), Invalid> {
-    let len = notes.chars().count();
-    if len > NOTES_MAX {
-        return Err(Invalid::new(
-            "notes",
-            format!("备注过长（{len} 字，最多 {NOTES_MAX} 字）"),
-            format!("notes too long ({len} characters, at most {NOTES_MAX})"),
-        ));
-    }
-    Ok(())
+    crate::validate::check_notes_len(notes.chars().count())
 }
 
 #[cfg(test)]

@@ -23,6 +23,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 const PATHS_PER_CHANGE: usize = 200;
 /// Offending paths reported in a refusal.
 const REFUSED_PATHS: usize = 20;
+/// The deepest path anybody may write (the schema's deepest is 5: `inspections.<kind>.findings.<id>.text`),
+/// also for keys only admins may add.
+const MAX_DEPTH: usize = 8;
 
 /// Who writes: the user, their role and unit, and the device (with the automerge actor it
 /// writes as).
@@ -359,6 +362,16 @@ impl Judge<'_> {
     fn judge(&mut self, path: &[String], op: Op) {
         let dotted = schema::dotted(path);
         let role = self.writer.role;
+        if path.len() > MAX_DEPTH {
+            return self.fail(
+                Refusal::new(
+                    "too_deep",
+                    format!("{dotted}：嵌套过深（最多 {MAX_DEPTH} 层）"),
+                    format!("{dotted}: nested deeper than {MAX_DEPTH} levels"),
+                )
+                .at(&dotted),
+            );
+        }
         let section = schema::section_of(path);
         let resolved = match schema::resolve(path) {
             Ok(r) => Some(r),

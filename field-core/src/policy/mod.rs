@@ -68,6 +68,18 @@ pub enum PolicyError {
     UnknownEvent { id: String, event: String },
 }
 
+impl crate::rules::Dated for WritePolicy {
+    fn unit(&self) -> Option<&str> {
+        self.unit.as_deref()
+    }
+    fn effective_from(&self) -> NaiveDate {
+        self.effective_from
+    }
+    fn version(&self) -> u32 {
+        self.version
+    }
+}
+
 impl Default for WritePolicy {
     fn default() -> Self {
         serde_json::from_str(NATIONAL_V1).expect("the embedded write policy is valid")
@@ -169,19 +181,7 @@ impl PolicyBook {
     /// The policy in force for `unit` on `date`: the unit's own if one is effective, else the
     /// default; among those the latest effective date, then the highest version.
     pub fn in_force(&self, unit: &str, date: NaiveDate) -> &WritePolicy {
-        let pick = |unit_match: bool| {
-            self.sets
-                .iter()
-                .filter(|s| s.effective_from <= date)
-                .filter(|s| match &s.unit {
-                    Some(u) => unit_match && u == unit,
-                    None => !unit_match,
-                })
-                .max_by_key(|s| (s.effective_from, s.version))
-        };
-        pick(true)
-            .or_else(|| pick(false))
-            .or_else(|| self.sets.iter().min_by_key(|s| s.effective_from))
+        crate::rules::in_force_of(&self.sets, unit, date)
             .expect("a policy book always holds the default")
     }
 
