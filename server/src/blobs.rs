@@ -116,19 +116,30 @@ impl BlobStore {
         })
     }
 
-    fn file(root: &Path, sha256: &str) -> PathBuf {
-        root.join(&sha256[..2]).join(sha256)
+    /// The file of a blob. Only a lower-case hex SHA-256 names one: anything else (a path, `..`,
+    /// an empty string) is not found, so no caller can make the store read or write elsewhere.
+    fn file(root: &Path, sha256: &str) -> Result<PathBuf, ServerError> {
+        if !field_core::validate::is_sha256_hex(sha256) {
+            return Err(ServerError::NotFound);
+        }
+        Ok(root.join(&sha256[..2]).join(sha256))
     }
 
-    fn key(prefix: &str, sha256: &str) -> ObjectPath {
-        ObjectPath::from(format!("{prefix}{}/{sha256}", &sha256[..2]))
+    fn key(prefix: &str, sha256: &str) -> Result<ObjectPath, ServerError> {
+        if !field_core::validate::is_sha256_hex(sha256) {
+            return Err(ServerError::NotFound);
+        }
+        Ok(ObjectPath::from(format!(
+            "{prefix}{}/{sha256}",
+            &sha256[..2]
+        )))
     }
 
     /// Moves a verified upload file into the store under `sha256`; the file is consumed.
     pub async fn put_file(&self, sha256: &str, file: &Path) -> Result<(), ServerError> {
         match self {
             BlobStore::Fs { root } => {
-                let dest = Self::file(root, sha256);
+                let dest = Self::file(root, sha256)?;
                 let dir = dest.parent().expect("has parent").to_path_buf();
                 let file = file.to_path_buf();
                 tokio::task::spawn_blocking(move || {
@@ -149,7 +160,7 @@ impl BlobStore {
                     .await
                     .map_err(|e| io("cannot read", file, e))?;
                 store
-                    .put(&Self::key(prefix, sha256), bytes.into())
+                    .put(&Self::key(prefix, sha256)?, bytes.into())
                     .await
                     .map_err(object_err)?;
                 let _ = tokio::fs::remove_file(file).await;
@@ -166,7 +177,7 @@ impl BlobStore {
     ) -> Result<Download, ServerError> {
         match self {
             BlobStore::Fs { root } => {
-                let path = Self::file(root, sha256);
+                let path = Self::file(root, sha256)?;
                 let mut file = match tokio::fs::File::open(&path).await {
                     Ok(f) => f,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -209,7 +220,7 @@ impl BlobStore {
                 Ok(Download::Bytes(BlobRead { len, part, body }))
             }
             BlobStore::S3 { store, prefix } => {
-                let key = Self::key(prefix, sha256);
+                let key = Self::key(prefix, sha256)?;
                 let len = store.head(&key).await.map_err(object_err)?.size;
                 let part = match range::wanted(range_header, len) {
                     Wanted::Unsatisfiable => return Ok(Download::Unsatisfiable { len }),
@@ -231,7 +242,7 @@ impl BlobStore {
     pub async fn get(&self, sha256: &str) -> Result<Vec<u8>, ServerError> {
         match self {
             BlobStore::Fs { root } => {
-                let path = Self::file(root, sha256);
+                let path = Self::file(root, sha256)?;
                 match tokio::fs::read(&path).await {
                     Ok(b) => Ok(b),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -242,11 +253,46 @@ impl BlobStore {
             }
             BlobStore::S3 { store, prefix } => {
                 let got = store
-                    .get(&Self::key(prefix, sha256))
+                    .get(&Self::key(prefix, sha256)?)
                     .await
                     .map_err(object_err)?;
                 Ok(got.bytes().await.map_err(object_err)?.to_vec())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_a_sha256_names_a_blob() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret.key"), b"do not read").unwrap();
+        let store = BlobStore::fs(&dir.path().join("data"));
+        for name in [
+            "/etc/passwd",
+            "../secret.key",
+            "../../secret.key",
+            "",
+            "ab",
+            "AB12",
+            &"A".repeat(64),
+            &format!("../{}", "a".repeat(61)),
+        ] {
+            assert!(
+                matches!(store.get(name).await, Err(ServerError::NotFound)),
+                "{name}"
+            );
+            assert!(matches!(
+                store.download(name, None).await,
+                Err(ServerError::NotFound)
+            ));
+        }
+        let file = dir.path().join("upload.part");
+        std::fs::write(&file, b"x").unwrap();
+        assert!(store.put_file("../../escape", &file).await.is_err());
+        assert!(file.exists(), "a refused put consumes nothing");
     }
 }

@@ -15,8 +15,14 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// How long a login token lasts.
     pub token_ttl_days: u32,
-    /// Login attempts per minute per client address and username.
+    /// Login attempts per minute for one account (from any address).
     pub login_attempts_per_minute: u32,
+    /// Login attempts per minute from one client address (for any accounts).
+    pub login_attempts_per_minute_per_address: u32,
+    /// Behind a reverse proxy: the header that carries the client's address (e.g.
+    /// `X-Forwarded-For`, whose last entry the proxy added, or `X-Real-IP`). Empty: the TCP peer.
+    /// Set it only when every request passes the proxy, or clients could pick their address.
+    pub client_ip_header: String,
     /// Largest accepted photo upload (one blob), MiB.
     pub max_upload_mib: u64,
     /// Uploads untouched this long are forgotten with their partial bytes (the phone starts
@@ -51,6 +57,8 @@ impl Default for Config {
             data_dir: PathBuf::from("./fieldline-data"),
             token_ttl_days: 30,
             login_attempts_per_minute: 10,
+            login_attempts_per_minute_per_address: 60,
+            client_ip_header: String::new(),
             max_upload_mib: 64,
             upload_expiry_hours: 7 * 24,
             blob_store: "fs".into(),

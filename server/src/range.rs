@@ -4,6 +4,9 @@
 
 use std::ops::Range;
 
+/// Longest `Range` header read.
+pub const RANGE_HEADER_MAX: usize = 128;
+
 /// What a `Range` header asks of a blob of a known length.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Wanted {
@@ -18,6 +21,8 @@ pub enum Wanted {
 /// Reads `header` (e.g. `bytes=0-1023`, `bytes=4096-`, `bytes=-500`) against `len` bytes.
 /// Headers that are not single byte ranges are ignored, as the RFC says a server may.
 pub fn wanted(header: Option<&str>, len: u64) -> Wanted {
+    // A single range is short; anything longer is not one we answer.
+    let header = header.filter(|h| h.len() <= RANGE_HEADER_MAX);
     let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
         return Wanted::Whole;
     };

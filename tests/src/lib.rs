@@ -32,6 +32,7 @@ impl TestServer {
             listen: "127.0.0.1:0".into(),
             data_dir: dir.path().join("server"),
             login_attempts_per_minute: 1_000,
+            login_attempts_per_minute_per_address: 10_000,
             ..Config::default()
         };
         tweak(&mut config);

@@ -8,6 +8,20 @@ pub const MANIFEST_FORMAT: &str = "fieldline-contract-manifest/1";
 pub const RECEIPT_FORMAT: &str = "fieldline-contract-receipt/1";
 /// Largest stored manifest or receipt, in bytes.
 pub const MAX_MANIFEST_BYTES: usize = 64 * 1024;
+/// Most photos a manifest names.
+pub const MAX_PHOTOS: usize = 64;
+
+fn id_ok(field: &str, id: &str) -> Result<(), String> {
+    crate::validate::check_id(field, id).map_err(|_| format!("{field} is not a valid identifier"))
+}
+
+fn sha_ok(field: &str, h: &str) -> Result<(), String> {
+    if crate::validate::is_sha256_hex(h) {
+        Ok(())
+    } else {
+        Err(format!("{field} is not a lower-case hex SHA-256"))
+    }
+}
 
 /// Who signed with their hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -103,7 +117,34 @@ impl Manifest {
         if m.format != MANIFEST_FORMAT {
             return Err(format!("unknown format {}", m.format));
         }
+        m.check_names()?;
         Ok(m)
+    }
+
+    /// Every id is a safe identifier and every hash a lower-case hex SHA-256: nothing in a
+    /// manifest can name a file outside what the server stores.
+    fn check_names(&self) -> Result<(), String> {
+        id_ok("job_id", &self.job_id)?;
+        id_ok("contract_id", &self.contract_id)?;
+        id_ok("device_id", &self.device_id)?;
+        if let Some(a) = &self.amends {
+            id_ok("amends", a)?;
+        }
+        sha_ok("text_sha256", &self.text_sha256)?;
+        if let Some(h) = &self.amends_manifest_sha256 {
+            sha_ok("amends_manifest_sha256", h)?;
+        }
+        if self.signatures.len() > 8 || self.photos.len() > MAX_PHOTOS {
+            return Err("too many signatures or photos".into());
+        }
+        for s in &self.signatures {
+            sha_ok("signatures.sha256", &s.sha256)?;
+        }
+        for p in &self.photos {
+            id_ok("photos.photo_id", &p.photo_id)?;
+            sha_ok("photos.sha256", &p.sha256)?;
+        }
+        Ok(())
     }
 
     pub fn signature(&self, role: SignerRole) -> Option<&SignatureRef> {
@@ -139,6 +180,9 @@ impl Receipt {
         if r.format != RECEIPT_FORMAT {
             return Err(format!("unknown format {}", r.format));
         }
+        id_ok("job_id", &r.job_id)?;
+        id_ok("contract_id", &r.contract_id)?;
+        sha_ok("manifest_sha256", &r.manifest_sha256)?;
         Ok(r)
     }
 }

@@ -72,6 +72,7 @@ impl From<MappingError> for JobError {
             MappingError::Value { field, reason } => {
                 JobError::Invalid(Invalid::new(&field, reason.clone(), reason))
             }
+            e @ MappingError::TooDeep { .. } => JobError::Corrupt(e.to_string()),
         }
     }
 }

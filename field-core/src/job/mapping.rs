@@ -26,7 +26,13 @@ pub enum MappingError {
     Automerge(#[from] automerge::AutomergeError),
     #[error("字段 {field} 的值无效 / invalid value for {field}: {reason}")]
     Value { field: String, reason: String },
+    #[error("{path} 嵌套超过 {MAX_NESTING} 层 / {path} is nested deeper than {MAX_NESTING} levels")]
+    TooDeep { path: String },
 }
+
+/// How deep readers follow nested objects (the schema needs 5; anything deeper is refused
+/// instead of exhausting the stack).
+pub const MAX_NESTING: usize = 32;
 
 /// Deserializes a field leniently: a value of the wrong type or an unknown code (written by a
 /// newer app, say) reads as `None` instead of failing the whole job.
@@ -83,6 +89,7 @@ fn read_prop<R: ReadDoc>(
     key: &str,
     path: &str,
     conflicts: &mut Vec<Conflict>,
+    depth: usize,
 ) -> Result<Json, MappingError> {
     let Some((winner, winner_id)) = doc.get(obj, key)? else {
         return Ok(Json::Null);
@@ -98,9 +105,8 @@ fn read_prop<R: ReadDoc>(
                     .filter(|(_, id)| *id != winner_id)
                     .map(|(v, id)| match v {
                         Value::Scalar(s) => scalar_to_json(s),
-                        Value::Object(_) => {
-                            read_object(doc, id, &here, &mut Vec::new()).unwrap_or(Json::Null)
-                        }
+                        Value::Object(_) => read_at(doc, id, &here, &mut Vec::new(), depth + 1)
+                            .unwrap_or(Json::Null),
                     })
                     .collect();
                 conflicts.push(Conflict {
@@ -112,14 +118,14 @@ fn read_prop<R: ReadDoc>(
             Ok(value)
         }
         Value::Object(ObjType::Map) => {
-            let mut merged = match read_object(doc, &winner_id, &here, conflicts)? {
+            let mut merged = match read_at(doc, &winner_id, &here, conflicts, depth + 1)? {
                 Json::Object(m) => m,
                 _ => Map::new(),
             };
             // Concurrently created maps at the same key: keep the losers' fields too.
             for (v, id) in all.iter().filter(|(_, id)| *id != winner_id) {
                 if let Value::Object(ObjType::Map) = v
-                    && let Json::Object(m) = read_object(doc, id, &here, &mut Vec::new())?
+                    && let Json::Object(m) = read_at(doc, id, &here, &mut Vec::new(), depth + 1)?
                 {
                     for (k, v) in m {
                         merged.entry(k).or_insert(v);
@@ -128,17 +134,32 @@ fn read_prop<R: ReadDoc>(
             }
             Ok(Json::Object(merged))
         }
-        Value::Object(_) => read_object(doc, &winner_id, &here, conflicts),
+        Value::Object(_) => read_at(doc, &winner_id, &here, conflicts, depth + 1),
     }
 }
 
-/// Reads any object (map, list, text) into JSON.
+/// Reads any object (map, list, text) into JSON, at most [`MAX_NESTING`] levels deep.
 pub fn read_object<R: ReadDoc>(
     doc: &R,
     obj: &ObjId,
     path: &str,
     conflicts: &mut Vec<Conflict>,
 ) -> Result<Json, MappingError> {
+    read_at(doc, obj, path, conflicts, 0)
+}
+
+fn read_at<R: ReadDoc>(
+    doc: &R,
+    obj: &ObjId,
+    path: &str,
+    conflicts: &mut Vec<Conflict>,
+    depth: usize,
+) -> Result<Json, MappingError> {
+    if depth > MAX_NESTING {
+        return Err(MappingError::TooDeep {
+            path: path.to_string(),
+        });
+    }
     match doc.object_type(obj)? {
         ObjType::Map | ObjType::Table => {
             // One pass over the map; only keys with concurrent values take the slow path.
@@ -157,11 +178,11 @@ pub fn read_object<R: ReadDoc>(
                 }
             }
             for (key, id) in nested {
-                let v = read_object(doc, &id, &join(path, &key), conflicts)?;
+                let v = read_at(doc, &id, &join(path, &key), conflicts, depth + 1)?;
                 out.insert(key, v);
             }
             for key in slow {
-                let v = read_prop(doc, obj, &key, path, conflicts)?;
+                let v = read_prop(doc, obj, &key, path, conflicts, depth)?;
                 out.insert(key, v);
             }
             Ok(Json::Object(out))
@@ -172,11 +193,12 @@ pub fn read_object<R: ReadDoc>(
             for i in 0..doc.length(obj) {
                 match doc.get(obj, i)? {
                     Some((Value::Scalar(s), _)) => out.push(scalar_to_json(&s)),
-                    Some((Value::Object(_), id)) => out.push(read_object(
+                    Some((Value::Object(_), id)) => out.push(read_at(
                         doc,
                         &id,
                         &join(path, &i.to_string()),
                         conflicts,
+                        depth + 1,
                     )?),
                     None => out.push(Json::Null),
                 }

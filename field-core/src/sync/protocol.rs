@@ -174,6 +174,10 @@ pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], max: usize) -> Resul
     use std::io::Read;
     let mut decoder =
         zstd::stream::read::Decoder::new(bytes).map_err(|e| CodecError::Zstd(e.to_string()))?;
+    // A frame may not make the decoder allocate a larger window than our encoder ever uses.
+    decoder
+        .window_log_max(ZSTD_WINDOW_LOG_MAX)
+        .map_err(|e| CodecError::Zstd(e.to_string()))?;
     let mut out = Vec::new();
     let read = (&mut decoder)
         .take(max as u64 + 1)
@@ -182,8 +186,14 @@ pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], max: usize) -> Resul
     if read > max {
         return Err(CodecError::TooLarge(max));
     }
-    ciborium::from_reader(out.as_slice()).map_err(|e| CodecError::Cbor(e.to_string()))
+    ciborium::de::from_reader_with_recursion_limit(out.as_slice(), CBOR_NESTING_MAX)
+        .map_err(|e| CodecError::Cbor(e.to_string()))
 }
+
+/// Deepest CBOR nesting a message may have (the messages need 4 levels).
+pub const CBOR_NESTING_MAX: usize = 32;
+/// Largest zstd window a body may ask the decoder for (2^23 = 8 MiB; level 3 uses 2^21).
+pub const ZSTD_WINDOW_LOG_MAX: u32 = 23;
 
 #[cfg(test)]
 mod tests {

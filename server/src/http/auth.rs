@@ -17,8 +17,10 @@ pub const LOGIN_BODY_MAX: usize = 4 * 1024;
 pub async fn login(
     State(env): State<Arc<Env>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Result<Json<LoginResponse>, ServerError> {
+    let client = auth::client_address(addr.ip(), env.auth.client_ip_header.as_deref(), &headers);
     let req: LoginRequest = serde_json::from_slice(&body).map_err(|e| {
         ServerError::bad(
             "bad_json",
@@ -34,7 +36,7 @@ pub async fn login(
             device_id: req.device_id,
             device_key: req.device_key,
             device_actor: req.device_actor,
-            client: addr.ip().to_string(),
+            client,
         },
     )
     .await?;

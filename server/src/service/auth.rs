@@ -33,7 +33,12 @@ pub struct Principal {
 /// Login and token settings.
 pub struct AuthSettings {
     pub token_ttl: Duration,
+    /// Attempts per account.
     pub limiter: LoginLimiter,
+    /// Attempts per client address.
+    pub address_limiter: LoginLimiter,
+    /// The header carrying the client's address behind a trusted proxy (lower case), if any.
+    pub client_ip_header: Option<String>,
     /// Bounds concurrent password hashing (CPU-heavy).
     pub hashing: tokio::sync::Semaphore,
 }
@@ -43,6 +48,12 @@ impl AuthSettings {
         AuthSettings {
             token_ttl: Duration::from_secs(u64::from(config.token_ttl_days) * 86_400),
             limiter: LoginLimiter::new(config.login_attempts_per_minute, Duration::from_secs(60)),
+            address_limiter: LoginLimiter::new(
+                config.login_attempts_per_minute_per_address,
+                Duration::from_secs(60),
+            ),
+            client_ip_header: Some(config.client_ip_header.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty()),
             hashing: tokio::sync::Semaphore::new(2),
         }
     }
@@ -198,9 +209,10 @@ pub async fn login(env: &Arc<Env>, attempt: LoginAttempt) -> Result<Issued, Serv
             "the device's automerge actor must be 1–32 bytes of hex",
         ));
     }
-    env.auth
-        .limiter
-        .check(&format!("{}|{}", attempt.client, attempt.username))?;
+    // Both limits count every attempt, so neither rotating user names from one address nor
+    // spreading one account's guesses over many addresses gets far.
+    env.auth.address_limiter.check(&attempt.client)?;
+    env.auth.limiter.check(&attempt.username)?;
     let username = attempt.username.clone();
     let user = env
         .blocking(move |env| Ok(env.store.read()?.user_by_name(&username)?))
@@ -362,7 +374,11 @@ pub fn revoke_device(
     Ok(n)
 }
 
-/// A fixed-window limiter for login attempts, keyed by client address and username.
+/// Most keys a limiter remembers; a flood of new keys beyond it is refused, not stored.
+const LIMITER_KEYS_MAX: usize = 100_000;
+
+/// A fixed-window limiter for login attempts (per account, or per client address). Its memory is
+/// bounded: keys older than the window are forgotten, and when it is full new keys are refused.
 pub struct LoginLimiter {
     max: u32,
     window: Duration,
@@ -382,10 +398,15 @@ impl LoginLimiter {
     pub fn check(&self, key: &str) -> Result<(), ServerError> {
         let mut hits = self.hits.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        if hits.len() > 10_000 {
+        if hits.len() >= LIMITER_KEYS_MAX && !hits.contains_key(key) {
             hits.retain(|_, (start, _)| now.duration_since(*start) < self.window);
+            if hits.len() >= LIMITER_KEYS_MAX {
+                return Err(ServerError::TooManyRequests);
+            }
         }
-        let entry = hits.entry(key.to_string()).or_insert((now, 0));
+        // Bounded key length: a key is an address or a user name.
+        let key: String = key.chars().take(128).collect();
+        let entry = hits.entry(key).or_insert((now, 0));
         if now.duration_since(entry.0) >= self.window {
             *entry = (now, 0);
         }
@@ -394,5 +415,65 @@ impl LoginLimiter {
             return Err(ServerError::TooManyRequests);
         }
         Ok(())
+    }
+
+    /// Keys remembered now.
+    pub fn len(&self) -> usize {
+        self.hits.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The client's address: the TCP peer, or behind a trusted proxy the address the proxy put in
+/// `header` (the last entry of a list such as `X-Forwarded-For`: the one the proxy added).
+pub fn client_address(
+    peer: std::net::IpAddr,
+    header: Option<&str>,
+    headers: &axum::http::HeaderMap,
+) -> String {
+    header
+        .and_then(|h| headers.get(h))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .map(str::trim)
+        .and_then(|v| v.parse::<std::net::IpAddr>().ok())
+        .unwrap_or(peer)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limiter_counts_per_key_and_stays_bounded() {
+        let l = LoginLimiter::new(2, Duration::from_secs(60));
+        assert!(l.check("a").is_ok() && l.check("a").is_ok());
+        assert!(l.check("a").is_err());
+        assert!(l.check("b").is_ok());
+        // A flood of new keys fills it, then is refused rather than stored.
+        for i in 0..LIMITER_KEYS_MAX {
+            let _ = l.check(&format!("user-{i}"));
+        }
+        assert_eq!(l.len(), LIMITER_KEYS_MAX);
+        assert!(l.check("one-more").is_err());
+        assert!(l.check("b").is_ok(), "known keys still count");
+    }
+
+    #[test]
+    fn behind_a_proxy_the_client_is_the_address_it_added() {
+        let peer: std::net::IpAddr = "10.0.0.1".parse().unwrap();
+        let mut h = axum::http::HeaderMap::new();
+        h.insert("x-forwarded-for", "1.2.3.4, 5.6.7.8".parse().unwrap());
+        assert_eq!(client_address(peer, None, &h), "10.0.0.1");
+        assert_eq!(client_address(peer, Some("x-forwarded-for"), &h), "5.6.7.8");
+        h.insert("x-forwarded-for", "not an address".parse().unwrap());
+        assert_eq!(
+            client_address(peer, Some("x-forwarded-for"), &h),
+            "10.0.0.1"
+        );
     }
 }

@@ -35,6 +35,8 @@ pub async fn load_job(env: &Arc<Env>, job_id: &str) -> Result<Job, ServerError> 
 /// The SHA-256 of each photo original the manifest names, as stored (absent: not uploaded).
 async fn photo_hashes(blobs: &BlobStore, manifest: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
+    // A manifest that parses names only valid photo ids and SHA-256s, and the blob store opens
+    // nothing but its own blobs.
     if let Ok(m) = Manifest::parse(manifest) {
         for p in m.photos {
             if let Ok(bytes) = blobs.get(&p.sha256).await {
@@ -156,7 +158,7 @@ pub async fn export(
     let c = &job.contracts[contract_id];
     let mut written = Vec::new();
     let mut put = |name: &str, bytes: Vec<u8>| -> Result<(), ServerError> {
-        let path = dir.join(name);
+        let path = inside(dir, name)?;
         write(&path, bytes)?;
         written.push(path);
         Ok(())
@@ -197,6 +199,22 @@ pub async fn export(
         put(files::PDF, pdf)?;
     }
     Ok(written)
+}
+
+/// `dir/name`, refusing any name that would leave `dir` (absolute, `..`, a drive prefix).
+fn inside(dir: &Path, name: &str) -> Result<PathBuf, ServerError> {
+    let rel = Path::new(name);
+    let plain = rel
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !plain || name.is_empty() {
+        return Err(ServerError::bad(
+            "bad_archive_path",
+            format!("档案文件名 {name:?} 无效"),
+            format!("{name:?} is not a file name inside the archive"),
+        ));
+    }
+    Ok(dir.join(rel))
 }
 
 fn read_opt(path: &Path) -> Result<Option<String>, ServerError> {
@@ -263,4 +281,18 @@ pub fn verify_archive(dir: &Path, server_key: Option<&str>) -> Result<Verificati
         let path = dir.join(files::PHOTOS).join(format!("{}.jpg", p.photo_id));
         std::fs::read(path).ok().map(|b| sha256_hex(&b))
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_files_stay_inside_the_archive() {
+        let dir = Path::new("/tmp/archive");
+        assert!(inside(dir, "photos/p1.jpg").is_ok());
+        for bad in ["../key", "/etc/passwd", "photos/../../key", "", "a/./../b"] {
+            assert!(inside(dir, bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -271,8 +271,21 @@ async fn record_blob(env: &Arc<Env>, upload: &Upload) -> Result<(), ServerError>
     .await
 }
 
+/// Longest `Upload-Metadata` header, and most pairs in it.
+pub const METADATA_MAX: usize = 4096;
+pub const METADATA_PAIRS_MAX: usize = 16;
+
 /// Parses `Upload-Metadata`: comma-separated `key base64value` pairs.
 pub fn parse_metadata(header: &str) -> Result<Vec<(String, String)>, ServerError> {
+    if header.len() > METADATA_MAX || header.split(',').count() > METADATA_PAIRS_MAX {
+        return Err(ServerError::bad(
+            "bad_metadata",
+            format!("Upload-Metadata 过长（最多 {METADATA_MAX} 字节、{METADATA_PAIRS_MAX} 项）"),
+            format!(
+                "Upload-Metadata is too long (at most {METADATA_MAX} bytes and {METADATA_PAIRS_MAX} pairs)"
+            ),
+        ));
+    }
     let mut out = Vec::new();
     for pair in header.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (key, value) = match pair.split_once(' ') {
@@ -296,6 +309,13 @@ pub fn parse_metadata(header: &str) -> Result<Vec<(String, String)>, ServerError
 
 /// Parses `Upload-Checksum: sha256 <base64 digest>`.
 pub fn parse_checksum(header: &str) -> Result<[u8; 32], ServerError> {
+    if header.len() > 128 {
+        return Err(ServerError::bad(
+            "bad_checksum",
+            "Upload-Checksum 格式错误",
+            "Upload-Checksum must be sha256 and a base64 digest",
+        ));
+    }
     let (algo, value) = header.trim().split_once(' ').unwrap_or((header, ""));
     if !algo.eq_ignore_ascii_case("sha256") {
         return Err(ServerError::bad(
