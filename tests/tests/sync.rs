@@ -395,3 +395,146 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
     }
 }
+
+/// Every change of a job as its author's phone holds it, against the server's change log.
+fn change_count(store: &field_core::Store, job: &str) -> usize {
+    let bytes = store.document_bytes(job).unwrap();
+    automerge::AutoCommit::load(&bytes)
+        .unwrap()
+        .get_changes(&[])
+        .len()
+}
+
+#[tokio::test]
+async fn after_a_restore_fallback_and_a_real_restart_a_third_device_gets_everything() {
+    let mut server = setup().await;
+    let office = Phone::login(&server, "office1").await;
+    let cm = Phone::login(&server, "cm-li").await;
+    let id = assigned_job(&office, "恢复后重启").await;
+    office.sync().await;
+    cm.sync().await;
+    server.stop().await;
+    let backup = server.dir.path().join("backup");
+    copy_dir(&server.data_dir(), &backup);
+    server.restart().await;
+    // Acknowledged, then lost with the restore.
+    cm.store
+        .edit(
+            &id,
+            "cm-li",
+            &Edit::UpdateSurvey(Survey {
+                load_nature: Some("一般负荷".into()),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+    cm.sync().await;
+    server.stop().await;
+    std::fs::remove_dir_all(server.data_dir()).unwrap();
+    copy_dir(&backup, &server.data_dir());
+    server.restart().await;
+    // Meanwhile the office works on the restored server; the manager pushes on top of what the
+    // server lost: the push lacks its base, and the exchange falls back.
+    office
+        .store
+        .edit(
+            &id,
+            "office1",
+            &Edit::SetNotes {
+                text: "恢复后办公室的备注".into(),
+            },
+        )
+        .unwrap();
+    office.sync().await;
+    cm.store
+        .edit(
+            &id,
+            "cm-li",
+            &Edit::UpdateSurvey(Survey {
+                surveyor: Some("李强".into()),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+    let r = cm.sync().await;
+    assert_eq!(r.fallback_jobs, 1, "{r:?}");
+    assert!(cm.store.dirty_jobs().unwrap().is_empty());
+    cm.sync().await;
+    // Restarted for real: nothing held in memory counts any more.
+    server.restart().await;
+    let pm = Phone::login(&server, "pm-wang").await;
+    pm.sync().await;
+    let got = pm.store.job(&id).unwrap();
+    assert_eq!(got.survey.load_nature.as_deref(), Some("一般负荷"));
+    assert_eq!(got.survey.surveyor.as_deref(), Some("李强"));
+    assert_eq!(got.notes, "恢复后办公室的备注");
+    cm.sync().await;
+    assert_eq!(got, cm.store.job(&id).unwrap());
+    assert_eq!(
+        server.change_count().await as usize,
+        change_count(&cm.store, &id),
+        "every change in the server's log, once"
+    );
+}
+
+#[tokio::test]
+async fn a_phone_restored_from_an_old_backup_fetches_what_the_feed_does_not_resend() {
+    let server = setup().await;
+    let office = Phone::login(&server, "office1").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("phone.db");
+    let cm = field_core::Store::open(&path).unwrap();
+    field_core::sync::login(&cm, &server.url(), "cm-li", PASSWORD)
+        .await
+        .unwrap();
+    let id = assigned_job(&office, "手机备份恢复").await;
+    office.sync().await;
+    field_core::sync::sync(&cm, &fast_options(), &|_| {})
+        .await
+        .unwrap();
+    // The phone's data is backed up; then it records a survey and syncs it.
+    let backup = dir.path().join("backup.db");
+    cm.backup_to(&backup).unwrap();
+    cm.edit(
+        &id,
+        "cm-li",
+        &Edit::UpdateSurvey(Survey {
+            load_nature: Some("一般负荷".into()),
+            ..Default::default()
+        }),
+    )
+    .unwrap();
+    field_core::sync::sync(&cm, &fast_options(), &|_| {})
+        .await
+        .unwrap();
+    drop(cm);
+    // The office builds on the survey.
+    office.sync().await;
+    office
+        .store
+        .edit(
+            &id,
+            "office1",
+            &Edit::SetNotes {
+                text: "勘查后补充".into(),
+            },
+        )
+        .unwrap();
+    office.sync().await;
+    // The phone comes back from the old backup: it lacks its own survey, which the feed never
+    // sends back to the device that wrote it, and the office's note depends on it.
+    let restored = field_core::Store::open(&backup).unwrap();
+    let r = field_core::sync::sync(&restored, &fast_options(), &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(r.jobs_repaired, 1, "{r:?}");
+    let job = restored.job(&id).unwrap();
+    assert_eq!(job.survey.load_nature.as_deref(), Some("一般负荷"));
+    assert_eq!(job.notes, "勘查后补充");
+    assert_eq!(job, office.store.job(&id).unwrap());
+    // The cursor moved on only after the repair; a second sync has nothing more.
+    let again = field_core::sync::sync(&restored, &fast_options(), &|_| {})
+        .await
+        .unwrap();
+    assert_eq!((again.jobs_pulled, again.jobs_repaired), (0, 0));
+}

@@ -115,6 +115,16 @@ pub fn check_with(bytes: &[u8], limits: &Limits) -> Result<usize, ChunkError> {
     Ok(index)
 }
 
+/// Whether checked chunks (see [`check`]) hold changes that depend on changes not among them
+/// (so they cannot start a document on their own).
+pub fn lacks_dependencies(bytes: &[u8]) -> bool {
+    Automerge::load_with_options(
+        bytes,
+        automerge::LoadOptions::new().on_partial_load(automerge::OnPartialLoad::Error),
+    )
+    .is_err_and(|e| matches!(e, automerge::AutomergeError::MissingDeps))
+}
+
 /// The input ended early or a number did not fit.
 struct Short;
 

@@ -73,6 +73,11 @@ pub enum StoreError {
     Policy(#[from] PolicyError),
     #[error("无法写入导出文件 / cannot write the export: {0}")]
     Export(String),
+    /// Changes of a job arrived without the changes they depend on; nothing was stored.
+    #[error(
+        "工单 {0} 的变更缺少前置变更 / changes of job {0} arrived without the changes they depend on"
+    )]
+    MissingDeps(String),
 }
 
 impl From<crate::validate::Invalid> for StoreError {
@@ -486,6 +491,16 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(job_id.to_string()))
     }
 
+    /// Writes a consistent copy of the database to `path` (a new file; photo files beside the
+    /// store are not part of it).
+    pub fn backup_to(&self, path: &Path) -> Result<(), StoreError> {
+        let inner = self.lock();
+        inner
+            .conn
+            .execute("VACUUM INTO ?1", [path.to_string_lossy()])?;
+        Ok(())
+    }
+
     /// The job kinds, for pickers.
     pub fn kinds() -> &'static [JobKind] {
         JobKind::ALL
@@ -679,6 +694,9 @@ impl Inner {
         };
         if !exists {
             crate::job::chunks::check(bytes).map_err(JobError::from)?;
+            if crate::job::chunks::lacks_dependencies(bytes) {
+                return Err(StoreError::MissingDeps(job_id.to_string()));
+            }
             let mut doc = JobDoc::load(bytes, self.device.actor.clone())?;
             let job = doc.job()?;
             if job.id != job_id {
@@ -704,6 +722,12 @@ impl Inner {
         let doc = self.doc(job_id)?;
         let before = doc.heads();
         doc.apply_remote(bytes)?;
+        // Changes whose dependencies this phone lacks wait in memory only: refuse them (the
+        // caller drops the cached document), so they are fetched again with what they need
+        // instead of being lost when the cursor moves on.
+        if !doc.automerge().get_missing_deps(&[]).is_empty() {
+            return Err(StoreError::MissingDeps(job_id.to_string()));
+        }
         let job = doc.job()?;
         if doc.heads() == before {
             return Ok(job);

@@ -117,6 +117,8 @@ pub struct SyncReport {
     pub rejected: Vec<Rejected>,
     /// Jobs that left this user's scope (removed, or kept for export if they held unsynced work).
     pub left_scope: Vec<String>,
+    /// Jobs fetched whole because pulled changes arrived without what they depend on.
+    pub jobs_repaired: u32,
     /// False when `max_rounds` ran out before everything was exchanged.
     pub complete: bool,
     /// The photo uploads that followed (`None` when not attempted).
@@ -286,7 +288,16 @@ pub async fn sync(
         report.round_trips += 1;
         let resp: SyncResponse = protocol::decode(&bytes, protocol::MAX_DECODED_BYTES)
             .map_err(|e| SyncError::Protocol(e.to_string()))?;
-        apply(store, &out, &resp, &mut report, &mut pushed, &mut pulled)?;
+        let incomplete = apply(store, &out, &resp, &mut report, &mut pushed, &mut pulled)?;
+        // Pulled changes that arrived without what they depend on (e.g. this phone was
+        // restored from an old backup and lacks its own earlier changes, which the feed does not
+        // send back): fetch those jobs whole before the cursor moves past them.
+        for job_id in &incomplete {
+            repair(store, &client, &server, &token, job_id).await?;
+            pulled.insert(job_id.clone());
+            report.jobs_repaired += 1;
+        }
+        store.set_sync_cursor(resp.cursor)?;
         let more = resp.more || out.more || store.fallback_pending()?;
         progress(&SyncProgress {
             round_trips: report.round_trips,
@@ -344,7 +355,37 @@ pub async fn sync(
     Ok(report)
 }
 
-/// Stores one response, step by step; each step is durable and repeatable.
+/// Fetches a job's whole document and merges it (repairs changes that arrived without their
+/// dependencies). A job the server no longer shows this user has nothing to repair.
+async fn repair(
+    store: &Store,
+    client: &reqwest::Client,
+    server: &str,
+    token: &str,
+    job_id: &str,
+) -> Result<(), SyncError> {
+    let resp = client
+        .get(format!("{server}/api/v1/jobs/{job_id}/automerge"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(network)?;
+    if resp.status().as_u16() == 404 {
+        return Ok(());
+    }
+    if !resp.status().is_success() {
+        return Err(api_error(resp).await);
+    }
+    let bytes = resp.bytes().await.map_err(network)?;
+    store.merge_remote(job_id, &bytes)?;
+    store.sync_in_scope(job_id)?;
+    store.sync_pulled(job_id)?;
+    Ok(())
+}
+
+/// Stores one response, step by step; each step is durable and repeatable. Returns the jobs
+/// whose pulled changes lack their dependencies (nothing of them was stored); the caller repairs
+/// them, then stores the cursor.
 fn apply(
     store: &Store,
     out: &super::super::store::Outgoing,
@@ -352,7 +393,7 @@ fn apply(
     report: &mut SyncReport,
     pushed: &mut std::collections::BTreeSet<String>,
     pulled: &mut std::collections::BTreeSet<String>,
-) -> Result<(), SyncError> {
+) -> Result<Vec<String>, SyncError> {
     for m in &out.messages {
         store.sync_message_sent(&m.job_id)?;
     }
@@ -375,9 +416,17 @@ fn apply(
     for r in &resp.rejected {
         store.sync_set_aside(r)?;
     }
+    let mut incomplete = Vec::new();
     for p in &resp.pull {
         let was_dirty = store.dirty_jobs()?.iter().any(|d| d.job_id == p.job_id);
-        store.merge_remote(&p.job_id, &p.changes)?;
+        match store.merge_remote(&p.job_id, &p.changes) {
+            Ok(_) => {}
+            Err(StoreError::MissingDeps(_)) => {
+                incomplete.push(p.job_id.clone());
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
         store.sync_in_scope(&p.job_id)?;
         store.sync_pulled(&p.job_id)?;
         if was_dirty {
@@ -388,8 +437,7 @@ fn apply(
     for job in &resp.gone {
         store.sync_left_scope(job)?;
     }
-    store.set_sync_cursor(resp.cursor)?;
     report.rejected.extend(resp.rejected.iter().cloned());
     report.left_scope.extend(resp.gone.iter().cloned());
-    Ok(())
+    Ok(incomplete)
 }
