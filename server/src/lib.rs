@@ -11,6 +11,7 @@ pub mod blobs;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod fault;
 pub mod http;
 pub mod pdf;
 pub mod range;

@@ -30,6 +30,9 @@ pub enum Fault {
     /// Half of the request body reaches the server, then both connections close (an upload
     /// cut off mid-way).
     CutRequest,
+    /// Forwarded as usual, and sent to the server once more, stale, just before the next
+    /// matching request (requests arriving out of order).
+    Replay,
 }
 
 /// Counters of what the proxy did.
@@ -44,6 +47,7 @@ pub struct ProxyStats {
 pub struct FaultProxy {
     pub addr: SocketAddr,
     schedule: Arc<Mutex<VecDeque<Fault>>>,
+    stale: Arc<Mutex<Option<Vec<u8>>>>,
     stats: Arc<Mutex<ProxyStats>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -61,21 +65,23 @@ impl FaultProxy {
         let addr = listener.local_addr().expect("addr");
         let schedule: Arc<Mutex<VecDeque<Fault>>> = Arc::default();
         let stats: Arc<Mutex<ProxyStats>> = Arc::default();
-        let (s, st) = (schedule.clone(), stats.clone());
+        let stale: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
+        let (s, st, sl) = (schedule.clone(), stats.clone(), stale.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else {
                     return;
                 };
-                let (s, st) = (s.clone(), st.clone());
+                let (s, st, sl) = (s.clone(), st.clone(), sl.clone());
                 tokio::spawn(async move {
-                    let _ = serve(client, upstream, path, s, st).await;
+                    let _ = serve(client, upstream, path, s, st, sl).await;
                 });
             }
         });
         FaultProxy {
             addr,
             schedule,
+            stale,
             stats,
             task,
         }
@@ -92,6 +98,17 @@ impl FaultProxy {
 
     pub fn pending(&self) -> usize {
         self.schedule.lock().unwrap().len()
+    }
+
+    /// Forgets queued faults (a request waiting to be replayed still is, before the next one).
+    pub fn clear_faults(&self) {
+        self.schedule.lock().unwrap().clear();
+    }
+
+    /// Forgets queued faults and a request waiting to be replayed.
+    pub fn clear(&self) {
+        self.schedule.lock().unwrap().clear();
+        self.stale.lock().unwrap().take();
     }
 
     pub fn stats(&self) -> ProxyStats {
@@ -170,6 +187,7 @@ async fn serve(
     path: &str,
     schedule: Arc<Mutex<VecDeque<Fault>>>,
     stats: Arc<Mutex<ProxyStats>>,
+    stale: Arc<Mutex<Option<Vec<u8>>>>,
 ) -> std::io::Result<()> {
     let mut upstream = TcpStream::connect(upstream_addr).await?;
     let (mut cbuf, mut ubuf) = (Vec::new(), Vec::new());
@@ -187,6 +205,15 @@ async fn serve(
         } else {
             Fault::Pass
         };
+        let replay = if matches {
+            stale.lock().unwrap().take()
+        } else {
+            None
+        };
+        if let Some(old) = replay {
+            // The stale request reaches the server first; its answer goes nowhere.
+            let _ = round_trip(&mut upstream, &mut ubuf, &old).await?;
+        }
         {
             let mut s = stats.lock().unwrap();
             s.requests += 1;
@@ -203,6 +230,11 @@ async fn serve(
             }
         }
         match fault {
+            Fault::Replay => {
+                *stale.lock().unwrap() = Some(req.clone());
+                let resp = round_trip(&mut upstream, &mut ubuf, &req).await?;
+                client.write_all(&resp).await?;
+            }
             Fault::Pass => {
                 let resp = round_trip(&mut upstream, &mut ubuf, &req).await?;
                 client.write_all(&resp).await?;

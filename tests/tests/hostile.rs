@@ -291,7 +291,7 @@ async fn compressed_bombs_and_counted_op_bombs_are_refused_before_inflating() {
     doc_body.push(7);
     uleb(0, &mut doc_body); // heads
     uleb(1, &mut doc_body); // change columns: one deflated actor column
-    uleb((0 << 4) | 1 | 0b1000, &mut doc_body);
+    uleb(1 | 0b1000, &mut doc_body); // column 0 (actor), deflated
     uleb(zeros.len() as u64, &mut doc_body);
     uleb(0, &mut doc_body); // op columns
     doc_body.extend_from_slice(&zeros);

@@ -173,3 +173,256 @@ async fn killed_mid_sync_loses_nothing_acknowledged() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Starts `fieldline serve` on `listen`, set to kill itself at `crash` (`point:n`) if given.
+fn serve_crashing(data: &std::path::Path, listen: &str, crash: Option<&str>) -> Child {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--data-dir")
+        .arg(data)
+        .args(["serve", "--listen", listen])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(c) = crash {
+        cmd.env("FIELDLINE_CRASH_AT", c);
+    }
+    let mut child = cmd.spawn().expect("start fieldline serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("fieldline listening on"), "{line}");
+    child
+}
+
+/// Every change hash of every job on a phone.
+fn hashes(store: &Store) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for j in store
+        .list_jobs(&field_core::store::JobFilter {
+            limit: Some(500),
+            ..Default::default()
+        })
+        .unwrap()
+        .items
+    {
+        let bytes = store.document_bytes(&j.job_id).unwrap();
+        for c in automerge::AutoCommit::load(&bytes)
+            .unwrap()
+            .get_changes(&[])
+        {
+            out.insert(c.hash().to_string());
+        }
+    }
+    out
+}
+
+/// What the (stopped) server stores: every change hash, the change rows, the blobs.
+fn stored(
+    data: &std::path::Path,
+    jobs: &[String],
+) -> (std::collections::BTreeSet<String>, i64, i64) {
+    use fieldline_server::store::ServerStore;
+    let store = fieldline_server::store::sqlite::SqliteStore::open(data).unwrap();
+    let r = store.read().unwrap();
+    let mut out = std::collections::BTreeSet::new();
+    for j in jobs {
+        let bytes = r.job_bytes(j).unwrap().unwrap();
+        for c in automerge::AutoCommit::load(&bytes)
+            .unwrap()
+            .get_changes(&[])
+        {
+            out.insert(c.hash().to_string());
+        }
+    }
+    let stats = r.stats().unwrap();
+    (out, stats.changes, stats.blobs)
+}
+
+#[tokio::test]
+async fn killed_again_and_again_at_named_points_nothing_acknowledged_is_lost() {
+    const POINTS: [&str; 4] = [
+        "sync_before_commit",
+        "sync_after_commit",
+        "upload_before_blob",
+        "upload_after_blob",
+    ];
+    const KILLS: usize = 24;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    for (user, role) in [
+        ("office1", "office_staff"),
+        ("cm-li", "customer_manager"),
+        ("pm-wang", "project_manager"),
+    ] {
+        cli(
+            &data,
+            &[
+                "user",
+                "add",
+                "--username",
+                user,
+                "--role",
+                role,
+                "--unit",
+                "zhuxian",
+                "--display-name",
+                user,
+            ],
+            "password-123\n",
+        );
+    }
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let url = format!("http://{addr}");
+    let mut child = serve_crashing(&data, &addr, None);
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let users = ["office1", "cm-li", "pm-wang"];
+    let mut phones = Vec::new();
+    for (d, u) in dirs.iter().zip(users) {
+        let s = Store::open(d.path().join("p.db")).unwrap();
+        field_core::sync::login(&s, &url, u, "password-123")
+            .await
+            .unwrap();
+        phones.push(s);
+    }
+    let office = &phones[0];
+    let mut jobs = Vec::new();
+    for i in 0..3 {
+        let job = office
+            .create_job(
+                "office1",
+                &new_job(
+                    JobKind::LowVoltageSmallMicro,
+                    "zhuxian",
+                    &format!("断电{i}"),
+                ),
+            )
+            .unwrap();
+        office
+            .edit(
+                &job.id,
+                "office1",
+                &field_core::Edit::UpdateAssignment(field_core::job::Assignment {
+                    customer_manager: Some("cm-li".into()),
+                    project_manager: Some("pm-wang".into()),
+                    ..Default::default()
+                }),
+            )
+            .unwrap();
+        jobs.push(job.id);
+    }
+    for p in &phones {
+        field_core::sync::sync(p, &fast_options(), &|_| {})
+            .await
+            .unwrap();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let once = SyncOptions {
+        attempts: 1,
+        ..fast_options()
+    };
+    let mut acknowledged = std::collections::BTreeSet::new();
+    let mut seed = 0x6b11_u64;
+    let mut photo = 0u64;
+    for kill in 0..KILLS {
+        let point = POINTS[kill % POINTS.len()];
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let n = 1 + (seed >> 33) % 3;
+        let mut child = serve_crashing(&data, &addr, Some(&format!("{point}:{n}")));
+        let mut died = false;
+        for step in 0..20 {
+            for (i, p) in phones.iter().enumerate() {
+                for job in &jobs {
+                    p.edit(
+                        job,
+                        users[i],
+                        &field_core::Edit::SpliceNotes {
+                            pos: 0,
+                            delete: 0,
+                            insert: format!("[{kill}.{step}.{i}]"),
+                        },
+                    )
+                    .unwrap();
+                }
+            }
+            // A photo each step keeps the upload points busy.
+            photo += 1;
+            phones[1]
+                .add_photo(
+                    &jobs[(photo % 3) as usize],
+                    "cm-li",
+                    &field_core::photo::sample::jpeg(96, 64, photo, &Default::default()),
+                    &field_core::store::PhotoInput {
+                        purpose: field_core::codes::PhotoPurpose::Survey,
+                        caption: None,
+                        gps: None,
+                        checklist_group: None,
+                        author_name: None,
+                    },
+                    &Default::default(),
+                )
+                .unwrap();
+            let results = tokio::join!(
+                field_core::sync::sync(&phones[0], &once, &|_| {}),
+                field_core::sync::sync(&phones[1], &once, &|_| {}),
+                field_core::sync::sync(&phones[2], &once, &|_| {}),
+            );
+            for (p, r) in phones.iter().zip([results.0, results.1, results.2]) {
+                if let Ok(r) = r
+                    && r.complete
+                    && p.dirty_jobs().unwrap().is_empty()
+                {
+                    // Everything this phone holds is acknowledged by the server.
+                    acknowledged.extend(hashes(p));
+                }
+            }
+            if child.try_wait().unwrap().is_some() {
+                died = true;
+                break;
+            }
+        }
+        assert!(died, "the server never reached {point}:{n}");
+        let (on_server, rows, _) = stored(&data, &jobs);
+        let lost: Vec<_> = acknowledged.difference(&on_server).collect();
+        assert!(lost.is_empty(), "after a kill at {point}: lost {lost:?}");
+        assert_eq!(rows as usize, on_server.len(), "each change stored once");
+    }
+    // The power stays on: everyone syncs until quiet and ends up with the same jobs.
+    let mut child = serve_crashing(&data, &addr, None);
+    for _ in 0..3 {
+        for p in &phones {
+            field_core::sync::sync(p, &fast_options(), &|_| {})
+                .await
+                .unwrap();
+        }
+    }
+    for p in &phones {
+        assert!(p.dirty_jobs().unwrap().is_empty());
+        assert_eq!(p.upload_status().unwrap().blobs_pending, 0);
+        for job in &jobs {
+            assert_eq!(p.job(job).unwrap(), phones[0].job(job).unwrap());
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let (on_server, rows, blobs) = stored(&data, &jobs);
+    assert!(acknowledged.is_subset(&on_server));
+    assert_eq!(
+        hashes(&phones[0]),
+        on_server,
+        "every phone converged on the server's jobs"
+    );
+    assert_eq!(rows as usize, on_server.len(), "each change stored once");
+    assert_eq!(blobs as u64, photo * 3, "every photo's three blobs, once");
+    eprintln!(
+        "kill loop: {KILLS} kills across {} points, {} changes acknowledged, {} stored once, {blobs} blobs",
+        POINTS.len(),
+        acknowledged.len(),
+        on_server.len()
+    );
+}

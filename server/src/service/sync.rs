@@ -128,7 +128,9 @@ pub fn handle(env: &Env, who: &Principal, req: &SyncRequest) -> Result<SyncRespo
                 },
             )?;
         }
+        crate::fault::point("sync_before_commit");
         tx.commit()?;
+        crate::fault::point("sync_after_commit");
     }
     for (job_id, loaded) in checkin {
         env.docs.checkin(&job_id, loaded);

@@ -201,7 +201,9 @@ pub async fn finish(env: &Arc<Env>, upload: &Upload) -> Result<(), ServerError> 
             ),
         });
     }
+    crate::fault::point("upload_before_blob");
     env.blobs.put_file(&upload.sha256, &path).await?;
+    crate::fault::point("upload_after_blob");
     record_blob(env, upload).await
 }
 

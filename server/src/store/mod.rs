@@ -233,6 +233,8 @@ pub trait ReadTx {
     fn access_users(&self, job_id: &str) -> Result<Vec<String>>;
     /// Changes stored after the job's snapshot.
     fn changes_after_snapshot(&self, job_id: &str) -> Result<i64>;
+    /// Rows of the job's change log.
+    fn job_change_count(&self, job_id: &str) -> Result<i64>;
     /// The newest feed position.
     fn max_seq(&self) -> Result<i64>;
     fn fallback_state(&self, device_id: &str, job_id: &str) -> Result<Option<Vec<u8>>>;

@@ -159,6 +159,13 @@ impl<T: Conn> ReadTx for T {
             .query_row([job_id], |r| r.get(0))?)
     }
 
+    fn job_change_count(&self, job_id: &str) -> Result<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT COUNT(*) FROM changes WHERE job_id = ?1")?
+            .query_row([job_id], |r| r.get(0))?)
+    }
+
     fn max_seq(&self) -> Result<i64> {
         Ok(self
             .conn()
