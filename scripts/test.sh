@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every check Fieldline has: formatting, clippy (-D warnings), the calendar cross-check and all
-# tests. Installs what is missing first. CI (.ci/run) calls exactly this script.
+# Runs every check Fieldline has: formatting, clippy (-D warnings), the calendar cross-check, all
+# tests (unit, property, end-to-end, the bindings) and a short run of every fuzz target when a
+# nightly toolchain is installed. Installs what is missing first. CI (.ci/run) calls exactly
+# this script.
 #
 #   scripts/test.sh            # everything
 #   FIELDLINE_SKIP_CROSSCHECK=1 scripts/test.sh   # offline: skip the npm cross-check
@@ -13,6 +15,7 @@ mkdir -p "$CARGO_TARGET_DIR"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 step() { printf '\n==> %s\n' "$*"; }
+started=$(date +%s)
 
 step "toolchain"
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
@@ -85,6 +88,23 @@ if [ "$py_status" -ne 0 ] && [ "$py_failed" -eq 0 ]; then py_failed=1; fi
 passed=$((passed + (py_ran > py_failed ? py_ran - py_failed : 0)))
 failed=$((failed + py_failed))
 if [ "$py_status" -ne 0 ]; then status=$py_status; fi
+
+step "fuzzing: every target briefly (scripts/fuzz.sh --seconds 10; the dedicated run is scripts/fuzz.sh)"
+elapsed=$(( $(date +%s) - started ))
+if [ "$elapsed" -gt $(( ${FIELDLINE_FUZZ_BUDGET_MIN:-50} * 60 )) ]; then
+  echo "fuzzing skipped: ${elapsed} s already spent (budget ${FIELDLINE_FUZZ_BUDGET_MIN:-50} min)"
+else
+  set +e
+  scripts/fuzz.sh --seconds "${FIELDLINE_FUZZ_SECONDS:-10}" > "$log" 2>&1
+  fuzz_status=$?
+  set -e
+  cat "$log"
+  fuzz_ok=$({ grep -E '^fuzz .*, ok$' "$log" || true; } | wc -l)
+  fuzz_bad=$({ grep -E '^fuzz .*CRASHED$' "$log" || true; } | wc -l)
+  passed=$((passed + fuzz_ok))
+  failed=$((failed + fuzz_bad))
+  if [ "$fuzz_status" -ne 0 ]; then status=$fuzz_status; [ "$fuzz_bad" -eq 0 ] && failed=$((failed + 1)); fi
+fi
 rm -f "$log"
 echo
 echo "tests: ${passed} passed, ${failed} failed"

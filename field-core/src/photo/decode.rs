@@ -63,6 +63,29 @@ pub(crate) fn sniff(bytes: &[u8]) -> Result<ImageFormat, PhotoError> {
     Err(PhotoError::NotAnImage)
 }
 
+/// Reads what a photo is from its header alone (format, width, height), checking the size
+/// limits, without decoding any pixels.
+pub fn inspect(bytes: &[u8], limits: &PhotoLimits) -> Result<(ImageFormat, u32, u32), PhotoError> {
+    let format = sniff(bytes)?;
+    let (w, h) = match format {
+        ImageFormat::Jpeg => {
+            let mut d = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+            d.read_info().map_err(jpeg_err)?;
+            let info = d
+                .info()
+                .ok_or_else(|| PhotoError::Corrupt("the JPEG header is missing".into()))?;
+            (u32::from(info.width), u32::from(info.height))
+        }
+        ImageFormat::Png => {
+            let mut probe = png::Decoder::new(Cursor::new(bytes));
+            let header = probe.read_header_info().map_err(png_err)?;
+            (header.width, header.height)
+        }
+    };
+    check_pixels(u64::from(w), u64::from(h), limits)?;
+    Ok((format, w, h))
+}
+
 fn check_pixels(width: u64, height: u64, limits: &PhotoLimits) -> Result<(), PhotoError> {
     if width == 0 || height == 0 {
         return Err(PhotoError::Corrupt("the image has no pixels".into()));

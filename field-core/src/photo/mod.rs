@@ -14,7 +14,7 @@ pub mod sample;
 mod transform;
 mod watermark;
 
-pub use decode::ImageFormat;
+pub use decode::{ImageFormat, inspect};
 pub use exif::ExifFacts;
 
 use crate::codes::PhotoPurpose;
