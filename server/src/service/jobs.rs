@@ -102,10 +102,18 @@ fn push_has_deps(bytes: &[u8]) -> bool {
     .is_err_and(|e| matches!(e, automerge::AutomergeError::MissingDeps))
 }
 
-/// Checks a push before any transaction: a valid job id and whole automerge chunks.
-pub fn precheck(push: &PushJob) -> Result<(), PushError> {
+/// Most operations a job's document may hold (a busy job has a few tens of thousands).
+pub const JOB_OPS_MAX: u64 = 2_000_000;
+
+/// Checks a push before the write transaction, in this order: a valid job id; an existing job
+/// must be the caller's (before a byte of it is parsed); then whole automerge chunks within the
+/// decoding bounds.
+pub fn precheck(tx: &dyn ReadTx, who: &Principal, push: &PushJob) -> Result<(), PushError> {
     field_core::validate::check_id("job_id", &push.job_id)
         .map_err(|e| refused(&push.job_id, "invalid_job_id", e.zh, e.en))?;
+    if tx.job_meta(&push.job_id)?.is_some() && !authz::can_write_job(tx, who, &push.job_id)? {
+        return Err(not_yours(&push.job_id));
+    }
     if !push.changes.is_empty() {
         chunks::check(&push.changes).map_err(|e| {
             refused(
@@ -199,6 +207,15 @@ pub fn apply_push(
             }
         }
     };
+    let ops = automerge::ReadDoc::stats(doc.automerge_ref()).num_ops;
+    if ops > JOB_OPS_MAX {
+        return Err(refused(
+            job_id,
+            "job_too_large",
+            format!("工单文档过大（{ops} 个操作，最多 {JOB_OPS_MAX}）"),
+            format!("the job's document is too large ({ops} operations, at most {JOB_OPS_MAX})"),
+        ));
+    }
     // Changes whose base the server lacks stay out: the document is dropped, not cached, and the
     // fallback exchange brings everything.
     let complete = push

@@ -37,13 +37,16 @@ pub fn handle(env: &Env, who: &Principal, req: &SyncRequest) -> Result<SyncRespo
         more: false,
         gone: Vec::new(),
     };
-    // Outside the lock: ids and bytes.
+    // Outside the write lock, on a reader: ids, scope, then the bytes.
     let mut checked = Vec::with_capacity(req.push.len());
-    for push in &req.push {
-        match jobs::precheck(push) {
-            Ok(()) => checked.push(push),
-            Err(PushError::Refused(r)) => resp.rejected.push(r),
-            Err(PushError::Failed(e)) => return Err(e),
+    {
+        let reader = env.store.read()?;
+        for push in &req.push {
+            match jobs::precheck(&*reader, who, push) {
+                Ok(()) => checked.push(push),
+                Err(PushError::Refused(r)) => resp.rejected.push(r),
+                Err(PushError::Failed(e)) => return Err(e),
+            }
         }
     }
     let mut messages = Vec::with_capacity(req.messages.len());

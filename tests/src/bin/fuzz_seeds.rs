@@ -34,7 +34,8 @@ fn main() {
         device: "office-device".into(),
         now: at("2026-11-02T01:00:00Z"),
     };
-    let mut new = contract::sample::residential_job("YK-FUZZ-1", "王秀英", at("2026-11-02T01:00:00Z"));
+    let mut new =
+        contract::sample::residential_job("YK-FUZZ-1", "王秀英", at("2026-11-02T01:00:00Z"));
     new.unit = "zhuxian".into();
     new.id = Some("fuzz-job".into());
     let mut job = JobDoc::create(
@@ -54,7 +55,12 @@ fn main() {
     .unwrap();
     let base = job.save();
     write(out, "automerge_job", "job.automerge", &base);
-    write(out, "automerge_job", "new-job", &[[0u8].as_slice(), &base].concat());
+    write(
+        out,
+        "automerge_job",
+        "new-job",
+        &[[0u8].as_slice(), &base].concat(),
+    );
     // A customer manager's edits on top, as the target's writer ("fuzz-device").
     let mut cm = job.fork_as(ActorId::from(b"fuzz-device".as_slice()));
     let heads = cm.heads();
@@ -82,7 +88,12 @@ fn main() {
     )
     .unwrap();
     let edits = cm.save_after(&heads);
-    write(out, "automerge_job", "cm-edits", &[[1u8].as_slice(), &edits].concat());
+    write(
+        out,
+        "automerge_job",
+        "cm-edits",
+        &[[1u8].as_slice(), &edits].concat(),
+    );
 
     // Sync bodies.
     let req = SyncRequest {
@@ -143,7 +154,12 @@ fn main() {
         &key,
     )
     .unwrap();
-    write(out, "contract_json", "manifest", c.manifest.as_deref().unwrap().as_bytes());
+    write(
+        out,
+        "contract_json",
+        "manifest",
+        c.manifest.as_deref().unwrap().as_bytes(),
+    );
     signed_job
         .apply(
             &Edit::SignContract {
@@ -162,7 +178,12 @@ fn main() {
         at("2026-11-03T03:00:00Z"),
     )
     .unwrap();
-    write(out, "contract_json", "receipt", receipt.receipt.unwrap().as_bytes());
+    write(
+        out,
+        "contract_json",
+        "receipt",
+        receipt.receipt.unwrap().as_bytes(),
+    );
 
     // tus headers.
     let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
@@ -187,7 +208,12 @@ fn main() {
         ("open", 4096, "bytes=100-"),
         ("list", 4096, "bytes=0-1,5-9"),
     ] {
-        write(out, "byte_range", name, &[len.to_le_bytes().as_slice(), h.as_bytes()].concat());
+        write(
+            out,
+            "byte_range",
+            name,
+            &[len.to_le_bytes().as_slice(), h.as_bytes()].concat(),
+        );
     }
 
     // Photos as phones take them.
@@ -196,7 +222,17 @@ fn main() {
         taken_at: Some(at("2026-11-03T02:00:00Z")),
         gps: Some((32.06, 118.79)),
     };
-    write(out, "photo_header", "camera.jpg", &sample::jpeg(64, 48, 1, &exif));
-    write(out, "photo_header", "screenshot.png", &sample::png(32, 24, 2));
+    write(
+        out,
+        "photo_header",
+        "camera.jpg",
+        &sample::jpeg(64, 48, 1, &exif),
+    );
+    write(
+        out,
+        "photo_header",
+        "screenshot.png",
+        &sample::png(32, 24, 2),
+    );
     println!("seeds written to {}", out.display());
 }
