@@ -3,9 +3,9 @@
 //! typed read, rights check as its customer manager).
 #![no_main]
 use automerge::ActorId;
+use field_core::Role;
 use field_core::job::{JobDoc, chunks};
 use field_core::policy::{WritePolicy, Writer, check_changes};
-use field_core::Role;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
