@@ -202,6 +202,7 @@ coded_enum! {
         MeterInstalled = "meter_installed", "装表", "meter installed";
         PoweredOn = "powered_on", "送电", "powered on";
         ReturnVisitDone = "return_visit_done", "回访完成", "return visit done";
+        ReviewSubmitted = "review_submitted", "提交审核", "submitted for review";
         Archived = "archived", "归档", "archived";
     }
 }

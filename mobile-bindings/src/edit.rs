@@ -122,6 +122,12 @@ pub enum JobEdit {
     SetNotes {
         text: String,
     },
+    /// Submits the job for office review again after fixing what it was returned for
+    /// (提交审核): the review is `pending` again and a milestone records it.
+    SubmitForReview {
+        id: String,
+        at: Timestamp,
+    },
 }
 
 impl From<JobEdit> for Edit {
@@ -181,6 +187,7 @@ impl From<JobEdit> for Edit {
                 insert,
             },
             JobEdit::SetNotes { text } => Edit::SetNotes { text },
+            JobEdit::SubmitForReview { id, at } => Edit::SubmitForReview { id, at },
         }
     }
 }

@@ -118,6 +118,7 @@ pub enum MilestoneEvent {
     MeterInstalled,
     PoweredOn,
     ReturnVisitDone,
+    ReviewSubmitted,
     Archived,
 }
 

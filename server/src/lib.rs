@@ -64,7 +64,12 @@ fn spawn_upload_pruning(env: Arc<Env>, max_age: Duration) -> tokio::task::JoinHa
 pub fn open(config: &Config) -> Result<Arc<Env>, ServerError> {
     let store = Arc::new(store::sqlite::SqliteStore::open(&config.data_dir)?);
     let key = signing::load_or_create(&config.data_dir)?;
-    Ok(Arc::new(Env::new(config, store, Some(key))?))
+    let env = Arc::new(Env::new(config, store, Some(key))?);
+    let n = service::jobs::reproject(&env)?;
+    if n > 0 {
+        tracing::info!(jobs = n, "filled in new list columns");
+    }
+    Ok(env)
 }
 
 /// Opens the store and starts serving on `config.listen` (port 0 picks a free port).

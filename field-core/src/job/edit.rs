@@ -128,6 +128,12 @@ pub enum Edit {
     SetNotes {
         text: String,
     },
+    /// The customer manager submits the job for office review again after fixing what it was
+    /// returned for (提交审核): the review state goes back to `pending`, and a milestone records it.
+    SubmitForReview {
+        id: String,
+        at: DateTime<Utc>,
+    },
 }
 
 /// A validated, low-level write.
@@ -250,6 +256,7 @@ impl Edit {
             Edit::RecordPowerOn { .. } => "record_power_on",
             Edit::SpliceNotes { .. } => "splice_notes",
             Edit::SetNotes { .. } => "set_notes",
+            Edit::SubmitForReview { .. } => "submit_for_review",
         }
     }
 
@@ -279,13 +286,15 @@ impl Edit {
             Edit::RecordPowerOn { id, at } => {
                 return super::contract_edits::plan_power_on(job, ctx, id, *at);
             }
+            Edit::SubmitForReview { id, at } => return plan_submit(job, ctx, id, *at),
             _ => {}
         }
         Ok(vec![match self {
             Edit::AddPhoto { .. }
             | Edit::SignContract { .. }
             | Edit::RecordReceipt { .. }
-            | Edit::RecordPowerOn { .. } => unreachable!("planned above"),
+            | Edit::RecordPowerOn { .. }
+            | Edit::SubmitForReview { .. } => unreachable!("planned above"),
             Edit::UpdateCustomer(c) => patch(&["customer"], fields("customer", c)?),
             Edit::UpdateAgent(a) => patch(&["agent"], fields("agent", a)?),
             Edit::UpdateApplication(a) => {
@@ -505,6 +514,43 @@ fn job_has_finding(job: &Job, target: FindingTarget, id: &str) -> bool {
         FindingTarget::Inspection(k) => job.inspections.get(k).findings.contains_key(id),
         FindingTarget::Review => job.review.findings.contains_key(id),
     }
+}
+
+fn plan_submit(
+    job: &Job,
+    ctx: &EditContext,
+    id: &str,
+    at: DateTime<Utc>,
+) -> Result<Vec<Write>, Invalid> {
+    check_id("milestone.id", id)?;
+    not_before_acceptance(job, "review.submitted_at", Some(at))?;
+    if job.review.state == Some(crate::codes::ReviewState::Pending) && job.milestones.contains_key(id)
+    {
+        return Ok(Vec::new());
+    }
+    let review = Review {
+        state: Some(crate::codes::ReviewState::Pending),
+        ..Default::default()
+    };
+    let m = Milestone {
+        event: Some(MilestoneEvent::ReviewSubmitted),
+        actor: Some(ctx.actor.clone()),
+        at: Some(at),
+        recorded_at: Some(ctx.now),
+        device: Some(ctx.device.clone()),
+        note: None,
+    };
+    Ok(vec![
+        Write::Patch {
+            path: path(&["review"]),
+            fields: fields("review", &review)?,
+        },
+        Write::Entry {
+            path: path(&["milestones"]),
+            id: id.to_string(),
+            fields: fields("milestone", &m)?,
+        },
+    ])
 }
 
 fn plan_photo(

@@ -17,6 +17,19 @@ pub struct Conflict {
     pub path: String,
     pub winner: Json,
     pub others: Vec<Json>,
+    /// The automerge actors (hex) that wrote the winner and each other value, in order: who
+    /// wrote what, once mapped to devices and users.
+    #[serde(default)]
+    pub winner_actor: String,
+    #[serde(default)]
+    pub other_actors: Vec<String>,
+}
+
+fn actor_of(id: &ObjId) -> String {
+    match id {
+        ObjId::Id(_, actor, _) => actor.to_hex_string(),
+        ObjId::Root => String::new(),
+    }
 }
 
 /// Errors of the mapping layer.
@@ -113,6 +126,12 @@ fn read_prop<R: ReadDoc>(
                     path: here,
                     winner: value.clone(),
                     others,
+                    winner_actor: actor_of(&winner_id),
+                    other_actors: all
+                        .iter()
+                        .filter(|(_, id)| *id != winner_id)
+                        .map(|(_, id)| actor_of(id))
+                        .collect(),
                 });
             }
             Ok(value)

@@ -6,6 +6,7 @@
 
 pub mod chunks;
 mod contract_edits;
+pub mod diff;
 mod doc;
 mod edit;
 pub mod mapping;

@@ -440,6 +440,12 @@ impl Judge<'_> {
         if section == Section::Notes {
             self.notes = true;
         }
+        // A value rule lets a role write one value at one path outside its sections.
+        if let Op::Put(ScalarValue::Str(v)) = &op
+            && self.policy.may_put_value(&dotted, role, v)
+        {
+            return;
+        }
         let forbidden = |zh_what: &str, en_what: &str| {
             Refusal::new(
                 "forbidden",

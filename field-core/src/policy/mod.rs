@@ -51,6 +51,10 @@ pub struct WritePolicy {
     /// The milestone events each role may add.
     #[serde(default)]
     pub milestone_events: BTreeMap<String, Vec<String>>,
+    /// Single values a role may write at one path outside its sections (dotted path → role →
+    /// values), e.g. a customer manager putting the review back to `pending` (提交审核).
+    #[serde(default)]
+    pub values: BTreeMap<String, BTreeMap<String, Vec<String>>>,
 }
 
 /// Errors loading a policy.
@@ -108,6 +112,9 @@ impl WritePolicy {
         for roles in self.sections.values() {
             roles.keys().try_for_each(role)?;
         }
+        for roles in self.values.values() {
+            roles.keys().try_for_each(role)?;
+        }
         for (r, events) in &self.milestone_events {
             role(r)?;
             for e in events {
@@ -138,6 +145,14 @@ impl WritePolicy {
     /// Whether `role` may write keys the schema does not know.
     pub fn may_write_unknown(&self, role: Role) -> bool {
         self.unknown_keys.iter().any(|r| r == role.as_str())
+    }
+
+    /// Whether `role` may write `value` at the dotted `path` by a value rule.
+    pub fn may_put_value(&self, path: &str, role: Role, value: &str) -> bool {
+        self.values
+            .get(path)
+            .and_then(|roles| roles.get(role.as_str()))
+            .is_some_and(|vals| vals.iter().any(|v| v == value))
     }
 
     /// Whether `role` may add a milestone with `event`.

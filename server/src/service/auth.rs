@@ -209,49 +209,17 @@ pub async fn login(env: &Arc<Env>, attempt: LoginAttempt) -> Result<Issued, Serv
             "the device's automerge actor must be 1–32 bytes of hex",
         ));
     }
-    // Both limits count every attempt, so neither rotating user names from one address nor
-    // spreading one account's guesses over many addresses gets far.
-    env.auth.address_limiter.check(&attempt.client)?;
-    env.auth.limiter.check(&attempt.username)?;
-    let username = attempt.username.clone();
-    let user = env
-        .blocking(move |env| Ok(env.store.read()?.user_by_name(&username)?))
-        .await?;
-    // Hash outside any transaction, a bounded number at a time.
-    let permit = env
-        .auth
-        .hashing
-        .acquire()
-        .await
-        .map_err(|e| ServerError::Internal(e.to_string()))?;
-    let password = attempt.password.clone();
-    let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = tokio::task::spawn_blocking(move || {
-        verify_password(&password, hash.as_deref().unwrap_or_else(|| decoy_hash()))
-    })
-    .await
-    .map_err(|e| ServerError::Internal(e.to_string()))?;
-    drop(permit);
+    let user = check_credentials(
+        env,
+        &attempt.username,
+        &attempt.password,
+        &attempt.device_id,
+        &attempt.client,
+    )
+    .await?;
     let env2 = env.clone();
     env2.blocking(move |env| {
         let mut tx = env.store.write()?;
-        let user = match user {
-            Some(u) if ok && !u.disabled => u,
-            _ => {
-                audit::append(
-                    &mut *tx,
-                    AuditEntry {
-                        kind: "login_failed".into(),
-                        username: Some(attempt.username.clone()),
-                        device_id: Some(attempt.device_id.clone()),
-                        detail: serde_json::json!({ "client": attempt.client }),
-                        ..Default::default()
-                    },
-                )?;
-                tx.commit()?;
-                return Err(wrong());
-            }
-        };
         let role =
             Role::parse(&user.role).ok_or_else(|| ServerError::Internal("bad role".into()))?;
         let device = tx.device(&attempt.device_id)?;
@@ -326,6 +294,54 @@ pub async fn login(env: &Arc<Env>, attempt: LoginAttempt) -> Result<Issued, Serv
         })
     })
     .await
+}
+
+/// Checks a user name and password within the login limits: the hash is checked outside any
+/// transaction (a bounded number at a time, the same cost for unknown users), a failure is
+/// audited. Returns the user, enabled and with the right password.
+pub async fn check_credentials(
+    env: &Arc<Env>,
+    username: &str,
+    password: &str,
+    device: &str,
+    client: &str,
+) -> Result<crate::store::UserRow, ServerError> {
+    // Both limits count every attempt, so neither rotating user names from one address nor
+    // spreading one account's guesses over many addresses gets far.
+    env.auth.address_limiter.check(client)?;
+    env.auth.limiter.check(username)?;
+    let name = username.to_string();
+    let user = env
+        .blocking(move |env| Ok(env.store.read()?.user_by_name(&name)?))
+        .await?;
+    let permit = env
+        .auth
+        .hashing
+        .acquire()
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    let pw = password.to_string();
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = tokio::task::spawn_blocking(move || {
+        verify_password(&pw, hash.as_deref().unwrap_or_else(|| decoy_hash()))
+    })
+    .await
+    .map_err(|e| ServerError::Internal(e.to_string()))?;
+    drop(permit);
+    match user {
+        Some(u) if ok && !u.disabled => Ok(u),
+        _ => {
+            let entry = AuditEntry {
+                kind: "login_failed".into(),
+                username: Some(username.to_string()),
+                device_id: Some(device.to_string()),
+                detail: serde_json::json!({ "client": client }),
+                ..Default::default()
+            };
+            env.blocking(move |env| audit::record(env, entry)).await?;
+            Err(wrong())
+        }
+    }
 }
 
 /// Resolves a bearer token (a read; never waits for the writer).

@@ -275,6 +275,9 @@ pub fn record_checked(
 pub enum Origin<'a> {
     /// A caller's device, checked against the write policy.
     Device(&'a Principal),
+    /// The server writing on a browser user's behalf (an office review), after checking their
+    /// rights: the changes are the server's, the audit names the user.
+    OnBehalf(&'a Principal),
     /// Data the server itself puts in (demo seeding): trusted, attributed to `seed`.
     Seed(&'a str),
 }
@@ -283,13 +286,14 @@ impl Origin<'_> {
     fn device(&self) -> &str {
         match self {
             Origin::Device(p) => &p.device_id,
+            Origin::OnBehalf(_) => SERVER_ORIGIN,
             Origin::Seed(name) => name,
         }
     }
 
     fn username(&self) -> &str {
         match self {
-            Origin::Device(p) => &p.username,
+            Origin::Device(p) | Origin::OnBehalf(p) => &p.username,
             Origin::Seed(name) => name,
         }
     }
@@ -311,23 +315,7 @@ pub fn record(
     let job = doc
         .job()
         .map_err(|e| ServerError::Internal(e.to_string()))?;
-    let today = field_core::job::local_date(chrono::Utc::now());
-    let limits = field_core::sla::time_limits(&job, env.rules.for_job(&job), &env.calendar, today);
-    let now = now_ms();
-    tx.upsert_job(&JobRow {
-        job_id: job_id.to_string(),
-        unit: job.unit.clone(),
-        kind: job.kind.as_str().to_string(),
-        job_no: job.job_no.clone(),
-        status: job.status().as_str().to_string(),
-        customer_name: job.customer.name.clone().unwrap_or_default(),
-        customer_manager: job.assignment.customer_manager.clone(),
-        project_manager: job.assignment.project_manager.clone(),
-        next_due: limits.next_due().map(|d| d.to_string()),
-        sla_state: limits.worst().map(|s| s.as_str().to_string()),
-        created_by: origin.username().to_string(),
-        updated_at: now,
-    })?;
+    tx.upsert_job(&list_row(env, &job, origin.username(), now_ms()))?;
     let touched: HashMap<ChangeHash, &ChangeTouches> =
         checked.changes.iter().map(|c| (c.hash, c)).collect();
     let changes = doc.changes_since(before);
@@ -373,13 +361,14 @@ pub fn record(
             (None, None) => (Vec::new(), Vec::new()),
         };
         let entry = match (&origin, by_server) {
+            (Origin::OnBehalf(who), true) => audit::by(who, "change"),
             (_, true) => AuditEntry {
                 kind: "change".into(),
                 username: Some(SERVER_ORIGIN.into()),
                 device_id: Some(SERVER_ORIGIN.into()),
                 ..Default::default()
             },
-            (Origin::Device(who), false) => audit::by(who, "change"),
+            (Origin::Device(who) | Origin::OnBehalf(who), false) => audit::by(who, "change"),
             (Origin::Seed(name), false) => AuditEntry {
                 kind: "change".into(),
                 username: Some(name.to_string()),
@@ -414,6 +403,53 @@ pub fn record(
         tx.save_snapshot(job_id, &doc.save(), version)?;
     }
     Ok(version)
+}
+
+/// The list row of a job: what lists filter and sort on, with its time limits as of today.
+pub fn list_row(env: &Env, job: &Job, created_by: &str, updated_at: i64) -> JobRow {
+    let today = field_core::job::local_date(chrono::Utc::now());
+    let limits = field_core::sla::time_limits(job, env.rules.for_job(job), &env.calendar, today);
+    JobRow {
+        job_id: job.id.clone(),
+        unit: job.unit.clone(),
+        kind: job.kind.as_str().to_string(),
+        job_no: job.job_no.clone(),
+        status: job.status().as_str().to_string(),
+        customer_name: job.customer.name.clone().unwrap_or_default(),
+        customer_manager: job.assignment.customer_manager.clone(),
+        project_manager: job.assignment.project_manager.clone(),
+        next_due: limits.next_due().map(|d| d.to_string()),
+        sla_state: limits.worst().map(|s| s.as_str().to_string()),
+        created_by: created_by.to_string(),
+        updated_at,
+        review_state: job.review.state.map(|s| s.as_str().to_string()),
+        accepted_on: job.accepted_on().to_string(),
+        address: job.customer.address.clone().unwrap_or_default(),
+        key_project: job.application.key_project.unwrap_or(false),
+    }
+}
+
+/// Fills in list columns added after a job was last written (run at start; quick when none).
+pub fn reproject(env: &Env) -> Result<usize, ServerError> {
+    let ids = env.store.read()?.jobs_to_reproject()?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = env.store.write()?;
+    for id in &ids {
+        let Some(mut loaded) = env.docs.checkout(&*tx, id)? else {
+            continue;
+        };
+        let job = loaded
+            .doc
+            .job()
+            .map_err(|e| ServerError::Internal(e.to_string()))?;
+        let meta = tx.job_meta(id)?.expect("checked out");
+        let updated = now_ms();
+        tx.upsert_job(&list_row(env, &job, &meta.created_by, updated))?;
+    }
+    tx.commit()?;
+    Ok(ids.len())
 }
 
 /// Countersigns every signed contract of the job that has no receipt yet, as changes by the

@@ -10,6 +10,9 @@ pub mod demo;
 pub mod docs;
 pub mod feed;
 pub mod jobs;
+pub mod listing;
+pub mod review;
+pub mod session;
 pub mod sync;
 pub mod uploads;
 

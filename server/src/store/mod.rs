@@ -107,6 +107,104 @@ pub struct JobRow {
     pub sla_state: Option<String>,
     pub created_by: String,
     pub updated_at: i64,
+    pub review_state: Option<String>,
+    pub accepted_on: String,
+    pub address: String,
+    pub key_project: bool,
+}
+
+/// How a job list is sorted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListSort {
+    /// Most recently changed first.
+    #[default]
+    Updated,
+    /// Earliest due date first (no running clock last).
+    Due,
+    /// Most recently accepted first.
+    Accepted,
+    /// By job number.
+    JobNo,
+}
+
+/// A job list query: a scope, filters (all optional), a sort and a keyset page.
+#[derive(Debug, Clone, Default)]
+pub struct JobListQuery {
+    /// `None`: every job (admins).
+    pub unit: Option<String>,
+    /// Only jobs this user is assigned to (managers).
+    pub assigned_to: Option<String>,
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    /// A review state, or `none` for jobs never reviewed or submitted.
+    pub review_state: Option<String>,
+    pub sla_state: Option<String>,
+    pub customer_manager: Option<String>,
+    pub project_manager: Option<String>,
+    /// Accepted on or after / before (YYYY-MM-DD).
+    pub accepted_from: Option<String>,
+    pub accepted_to: Option<String>,
+    /// Matched in the customer's name, the address and the job number.
+    pub text: Option<String>,
+    pub key_project: Option<bool>,
+    pub sort: ListSort,
+    /// The sort key and job id of the last row of the previous page.
+    pub after: Option<(String, String)>,
+    pub limit: u32,
+}
+
+/// One row of a job list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobListRow {
+    pub job_id: String,
+    pub unit: String,
+    pub kind: String,
+    pub job_no: String,
+    pub status: String,
+    pub customer_name: String,
+    pub address: String,
+    pub customer_manager: Option<String>,
+    pub project_manager: Option<String>,
+    pub next_due: Option<String>,
+    pub sla_state: Option<String>,
+    pub review_state: Option<String>,
+    pub accepted_on: String,
+    pub key_project: bool,
+    pub updated_at: i64,
+    /// The value the list is sorted by (for the next page's cursor).
+    pub sort_key: String,
+}
+
+/// Totals of a job list query (paging aside).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobCounts {
+    pub total: i64,
+    pub by_status: Vec<(String, i64)>,
+    pub by_sla_state: Vec<(String, i64)>,
+    pub by_review_state: Vec<(String, i64)>,
+}
+
+/// A browser session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub user: UserRow,
+    pub csrf: String,
+    pub expires_at: i64,
+    pub revoked: bool,
+}
+
+/// An office review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewRow {
+    pub id: i64,
+    pub job_id: String,
+    pub at: i64,
+    pub reviewer: String,
+    pub outcome: String,
+    pub comment: String,
+    /// The document heads the reviewer saw (32 bytes each).
+    pub heads: Vec<u8>,
 }
 
 /// Whose jobs a feed query covers.
@@ -269,6 +367,16 @@ pub trait ReadTx {
     fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>>;
     fn policies(&self) -> Result<Vec<PolicyRow>>;
 
+    // The office's lists, sessions and reviews.
+    fn list_jobs(&self, q: &JobListQuery) -> Result<Vec<JobListRow>>;
+    fn count_jobs(&self, q: &JobListQuery) -> Result<JobCounts>;
+    /// Jobs whose list row predates a column (filled in at start).
+    fn jobs_to_reproject(&self) -> Result<Vec<String>>;
+    /// `(username, display name, role)` of a unit's users (every unit's for `None`).
+    fn users_of(&self, unit: Option<&str>) -> Result<Vec<(String, String, String)>>;
+    fn web_session(&self, hash: &[u8]) -> Result<Option<SessionRow>>;
+    fn last_review(&self, job_id: &str) -> Result<Option<ReviewRow>>;
+
     fn stats(&self) -> Result<Stats>;
 }
 
@@ -323,4 +431,16 @@ pub trait WriteTx: ReadTx {
     // Audit and policies.
     fn append_audit(&mut self, entry: &AuditEntry) -> Result<i64>;
     fn insert_policy(&mut self, p: &PolicyRow) -> Result<()>;
+
+    // Sessions and reviews.
+    fn insert_web_session(
+        &mut self,
+        hash: &[u8],
+        user_id: i64,
+        csrf: &str,
+        created_at: i64,
+        expires_at: i64,
+    ) -> Result<()>;
+    fn revoke_web_session(&mut self, hash: &[u8], at: i64) -> Result<()>;
+    fn insert_review(&mut self, r: &ReviewRow) -> Result<i64>;
 }

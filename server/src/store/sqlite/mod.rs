@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_blobs.sql"),
     include_str!("migrations/0004_device_keys.sql"),
     include_str!("migrations/0005_rights_audit.sql"),
+    include_str!("migrations/0006_office.sql"),
 ];
 
 /// The database file inside the data directory.

@@ -3,10 +3,12 @@
 
 use super::Conn;
 use crate::store::{
-    AuditEntry, AuditQuery, BlobRef, DeviceRow, FeedChange, JobMeta, JobRow, NewUser, PolicyRow,
-    ReadTx, Result, Scope, Stats, TokenRow, UploadRow, UserRow, WriteTx,
+    AuditEntry, AuditQuery, BlobRef, DeviceRow, FeedChange, JobCounts, JobListQuery, JobListRow,
+    JobMeta, JobRow, ListSort, NewUser, PolicyRow, ReadTx, Result, ReviewRow, Scope, SessionRow,
+    Stats, TokenRow, UploadRow, UserRow, WriteTx,
 };
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 
 /// How a write guard ends.
 pub(super) trait Finish {
@@ -43,6 +45,80 @@ fn upload_row(r: &Row) -> rusqlite::Result<UploadRow> {
 fn json_list(text: String) -> Vec<String> {
     serde_json::from_str(&text).unwrap_or_default()
 }
+
+/// The WHERE clause and arguments of a job list query (paging aside). Every `{}` of a clause
+/// stands for its one argument.
+fn list_filter(q: &JobListQuery) -> (Vec<String>, Vec<Value>) {
+    let mut clauses = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
+    let mut push = |clause: &str, v: Value, clauses: &mut Vec<String>| {
+        args.push(v);
+        clauses.push(clause.replace("{}", &format!("?{}", args.len())));
+    };
+    let text = |s: &Option<String>| s.as_ref().filter(|v| !v.is_empty()).cloned();
+    if let Some(u) = text(&q.unit) {
+        push("j.unit = {}", Value::Text(u), &mut clauses);
+    }
+    if let Some(u) = text(&q.assigned_to) {
+        push(
+            "EXISTS (SELECT 1 FROM job_access a WHERE a.job_id = j.job_id AND a.username = {})",
+            Value::Text(u),
+            &mut clauses,
+        );
+    }
+    for (col, v) in [
+        ("j.kind", &q.kind),
+        ("j.status", &q.status),
+        ("j.sla_state", &q.sla_state),
+        ("j.customer_manager", &q.customer_manager),
+        ("j.project_manager", &q.project_manager),
+    ] {
+        if let Some(v) = text(v) {
+            push(&format!("{col} = {{}}"), Value::Text(v), &mut clauses);
+        }
+    }
+    match text(&q.review_state).as_deref() {
+        None => {}
+        Some("none") => clauses.push("j.review_state IS NULL".into()),
+        Some(v) => push("j.review_state = {}", Value::Text(v.into()), &mut clauses),
+    }
+    if let Some(v) = text(&q.accepted_from) {
+        push("j.accepted_on >= {}", Value::Text(v), &mut clauses);
+    }
+    if let Some(v) = text(&q.accepted_to) {
+        push("j.accepted_on <= {}", Value::Text(v), &mut clauses);
+    }
+    if let Some(k) = q.key_project {
+        push("j.key_project = {}", Value::Integer(i64::from(k)), &mut clauses);
+    }
+    if let Some(t) = text(&q.text) {
+        let escaped = t
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        push(
+            "(j.customer_name LIKE {} ESCAPE '\\' OR j.address LIKE {} ESCAPE '\\' \
+             OR j.job_no LIKE {} ESCAPE '\\')",
+            Value::Text(format!("%{escaped}%")),
+            &mut clauses,
+        );
+    }
+    (clauses, args)
+}
+
+/// The sort expression, direction and keyset comparison of a list sort.
+fn list_sort(sort: ListSort) -> (&'static str, &'static str, &'static str) {
+    match sort {
+        ListSort::Updated => ("CAST(j.updated_at AS TEXT)", "DESC", "<"),
+        ListSort::Due => ("COALESCE(j.next_due, '9999-12-31')", "ASC", ">"),
+        ListSort::Accepted => ("j.accepted_on", "DESC", "<"),
+        ListSort::JobNo => ("j.job_no", "ASC", ">"),
+    }
+}
+
+const LIST_COLS: &str = "j.job_id, j.unit, j.kind, j.job_no, j.status, j.customer_name, j.address,
+    j.customer_manager, j.project_manager, j.next_due, j.sla_state, j.review_state,
+    j.accepted_on, j.key_project, j.updated_at";
 
 impl<T: Conn> ReadTx for T {
     fn user_by_name(&self, username: &str) -> Result<Option<UserRow>> {
@@ -359,6 +435,155 @@ impl<T: Conn> ReadTx for T {
             .collect::<rusqlite::Result<_>>()?)
     }
 
+    fn list_jobs(&self, q: &JobListQuery) -> Result<Vec<JobListRow>> {
+        let (mut clauses, mut args) = list_filter(q);
+        let (expr, dir, cmp) = list_sort(q.sort);
+        // Updated sorts numerically: compare the number, not its text.
+        let (key_expr, key_cmp_expr) = match q.sort {
+            ListSort::Updated => (expr, "j.updated_at"),
+            _ => (expr, expr),
+        };
+        if let Some((key, id)) = &q.after {
+            let key = match q.sort {
+                ListSort::Updated => Value::Integer(key.parse().unwrap_or(0)),
+                _ => Value::Text(key.clone()),
+            };
+            args.push(key);
+            args.push(Value::Text(id.clone()));
+            let n = args.len();
+            clauses.push(format!("({key_cmp_expr}, j.job_id) {cmp} (?{}, ?{n})", n - 1));
+        }
+        let where_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT {LIST_COLS}, {key_expr} FROM jobs j {where_sql}
+             ORDER BY {key_cmp_expr} {dir}, j.job_id {dir} LIMIT {}",
+            q.limit.clamp(1, 1000)
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
+            Ok(JobListRow {
+                job_id: r.get(0)?,
+                unit: r.get(1)?,
+                kind: r.get(2)?,
+                job_no: r.get(3)?,
+                status: r.get(4)?,
+                customer_name: r.get(5)?,
+                address: r.get(6)?,
+                customer_manager: r.get(7)?,
+                project_manager: r.get(8)?,
+                next_due: r.get(9)?,
+                sla_state: r.get(10)?,
+                review_state: r.get(11)?,
+                accepted_on: r.get(12)?,
+                key_project: r.get(13)?,
+                updated_at: r.get(14)?,
+                sort_key: r.get(15)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn count_jobs(&self, q: &JobListQuery) -> Result<JobCounts> {
+        let (clauses, args) = list_filter(q);
+        let where_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT j.status, COALESCE(j.sla_state, ''), COALESCE(j.review_state, 'none'), COUNT(*)
+             FROM jobs j {where_sql} GROUP BY 1, 2, 3"
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        let mut counts = JobCounts::default();
+        let add = |list: &mut Vec<(String, i64)>, k: &str, n: i64| {
+            match list.iter_mut().find(|(key, _)| key == k) {
+                Some((_, c)) => *c += n,
+                None => list.push((k.to_string(), n)),
+            }
+        };
+        for row in rows {
+            let (status, sla, review, n) = row?;
+            counts.total += n;
+            add(&mut counts.by_status, &status, n);
+            if !sla.is_empty() {
+                add(&mut counts.by_sla_state, &sla, n);
+            }
+            add(&mut counts.by_review_state, &review, n);
+        }
+        Ok(counts)
+    }
+
+    fn jobs_to_reproject(&self) -> Result<Vec<String>> {
+        Ok(self
+            .conn()
+            .prepare("SELECT job_id FROM jobs WHERE accepted_on = '' ORDER BY job_id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn users_of(&self, unit: Option<&str>) -> Result<Vec<(String, String, String)>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT username, display_name, role FROM users
+                 WHERE (?1 IS NULL OR unit = ?1) AND disabled = 0 ORDER BY role, username",
+            )?
+            .query_map([unit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn web_session(&self, hash: &[u8]) -> Result<Option<SessionRow>> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {USER_COLS}, s.csrf, s.expires_at, s.revoked_at IS NOT NULL
+                 FROM web_sessions s JOIN users u ON u.id = s.user_id WHERE s.hash = ?1"
+            ))?
+            .query_row([hash], |r| {
+                Ok(SessionRow {
+                    user: user_row(r, 0)?,
+                    csrf: r.get(7)?,
+                    expires_at: r.get(8)?,
+                    revoked: r.get(9)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn last_review(&self, job_id: &str) -> Result<Option<ReviewRow>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT id, job_id, at, reviewer, outcome, comment, heads FROM reviews
+                 WHERE job_id = ?1 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row([job_id], |r| {
+                Ok(ReviewRow {
+                    id: r.get(0)?,
+                    job_id: r.get(1)?,
+                    at: r.get(2)?,
+                    reviewer: r.get(3)?,
+                    outcome: r.get(4)?,
+                    comment: r.get(5)?,
+                    heads: r.get(6)?,
+                })
+            })
+            .optional()?)
+    }
+
     fn stats(&self) -> Result<Stats> {
         Ok(self.conn().query_row(
             "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM devices),
@@ -439,13 +664,16 @@ impl<T: Conn + Finish> WriteTx for T {
     fn upsert_job(&mut self, j: &JobRow) -> Result<()> {
         self.conn().prepare_cached(
             "INSERT INTO jobs (job_id, unit, kind, job_no, status, customer_name, customer_manager,
-                project_manager, next_due, sla_state, created_by, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                project_manager, next_due, sla_state, created_by, updated_at, review_state,
+                accepted_on, address, key_project)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
              ON CONFLICT (job_id) DO UPDATE SET kind = excluded.kind, job_no = excluded.job_no,
                 status = excluded.status, customer_name = excluded.customer_name,
                 customer_manager = excluded.customer_manager,
                 project_manager = excluded.project_manager, next_due = excluded.next_due,
-                sla_state = excluded.sla_state, updated_at = excluded.updated_at",
+                sla_state = excluded.sla_state, updated_at = excluded.updated_at,
+                review_state = excluded.review_state, accepted_on = excluded.accepted_on,
+                address = excluded.address, key_project = excluded.key_project",
         )?
         .execute(params![
             j.job_id,
@@ -460,6 +688,10 @@ impl<T: Conn + Finish> WriteTx for T {
             j.sla_state,
             j.created_by,
             j.updated_at,
+            j.review_state,
+            j.accepted_on,
+            j.address,
+            j.key_project,
         ])?;
         Ok(())
     }
@@ -625,6 +857,40 @@ impl<T: Conn + Finish> WriteTx for T {
                 e.detail.to_string()
             },
         ])?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn insert_web_session(
+        &mut self,
+        hash: &[u8],
+        user_id: i64,
+        csrf: &str,
+        created_at: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO web_sessions (hash, user_id, csrf, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![hash, user_id, csrf, created_at, expires_at],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_web_session(&mut self, hash: &[u8], at: i64) -> Result<()> {
+        self.conn().execute(
+            "UPDATE web_sessions SET revoked_at = ?2 WHERE hash = ?1 AND revoked_at IS NULL",
+            params![hash, at],
+        )?;
+        Ok(())
+    }
+
+    fn insert_review(&mut self, r: &ReviewRow) -> Result<i64> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO reviews (job_id, at, reviewer, outcome, comment, heads)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![r.job_id, r.at, r.reviewer, r.outcome, r.comment, r.heads],
+        )?;
         Ok(conn.last_insert_rowid())
     }
 

@@ -1,0 +1,195 @@
+//! The office review (审核): approve, or return with findings. The outcome is written into the
+//! job document's `review` section as a change the server makes on the reviewer's behalf (their
+//! rights are checked first; the audit names them), so it reaches the managers' phones by
+//! ordinary sync. Each review records the document heads it saw, so the next one can see what
+//! changed since.
+
+use super::auth::Principal;
+use super::docs::Loaded;
+use super::jobs::{self, Origin};
+use super::session::WEB_DEVICE;
+use super::{Env, now_ms};
+use crate::authz;
+use crate::error::ServerError;
+use crate::store::ReviewRow;
+use automerge::ChangeHash;
+use field_core::codes::ReviewState;
+use field_core::job::diff::FieldChange;
+use field_core::job::schema::Section;
+use field_core::job::{Finding, FindingTarget, Review};
+use field_core::policy::{Checked, Right};
+use field_core::{Edit, EditContext};
+use serde::{Deserialize, Serialize};
+
+/// Most findings one review may raise.
+pub const FINDINGS_MAX: usize = 50;
+
+/// What the reviewer decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Approve,
+    Return,
+}
+
+/// A review as the reviewer submits it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReviewInput {
+    pub outcome: Outcome,
+    /// 审核意见.
+    #[serde(default)]
+    pub comment: String,
+    /// One finding per entry (empty ones are ignored).
+    #[serde(default)]
+    pub findings: Vec<String>,
+}
+
+/// Whether `who` may review jobs at all (the write policy's `review` section).
+pub fn may_review(env: &Env, who: &Principal) -> bool {
+    env.policy(&who.unit).right(Section::Review, who.role) == Some(Right::Write)
+}
+
+fn heads_bytes(heads: &[ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+fn heads_of(bytes: &[u8]) -> Vec<ChangeHash> {
+    bytes
+        .chunks_exact(32)
+        .filter_map(|c| ChangeHash::try_from(c).ok())
+        .collect()
+}
+
+/// Records a review of `job_id` by `who`. Returns the review's id.
+pub fn review(
+    env: &Env,
+    who: &Principal,
+    job_id: &str,
+    input: &ReviewInput,
+) -> Result<i64, ServerError> {
+    let findings: Vec<&str> = input
+        .findings
+        .iter()
+        .map(|f| f.trim())
+        .filter(|f| !f.is_empty())
+        .collect();
+    if findings.len() > FINDINGS_MAX {
+        return Err(ServerError::bad(
+            "too_many_findings",
+            format!("一次最多 {FINDINGS_MAX} 条意见"),
+            format!("at most {FINDINGS_MAX} findings at once"),
+        ));
+    }
+    if input.outcome == Outcome::Return && findings.is_empty() && input.comment.trim().is_empty() {
+        return Err(ServerError::bad(
+            "return_needs_reason",
+            "退回须写明审核意见或整改事项",
+            "returning a job needs a comment or at least one finding",
+        ));
+    }
+    let mut tx = env.store.write()?;
+    if !authz::can_read_job(&*tx, who, job_id)? {
+        return Err(ServerError::NotFound);
+    }
+    if !may_review(env, who) {
+        return Err(ServerError::forbidden(
+            format!("{}无权审核工单", who.role.zh()),
+            format!("a {} may not review jobs", who.role.en()),
+        ));
+    }
+    let Loaded { mut doc, .. } = env
+        .docs
+        .checkout(&*tx, job_id)?
+        .ok_or(ServerError::NotFound)?;
+    let before = doc.heads();
+    let now = chrono::Utc::now();
+    let ctx = EditContext {
+        actor: who.username.clone(),
+        device: WEB_DEVICE.into(),
+        now,
+    };
+    let bad = |e: field_core::job::JobError| match e {
+        field_core::job::JobError::Invalid(i) => ServerError::bad("invalid_value", i.zh, i.en),
+        other => ServerError::Internal(other.to_string()),
+    };
+    let state = match input.outcome {
+        Outcome::Approve => ReviewState::Approved,
+        Outcome::Return => ReviewState::Returned,
+    };
+    doc.apply(
+        &Edit::UpdateReview(Review {
+            state: Some(state),
+            reviewer: Some(who.username.clone()),
+            reviewed_at: Some(now),
+            comment: Some(input.comment.trim().to_string()),
+            ..Default::default()
+        }),
+        &ctx,
+    )
+    .map_err(bad)?;
+    for text in &findings {
+        doc.apply(
+            &Edit::PutFinding {
+                target: FindingTarget::Review,
+                id: uuid::Uuid::new_v4().simple().to_string(),
+                finding: Finding {
+                    text: Some(text.to_string()),
+                    severity: Some("must_fix".into()),
+                    raised_by: Some(who.username.clone()),
+                    raised_at: Some(now),
+                    resolved: Some(false),
+                    ..Default::default()
+                },
+            },
+            &ctx,
+        )
+        .map_err(bad)?;
+    }
+    let version = jobs::record(
+        &mut *tx,
+        env,
+        Origin::OnBehalf(who),
+        job_id,
+        &mut doc,
+        &before,
+        &Checked::default(),
+    )?;
+    let id = tx.insert_review(&ReviewRow {
+        id: 0,
+        job_id: job_id.to_string(),
+        at: now_ms(),
+        reviewer: who.username.clone(),
+        outcome: state.as_str().to_string(),
+        comment: input.comment.trim().to_string(),
+        heads: heads_bytes(&doc.heads()),
+    })?;
+    tx.commit()?;
+    env.docs.checkin(job_id, Loaded { doc, version });
+    Ok(id)
+}
+
+/// The last review of a job and what changed in the document since (none: never reviewed).
+pub fn since_last_review(
+    env: &Env,
+    who: &Principal,
+    job_id: &str,
+) -> Result<Option<(ReviewRow, Vec<FieldChange>)>, ServerError> {
+    let tx = env.store.read()?;
+    if !authz::can_read_job(&*tx, who, job_id)? {
+        return Err(ServerError::NotFound);
+    }
+    let Some(last) = tx.last_review(job_id)? else {
+        return Ok(None);
+    };
+    let mut loaded = env
+        .docs
+        .checkout(&*tx, job_id)?
+        .ok_or(ServerError::NotFound)?;
+    let heads: Vec<ChangeHash> = heads_of(&last.heads)
+        .into_iter()
+        .filter(|h| loaded.doc.has_change(h))
+        .collect();
+    let changes = loaded.doc.changes_since_heads(&heads);
+    env.docs.checkin(job_id, loaded);
+    Ok(Some((last, changes)))
+}
