@@ -11,12 +11,16 @@
 
 use field_core::contract::{Manifest, Receipt, SignaturePad};
 use field_core::job::{Contract, Job};
+pub use field_core::report::{Report, ReportBlock};
 use std::path::PathBuf;
 use typst::foundations::{Array, Bytes, Dict, IntoValue, Value};
-use typst_as_lib::{TypstEngine, TypstTemplateMainFile};
+use typst_as_lib::{TypstEngine, TypstTemplateCollection};
 use typst_layout::PagedDocument;
 
 const TEMPLATE: &str = include_str!("template.typ");
+const REPORT: &str = include_str!("report.typ");
+const CONTRACT_FILE: &str = "/contract.typ";
+const REPORT_FILE: &str = "/report.typ";
 const FALLBACK_FONT: &[u8] =
     include_bytes!("../../field-core/data/fonts/NotoSansSC-Bold-GB2312.otf");
 
@@ -39,7 +43,7 @@ pub enum PdfError {
 
 /// A renderer holding the loaded fonts; build once, render many.
 pub struct PdfRenderer {
-    engine: TypstEngine<TypstTemplateMainFile>,
+    engine: TypstEngine<TypstTemplateCollection>,
     font_files: Vec<PathBuf>,
 }
 
@@ -89,8 +93,8 @@ impl PdfRenderer {
         }
         fonts.push(FALLBACK_FONT.to_vec());
         let engine = TypstEngine::builder()
-            .main_file(TEMPLATE)
             .fonts(fonts)
+            .with_static_source_file_resolver([(CONTRACT_FILE, TEMPLATE), (REPORT_FILE, REPORT)])
             .build();
         Ok(PdfRenderer {
             engine,
@@ -121,12 +125,75 @@ impl PdfRenderer {
         let inputs = inputs(job, c)?;
         let doc: PagedDocument = self
             .engine
-            .compile_with_input(inputs)
+            .compile_with_input(CONTRACT_FILE, inputs)
             .output
             .map_err(|e| PdfError::Typeset(format!("{e:?}")))?;
         typst_pdf::pdf(&doc, &typst_pdf::PdfOptions::default())
             .map_err(|e| PdfError::Typeset(format!("{e:?}")))
     }
+
+    /// Renders a plain report (a job's summary, a written notice).
+    pub fn render_report(&self, report: &Report) -> Result<Vec<u8>, PdfError> {
+        let doc: PagedDocument = self
+            .engine
+            .compile_with_input(REPORT_FILE, report_inputs(report))
+            .output
+            .map_err(|e| PdfError::Typeset(format!("{e:?}")))?;
+        typst_pdf::pdf(&doc, &typst_pdf::PdfOptions::default())
+            .map_err(|e| PdfError::Typeset(format!("{e:?}")))
+    }
+}
+
+fn strings(items: &[String]) -> Value {
+    Value::Array(items.iter().map(|s| s.as_str().into_value()).collect())
+}
+
+fn report_inputs(report: &Report) -> Dict {
+    let blocks: Array = report
+        .blocks
+        .iter()
+        .map(|b| {
+            let mut d = Dict::new();
+            let (kind, text) = match b {
+                ReportBlock::Heading(t) => ("heading", t.as_str()),
+                ReportBlock::Subheading(t) => ("subheading", t.as_str()),
+                ReportBlock::Para(t) => ("para", t.as_str()),
+                ReportBlock::Note(t) => ("note", t.as_str()),
+                ReportBlock::Fields(rows) => {
+                    let rows: Array = rows
+                        .iter()
+                        .map(|(k, v)| strings(&[k.clone(), v.clone()]))
+                        .collect();
+                    d.insert("rows".into(), Value::Array(rows));
+                    ("fields", "")
+                }
+                ReportBlock::Table { header, rows } => {
+                    let width = header.len().max(1);
+                    let rows: Array = rows
+                        .iter()
+                        .map(|r| {
+                            let mut r = r.clone();
+                            r.resize(width, String::new());
+                            strings(&r)
+                        })
+                        .collect();
+                    d.insert("header".into(), strings(header));
+                    d.insert("rows".into(), Value::Array(rows));
+                    ("table", "")
+                }
+            };
+            d.insert("kind".into(), kind.into_value());
+            d.insert("text".into(), text.into_value());
+            Value::Dict(d)
+        })
+        .collect();
+    let mut d = Dict::new();
+    d.insert("title".into(), report.title.as_str().into_value());
+    d.insert("subtitle".into(), report.subtitle.as_str().into_value());
+    d.insert("footer".into(), report.footer.as_str().into_value());
+    d.insert("blocks".into(), Value::Array(blocks));
+    d.insert("signatures".into(), strings(&report.signatures));
+    d
 }
 
 fn block(kind: &str, text: &str) -> Value {

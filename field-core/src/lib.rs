@@ -10,6 +10,7 @@ pub mod job;
 #[cfg(feature = "photo")]
 pub mod photo;
 pub mod policy;
+pub mod report;
 pub mod rules;
 pub mod validate;
 

@@ -238,6 +238,27 @@ impl BlobStore {
         }
     }
 
+    /// The SHA-256 (hex) of the stored bytes of blob `sha256`, read as a stream: whether what
+    /// is stored is still what was uploaded. `None` when it is not stored.
+    pub async fn stored_sha256(&self, sha256: &str) -> Result<Option<String>, ServerError> {
+        use sha2::{Digest, Sha256};
+        let read = match self.download(sha256, None).await {
+            Ok(Download::Bytes(r)) => r,
+            Ok(Download::Unsatisfiable { .. }) | Err(ServerError::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut hasher = Sha256::new();
+        let mut body = read.body;
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| ServerError::Io(format!("reading blob {sha256}: {e}")))?
+        {
+            hasher.update(&chunk);
+        }
+        Ok(Some(hex::encode(hasher.finalize())))
+    }
+
     /// The bytes of a blob.
     pub async fn get(&self, sha256: &str) -> Result<Vec<u8>, ServerError> {
         match self {

@@ -32,6 +32,9 @@ pub struct Config {
     pub blob_store: String,
     /// S3-compatible object storage (when `blob_store = "s3"`).
     pub s3: S3Config,
+    /// Mark browser cookies `Secure` (set this when the server is reached over TLS; requests
+    /// a proxy marks `X-Forwarded-Proto: https` get it anyway).
+    pub secure_cookies: bool,
 }
 
 /// An S3-compatible bucket (AWS, MinIO, Ceph RGW, s3s-fs…).
@@ -63,6 +66,7 @@ impl Default for Config {
             upload_expiry_hours: 7 * 24,
             blob_store: "fs".into(),
             s3: S3Config::default(),
+            secure_cookies: false,
         }
     }
 }

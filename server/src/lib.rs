@@ -13,11 +13,13 @@ pub mod config;
 pub mod error;
 pub mod fault;
 pub mod http;
+pub mod i18n;
 pub mod pdf;
 pub mod range;
 pub mod service;
 pub mod signing;
 pub mod store;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

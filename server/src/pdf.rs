@@ -8,6 +8,15 @@ use field_core::Job;
 /// CPU-bound (hundreds of ms): call it from a blocking thread.
 #[cfg(feature = "pdf")]
 pub fn render(job: &Job, contract_id: &str) -> Result<Option<Vec<u8>>, ServerError> {
+    renderer()?
+        .render(job, contract_id)
+        .map(Some)
+        .map_err(|e| ServerError::Internal(e.to_string()))
+}
+
+/// The renderer, with its fonts loaded once.
+#[cfg(feature = "pdf")]
+fn renderer() -> Result<&'static contract_pdf::PdfRenderer, ServerError> {
     use std::sync::OnceLock;
     static RENDERER: OnceLock<Result<contract_pdf::PdfRenderer, String>> = OnceLock::new();
     let renderer = RENDERER
@@ -23,13 +32,25 @@ pub fn render(job: &Job, contract_id: &str) -> Result<Option<Vec<u8>>, ServerErr
         })
         .as_ref()
         .map_err(|e| ServerError::Internal(e.clone()))?;
-    renderer
-        .render(job, contract_id)
+    Ok(renderer)
+}
+
+#[cfg(not(feature = "pdf"))]
+pub fn render(_job: &Job, _contract_id: &str) -> Result<Option<Vec<u8>>, ServerError> {
+    Ok(None)
+}
+
+/// Renders a report (a job's summary, the one-time written notice), or `None` when built
+/// without the `pdf` feature. CPU-bound: call it from a blocking thread.
+#[cfg(feature = "pdf")]
+pub fn render_report(report: &field_core::report::Report) -> Result<Option<Vec<u8>>, ServerError> {
+    renderer()?
+        .render_report(report)
         .map(Some)
         .map_err(|e| ServerError::Internal(e.to_string()))
 }
 
 #[cfg(not(feature = "pdf"))]
-pub fn render(_job: &Job, _contract_id: &str) -> Result<Option<Vec<u8>>, ServerError> {
+pub fn render_report(_report: &field_core::report::Report) -> Result<Option<Vec<u8>>, ServerError> {
     Ok(None)
 }

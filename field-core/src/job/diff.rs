@@ -47,19 +47,21 @@ impl JobDoc {
         for patch in patches {
             let mut path: Vec<String> = patch.path.iter().map(|(_, p)| prop(p)).collect();
             match patch.action {
-                PatchAction::PutMap { key, value, .. } => {
-                    if let (Value::Scalar(s), _) = &value {
-                        path.push(key);
-                        let p = dotted(&path);
-                        out.insert(
-                            p.clone(),
-                            FieldChange {
-                                path: p,
-                                kind: ChangeKind::Set,
-                                value: scalar_json(s),
-                            },
-                        );
-                    }
+                PatchAction::PutMap {
+                    key,
+                    value: (Value::Scalar(s), _),
+                    ..
+                } => {
+                    path.push(key);
+                    let p = dotted(&path);
+                    out.insert(
+                        p.clone(),
+                        FieldChange {
+                            path: p,
+                            kind: ChangeKind::Set,
+                            value: scalar_json(&s),
+                        },
+                    );
                 }
                 PatchAction::DeleteMap { key } => {
                     path.push(key);

@@ -255,6 +255,14 @@ impl JobDoc {
         Ok(job)
     }
 
+    /// The whole document as JSON, every nested part included (the typed view leaves some
+    /// out), with the conflicts it holds. For readers that show everything, e.g. the office.
+    pub fn to_json(&self) -> Result<(Json, Vec<mapping::Conflict>), JobError> {
+        let mut conflicts = Vec::new();
+        let root = mapping::read_object(&self.doc, &ROOT, "", &mut conflicts)?;
+        Ok((root, conflicts))
+    }
+
     /// The typed view, with conflicts, read afresh from the document.
     pub fn read(&self) -> Result<Job, JobError> {
         let mut conflicts = Vec::new();

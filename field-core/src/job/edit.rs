@@ -524,7 +524,8 @@ fn plan_submit(
 ) -> Result<Vec<Write>, Invalid> {
     check_id("milestone.id", id)?;
     not_before_acceptance(job, "review.submitted_at", Some(at))?;
-    if job.review.state == Some(crate::codes::ReviewState::Pending) && job.milestones.contains_key(id)
+    if job.review.state == Some(crate::codes::ReviewState::Pending)
+        && job.milestones.contains_key(id)
     {
         return Ok(Vec::new());
     }

@@ -54,6 +54,7 @@ pub fn router(env: Arc<Env>) -> Router {
                 )
                 .layer(axum::middleware::map_response(uploads::tus_header)),
         )
+        .merge(crate::web::router())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(env)
 }

@@ -41,6 +41,8 @@ pub struct AuthSettings {
     pub client_ip_header: Option<String>,
     /// Bounds concurrent password hashing (CPU-heavy).
     pub hashing: tokio::sync::Semaphore,
+    /// Browser cookies carry `Secure`.
+    pub secure_cookies: bool,
 }
 
 impl AuthSettings {
@@ -55,6 +57,7 @@ impl AuthSettings {
             client_ip_header: Some(config.client_ip_header.trim().to_ascii_lowercase())
                 .filter(|h| !h.is_empty()),
             hashing: tokio::sync::Semaphore::new(2),
+            secure_cookies: config.secure_cookies,
         }
     }
 }

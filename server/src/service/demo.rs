@@ -1,16 +1,23 @@
 //! Demo data: a unit, a user of every role (with printed passwords) and jobs of every kind in
 //! every state, created once per data directory through the same path as a phone's sync.
 
-use super::{Env, auth, jobs};
+use super::{Env, auth, jobs, now_ms};
 use crate::error::ServerError;
-use chrono::{Duration, Utc};
+use crate::store::{DeviceRow, WriteTx};
+use automerge::ActorId;
+use chrono::{DateTime, Duration, Utc};
+use field_core::codes::{InspectionKind, PhotoPurpose, ReviewState};
+use field_core::contract::{KeyPair, SignRequest, Signer, sample};
 use field_core::job::{
-    Application, Assignment, ConstructionLog, Customer, JobDoc, Milestone, Survey,
+    Application, Assignment, ChecklistItem, ConstructionLog, Customer, Finding, FindingTarget,
+    Inspection, JobDoc, Metering, Milestone, ReturnVisit, Review, Seal, SupplyPlan, Survey,
 };
+use field_core::photo::{GeoPoint, IngestOptions, PhotoContext};
 use field_core::{
     Edit, EditContext, JobKind, MilestoneEvent as E, NewJob, Role, Source, Tariff, Voltage,
 };
 use rand::RngCore;
+use std::collections::BTreeMap;
 
 pub const DEMO_UNIT: &str = "zhuxian";
 const PASSWORDS_FILE: &str = "demo-passwords.txt";
@@ -65,8 +72,39 @@ const CUSTOMERS: &[&str] = &[
     "福寿养老院",
 ];
 
-/// Seeds the demo once (users, then every job in one transaction). Returns the users and
-/// passwords to print.
+/// A demo phone or desk: who uses it, its automerge actor and its contract-signing key.
+struct DemoDevice {
+    id: &'static str,
+    user: &'static str,
+    actor: ActorId,
+    key: KeyPair,
+}
+
+fn devices() -> Vec<DemoDevice> {
+    [
+        ("demo-phone-cm-li", "cm-li"),
+        ("demo-phone-cm-zhao", "cm-zhao"),
+        ("demo-phone-pm-wang", "pm-wang"),
+        ("demo-desk-office1", "office1"),
+    ]
+    .into_iter()
+    .map(|(id, user)| DemoDevice {
+        id,
+        user,
+        actor: ActorId::from(id.as_bytes()),
+        key: KeyPair::generate(),
+    })
+    .collect()
+}
+
+/// A blob a demo photo names.
+struct Blob {
+    sha256: String,
+    bytes: Vec<u8>,
+}
+
+/// Seeds the demo once (users, devices, then every job in one transaction, photos into the
+/// blob store). Returns the users and passwords to print. Runs on a blocking thread.
 pub fn seed(
     env: &Env,
     data_dir: &std::path::Path,
@@ -91,14 +129,30 @@ pub fn seed(
         hashed.push((*user, *role, *name, auth::hash_password(&password)?));
         out.push((user.to_string(), *role, password));
     }
-    let mut tx = env.store.write()?;
-    for (user, role, name, hash) in &hashed {
-        auth::add_user(&mut *tx, user, hash, *role, DEMO_UNIT, name)?;
-    }
+    let devices = devices();
+    let mut docs = Vec::new();
+    let mut blobs = Vec::new();
     for i in 0..CUSTOMERS.len() {
-        let mut doc =
-            demo_job(i).map_err(|e| ServerError::Internal(format!("demo job {i}: {e}")))?;
-        jobs::import_trusted(&mut *tx, env, "demo-seed", &mut doc)?;
+        let (doc, b) = demo_job(i, &devices)
+            .map_err(|e| ServerError::Internal(format!("demo job {i}: {e}")))?;
+        docs.push(doc);
+        blobs.extend(b);
+    }
+    store_blobs(env, &blobs)?;
+    let mut tx = env.store.write()?;
+    let mut ids = BTreeMap::new();
+    for (user, role, name, hash) in &hashed {
+        ids.insert(
+            *user,
+            auth::add_user(&mut *tx, user, hash, *role, DEMO_UNIT, name)?,
+        );
+    }
+    register_devices(&mut *tx, &devices, &ids)?;
+    for b in &blobs {
+        tx.insert_blob(&b.sha256, b.bytes.len() as i64, now_ms())?;
+    }
+    for doc in &mut docs {
+        jobs::import_trusted(&mut *tx, env, "demo-seed", doc)?;
     }
     tx.commit()?;
     let text: String = out
@@ -109,18 +163,137 @@ pub fn seed(
     Ok(out)
 }
 
-/// Job `i`: kinds and statuses cycle so every kind and every status appears.
-fn demo_job(i: usize) -> Result<JobDoc, field_core::job::JobError> {
+fn register_devices(
+    tx: &mut dyn WriteTx,
+    devices: &[DemoDevice],
+    ids: &BTreeMap<&str, i64>,
+) -> Result<(), ServerError> {
+    for d in devices {
+        tx.upsert_device(&DeviceRow {
+            device_id: d.id.into(),
+            user_id: ids[d.user],
+            last_seen: now_ms(),
+            public_key: Some(d.key.public_hex()),
+            actor: Some(d.actor.to_hex_string()),
+        })?;
+    }
+    Ok(())
+}
+
+/// Puts the demo's photo blobs into the blob store (from a blocking thread).
+fn store_blobs(env: &Env, blobs: &[Blob]) -> Result<(), ServerError> {
+    let io = |e: std::io::Error| ServerError::Io(e.to_string());
+    std::fs::create_dir_all(&env.tmp_dir).map_err(io)?;
+    let handle = tokio::runtime::Handle::current();
+    for b in blobs {
+        let path = env.tmp_dir.join(format!("demo-{}", b.sha256));
+        std::fs::write(&path, &b.bytes).map_err(io)?;
+        handle.block_on(env.blobs.put_file(&b.sha256, &path))?;
+    }
+    Ok(())
+}
+
+fn ctx(device: &DemoDevice, now: DateTime<Utc>) -> EditContext {
+    EditContext {
+        actor: device.user.into(),
+        device: device.id.into(),
+        now,
+    }
+}
+
+/// Makes `device` the author of the next changes.
+fn as_device(doc: &mut JobDoc, device: &DemoDevice) {
+    doc.automerge().set_actor(device.actor.clone());
+}
+
+type DemoResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// Takes a photo on `device`: a generated camera JPEG through the phone's own ingest.
+#[allow(clippy::too_many_arguments)]
+fn photo(
+    doc: &mut JobDoc,
+    device: &DemoDevice,
+    at: DateTime<Utc>,
+    seed: u64,
+    purpose: PhotoPurpose,
+    caption: &str,
+    group: Option<&str>,
+    blobs: &mut Vec<Blob>,
+) -> DemoResult<String> {
+    let job = doc.job()?;
+    let gps = (
+        31.2304 + seed as f64 * 0.001,
+        121.4737 - seed as f64 * 0.001,
+    );
+    let exif = field_core::photo::sample::SampleExif {
+        orientation: 1,
+        taken_at: Some(at),
+        gps: Some(gps),
+    };
+    let bytes = field_core::photo::sample::jpeg(640, 480, seed, &exif);
+    let ingested = field_core::photo::ingest(
+        &bytes,
+        &PhotoContext {
+            job_no: job.job_no.clone(),
+            purpose,
+            caption: Some(caption.into()),
+            author: device.user.into(),
+            author_name: USERS
+                .iter()
+                .find(|(u, _, _)| *u == device.user)
+                .map(|(_, _, n)| n.to_string()),
+            address: job.customer.address.clone(),
+            gps: Some(GeoPoint {
+                latitude: gps.0,
+                longitude: gps.1,
+                accuracy_m: Some(8.0),
+            }),
+            device_time: at,
+            checklist_group: group.map(str::to_string),
+        },
+        &IngestOptions {
+            display_long_edge: 960,
+            thumbnail_long_edge: 240,
+            ..Default::default()
+        },
+    )?;
+    let id = format!("p{seed}");
+    let mut record = ingested.record.clone();
+    record.device = Some(device.id.into());
+    doc.apply(
+        &Edit::AddPhoto {
+            id: id.clone(),
+            photo: record,
+        },
+        &ctx(device, at),
+    )?;
+    blobs.push(Blob {
+        sha256: ingested.original_sha256.clone(),
+        bytes,
+    });
+    blobs.push(Blob {
+        sha256: ingested.display.sha256.clone(),
+        bytes: ingested.display.bytes,
+    });
+    blobs.push(Blob {
+        sha256: ingested.thumbnail.sha256.clone(),
+        bytes: ingested.thumbnail.bytes,
+    });
+    Ok(id)
+}
+
+/// Job `i`: kinds and statuses cycle so every kind and every status appears; photos, checked
+/// documents, a signed contract, inspection findings, reviews and a same-field conflict appear
+/// where the job has got that far.
+fn demo_job(i: usize, devices: &[DemoDevice]) -> DemoResult<(JobDoc, Vec<Blob>)> {
     let kind = JobKind::ALL[i % JobKind::ALL.len()];
     let path = &FULL_PATH[..STATUS_DEPTHS[i % STATUS_DEPTHS.len()]];
     let now = Utc::now();
+    let mut blobs = Vec::new();
     // Older jobs are further along; a few are old enough to be overdue.
     let accepted = now - Duration::days(3 + 4 * path.len() as i64 + (i as i64 % 3) * 9);
-    let office = EditContext {
-        actor: "office1".into(),
-        device: "demo-seed".into(),
-        now: accepted,
-    };
+    let office_dev = &devices[3];
+    let office = ctx(office_dev, accepted);
     let (voltage, tariff) = match kind {
         JobKind::HighVoltage | JobKind::ResidentialCommunity => {
             (Voltage::Kv10, Tariff::CommercialIndustrial)
@@ -136,7 +309,8 @@ fn demo_job(i: usize) -> Result<JobDoc, field_core::job::JobError> {
         accepted_at: accepted,
         customer: Customer {
             name: Some(CUSTOMERS[i].into()),
-            contact_name: Some("联系人".into()),
+            id_number: Some(format!("3101011980010{:05}", 1000 + i)),
+            contact_name: Some(["张建国", "李秀英", "王强", "赵丽"][i % 4].into()),
             contact_phone: Some(format!("1380000{:04}", i)),
             address: Some(format!("邾县建设路 {} 号", 10 + i)),
             ..Default::default()
@@ -159,16 +333,28 @@ fn demo_job(i: usize) -> Result<JobDoc, field_core::job::JobError> {
         },
     };
     let mut doc = JobDoc::create(
-        automerge::ActorId::from(format!("demo-{i}").as_bytes()),
+        office_dev.actor.clone(),
         &new,
         &field_core::RuleSet::default(),
         &office,
     )?;
-    let cm = if i.is_multiple_of(2) {
-        "cm-li"
+    if i % 6 == 2 {
+        doc.apply(
+            &Edit::UpdateApplication(Application {
+                key_project: Some(true),
+                chief_service_officer: Some("营业厅 王芳".into()),
+                project_name: Some(format!("{}新建项目", CUSTOMERS[i])),
+                ..Default::default()
+            }),
+            &office,
+        )?;
+    }
+    let (cm, cm_dev) = if i.is_multiple_of(2) {
+        ("cm-li", &devices[0])
     } else {
-        "cm-zhao"
+        ("cm-zhao", &devices[1])
     };
+    let pm_dev = &devices[2];
     doc.apply(
         &Edit::UpdateAssignment(Assignment {
             customer_manager: Some(cm.into()),
@@ -178,41 +364,275 @@ fn demo_job(i: usize) -> Result<JobDoc, field_core::job::JobError> {
         }),
         &office,
     )?;
+    let rules = field_core::RuleSet::default();
+    let with_photos = i < 12;
     for (n, event) in path.iter().enumerate() {
         let at = accepted + Duration::days(1 + 3 * n as i64);
-        let actor = match event {
-            E::WorksStarted | E::WorksCompleted => "pm-wang",
-            _ => cm,
+        let dev = match event {
+            E::WorksStarted | E::WorksCompleted => pm_dev,
+            _ => cm_dev,
         };
-        let ctx = EditContext {
-            actor: actor.into(),
-            device: "demo-seed".into(),
-            now: at,
-        };
-        if *event == E::SurveyDone {
-            doc.apply(
-                &Edit::UpdateSurvey(Survey {
-                    surveyed_at: Some(at),
-                    address_verified: Some(true),
-                    load_nature: Some("一般负荷".into()),
-                    ..Default::default()
-                }),
-                &ctx,
-            )?;
-        }
-        if *event == E::WorksStarted {
-            doc.apply(
-                &Edit::PutConstructionLog {
-                    id: format!("log-{i}"),
-                    log: ConstructionLog {
-                        at: Some(at),
-                        progress_pct: Some(30.0),
-                        text: Some("开挖电缆沟".into()),
+        as_device(&mut doc, dev);
+        let c = ctx(dev, at);
+        match event {
+            E::HandedOver => {
+                // The counter collected the documents every job needs, each with its photo.
+                for (g, group) in rules
+                    .document_groups(kind)
+                    .into_iter()
+                    .filter(|g| g.when == field_core::rules::Condition::Always)
+                    .take(3)
+                    .enumerate()
+                {
+                    let Some(option) = group.options.first() else {
+                        continue;
+                    };
+                    let pid = if with_photos {
+                        Some(photo(
+                            &mut doc,
+                            cm_dev,
+                            at,
+                            (i * 10 + g) as u64,
+                            PhotoPurpose::DocumentProof,
+                            &option.label.zh,
+                            Some(&group.key),
+                            &mut blobs,
+                        )?)
+                    } else {
+                        None
+                    };
+                    let mut item = ChecklistItem {
+                        doc_type: Some(option.key.clone()),
+                        collected: Some(true),
+                        original_seen: Some(option.original),
+                        collected_by: Some(cm.into()),
+                        collected_at: Some(at),
                         ..Default::default()
+                    };
+                    if let Some(pid) = pid {
+                        item.photos.insert(pid, true);
+                    }
+                    doc.apply(
+                        &Edit::CheckDocument {
+                            group: group.key.clone(),
+                            item,
+                        },
+                        &c,
+                    )?;
+                }
+            }
+            E::SurveyDone => {
+                doc.apply(
+                    &Edit::UpdateSurvey(Survey {
+                        surveyed_at: Some(at),
+                        surveyor: Some(cm.into()),
+                        address_verified: Some(true),
+                        capacity_verified: Some(true),
+                        category_verified: Some(true),
+                        load_nature: Some("一般负荷".into()),
+                        access_point: Some(format!("10千伏城东线 {} 号杆", 20 + i)),
+                        findings: Some("现场具备接电条件，表箱位置已与客户确认。".into()),
+                        ..Default::default()
+                    }),
+                    &c,
+                )?;
+                if with_photos {
+                    photo(
+                        &mut doc,
+                        cm_dev,
+                        at,
+                        (i * 10 + 5) as u64,
+                        PhotoPurpose::Survey,
+                        "现场勘查：接入点",
+                        None,
+                        &mut blobs,
+                    )?;
+                }
+            }
+            E::SupplyPlanReplied => {
+                doc.apply(
+                    &Edit::UpdateSupplyPlan(SupplyPlan {
+                        source: Some(Source::Single),
+                        voltage: Some(voltage),
+                        access_point: Some(format!("10千伏城东线 {} 号杆", 20 + i)),
+                        metering_point: Some("产权分界处".into()),
+                        metering_method: Some(
+                            if kind.is_low_voltage() {
+                                "低供低计"
+                            } else {
+                                "高供高计"
+                            }
+                            .into(),
+                        ),
+                        property_boundary: Some("计量箱出线端".into()),
+                        utility_invests_to_red_line: Some(true),
+                        reply_mode: Some("书面答复".into()),
+                        replied_at: Some(at),
+                        ..Default::default()
+                    }),
+                    &c,
+                )?;
+            }
+            E::WorksStarted => {
+                doc.apply(
+                    &Edit::PutConstructionLog {
+                        id: format!("log-{i}"),
+                        log: ConstructionLog {
+                            at: Some(at),
+                            author: Some("pm-wang".into()),
+                            progress_pct: Some(30.0),
+                            text: Some("开挖电缆沟，敷设保护管".into()),
+                            safety_ok: Some(true),
+                            quality_ok: Some(true),
+                        },
                     },
-                },
-                &ctx,
-            )?;
+                    &c,
+                )?;
+                if with_photos {
+                    photo(
+                        &mut doc,
+                        pm_dev,
+                        at,
+                        (i * 10 + 6) as u64,
+                        PhotoPurpose::Construction,
+                        "施工现场",
+                        None,
+                        &mut blobs,
+                    )?;
+                }
+            }
+            E::CompletionInspectionReplied => {
+                let passed = path.contains(&E::CompletionInspectionPassed);
+                doc.apply(
+                    &Edit::UpdateInspection {
+                        kind: InspectionKind::Completion,
+                        inspection: Inspection {
+                            requested_at: Some(at - Duration::days(3)),
+                            replied_at: Some(at),
+                            inspector: Some(cm.into()),
+                            passed: Some(false),
+                            written_notice: Some(true),
+                            ..Default::default()
+                        },
+                    },
+                    &c,
+                )?;
+                for (f, text) in [
+                    "进线电缆终端头未做防水处理",
+                    "计量箱接地电阻实测 12 Ω，超过 4 Ω 要求",
+                    "配电室缺少安全警示标识",
+                ]
+                .iter()
+                .enumerate()
+                {
+                    doc.apply(
+                        &Edit::PutFinding {
+                            target: FindingTarget::Inspection(InspectionKind::Completion),
+                            id: format!("cf{f}"),
+                            finding: Finding {
+                                text: Some(text.to_string()),
+                                severity: Some("must_fix".into()),
+                                raised_by: Some(cm.into()),
+                                raised_at: Some(at),
+                                resolved: Some(passed),
+                                resolved_at: passed.then_some(at + Duration::days(2)),
+                            },
+                        },
+                        &c,
+                    )?;
+                }
+            }
+            E::ContractSigned => {
+                let job = doc.job()?;
+                let req = SignRequest {
+                    contract_id: format!("c{i}"),
+                    template: None,
+                    inputs: [
+                        ("supplier".to_string(), "国网邾县供电公司".to_string()),
+                        (
+                            "manager_name".to_string(),
+                            USERS
+                                .iter()
+                                .find(|u| u.0 == cm)
+                                .map(|u| u.2.to_string())
+                                .unwrap_or_default(),
+                        ),
+                    ]
+                    .into_iter()
+                    .collect(),
+                    amends: None,
+                    customer_name: None,
+                    customer: sample::signature(240, i as f64),
+                    manager: sample::signature(160, 1.0 + i as f64),
+                    photo_ids: job.photos.keys().take(1).cloned().collect(),
+                    gps: None,
+                };
+                let signer = Signer {
+                    user: cm.into(),
+                    device_id: cm_dev.id.into(),
+                    device_time: at,
+                };
+                match field_core::contract::sign(&job, &req, &signer, &cm_dev.key) {
+                    Ok(contract) => {
+                        doc.apply(
+                            &Edit::SignContract {
+                                id: req.contract_id.clone(),
+                                contract,
+                            },
+                            &c,
+                        )?;
+                        continue;
+                    }
+                    Err(e) => tracing::warn!(job = i, error = %e, "demo contract not signed"),
+                }
+            }
+            E::MeterInstalled => {
+                doc.apply(
+                    &Edit::UpdateMetering(Metering {
+                        meter_asset_no: Some(format!("3310001{:06}", 4200 + i)),
+                        initial_reading: Some(0.0),
+                        installer: Some(cm.into()),
+                        installed_at: Some(at),
+                        ..Default::default()
+                    }),
+                    &c,
+                )?;
+                doc.apply(
+                    &Edit::PutSeal {
+                        id: "s1".into(),
+                        seal: Seal {
+                            number: Some(format!("FY{:08}", 100 + i)),
+                            position: Some("计量箱门".into()),
+                        },
+                    },
+                    &c,
+                )?;
+                if with_photos {
+                    photo(
+                        &mut doc,
+                        cm_dev,
+                        at,
+                        (i * 10 + 7) as u64,
+                        PhotoPurpose::Meter,
+                        "电能表及封印",
+                        None,
+                        &mut blobs,
+                    )?;
+                }
+            }
+            E::ReturnVisitDone => {
+                doc.apply(
+                    &Edit::UpdateReturnVisit(ReturnVisit {
+                        visited_at: Some(at),
+                        visitor: Some("dispatcher1".into()),
+                        channel: Some("电话".into()),
+                        satisfaction: Some(5 - (i as i64 % 2)),
+                        comment: Some("接电快，服务周到".into()),
+                    }),
+                    &ctx(office_dev, at),
+                )?;
+            }
+            _ => {}
         }
         doc.apply(
             &Edit::AddMilestone {
@@ -223,10 +643,57 @@ fn demo_job(i: usize) -> Result<JobDoc, field_core::job::JobError> {
                     ..Default::default()
                 },
             },
-            &ctx,
+            &c,
         )?;
     }
+    let last = accepted + Duration::days(1 + 3 * path.len() as i64);
+    // Reviews: some jobs wait for the office, one was returned with findings, one approved.
+    if path.len() >= 2 {
+        as_device(&mut doc, cm_dev);
+        match i % 6 {
+            1 | 4 => {
+                doc.apply(
+                    &Edit::SubmitForReview {
+                        id: "submit-1".into(),
+                        at: last.min(now),
+                    },
+                    &ctx(cm_dev, last.min(now)),
+                )?;
+            }
+            3 => {
+                as_device(&mut doc, office_dev);
+                let oc = ctx(office_dev, last.min(now));
+                doc.apply(
+                    &Edit::UpdateReview(Review {
+                        state: Some(ReviewState::Returned),
+                        reviewer: Some("office1".into()),
+                        reviewed_at: Some(last.min(now)),
+                        comment: Some("资料不全，请补充后重新提交".into()),
+                        ..Default::default()
+                    }),
+                    &oc,
+                )?;
+                doc.apply(
+                    &Edit::PutFinding {
+                        target: FindingTarget::Review,
+                        id: "rf1".into(),
+                        finding: Finding {
+                            text: Some("产权证明照片模糊，请重新拍摄".into()),
+                            severity: Some("must_fix".into()),
+                            raised_by: Some("office1".into()),
+                            raised_at: Some(last.min(now)),
+                            resolved: Some(false),
+                            resolved_at: None,
+                        },
+                    },
+                    &oc,
+                )?;
+            }
+            _ => {}
+        }
+    }
     if i % 5 == 3 {
+        as_device(&mut doc, office_dev);
         doc.apply(
             &Edit::StartWaiting {
                 id: "wait-1".into(),
@@ -236,11 +703,33 @@ fn demo_job(i: usize) -> Result<JobDoc, field_core::job::JobError> {
             &office,
         )?;
     }
+    // Two people changed the contact phone offline: both values are kept.
+    if i % 7 == 1 {
+        let mut desk = doc.fork_as(office_dev.actor.clone());
+        let mut phone = doc.fork_as(cm_dev.actor.clone());
+        desk.apply(
+            &Edit::UpdateCustomer(Customer {
+                contact_phone: Some(format!("1390000{:04}", i)),
+                ..Default::default()
+            }),
+            &ctx(office_dev, last.min(now)),
+        )?;
+        phone.apply(
+            &Edit::UpdateCustomer(Customer {
+                contact_phone: Some(format!("1370000{:04}", i)),
+                ..Default::default()
+            }),
+            &ctx(cm_dev, last.min(now)),
+        )?;
+        doc.merge(&mut desk)?;
+        doc.merge(&mut phone)?;
+    }
+    as_device(&mut doc, office_dev);
     doc.apply(
         &Edit::SetNotes {
             text: format!("演示工单 {}：{}。", i + 1, kind.zh()),
         },
         &office,
     )?;
-    Ok(doc)
+    Ok((doc, blobs))
 }

@@ -320,10 +320,12 @@ pub fn record(
         checked.changes.iter().map(|c| (c.hash, c)).collect();
     let changes = doc.changes_since(before);
     let server = server_actor();
+    let seeded = matches!(origin, Origin::Seed(_));
+    // Paths of the changes no rights check looked at: the server's own, and all of a seed's.
     let server_paths: HashMap<ChangeHash, Vec<String>> = {
         let own: Vec<automerge::Change> = changes
             .iter()
-            .filter(|c| c.actor_id() == &server)
+            .filter(|c| seeded || c.actor_id() == &server)
             .cloned()
             .collect();
         field_core::policy::touched_paths(doc, &own)
@@ -369,12 +371,18 @@ pub fn record(
                 ..Default::default()
             },
             (Origin::Device(who) | Origin::OnBehalf(who), false) => audit::by(who, "change"),
-            (Origin::Seed(name), false) => AuditEntry {
-                kind: "change".into(),
-                username: Some(name.to_string()),
-                device_id: Some(name.to_string()),
-                ..Default::default()
-            },
+            (Origin::Seed(name), false) => {
+                // Seeded documents name their devices' actors: attribute each change to the
+                // registered device and its user where there is one.
+                let actor = change.actor_id().to_hex_string();
+                let known = tx.actor_devices(std::slice::from_ref(&actor))?.pop();
+                AuditEntry {
+                    kind: "change".into(),
+                    username: Some(known.as_ref().map_or(name.to_string(), |k| k.2.clone())),
+                    device_id: Some(known.as_ref().map_or(name.to_string(), |k| k.1.clone())),
+                    ..Default::default()
+                }
+            }
         };
         audit::append(
             tx,

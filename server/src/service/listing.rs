@@ -178,3 +178,10 @@ pub fn each(
         }
     }
 }
+
+/// The people a list may be filtered by: `(username, display name, role)` of the caller's unit
+/// (every unit for an admin).
+pub fn people(env: &Env, who: &Principal) -> Result<Vec<(String, String, String)>, ServerError> {
+    let unit = (who.role != Role::Admin).then_some(who.unit.as_str());
+    Ok(env.store.read()?.users_of(unit)?)
+}

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod contracts;
 pub mod demo;
 pub mod docs;
+pub mod exports;
 pub mod feed;
 pub mod jobs;
 pub mod listing;
@@ -15,6 +16,7 @@ pub mod review;
 pub mod session;
 pub mod sync;
 pub mod uploads;
+pub mod view;
 
 use crate::blobs::BlobStore;
 use crate::config::Config;
@@ -39,6 +41,8 @@ pub struct Env {
     /// Countersigns contracts; `None` for tools that only read.
     pub signing_key: Option<KeyPair>,
     pub auth: auth::AuthSettings,
+    /// Scratch space for exports being built (under the data directory: they hold personal data).
+    pub tmp_dir: std::path::PathBuf,
 }
 
 impl Env {
@@ -64,6 +68,7 @@ impl Env {
             policies: RwLock::new(policies),
             signing_key,
             auth: auth::AuthSettings::new(config),
+            tmp_dir: config.data_dir.join("tmp"),
         })
     }
 

@@ -63,13 +63,7 @@ pub async fn login(
         .blocking(move |env| {
             let mut tx = env.store.write()?;
             let now = now_ms();
-            tx.insert_web_session(
-                &hash(&t),
-                user.id,
-                &c,
-                now,
-                now + SESSION_HOURS * 3_600_000,
-            )?;
+            tx.insert_web_session(&hash(&t), user.id, &c, now, now + SESSION_HOURS * 3_600_000)?;
             audit::append(
                 &mut *tx,
                 AuditEntry {

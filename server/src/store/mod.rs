@@ -375,6 +375,9 @@ pub trait ReadTx {
     /// `(username, display name, role)` of a unit's users (every unit's for `None`).
     fn users_of(&self, unit: Option<&str>) -> Result<Vec<(String, String, String)>>;
     fn web_session(&self, hash: &[u8]) -> Result<Option<SessionRow>>;
+    /// The device and user each automerge actor (hex) writes for, where known:
+    /// `(actor, device_id, username, display_name)`.
+    fn actor_devices(&self, actors: &[String]) -> Result<Vec<(String, String, String, String)>>;
     fn last_review(&self, job_id: &str) -> Result<Option<ReviewRow>>;
 
     fn stats(&self) -> Result<Stats>;

@@ -89,7 +89,11 @@ fn list_filter(q: &JobListQuery) -> (Vec<String>, Vec<Value>) {
         push("j.accepted_on <= {}", Value::Text(v), &mut clauses);
     }
     if let Some(k) = q.key_project {
-        push("j.key_project = {}", Value::Integer(i64::from(k)), &mut clauses);
+        push(
+            "j.key_project = {}",
+            Value::Integer(i64::from(k)),
+            &mut clauses,
+        );
     }
     if let Some(t) = text(&q.text) {
         let escaped = t
@@ -451,7 +455,10 @@ impl<T: Conn> ReadTx for T {
             args.push(key);
             args.push(Value::Text(id.clone()));
             let n = args.len();
-            clauses.push(format!("({key_cmp_expr}, j.job_id) {cmp} (?{}, ?{n})", n - 1));
+            clauses.push(format!(
+                "({key_cmp_expr}, j.job_id) {cmp} (?{}, ?{n})",
+                n - 1
+            ));
         }
         let where_sql = if clauses.is_empty() {
             String::new()
@@ -508,11 +515,12 @@ impl<T: Conn> ReadTx for T {
             ))
         })?;
         let mut counts = JobCounts::default();
-        let add = |list: &mut Vec<(String, i64)>, k: &str, n: i64| {
-            match list.iter_mut().find(|(key, _)| key == k) {
-                Some((_, c)) => *c += n,
-                None => list.push((k.to_string(), n)),
-            }
+        let add = |list: &mut Vec<(String, i64)>, k: &str, n: i64| match list
+            .iter_mut()
+            .find(|(key, _)| key == k)
+        {
+            Some((_, c)) => *c += n,
+            None => list.push((k.to_string(), n)),
         };
         for row in rows {
             let (status, sla, review, n) = row?;
@@ -543,6 +551,25 @@ impl<T: Conn> ReadTx for T {
             )?
             .query_map([unit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn actor_devices(&self, actors: &[String]) -> Result<Vec<(String, String, String, String)>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT d.actor, d.device_id, u.username, u.display_name
+             FROM devices d JOIN users u ON u.id = d.user_id WHERE d.actor = ?1",
+        )?;
+        let mut out = Vec::new();
+        for actor in actors {
+            if let Some(row) = stmt
+                .query_row([actor], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?
+            {
+                out.push(row);
+            }
+        }
+        Ok(out)
     }
 
     fn web_session(&self, hash: &[u8]) -> Result<Option<SessionRow>> {

@@ -1,0 +1,383 @@
+//! The two languages of the office pages (Simplified Chinese by default, English by a toggle), the
+//! labels of the job document's fields, and how values read to a person.
+
+use field_core::codes::*;
+use serde_json::Value as Json;
+
+/// The language of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn parse(s: &str) -> Lang {
+        if s.eq_ignore_ascii_case("en") {
+            Lang::En
+        } else {
+            Lang::Zh
+        }
+    }
+
+    /// The `lang` attribute of `<html>`.
+    pub fn html(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+
+    /// The other language (for the toggle).
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+
+    /// Picks the text of this language.
+    pub fn t<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+}
+
+/// Field labels, in the order fields are shown: `(key, zh, en)`.
+pub const FIELDS: &[(&str, &str, &str)] = &[
+    ("name", "名称", "name"),
+    ("id_number", "证件号码", "ID number"),
+    ("contact_name", "联系人", "contact"),
+    ("contact_phone", "联系电话", "contact phone"),
+    ("address", "用电地址", "address"),
+    ("account_no", "户号", "account number"),
+    ("filed_by_agent", "委托代理办理", "filed by an agent"),
+    ("phone", "电话", "phone"),
+    ("project_name", "项目名称", "project"),
+    ("industry", "行业", "industry"),
+    ("channel", "受理渠道", "channel"),
+    ("capacity_kva", "申请容量（千伏安）", "capacity (kVA)"),
+    ("voltage", "电压等级", "voltage"),
+    ("tariff", "电价类别", "tariff"),
+    ("importance", "重要性", "importance"),
+    ("source", "电源", "supply source"),
+    (
+        "grid_distance_m",
+        "接入距离（米）",
+        "distance to the grid (m)",
+    ),
+    (
+        "replacement_share_pct",
+        "电能替代占比（%）",
+        "electric replacement (%)",
+    ),
+    ("ev_charging", "充换电设施", "EV charging"),
+    ("dev_zone", "开发区", "development zone"),
+    ("rural", "农村", "rural"),
+    ("special_industry", "特殊行业", "special industry"),
+    ("grid_health", "电网健康状况", "grid health"),
+    ("wanted_on", "期望送电日期", "wanted power-on date"),
+    (
+        "key_project",
+        "重点项目（绿色通道）",
+        "key project (green channel)",
+    ),
+    (
+        "chief_service_officer",
+        "首席服务官",
+        "chief service officer",
+    ),
+    ("fees_due", "应缴费用", "fees due"),
+    ("supply_management", "供电管理方式", "supply management"),
+    ("customer_manager", "客户经理", "customer manager"),
+    (
+        "customer_manager_name",
+        "客户经理姓名",
+        "customer manager's name",
+    ),
+    (
+        "customer_chose_manager",
+        "客户自选经理",
+        "chosen by the customer",
+    ),
+    ("project_manager", "项目经理", "project manager"),
+    (
+        "project_manager_name",
+        "项目经理姓名",
+        "project manager's name",
+    ),
+    ("assigned_at", "派工时间", "assigned"),
+    (
+        "pm_released_at",
+        "项目经理释放时间",
+        "project manager released",
+    ),
+    ("surveyed_at", "勘查时间", "surveyed"),
+    ("surveyor", "勘查人", "surveyor"),
+    ("address_verified", "地址已核实", "address verified"),
+    ("load_nature", "负荷性质", "load nature"),
+    ("capacity_verified", "容量已核实", "capacity verified"),
+    ("category_verified", "用电类别已核实", "category verified"),
+    (
+        "verified_capacity_kva",
+        "核定容量（千伏安）",
+        "verified capacity (kVA)",
+    ),
+    (
+        "direct_install",
+        "勘查装表一岗制",
+        "survey and install in one visit",
+    ),
+    ("access_point", "接入点", "access point"),
+    ("findings", "勘查意见", "findings"),
+    ("metering_point", "计量点", "metering point"),
+    ("metering_method", "计量方式", "metering method"),
+    ("property_boundary", "产权分界点", "property boundary"),
+    (
+        "utility_invests_to_red_line",
+        "投资到红线",
+        "utility invests to the red line",
+    ),
+    ("reply_mode", "答复方式", "reply mode"),
+    ("replied_at", "答复时间", "replied"),
+    ("valid_until_on", "有效期至", "valid until"),
+    ("project_no", "工程编号", "project number"),
+    ("utility_invested", "供电公司投资", "utility invested"),
+    ("planned_start_on", "计划开工", "planned start"),
+    ("planned_finish_on", "计划竣工", "planned finish"),
+    ("progress_pct", "进度（%）", "progress (%)"),
+    ("designer", "设计单位", "designer"),
+    ("plan", "设计方案", "design"),
+    ("approved_at", "批准时间", "approved"),
+    ("approved_by", "批准人", "approved by"),
+    ("accepted_at", "验收时间", "accepted"),
+    ("accepted_by", "验收人", "accepted by"),
+    ("passed", "合格", "passed"),
+    ("remarks", "备注", "remarks"),
+    ("amount_yuan", "金额（元）", "amount (yuan)"),
+    ("settled_at", "结算时间", "settled"),
+    ("documents_complete", "资料齐全", "documents complete"),
+    ("spec", "规格", "specification"),
+    ("quantity", "数量", "quantity"),
+    ("unit", "单位", "unit"),
+    ("requisition_no", "领料单号", "requisition"),
+    ("requisitioned", "已领料", "requisitioned"),
+    ("received", "已到货", "received"),
+    ("kind", "类别", "kind"),
+    ("number", "编号", "number"),
+    ("authority", "发证机关", "authority"),
+    ("issued_on", "签发日期", "issued"),
+    ("expires_on", "有效期至", "expires"),
+    ("at", "时间", "time"),
+    ("author", "记录人", "author"),
+    ("text", "内容", "text"),
+    ("safety_ok", "安全合格", "safety ok"),
+    ("quality_ok", "质量合格", "quality ok"),
+    ("requested_at", "受理时间", "requested"),
+    ("inspector", "检查人", "inspector"),
+    ("written_notice", "一次性书面告知", "written notice given"),
+    ("severity", "严重程度", "severity"),
+    ("raised_by", "提出人", "raised by"),
+    ("raised_at", "提出时间", "raised"),
+    ("resolved", "已整改", "resolved"),
+    ("resolved_at", "整改时间", "resolved at"),
+    ("meter_asset_no", "电能表资产编号", "meter asset number"),
+    ("initial_reading", "起度", "initial reading"),
+    ("ct_ratio", "互感器变比", "CT ratio"),
+    ("installer", "装表人", "installer"),
+    ("installed_at", "装表时间", "installed"),
+    ("powered_on_at", "送电时间", "powered on"),
+    ("position", "位置", "position"),
+    ("visited_at", "回访时间", "visited"),
+    ("visitor", "回访人", "visitor"),
+    ("satisfaction", "满意度", "satisfaction"),
+    ("comment", "意见", "comment"),
+    ("state", "状态", "state"),
+    ("reviewer", "审核人", "reviewer"),
+    ("reviewed_at", "审核时间", "reviewed"),
+    ("doc_type", "资料类型", "document"),
+    ("collected", "已收取", "collected"),
+    ("original_seen", "已验原件", "original seen"),
+    ("collected_by", "收资人", "collected by"),
+    ("collected_at", "收资时间", "collected at"),
+    ("note", "备注", "note"),
+    ("event", "事件", "event"),
+    ("actor", "记录人", "recorded by"),
+    ("recorded_at", "录入时间", "entered"),
+    ("device", "设备", "device"),
+    ("reason", "原因", "reason"),
+    ("started_at", "开始", "started"),
+    ("started_by", "发起人", "started by"),
+    ("ended_at", "结束", "ended"),
+    ("ended_by", "结束人", "ended by"),
+    ("notes", "备注", "notes"),
+    ("job_no", "工单号", "job number"),
+    ("created_at", "创建时间", "created"),
+];
+
+/// A label for the last key of a document path (`customer.contact_phone` → 联系电话).
+pub fn field(lang: Lang, key: &str) -> String {
+    match FIELDS.iter().find(|(k, _, _)| *k == key) {
+        Some((_, zh, en)) => lang.t(zh, en).to_string(),
+        None if key == "special_loads" => lang.t("特殊负荷", "special loads").to_string(),
+        None => key.to_string(),
+    }
+}
+
+/// Where a field is shown among its section's fields (unknown keys last, by name).
+pub fn field_rank(key: &str) -> usize {
+    FIELDS
+        .iter()
+        .position(|(k, _, _)| *k == key)
+        .unwrap_or(FIELDS.len())
+}
+
+/// A label for a whole dotted path: the labels of its fixed keys, ids kept as they are.
+pub fn path(lang: Lang, dotted: &str) -> String {
+    let mut parts = Vec::new();
+    let count = dotted.split('.').count();
+    for (i, key) in dotted.split('.').enumerate() {
+        let last = i + 1 == count;
+        let section = match key {
+            // A map of findings inside a section; the survey's `findings` is a text field.
+            "findings" if !last || !dotted.starts_with("survey") => {
+                Some(lang.t("整改意见", "findings"))
+            }
+            "customer" => Some(lang.t("客户", "customer")),
+            "agent" => Some(lang.t("代理人", "agent")),
+            "application" => Some(lang.t("用电申请", "application")),
+            "checklist" => Some(lang.t("收资清单", "checklist")),
+            "assignment" => Some(lang.t("派工", "assignment")),
+            "survey" => Some(lang.t("现场勘查", "survey")),
+            "supply_plan" => Some(lang.t("供电方案", "supply plan")),
+            "project" => Some(lang.t("配套工程", "project")),
+            "logs" => Some(lang.t("施工日志", "logs")),
+            "materials" => Some(lang.t("物资", "materials")),
+            "permits" => Some(lang.t("许可", "permits")),
+            "design" => Some(lang.t("设计", "design")),
+            "acceptance" => Some(lang.t("验收", "acceptance")),
+            "settlement" => Some(lang.t("结算", "settlement")),
+            "inspections" => Some(lang.t("受电工程检查", "inspections")),
+            "design_review" => Some(lang.t("设计审查", "design review")),
+            "mid" => Some(lang.t("中间检查", "mid inspection")),
+            "completion" => Some(lang.t("竣工检验", "completion inspection")),
+            "metering" => Some(lang.t("计量装置", "metering")),
+            "seals" => Some(lang.t("封印", "seals")),
+            "return_visit" => Some(lang.t("回访", "return visit")),
+            "review" => Some(lang.t("审核", "review")),
+            "milestones" => Some(lang.t("里程碑", "milestones")),
+            "pauses" => Some(lang.t("等待客户", "waiting")),
+            "photos" => Some(lang.t("照片", "photos")),
+            "contracts" => Some(lang.t("合同", "contracts")),
+            "receipt" => Some(lang.t("回执", "receipt")),
+            "special_loads" => Some(lang.t("特殊负荷", "special loads")),
+            _ => None,
+        };
+        parts.push(match section {
+            Some(s) => s.to_string(),
+            None => field(lang, key),
+        });
+    }
+    parts.join(" › ")
+}
+
+fn code_label(lang: Lang, key: &str, v: &str) -> Option<String> {
+    macro_rules! code {
+        ($t:ty) => {
+            <$t>::parse(v).map(|c| lang.t(c.zh(), c.en()).to_string())
+        };
+    }
+    match key {
+        "voltage" => code!(Voltage),
+        "tariff" => code!(Tariff),
+        "importance" => code!(Importance),
+        "source" => code!(Source),
+        "dev_zone" => code!(DevZone),
+        "grid_health" => code!(GridHealth),
+        "kind" => code!(JobKind),
+        "status" => code!(JobStatus),
+        "event" => code!(MilestoneEvent),
+        "state" => code!(ReviewState),
+        "purpose" => code!(PhotoPurpose),
+        _ => None,
+    }
+}
+
+/// An instant as China local time, `2026-11-03 09:00`.
+pub fn instant(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.with_timezone(&field_core::job::china_offset())
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// Milliseconds since the epoch as China local time.
+pub fn millis(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map(instant)
+        .unwrap_or_default()
+}
+
+/// How the value of `key` reads to a person: codes by their labels, flags as 是/否, instants
+/// in China time.
+pub fn value(lang: Lang, key: &str, v: &Json) -> String {
+    match v {
+        Json::Null => "—".into(),
+        Json::Bool(b) => lang
+            .t(if *b { "是" } else { "否" }, if *b { "yes" } else { "no" })
+            .into(),
+        Json::Number(n) => n.to_string(),
+        Json::String(s) => {
+            if let Some(l) = code_label(lang, key, s) {
+                return l;
+            }
+            if (key == "at" || key.ends_with("_at"))
+                && let Ok(t) = chrono::DateTime::parse_from_rfc3339(s)
+            {
+                return instant(t.with_timezone(&chrono::Utc));
+            }
+            s.clone()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A role's name.
+pub fn role(lang: Lang, r: &str) -> String {
+    Role::parse(r)
+        .map(|r| lang.t(r.zh(), r.en()).to_string())
+        .unwrap_or_else(|| r.to_string())
+}
+
+/// A time-limit state's name.
+pub fn sla(lang: Lang, s: &str) -> String {
+    let (zh, en) = match s {
+        "met" => ("已按时完成", "met"),
+        "missed" => ("超时完成", "missed"),
+        "overdue" => ("已超期", "overdue"),
+        "due_soon" => ("即将到期", "due soon"),
+        "on_track" => ("正常", "on track"),
+        "not_started" => ("未开始", "not started"),
+        other => (other, other),
+    };
+    lang.t(zh, en).to_string()
+}
+
+/// A review state's name (`none`: never submitted or reviewed).
+pub fn review_state(lang: Lang, s: &str) -> String {
+    match s {
+        "none" => lang.t("未提交", "not submitted").into(),
+        other => ReviewState::parse(other)
+            .map(|r| lang.t(r.zh(), r.en()).to_string())
+            .unwrap_or_else(|| other.to_string()),
+    }
+}

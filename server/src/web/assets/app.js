@@ -1,0 +1,24 @@
+// Small helpers; every page works without them.
+(function () {
+  // Photo viewer: ← and → go to the previous and next photo.
+  var prev = document.querySelector('a[rel=prev]'), next = document.querySelector('a[rel=next]');
+  if (prev || next) {
+    document.addEventListener('keydown', function (e) {
+      if (e.target.closest && e.target.closest('input, textarea, select')) return;
+      if (e.key === 'ArrowLeft' && prev) location.href = prev.href;
+      if (e.key === 'ArrowRight' && next) location.href = next.href;
+    });
+  }
+  // Review form: one more finding field.
+  var add = document.getElementById('add-finding');
+  if (add) {
+    add.hidden = false;
+    add.addEventListener('click', function () {
+      var list = document.getElementById('findings');
+      var input = list.querySelector('input').cloneNode();
+      input.value = '';
+      list.appendChild(input);
+      input.focus();
+    });
+  }
+})();

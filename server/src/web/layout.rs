@@ -1,0 +1,108 @@
+//! The page shell (header, language toggle, logout), the stylesheet and the script, and small
+//! pieces every page uses.
+
+use super::Web;
+use crate::i18n::{self, Lang};
+use axum::http::header;
+use axum::response::IntoResponse;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+const CSS: &str = include_str!("assets/app.css");
+const JS: &str = include_str!("assets/app.js");
+
+pub async fn css() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        CSS,
+    )
+}
+
+pub async fn js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        JS,
+    )
+}
+
+fn head(lang: Lang, title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            meta name="referrer" content="same-origin";
+            title { (title) " · " (lang.t("Fieldline 业扩现场", "Fieldline")) }
+            link rel="stylesheet" href="/static/app.css";
+            script src="/static/app.js" defer {}
+        }
+    }
+}
+
+/// A page without the signed-in header (login, errors).
+pub fn bare(lang: Lang, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(lang.html()) {
+            (head(lang, title))
+            body {
+                header.top {
+                    span.brand { (lang.t("Fieldline 业扩报装", "Fieldline new connections")) }
+                    (toggle(lang, "/"))
+                }
+                (body)
+            }
+        }
+    }
+}
+
+fn toggle(lang: Lang, back: &str) -> Markup {
+    let other = lang.other();
+    html! {
+        a href={ "/lang/" (other.code()) "?back=" (super::urlencode(back)) } lang=(other.html()) {
+            (other.t("中文", "English"))
+        }
+    }
+}
+
+/// A signed-in page: header with the user, the language toggle (back to `here`) and logout.
+pub fn page(web: &Web, here: &str, title: &str, body: Markup) -> Markup {
+    let lang = web.lang;
+    let who = &web.session.who;
+    html! {
+        (DOCTYPE)
+        html lang=(lang.html()) {
+            (head(lang, title))
+            body {
+                header.top {
+                    a.brand href="/jobs" { (lang.t("Fieldline 业扩报装", "Fieldline new connections")) }
+                    a href="/jobs" { (lang.t("工单列表", "Jobs")) }
+                    a href="/jobs?review=pending" { (lang.t("待审核", "To review")) }
+                    span.who {
+                        (who.display_name) " · " (i18n::role(lang, who.role.as_str()))
+                    }
+                    (toggle(lang, here))
+                    form method="post" action="/logout" style="display:inline" {
+                        input type="hidden" name="csrf" value=(web.session.csrf);
+                        button.link type="submit" { (lang.t("退出", "Log out")) }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+/// A badge for a state (class = the state's code).
+pub fn badge(class: &str, text: &str) -> Markup {
+    html! { span class={ "badge " (class) } { (text) } }
+}
+
+/// An inline SVG built by the server (signatures): already escaped XML.
+pub fn svg(markup: String) -> Markup {
+    PreEscaped(markup)
+}

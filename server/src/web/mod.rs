@@ -1,0 +1,220 @@
+//! The office web UI: server-rendered pages (maud, compiled in), plain HTML forms, a little
+//! hand-written JS and CSS, Simplified Chinese by default with English by a toggle.
+//!
+//! Pages are thin like the API handlers: they resolve the browser session ([`Web`]), call the
+//! same services (which ask [`crate::authz`]) and render. A page a role may not see answers 403
+//! or 404 like the API.
+
+pub mod exports;
+pub mod jobs;
+pub mod layout;
+pub mod list;
+pub mod login;
+pub mod media;
+
+use crate::error::ServerError;
+use crate::http::caller::{SESSION_COOKIE, cookie, web_session};
+use crate::i18n::Lang;
+use crate::service::Env;
+use crate::service::session::WebSession;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use std::sync::Arc;
+
+/// The language cookie.
+pub const LANG_COOKIE: &str = "fl_lang";
+/// The pre-login CSRF cookie (double submit on the login form).
+pub const LOGIN_CSRF_COOKIE: &str = "fl_login_csrf";
+/// Largest form body.
+pub const FORM_BODY_MAX: usize = 64 * 1024;
+
+/// The routes of the pages.
+pub fn router() -> Router<Arc<Env>> {
+    Router::new()
+        .route("/", get(login::page))
+        .route("/login", post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/lang/{code}", get(login::language))
+        .route("/static/app.css", get(layout::css))
+        .route("/static/app.js", get(layout::js))
+        .route("/jobs", get(list::page))
+        .route("/jobs/export.csv", get(exports::csv))
+        .route("/jobs/export.xlsx", get(exports::xlsx))
+        .route("/jobs/{id}", get(jobs::detail))
+        .route("/jobs/{id}/history", get(jobs::history))
+        .route("/jobs/{id}/review", post(jobs::review))
+        .route("/jobs/{id}/photos", get(media::gallery))
+        .route("/jobs/{id}/photos/{pid}", get(media::viewer))
+        .route("/jobs/{id}/contracts/{cid}", get(media::contract))
+        .route("/jobs/{id}/notice.pdf", get(exports::notice))
+        .route("/jobs/{id}/archive.zip", get(exports::archive))
+        .layer(DefaultBodyLimit::max(FORM_BODY_MAX))
+}
+
+/// The language a request asks for (cookie; Chinese by default).
+pub fn lang_of(headers: &HeaderMap) -> Lang {
+    cookie(headers, LANG_COOKIE)
+        .map(Lang::parse)
+        .unwrap_or_default()
+}
+
+/// Whether cookies set in answer to `headers` should be `Secure`.
+pub fn secure(env: &Env, headers: &HeaderMap) -> bool {
+    env.auth.secure_cookies
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, path `/`, Secure behind TLS.
+pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>, secure: bool) -> String {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+/// A signed-in browser: its session and language. Pages that need one redirect to the login
+/// page without it.
+pub struct Web {
+    pub session: WebSession,
+    pub token: String,
+    pub lang: Lang,
+}
+
+impl Web {
+    pub fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
+        self.lang.t(zh, en)
+    }
+}
+
+impl FromRequestParts<Arc<Env>> for Web {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, env: &Arc<Env>) -> Result<Self, Response> {
+        let lang = lang_of(&parts.headers);
+        match web_session(env, &parts.headers).await {
+            Ok(Some((token, session))) => Ok(Web {
+                session,
+                token,
+                lang,
+            }),
+            Ok(None) => {
+                let path = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/jobs");
+                let mut to = String::from("/?next=");
+                to.push_str(&urlencode(path));
+                let mut r = Redirect::to(&to).into_response();
+                if cookie(&parts.headers, SESSION_COOKIE).is_some() {
+                    // An ended session: forget its cookie.
+                    if let Ok(v) = set_cookie(SESSION_COOKIE, "", Some(0), false).parse() {
+                        r.headers_mut().insert(header::SET_COOKIE, v);
+                    }
+                }
+                Err(r)
+            }
+            Err(e) => Err(Shown(lang, e).into_response()),
+        }
+    }
+}
+
+/// An error shown as a page in the reader's language, with the API's status code.
+pub struct Shown(pub Lang, pub ServerError);
+
+impl IntoResponse for Shown {
+    fn into_response(self) -> Response {
+        let Shown(lang, e) = self;
+        let status = crate::http::error::status(&e);
+        if status.is_server_error() {
+            tracing::error!(error = %e, "page failed");
+        }
+        let (_, zh, en) = e.describe();
+        let title = match status {
+            StatusCode::NOT_FOUND => lang.t("找不到该页面或工单", "Not found"),
+            StatusCode::FORBIDDEN => lang.t("无权访问", "Not allowed"),
+            StatusCode::TOO_MANY_REQUESTS => lang.t("操作过于频繁", "Too many attempts"),
+            s if s.is_server_error() => lang.t("服务器出错", "Server error"),
+            _ => lang.t("请求有误", "Bad request"),
+        };
+        let body = layout::bare(
+            lang,
+            title,
+            maud::html! {
+                main {
+                    div.card {
+                        h1 { (title) }
+                        p.error { (lang.t(&zh, &en)) }
+                        p { a href="/jobs" { (lang.t("返回工单列表", "Back to the job list")) } }
+                    }
+                }
+            },
+        );
+        (status, body).into_response()
+    }
+}
+
+/// `result.page(lang)?`: a service error becomes an error page.
+pub trait ShowErr<T> {
+    fn page(self, lang: Lang) -> Result<T, Shown>;
+}
+
+impl<T> ShowErr<T> for Result<T, ServerError> {
+    fn page(self, lang: Lang) -> Result<T, Shown> {
+        self.map_err(|e| Shown(lang, e))
+    }
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A query string from pairs (`a=1&b=2`).
+pub fn query(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Whether `next` is a safe place to send a browser after login: a path on this server.
+pub fn local_path(next: &str) -> Option<&str> {
+    (next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && next.len() < 2048)
+        .then_some(next)
+}
+
+/// Checks a form's CSRF token against the session's.
+pub fn check_csrf(web: &Web, sent: &str) -> Result<(), Shown> {
+    if crate::service::session::same_secret(sent, &web.session.csrf) {
+        Ok(())
+    } else {
+        Err(Shown(
+            web.lang,
+            ServerError::forbidden(
+                "表单已失效，请刷新页面后重试",
+                "the form has expired: reload the page and try again",
+            ),
+        ))
+    }
+}
