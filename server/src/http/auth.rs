@@ -63,3 +63,15 @@ fn user_info(p: &Principal) -> UserInfo {
 pub async fn me(Caller(who): Caller) -> Json<UserInfo> {
     Json(user_info(&who))
 }
+
+/// Documents `GET /api/v1/me` (the handler is [`me`]).
+#[utoipa::path(
+    get, path = "/api/v1/me", tag = "office",
+    responses(
+        (status = 200, body = crate::http::openapi::Me),
+        (status = 401, body = crate::http::openapi::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[allow(dead_code)]
+pub(crate) fn me_doc() {}

@@ -8,10 +8,9 @@ use crate::service::auth::Principal;
 use crate::service::{Env, audit, contracts, jobs};
 use crate::store::AuditEntry;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use serde::Deserialize;
 use std::sync::Arc;
 
 /// The caller may see the job, or 404 (the job's existence is not disclosed).
@@ -63,26 +62,6 @@ pub async fn automerge_doc(
         [(header::CONTENT_TYPE, "application/octet-stream")],
         bytes,
     ))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct HistoryQuery {
-    /// Entries after this id (the previous page's `next_after`).
-    pub after: Option<i64>,
-    pub limit: Option<u32>,
-}
-
-/// `GET /api/v1/jobs/{id}/history`: who changed what, when, from which device.
-pub async fn history(
-    State(env): State<Arc<Env>>,
-    Caller(who): Caller,
-    Path(id): Path<String>,
-    Query(q): Query<HistoryQuery>,
-) -> Result<Json<audit::History>, ServerError> {
-    let h = env
-        .blocking(move |env| audit::history(env, &who, &id, q.after, q.limit.unwrap_or(100)))
-        .await?;
-    Ok(Json(h))
 }
 
 pub async fn contract_verification(

@@ -7,6 +7,8 @@ pub mod caller;
 pub mod error;
 pub mod health;
 pub mod jobs;
+pub mod office;
+pub mod openapi;
 pub mod sync;
 pub mod uploads;
 
@@ -28,7 +30,18 @@ pub fn router(env: Arc<Env>) -> Router {
         .route("/api/v1/me", get(auth::me))
         .route("/api/v1/sync", post(sync::sync))
         .route("/api/v1/jobs/{id}/automerge", get(jobs::automerge_doc))
-        .route("/api/v1/jobs/{id}/history", get(jobs::history))
+        .route("/api/v1/openapi.json", get(openapi::openapi))
+        .route("/api/v1/jobs", get(office::list))
+        .route("/api/v1/jobs/{id}", get(office::job))
+        .route("/api/v1/jobs/{id}/history", get(office::history))
+        .route(
+            "/api/v1/jobs/{id}/changes-since-review",
+            get(office::since_review),
+        )
+        .route(
+            "/api/v1/jobs/{id}/review",
+            post(office::review).layer(DefaultBodyLimit::max(office::REVIEW_BODY_MAX)),
+        )
         .route(
             "/api/v1/jobs/{id}/contracts/{cid}/verification",
             get(jobs::contract_verification),

@@ -42,7 +42,7 @@ pub fn record(env: &Env, entry: AuditEntry) -> Result<(), ServerError> {
 }
 
 /// One page of a job's history.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct History {
     pub job_id: String,
     pub entries: Vec<AuditEntry>,
@@ -62,7 +62,13 @@ pub fn history(
     if !authz::can_read_job(&*tx, who, job_id)? {
         return Err(ServerError::NotFound);
     }
-    let limit = limit.clamp(1, PAGE_MAX);
+    if !(1..=PAGE_MAX).contains(&limit) {
+        return Err(ServerError::bad(
+            "bad_limit",
+            format!("每页条数须在 1 到 {PAGE_MAX} 之间"),
+            format!("the page size must be between 1 and {PAGE_MAX}"),
+        ));
+    }
     let entries = tx.audit(&AuditQuery {
         job_id: Some(job_id.to_string()),
         after_id: after,

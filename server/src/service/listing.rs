@@ -72,7 +72,11 @@ impl ListFilter {
             return Ok(None);
         }
         chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
-            .map(|d| Some(d.to_string()))
+            .ok()
+            .filter(|d| d.to_string() == v)
+            .map(Some)
+            .ok_or(())
+            .map(|d| d.map(|d| d.to_string()))
             .map_err(|_| {
                 ServerError::bad(
                     "bad_filter",
@@ -83,6 +87,19 @@ impl ListFilter {
     }
 
     /// The store query for `who` (their scope), validated.
+    /// The page size asked for (default [`PAGE_DEFAULT`]), refused outside 1..=[`PAGE_MAX`].
+    pub fn page_size(&self) -> Result<u32, ServerError> {
+        match self.limit {
+            None => Ok(PAGE_DEFAULT),
+            Some(n) if (1..=PAGE_MAX).contains(&n) => Ok(n),
+            Some(_) => Err(ServerError::bad(
+                "bad_limit",
+                format!("每页条数须在 1 到 {PAGE_MAX} 之间"),
+                format!("the page size must be between 1 and {PAGE_MAX}"),
+            )),
+        }
+    }
+
     pub fn query(&self, who: &Principal, limit: u32) -> Result<JobListQuery, ServerError> {
         let text = |s: &str| Some(s.trim().to_string()).filter(|v| !v.is_empty());
         let after = match self.after.rsplit_once('~') {
@@ -129,7 +146,7 @@ impl ListFilter {
 }
 
 /// One page of a list with the totals of its filter.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Listing {
     pub rows: Vec<JobListRow>,
     pub counts: JobCounts,
@@ -139,7 +156,7 @@ pub struct Listing {
 
 /// The page of jobs `filter` selects for `who`.
 pub fn list(env: &Env, who: &Principal, filter: &ListFilter) -> Result<Listing, ServerError> {
-    let limit = filter.limit.unwrap_or(PAGE_DEFAULT).clamp(1, PAGE_MAX);
+    let limit = filter.page_size()?;
     let mut q = filter.query(who, limit + 1)?;
     let tx = env.store.read()?;
     let mut rows = tx.list_jobs(&q)?;

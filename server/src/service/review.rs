@@ -23,9 +23,12 @@ use serde::{Deserialize, Serialize};
 
 /// Most findings one review may raise.
 pub const FINDINGS_MAX: usize = 50;
+/// Longest comment and finding, in characters.
+pub const COMMENT_MAX: usize = 2000;
+pub const FINDING_MAX: usize = 500;
 
 /// What the reviewer decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Approve,
@@ -43,6 +46,45 @@ pub struct ReviewInput {
     #[serde(default)]
     pub findings: Vec<String>,
 }
+
+impl ReviewInput {
+    /// The JSON Schema of a review (OpenAPI): approve (comment optional), or return with a
+    /// comment or at least one finding that says something; no control characters but tab and
+    /// newline. Written as JSON because the OpenAPI model cannot say `contains`.
+    pub fn json_schema() -> serde_json::Value {
+        let clean = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$";
+        let text = |max: usize| serde_json::json!({ "type": "string", "maxLength": max, "pattern": clean });
+        let said = |max: usize| serde_json::json!({ "allOf": [text(max), { "type": "string", "pattern": r"\S" }] });
+        let findings = serde_json::json!({ "type": "array", "items": text(FINDING_MAX), "maxItems": FINDINGS_MAX });
+        let some_finding = serde_json::json!({
+            "type": "array", "maxItems": FINDINGS_MAX, "minItems": 1,
+            "items": text(FINDING_MAX), "contains": said(FINDING_MAX)
+        });
+        serde_json::json!({ "anyOf": [
+            {
+                "type": "object", "required": ["outcome"],
+                "properties": { "outcome": { "type": "string", "enum": ["approve"] }, "comment": text(COMMENT_MAX), "findings": findings },
+            },
+            {
+                "type": "object", "required": ["outcome", "comment"],
+                "properties": { "outcome": { "type": "string", "enum": ["return"] }, "comment": said(COMMENT_MAX), "findings": findings },
+            },
+            {
+                "type": "object", "required": ["outcome", "findings"],
+                "properties": { "outcome": { "type": "string", "enum": ["return"] }, "comment": text(COMMENT_MAX), "findings": some_finding },
+            },
+        ]})
+    }
+}
+
+impl utoipa::PartialSchema for ReviewInput {
+    /// A placeholder: the served document carries [`ReviewInput::json_schema`].
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::Object::new().into()
+    }
+}
+
+impl utoipa::ToSchema for ReviewInput {}
 
 /// Whether `who` may review jobs at all (the write policy's `review` section).
 pub fn may_review(env: &Env, who: &Principal) -> bool {
@@ -73,6 +115,17 @@ pub fn review(
         .map(|f| f.trim())
         .filter(|f| !f.is_empty())
         .collect();
+    if input.comment.chars().count() > COMMENT_MAX
+        || findings.iter().any(|f| f.chars().count() > FINDING_MAX)
+    {
+        return Err(ServerError::bad(
+            "too_long",
+            format!("审核意见最多 {COMMENT_MAX} 字，每条整改事项最多 {FINDING_MAX} 字"),
+            format!(
+                "a comment is at most {COMMENT_MAX} characters, a finding at most {FINDING_MAX}"
+            ),
+        ));
+    }
     if findings.len() > FINDINGS_MAX {
         return Err(ServerError::bad(
             "too_many_findings",

@@ -16,7 +16,7 @@ use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
 /// Who wrote a value, as far as the server knows.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Author {
     /// The automerge actor (hex).
     pub actor: String,
@@ -28,8 +28,9 @@ pub struct Author {
 }
 
 /// One value of a conflicted field and its author.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ConflictValue {
+    #[schema(value_type = serde_json::Value)]
     pub value: Json,
     pub author: Author,
     /// The value automerge shows by default (every replica picks the same one).
@@ -37,34 +38,41 @@ pub struct ConflictValue {
 }
 
 /// A field two people set concurrently: every value is kept.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ConflictView {
     pub path: String,
     pub values: Vec<ConflictValue>,
 }
 
 /// A rule verdict with the name of its check.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct NamedVerdict {
     /// `direct_install`, `zero_investment`, `approval_exempt`, `onsite_plan_reply`.
     pub check: &'static str,
     pub zh: &'static str,
     pub en: &'static str,
+    #[schema(value_type = Object)]
     pub verdict: Verdict,
 }
 
 /// Everything the office sees of one job.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct JobView {
+    /// The typed job (see `docs/job-document.md`).
+    #[schema(value_type = Object)]
     pub job: Job,
     /// The whole document (every nested part).
+    #[schema(value_type = Object)]
     pub document: Json,
     pub conflicts: Vec<ConflictView>,
+    /// Every stage's clock: limit, start, due date, working days used, pauses, state.
+    #[schema(value_type = Object)]
     pub time_limits: TimeLimits,
     pub verdicts: Vec<NamedVerdict>,
     /// The rule set the job is judged by.
     pub rule_set: String,
     /// The document groups of the checklist: which are required, which collected.
+    #[schema(value_type = Vec<Object>)]
     pub checklist: Vec<RequiredGroup>,
     /// The last review recorded by the server, if any.
     #[serde(skip)]

@@ -155,7 +155,7 @@ pub struct JobListQuery {
 }
 
 /// One row of a job list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobListRow {
     pub job_id: String,
     pub unit: String,
@@ -176,12 +176,15 @@ pub struct JobListRow {
     pub sort_key: String,
 }
 
-/// Totals of a job list query (paging aside).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Totals of a job list query (paging aside): `[state, count]` pairs per kind of state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobCounts {
     pub total: i64,
+    #[schema(value_type = Vec<Vec<serde_json::Value>>)]
     pub by_status: Vec<(String, i64)>,
+    #[schema(value_type = Vec<Vec<serde_json::Value>>)]
     pub by_sla_state: Vec<(String, i64)>,
+    #[schema(value_type = Vec<Vec<serde_json::Value>>)]
     pub by_review_state: Vec<(String, i64)>,
 }
 
@@ -249,7 +252,7 @@ pub struct UploadRow {
 }
 
 /// One entry of the audit trail.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// Assigned by the store (ignored when appending).
     pub id: i64,
@@ -268,6 +271,7 @@ pub struct AuditEntry {
     pub sections: Vec<String>,
     pub paths: Vec<String>,
     /// Anything else (reason codes, client address, file names).
+    #[schema(value_type = Object)]
     pub detail: serde_json::Value,
 }
 
