@@ -17,10 +17,16 @@ async fn demo_data_covers_every_kind_and_state() {
     };
     let env = fieldline_server::open(&config).unwrap();
     let data_dir = config.data_dir.clone();
-    let users = demo::seed(&env, &data_dir).unwrap();
+    // The seed blocks on the blob store: it runs on a blocking thread, as `fieldline demo` does.
+    let seed = || {
+        let data_dir = data_dir.clone();
+        let env = env.clone();
+        async move { env.blocking(move |env| demo::seed(env, &data_dir)).await }
+    };
+    let users = seed().await.unwrap();
     assert_eq!(users.len(), field_core::Role::ALL.len() + 1);
     // Seeding again keeps the same data and logins.
-    let again = demo::seed(&env, &data_dir).unwrap();
+    let again = seed().await.unwrap();
     assert_eq!(users, again);
     let running = fieldline_server::serve(&config, env).await.unwrap();
     let url = format!("http://{}", running.addr);
