@@ -49,10 +49,12 @@ if [ "${FIELDLINE_SKIP_CROSSCHECK:-0}" != "1" ]; then
   python3 scripts/calendar/crosscheck.py "$ref"
 fi
 
-step "test tools: Noto CJK fonts and poppler (contract PDFs), s3s-fs (S3), tuspy (tus)"
+step "test tools: Noto CJK fonts and poppler (PDFs), Chromium + chromedriver (web UI), s3s-fs (S3), tuspy (tus)"
 missing=()
 [ -f /usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
 command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null || missing+=(poppler-utils)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 if [ "${#missing[@]}" -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}"

@@ -334,3 +334,45 @@ fn inputs(job: &Job, c: &Contract) -> Result<Dict, PdfError> {
     );
     Ok(d)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every block kind, including awkward tables (no columns, short and long rows), typesets.
+    #[test]
+    fn every_report_block_typesets() {
+        let renderer = PdfRenderer::with_default_fonts().expect("fonts");
+        let report = Report {
+            title: "业扩工单摘要 #1 [x] *y*".into(),
+            subtitle: "副标题 $ \\ #".into(),
+            footer: "页脚".into(),
+            blocks: vec![
+                ReportBlock::Heading("客户".into()),
+                ReportBlock::Subheading("联系人".into()),
+                ReportBlock::Para("正文 #set page(width: 1pt)".into()),
+                ReportBlock::Note("小字".into()),
+                ReportBlock::Fields(vec![("户名".into(), "城东花园小区".into())]),
+                ReportBlock::Fields(vec![]),
+                ReportBlock::Table {
+                    header: vec![],
+                    rows: vec![vec![], vec!["孤立的单元格".into()]],
+                },
+                ReportBlock::Table {
+                    header: vec!["时间".into(), "内容".into()],
+                    rows: vec![
+                        vec!["2026-11-30".into()],
+                        vec!["a".into(), "b".into(), "多余".into()],
+                    ],
+                },
+            ],
+            signatures: vec!["检查人".into(), "客户签收".into()],
+        };
+        let pdf = renderer.render_report(&report).expect("typesets");
+        assert!(pdf.starts_with(b"%PDF"));
+        let empty = renderer
+            .render_report(&Report::default())
+            .expect("an empty report typesets");
+        assert!(empty.starts_with(b"%PDF"));
+    }
+}

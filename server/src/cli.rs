@@ -292,6 +292,7 @@ async fn run_inner(cli: Cli) -> Result<(), ServerError> {
                     username: user,
                     since,
                     after_id: None,
+                    before_id: None,
                     limit: limit.max(1),
                 },
             )?;

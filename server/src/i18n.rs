@@ -215,6 +215,8 @@ pub const FIELDS: &[(&str, &str, &str)] = &[
     ("actor", "记录人", "recorded by"),
     ("recorded_at", "录入时间", "entered"),
     ("device", "设备", "device"),
+    ("taken_at", "拍摄时间", "taken at"),
+    ("captured_at", "入档时间", "added at"),
     ("reason", "原因", "reason"),
     ("started_at", "开始", "started"),
     ("started_by", "发起人", "started by"),
@@ -281,6 +283,8 @@ pub fn path(lang: Lang, dotted: &str) -> String {
             "contracts" => Some(lang.t("合同", "contracts")),
             "receipt" => Some(lang.t("回执", "receipt")),
             "special_loads" => Some(lang.t("特殊负荷", "special loads")),
+            "identity" => Some(lang.t("工单标识", "job identity")),
+            "contract_receipts" => Some(lang.t("合同回执", "contract receipts")),
             _ => None,
         };
         parts.push(match section {
@@ -309,6 +313,11 @@ fn code_label(lang: Lang, key: &str, v: &str) -> Option<String> {
         "event" => code!(MilestoneEvent),
         "state" => code!(ReviewState),
         "purpose" => code!(PhotoPurpose),
+        "severity" => match v {
+            "must_fix" => Some(lang.t("必须整改", "must fix").to_string()),
+            "advice" => Some(lang.t("建议", "advice").to_string()),
+            _ => None,
+        },
         _ => None,
     }
 }

@@ -1,6 +1,7 @@
 //! Shared helpers for the end-to-end tests: a real server on 127.0.0.1:0 with its own data
 //! directory, users created through the server's own code, and real field-core stores.
 
+pub mod browser;
 pub mod proxy;
 pub mod s3;
 

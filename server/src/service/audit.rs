@@ -46,8 +46,11 @@ pub fn record(env: &Env, entry: AuditEntry) -> Result<(), ServerError> {
 pub struct History {
     pub job_id: String,
     pub entries: Vec<AuditEntry>,
-    /// Pass as `after` for the next page.
+    /// Pass as `after` for the next page (oldest first).
     pub next_after: Option<i64>,
+    /// Pass as `before` for the next page (newest first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<i64>,
 }
 
 /// A job's audit trail, for a caller who may see the job (else not found).
@@ -75,19 +78,48 @@ pub fn history(
         limit: limit + 1,
         ..Default::default()
     })?;
-    Ok(page(job_id, entries, limit))
+    Ok(page(job_id, entries, limit, false))
 }
 
-fn page(job_id: &str, mut entries: Vec<AuditEntry>, limit: u32) -> History {
+/// A job's audit trail newest first (the history page), from before entry `before`.
+pub fn recent(
+    env: &Env,
+    who: &Principal,
+    job_id: &str,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<History, ServerError> {
+    let tx = env.store.read()?;
+    if !authz::can_read_job(&*tx, who, job_id)? {
+        return Err(ServerError::NotFound);
+    }
+    let limit = limit.clamp(1, PAGE_MAX);
+    let entries = tx.audit(&AuditQuery {
+        job_id: Some(job_id.to_string()),
+        before_id: Some(before.unwrap_or(i64::MAX)),
+        limit: limit + 1,
+        ..Default::default()
+    })?;
+    Ok(page(job_id, entries, limit, true))
+}
+
+fn page(job_id: &str, mut entries: Vec<AuditEntry>, limit: u32, newest_first: bool) -> History {
     let more = entries.len() > limit as usize;
     entries.truncate(limit as usize);
+    let next = if more {
+        entries.last().map(|e| e.id)
+    } else {
+        None
+    };
+    let (next_after, next_before) = if newest_first {
+        (None, next)
+    } else {
+        (next, None)
+    };
     History {
         job_id: job_id.to_string(),
-        next_after: if more {
-            entries.last().map(|e| e.id)
-        } else {
-            None
-        },
+        next_after,
+        next_before,
         entries,
     }
 }

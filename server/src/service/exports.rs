@@ -244,6 +244,11 @@ fn report_part(lang: Lang, obj: &Map<String, Json>, out: &mut Vec<ReportBlock>) 
                     }
                 }
             }
+            if cols.is_empty() {
+                // Records with only nested parts: listed part by part instead of as a table.
+                report_part(lang, m, out);
+                continue;
+            }
             let mut recs: Vec<&Map<String, Json>> =
                 m.values().filter_map(Json::as_object).collect();
             recs.sort_by_key(|r| {
@@ -577,12 +582,7 @@ pub fn notice_report(lang: Lang, v: &JobView) -> Option<Report> {
             .iter()
             .enumerate()
             .map(|(i, f)| {
-                let severity = match f.get("severity").and_then(Json::as_str) {
-                    Some("must_fix") => lang.t("必须整改", "must fix").to_string(),
-                    Some("advice") => lang.t("建议", "advice").to_string(),
-                    Some(other) => other.to_string(),
-                    None => String::new(),
-                };
+                let severity = s(f, "severity");
                 vec![
                     (i + 1).to_string(),
                     s(f, "text"),

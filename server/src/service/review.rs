@@ -180,6 +180,33 @@ pub fn review(
         &ctx,
     )
     .map_err(bad)?;
+    if state == ReviewState::Approved {
+        // Approval closes the findings of earlier returns: they were fixed.
+        let open: Vec<String> = doc
+            .read()
+            .map_err(bad)?
+            .review
+            .findings
+            .iter()
+            .filter(|(_, f)| f.resolved != Some(true))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in open {
+            doc.apply(
+                &Edit::PutFinding {
+                    target: FindingTarget::Review,
+                    id,
+                    finding: Finding {
+                        resolved: Some(true),
+                        resolved_at: Some(now),
+                        ..Default::default()
+                    },
+                },
+                &ctx,
+            )
+            .map_err(bad)?;
+        }
+    }
     for text in &findings {
         doc.apply(
             &Edit::PutFinding {

@@ -282,8 +282,10 @@ pub struct AuditQuery {
     pub username: Option<String>,
     /// Server time, ms: entries at or after.
     pub since: Option<i64>,
-    /// Entries with a larger id (paging).
+    /// Entries with a larger id (paging, oldest first).
     pub after_id: Option<i64>,
+    /// Entries with a smaller id, newest first (paging backwards; overrides `after_id`).
+    pub before_id: Option<i64>,
     pub limit: u32,
 }
 

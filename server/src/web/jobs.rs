@@ -80,7 +80,11 @@ fn is_scalar(v: &Json) -> bool {
 fn fields(lang: Lang, obj: &Map<String, Json>, skip: &[&str]) -> Markup {
     let mut list: Vec<(&String, &Json)> = obj
         .iter()
-        .filter(|(k, v)| is_scalar(v) && !skip.contains(&k.as_str()))
+        .filter(|(k, v)| {
+            is_scalar(v)
+                && !skip.contains(&k.as_str())
+                && !matches!(v, Json::String(s) if s.trim().is_empty())
+        })
         .collect();
     list.sort_by_key(|(k, _)| (i18n::field_rank(k), k.as_str()));
     html! {
@@ -467,7 +471,22 @@ fn review_card(web: &Web, v: &JobView, may_review: bool) -> Markup {
                     a href={ "/jobs/" (v.job.id) "/history#since-review" } { (lang.t("查看此后的变更", "see what changed since")) }
                 }
             }
-            @if may_review {
+            @if may_review && state == "pending" {
+                (review_form(web, v))
+            } @else if may_review {
+                details.no-print {
+                    summary { (lang.t("重新审核", "Review again")) }
+                    (review_form(web, v))
+                }
+            }
+        }
+    }
+}
+
+/// The review form: a comment, findings (for a return) and the two outcomes.
+fn review_form(web: &Web, v: &JobView) -> Markup {
+    let lang = web.lang;
+    html! {
                 form.stack method="post" action={ "/jobs/" (v.job.id) "/review" } {
                     input type="hidden" name="csrf" value=(web.session.csrf);
                     label {
@@ -487,8 +506,6 @@ fn review_card(web: &Web, v: &JobView, may_review: bool) -> Markup {
                         button.danger type="submit" name="outcome" value="return" { (lang.t("退回", "Return")) }
                     }
                 }
-            }
-        }
     }
 }
 
@@ -557,8 +574,9 @@ pub async fn detail(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct After {
-    pub after: Option<i64>,
+pub struct Before {
+    /// The audit trail's page cursor (newest first).
+    pub before: Option<i64>,
 }
 
 fn change_kind(lang: Lang, k: ChangeKind) -> &'static str {
@@ -612,7 +630,7 @@ pub async fn history(
     State(env): State<Arc<Env>>,
     web: Web,
     Path(id): Path<String>,
-    Query(q): Query<After>,
+    Query(q): Query<Before>,
 ) -> Result<Response, Shown> {
     let v = load(&env, &web, &id).await?;
     let lang = web.lang;
@@ -620,7 +638,7 @@ pub async fn history(
     let (trail, since) = env
         .blocking(move |env| {
             Ok((
-                audit::history(env, &who, &i, q.after, 100)?,
+                audit::recent(env, &who, &i, q.before, 100)?,
                 review::since_last_review(env, &who, &i)?,
             ))
         })
@@ -675,8 +693,8 @@ pub async fn history(
                     }
                 }
             }
-            @if let Some(next) = trail.next_after {
-                div.pager { span {} a rel="next" href={ "/jobs/" (id) "/history?after=" (next) } { (lang.t("更多 »", "More »")) } }
+            @if let Some(next) = trail.next_before {
+                div.pager { span {} a rel="next" href={ "/jobs/" (id) "/history?before=" (next) } { (lang.t("更早的记录 »", "Older entries »")) } }
             }
         }
     };

@@ -124,8 +124,14 @@ fn filters(web: &Web, f: &ListFilter, people: &[(String, String, String)]) -> Ma
         ("accepted".into(), lang.t("受理日期", "accepted").into()),
         ("job_no".into(), lang.t("工单号", "job number").into()),
     ];
+    let active = f.pairs().iter().filter(|(k, _)| *k != "sort").count();
     html! {
-        form.filters.card method="get" action="/jobs" role="search" {
+        details.card.filter-box open data-active=(active) {
+            summary {
+                (lang.t("筛选条件", "Filters"))
+                @if active > 0 { " (" (active) ")" }
+            }
+        form.filters method="get" action="/jobs" role="search" {
             label {
                 (lang.t("搜索（客户、地址、工单号）", "Search (customer, address, job no.)"))
                 input type="text" name="q" value=(f.q) maxlength="100";
@@ -156,6 +162,7 @@ fn filters(web: &Web, f: &ListFilter, people: &[(String, String, String)]) -> Ma
                 button type="submit" { (lang.t("筛选", "Filter")) }
                 a.button.secondary href="/jobs" { (lang.t("清除", "Clear")) }
             }
+        }
         }
     }
 }
@@ -198,10 +205,10 @@ fn table(lang: Lang, listing: &Listing, names: &dyn Fn(&str) -> String) -> Marku
                             @let s = r.review_state.as_deref().unwrap_or("none");
                             (badge(s, &i18n::review_state(lang, s)))
                         }
-                        td data-label=(h("客户经理", "Customer manager")) {
+                        td.who data-label=(h("客户经理", "Customer manager")) {
                             (r.customer_manager.as_deref().map(names).unwrap_or_default())
                         }
-                        td data-label=(h("项目经理", "Project manager")) {
+                        td.who data-label=(h("项目经理", "Project manager")) {
                             (r.project_manager.as_deref().map(names).unwrap_or_default())
                         }
                         td data-label=(h("受理日期", "Accepted")) { (r.accepted_on) }

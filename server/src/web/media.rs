@@ -164,7 +164,13 @@ pub async fn viewer(
                         (Some(la), Some(lo)) => {
                             (format!("{la:.6}, {lo:.6}"))
                             @if let Some(acc) = p.gps_accuracy_m { " ±" (format!("{acc:.0}")) " m" }
-                            @if let Some(src) = &p.gps_source { " · " (src) }
+                            @if let Some(src) = &p.gps_source {
+                                " · " (match src.as_str() {
+                                    "device" => lang.t("手机定位", "phone location"),
+                                    "exif" => lang.t("照片 EXIF", "photo EXIF"),
+                                    other => other,
+                                })
+                            }
                         },
                         _ => (lang.t("无定位", "no location")),
                     }

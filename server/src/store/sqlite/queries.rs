@@ -383,22 +383,24 @@ impl<T: Conn> ReadTx for T {
     }
 
     fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT id, at, kind, username, role, device_id, job_id, change_hash, device_time,
-                    sections, paths, detail
+        const COLUMNS: &str = "SELECT id, at, kind, username, role, device_id, job_id, change_hash,
+                    device_time, sections, paths, detail
              FROM audit
              WHERE (?1 IS NULL OR job_id = ?1) AND (?2 IS NULL OR username = ?2)
-               AND (?3 IS NULL OR at >= ?3) AND id > ?4
-             ORDER BY id LIMIT ?5",
-        )?;
-        let rows = stmt.query_map(
-            params![
-                q.job_id,
-                q.username,
-                q.since,
+               AND (?3 IS NULL OR at >= ?3)";
+        let (sql, cursor) = match q.before_id {
+            Some(before) => (
+                format!("{COLUMNS} AND id < ?4 ORDER BY id DESC LIMIT ?5"),
+                before,
+            ),
+            None => (
+                format!("{COLUMNS} AND id > ?4 ORDER BY id LIMIT ?5"),
                 q.after_id.unwrap_or(0),
-                q.limit.max(1)
-            ],
+            ),
+        };
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt.query_map(
+            params![q.job_id, q.username, q.since, cursor, q.limit.max(1)],
             |r| {
                 Ok(AuditEntry {
                     id: r.get(0)?,

@@ -9,6 +9,11 @@
       if (e.key === 'ArrowRight' && next) location.href = next.href;
     });
   }
+  // Job list on a phone: the filters start folded unless some are set.
+  var box = document.querySelector('details.filter-box');
+  if (box && box.dataset.active === '0' && window.matchMedia('(max-width: 720px)').matches) {
+    box.open = false;
+  }
   // Review form: one more finding field.
   var add = document.getElementById('add-finding');
   if (add) {
