@@ -416,7 +416,12 @@ async fn office_reviews_returns_and_approves_in_a_real_browser() {
     let c = contracted.expect("a demo job with a signed contract");
     let (cjob, cid) = (
         c["job"]["id"].as_str().unwrap(),
-        c["job"]["contracts"].as_object().unwrap().keys().next().unwrap(),
+        c["job"]["contracts"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .unwrap(),
     );
     b.goto(&format!("{base}/jobs/{cjob}")).await;
     b.click(&format!("nav.tabs a[href='/jobs/{cjob}/contracts/{cid}']"))

@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_device_keys.sql"),
     include_str!("migrations/0005_rights_audit.sql"),
     include_str!("migrations/0006_office.sql"),
+    include_str!("migrations/0007_list_speed.sql"),
 ];
 
 /// The database file inside the data directory.
@@ -330,6 +331,97 @@ mod tests {
             )
             .unwrap();
         assert_eq!(keys, 0);
+    }
+
+    #[test]
+    fn a_version_6_database_keeps_its_snapshots_and_finds_its_jobs_by_text() {
+        use crate::store::{JobListQuery, JobRow};
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(FILE)).unwrap();
+            for sql in &MIGRATIONS[..6] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO jobs (job_id, unit, kind, job_no, status, customer_name, created_by,
+                    updated_at, snapshot, snapshot_seq, address)
+                 VALUES ('j1', 'u', 'hv', 'YK-0001', 'accepted', '城东花园小区', 'cm', 0,
+                    x'0a0b0c', 1, '邾县建设路 9 号');
+                 INSERT INTO jobs (job_id, unit, kind, job_no, status, customer_name, created_by,
+                    updated_at) VALUES ('j2', 'u', 'hv', 'YK-0002', 'accepted', '王记餐馆', 'cm', 0);
+                 INSERT INTO changes (job_id, hash, bytes, origin_device) VALUES ('j1', x'01', x'0d', 'd');
+                 PRAGMA user_version = 6;",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let r = store.read().unwrap();
+        // The snapshot moved out of the jobs table; the document still loads as before
+        // (snapshot, then the changes after it).
+        let bytes = r.job_bytes("j1").unwrap().unwrap();
+        assert!(bytes.starts_with(&[0x0a, 0x0b, 0x0c]), "{bytes:?}");
+        let found = |text: &str| -> Vec<String> {
+            r.list_jobs(&JobListQuery {
+                text: Some(text.into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|row| row.job_id)
+            .collect()
+        };
+        // Existing jobs are searchable: short text, long text, job number, wildcards literal.
+        assert_eq!(found("花园"), vec!["j1"]);
+        assert_eq!(found("建设路 9"), vec!["j1"]);
+        assert_eq!(found("YK-0002"), vec!["j2"]);
+        assert_eq!(found("yk-000").len(), 2, "case-insensitive");
+        assert!(found("%").is_empty() && found("_").is_empty());
+        drop(r);
+        // New and changed jobs follow through the triggers.
+        let mut tx = store.write().unwrap();
+        let mut row = JobRow {
+            job_id: "j3".into(),
+            unit: "u".into(),
+            kind: "hv".into(),
+            job_no: "YK-0003".into(),
+            status: "accepted".into(),
+            customer_name: "恒泰物流园".into(),
+            customer_manager: None,
+            project_manager: None,
+            next_due: None,
+            sla_state: None,
+            created_by: "cm".into(),
+            updated_at: 1,
+            review_state: None,
+            accepted_on: "2026-11-01".into(),
+            address: String::new(),
+            key_project: false,
+        };
+        tx.upsert_job(&row).unwrap();
+        row.customer_name = "新城充电站".into();
+        tx.upsert_job(&row).unwrap();
+        tx.save_snapshot("j3", b"snap", 0).unwrap();
+        tx.save_snapshot("j3", b"snap2", 0).unwrap();
+        tx.commit().unwrap();
+        let r = store.read().unwrap();
+        let found = |text: &str| -> Vec<String> {
+            r.list_jobs(&JobListQuery {
+                text: Some(text.into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|row| row.job_id)
+            .collect()
+        };
+        assert!(found("恒泰物流").is_empty(), "the old name is gone");
+        assert_eq!(found("充电站"), vec!["j3"]);
+        assert_eq!(found("充电"), vec!["j3"]);
+        assert_eq!(r.job_bytes("j3").unwrap().unwrap(), b"snap2");
+        let counts = r.count_jobs(&JobListQuery::default()).unwrap();
+        assert_eq!(counts.total, 3);
     }
 
     #[test]

@@ -46,9 +46,9 @@ fn json_list(text: String) -> Vec<String> {
     serde_json::from_str(&text).unwrap_or_default()
 }
 
-/// The WHERE clause and arguments of a job list query (paging aside). Every `{}` of a clause
-/// stands for its one argument.
-fn list_filter(q: &JobListQuery) -> (Vec<String>, Vec<Value>) {
+/// The FROM and WHERE clauses and arguments of a job list query (paging aside). Every `{}` of a
+/// clause stands for its one argument. A text search drives the query from its matches.
+fn list_filter(q: &JobListQuery) -> (String, Vec<String>, Vec<Value>) {
     let mut clauses = Vec::new();
     let mut args: Vec<Value> = Vec::new();
     let mut push = |clause: &str, v: Value, clauses: &mut Vec<String>| {
@@ -61,7 +61,7 @@ fn list_filter(q: &JobListQuery) -> (Vec<String>, Vec<Value>) {
     }
     if let Some(u) = text(&q.assigned_to) {
         push(
-            "EXISTS (SELECT 1 FROM job_access a WHERE a.job_id = j.job_id AND a.username = {})",
+            "j.job_id IN (SELECT a.job_id FROM job_access a WHERE a.username = {})",
             Value::Text(u),
             &mut clauses,
         );
@@ -95,19 +95,30 @@ fn list_filter(q: &JobListQuery) -> (Vec<String>, Vec<Value>) {
             &mut clauses,
         );
     }
+    let mut from = "jobs j".to_string();
     if let Some(t) = text(&q.text) {
+        // Three characters or more without wildcards: the trigram index finds the matches.
+        // Shorter text (a two-character name) or text with LIKE's wildcards in it: a scan of
+        // the narrow search rows.
+        let special = t.contains(['\\', '%', '_']);
         let escaped = t
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
-        push(
-            "(j.customer_name LIKE {} ESCAPE '\\' OR j.address LIKE {} ESCAPE '\\' \
-             OR j.job_no LIKE {} ESCAPE '\\')",
-            Value::Text(format!("%{escaped}%")),
-            &mut clauses,
+        let matches = if !special && t.chars().count() >= 3 {
+            "SELECT t.job_id FROM job_text_index x CROSS JOIN job_text t \
+             WHERE x.text LIKE {} AND t.id = x.rowid"
+        } else {
+            "SELECT t.job_id FROM job_text t WHERE t.text LIKE {} ESCAPE '\\'"
+        };
+        args.push(Value::Text(format!("%{escaped}%")));
+        from = format!(
+            "({}) m CROSS JOIN jobs j",
+            matches.replace("{}", &format!("?{}", args.len()))
         );
+        clauses.push("j.job_id = m.job_id".into());
     }
-    (clauses, args)
+    (from, clauses, args)
 }
 
 /// The sort expression, direction and keyset comparison of a list sort.
@@ -196,7 +207,10 @@ impl<T: Conn> ReadTx for T {
     fn job_bytes(&self, job_id: &str) -> Result<Option<Vec<u8>>> {
         let conn = self.conn();
         let row: Option<(Option<Vec<u8>>, i64)> = conn
-            .prepare_cached("SELECT snapshot, snapshot_seq FROM jobs WHERE job_id = ?1")?
+            .prepare_cached(
+                "SELECT s.snapshot, j.snapshot_seq FROM jobs j
+                 LEFT JOIN job_snapshots s ON s.job_id = j.job_id WHERE j.job_id = ?1",
+            )?
             .query_row([job_id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let Some((snapshot, snapshot_seq)) = row else {
@@ -442,7 +456,7 @@ impl<T: Conn> ReadTx for T {
     }
 
     fn list_jobs(&self, q: &JobListQuery) -> Result<Vec<JobListRow>> {
-        let (mut clauses, mut args) = list_filter(q);
+        let (from, mut clauses, mut args) = list_filter(q);
         let (expr, dir, cmp) = list_sort(q.sort);
         // Updated sorts numerically: compare the number, not its text.
         let (key_expr, key_cmp_expr) = match q.sort {
@@ -468,7 +482,7 @@ impl<T: Conn> ReadTx for T {
             format!("WHERE {}", clauses.join(" AND "))
         };
         let sql = format!(
-            "SELECT {LIST_COLS}, {key_expr} FROM jobs j {where_sql}
+            "SELECT {LIST_COLS}, {key_expr} FROM {from} {where_sql}
              ORDER BY {key_cmp_expr} {dir}, j.job_id {dir} LIMIT {}",
             q.limit.clamp(1, 1000)
         );
@@ -497,22 +511,24 @@ impl<T: Conn> ReadTx for T {
     }
 
     fn count_jobs(&self, q: &JobListQuery) -> Result<JobCounts> {
-        let (clauses, args) = list_filter(q);
+        let (from, clauses, args) = list_filter(q);
         let where_sql = if clauses.is_empty() {
             String::new()
         } else {
             format!("WHERE {}", clauses.join(" AND "))
         };
+        // Grouped by the bare columns, in the order of the covering index (no sort).
         let sql = format!(
-            "SELECT j.status, COALESCE(j.sla_state, ''), COALESCE(j.review_state, 'none'), COUNT(*)
-             FROM jobs j {where_sql} GROUP BY 1, 2, 3"
+            "SELECT j.status, j.sla_state, j.review_state, COUNT(*)
+             FROM {from} {where_sql} GROUP BY j.status, j.sla_state, j.review_state"
         );
         let mut stmt = self.conn().prepare_cached(&sql)?;
         let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
             Ok((
                 r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                r.get::<_, Option<String>>(2)?
+                    .unwrap_or_else(|| "none".into()),
                 r.get::<_, i64>(3)?,
             ))
         })?;
@@ -750,10 +766,15 @@ impl<T: Conn + Finish> WriteTx for T {
     }
 
     fn save_snapshot(&mut self, job_id: &str, snapshot: &[u8], seq: i64) -> Result<()> {
-        self.conn().execute(
-            "UPDATE jobs SET snapshot = ?2, snapshot_seq = ?3 WHERE job_id = ?1",
-            params![job_id, snapshot, seq],
-        )?;
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO job_snapshots (job_id, snapshot) VALUES (?1, ?2)
+                 ON CONFLICT (job_id) DO UPDATE SET snapshot = excluded.snapshot",
+            )?
+            .execute(params![job_id, snapshot])?;
+        self.conn()
+            .prepare_cached("UPDATE jobs SET snapshot_seq = ?2 WHERE job_id = ?1")?
+            .execute(params![job_id, seq])?;
         Ok(())
     }
 
