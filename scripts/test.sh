@@ -67,6 +67,7 @@ fi
 export FIELDLINE_S3S_FS="$tools/bin/s3s-fs"
 command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-pip; }
 python3 -c "import tusclient" 2>/dev/null || python3 -m pip install --quiet tuspy==1.1.0
+python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install --quiet schemathesis==4.32.5
 
 step "cargo test"
 log="$(mktemp)"
@@ -90,6 +91,14 @@ if [ "$py_status" -ne 0 ] && [ "$py_failed" -eq 0 ]; then py_failed=1; fi
 passed=$((passed + (py_ran > py_failed ? py_ran - py_failed : 0)))
 failed=$((failed + py_failed))
 if [ "$py_status" -ne 0 ]; then status=$py_status; fi
+
+step "office API: schemathesis against a demo server (scripts/api-check.sh)"
+set +e
+scripts/api-check.sh > "$log" 2>&1
+api_status=$?
+set -e
+tail -n 25 "$log"
+if [ "$api_status" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); status=$api_status; fi
 
 step "fuzzing: every target briefly (scripts/fuzz.sh --seconds 10; the dedicated run is scripts/fuzz.sh)"
 elapsed=$(( $(date +%s) - started ))
