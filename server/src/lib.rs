@@ -36,6 +36,7 @@ pub struct Running {
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
     pruner: tokio::task::JoinHandle<()>,
+    clocks: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -44,6 +45,7 @@ impl Running {
         let _ = self.shutdown.send(());
         let _ = self.task.await;
         self.pruner.abort();
+        self.clocks.abort();
     }
 }
 
@@ -57,6 +59,31 @@ fn spawn_upload_pruning(env: Arc<Env>, max_age: Duration) -> tokio::task::JoinHa
                 Ok(0) => {}
                 Ok(n) => tracing::info!(uploads = n, "forgot stale uploads"),
                 Err(e) => tracing::warn!(error = %e, "pruning uploads failed"),
+            }
+        }
+    })
+}
+
+/// Recomputes every running clock once per day (China time): at start, then checks every ten
+/// minutes whether the day changed.
+fn spawn_clocks(env: Arc<Env>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let today = field_core::job::local_date(chrono::Utc::now());
+            match env
+                .blocking(move |env| service::clocks::refresh_if_new_day(env, today))
+                .await
+            {
+                Ok(Some(r)) => tracing::info!(
+                    %today,
+                    jobs = r.jobs,
+                    changed = r.changed,
+                    "time limits recomputed for the day"
+                ),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "recomputing time limits failed"),
             }
         }
     })
@@ -86,6 +113,7 @@ pub async fn serve(config: &Config, env: Arc<Env>) -> Result<Running, ServerErro
         env.clone(),
         Duration::from_secs(config.upload_expiry_hours * 3600),
     );
+    let clocks = spawn_clocks(env.clone());
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| ServerError::Io(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -111,5 +139,6 @@ pub async fn serve(config: &Config, env: Arc<Env>) -> Result<Running, ServerErro
         shutdown: tx,
         task,
         pruner,
+        clocks,
     })
 }

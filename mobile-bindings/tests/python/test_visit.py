@@ -283,6 +283,73 @@ class VisitTest(unittest.TestCase):
         self.assertIn("审核", refused.exception.zh)
         self.assertIn("review", refused.exception.en)
 
+    def api(self, method, path, token, body=None):
+        """The office's JSON API, as another program would call it."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.server.url + path, data=data, method=method,
+                                     headers={"authorization": f"Bearer {token}",
+                                              "content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.load(r)
+
+    def test_returned_with_findings_fixed_and_submitted_again(self):
+        office = fl.FieldApp.open(os.path.join(self.tmp.name, "office"))
+        asyncio.run(office.login(self.server.url, "office-py", PASSWORD))
+        cm = fl.FieldApp.open(os.path.join(self.tmp.name, "cm"))
+        asyncio.run(cm.login(self.server.url, "cm-py", PASSWORD))
+        accepted = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)
+        job = office.create_job(fl.NewJobInput(
+            kind=fl.JobKind.LOW_VOLTAGE_RESIDENTIAL, unit="demo", accepted_at=accepted,
+            customer=fl.Customer(name="周晓梅", contact_phone="13800001234")))
+        office.edit(job.id, fl.JobEdit.UPDATE_ASSIGNMENT(fl.Assignment(customer_manager="cm-py")))
+        asyncio.run(office.sync(None))
+        asyncio.run(cm.sync(None))
+        now = lambda: dt.datetime.now(dt.timezone.utc)  # noqa: E731
+        cm.edit(job.id, fl.JobEdit.SUBMIT_FOR_REVIEW(id="submit-1", at=now()))
+        self.assertEqual(cm.get_job(job.id).review.state, fl.ReviewState.PENDING)
+        asyncio.run(cm.sync(None))
+
+        # The office returns it through the JSON API with two findings.
+        login = urllib.request.Request(
+            self.server.url + "/api/v1/auth/login", method="POST",
+            data=json.dumps({"username": "office-py", "password": PASSWORD,
+                             "device_id": "office-script-1"}).encode(),
+            headers={"content-type": "application/json"})
+        with urllib.request.urlopen(login, timeout=30) as r:
+            token = json.load(r)["token"]
+        queue = self.api("GET", "/api/v1/jobs?review=pending", token)
+        self.assertIn(job.id, [row["job_id"] for row in queue["rows"]])
+        findings = ["身份证照片不清晰", "缺少产权证明"]
+        self.api("POST", f"/api/v1/jobs/{job.id}/review", token,
+                 {"outcome": "return", "comment": "请补充后重新提交", "findings": findings})
+
+        # The customer manager's phone sees "returned" with each finding.
+        asyncio.run(cm.sync(None))
+        review = cm.get_job(job.id).review
+        self.assertEqual(review.state, fl.ReviewState.RETURNED)
+        self.assertEqual(review.comment, "请补充后重新提交")
+        self.assertEqual(sorted(f.text for f in review.findings.values()), sorted(findings))
+        self.assertTrue(all(f.resolved is False for f in review.findings.values()))
+
+        # Fixes, submits again; the job is back in the queue with what changed.
+        cm.edit(job.id, fl.JobEdit.UPDATE_CUSTOMER(fl.Customer(id_number="110101199003078515")))
+        cm.edit(job.id, fl.JobEdit.SUBMIT_FOR_REVIEW(id="submit-2", at=now()))
+        asyncio.run(cm.sync(None))
+        queue = self.api("GET", "/api/v1/jobs?review=pending", token)
+        self.assertIn(job.id, [row["job_id"] for row in queue["rows"]])
+        since = self.api("GET", f"/api/v1/jobs/{job.id}/changes-since-review", token)
+        paths = [".".join(c["path"]) if isinstance(c["path"], list) else c["path"]
+                 for c in since["changes"]]
+        self.assertIn("customer.id_number", paths)
+
+        self.api("POST", f"/api/v1/jobs/{job.id}/review", token, {"outcome": "approve"})
+        asyncio.run(cm.sync(None))
+        review = cm.get_job(job.id).review
+        self.assertEqual(review.state, fl.ReviewState.APPROVED)
+        self.assertTrue(all(f.resolved for f in review.findings.values()))
+        events = [m.event for m in cm.get_job(job.id).milestones.values()]
+        self.assertEqual(events.count(fl.MilestoneEvent.REVIEW_SUBMITTED), 2)
+
     def test_errors_and_calendar(self):
         app = fl.FieldApp.open(os.path.join(self.tmp.name, "phone2"))
         with self.assertRaises(fl.FieldlineError.LoginRequired):

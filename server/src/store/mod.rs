@@ -386,6 +386,14 @@ pub trait ReadTx {
     fn actor_devices(&self, actors: &[String]) -> Result<Vec<(String, String, String, String)>>;
     fn last_review(&self, job_id: &str) -> Result<Option<ReviewRow>>;
 
+    // Scheduled work.
+    /// A value of the server's own state (e.g. the day time limits were last recomputed).
+    fn state(&self, key: &str) -> Result<Option<String>>;
+    /// A job's clock columns: next due date and worst state.
+    fn job_clock(&self, job_id: &str) -> Result<Option<(Option<String>, Option<String>)>>;
+    /// Jobs with a running clock (a due date) after `after` in id order, at most `limit`.
+    fn running_clocks(&self, after: &str, limit: u32) -> Result<Vec<String>>;
+
     fn stats(&self) -> Result<Stats>;
 }
 
@@ -412,6 +420,14 @@ pub trait WriteTx: ReadTx {
 
     // Jobs.
     fn upsert_job(&mut self, row: &JobRow) -> Result<()>;
+    /// Rewrites only a job's clock columns (the daily recomputation; `updated_at` stays).
+    fn set_clock(
+        &mut self,
+        job_id: &str,
+        next_due: Option<&str>,
+        sla_state: Option<&str>,
+    ) -> Result<()>;
+    fn set_state(&mut self, key: &str, value: &str) -> Result<()>;
     /// Appends a change to the log; `None` when the job already has it.
     fn insert_change(
         &mut self,

@@ -552,6 +552,33 @@ impl<T: Conn> ReadTx for T {
         Ok(counts)
     }
 
+    fn state(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT value FROM server_state WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn job_clock(&self, job_id: &str) -> Result<Option<(Option<String>, Option<String>)>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT next_due, sla_state FROM jobs WHERE job_id = ?1")?
+            .query_row([job_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    fn running_clocks(&self, after: &str, limit: u32) -> Result<Vec<String>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT job_id FROM jobs INDEXED BY jobs_running_clock
+                 WHERE next_due IS NOT NULL AND job_id > ?1 ORDER BY job_id LIMIT ?2",
+            )?
+            .query_map(params![after, limit.max(1)], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
     fn jobs_to_reproject(&self) -> Result<Vec<String>> {
         Ok(self
             .conn()
@@ -762,6 +789,28 @@ impl<T: Conn + Finish> WriteTx for T {
         self.conn()
             .prepare_cached("UPDATE jobs SET doc_seq = ?2 WHERE job_id = ?1")?
             .execute(params![job_id, doc_seq])?;
+        Ok(())
+    }
+
+    fn set_clock(
+        &mut self,
+        job_id: &str,
+        next_due: Option<&str>,
+        sla_state: Option<&str>,
+    ) -> Result<()> {
+        self.conn()
+            .prepare_cached("UPDATE jobs SET next_due = ?2, sla_state = ?3 WHERE job_id = ?1")?
+            .execute(params![job_id, next_due, sla_state])?;
+        Ok(())
+    }
+
+    fn set_state(&mut self, key: &str, value: &str) -> Result<()> {
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO server_state (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![key, value])?;
         Ok(())
     }
 

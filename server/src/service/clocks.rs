@@ -1,0 +1,103 @@
+//! Clocks that are never stale: a job's list row carries its next due date and worst time-limit
+//! state as of the day it was computed. Every change recomputes them (`jobs::list_row`); once
+//! per working day (China time) this recomputes every job with a running clock, so a job nobody
+//! touched still turns "due soon" and then "overdue" on the board and in the lists.
+
+use super::Env;
+use crate::error::ServerError;
+use chrono::NaiveDate;
+
+/// `server_state` key: the China-time day clocks were last recomputed for.
+const REFRESHED_ON: &str = "clocks_refreshed_on";
+/// Jobs per write transaction (keeps the writer free for phones between batches).
+const BATCH: u32 = 500;
+
+/// What a recomputation did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Refresh {
+    /// Jobs with a running clock that were looked at.
+    pub jobs: usize,
+    /// Rows whose due date or state changed.
+    pub changed: usize,
+    /// Jobs skipped because a push changed them meanwhile (that push recomputed them).
+    pub raced: usize,
+}
+
+/// Recomputes the clocks once per day: does nothing when `today` was already done.
+pub fn refresh_if_new_day(env: &Env, today: NaiveDate) -> Result<Option<Refresh>, ServerError> {
+    let day = today.to_string();
+    if env.store.read()?.state(REFRESHED_ON)?.as_deref() == Some(day.as_str()) {
+        return Ok(None);
+    }
+    let done = refresh(env, today)?;
+    let mut tx = env.store.write()?;
+    tx.set_state(REFRESHED_ON, &day)?;
+    tx.commit()?;
+    Ok(Some(done))
+}
+
+/// Recomputes the due date and state of every job with a running clock as of `today`, with the
+/// job's own rule set and the calendar, batch by batch. Documents are read outside the writer;
+/// a job a push changed in between is left to that push's own recomputation.
+pub fn refresh(env: &Env, today: NaiveDate) -> Result<Refresh, ServerError> {
+    let mut done = Refresh::default();
+    let mut after = String::new();
+    loop {
+        let (ids, computed) = {
+            let tx = env.store.read()?;
+            let ids = tx.running_clocks(&after, BATCH)?;
+            let mut computed = Vec::with_capacity(ids.len());
+            for id in &ids {
+                let Some(mut loaded) = env.docs.checkout(&*tx, id)? else {
+                    continue;
+                };
+                let job = loaded
+                    .doc
+                    .job()
+                    .map_err(|e| ServerError::Internal(e.to_string()))?;
+                let limits = field_core::sla::time_limits(
+                    &job,
+                    env.rules.for_job(&job),
+                    &env.calendar,
+                    today,
+                );
+                computed.push((
+                    id.clone(),
+                    loaded.version,
+                    limits.next_due().map(|d| d.to_string()),
+                    limits.worst().map(|s| s.as_str().to_string()),
+                ));
+                env.docs.checkin(id, loaded);
+            }
+            (ids, computed)
+        };
+        let Some(last) = ids.last() else { break };
+        after = last.clone();
+        let mut tx = env.store.write()?;
+        for (id, version, due, state) in &computed {
+            done.jobs += 1;
+            let Some(meta) = tx.job_meta(id)? else {
+                continue;
+            };
+            if meta.doc_seq != *version {
+                done.raced += 1;
+                continue;
+            }
+            let (old_due, old_state) = tx.job_clock(id)?.unwrap_or_default();
+            if old_due != *due || old_state != *state {
+                tx.set_clock(id, due.as_deref(), state.as_deref())?;
+                done.changed += 1;
+            }
+        }
+        tx.commit()?;
+        if ids.len() < BATCH as usize {
+            break;
+        }
+    }
+    tracing::debug!(
+        jobs = done.jobs,
+        changed = done.changed,
+        "clocks recomputed"
+    );
+    Ok(done)
+}
