@@ -102,6 +102,14 @@ pub struct Thresholds {
     pub direct_install_max_kva: f64,
     /// "Due soon" when this many working days or fewer remain.
     pub due_soon_working_days: u32,
+    /// Early warnings (时限预警) when a running clock has used this share of its limit, in
+    /// percent, ascending.
+    #[serde(default = "default_warn_percent")]
+    pub warn_percent: Vec<u32>,
+}
+
+fn default_warn_percent() -> Vec<u32> {
+    vec![50, 75, 90]
 }
 
 /// A versioned, dated rule set; `unit = None` is the default for every unit.
@@ -915,6 +923,7 @@ impl Default for RuleSet {
                 replacement_share_min_pct: 50.0,
                 direct_install_max_kva: 160.0,
                 due_soon_working_days: 1,
+                warn_percent: default_warn_percent(),
             },
         }
     }

@@ -32,6 +32,25 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// The stable code (as serialized).
+    pub fn code(self) -> &'static str {
+        match self {
+            Stage::Handover => "handover",
+            Stage::WholeJob => "whole_job",
+            Stage::SupplyPlanReply => "supply_plan_reply",
+            Stage::AccessApproval => "access_approval",
+            Stage::DesignReview => "design_review",
+            Stage::MidInspection => "mid_inspection",
+            Stage::CompletionInspection => "completion_inspection",
+            Stage::PowerOn => "power_on",
+            Stage::SupportingWorks => "supporting_works",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Stage> {
+        Stage::ALL.iter().copied().find(|s| s.code() == code)
+    }
+
     pub const ALL: &'static [Stage] = &[
         Stage::Handover,
         Stage::WholeJob,
@@ -138,6 +157,63 @@ pub struct StageClock {
     pub state: SlaState,
     /// Some day involved falls in a year without calendar data (Mon–Fri guess).
     pub provisional: bool,
+}
+
+/// How urgent a running clock is on the dispatch board (时限预警), most urgent first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Warning {
+    Overdue,
+    DueSoon,
+    /// At least this percent of the limit used (one of the rule set's `warn_percent`).
+    Used(u32),
+}
+
+impl Warning {
+    /// A stable code: `overdue`, `due_soon`, `used_90`…
+    pub fn code(self) -> String {
+        match self {
+            Warning::Overdue => "overdue".into(),
+            Warning::DueSoon => "due_soon".into(),
+            Warning::Used(p) => format!("used_{p}"),
+        }
+    }
+
+    /// Sorts most urgent first (larger is more urgent).
+    pub fn rank(self) -> u32 {
+        match self {
+            Warning::Overdue => 1_000,
+            Warning::DueSoon => 900,
+            Warning::Used(p) => p.min(899),
+        }
+    }
+}
+
+impl StageClock {
+    /// Whether the clock is running (started, not ended).
+    pub fn running(&self) -> bool {
+        self.started_on.is_some() && self.ended_on.is_none()
+    }
+
+    /// The warning a running clock raises with `thresholds`, if any.
+    pub fn warning(&self, thresholds: &crate::rules::Thresholds) -> Option<Warning> {
+        if !self.running() {
+            return None;
+        }
+        match self.state {
+            SlaState::Overdue => return Some(Warning::Overdue),
+            SlaState::DueSoon => return Some(Warning::DueSoon),
+            _ => {}
+        }
+        let limit = i64::from(self.limit_days.max(1));
+        thresholds
+            .warn_percent
+            .iter()
+            .copied()
+            .filter(|p| self.used_days * 100 >= i64::from(*p) * limit)
+            .max()
+            .map(Warning::Used)
+    }
 }
 
 /// The job's time-limit picture.

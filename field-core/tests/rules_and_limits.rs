@@ -435,3 +435,63 @@ fn provisional_answers_beyond_the_data() {
         "same version again is a no-op"
     );
 }
+
+#[test]
+fn warnings_follow_the_rule_sets_thresholds() {
+    use field_core::sla::{StageClock, Warning};
+    let rules = RuleSet::default();
+    assert_eq!(rules.thresholds.warn_percent, vec![50, 75, 90]);
+    let clock = |used: i64, state: SlaState, ended: bool| StageClock {
+        stage: Stage::SupplyPlanReply,
+        limit_days: 10,
+        started_on: Some(d("2026-11-02")),
+        ended_on: ended.then(|| d("2026-11-20")),
+        due_on: Some(d("2026-11-16")),
+        used_days: used,
+        paused_days: 0,
+        paused: vec![],
+        paused_now: false,
+        state,
+        provisional: false,
+    };
+    let t = &rules.thresholds;
+    assert_eq!(clock(4, SlaState::OnTrack, false).warning(t), None);
+    assert_eq!(
+        clock(5, SlaState::OnTrack, false).warning(t),
+        Some(Warning::Used(50))
+    );
+    assert_eq!(
+        clock(8, SlaState::OnTrack, false).warning(t),
+        Some(Warning::Used(75))
+    );
+    assert_eq!(
+        clock(9, SlaState::DueSoon, false).warning(t),
+        Some(Warning::DueSoon)
+    );
+    assert_eq!(
+        clock(12, SlaState::Overdue, false).warning(t),
+        Some(Warning::Overdue)
+    );
+    assert_eq!(clock(12, SlaState::Missed, true).warning(t), None, "ended");
+    // A unit's own thresholds.
+    let mut strict = rules.thresholds.clone();
+    strict.warn_percent = vec![30];
+    assert_eq!(
+        clock(3, SlaState::OnTrack, false).warning(&strict),
+        Some(Warning::Used(30))
+    );
+    assert!(Warning::Overdue.rank() > Warning::DueSoon.rank());
+    assert!(Warning::DueSoon.rank() > Warning::Used(90).rank());
+    // Older rule-set JSON without the field gets the defaults.
+    let mut json = serde_json::to_value(&rules).unwrap();
+    json["thresholds"]
+        .as_object_mut()
+        .unwrap()
+        .remove("warn_percent");
+    let old: RuleSet = serde_json::from_value(json).unwrap();
+    assert_eq!(old.thresholds.warn_percent, vec![50, 75, 90]);
+    for s in Stage::ALL {
+        assert_eq!(Stage::parse(s.code()), Some(*s));
+        assert_eq!(serde_json::to_value(s).unwrap(), s.code());
+    }
+}

@@ -5,7 +5,37 @@
 
 use super::Env;
 use crate::error::ServerError;
+use crate::store::StageClockRow;
 use chrono::NaiveDate;
+use field_core::Job;
+use field_core::sla::{TimeLimits, Warning};
+
+/// A job's time limits as of `today` (its own rule set and the calendar) and its running stage
+/// clocks with their warnings (the rule set's thresholds).
+pub fn compute(env: &Env, job: &Job, today: NaiveDate) -> (TimeLimits, Vec<StageClockRow>) {
+    let rules = env.rules.for_job(job);
+    let limits = field_core::sla::time_limits(job, rules, &env.calendar, today);
+    let stages = limits
+        .clocks
+        .iter()
+        .filter(|c| c.running())
+        .map(|c| {
+            let warning = c.warning(&rules.thresholds);
+            StageClockRow {
+                stage: c.stage.code().to_string(),
+                started_on: c.started_on.map(|d| d.to_string()).unwrap_or_default(),
+                due_on: c.due_on.map(|d| d.to_string()),
+                used_days: c.used_days,
+                limit_days: i64::from(c.limit_days),
+                state: c.state.as_str().to_string(),
+                paused: c.paused_now,
+                warning: warning.map(Warning::code),
+                warn_rank: warning.map(|w| i64::from(w.rank())).unwrap_or(0),
+            }
+        })
+        .collect();
+    (limits, stages)
+}
 
 /// `server_state` key: the China-time day clocks were last recomputed for.
 const REFRESHED_ON: &str = "clocks_refreshed_on";
@@ -55,17 +85,13 @@ pub fn refresh(env: &Env, today: NaiveDate) -> Result<Refresh, ServerError> {
                     .doc
                     .job()
                     .map_err(|e| ServerError::Internal(e.to_string()))?;
-                let limits = field_core::sla::time_limits(
-                    &job,
-                    env.rules.for_job(&job),
-                    &env.calendar,
-                    today,
-                );
+                let (limits, stages) = compute(env, &job, today);
                 computed.push((
                     id.clone(),
                     loaded.version,
                     limits.next_due().map(|d| d.to_string()),
                     limits.worst().map(|s| s.as_str().to_string()),
+                    stages,
                 ));
                 env.docs.checkin(id, loaded);
             }
@@ -74,7 +100,7 @@ pub fn refresh(env: &Env, today: NaiveDate) -> Result<Refresh, ServerError> {
         let Some(last) = ids.last() else { break };
         after = last.clone();
         let mut tx = env.store.write()?;
-        for (id, version, due, state) in &computed {
+        for (id, version, due, state, stages) in &computed {
             done.jobs += 1;
             let Some(meta) = tx.job_meta(id)? else {
                 continue;
@@ -88,6 +114,8 @@ pub fn refresh(env: &Env, today: NaiveDate) -> Result<Refresh, ServerError> {
                 tx.set_clock(id, due.as_deref(), state.as_deref())?;
                 done.changed += 1;
             }
+            // Days used move every working day: the board's clocks are always rewritten.
+            tx.set_stage_clocks(id, stages)?;
         }
         tx.commit()?;
         if ids.len() < BATCH as usize {

@@ -8,7 +8,7 @@ use super::docs::{Loaded, server_actor};
 use super::{Env, audit, now_ms};
 use crate::authz;
 use crate::error::ServerError;
-use crate::store::{AuditEntry, BlobRef, JobRow, ReadTx, StoreError, WriteTx};
+use crate::store::{AuditEntry, BlobRef, JobRow, ReadTx, StageClockRow, StoreError, WriteTx};
 use automerge::ChangeHash;
 use field_core::Job;
 use field_core::job::{JobDoc, chunks, schema};
@@ -315,7 +315,9 @@ pub fn record(
     let job = doc
         .job()
         .map_err(|e| ServerError::Internal(e.to_string()))?;
-    tx.upsert_job(&list_row(env, &job, origin.username(), now_ms()))?;
+    let (row, stages) = list_row(env, &job, origin.username(), now_ms());
+    tx.upsert_job(&row)?;
+    tx.set_stage_clocks(job_id, &stages)?;
     let touched: HashMap<ChangeHash, &ChangeTouches> =
         checked.changes.iter().map(|c| (c.hash, c)).collect();
     let changes = doc.changes_since(before);
@@ -413,11 +415,17 @@ pub fn record(
     Ok(version)
 }
 
-/// The list row of a job: what lists filter and sort on, with its time limits as of today.
-pub fn list_row(env: &Env, job: &Job, created_by: &str, updated_at: i64) -> JobRow {
+/// The list row of a job (what lists filter and sort on) and its running stage clocks (the
+/// dispatch board), with its time limits as of today.
+pub fn list_row(
+    env: &Env,
+    job: &Job,
+    created_by: &str,
+    updated_at: i64,
+) -> (JobRow, Vec<StageClockRow>) {
     let today = field_core::job::local_date(chrono::Utc::now());
-    let limits = field_core::sla::time_limits(job, env.rules.for_job(job), &env.calendar, today);
-    JobRow {
+    let (limits, stages) = super::clocks::compute(env, job, today);
+    let row = JobRow {
         job_id: job.id.clone(),
         unit: job.unit.clone(),
         kind: job.kind.as_str().to_string(),
@@ -434,7 +442,8 @@ pub fn list_row(env: &Env, job: &Job, created_by: &str, updated_at: i64) -> JobR
         accepted_on: job.accepted_on().to_string(),
         address: job.customer.address.clone().unwrap_or_default(),
         key_project: job.application.key_project.unwrap_or(false),
-    }
+    };
+    (row, stages)
 }
 
 /// Fills in list columns added after a job was last written (run at start; quick when none).
@@ -454,7 +463,9 @@ pub fn reproject(env: &Env) -> Result<usize, ServerError> {
             .map_err(|e| ServerError::Internal(e.to_string()))?;
         let meta = tx.job_meta(id)?.expect("checked out");
         let updated = now_ms();
-        tx.upsert_job(&list_row(env, &job, &meta.created_by, updated))?;
+        let (row, stages) = list_row(env, &job, &meta.created_by, updated);
+        tx.upsert_job(&row)?;
+        tx.set_stage_clocks(id, &stages)?;
     }
     tx.commit()?;
     Ok(ids.len())

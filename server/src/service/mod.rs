@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod board;
 pub mod clocks;
 pub mod contracts;
 pub mod demo;

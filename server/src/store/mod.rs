@@ -113,6 +113,59 @@ pub struct JobRow {
     pub key_project: bool,
 }
 
+/// A running stage clock of a job (the dispatch board).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StageClockRow {
+    pub stage: String,
+    pub started_on: String,
+    pub due_on: Option<String>,
+    pub used_days: i64,
+    pub limit_days: i64,
+    pub state: String,
+    pub paused: bool,
+    /// `overdue`, `due_soon`, `used_90`… (`None`: no warning).
+    pub warning: Option<String>,
+    pub warn_rank: i64,
+}
+
+/// Counts of warnings on the board.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BoardCounts {
+    /// `(stage, warning, jobs)`.
+    pub by_stage: Vec<(String, String, i64)>,
+    /// `(customer manager or "", warning, jobs)`.
+    pub by_manager: Vec<(String, String, i64)>,
+}
+
+/// What the dispatch board shows: a scope and optional filters.
+#[derive(Debug, Clone, Default)]
+pub struct BoardQuery {
+    /// `None`: every unit (admins).
+    pub unit: Option<String>,
+    /// Only jobs this user is assigned to (managers).
+    pub assigned_to: Option<String>,
+    pub stage: Option<String>,
+    pub warning: Option<String>,
+    /// Customer or project manager.
+    pub manager: Option<String>,
+    pub key_project: Option<bool>,
+    pub limit: u32,
+}
+
+/// A warning on the board: the stage clock and its job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BoardRow {
+    pub job_id: String,
+    pub job_no: String,
+    pub unit: String,
+    pub kind: String,
+    pub customer_name: String,
+    pub customer_manager: Option<String>,
+    pub project_manager: Option<String>,
+    pub key_project: bool,
+    pub clock: StageClockRow,
+}
+
 /// How a job list is sorted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -386,6 +439,14 @@ pub trait ReadTx {
     fn actor_devices(&self, actors: &[String]) -> Result<Vec<(String, String, String, String)>>;
     fn last_review(&self, job_id: &str) -> Result<Option<ReviewRow>>;
 
+    // The dispatch board.
+    /// Warnings, most urgent first (then the earliest due).
+    fn board_rows(&self, q: &BoardQuery) -> Result<Vec<BoardRow>>;
+    /// Warnings counted by `(stage, warning)` and by `(customer manager, warning)`.
+    fn board_counts(&self, q: &BoardQuery) -> Result<BoardCounts>;
+    /// A job's running stage clocks.
+    fn stage_clocks(&self, job_id: &str) -> Result<Vec<StageClockRow>>;
+
     // Scheduled work.
     /// A value of the server's own state (e.g. the day time limits were last recomputed).
     fn state(&self, key: &str) -> Result<Option<String>>;
@@ -428,6 +489,8 @@ pub trait WriteTx: ReadTx {
         sla_state: Option<&str>,
     ) -> Result<()>;
     fn set_state(&mut self, key: &str, value: &str) -> Result<()>;
+    /// Replaces a job's running stage clocks.
+    fn set_stage_clocks(&mut self, job_id: &str, clocks: &[StageClockRow]) -> Result<()>;
     /// Appends a change to the log; `None` when the job already has it.
     fn insert_change(
         &mut self,

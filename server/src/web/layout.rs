@@ -82,6 +82,9 @@ pub fn page(web: &Web, here: &str, title: &str, body: Markup) -> Markup {
                     a.brand href="/jobs" { (lang.t("Fieldline 业扩报装", "Fieldline new connections")) }
                     a href="/jobs" { (lang.t("工单列表", "Jobs")) }
                     a href="/jobs?review=pending" { (lang.t("待审核", "To review")) }
+                    @if crate::service::board::may_see(who) {
+                        a href="/board" { (lang.t("调度台", "Board")) }
+                    }
                     span.who {
                         (who.display_name) " · " (i18n::role(lang, who.role.as_str()))
                     }

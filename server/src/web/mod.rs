@@ -5,6 +5,7 @@
 //! same services (which ask [`crate::authz`]) and render. A page a role may not see answers 403
 //! or 404 like the API.
 
+pub mod board;
 pub mod exports;
 pub mod jobs;
 pub mod layout;
@@ -42,6 +43,7 @@ pub fn router() -> Router<Arc<Env>> {
         .route("/static/app.css", get(layout::css))
         .route("/static/app.js", get(layout::js))
         .route("/jobs", get(list::page))
+        .route("/board", get(board::page))
         .route("/jobs/export.csv", get(exports::csv))
         .route("/jobs/export.xlsx", get(exports::xlsx))
         .route("/jobs/{id}", get(jobs::detail))

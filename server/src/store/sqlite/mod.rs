@@ -21,6 +21,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_office.sql"),
     include_str!("migrations/0007_list_speed.sql"),
     include_str!("migrations/0008_clocks.sql"),
+    include_str!("migrations/0009_board.sql"),
 ];
 
 /// The database file inside the data directory.

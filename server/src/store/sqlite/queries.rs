@@ -3,9 +3,10 @@
 
 use super::Conn;
 use crate::store::{
-    AuditEntry, AuditQuery, BlobRef, DeviceRow, FeedChange, JobCounts, JobListQuery, JobListRow,
-    JobMeta, JobRow, ListSort, NewUser, PolicyRow, ReadTx, Result, ReviewRow, Scope, SessionRow,
-    Stats, TokenRow, UploadRow, UserRow, WriteTx,
+    AuditEntry, AuditQuery, BlobRef, BoardCounts, BoardQuery, BoardRow, DeviceRow, FeedChange,
+    JobCounts, JobListQuery, JobListRow, JobMeta, JobRow, ListSort, NewUser, PolicyRow, ReadTx,
+    Result, ReviewRow, Scope, SessionRow, StageClockRow, Stats, TokenRow, UploadRow, UserRow,
+    WriteTx,
 };
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
@@ -119,6 +120,59 @@ fn list_filter(q: &JobListQuery) -> (String, Vec<String>, Vec<Value>) {
         clauses.push("j.job_id = m.job_id".into());
     }
     (from, clauses, args)
+}
+
+/// The WHERE clause and arguments of a board query (warnings only).
+fn board_filter(q: &BoardQuery) -> (String, Vec<Value>) {
+    let mut clauses = vec!["c.warning IS NOT NULL".to_string()];
+    let mut args: Vec<Value> = Vec::new();
+    let mut push = |clause: &str, v: Value| {
+        args.push(v);
+        clauses.push(clause.replace("{}", &format!("?{}", args.len())));
+    };
+    let text = |s: &Option<String>| s.as_ref().filter(|v| !v.is_empty()).cloned();
+    if let Some(u) = text(&q.unit) {
+        push("j.unit = {}", Value::Text(u));
+    }
+    if let Some(u) = text(&q.assigned_to) {
+        push(
+            "j.job_id IN (SELECT a.job_id FROM job_access a WHERE a.username = {})",
+            Value::Text(u),
+        );
+    }
+    if let Some(v) = text(&q.stage) {
+        push("c.stage = {}", Value::Text(v));
+    }
+    if let Some(v) = text(&q.warning) {
+        push("c.warning = {}", Value::Text(v));
+    }
+    if let Some(v) = text(&q.manager) {
+        push(
+            "(j.customer_manager = {} OR j.project_manager = {})",
+            Value::Text(v),
+        );
+    }
+    if let Some(k) = q.key_project {
+        push("j.key_project = {}", Value::Integer(i64::from(k)));
+    }
+    (format!("WHERE {}", clauses.join(" AND ")), args)
+}
+
+const CLOCK_COLS: &str = "c.stage, c.started_on, c.due_on, c.used_days, c.limit_days, c.state, c.paused, c.warning, \
+     c.warn_rank";
+
+fn clock_row(r: &Row, at: usize) -> rusqlite::Result<StageClockRow> {
+    Ok(StageClockRow {
+        stage: r.get(at)?,
+        started_on: r.get(at + 1)?,
+        due_on: r.get(at + 2)?,
+        used_days: r.get(at + 3)?,
+        limit_days: r.get(at + 4)?,
+        state: r.get(at + 5)?,
+        paused: r.get(at + 6)?,
+        warning: r.get(at + 7)?,
+        warn_rank: r.get(at + 8)?,
+    })
 }
 
 /// The sort expression, direction and keyset comparison of a list sort.
@@ -552,6 +606,61 @@ impl<T: Conn> ReadTx for T {
         Ok(counts)
     }
 
+    fn board_rows(&self, q: &BoardQuery) -> Result<Vec<BoardRow>> {
+        let (where_sql, args) = board_filter(q);
+        let sql = format!(
+            "SELECT j.job_id, j.job_no, j.unit, j.kind, j.customer_name, j.customer_manager,
+                    j.project_manager, j.key_project, {CLOCK_COLS}
+             FROM job_clocks c INDEXED BY job_clocks_warning JOIN jobs j ON j.job_id = c.job_id
+             {where_sql}
+             ORDER BY c.warn_rank DESC, c.due_on, j.job_id LIMIT {}",
+            q.limit.clamp(1, 1000)
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
+            Ok(BoardRow {
+                job_id: r.get(0)?,
+                job_no: r.get(1)?,
+                unit: r.get(2)?,
+                kind: r.get(3)?,
+                customer_name: r.get(4)?,
+                customer_manager: r.get(5)?,
+                project_manager: r.get(6)?,
+                key_project: r.get(7)?,
+                clock: clock_row(r, 8)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn board_counts(&self, q: &BoardQuery) -> Result<BoardCounts> {
+        let (where_sql, args) = board_filter(q);
+        let count = |group: &str| -> Result<Vec<(String, String, i64)>> {
+            let sql = format!(
+                "SELECT COALESCE({group}, ''), c.warning, COUNT(*)
+                 FROM job_clocks c JOIN jobs j ON j.job_id = c.job_id {where_sql}
+                 GROUP BY 1, 2 ORDER BY 1, 2"
+            );
+            let mut stmt = self.conn().prepare_cached(&sql)?;
+            let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        };
+        Ok(BoardCounts {
+            by_stage: count("c.stage")?,
+            by_manager: count("j.customer_manager")?,
+        })
+    }
+
+    fn stage_clocks(&self, job_id: &str) -> Result<Vec<StageClockRow>> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {CLOCK_COLS} FROM job_clocks c WHERE c.job_id = ?1 ORDER BY c.started_on"
+        ))?;
+        let rows = stmt.query_map([job_id], |r| clock_row(r, 0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     fn state(&self, key: &str) -> Result<Option<String>> {
         Ok(self
             .conn()
@@ -801,6 +910,32 @@ impl<T: Conn + Finish> WriteTx for T {
         self.conn()
             .prepare_cached("UPDATE jobs SET next_due = ?2, sla_state = ?3 WHERE job_id = ?1")?
             .execute(params![job_id, next_due, sla_state])?;
+        Ok(())
+    }
+
+    fn set_stage_clocks(&mut self, job_id: &str, clocks: &[StageClockRow]) -> Result<()> {
+        self.conn()
+            .prepare_cached("DELETE FROM job_clocks WHERE job_id = ?1")?
+            .execute([job_id])?;
+        let mut stmt = self.conn().prepare_cached(
+            "INSERT INTO job_clocks (job_id, stage, started_on, due_on, used_days, limit_days,
+                state, paused, warning, warn_rank)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for c in clocks {
+            stmt.execute(params![
+                job_id,
+                c.stage,
+                c.started_on,
+                c.due_on,
+                c.used_days,
+                c.limit_days,
+                c.state,
+                c.paused,
+                c.warning,
+                c.warn_rank
+            ])?;
+        }
         Ok(())
     }
 

@@ -1,0 +1,124 @@
+//! The dispatch board (调度台): running stage clocks that raise a time-limit warning (时限预警:
+//! overdue, due within the rule set's days, or a share of the limit used), counted per stage
+//! and per manager, and listed most urgent first. For dispatchers, office staff and admins.
+
+use super::Env;
+use super::auth::Principal;
+use crate::error::ServerError;
+use crate::store::{BoardCounts, BoardQuery, BoardRow};
+use field_core::Role;
+use field_core::sla::Stage;
+use serde::{Deserialize, Serialize};
+
+/// Most warnings one page lists.
+pub const ROWS_MAX: u32 = 300;
+
+/// Filters as they come from a URL (empty: any).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BoardFilter {
+    /// A stage code (`handover`, `supply_plan_reply`…).
+    pub stage: String,
+    /// `overdue`, `due_soon` or `used_<percent>`.
+    pub warning: String,
+    /// A customer or project manager (user name).
+    pub manager: String,
+    /// `1`: key projects only.
+    pub key: String,
+}
+
+impl BoardFilter {
+    pub fn pairs(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("stage", self.stage.as_str()),
+            ("warning", &self.warning),
+            ("manager", &self.manager),
+            ("key", &self.key),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .collect()
+    }
+}
+
+/// The board for a caller.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Board {
+    pub rows: Vec<BoardRow>,
+    pub counts: BoardCounts,
+    /// The warning levels in use, most urgent first (columns of the counts).
+    pub levels: Vec<String>,
+}
+
+/// Who may see the board.
+pub fn may_see(who: &Principal) -> bool {
+    matches!(who.role, Role::Dispatcher | Role::OfficeStaff | Role::Admin)
+}
+
+fn valid_warning(w: &str) -> bool {
+    matches!(w, "overdue" | "due_soon")
+        || w.strip_prefix("used_")
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_some_and(|p| (1..=100).contains(&p))
+}
+
+/// The board `filter` selects for `who`.
+pub fn board(env: &Env, who: &Principal, filter: &BoardFilter) -> Result<Board, ServerError> {
+    if !may_see(who) {
+        return Err(ServerError::forbidden(
+            format!("{}无权查看调度台", who.role.zh()),
+            format!("a {} may not see the dispatch board", who.role.en()),
+        ));
+    }
+    let text = |s: &str| Some(s.trim().to_string()).filter(|v| !v.is_empty());
+    if !filter.stage.is_empty() && Stage::parse(&filter.stage).is_none() {
+        return Err(ServerError::bad(
+            "bad_filter",
+            "未知的环节",
+            "unknown stage",
+        ));
+    }
+    if !filter.warning.is_empty() && !valid_warning(&filter.warning) {
+        return Err(ServerError::bad(
+            "bad_filter",
+            "未知的预警级别",
+            "unknown warning level",
+        ));
+    }
+    let q = BoardQuery {
+        unit: (who.role != Role::Admin).then(|| who.unit.clone()),
+        assigned_to: None,
+        stage: text(&filter.stage),
+        warning: text(&filter.warning),
+        manager: text(&filter.manager),
+        key_project: (filter.key == "1").then_some(true),
+        limit: ROWS_MAX,
+    };
+    let tx = env.store.read()?;
+    let rows = tx.board_rows(&q)?;
+    let counts = tx.board_counts(&q)?;
+    let mut levels = vec!["overdue".to_string(), "due_soon".to_string()];
+    let mut percents = env
+        .rules
+        .in_force(&who.unit, today())
+        .thresholds
+        .warn_percent
+        .clone();
+    percents.sort_unstable_by(|a, b| b.cmp(a));
+    levels.extend(percents.iter().map(|p| format!("used_{p}")));
+    // Levels a unit's older rule set still raised stay visible.
+    for (_, w, _) in counts.by_stage.iter() {
+        if !levels.contains(w) {
+            levels.push(w.clone());
+        }
+    }
+    Ok(Board {
+        rows,
+        counts,
+        levels,
+    })
+}
+
+fn today() -> chrono::NaiveDate {
+    field_core::job::local_date(chrono::Utc::now())
+}

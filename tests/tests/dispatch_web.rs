@@ -1,0 +1,145 @@
+//! The dispatch board (调度台) in real headless Chromium as the demo's dispatcher: warnings per
+//! stage and per manager, drilling down by a count, the list most urgent first, the job's time
+//! limits; a dispatcher cannot review; a customer manager cannot open the board.
+
+use fieldline_server::service::demo;
+use fieldline_tests::browser::Browser;
+use fieldline_tests::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dispatcher_sees_warnings_per_stage_and_manager() {
+    let Some(mut b) = Browser::start("dispatch_board").await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let data_dir = server.data_dir();
+    let users = server
+        .env()
+        .blocking(move |env| demo::seed(env, &data_dir))
+        .await
+        .unwrap();
+    let password = |u: &str| users.iter().find(|x| x.0 == u).unwrap().2.clone();
+    let base = server.url();
+
+    b.goto(&format!("{base}/board")).await;
+    b.fill("input[name=username]", "dispatcher1").await;
+    b.fill("input[name=password]", &password("dispatcher1"))
+        .await;
+    b.click("form[action='/login'] button[type=submit]").await;
+    assert_eq!(b.path().await, "/board");
+    assert_eq!(b.count("header.top a[href='/board']").await, 1);
+    let overdue = b.count("#warnings .badge.overdue").await;
+    assert!(overdue >= 2, "the demo has overdue stages: {overdue}");
+    assert!(b.count("#by-stage tbody tr").await >= 2);
+    assert!(b.count("#by-manager tbody tr").await >= 2);
+    b.shot("board").await;
+
+    // Most urgent first: every overdue row before any other warning.
+    let levels: Vec<String> = b
+        .js("return [...document.querySelectorAll('#warnings tbody tr .badge:not(.key)')].map(e => e.className)")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let first_other = levels.iter().position(|c| !c.contains("overdue"));
+    if let Some(i) = first_other {
+        assert!(
+            levels[i..].iter().all(|c| !c.contains("overdue")),
+            "{levels:?}"
+        );
+    }
+
+    // A count drills down: the first stage's overdue count lists exactly that many.
+    let link = b
+        .attr("#by-stage tbody tr a[href*='warning=overdue']", "href")
+        .await
+        .expect("an overdue count");
+    let n: usize = b
+        .text("#by-stage tbody tr a[href*='warning=overdue']")
+        .await
+        .trim()
+        .parse()
+        .unwrap();
+    b.click("#by-stage tbody tr a[href*='warning=overdue']")
+        .await;
+    assert_eq!(b.path().await, link);
+    assert_eq!(b.count("#warnings tbody tr").await, n);
+    assert_eq!(b.count("#warnings .badge.overdue").await, n);
+    b.shot("board-drilled").await;
+
+    // The filter form: one manager.
+    b.goto(&format!("{base}/board")).await;
+    b.select("select[name=manager]", "cm-li").await;
+    b.click("form.filters button[type=submit]").await;
+    let rows = b.count("#warnings tbody tr").await;
+    let li_rows = b
+        .js("return [...document.querySelectorAll('#warnings tbody tr')].filter(r => r.textContent.includes('李强')).length")
+        .await
+        .as_u64()
+        .unwrap() as usize;
+    assert_eq!(rows, li_rows, "only cm-li's jobs");
+
+    // Into a job: its time limits; no review form for a dispatcher.
+    b.click("#warnings tbody tr a[href^='/jobs/']").await;
+    assert_eq!(b.count("#time-limits .badge.overdue").await.min(1), 1);
+    assert_eq!(b.count("#review button[value=approve]").await, 0);
+
+    // A bad filter is a clear message, not a server error.
+    b.goto(&format!("{base}/board?stage=nope")).await;
+    assert!(b.text("main").await.contains("未知的环节"));
+
+    // English.
+    b.goto(&format!("{base}/board")).await;
+    b.click("header.top a[href^='/lang/en']").await;
+    assert!(b.text("h1").await.starts_with("Dispatch board"));
+    b.shot("board-english").await;
+    b.close().await;
+
+    // A customer manager's browser is refused the board.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http.get(format!("{base}/")).send().await.unwrap();
+    let login_cookie = page
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = login_cookie.split('=').nth(1).unwrap().to_string();
+    let pw = password("cm-li");
+    let r = http
+        .post(format!("{base}/login"))
+        .header("cookie", &login_cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "cm-li"),
+            ("password", pw.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let session = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
+        .find(|c| c.starts_with("fl_session="))
+        .unwrap();
+    let r = http
+        .get(format!("{base}/board"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("无权查看调度台"), "{html}");
+}
