@@ -495,3 +495,62 @@ fn warnings_follow_the_rule_sets_thresholds() {
         assert_eq!(serde_json::to_value(s).unwrap(), s.code());
     }
 }
+
+#[test]
+fn assigning_the_first_customer_manager_records_the_hand_over() {
+    use field_core::JobStatus;
+    use field_core::job::Assignment;
+    let s = store();
+    let job = s
+        .create_job("o", &new_job(JobKind::LowVoltageResidential, "2026-09-28"))
+        .unwrap();
+    let running = s.time_limits(&job.id, d("2026-09-28")).unwrap();
+    assert!(running.get(Stage::Handover).unwrap().ended_on.is_none());
+    let assign = |who: &str, at_: &str| {
+        Edit::UpdateAssignment(Assignment {
+            customer_manager: Some(who.into()),
+            assigned_at: Some(at(at_)),
+            ..Default::default()
+        })
+    };
+    let after = s.edit(&job.id, "o", &assign("cm-a", "2026-09-28")).unwrap();
+    assert_eq!(after.status(), JobStatus::HandedOver);
+    let handovers: Vec<_> = after
+        .milestones
+        .iter()
+        .filter(|(_, m)| m.event == Some(MilestoneEvent::HandedOver))
+        .collect();
+    assert_eq!(handovers.len(), 1);
+    assert_eq!(handovers[0].0, field_core::job::HANDOVER_MILESTONE);
+    assert_eq!(handovers[0].1.actor.as_deref(), Some("o"));
+    // The same-day clock stopped in time.
+    let limits = s.time_limits(&job.id, d("2026-09-30")).unwrap();
+    let handover = limits.get(Stage::Handover).unwrap();
+    assert_eq!(handover.ended_on, Some(d("2026-09-28")));
+    assert_eq!(handover.state, SlaState::Met);
+    // A later reassignment is not a second hand-over.
+    let again = s.edit(&job.id, "o", &assign("cm-b", "2026-09-29")).unwrap();
+    assert_eq!(
+        again
+            .milestones
+            .values()
+            .filter(|m| m.event == Some(MilestoneEvent::HandedOver))
+            .count(),
+        1
+    );
+    // Appointing only a project manager hands nothing over.
+    let other = s
+        .create_job("o", &new_job(JobKind::HighVoltage, "2026-09-28"))
+        .unwrap();
+    let pm_only = s
+        .edit(
+            &other.id,
+            "o",
+            &Edit::UpdateAssignment(Assignment {
+                project_manager: Some("pm-a".into()),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+    assert_eq!(pm_only.status(), JobStatus::Accepted);
+}

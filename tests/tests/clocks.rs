@@ -50,8 +50,8 @@ async fn an_untouched_job_turns_overdue_by_the_daily_recomputation() {
     server.add_user("office1", Role::OfficeStaff, "zhuxian");
     server.add_user("cm-a", Role::CustomerManager, "zhuxian");
     let phone = Phone::login(&server, "office1").await;
-    // Accepted now and handed over: the survey clock runs (a few working days).
-    let mut accepted = new_job(JobKind::LowVoltageResidential, "zhuxian", "周建国");
+    // Accepted now and handed over: the whole-job clock of a small/micro enterprise runs.
+    let mut accepted = new_job(JobKind::LowVoltageSmallMicro, "zhuxian", "周建国");
     accepted.accepted_at = chrono::Utc::now();
     let job = phone.store.create_job("office1", &accepted).unwrap();
     assign(&phone, &job.id, Some("cm-a"), None);

@@ -151,11 +151,14 @@ async fn office_reviews_returns_and_approves_in_a_real_browser() {
         let v = get_json(&format!("{base}/api/v1{h}"), &cookie).await;
         assert_eq!(v["job"]["assignment"]["customer_manager"], "cm-li");
         assert_eq!(v["job"]["review"]["state"], "pending");
-        if chosen.is_none() && v["job"]["photos"].as_object().unwrap().len() >= 2 {
+        let proofs = v["job"]["photos"]
+            .as_object()
+            .is_some_and(|p| p.values().any(|p| p["checklist_group"].is_string()));
+        if chosen.is_none() && proofs && v["job"]["photos"].as_object().unwrap().len() >= 2 {
             chosen = Some(v);
         }
     }
-    let job = chosen.expect("a pending job of cm-li with photos");
+    let job = chosen.expect("a pending job of cm-li with photos and proofs");
     let id = job["job"]["id"].as_str().unwrap().to_string();
     let job_no = job["job"]["job_no"].as_str().unwrap().to_string();
     let customer = job["job"]["customer"]["name"].as_str().unwrap().to_string();

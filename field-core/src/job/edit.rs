@@ -287,6 +287,7 @@ impl Edit {
                 return super::contract_edits::plan_power_on(job, ctx, id, *at);
             }
             Edit::SubmitForReview { id, at } => return plan_submit(job, ctx, id, *at),
+            Edit::UpdateAssignment(a) => return plan_assignment(job, ctx, a),
             _ => {}
         }
         Ok(vec![match self {
@@ -294,7 +295,8 @@ impl Edit {
             | Edit::SignContract { .. }
             | Edit::RecordReceipt { .. }
             | Edit::RecordPowerOn { .. }
-            | Edit::SubmitForReview { .. } => unreachable!("planned above"),
+            | Edit::SubmitForReview { .. }
+            | Edit::UpdateAssignment(_) => unreachable!("planned above"),
             Edit::UpdateCustomer(c) => patch(&["customer"], fields("customer", c)?),
             Edit::UpdateAgent(a) => patch(&["agent"], fields("agent", a)?),
             Edit::UpdateApplication(a) => {
@@ -306,7 +308,6 @@ impl Edit {
                 f.insert(load.as_str().to_string(), Json::Bool(*present));
                 patch(&["application", "special_loads"], f)
             }
-            Edit::UpdateAssignment(a) => patch(&["assignment"], fields("assignment", a)?),
             Edit::UpdateSurvey(s) => {
                 not_before_acceptance(job, "survey.surveyed_at", s.surveyed_at)?;
                 patch(&["survey"], fields("survey", s)?)
@@ -514,6 +515,42 @@ fn job_has_finding(job: &Job, target: FindingTarget, id: &str) -> bool {
         FindingTarget::Inspection(k) => job.inspections.get(k).findings.contains_key(id),
         FindingTarget::Review => job.review.findings.contains_key(id),
     }
+}
+
+/// The milestone id of the hand-over a first customer manager assignment records (one id, so two
+/// offline assignments of the same job merge into one hand-over).
+pub const HANDOVER_MILESTONE: &str = "handed-over";
+
+/// An assignment; giving the job its first customer manager also records the hand-over
+/// (转客户经理), which stops the same-day hand-over clock (seed 001).
+fn plan_assignment(job: &Job, ctx: &EditContext, a: &Assignment) -> Result<Vec<Write>, Invalid> {
+    let mut writes = vec![Write::Patch {
+        path: path(&["assignment"]),
+        fields: fields("assignment", a)?,
+    }];
+    let gets_manager = a.customer_manager.as_deref().is_some_and(|m| !m.is_empty());
+    let handed_over = job
+        .milestones
+        .values()
+        .any(|m| m.event == Some(MilestoneEvent::HandedOver));
+    if gets_manager && !handed_over {
+        let at = a.assigned_at.unwrap_or(ctx.now);
+        not_before_acceptance(job, "assignment.assigned_at", Some(at))?;
+        let m = Milestone {
+            event: Some(MilestoneEvent::HandedOver),
+            actor: Some(ctx.actor.clone()),
+            at: Some(at),
+            recorded_at: Some(ctx.now),
+            device: Some(ctx.device.clone()),
+            note: None,
+        };
+        writes.push(Write::Entry {
+            path: path(&["milestones"]),
+            id: HANDOVER_MILESTONE.to_string(),
+            fields: fields("milestone", &m)?,
+        });
+    }
+    Ok(writes)
 }
 
 fn plan_submit(

@@ -14,7 +14,7 @@ pub mod schema;
 mod sections;
 
 pub use doc::{JobDoc, JobError, NewJob, SCHEMA_VERSION};
-pub use edit::{Edit, EditContext, FindingTarget};
+pub use edit::{Edit, EditContext, FindingTarget, HANDOVER_MILESTONE};
 pub use mapping::Conflict;
 pub use sections::*;
 

@@ -355,15 +355,24 @@ fn demo_job(i: usize, devices: &[DemoDevice]) -> DemoResult<(JobDoc, Vec<Blob>)>
         ("cm-zhao", &devices[1])
     };
     let pm_dev = &devices[2];
-    doc.apply(
-        &Edit::UpdateAssignment(Assignment {
-            customer_manager: Some(cm.into()),
-            project_manager: Some("pm-wang".into()),
-            assigned_at: Some(accepted),
-            ..Default::default()
-        }),
-        &office,
-    )?;
+    // Handing the job to its customer manager records the hand-over; some are a day late.
+    // Jobs only just accepted have nobody yet.
+    if !path.is_empty() {
+        let handed = if i.is_multiple_of(3) {
+            accepted + Duration::days(1)
+        } else {
+            accepted
+        };
+        doc.apply(
+            &Edit::UpdateAssignment(Assignment {
+                customer_manager: Some(cm.into()),
+                project_manager: Some("pm-wang".into()),
+                assigned_at: Some(handed),
+                ..Default::default()
+            }),
+            &ctx(office_dev, handed),
+        )?;
+    }
     let rules = field_core::RuleSet::default();
     let with_photos = i < 12;
     for (n, event) in path.iter().enumerate() {
@@ -633,6 +642,9 @@ fn demo_job(i: usize, devices: &[DemoDevice]) -> DemoResult<(JobDoc, Vec<Blob>)>
                 )?;
             }
             _ => {}
+        }
+        if *event == E::HandedOver {
+            continue; // the assignment recorded it
         }
         doc.apply(
             &Edit::AddMilestone {
