@@ -106,6 +106,20 @@ pub struct Thresholds {
     /// percent, ascending.
     #[serde(default = "default_warn_percent")]
     pub warn_percent: Vec<u32>,
+    /// A return visit (回访) is due this many days after power-on.
+    #[serde(default = "default_return_visit_after_days")]
+    pub return_visit_after_days: u32,
+    /// A return visit scored at or below this (1–5) opens a follow-up.
+    #[serde(default = "default_low_satisfaction_max")]
+    pub low_satisfaction_max: i64,
+}
+
+fn default_return_visit_after_days() -> u32 {
+    3
+}
+
+fn default_low_satisfaction_max() -> i64 {
+    2
 }
 
 fn default_warn_percent() -> Vec<u32> {
@@ -924,6 +938,8 @@ impl Default for RuleSet {
                 direct_install_max_kva: 160.0,
                 due_soon_working_days: 1,
                 warn_percent: default_warn_percent(),
+                return_visit_after_days: default_return_visit_after_days(),
+                low_satisfaction_max: default_low_satisfaction_max(),
             },
         }
     }

@@ -358,6 +358,12 @@ pub struct ReturnVisit {
     pub satisfaction: Option<i64>,
     #[uniffi(default)]
     pub comment: Option<String>,
+    #[uniffi(default)]
+    pub follow_up: Option<String>,
+    #[uniffi(default)]
+    pub follow_up_by: Option<String>,
+    #[uniffi(default)]
+    pub follow_up_at: Option<Timestamp>,
 }
 
 #[uniffi::remote(Record)]

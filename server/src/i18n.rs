@@ -313,6 +313,10 @@ fn code_label(lang: Lang, key: &str, v: &str) -> Option<String> {
         "event" => code!(MilestoneEvent),
         "state" => code!(ReviewState),
         "purpose" => code!(PhotoPurpose),
+        "channel" => crate::service::return_visit::CHANNELS
+            .iter()
+            .find(|(c, _, _)| *c == v)
+            .map(|(_, zh, en)| lang.t(zh, en).to_string()),
         "severity" => match v {
             "must_fix" => Some(lang.t("必须整改", "must fix").to_string()),
             "advice" => Some(lang.t("建议", "advice").to_string()),

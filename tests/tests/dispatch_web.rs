@@ -86,6 +86,64 @@ async fn the_dispatcher_sees_warnings_per_stage_and_manager() {
     assert_eq!(b.count("#time-limits .badge.overdue").await.min(1), 1);
     assert_eq!(b.count("#review button[value=approve]").await, 0);
 
+    // Return visits: one falls due after power-on; the dispatcher records it with a low score,
+    // which opens a follow-up on the board until its outcome is recorded.
+    b.goto(&format!("{base}/board")).await;
+    let due_before = b.count("#visits-due tbody tr").await;
+    assert!(due_before >= 1, "the demo has powered-on jobs to visit");
+    let follow_before = b.count("#follow-ups tbody tr").await;
+    let href = b.attr("#visits-due tbody tr a", "href").await.unwrap();
+    let job_id = href
+        .trim_start_matches("/jobs/")
+        .trim_end_matches("#visit-form")
+        .to_string();
+    b.click("#visits-due tbody tr a").await;
+    b.click_only("#visit-form input[name=channel][value=phone]")
+        .await;
+    b.click_only("#visit-form input[name=satisfaction][value='2']")
+        .await;
+    b.fill("#visit-form textarea[name=comment]", "装表师傅迟到两次")
+        .await;
+    b.shot("visit-form").await;
+    b.click("#visit-form button[type=submit]").await;
+    assert!(b.path().await.contains("done=visit"));
+    assert!(b.text("#return_visit").await.contains("装表师傅迟到两次"));
+    b.goto(&format!("{base}/board")).await;
+    assert_eq!(b.count("#visits-due tbody tr").await, due_before - 1);
+    assert_eq!(b.count("#follow-ups tbody tr").await, follow_before + 1);
+    b.click(&format!("#follow-ups a[href^='/jobs/{job_id}']"))
+        .await;
+    b.fill(
+        "#visit-form textarea[name=text]",
+        "已致电道歉，安排专人回访",
+    )
+    .await;
+    b.click("#visit-form button[type=submit]").await;
+    assert!(b.path().await.contains("done=follow_up"));
+    assert_eq!(b.count("#visit-form").await, 0, "nothing left to do");
+    b.goto(&format!("{base}/board")).await;
+    assert_eq!(b.count("#follow-ups tbody tr").await, follow_before);
+    // The job's customer manager gets the visit by sync; the job is closed.
+    let cm = b
+        .js(&format!(
+            "return fetch('/api/v1/jobs/{job_id}').then(r => r.json()).then(j => j.job.assignment.customer_manager)"
+        ))
+        .await;
+    let cm = cm.as_str().unwrap_or("cm-li").to_string();
+    let d = tempfile::tempdir().unwrap();
+    let store = field_core::Store::open(d.path().join("p.db")).unwrap();
+    field_core::sync::login(&store, &base, &cm, &password(&cm))
+        .await
+        .unwrap();
+    field_core::sync::sync(&store, &fast_options(), &|_| {})
+        .await
+        .unwrap();
+    let job = store.job(&job_id).unwrap();
+    assert_eq!(job.return_visit.satisfaction, Some(2));
+    assert_eq!(job.return_visit.visitor.as_deref(), Some("dispatcher1"));
+    assert!(job.return_visit.follow_up_at.is_some());
+    assert_eq!(job.status(), field_core::JobStatus::Closed);
+
     // A bad filter is a clear message, not a server error.
     b.goto(&format!("{base}/board?stage=nope")).await;
     assert!(b.text("main").await.contains("未知的环节"));

@@ -258,13 +258,17 @@ section! {
 }
 
 section! {
-    /// The return visit (回访).
+    /// The return visit (回访). A satisfaction at or below the rule set's
+    /// `low_satisfaction_max` opens a follow-up, closed when `follow_up_at` is written.
     ReturnVisit {
         visited_at: DateTime<Utc>,
         visitor: String,
         channel: String,
         satisfaction: i64,
         comment: String,
+        follow_up: String,
+        follow_up_by: String,
+        follow_up_at: DateTime<Utc>,
     }
 }
 

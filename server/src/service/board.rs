@@ -5,7 +5,7 @@
 use super::Env;
 use super::auth::Principal;
 use crate::error::ServerError;
-use crate::store::{BoardCounts, BoardQuery, BoardRow};
+use crate::store::{BoardCounts, BoardQuery, BoardRow, JobListQuery, JobListRow, ListSort};
 use field_core::Role;
 use field_core::sla::Stage;
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,12 @@ pub struct Board {
     pub counts: BoardCounts,
     /// The warning levels in use, most urgent first (columns of the counts).
     pub levels: Vec<String>,
+    /// Powered on at least the rule set's days ago, not visited yet (待回访), oldest first.
+    pub visits_due: Vec<JobListRow>,
+    /// Visits scored low whose follow-up is not recorded (低分跟进).
+    pub follow_ups: Vec<JobListRow>,
+    /// Days after power-on a visit falls due.
+    pub visit_after_days: u32,
 }
 
 /// Who may see the board.
@@ -112,10 +118,32 @@ pub fn board(env: &Env, who: &Principal, filter: &BoardFilter) -> Result<Board, 
             levels.push(w.clone());
         }
     }
+    let thresholds = &env.rules.in_force(&who.unit, today()).thresholds;
+    let visit_after_days = thresholds.return_visit_after_days;
+    let visits = |state: &str, until: Option<String>| -> Result<Vec<JobListRow>, ServerError> {
+        let mut rows = tx.list_jobs(&JobListQuery {
+            unit: q.unit.clone(),
+            customer_manager: q.manager.clone(),
+            key_project: q.key_project,
+            visit_state: Some(state.to_string()),
+            powered_on_until: until,
+            sort: ListSort::Accepted,
+            limit: ROWS_MAX,
+            ..Default::default()
+        })?;
+        rows.sort_by(|a, b| a.powered_on.cmp(&b.powered_on));
+        Ok(rows)
+    };
+    let due_by = today() - chrono::Duration::days(i64::from(visit_after_days));
+    let visits_due = visits("due", Some(due_by.to_string()))?;
+    let follow_ups = visits("follow_up", None)?;
     Ok(Board {
         rows,
         counts,
         levels,
+        visits_due,
+        follow_ups,
+        visit_after_days,
     })
 }
 

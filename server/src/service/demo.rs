@@ -631,12 +631,25 @@ fn demo_job(i: usize, devices: &[DemoDevice]) -> DemoResult<(JobDoc, Vec<Blob>)>
             }
             E::ReturnVisitDone => {
                 doc.apply(
-                    &Edit::UpdateReturnVisit(ReturnVisit {
-                        visited_at: Some(at),
-                        visitor: Some("dispatcher1".into()),
-                        channel: Some("电话".into()),
-                        satisfaction: Some(5 - (i as i64 % 2)),
-                        comment: Some("接电快，服务周到".into()),
+                    // One customer was unhappy: a follow-up is open on the board.
+                    &Edit::UpdateReturnVisit(if i == 8 {
+                        ReturnVisit {
+                            visited_at: Some(at),
+                            visitor: Some("dispatcher1".into()),
+                            channel: Some("phone".into()),
+                            satisfaction: Some(2),
+                            comment: Some("送电后电压偏低，等了很久才有人来".into()),
+                            ..Default::default()
+                        }
+                    } else {
+                        ReturnVisit {
+                            visited_at: Some(at),
+                            visitor: Some("dispatcher1".into()),
+                            channel: Some("phone".into()),
+                            satisfaction: Some(5 - (i as i64 % 2)),
+                            comment: Some("接电快，服务周到".into()),
+                            ..Default::default()
+                        }
                     }),
                     &ctx(office_dev, at),
                 )?;

@@ -442,8 +442,34 @@ pub fn list_row(
         accepted_on: job.accepted_on().to_string(),
         address: job.customer.address.clone().unwrap_or_default(),
         key_project: job.application.key_project.unwrap_or(false),
+        powered_on: powered_on(job).map(|d| d.to_string()),
+        visit_state: visit_state(env, job).map(str::to_string),
     };
     (row, stages)
+}
+
+/// The China-time day a job was powered on (its power-on milestone, else the metering record).
+pub fn powered_on(job: &Job) -> Option<chrono::NaiveDate> {
+    job.milestones
+        .values()
+        .filter(|m| m.event == Some(field_core::MilestoneEvent::PoweredOn))
+        .filter_map(|m| m.at)
+        .min()
+        .or(job.metering.powered_on_at)
+        .map(field_core::job::local_date)
+}
+
+/// Where a powered-on job's return visit stands: `due`, `follow_up` (scored at or below the
+/// rule set's `low_satisfaction_max`, no follow-up recorded) or `done`.
+pub fn visit_state(env: &Env, job: &Job) -> Option<&'static str> {
+    powered_on(job)?;
+    let v = &job.return_visit;
+    let low = env.rules.for_job(job).thresholds.low_satisfaction_max;
+    Some(match (v.visited_at, v.satisfaction, v.follow_up_at) {
+        (None, _, _) => "due",
+        (Some(_), Some(s), None) if s <= low => "follow_up",
+        _ => "done",
+    })
 }
 
 /// Fills in list columns added after a job was last written (run at start; quick when none).

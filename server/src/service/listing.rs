@@ -32,6 +32,8 @@ pub struct ListFilter {
     pub sort: String,
     /// `1`: key projects (green channel) only.
     pub key: String,
+    /// Return visit: `due`, `follow_up` or `done`.
+    pub visit: String,
     /// The `next` of the previous page.
     pub after: String,
     pub limit: Option<u32>,
@@ -52,6 +54,7 @@ impl ListFilter {
             ("q", &self.q),
             ("sort", &self.sort),
             ("key", &self.key),
+            ("visit", &self.visit),
         ]
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
@@ -138,6 +141,18 @@ impl ListFilter {
             accepted_to: Self::date("to", &self.to)?,
             text: text(&self.q),
             key_project: (self.key == "1").then_some(true),
+            visit_state: match self.visit.as_str() {
+                "" => None,
+                v @ ("due" | "follow_up" | "done") => Some(v.to_string()),
+                _ => {
+                    return Err(ServerError::bad(
+                        "bad_filter",
+                        "未知的回访状态",
+                        "unknown return-visit state",
+                    ));
+                }
+            },
+            powered_on_until: None,
             sort: self.sort(),
             after,
             limit,

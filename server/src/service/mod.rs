@@ -14,6 +14,7 @@ pub mod exports;
 pub mod feed;
 pub mod jobs;
 pub mod listing;
+pub mod return_visit;
 pub mod review;
 pub mod session;
 pub mod sync;

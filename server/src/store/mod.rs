@@ -111,6 +111,10 @@ pub struct JobRow {
     pub accepted_on: String,
     pub address: String,
     pub key_project: bool,
+    /// The China-time day the job was powered on.
+    pub powered_on: Option<String>,
+    /// The return visit: `due`, `follow_up` or `done` (`None`: not powered on yet).
+    pub visit_state: Option<String>,
 }
 
 /// A running stage clock of a job (the dispatch board).
@@ -202,6 +206,10 @@ pub struct JobListQuery {
     pub text: Option<String>,
     pub key_project: Option<bool>,
     pub sort: ListSort,
+    /// `due`, `follow_up` or `done` (return visits).
+    pub visit_state: Option<String>,
+    /// Powered on on or before this day (`YYYY-MM-DD`).
+    pub powered_on_until: Option<String>,
     /// The sort key and job id of the last row of the previous page.
     pub after: Option<(String, String)>,
     pub limit: u32,
@@ -225,6 +233,8 @@ pub struct JobListRow {
     pub accepted_on: String,
     pub key_project: bool,
     pub updated_at: i64,
+    pub powered_on: Option<String>,
+    pub visit_state: Option<String>,
     /// The value the list is sorted by (for the next page's cursor).
     pub sort_key: String,
 }

@@ -248,6 +248,53 @@ pub async fn page(
             }
         }
     };
+    let visit_list = |rows: &[crate::store::JobListRow], id: &str, title: String, empty: &str| {
+        html! {
+            section.card id=(id) {
+                h2 { (title) " · " (rows.len()) }
+                @if rows.is_empty() {
+                    p.muted { (empty) }
+                } @else {
+                    table.list {
+                        thead { tr {
+                            th { (lang.t("工单号", "Job no.")) } th { (lang.t("客户", "Customer")) }
+                            th { (lang.t("送电日期", "Powered on")) }
+                            th { (lang.t("客户经理", "Customer manager")) }
+                        } }
+                        tbody {
+                            @for r in rows {
+                                tr class=[r.key_project.then_some("key")] {
+                                    td data-label=(lang.t("工单号", "Job no.")) {
+                                        a href={ "/jobs/" (r.job_id) "#visit-form" } { (r.job_no) }
+                                    }
+                                    td data-label=(lang.t("客户", "Customer")) { (r.customer_name) }
+                                    td data-label=(lang.t("送电日期", "Powered on")) { (r.powered_on.as_deref().unwrap_or("—")) }
+                                    td.who data-label=(lang.t("客户经理", "Customer manager")) {
+                                        (r.customer_manager.as_deref().map(&name).unwrap_or_default())
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let body = html! {
+        (body)
+        (visit_list(
+            &b.visits_due,
+            "visits-due",
+            format!("{}{}{}", lang.t("待回访（送电满 ", "Return visits due ("), b.visit_after_days, lang.t(" 天）", " days after power-on)")),
+            lang.t("没有待回访的工单。", "No return visits due."),
+        ))
+        (visit_list(
+            &b.follow_ups,
+            "follow-ups",
+            lang.t("低分回访待跟进", "Low scores to follow up").to_string(),
+            lang.t("没有待跟进的低分回访。", "No low scores to follow up."),
+        ))
+    };
     let here = link(&filter, &[]);
     Ok(layout::page(&web, &here, lang.t("调度台", "Dispatch board"), body).into_response())
 }

@@ -537,6 +537,8 @@ pub async fn detail(
         @match done.done.as_str() {
             "approve" => p.notice role="status" { (lang.t("已审核通过，结果将随同步送达客户经理手机。", "Approved; the managers' phones get it with their next sync.")) },
             "return" => p.notice role="status" { (lang.t("已退回，整改事项将随同步送达客户经理手机。", "Returned; the findings reach the managers' phones with their next sync.")) },
+            "visit" => p.notice role="status" { (lang.t("回访已记录。", "The return visit is recorded.")) },
+            "follow_up" => p.notice role="status" { (lang.t("跟进情况已记录。", "The follow-up is recorded.")) },
             _ => {},
         }
         @if has_notice {
@@ -547,6 +549,7 @@ pub async fn detail(
             }
         }
         (conflicts(lang, &v.conflicts))
+        (super::visits::card(&env, &web, &v))
         (review_card(&web, &v, may))
         (time_limits(lang, &v))
         (verdicts(lang, &v))

@@ -12,6 +12,7 @@ pub mod layout;
 pub mod list;
 pub mod login;
 pub mod media;
+pub mod visits;
 
 use crate::error::ServerError;
 use crate::http::caller::{SESSION_COOKIE, cookie, web_session};
@@ -49,6 +50,8 @@ pub fn router() -> Router<Arc<Env>> {
         .route("/jobs/{id}", get(jobs::detail))
         .route("/jobs/{id}/history", get(jobs::history))
         .route("/jobs/{id}/review", post(jobs::review))
+        .route("/jobs/{id}/return-visit", post(visits::record))
+        .route("/jobs/{id}/follow-up", post(visits::follow_up))
         .route("/jobs/{id}/photos", get(media::gallery))
         .route("/jobs/{id}/photos/{pid}", get(media::viewer))
         .route("/jobs/{id}/contracts/{cid}", get(media::contract))

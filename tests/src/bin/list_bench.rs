@@ -107,6 +107,8 @@ fn row(i: usize, rng: &mut Rng) -> JobRow {
         accepted_on: day.to_string(),
         address: format!("邾县{}{}号", rng.pick(ROADS), i % 3000),
         key_project: rng.next().is_multiple_of(20),
+        powered_on: None,
+        visit_state: None,
     }
 }
 

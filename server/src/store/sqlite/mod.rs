@@ -22,6 +22,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_list_speed.sql"),
     include_str!("migrations/0008_clocks.sql"),
     include_str!("migrations/0009_board.sql"),
+    include_str!("migrations/0010_return_visits.sql"),
 ];
 
 /// The database file inside the data directory.
@@ -399,6 +400,8 @@ mod tests {
             accepted_on: "2026-11-01".into(),
             address: String::new(),
             key_project: false,
+            powered_on: None,
+            visit_state: None,
         };
         tx.upsert_job(&row).unwrap();
         row.customer_name = "新城充电站".into();

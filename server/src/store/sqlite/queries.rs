@@ -96,6 +96,12 @@ fn list_filter(q: &JobListQuery) -> (String, Vec<String>, Vec<Value>) {
             &mut clauses,
         );
     }
+    if let Some(v) = text(&q.visit_state) {
+        push("j.visit_state = {}", Value::Text(v), &mut clauses);
+    }
+    if let Some(v) = text(&q.powered_on_until) {
+        push("j.powered_on <= {}", Value::Text(v), &mut clauses);
+    }
     let mut from = "jobs j".to_string();
     if let Some(t) = text(&q.text) {
         // Three characters or more without wildcards: the trigram index finds the matches.
@@ -187,7 +193,7 @@ fn list_sort(sort: ListSort) -> (&'static str, &'static str, &'static str) {
 
 const LIST_COLS: &str = "j.job_id, j.unit, j.kind, j.job_no, j.status, j.customer_name, j.address,
     j.customer_manager, j.project_manager, j.next_due, j.sla_state, j.review_state,
-    j.accepted_on, j.key_project, j.updated_at";
+    j.accepted_on, j.key_project, j.updated_at, j.powered_on, j.visit_state";
 
 impl<T: Conn> ReadTx for T {
     fn user_by_name(&self, username: &str) -> Result<Option<UserRow>> {
@@ -558,7 +564,9 @@ impl<T: Conn> ReadTx for T {
                 accepted_on: r.get(12)?,
                 key_project: r.get(13)?,
                 updated_at: r.get(14)?,
-                sort_key: r.get(15)?,
+                powered_on: r.get(15)?,
+                visit_state: r.get(16)?,
+                sort_key: r.get(17)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -691,7 +699,11 @@ impl<T: Conn> ReadTx for T {
     fn jobs_to_reproject(&self) -> Result<Vec<String>> {
         Ok(self
             .conn()
-            .prepare("SELECT job_id FROM jobs WHERE accepted_on = '' ORDER BY job_id")?
+            .prepare(
+                "SELECT job_id FROM jobs WHERE accepted_on = ''
+                    OR (powered_on IS NULL AND status IN ('powered_on', 'closed'))
+                 ORDER BY job_id",
+            )?
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?)
     }
@@ -846,15 +858,17 @@ impl<T: Conn + Finish> WriteTx for T {
         self.conn().prepare_cached(
             "INSERT INTO jobs (job_id, unit, kind, job_no, status, customer_name, customer_manager,
                 project_manager, next_due, sla_state, created_by, updated_at, review_state,
-                accepted_on, address, key_project)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                accepted_on, address, key_project, powered_on, visit_state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                ?18)
              ON CONFLICT (job_id) DO UPDATE SET kind = excluded.kind, job_no = excluded.job_no,
                 status = excluded.status, customer_name = excluded.customer_name,
                 customer_manager = excluded.customer_manager,
                 project_manager = excluded.project_manager, next_due = excluded.next_due,
                 sla_state = excluded.sla_state, updated_at = excluded.updated_at,
                 review_state = excluded.review_state, accepted_on = excluded.accepted_on,
-                address = excluded.address, key_project = excluded.key_project",
+                address = excluded.address, key_project = excluded.key_project,
+                powered_on = excluded.powered_on, visit_state = excluded.visit_state",
         )?
         .execute(params![
             j.job_id,
@@ -873,6 +887,8 @@ impl<T: Conn + Finish> WriteTx for T {
             j.accepted_on,
             j.address,
             j.key_project,
+            j.powered_on,
+            j.visit_state,
         ])?;
         Ok(())
     }

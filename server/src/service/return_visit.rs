@@ -1,0 +1,206 @@
+//! Return visits (回访): after power-on a visit falls due (the rule set's
+//! `return_visit_after_days`); the dispatcher records the channel, a satisfaction of 1–5 and a
+//! comment, which closes the job (milestone `return_visit_done`); a score at or below
+//! `low_satisfaction_max` opens a follow-up, closed when its outcome is recorded. Both are
+//! written into the job document on the dispatcher's behalf, like a review, so they reach the
+//! phones by sync and are in the audit trail.
+
+use super::Env;
+use super::auth::Principal;
+use super::docs::Loaded;
+use super::jobs::{self, Origin};
+use super::session::WEB_DEVICE;
+use crate::authz;
+use crate::error::ServerError;
+use field_core::job::schema::Section;
+use field_core::job::{Milestone, ReturnVisit};
+use field_core::policy::{Checked, Right};
+use field_core::{Edit, EditContext, Job, JobDoc, MilestoneEvent};
+use serde::{Deserialize, Serialize};
+
+/// Contact channels: `(code, zh, en)`.
+pub const CHANNELS: &[(&str, &str, &str)] = &[
+    ("phone", "电话", "phone"),
+    ("on_site", "上门", "on site"),
+    ("sms", "短信", "SMS"),
+    ("wechat", "微信", "WeChat"),
+];
+pub const COMMENT_MAX: usize = 500;
+/// The milestone id of the visit (one per job).
+pub const VISIT_MILESTONE: &str = "return-visit";
+
+/// A visit as recorded.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VisitInput {
+    /// `phone`, `on_site`, `sms` or `wechat`.
+    pub channel: String,
+    /// 1 (very unhappy) … 5 (very happy).
+    pub satisfaction: i64,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// Whether `who` may record return visits (the write policy's `return_visit` right).
+pub fn may_visit(env: &Env, who: &Principal) -> bool {
+    env.policy(&who.unit).right(Section::ReturnVisit, who.role) == Some(Right::Write)
+}
+
+fn clean(text: &str, what_zh: &str, what_en: &str) -> Result<String, ServerError> {
+    let t = text.trim();
+    if t.chars().count() > COMMENT_MAX || t.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(ServerError::bad(
+            "invalid_value",
+            format!("{what_zh}最多 {COMMENT_MAX} 字，不能含控制字符"),
+            format!("{what_en} is at most {COMMENT_MAX} characters, without control characters"),
+        ));
+    }
+    Ok(t.to_string())
+}
+
+/// Records the return visit of a powered-on job.
+pub fn record_visit(
+    env: &Env,
+    who: &Principal,
+    job_id: &str,
+    input: &VisitInput,
+) -> Result<(), ServerError> {
+    if !CHANNELS.iter().any(|(c, _, _)| *c == input.channel) {
+        return Err(ServerError::bad(
+            "invalid_value",
+            "请选择回访方式（电话、上门、短信或微信）",
+            "choose how the customer was reached (phone, on site, SMS or WeChat)",
+        ));
+    }
+    if !(1..=5).contains(&input.satisfaction) {
+        return Err(ServerError::bad(
+            "invalid_value",
+            "满意度须为 1 到 5 分",
+            "satisfaction is 1 to 5",
+        ));
+    }
+    let comment = clean(&input.comment, "回访意见", "the comment")?;
+    change(env, who, job_id, |job, now| {
+        if jobs::powered_on(job).is_none() {
+            return Err(ServerError::bad(
+                "not_powered_on",
+                "尚未送电，不能回访",
+                "the job is not powered on yet",
+            ));
+        }
+        if job.return_visit.visited_at.is_some() {
+            return Err(ServerError::bad(
+                "already_visited",
+                "已经回访过",
+                "the return visit is already recorded",
+            ));
+        }
+        Ok(vec![
+            Edit::UpdateReturnVisit(ReturnVisit {
+                visited_at: Some(now),
+                visitor: Some(who.username.clone()),
+                channel: Some(input.channel.clone()),
+                satisfaction: Some(input.satisfaction),
+                comment: Some(comment.clone()),
+                ..Default::default()
+            }),
+            Edit::AddMilestone {
+                id: VISIT_MILESTONE.into(),
+                milestone: Milestone {
+                    event: Some(MilestoneEvent::ReturnVisitDone),
+                    at: Some(now),
+                    ..Default::default()
+                },
+            },
+        ])
+    })
+}
+
+/// Records what was done about a low-scored visit, closing its follow-up.
+pub fn record_follow_up(
+    env: &Env,
+    who: &Principal,
+    job_id: &str,
+    text: &str,
+) -> Result<(), ServerError> {
+    let text = clean(text, "跟进情况", "the follow-up")?;
+    if text.is_empty() {
+        return Err(ServerError::bad(
+            "invalid_value",
+            "请写明跟进情况",
+            "say what was done",
+        ));
+    }
+    change(env, who, job_id, |job, now| {
+        if jobs::visit_state(env, job) != Some("follow_up") {
+            return Err(ServerError::bad(
+                "no_follow_up",
+                "此工单没有待跟进的低分回访",
+                "this job has no low-scored visit to follow up",
+            ));
+        }
+        Ok(vec![Edit::UpdateReturnVisit(ReturnVisit {
+            follow_up: Some(text.clone()),
+            follow_up_by: Some(who.username.clone()),
+            follow_up_at: Some(now),
+            ..Default::default()
+        })])
+    })
+}
+
+/// Applies the edits `plan` gives for the job as it stands, as one recorded change on `who`'s
+/// behalf.
+fn change(
+    env: &Env,
+    who: &Principal,
+    job_id: &str,
+    plan: impl FnOnce(&Job, chrono::DateTime<chrono::Utc>) -> Result<Vec<Edit>, ServerError>,
+) -> Result<(), ServerError> {
+    let mut tx = env.store.write()?;
+    if !authz::can_read_job(&*tx, who, job_id)? {
+        return Err(ServerError::NotFound);
+    }
+    if !may_visit(env, who) {
+        return Err(ServerError::forbidden(
+            format!("{}无权记录回访", who.role.zh()),
+            format!("a {} may not record return visits", who.role.en()),
+        ));
+    }
+    let Loaded { mut doc, .. } = env
+        .docs
+        .checkout(&*tx, job_id)?
+        .ok_or(ServerError::NotFound)?;
+    let before = doc.heads();
+    let now = chrono::Utc::now();
+    let job = doc
+        .read()
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    let edits = plan(&job, now)?;
+    let ctx = EditContext {
+        actor: who.username.clone(),
+        device: WEB_DEVICE.into(),
+        now,
+    };
+    apply(&mut doc, &edits, &ctx)?;
+    let version = jobs::record(
+        &mut *tx,
+        env,
+        Origin::OnBehalf(who),
+        job_id,
+        &mut doc,
+        &before,
+        &Checked::default(),
+    )?;
+    tx.commit()?;
+    env.docs.checkin(job_id, Loaded { doc, version });
+    Ok(())
+}
+
+fn apply(doc: &mut JobDoc, edits: &[Edit], ctx: &EditContext) -> Result<(), ServerError> {
+    for e in edits {
+        doc.apply(e, ctx).map_err(|e| match e {
+            field_core::job::JobError::Invalid(i) => ServerError::bad("invalid_value", i.zh, i.en),
+            other => ServerError::Internal(other.to_string()),
+        })?;
+    }
+    Ok(())
+}
