@@ -144,6 +144,35 @@ async fn the_dispatcher_sees_warnings_per_stage_and_manager() {
     assert!(job.return_visit.follow_up_at.is_some());
     assert_eq!(job.status(), field_core::JobStatus::Closed);
 
+    // Assessment (考核): the demo's powered-on jobs fall in this month or the ones before.
+    let today = field_core::job::local_date(chrono::Utc::now());
+    let mut shown = false;
+    for back in 0..4 {
+        let month = (today - chrono::Duration::days(30 * back))
+            .format("%Y-%m")
+            .to_string();
+        b.goto(&format!("{base}/assessment?month={month}")).await;
+        assert!(b.text("h1").await.contains(&month));
+        if b.count("#by-kind svg.chart rect").await > 0 {
+            assert!(b.count("#by-stage svg.chart").await == 1);
+            assert!(b.count("#by-manager tbody tr").await >= 1);
+            b.shot("assessment").await;
+            b.click_only("a[href^='/assessment.csv']").await;
+            let csv = std::fs::read_to_string(b.download(".csv").await).unwrap();
+            assert!(csv.starts_with('\u{feff}'));
+            assert!(csv.contains("平均接电时间"), "{csv}");
+            assert!(csv.lines().count() >= 2);
+            b.click_only("a[href^='/assessment.xlsx']").await;
+            let xlsx = std::fs::read(b.download(".xlsx").await).unwrap();
+            assert!(xlsx.starts_with(b"PK"), "a workbook");
+            shown = true;
+            break;
+        }
+    }
+    assert!(shown, "some recent month has powered-on demo jobs");
+    b.goto(&format!("{base}/assessment?month=2026-13")).await;
+    assert!(b.text("main").await.contains("月份须为 YYYY-MM"));
+
     // A bad filter is a clear message, not a server error.
     b.goto(&format!("{base}/board?stage=nope")).await;
     assert!(b.text("main").await.contains("未知的环节"));
@@ -200,4 +229,13 @@ async fn the_dispatcher_sees_warnings_per_stage_and_manager() {
     assert_eq!(r.status(), 403);
     let html = r.text().await.unwrap();
     assert!(html.contains("无权查看调度台"), "{html}");
+    for path in ["/assessment", "/assessment.csv", "/assessment.xlsx"] {
+        let r = http
+            .get(format!("{base}{path}"))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{path}");
+    }
 }

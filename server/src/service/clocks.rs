@@ -10,20 +10,21 @@ use chrono::NaiveDate;
 use field_core::Job;
 use field_core::sla::{TimeLimits, Warning};
 
-/// A job's time limits as of `today` (its own rule set and the calendar) and its running stage
-/// clocks with their warnings (the rule set's thresholds).
+/// A job's time limits as of `today` (its own rule set and the calendar) and its started stage
+/// clocks (running ones with their warnings, from the rule set's thresholds).
 pub fn compute(env: &Env, job: &Job, today: NaiveDate) -> (TimeLimits, Vec<StageClockRow>) {
     let rules = env.rules.for_job(job);
     let limits = field_core::sla::time_limits(job, rules, &env.calendar, today);
     let stages = limits
         .clocks
         .iter()
-        .filter(|c| c.running())
+        .filter(|c| c.started_on.is_some())
         .map(|c| {
             let warning = c.warning(&rules.thresholds);
             StageClockRow {
                 stage: c.stage.code().to_string(),
                 started_on: c.started_on.map(|d| d.to_string()).unwrap_or_default(),
+                ended_on: c.ended_on.map(|d| d.to_string()),
                 due_on: c.due_on.map(|d| d.to_string()),
                 used_days: c.used_days,
                 limit_days: i64::from(c.limit_days),

@@ -444,6 +444,8 @@ pub fn list_row(
         key_project: job.application.key_project.unwrap_or(false),
         powered_on: powered_on(job).map(|d| d.to_string()),
         visit_state: visit_state(env, job).map(str::to_string),
+        satisfaction: job.return_visit.satisfaction,
+        project_progress: job.project.progress_pct,
     };
     (row, stages)
 }

@@ -93,7 +93,7 @@ pub struct JobMeta {
 }
 
 /// The list row of a job (what lists and filters need).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JobRow {
     pub job_id: String,
     pub unit: String,
@@ -115,6 +115,10 @@ pub struct JobRow {
     pub powered_on: Option<String>,
     /// The return visit: `due`, `follow_up` or `done` (`None`: not powered on yet).
     pub visit_state: Option<String>,
+    /// The return visit's satisfaction, 1–5.
+    pub satisfaction: Option<i64>,
+    /// The supporting project's progress, percent.
+    pub project_progress: Option<f64>,
 }
 
 /// A running stage clock of a job (the dispatch board).
@@ -122,6 +126,8 @@ pub struct JobRow {
 pub struct StageClockRow {
     pub stage: String,
     pub started_on: String,
+    /// `None` while the clock runs.
+    pub ended_on: Option<String>,
     pub due_on: Option<String>,
     pub used_days: i64,
     pub limit_days: i64,
@@ -130,6 +136,34 @@ pub struct StageClockRow {
     /// `overdue`, `due_soon`, `used_90`… (`None`: no warning).
     pub warning: Option<String>,
     pub warn_rank: i64,
+}
+
+/// The jobs and clocks an assessment period covers.
+#[derive(Debug, Clone, Default)]
+pub struct AssessmentQuery {
+    /// `None`: every unit.
+    pub unit: Option<String>,
+    /// First and last day (`YYYY-MM-DD`) of the period.
+    pub from: String,
+    pub to: String,
+}
+
+/// A job powered on in an assessment period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoweredJob {
+    pub kind: String,
+    pub customer_manager: Option<String>,
+    pub accepted_on: String,
+    pub powered_on: String,
+    pub satisfaction: Option<i64>,
+}
+
+/// A running supporting project (配套工程).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectClock {
+    pub project_manager: Option<String>,
+    pub state: String,
+    pub progress: Option<f64>,
 }
 
 /// Counts of warnings on the board.
@@ -456,6 +490,14 @@ pub trait ReadTx {
     fn board_counts(&self, q: &BoardQuery) -> Result<BoardCounts>;
     /// A job's running stage clocks.
     fn stage_clocks(&self, job_id: &str) -> Result<Vec<StageClockRow>>;
+
+    // Assessment.
+    /// Jobs powered on in the period.
+    fn powered_jobs(&self, q: &AssessmentQuery) -> Result<Vec<PoweredJob>>;
+    /// Stage clocks that ended in the period: `(stage, customer manager or "", state, count)`.
+    fn stage_outcomes(&self, q: &AssessmentQuery) -> Result<Vec<(String, String, String, i64)>>;
+    /// Supporting projects whose clock runs (the unit of `q`; the period is ignored).
+    fn running_projects(&self, q: &AssessmentQuery) -> Result<Vec<ProjectClock>>;
 
     // Scheduled work.
     /// A value of the server's own state (e.g. the day time limits were last recomputed).

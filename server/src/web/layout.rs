@@ -85,6 +85,9 @@ pub fn page(web: &Web, here: &str, title: &str, body: Markup) -> Markup {
                     @if crate::service::board::may_see(who) {
                         a href="/board" { (lang.t("调度台", "Board")) }
                     }
+                    @if crate::service::assessment::may_see(who) {
+                        a href="/assessment" { (lang.t("考核", "Assessment")) }
+                    }
                     span.who {
                         (who.display_name) " · " (i18n::role(lang, who.role.as_str()))
                     }

@@ -5,6 +5,7 @@
 //! same services (which ask [`crate::authz`]) and render. A page a role may not see answers 403
 //! or 404 like the API.
 
+pub mod assessment;
 pub mod board;
 pub mod exports;
 pub mod jobs;
@@ -45,6 +46,9 @@ pub fn router() -> Router<Arc<Env>> {
         .route("/static/app.js", get(layout::js))
         .route("/jobs", get(list::page))
         .route("/board", get(board::page))
+        .route("/assessment", get(assessment::page))
+        .route("/assessment.csv", get(assessment::csv))
+        .route("/assessment.xlsx", get(assessment::xlsx))
         .route("/jobs/export.csv", get(exports::csv))
         .route("/jobs/export.xlsx", get(exports::xlsx))
         .route("/jobs/{id}", get(jobs::detail))

@@ -15,9 +15,10 @@
 
 use field_core::{JobKind, JobStatus};
 use fieldline_server::Config;
+use fieldline_server::service::assessment::{self, AssessmentFilter};
 use fieldline_server::service::auth::Principal;
 use fieldline_server::service::listing::{self, ListFilter};
-use fieldline_server::store::JobRow;
+use fieldline_server::store::{JobRow, StageClockRow};
 use fieldline_tests::{PASSWORD, TestServer, add_user_to};
 use std::time::Instant;
 
@@ -107,9 +108,70 @@ fn row(i: usize, rng: &mut Rng) -> JobRow {
         accepted_on: day.to_string(),
         address: format!("邾县{}{}号", rng.pick(ROADS), i % 3000),
         key_project: rng.next().is_multiple_of(20),
-        powered_on: None,
+        powered_on: (!open)
+            .then(|| (day + chrono::Duration::days(10 + (rng.next() % 50) as i64)).to_string()),
         visit_state: None,
+        satisfaction: (status == JobStatus::Closed).then(|| 1 + (rng.next() % 5) as i64),
+        project_progress: Some((rng.next() % 101) as f64),
     }
+}
+
+/// The started stage clocks of a bench job: hand-over and supply plan ended (met or missed),
+/// supporting works running or ended.
+fn clocks(r: &JobRow, rng: &mut Rng) -> Vec<StageClockRow> {
+    let accepted: chrono::NaiveDate = r.accepted_on.parse().unwrap();
+    let ended = |days: i64| (accepted + chrono::Duration::days(days)).to_string();
+    let state = |rng: &mut Rng| {
+        if rng.next().is_multiple_of(5) {
+            "missed"
+        } else {
+            "met"
+        }
+    };
+    let mut out = vec![
+        StageClockRow {
+            stage: "handover".into(),
+            started_on: r.accepted_on.clone(),
+            ended_on: Some(ended(1)),
+            due_on: Some(r.accepted_on.clone()),
+            used_days: 1,
+            limit_days: 0,
+            state: state(rng).into(),
+            paused: false,
+            warning: None,
+            warn_rank: 0,
+        },
+        StageClockRow {
+            stage: "supply_plan_reply".into(),
+            started_on: r.accepted_on.clone(),
+            ended_on: Some(ended(12)),
+            due_on: Some(ended(20)),
+            used_days: 9,
+            limit_days: 15,
+            state: state(rng).into(),
+            paused: false,
+            warning: None,
+            warn_rank: 0,
+        },
+    ];
+    let running = r.powered_on.is_none();
+    out.push(StageClockRow {
+        stage: "supporting_works".into(),
+        started_on: ended(12),
+        ended_on: (!running).then(|| ended(30)),
+        due_on: Some(ended(40)),
+        used_days: 10,
+        limit_days: 20,
+        state: if running {
+            "overdue".into()
+        } else {
+            state(rng).into()
+        },
+        paused: false,
+        warning: running.then(|| "overdue".into()),
+        warn_rank: if running { 1000 } else { 0 },
+    });
+    out
 }
 
 /// A bench case: its name, who asks, and the filter as URL pairs.
@@ -230,6 +292,8 @@ async fn main() {
         for _ in 0..10_000.min(jobs - i) {
             let r = row(i, &mut rng);
             tx.upsert_job(&r).unwrap();
+            tx.set_stage_clocks(&r.job_id, &clocks(&r, &mut rng))
+                .unwrap();
             for u in [&r.customer_manager, &r.project_manager]
                 .into_iter()
                 .flatten()
@@ -330,6 +394,39 @@ async fn main() {
         );
     }
     println!("worst p99: {worst:.2} ms");
+
+    // Assessment (考核) of a month, as the unit's office and as an admin over every unit.
+    println!("\nassessment of a month (connection time per kind and manager, on time per stage,");
+    println!("satisfaction, supporting projects), {runs} runs each");
+    println!(
+        "{:<42} {:>8} {:>9} {:>9} {:>9}",
+        "case", "powered", "p50 ms", "p99 ms", "max ms"
+    );
+    for (name, who, month) in [
+        ("office: 2025-09", &office, "2025-09"),
+        ("office: 2026-03", &office, "2026-03"),
+        ("admin: 2025-09, every unit", &admin, "2025-09"),
+    ] {
+        let f = AssessmentFilter {
+            month: month.into(),
+            unit: String::new(),
+        };
+        let mut ms = Vec::new();
+        let mut powered = 0;
+        for _ in 0..runs {
+            let t = Instant::now();
+            let a = assessment::assess(&env, who, &f).unwrap();
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            powered = a.total.jobs;
+        }
+        ms.sort_by(f64::total_cmp);
+        println!(
+            "{name:<42} {powered:>8} {:>9.2} {:>9.2} {:>9.2}",
+            percentile(&ms, 0.5),
+            percentile(&ms, 0.99),
+            ms[ms.len() - 1]
+        );
+    }
     drop(env);
 
     // 2. Whole pages over HTTP from the real server on the same data.

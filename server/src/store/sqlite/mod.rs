@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_clocks.sql"),
     include_str!("migrations/0009_board.sql"),
     include_str!("migrations/0010_return_visits.sql"),
+    include_str!("migrations/0011_assessment.sql"),
 ];
 
 /// The database file inside the data directory.
@@ -402,6 +403,8 @@ mod tests {
             key_project: false,
             powered_on: None,
             visit_state: None,
+            satisfaction: None,
+            project_progress: None,
         };
         tx.upsert_job(&row).unwrap();
         row.customer_name = "新城充电站".into();

@@ -3,10 +3,10 @@
 
 use super::Conn;
 use crate::store::{
-    AuditEntry, AuditQuery, BlobRef, BoardCounts, BoardQuery, BoardRow, DeviceRow, FeedChange,
-    JobCounts, JobListQuery, JobListRow, JobMeta, JobRow, ListSort, NewUser, PolicyRow, ReadTx,
-    Result, ReviewRow, Scope, SessionRow, StageClockRow, Stats, TokenRow, UploadRow, UserRow,
-    WriteTx,
+    AssessmentQuery, AuditEntry, AuditQuery, BlobRef, BoardCounts, BoardQuery, BoardRow, DeviceRow,
+    FeedChange, JobCounts, JobListQuery, JobListRow, JobMeta, JobRow, ListSort, NewUser, PolicyRow,
+    PoweredJob, ProjectClock, ReadTx, Result, ReviewRow, Scope, SessionRow, StageClockRow, Stats,
+    TokenRow, UploadRow, UserRow, WriteTx,
 };
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
@@ -164,8 +164,8 @@ fn board_filter(q: &BoardQuery) -> (String, Vec<Value>) {
     (format!("WHERE {}", clauses.join(" AND ")), args)
 }
 
-const CLOCK_COLS: &str = "c.stage, c.started_on, c.due_on, c.used_days, c.limit_days, c.state, c.paused, c.warning, \
-     c.warn_rank";
+const CLOCK_COLS: &str = "c.stage, c.started_on, c.due_on, c.used_days, c.limit_days, c.state, \
+     c.paused, c.warning, c.warn_rank, c.ended_on";
 
 fn clock_row(r: &Row, at: usize) -> rusqlite::Result<StageClockRow> {
     Ok(StageClockRow {
@@ -178,6 +178,7 @@ fn clock_row(r: &Row, at: usize) -> rusqlite::Result<StageClockRow> {
         paused: r.get(at + 6)?,
         warning: r.get(at + 7)?,
         warn_rank: r.get(at + 8)?,
+        ended_on: r.get(at + 9)?,
     })
 }
 
@@ -661,6 +662,53 @@ impl<T: Conn> ReadTx for T {
         })
     }
 
+    fn powered_jobs(&self, q: &AssessmentQuery) -> Result<Vec<PoweredJob>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT kind, customer_manager, accepted_on, powered_on, satisfaction FROM jobs
+             WHERE (?1 IS NULL OR unit = ?1) AND powered_on >= ?2 AND powered_on <= ?3",
+        )?;
+        let rows = stmt.query_map(params![q.unit, q.from, q.to], |r| {
+            Ok(PoweredJob {
+                kind: r.get(0)?,
+                customer_manager: r.get(1)?,
+                accepted_on: r.get(2)?,
+                powered_on: r.get(3)?,
+                satisfaction: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn stage_outcomes(&self, q: &AssessmentQuery) -> Result<Vec<(String, String, String, i64)>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT c.stage, COALESCE(j.customer_manager, ''), c.state, COUNT(*)
+             FROM job_clocks c JOIN jobs j ON j.job_id = c.job_id
+             WHERE c.ended_on >= ?2 AND c.ended_on <= ?3 AND (?1 IS NULL OR j.unit = ?1)
+             GROUP BY 1, 2, 3",
+        )?;
+        let rows = stmt.query_map(params![q.unit, q.from, q.to], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn running_projects(&self, q: &AssessmentQuery) -> Result<Vec<ProjectClock>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT j.project_manager, c.state, j.project_progress
+             FROM job_clocks c JOIN jobs j ON j.job_id = c.job_id
+             WHERE c.stage = 'supporting_works' AND c.ended_on IS NULL
+               AND (?1 IS NULL OR j.unit = ?1)",
+        )?;
+        let rows = stmt.query_map(params![q.unit], |r| {
+            Ok(ProjectClock {
+                project_manager: r.get(0)?,
+                state: r.get(1)?,
+                progress: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     fn stage_clocks(&self, job_id: &str) -> Result<Vec<StageClockRow>> {
         let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT {CLOCK_COLS} FROM job_clocks c WHERE c.job_id = ?1 ORDER BY c.started_on"
@@ -700,8 +748,9 @@ impl<T: Conn> ReadTx for T {
         Ok(self
             .conn()
             .prepare(
-                "SELECT job_id FROM jobs WHERE accepted_on = ''
+                "SELECT job_id FROM jobs j WHERE accepted_on = ''
                     OR (powered_on IS NULL AND status IN ('powered_on', 'closed'))
+                    OR NOT EXISTS (SELECT 1 FROM job_clocks c WHERE c.job_id = j.job_id)
                  ORDER BY job_id",
             )?
             .query_map([], |r| r.get(0))?
@@ -858,9 +907,10 @@ impl<T: Conn + Finish> WriteTx for T {
         self.conn().prepare_cached(
             "INSERT INTO jobs (job_id, unit, kind, job_no, status, customer_name, customer_manager,
                 project_manager, next_due, sla_state, created_by, updated_at, review_state,
-                accepted_on, address, key_project, powered_on, visit_state)
+                accepted_on, address, key_project, powered_on, visit_state, satisfaction,
+                project_progress)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18)
+                ?18, ?19, ?20)
              ON CONFLICT (job_id) DO UPDATE SET kind = excluded.kind, job_no = excluded.job_no,
                 status = excluded.status, customer_name = excluded.customer_name,
                 customer_manager = excluded.customer_manager,
@@ -868,7 +918,8 @@ impl<T: Conn + Finish> WriteTx for T {
                 sla_state = excluded.sla_state, updated_at = excluded.updated_at,
                 review_state = excluded.review_state, accepted_on = excluded.accepted_on,
                 address = excluded.address, key_project = excluded.key_project,
-                powered_on = excluded.powered_on, visit_state = excluded.visit_state",
+                powered_on = excluded.powered_on, visit_state = excluded.visit_state,
+                satisfaction = excluded.satisfaction, project_progress = excluded.project_progress",
         )?
         .execute(params![
             j.job_id,
@@ -889,6 +940,8 @@ impl<T: Conn + Finish> WriteTx for T {
             j.key_project,
             j.powered_on,
             j.visit_state,
+            j.satisfaction,
+            j.project_progress,
         ])?;
         Ok(())
     }
@@ -935,8 +988,8 @@ impl<T: Conn + Finish> WriteTx for T {
             .execute([job_id])?;
         let mut stmt = self.conn().prepare_cached(
             "INSERT INTO job_clocks (job_id, stage, started_on, due_on, used_days, limit_days,
-                state, paused, warning, warn_rank)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                state, paused, warning, warn_rank, ended_on)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
         for c in clocks {
             stmt.execute(params![
@@ -949,7 +1002,8 @@ impl<T: Conn + Finish> WriteTx for T {
                 c.state,
                 c.paused,
                 c.warning,
-                c.warn_rank
+                c.warn_rank,
+                c.ended_on
             ])?;
         }
         Ok(())
