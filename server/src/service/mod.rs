@@ -15,6 +15,7 @@ pub mod exports;
 pub mod feed;
 pub mod jobs;
 pub mod listing;
+pub mod public;
 pub mod return_visit;
 pub mod review;
 pub mod session;

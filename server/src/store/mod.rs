@@ -158,6 +158,16 @@ pub struct PoweredJob {
     pub satisfaction: Option<i64>,
 }
 
+/// A customer manager's record (the public page).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManagerStats {
+    pub username: String,
+    pub handled: i64,
+    pub open: i64,
+    pub satisfaction: Option<f64>,
+    pub visits: i64,
+}
+
 /// A running supporting project (配套工程).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProjectClock {
@@ -498,6 +508,12 @@ pub trait ReadTx {
     fn stage_outcomes(&self, q: &AssessmentQuery) -> Result<Vec<(String, String, String, i64)>>;
     /// Supporting projects whose clock runs (the unit of `q`; the period is ignored).
     fn running_projects(&self, q: &AssessmentQuery) -> Result<Vec<ProjectClock>>;
+
+    // The customer's view.
+    /// Per customer manager of a unit: jobs handled, open, satisfaction.
+    fn manager_stats(&self, unit: &str) -> Result<Vec<ManagerStats>>;
+    /// Units with active users.
+    fn units(&self) -> Result<Vec<String>>;
 
     // Scheduled work.
     /// A value of the server's own state (e.g. the day time limits were last recomputed).

@@ -518,12 +518,19 @@ pub struct Done {
 /// `GET /jobs/{id}`.
 pub async fn detail(
     State(env): State<Arc<Env>>,
+    headers: axum::http::HeaderMap,
     web: Web,
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> Result<Response, Shown> {
     let v = load(&env, &web, &id).await?;
     let lang = web.lang;
+    let i = id.clone();
+    let token = env
+        .blocking(move |env| crate::service::public::token(env, &i))
+        .await
+        .page(lang)?;
+    let progress_url = format!("{}/p/{token}", super::public::origin(&env, &headers));
     let may = review::may_review(&env, &web.session.who);
     let doc = &v.document;
     let has_notice = v
@@ -565,6 +572,16 @@ pub async fn detail(
         (section(lang, doc, "metering"))
         (section(lang, doc, "return_visit"))
         (milestones(lang, &v))
+        section.card #progress-link {
+            h2 { (lang.t("客户查询办电进度", "The customer's progress page")) }
+            div style="display:flex;gap:1rem;align-items:center;flex-wrap:wrap" {
+                div style="width:160px" { (super::public::qr_svg(&progress_url)) }
+                p.small {
+                    (lang.t("请客户扫码或打开此链接查看进度（不含个人信息）：", "The customer scans this or opens the link (no personal details shown):"))
+                    br; a href=(progress_url) { code { (progress_url) } }
+                }
+            }
+        }
         section.card #notes {
             h2 { (lang.t("备注", "Notes")) }
             @if v.job.notes.is_empty() { p.muted { (lang.t("（无）", "(none)")) } }

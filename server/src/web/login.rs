@@ -70,6 +70,9 @@ fn form(
                             "Office, dispatch and administration staff log in here; customer and project managers use the phone app.",
                         ))
                     }
+                    p.small {
+                        a href="/public" { (lang.t("用电客户：自选客户经理", "Customers: choose your customer manager")) }
+                    }
                 }
             }
         },

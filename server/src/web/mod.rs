@@ -13,6 +13,7 @@ pub mod layout;
 pub mod list;
 pub mod login;
 pub mod media;
+pub mod public;
 pub mod visits;
 
 use crate::error::ServerError;
@@ -46,6 +47,9 @@ pub fn router() -> Router<Arc<Env>> {
         .route("/static/app.js", get(layout::js))
         .route("/jobs", get(list::page))
         .route("/board", get(board::page))
+        .route("/public", get(public::units))
+        .route("/public/{unit}", get(public::managers))
+        .route("/p/{token}", get(public::progress))
         .route("/assessment", get(assessment::page))
         .route("/assessment.csv", get(assessment::csv))
         .route("/assessment.xlsx", get(assessment::xlsx))

@@ -4,9 +4,9 @@
 use super::Conn;
 use crate::store::{
     AssessmentQuery, AuditEntry, AuditQuery, BlobRef, BoardCounts, BoardQuery, BoardRow, DeviceRow,
-    FeedChange, JobCounts, JobListQuery, JobListRow, JobMeta, JobRow, ListSort, NewUser, PolicyRow,
-    PoweredJob, ProjectClock, ReadTx, Result, ReviewRow, Scope, SessionRow, StageClockRow, Stats,
-    TokenRow, UploadRow, UserRow, WriteTx,
+    FeedChange, JobCounts, JobListQuery, JobListRow, JobMeta, JobRow, ListSort, ManagerStats,
+    NewUser, PolicyRow, PoweredJob, ProjectClock, ReadTx, Result, ReviewRow, Scope, SessionRow,
+    StageClockRow, Stats, TokenRow, UploadRow, UserRow, WriteTx,
 };
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
@@ -706,6 +706,34 @@ impl<T: Conn> ReadTx for T {
                 progress: r.get(2)?,
             })
         })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn manager_stats(&self, unit: &str) -> Result<Vec<ManagerStats>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT customer_manager, COUNT(*),
+                    SUM(CASE WHEN status IN ('powered_on', 'closed') THEN 0 ELSE 1 END),
+                    AVG(satisfaction), COUNT(satisfaction)
+             FROM jobs WHERE unit = ?1 AND customer_manager IS NOT NULL
+             GROUP BY customer_manager",
+        )?;
+        let rows = stmt.query_map([unit], |r| {
+            Ok(ManagerStats {
+                username: r.get(0)?,
+                handled: r.get(1)?,
+                open: r.get(2)?,
+                satisfaction: r.get(3)?,
+                visits: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn units(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT DISTINCT unit FROM users WHERE disabled = 0 ORDER BY unit")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
