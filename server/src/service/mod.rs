@@ -3,6 +3,7 @@
 //! caller's behalf. Blocking work (SQLite, automerge, argon2) runs off the async threads through
 //! [`Env::blocking`].
 
+pub mod admin;
 pub mod assessment;
 pub mod audit;
 pub mod auth;

@@ -158,6 +158,36 @@ pub struct PoweredJob {
     pub satisfaction: Option<i64>,
 }
 
+/// A user as administration lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub unit: String,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+/// A device as administration lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSummary {
+    pub device_id: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// Tokens neither revoked nor expired.
+    pub active_tokens: i64,
+}
+
+/// A change to a user (only what is `Some`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChange {
+    pub disabled: Option<bool>,
+    pub password_hash: Option<String>,
+    pub role: Option<String>,
+    pub unit: Option<String>,
+}
+
 /// A customer manager's record (the public page).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ManagerStats {
@@ -509,6 +539,12 @@ pub trait ReadTx {
     /// Supporting projects whose clock runs (the unit of `q`; the period is ignored).
     fn running_projects(&self, q: &AssessmentQuery) -> Result<Vec<ProjectClock>>;
 
+    // Administration.
+    /// Every user of a unit (every unit's for `None`), disabled ones too.
+    fn user_list(&self, unit: Option<&str>) -> Result<Vec<UserSummary>>;
+    /// A user's devices, the most recently seen first.
+    fn user_devices(&self, user_id: i64, now: i64) -> Result<Vec<DeviceSummary>>;
+
     // The customer's view.
     /// Per customer manager of a unit: jobs handled, open, satisfaction.
     fn manager_stats(&self, unit: &str) -> Result<Vec<ManagerStats>>;
@@ -546,6 +582,8 @@ pub trait WriteTx: ReadTx {
         expires_at: i64,
     ) -> Result<()>;
     fn revoke_device_tokens(&mut self, device_id: &str, at: i64) -> Result<usize>;
+    /// Applies `change` to a user; `false` when there is no such user.
+    fn update_user(&mut self, username: &str, change: &UserChange) -> Result<bool>;
 
     // Jobs.
     fn upsert_job(&mut self, row: &JobRow) -> Result<()>;

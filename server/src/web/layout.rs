@@ -88,6 +88,9 @@ pub fn page(web: &Web, here: &str, title: &str, body: Markup) -> Markup {
                     @if crate::service::assessment::may_see(who) {
                         a href="/assessment" { (lang.t("考核", "Assessment")) }
                     }
+                    @if crate::service::admin::may_admin(who) {
+                        a href="/admin" { (lang.t("系统管理", "Admin")) }
+                    }
                     span.who {
                         (who.display_name) " · " (i18n::role(lang, who.role.as_str()))
                     }

@@ -5,6 +5,7 @@
 //! same services (which ask [`crate::authz`]) and render. A page a role may not see answers 403
 //! or 404 like the API.
 
+pub mod admin;
 pub mod assessment;
 pub mod board;
 pub mod exports;
@@ -47,6 +48,11 @@ pub fn router() -> Router<Arc<Env>> {
         .route("/static/app.js", get(layout::js))
         .route("/jobs", get(list::page))
         .route("/board", get(board::page))
+        .route("/admin", get(admin::users))
+        .route("/admin/users", post(admin::create))
+        .route("/admin/users/{username}", get(admin::user))
+        .route("/admin/users/{username}/{action}", post(admin::act))
+        .route("/admin/devices/{id}/revoke", post(admin::revoke))
         .route("/public", get(public::units))
         .route("/public/{unit}", get(public::managers))
         .route("/p/{token}", get(public::progress))

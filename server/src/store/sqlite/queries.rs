@@ -8,6 +8,7 @@ use crate::store::{
     NewUser, PolicyRow, PoweredJob, ProjectClock, ReadTx, Result, ReviewRow, Scope, SessionRow,
     StageClockRow, Stats, TokenRow, UploadRow, UserRow, WriteTx,
 };
+use crate::store::{DeviceSummary, UserChange, UserSummary};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 
@@ -729,6 +730,42 @@ impl<T: Conn> ReadTx for T {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    fn user_list(&self, unit: Option<&str>) -> Result<Vec<UserSummary>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT username, display_name, role, unit, disabled, created_at FROM users
+             WHERE (?1 IS NULL OR unit = ?1) ORDER BY unit, role, username",
+        )?;
+        let rows = stmt.query_map([unit], |r| {
+            Ok(UserSummary {
+                username: r.get(0)?,
+                display_name: r.get(1)?,
+                role: r.get(2)?,
+                unit: r.get(3)?,
+                disabled: r.get(4)?,
+                created_at: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn user_devices(&self, user_id: i64, now: i64) -> Result<Vec<DeviceSummary>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT d.device_id, d.first_seen, d.last_seen,
+                    (SELECT COUNT(*) FROM tokens t WHERE t.device_id = d.device_id
+                        AND t.user_id = d.user_id AND t.revoked_at IS NULL AND t.expires_at > ?2)
+             FROM devices d WHERE d.user_id = ?1 ORDER BY d.last_seen DESC",
+        )?;
+        let rows = stmt.query_map(params![user_id, now], |r| {
+            Ok(DeviceSummary {
+                device_id: r.get(0)?,
+                first_seen: r.get(1)?,
+                last_seen: r.get(2)?,
+                active_tokens: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     fn units(&self) -> Result<Vec<String>> {
         let mut stmt = self
             .conn()
@@ -929,6 +966,17 @@ impl<T: Conn + Finish> WriteTx for T {
             "UPDATE tokens SET revoked_at = ?2 WHERE device_id = ?1 AND revoked_at IS NULL",
             params![device_id, at],
         )?)
+    }
+
+    fn update_user(&mut self, username: &str, c: &UserChange) -> Result<bool> {
+        let n = self.conn().execute(
+            "UPDATE users SET disabled = COALESCE(?2, disabled),
+                password_hash = COALESCE(?3, password_hash), role = COALESCE(?4, role),
+                unit = COALESCE(?5, unit)
+             WHERE username = ?1",
+            params![username, c.disabled, c.password_hash, c.role, c.unit],
+        )?;
+        Ok(n == 1)
     }
 
     fn upsert_job(&mut self, j: &JobRow) -> Result<()> {

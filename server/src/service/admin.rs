@@ -1,0 +1,204 @@
+//! Administration (系统管理) of users and devices, for admins: list, create, disable and
+//! enable, reset a password (a new one shown once), change role and unit, revoke a device.
+//! Every action is in the audit trail; a disabled user's tokens and sessions stop working at
+//! once (authentication checks the flag).
+
+use super::auth::{self, Principal};
+use super::{Env, audit, now_ms};
+use crate::error::ServerError;
+use crate::store::{DeviceSummary, UserChange, UserSummary};
+use field_core::Role;
+use rand::RngCore;
+
+/// Whether `who` administers.
+pub fn may_admin(who: &Principal) -> bool {
+    who.role == Role::Admin
+}
+
+fn guard(who: &Principal) -> Result<(), ServerError> {
+    if may_admin(who) {
+        Ok(())
+    } else {
+        Err(ServerError::forbidden(
+            "系统管理仅限管理员",
+            "administration is for admins only",
+        ))
+    }
+}
+
+/// A user and their devices.
+#[derive(Debug, Clone)]
+pub struct UserDetail {
+    pub user: UserSummary,
+    pub devices: Vec<DeviceSummary>,
+}
+
+/// A new password people can read aloud: 12 characters without look-alikes.
+pub fn new_password() -> String {
+    const CHARS: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut bytes = [0u8; 12];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
+        .iter()
+        .map(|b| CHARS[*b as usize % CHARS.len()] as char)
+        .collect()
+}
+
+pub fn users(env: &Env, who: &Principal) -> Result<Vec<UserSummary>, ServerError> {
+    guard(who)?;
+    Ok(env.store.read()?.user_list(None)?)
+}
+
+pub fn user(env: &Env, who: &Principal, username: &str) -> Result<UserDetail, ServerError> {
+    guard(who)?;
+    let tx = env.store.read()?;
+    let row = tx.user_by_name(username)?.ok_or(ServerError::NotFound)?;
+    let user = tx
+        .user_list(Some(&row.unit))?
+        .into_iter()
+        .find(|u| u.username == username)
+        .ok_or(ServerError::NotFound)?;
+    let devices = tx.user_devices(row.id, now_ms())?;
+    Ok(UserDetail { user, devices })
+}
+
+fn role(code: &str) -> Result<Role, ServerError> {
+    Role::parse(code).ok_or_else(|| ServerError::bad("invalid_value", "未知的角色", "unknown role"))
+}
+
+/// Creates a user; returns the password to hand over (the one given, or a new one).
+pub fn create(
+    env: &Env,
+    who: &Principal,
+    username: &str,
+    display_name: &str,
+    role_code: &str,
+    unit: &str,
+    password: &str,
+) -> Result<String, ServerError> {
+    guard(who)?;
+    let role = role(role_code)?;
+    let password = if password.is_empty() {
+        new_password()
+    } else {
+        auth::check_password(password)?;
+        password.to_string()
+    };
+    let hash = auth::hash_password(&password)?;
+    let mut tx = env.store.write()?;
+    auth::add_user(&mut *tx, username.trim(), &hash, role, unit, display_name)?;
+    audit::append(&mut *tx, by(who, "user_created", username))?;
+    tx.commit()?;
+    Ok(password)
+}
+
+fn by(who: &Principal, kind: &str, target: &str) -> crate::store::AuditEntry {
+    let mut e = audit::by(who, kind);
+    e.detail = serde_json::json!({ "user": target });
+    e
+}
+
+fn change(
+    env: &Env,
+    who: &Principal,
+    username: &str,
+    c: &UserChange,
+    kind: &str,
+) -> Result<(), ServerError> {
+    guard(who)?;
+    let mut tx = env.store.write()?;
+    if !tx.update_user(username, c)? {
+        return Err(ServerError::NotFound);
+    }
+    let mut entry = by(who, kind, username);
+    if let Some(r) = &c.role {
+        entry.detail["role"] = r.clone().into();
+    }
+    if let Some(u) = &c.unit {
+        entry.detail["unit"] = u.clone().into();
+    }
+    audit::append(&mut *tx, entry)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Disables (or enables again) a user. Admins cannot disable themselves.
+pub fn set_disabled(
+    env: &Env,
+    who: &Principal,
+    username: &str,
+    disabled: bool,
+) -> Result<(), ServerError> {
+    if disabled && username == who.username {
+        return Err(ServerError::bad(
+            "self",
+            "不能停用自己的账号",
+            "you cannot disable your own account",
+        ));
+    }
+    let c = UserChange {
+        disabled: Some(disabled),
+        ..Default::default()
+    };
+    change(
+        env,
+        who,
+        username,
+        &c,
+        if disabled {
+            "user_disabled"
+        } else {
+            "user_enabled"
+        },
+    )
+}
+
+/// Gives a user a new password; returns it (shown once).
+pub fn reset_password(env: &Env, who: &Principal, username: &str) -> Result<String, ServerError> {
+    guard(who)?;
+    let password = new_password();
+    let c = UserChange {
+        password_hash: Some(auth::hash_password(&password)?),
+        ..Default::default()
+    };
+    change(env, who, username, &c, "password_reset")?;
+    Ok(password)
+}
+
+/// Changes a user's role and unit.
+pub fn set_role_unit(
+    env: &Env,
+    who: &Principal,
+    username: &str,
+    role_code: &str,
+    unit: &str,
+) -> Result<(), ServerError> {
+    let role = role(role_code)?;
+    let unit = unit.trim();
+    auth::check_name("unit", unit)?;
+    if username == who.username && role != Role::Admin {
+        return Err(ServerError::bad(
+            "self",
+            "不能取消自己的管理员角色",
+            "you cannot take the admin role from yourself",
+        ));
+    }
+    let c = UserChange {
+        role: Some(role.as_str().to_string()),
+        unit: Some(unit.to_string()),
+        ..Default::default()
+    };
+    change(env, who, username, &c, "user_changed")
+}
+
+/// Revokes every token of a device (a lost phone).
+pub fn revoke_device(env: &Env, who: &Principal, device_id: &str) -> Result<usize, ServerError> {
+    guard(who)?;
+    let mut tx = env.store.write()?;
+    if tx.device(device_id)?.is_none() {
+        return Err(ServerError::NotFound);
+    }
+    let n = auth::revoke_device(&mut *tx, device_id, Some(&who.username))?;
+    tx.commit()?;
+    Ok(n)
+}

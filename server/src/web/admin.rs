@@ -1,0 +1,264 @@
+//! 系统管理 (administration) pages: users (create, disable, enable, reset a password, change role
+//! and unit) and their devices (revoke). Admins only; everyone else gets 403.
+
+use super::layout::{self, badge};
+use super::{ShowErr, Shown, Web, check_csrf, urlencode};
+use crate::i18n::{self, Lang};
+use crate::service::Env;
+use crate::service::admin;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use field_core::Role;
+use maud::{Markup, html};
+use std::sync::Arc;
+
+fn fields(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn field<'a>(f: &'a [(String, String)], name: &str) -> &'a str {
+    f.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+fn role_select(lang: Lang, current: &str) -> Markup {
+    html! {
+        select name="role" required {
+            @for r in Role::ALL {
+                option value=(r.as_str()) selected[current == r.as_str()] { (i18n::role(lang, r.as_str())) }
+            }
+        }
+    }
+}
+
+/// `GET /admin`: every user, and the form for a new one.
+pub async fn users(State(env): State<Arc<Env>>, web: Web) -> Result<Response, Shown> {
+    let lang = web.lang;
+    let who = web.session.who.clone();
+    let list = env
+        .blocking(move |env| admin::users(env, &who))
+        .await
+        .page(lang)?;
+    let body = html! {
+        h1 { (lang.t("系统管理 · 用户", "Administration · users")) }
+        section.card #users {
+            table.list {
+                thead { tr {
+                    th { (lang.t("用户名", "User name")) } th { (lang.t("姓名", "Name")) }
+                    th { (lang.t("角色", "Role")) } th { (lang.t("单位", "Unit")) } th { (lang.t("状态", "State")) }
+                } }
+                tbody {
+                    @for u in &list {
+                        tr {
+                            td data-label=(lang.t("用户名", "User name")) { a href={ "/admin/users/" (urlencode(&u.username)) } { (u.username) } }
+                            td data-label=(lang.t("姓名", "Name")) { (u.display_name) }
+                            td data-label=(lang.t("角色", "Role")) { (i18n::role(lang, &u.role)) }
+                            td data-label=(lang.t("单位", "Unit")) { (u.unit) }
+                            td data-label=(lang.t("状态", "State")) {
+                                @if u.disabled { (badge("bad", lang.t("已停用", "disabled"))) } @else { (badge("ok", lang.t("正常", "active"))) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section.card #new-user {
+            h2 { (lang.t("新建用户", "New user")) }
+            form.filters method="post" action="/admin/users" {
+                input type="hidden" name="csrf" value=(web.session.csrf);
+                label { (lang.t("用户名（工号）", "User name (work number)")) input type="text" name="username" required maxlength="64" pattern="[A-Za-z0-9._\\-]+"; }
+                label { (lang.t("姓名", "Name")) input type="text" name="display_name" required maxlength="64"; }
+                label { (lang.t("角色", "Role")) (role_select(lang, "customer_manager")) }
+                label { (lang.t("单位", "Unit")) input type="text" name="unit" required maxlength="64" value=(web.session.who.unit); }
+                label { (lang.t("初始密码（空：自动生成）", "Password (empty: generated)")) input type="password" name="password" maxlength="256" autocomplete="new-password"; }
+                div.actions { button type="submit" { (lang.t("创建", "Create")) } }
+            }
+        }
+    };
+    Ok(layout::page(&web, "/admin", lang.t("系统管理", "Administration"), body).into_response())
+}
+
+/// A page that shows a new password once.
+fn password_page(web: &Web, username: &str, password: &str) -> Response {
+    let lang = web.lang;
+    let body = html! {
+        h1 { (lang.t("密码", "Password")) " · " (username) }
+        section.card #new-password {
+            p { (lang.t("请将此密码当面交给用户；本页关闭后不再显示：", "Hand this password to the user in person; it is not shown again:")) }
+            p { code style="font-size:1.4em" { (password) } }
+            p { a href={ "/admin/users/" (urlencode(username)) } { (lang.t("返回用户", "Back to the user")) } }
+        }
+    };
+    let mut r = layout::page(web, "/admin", lang.t("密码", "Password"), body).into_response();
+    r.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    r
+}
+
+/// `POST /admin/users`.
+pub async fn create(State(env): State<Arc<Env>>, web: Web, body: Bytes) -> Result<Response, Shown> {
+    let f = fields(&body);
+    check_csrf(&web, field(&f, "csrf"))?;
+    let who = web.session.who.clone();
+    let (u, d, r, unit, pw) = (
+        field(&f, "username").trim().to_string(),
+        field(&f, "display_name").to_string(),
+        field(&f, "role").to_string(),
+        field(&f, "unit").to_string(),
+        field(&f, "password").to_string(),
+    );
+    let name = u.clone();
+    let password = env
+        .blocking(move |env| admin::create(env, &who, &u, &d, &r, &unit, &pw))
+        .await
+        .page(web.lang)?;
+    Ok(password_page(&web, &name, &password))
+}
+
+/// `GET /admin/users/{username}`.
+pub async fn user(
+    State(env): State<Arc<Env>>,
+    web: Web,
+    Path(username): Path<String>,
+) -> Result<Response, Shown> {
+    let lang = web.lang;
+    let who = web.session.who.clone();
+    let u = username.clone();
+    let d = env
+        .blocking(move |env| admin::user(env, &who, &u))
+        .await
+        .page(lang)?;
+    let base = format!("/admin/users/{}", urlencode(&username));
+    let csrf = &web.session.csrf;
+    let body = html! {
+        h1 { (d.user.display_name) " · " (d.user.username) }
+        section.card #user {
+            dl.fields {
+                dt { (lang.t("角色", "Role")) } dd { (i18n::role(lang, &d.user.role)) }
+                dt { (lang.t("单位", "Unit")) } dd { (d.user.unit) }
+                dt { (lang.t("状态", "State")) }
+                dd { @if d.user.disabled { (badge("bad", lang.t("已停用", "disabled"))) } @else { (badge("ok", lang.t("正常", "active"))) } }
+                dt { (lang.t("创建时间", "Created")) } dd { (i18n::millis(d.user.created_at)) }
+            }
+            div.actions {
+                form method="post" action={ (base) (if d.user.disabled { "/enable" } else { "/disable" }) } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    @if d.user.disabled {
+                        button type="submit" { (lang.t("启用", "Enable")) }
+                    } @else {
+                        button.danger type="submit" { (lang.t("停用", "Disable")) }
+                    }
+                }
+                form method="post" action={ (base) "/password" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button.secondary type="submit" { (lang.t("重置密码", "Reset the password")) }
+                }
+            }
+        }
+        section.card #role {
+            h2 { (lang.t("角色与单位", "Role and unit")) }
+            form.filters method="post" action={ (base) "/role" } {
+                input type="hidden" name="csrf" value=(csrf);
+                label { (lang.t("角色", "Role")) (role_select(lang, &d.user.role)) }
+                label { (lang.t("单位", "Unit")) input type="text" name="unit" required maxlength="64" value=(d.user.unit); }
+                div.actions { button type="submit" { (lang.t("保存", "Save")) } }
+            }
+        }
+        section.card #devices {
+            h2 { (lang.t("设备", "Devices")) }
+            @if d.devices.is_empty() { p.muted { (lang.t("尚未登录过。", "Never logged in.")) } }
+            @else {
+                table.list {
+                    thead { tr {
+                        th { (lang.t("设备", "Device")) } th { (lang.t("首次", "First seen")) }
+                        th { (lang.t("最近同步", "Last sync")) } th { (lang.t("有效令牌", "Active tokens")) } th {}
+                    } }
+                    tbody {
+                        @for dev in &d.devices {
+                            tr {
+                                td data-label=(lang.t("设备", "Device")) { code { (dev.device_id) } }
+                                td data-label=(lang.t("首次", "First seen")) { (i18n::millis(dev.first_seen)) }
+                                td data-label=(lang.t("最近同步", "Last sync")) { (i18n::millis(dev.last_seen)) }
+                                td data-label=(lang.t("有效令牌", "Active tokens")) { (dev.active_tokens) }
+                                td {
+                                    @if dev.active_tokens > 0 {
+                                        form method="post" action={ "/admin/devices/" (urlencode(&dev.device_id)) "/revoke" } {
+                                            input type="hidden" name="csrf" value=(csrf);
+                                            input type="hidden" name="back" value=(base);
+                                            button.danger type="submit" { (lang.t("吊销（手机丢失）", "Revoke (lost phone)")) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        p { a href="/admin" { (lang.t("« 全部用户", "« All users")) } }
+    };
+    Ok(layout::page(&web, &base, lang.t("用户", "User"), body).into_response())
+}
+
+/// `POST /admin/users/{username}/{action}`: disable, enable, password, role.
+pub async fn act(
+    State(env): State<Arc<Env>>,
+    web: Web,
+    Path((username, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, Shown> {
+    let f = fields(&body);
+    check_csrf(&web, field(&f, "csrf"))?;
+    let who = web.session.who.clone();
+    let u = username.clone();
+    let back = format!("/admin/users/{}", urlencode(&username));
+    match action.as_str() {
+        "disable" | "enable" => {
+            let off = action == "disable";
+            env.blocking(move |env| admin::set_disabled(env, &who, &u, off))
+                .await
+                .page(web.lang)?;
+        }
+        "password" => {
+            let pw = env
+                .blocking(move |env| admin::reset_password(env, &who, &u))
+                .await
+                .page(web.lang)?;
+            return Ok(password_page(&web, &username, &pw));
+        }
+        "role" => {
+            let (r, unit) = (field(&f, "role").to_string(), field(&f, "unit").to_string());
+            env.blocking(move |env| admin::set_role_unit(env, &who, &u, &r, &unit))
+                .await
+                .page(web.lang)?;
+        }
+        _ => return Err(Shown(web.lang, crate::error::ServerError::NotFound)),
+    }
+    Ok(Redirect::to(&back).into_response())
+}
+
+/// `POST /admin/devices/{id}/revoke`.
+pub async fn revoke(
+    State(env): State<Arc<Env>>,
+    web: Web,
+    Path(device): Path<String>,
+    body: Bytes,
+) -> Result<Response, Shown> {
+    let f = fields(&body);
+    check_csrf(&web, field(&f, "csrf"))?;
+    let back = super::local_path(field(&f, "back"))
+        .unwrap_or("/admin")
+        .to_string();
+    let who = web.session.who.clone();
+    env.blocking(move |env| admin::revoke_device(env, &who, &device))
+        .await
+        .page(web.lang)?;
+    Ok(Redirect::to(&back).into_response())
+}

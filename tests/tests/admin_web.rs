@@ -1,0 +1,167 @@
+//! Administration (系统管理) in real headless Chromium as the demo's admin: create a user, whose
+//! field-core phone then logs in and syncs; disable and enable them; reset their password;
+//! revoke their phone. Others get 403.
+
+use fieldline_server::service::demo;
+use fieldline_tests::browser::Browser;
+use fieldline_tests::*;
+
+async fn phone_login(
+    base: &str,
+    user: &str,
+    pw: &str,
+) -> Result<(field_core::Store, tempfile::TempDir), String> {
+    let d = tempfile::tempdir().unwrap();
+    let store = field_core::Store::open(d.path().join("p.db")).unwrap();
+    field_core::sync::login(&store, base, user, pw)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((store, d))
+}
+
+async fn syncs(store: &field_core::Store) -> bool {
+    field_core::sync::sync(store, &fast_options(), &|_| {})
+        .await
+        .is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_runs_users_and_devices() {
+    let Some(mut b) = Browser::start("admin").await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let data_dir = server.data_dir();
+    let users = server
+        .env()
+        .blocking(move |env| demo::seed(env, &data_dir))
+        .await
+        .unwrap();
+    let password = |u: &str| users.iter().find(|x| x.0 == u).unwrap().2.clone();
+    let base = server.url();
+
+    b.goto(&format!("{base}/admin")).await;
+    b.fill("input[name=username]", "admin").await;
+    b.fill("input[name=password]", &password("admin")).await;
+    b.click("form[action='/login'] button[type=submit]").await;
+    assert_eq!(b.path().await, "/admin");
+    assert!(b.count("#users tbody tr").await >= 6);
+    b.shot("users").await;
+
+    // A new customer manager, with a generated password shown once.
+    b.fill("#new-user input[name=username]", "cm-sun").await;
+    b.fill("#new-user input[name=display_name]", "客户经理 孙丽")
+        .await;
+    b.select("#new-user select[name=role]", "customer_manager")
+        .await;
+    b.click("#new-user button[type=submit]").await;
+    let first = b.text("#new-password code").await;
+    assert_eq!(first.len(), 12, "{first}");
+    b.shot("new-password").await;
+    let (phone, _d) = phone_login(&base, "cm-sun", &first).await.unwrap();
+    assert!(syncs(&phone).await);
+
+    // Disabled: the phone's token stops working; enabled again: it works.
+    b.goto(&format!("{base}/admin/users/cm-sun")).await;
+    assert_eq!(b.count("#devices tbody tr").await, 1, "the phone is listed");
+    b.click("#user form[action$='/disable'] button").await;
+    assert_eq!(b.count("#user .badge.bad").await, 1);
+    assert!(!syncs(&phone).await, "a disabled user's phone is refused");
+    assert!(phone_login(&base, "cm-sun", &first).await.is_err());
+    b.click("#user form[action$='/enable'] button").await;
+    assert!(syncs(&phone).await);
+
+    // A new password: the old one no longer logs in.
+    b.click("#user form[action$='/password'] button").await;
+    let second = b.text("#new-password code").await;
+    assert_ne!(first, second);
+    assert!(phone_login(&base, "cm-sun", &first).await.is_err());
+    let (phone2, _d2) = phone_login(&base, "cm-sun", &second).await.unwrap();
+
+    // Role and unit.
+    b.goto(&format!("{base}/admin/users/cm-sun")).await;
+    b.select("#role select[name=role]", "project_manager").await;
+    b.click("#role button[type=submit]").await;
+    assert!(b.text("#user").await.contains("项目经理"));
+
+    // A lost phone: revoked, its token refused; the other phone still works.
+    b.click("#devices tbody tr:first-child form button").await;
+    assert_eq!(
+        b.count("#devices form").await,
+        1,
+        "one device with a live token left"
+    );
+    let results = (syncs(&phone).await, syncs(&phone2).await);
+    assert!(
+        results.0 != results.1,
+        "exactly one phone is revoked: {results:?}"
+    );
+    b.shot("user").await;
+
+    // The admin cannot lock themselves out.
+    b.goto(&format!("{base}/admin/users/admin")).await;
+    b.click("#user form[action$='/disable'] button").await;
+    assert!(b.text("main").await.contains("不能停用自己的账号"));
+
+    // The audit trail has it all.
+    let kinds: Vec<String> = server.audit(None).into_iter().map(|e| e.kind).collect();
+    for k in [
+        "user_created",
+        "user_disabled",
+        "user_enabled",
+        "password_reset",
+        "user_changed",
+        "token_revoked",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "{k} audited");
+    }
+    b.close().await;
+
+    // Nobody else administers: a dispatcher's and an office worker's sessions get 403.
+    for user in ["dispatcher1", "office1", "cm-li"] {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let page = http.get(format!("{base}/")).send().await.unwrap();
+        let login_cookie = page
+            .headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let csrf = login_cookie.split('=').nth(1).unwrap().to_string();
+        let pw = password(user);
+        let r = http
+            .post(format!("{base}/login"))
+            .header("cookie", &login_cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("username", user),
+                ("password", pw.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let session = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
+            .find(|c| c.starts_with("fl_session="))
+            .unwrap();
+        for path in ["/admin", "/admin/users/cm-li"] {
+            let r = http
+                .get(format!("{base}{path}"))
+                .header("cookie", &session)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 403, "{user} {path}");
+        }
+    }
+}
