@@ -87,6 +87,20 @@ pub struct Limits {
     pub power_on: u32,
     pub supporting_works_10kv: u32,
     pub supporting_works_small_micro: u32,
+    /// Green channel (绿色通道): a key project's limits are this percent of the others (rounded
+    /// up; same-day stays same-day). `None`: key projects keep the normal limits.
+    #[serde(default)]
+    pub key_project_percent: Option<u32>,
+}
+
+impl Limits {
+    /// The limit of a stage for a job, key projects tightened by `key_project_percent`.
+    pub fn for_job(&self, days: u32, key_project: bool) -> u32 {
+        match (key_project, self.key_project_percent) {
+            (true, Some(pct)) => (days * pct.min(100)).div_ceil(100),
+            _ => days,
+        }
+    }
 }
 
 /// Thresholds of the eligibility checks.
@@ -930,6 +944,7 @@ impl Default for RuleSet {
                 power_on: 3,
                 supporting_works_10kv: 10,
                 supporting_works_small_micro: 5,
+                key_project_percent: None,
             },
             thresholds: Thresholds {
                 approval_exempt_max_m: 150.0,

@@ -258,7 +258,9 @@ pub fn time_limits(job: &Job, rules: &RuleSet, cal: &Calendar, today: NaiveDate)
     let accepted = Some(job.accepted_on());
     let inspections = rules.inspections_required(job).outcome == Outcome::Yes;
     let mut clocks = Vec::new();
+    let key_project = job.application.key_project == Some(true);
     let mut push = |stage: Stage, limit: u32, start: Option<NaiveDate>, end: Option<NaiveDate>| {
+        let limit = l.for_job(limit, key_project);
         clocks.push(clock(stage, limit, start, end, &pauses, cal, today, rules));
     };
 

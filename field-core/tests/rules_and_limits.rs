@@ -554,3 +554,44 @@ fn assigning_the_first_customer_manager_records_the_hand_over() {
         .unwrap();
     assert_eq!(pm_only.status(), JobStatus::Accepted);
 }
+
+#[test]
+fn key_projects_get_tighter_limits_when_the_rule_set_says_so() {
+    use field_core::job::Application;
+    let mut strict = RuleSet::default();
+    strict.limits.key_project_percent = Some(50);
+    assert_eq!(strict.limits.for_job(15, true), 8, "rounded up");
+    assert_eq!(strict.limits.for_job(15, false), 15);
+    assert_eq!(strict.limits.for_job(0, true), 0, "same day stays same day");
+    assert_eq!(
+        RuleSet::default().limits.for_job(15, true),
+        15,
+        "national default: unchanged"
+    );
+    let key = |on: bool| {
+        let mut job = new_job(JobKind::LowVoltageSmallMicro, "2026-11-02");
+        job.application = Application {
+            key_project: Some(on),
+            ..Default::default()
+        };
+        job
+    };
+    let s = Store::open_in_memory()
+        .unwrap()
+        .with_clock(|| at("2026-11-02"));
+    let plain = s.create_job("o", &key(false)).unwrap();
+    let green = s.create_job("o", &key(true)).unwrap();
+    let whole = |id: &str, rules: &RuleSet| {
+        let job = s.job(id).unwrap();
+        let limits = field_core::sla::time_limits(
+            &job,
+            rules,
+            &field_core::calendar::Calendar::embedded(),
+            d("2026-11-03"),
+        );
+        limits.get(Stage::WholeJob).unwrap().limit_days
+    };
+    assert_eq!(whole(&plain.id, &strict), 15);
+    assert_eq!(whole(&green.id, &strict), 8);
+    assert_eq!(whole(&green.id, &RuleSet::default()), 15);
+}
