@@ -314,10 +314,16 @@ impl RuleSet {
                     Condition::SpecialIndustry => special,
                     Condition::Agent => agent,
                 };
-                let collected = job
-                    .checklist
-                    .get(&g.key)
-                    .is_some_and(|c| c.collected == Some(true));
+                // Where the seed demands an original (原件), seeing it is part of collecting.
+                let collected = job.checklist.get(&g.key).is_some_and(|c| {
+                    let original = c.doc_type.as_deref().is_some_and(|t| {
+                        g.options
+                            .iter()
+                            .chain(g.rural_options.iter())
+                            .any(|o| o.key == t && o.original)
+                    });
+                    c.collected == Some(true) && (!original || c.original_seen == Some(true))
+                });
                 RequiredGroup {
                     group: g.clone(),
                     required,
@@ -746,14 +752,27 @@ fn property_proof() -> DocGroup {
             ),
         ],
     );
-    g.rural_options = vec![DocOption {
+    g.rural_options = vec![village_letter()];
+    g
+}
+
+/// The village committee's property letter, in original: rural low-voltage customers (seed 001).
+fn village_letter() -> DocOption {
+    DocOption {
         key: "village_committee_letter".into(),
         label: label(
             "村委会及以上出具的产权证明（原件）",
             "village committee's property letter (original)",
         ),
         original: true,
-    }];
+    }
+}
+
+/// 10 kV property proof: the usual documents or a lease (seed 001 §4.1.2).
+fn property_proof_or_lease() -> DocGroup {
+    let mut g = property_proof();
+    g.label = label("产权证明或租赁合同", "proof of property or lease");
+    g.options.push(opt("lease", "房屋租赁合同", "lease"));
     g
 }
 
@@ -1017,10 +1036,62 @@ pub struct RuleBook {
     sets: Vec<RuleSet>,
 }
 
+impl RuleSet {
+    /// The national default, version 2 (from 2026-11-30): seed 001's checklist as written — the
+    /// 10 kV checklist also asks for the legal representative's ID and accepts a lease as
+    /// property proof (§4.1.2); rural low-voltage residential customers may prove property with
+    /// the village committee's letter, in original. Jobs keep the version they were accepted
+    /// under.
+    pub fn national_v2() -> RuleSet {
+        let mut s = RuleSet::default();
+        s.version = 2;
+        s.effective_from = NaiveDate::from_ymd_opt(2026, 11, 30).expect("valid date");
+        for k in &mut s.kinds {
+            match k.kind {
+                JobKind::HighVoltage => {
+                    for g in &mut k.documents {
+                        if g.key == "property_proof" {
+                            *g = property_proof_or_lease();
+                        }
+                    }
+                    let at = k
+                        .documents
+                        .iter()
+                        .position(|g| g.key == "property_proof")
+                        .unwrap_or(0);
+                    k.documents.insert(
+                        at,
+                        group(
+                            "legal_rep_id",
+                            "法定代表人（负责人）身份证",
+                            "legal representative's ID",
+                            Condition::Always,
+                            vec![opt(
+                                "legal_rep_id",
+                                "法定代表人（负责人）身份证",
+                                "legal representative's ID",
+                            )],
+                        ),
+                    );
+                }
+                JobKind::LowVoltageResidential => {
+                    for g in &mut k.documents {
+                        if g.key == "property_proof" {
+                            g.rural_options = vec![village_letter()];
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        s
+    }
+}
+
 impl Default for RuleBook {
     fn default() -> Self {
         RuleBook {
-            sets: vec![RuleSet::default()],
+            sets: vec![RuleSet::default(), RuleSet::national_v2()],
         }
     }
 }

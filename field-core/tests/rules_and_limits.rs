@@ -595,3 +595,78 @@ fn key_projects_get_tighter_limits_when_the_rule_set_says_so() {
     assert_eq!(whole(&green.id, &strict), 8);
     assert_eq!(whole(&green.id, &RuleSet::default()), 15);
 }
+
+#[test]
+fn version_2_follows_seed_001s_checklist_and_originals_must_be_seen() {
+    use field_core::job::{ChecklistItem, Customer};
+    let book = RuleBook::default();
+    let v1 = book.in_force("any", d("2026-11-29"));
+    let v2 = book.in_force("any", d("2026-11-30"));
+    assert_eq!((v1.version, v2.version), (1, 2));
+    let keys = |set: &RuleSet, kind: JobKind| -> Vec<String> {
+        set.document_groups(kind)
+            .iter()
+            .map(|g| g.key.clone())
+            .collect()
+    };
+    assert!(!keys(v1, JobKind::HighVoltage).contains(&"legal_rep_id".to_string()));
+    assert!(keys(v2, JobKind::HighVoltage).contains(&"legal_rep_id".to_string()));
+    let hv_property = v2
+        .document_groups(JobKind::HighVoltage)
+        .into_iter()
+        .find(|g| g.key == "property_proof")
+        .unwrap();
+    assert!(hv_property.options.iter().any(|o| o.key == "lease"));
+    let res_property = v2
+        .document_groups(JobKind::LowVoltageResidential)
+        .into_iter()
+        .find(|g| g.key == "property_proof")
+        .unwrap();
+    assert!(
+        res_property
+            .rural_options
+            .iter()
+            .any(|o| o.key == "village_committee_letter" && o.original)
+    );
+
+    // A document the seed wants in original counts only once the original was seen.
+    let s = Store::open_in_memory()
+        .unwrap()
+        .with_clock(|| at("2026-11-30"));
+    let mut new = new_job(JobKind::LowVoltageResidential, "2026-11-30");
+    new.customer = Customer {
+        name: Some("张大爷".into()),
+        ..Default::default()
+    };
+    new.application.rural = Some(true);
+    let job = s.create_job("o", &new).unwrap();
+    let check = |seen: bool| {
+        s.edit(
+            &job.id,
+            "o",
+            &Edit::CheckDocument {
+                group: "property_proof".into(),
+                item: ChecklistItem {
+                    doc_type: Some("village_committee_letter".into()),
+                    collected: Some(true),
+                    original_seen: Some(seen),
+                    ..Default::default()
+                },
+            },
+        )
+        .unwrap()
+    };
+    let collected = |j: &field_core::Job| {
+        book.for_job(j)
+            .required_documents(j)
+            .into_iter()
+            .find(|g| g.group.key == "property_proof")
+            .unwrap()
+            .collected
+    };
+    let copy_only = check(false);
+    assert_eq!(book.for_job(&copy_only).version, 2);
+    assert!(!collected(&copy_only), "a copy is not enough");
+    let original = check(true);
+    assert!(collected(&original));
+}
