@@ -1043,9 +1043,11 @@ impl RuleSet {
     /// the village committee's letter, in original. Jobs keep the version they were accepted
     /// under.
     pub fn national_v2() -> RuleSet {
-        let mut s = RuleSet::default();
-        s.version = 2;
-        s.effective_from = NaiveDate::from_ymd_opt(2026, 11, 30).expect("valid date");
+        let mut s = RuleSet {
+            version: 2,
+            effective_from: NaiveDate::from_ymd_opt(2026, 11, 30).expect("valid date"),
+            ..RuleSet::default()
+        };
         for k in &mut s.kinds {
             match k.kind {
                 JobKind::HighVoltage => {
