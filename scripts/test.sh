@@ -97,7 +97,7 @@ set +e
 scripts/api-check.sh > "$log" 2>&1
 api_status=$?
 set -e
-tail -n 25 "$log"
+if [ "$api_status" -eq 0 ]; then tail -n 25 "$log"; else cat "$log"; fi
 if [ "$api_status" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); status=$api_status; fi
 
 step "fuzzing: every target briefly (scripts/fuzz.sh --seconds 10; the dedicated run is scripts/fuzz.sh)"

@@ -73,7 +73,7 @@ impl utoipa::ToSchema for DateOrEmpty {}
         ("q" = Option<String>, Query, max_length = 100, description = "text in customer, address or job number"),
         ("sort" = Option<String>, Query, description = "`updated` (default), `due`, `accepted`, `job_no`"),
         ("key" = Option<String>, Query, description = "`1`: key projects only"),
-        ("visit" = Option<String>, Query, description = "return visit: `due`, `follow_up`, `done`"),
+        ("visit" = Option<String>, Query, pattern = r"^(due|follow_up|done)?$", description = "return visit: `due`, `follow_up`, `done` (empty: any)"),
         ("after" = Option<String>, Query, pattern = r"^([\s\S]*~[^~]+)?$", description = "the `next` of the previous page"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "page size (default 50)"),
     ),
