@@ -164,6 +164,15 @@ impl Browser {
         })
     }
 
+    /// Logs in through the login form at `base` (from wherever the browser is sent first).
+    pub async fn login(&self, base: &str, start: &str, user: &str, password: &str) {
+        self.goto(&format!("{base}{start}")).await;
+        self.fill("input[name=username]", user).await;
+        self.fill("input[name=password]", password).await;
+        self.click("form[action='/login'] button[type=submit]")
+            .await;
+    }
+
     pub async fn goto(&self, url: &str) {
         self.client.goto(url).await.expect("navigates");
     }

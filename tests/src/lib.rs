@@ -256,3 +256,76 @@ pub fn new_job(kind: JobKind, unit: &str, customer: &str) -> NewJob {
         application: Application::default(),
     }
 }
+
+/// The users of `fieldline demo` and their passwords.
+pub struct DemoUsers(pub Vec<(String, Role, String)>);
+
+impl DemoUsers {
+    pub fn password(&self, user: &str) -> String {
+        self.0
+            .iter()
+            .find(|u| u.0 == user)
+            .map(|u| u.2.clone())
+            .unwrap_or_else(|| panic!("no demo user {user}"))
+    }
+}
+
+/// Seeds the demo data into `server` (on a blocking thread, as `fieldline demo` does).
+pub async fn seed_demo(server: &TestServer) -> DemoUsers {
+    let data_dir = server.data_dir();
+    DemoUsers(
+        server
+            .env()
+            .blocking(move |env| fieldline_server::service::demo::seed(env, &data_dir))
+            .await
+            .expect("demo seeded"),
+    )
+}
+
+/// The `name=value` part of every `Set-Cookie` of a response.
+fn cookies_set(r: &reqwest::Response) -> Vec<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
+        .collect()
+}
+
+/// Logs in through the browser's login form, as a raw client (no redirects followed);
+/// returns the session cookie `fl_session=…`.
+pub async fn form_login(base: &str, user: &str, password: &str) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let page = http
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .expect("login page");
+    let login_cookie = cookies_set(&page)
+        .into_iter()
+        .next()
+        .expect("the login form's CSRF cookie");
+    let csrf = login_cookie
+        .split_once('=')
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_default();
+    let r = http
+        .post(format!("{base}/login"))
+        .header("cookie", &login_cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", user),
+            ("password", password),
+            ("next", "/jobs"),
+        ])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), 303, "{user} logs in");
+    cookies_set(&r)
+        .into_iter()
+        .find(|c| c.starts_with("fl_session="))
+        .expect("a session cookie")
+}

@@ -2,7 +2,6 @@
 //! field-core phone then logs in and syncs; disable and enable them; reset their password;
 //! revoke their phone. Others get 403.
 
-use fieldline_server::service::demo;
 use fieldline_tests::browser::Browser;
 use fieldline_tests::*;
 
@@ -31,19 +30,11 @@ async fn the_admin_runs_users_and_devices() {
         return;
     };
     let server = TestServer::start().await;
-    let data_dir = server.data_dir();
-    let users = server
-        .env()
-        .blocking(move |env| demo::seed(env, &data_dir))
-        .await
-        .unwrap();
-    let password = |u: &str| users.iter().find(|x| x.0 == u).unwrap().2.clone();
+    let users = seed_demo(&server).await;
+    let password = |u: &str| users.password(u);
     let base = server.url();
 
-    b.goto(&format!("{base}/admin")).await;
-    b.fill("input[name=username]", "admin").await;
-    b.fill("input[name=password]", &password("admin")).await;
-    b.click("form[action='/login'] button[type=submit]").await;
+    b.login(&base, "/admin", "admin", &password("admin")).await;
     assert_eq!(b.path().await, "/admin");
     assert!(b.count("#users tbody tr").await >= 6);
     b.shot("users").await;
@@ -118,42 +109,9 @@ async fn the_admin_runs_users_and_devices() {
     b.close().await;
 
     // Nobody else administers: a dispatcher's and an office worker's sessions get 403.
+    let http = reqwest::Client::new();
     for user in ["dispatcher1", "office1", "cm-li"] {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let page = http.get(format!("{base}/")).send().await.unwrap();
-        let login_cookie = page
-            .headers()
-            .get("set-cookie")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
-        let csrf = login_cookie.split('=').nth(1).unwrap().to_string();
-        let pw = password(user);
-        let r = http
-            .post(format!("{base}/login"))
-            .header("cookie", &login_cookie)
-            .form(&[
-                ("csrf", csrf.as_str()),
-                ("username", user),
-                ("password", pw.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap();
-        let session = r
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
-            .find(|c| c.starts_with("fl_session="))
-            .unwrap();
+        let session = form_login(&base, user, &password(user)).await;
         for path in ["/admin", "/admin/users/cm-li"] {
             let r = http
                 .get(format!("{base}{path}"))

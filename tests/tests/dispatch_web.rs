@@ -2,7 +2,6 @@
 //! stage and per manager, drilling down by a count, the list most urgent first, the job's time
 //! limits; a dispatcher cannot review; a customer manager cannot open the board.
 
-use fieldline_server::service::demo;
 use fieldline_tests::browser::Browser;
 use fieldline_tests::*;
 
@@ -12,20 +11,12 @@ async fn the_dispatcher_sees_warnings_per_stage_and_manager() {
         return;
     };
     let server = TestServer::start().await;
-    let data_dir = server.data_dir();
-    let users = server
-        .env()
-        .blocking(move |env| demo::seed(env, &data_dir))
-        .await
-        .unwrap();
-    let password = |u: &str| users.iter().find(|x| x.0 == u).unwrap().2.clone();
+    let users = seed_demo(&server).await;
+    let password = |u: &str| users.password(u);
     let base = server.url();
 
-    b.goto(&format!("{base}/board")).await;
-    b.fill("input[name=username]", "dispatcher1").await;
-    b.fill("input[name=password]", &password("dispatcher1"))
+    b.login(&base, "/board", "dispatcher1", &password("dispatcher1"))
         .await;
-    b.click("form[action='/login'] button[type=submit]").await;
     assert_eq!(b.path().await, "/board");
     assert_eq!(b.count("header.top a[href='/board']").await, 1);
     let overdue = b.count("#warnings .badge.overdue").await;
@@ -185,41 +176,8 @@ async fn the_dispatcher_sees_warnings_per_stage_and_manager() {
     b.close().await;
 
     // A customer manager's browser is refused the board.
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = http.get(format!("{base}/")).send().await.unwrap();
-    let login_cookie = page
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let csrf = login_cookie.split('=').nth(1).unwrap().to_string();
-    let pw = password("cm-li");
-    let r = http
-        .post(format!("{base}/login"))
-        .header("cookie", &login_cookie)
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("username", "cm-li"),
-            ("password", pw.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let session = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
-        .find(|c| c.starts_with("fl_session="))
-        .unwrap();
+    let http = reqwest::Client::new();
+    let session = form_login(&base, "cm-li", &password("cm-li")).await;
     let r = http
         .get(format!("{base}/board"))
         .header("cookie", &session)

@@ -10,7 +10,6 @@
 use field_core::codes::ReviewState;
 use field_core::job::Customer;
 use field_core::{Edit, Store};
-use fieldline_server::service::demo;
 use fieldline_tests::browser::Browser;
 use fieldline_tests::*;
 use serde_json::{Value as Json, json};
@@ -19,23 +18,18 @@ use std::io::Read;
 
 struct Demo {
     server: TestServer,
-    users: Vec<(String, field_core::Role, String)>,
+    users: DemoUsers,
 }
 
 impl Demo {
     async fn start() -> Demo {
         let server = TestServer::start().await;
-        let data_dir = server.data_dir();
-        let users = server
-            .env()
-            .blocking(move |env| demo::seed(env, &data_dir))
-            .await
-            .unwrap();
+        let users = seed_demo(&server).await;
         Demo { server, users }
     }
 
     fn password(&self, user: &str) -> String {
-        self.users.iter().find(|u| u.0 == user).unwrap().2.clone()
+        self.users.password(user)
     }
 
     /// A bearer token for `user` through the phones' login.
@@ -548,37 +542,8 @@ async fn office_pages_answer_403_and_404_to_others() {
 
     // A browser session: a form without its CSRF token is refused.
     let form_login = |user: &'static str| {
-        let (http, base, pw) = (http.clone(), base.clone(), demo.password(user));
-        async move {
-            let page = http.get(format!("{base}/")).send().await.unwrap();
-            let login_cookie = page
-                .headers()
-                .get_all("set-cookie")
-                .iter()
-                .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-                .collect::<Vec<_>>()
-                .join("; ");
-            let csrf = login_cookie.split('=').nth(1).unwrap().to_string();
-            let r = http
-                .post(format!("{base}/login"))
-                .header("cookie", &login_cookie)
-                .form(&[
-                    ("csrf", csrf.as_str()),
-                    ("username", user),
-                    ("password", pw.as_str()),
-                    ("next", "/jobs"),
-                ])
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 303, "{user} logs in");
-            r.headers()
-                .get_all("set-cookie")
-                .iter()
-                .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-                .find(|c| c.starts_with("fl_session="))
-                .unwrap()
-        }
+        let (base, pw) = (base.clone(), demo.password(user));
+        async move { fieldline_tests::form_login(&base, user, &pw).await }
     };
     let session = form_login("office1").await;
     let r = http

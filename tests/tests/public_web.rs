@@ -3,7 +3,6 @@
 //! unguessable link from the office's page (QR code); nothing private shows, and a guessed or
 //! altered link opens nothing.
 
-use fieldline_server::service::demo;
 use fieldline_tests::browser::Browser;
 use fieldline_tests::*;
 use serde_json::Value as Json;
@@ -14,13 +13,7 @@ async fn customers_see_managers_and_their_progress_and_nothing_private() {
         return;
     };
     let server = TestServer::start().await;
-    let data_dir = server.data_dir();
-    let users = server
-        .env()
-        .blocking(move |env| demo::seed(env, &data_dir))
-        .await
-        .unwrap();
-    let password = |u: &str| users.iter().find(|x| x.0 == u).unwrap().2.clone();
+    let users = seed_demo(&server).await;
     let base = server.url();
 
     // From the login page to the unit's managers.
@@ -50,10 +43,8 @@ async fn customers_see_managers_and_their_progress_and_nothing_private() {
     b.shot("managers").await;
 
     // The office's job page carries the progress link and its QR code.
-    b.goto(&format!("{base}/")).await;
-    b.fill("input[name=username]", "office1").await;
-    b.fill("input[name=password]", &password("office1")).await;
-    b.click("form[action='/login'] button[type=submit]").await;
+    b.login(&base, "/", "office1", &users.password("office1"))
+        .await;
     let cookie = b.cookie_header().await;
     let list: Json = reqwest::Client::new()
         .get(format!("{base}/api/v1/jobs?cm=cm-li&limit=500"))

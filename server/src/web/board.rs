@@ -2,7 +2,7 @@
 //! warnings, most urgent first. Every count links to the board filtered by it.
 
 use super::layout::{self, badge};
-use super::{ShowErr, Shown, Web, query};
+use super::{ShowErr, Shown, Web};
 use crate::i18n::Lang;
 use crate::service::Env;
 use crate::service::board::{self, BoardFilter};
@@ -41,18 +41,7 @@ pub fn stage_label(lang: Lang, code: &str) -> String {
 }
 
 fn link(filter: &BoardFilter, set: &[(&'static str, &str)]) -> String {
-    let mut pairs: Vec<(&str, &str)> = filter
-        .pairs()
-        .into_iter()
-        .filter(|(k, _)| !set.iter().any(|(s, _)| s == k))
-        .collect();
-    pairs.extend(set.iter().filter(|(_, v)| !v.is_empty()).copied());
-    let q = query(&pairs);
-    if q.is_empty() {
-        "/board".into()
-    } else {
-        format!("/board?{q}")
-    }
+    super::filter_link("/board", filter.pairs(), set)
 }
 
 /// A count table: one row per key, one column per warning level.

@@ -28,18 +28,7 @@ fn status_label(lang: Lang, code: &str) -> String {
 
 /// The URL of the list with `filter` changed by `set` (paging dropped).
 fn link(filter: &ListFilter, set: &[(&'static str, &str)]) -> String {
-    let mut pairs: Vec<(&str, &str)> = filter
-        .pairs()
-        .into_iter()
-        .filter(|(k, _)| !set.iter().any(|(s, _)| s == k))
-        .collect();
-    pairs.extend(set.iter().filter(|(_, v)| !v.is_empty()).copied());
-    let q = query(&pairs);
-    if q.is_empty() {
-        "/jobs".into()
-    } else {
-        format!("/jobs?{q}")
-    }
+    super::filter_link("/jobs", filter.pairs(), set)
 }
 
 fn select(

@@ -196,6 +196,25 @@ impl<T> ShowErr<T> for Result<T, ServerError> {
 }
 
 /// Percent-encodes a query value (everything but unreserved characters).
+/// `path` with the filter `pairs` changed by `set` (an empty value drops the key).
+pub fn filter_link(
+    path: &str,
+    pairs: Vec<(&'static str, &str)>,
+    set: &[(&'static str, &str)],
+) -> String {
+    let mut pairs: Vec<(&str, &str)> = pairs
+        .into_iter()
+        .filter(|(k, _)| !set.iter().any(|(s, _)| s == k))
+        .collect();
+    pairs.extend(set.iter().filter(|(_, v)| !v.is_empty()).copied());
+    let q = query(&pairs);
+    if q.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{q}")
+    }
+}
+
 pub fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {

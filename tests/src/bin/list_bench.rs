@@ -19,7 +19,7 @@ use fieldline_server::service::assessment::{self, AssessmentFilter};
 use fieldline_server::service::auth::Principal;
 use fieldline_server::service::listing::{self, ListFilter};
 use fieldline_server::store::{JobRow, StageClockRow};
-use fieldline_tests::{PASSWORD, TestServer, add_user_to};
+use fieldline_tests::{PASSWORD, TestServer, add_user_to, form_login};
 use std::time::Instant;
 
 const UNIT: &str = "bench";
@@ -227,42 +227,6 @@ fn principal(username: &str, role: field_core::Role, user_id: i64) -> Principal 
     }
 }
 
-/// Logs a browser in through the login form; returns its session cookie.
-async fn browser_session(base: &str, user: &str) -> String {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = http.get(format!("{base}/")).send().await.unwrap();
-    let login_cookie = page
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_string();
-    let csrf = login_cookie.split('=').nth(1).unwrap().to_string();
-    let r = http
-        .post(format!("{base}/login"))
-        .header("cookie", &login_cookie)
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("username", user),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .find(|c| c.starts_with("fl_session="))
-        .expect("a session")
-        .to_string()
-}
-
 #[tokio::main]
 async fn main() {
     let jobs = arg("jobs", 100_000);
@@ -436,9 +400,9 @@ async fn main() {
     println!("\nwhole page over HTTP (GET /jobs?…, HTML), {runs} runs each");
     println!("{:<42} {:>9} {:>9} {:>9}", "case", "p50 ms", "p99 ms", "KB");
     let sessions = [
-        ("office1", browser_session(&base, "office1").await),
-        ("cm-07", browser_session(&base, "cm-07").await),
-        ("admin", browser_session(&base, "admin").await),
+        ("office1", form_login(&base, "office1", PASSWORD).await),
+        ("cm-07", form_login(&base, "cm-07", PASSWORD).await),
+        ("admin", form_login(&base, "admin", PASSWORD).await),
     ];
     let mut worst_http: f64 = 0.0;
     for (name, who, pairs) in &cases {
