@@ -90,6 +90,15 @@ async fn customers_see_managers_and_their_progress_and_nothing_private() {
     );
     assert!(!text.contains("1380000") && !text.contains("310101198"));
     b.shot("progress").await;
+    // In English, on the same page.
+    b.click("header.top a[href^='/lang/en']").await;
+    assert_eq!(b.attr("html", "lang").await.as_deref(), Some("en"));
+    let h1 = b.text("h1").await;
+    assert!(
+        h1.starts_with("Your application"),
+        "{h1} at {}",
+        b.path().await
+    );
     b.close().await;
 
     // A guessed or altered link opens nothing, and says nothing more.

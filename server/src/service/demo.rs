@@ -86,6 +86,7 @@ fn devices() -> Vec<DemoDevice> {
         ("demo-phone-cm-zhao", "cm-zhao"),
         ("demo-phone-pm-wang", "pm-wang"),
         ("demo-desk-office1", "office1"),
+        ("demo-desk-dispatcher1", "dispatcher1"),
     ]
     .into_iter()
     .map(|(id, user)| DemoDevice {
@@ -379,6 +380,7 @@ fn demo_job(i: usize, devices: &[DemoDevice]) -> DemoResult<(JobDoc, Vec<Blob>)>
         let at = accepted + Duration::days(1 + 3 * n as i64);
         let dev = match event {
             E::WorksStarted | E::WorksCompleted => pm_dev,
+            E::ReturnVisitDone => &devices[4],
             _ => cm_dev,
         };
         as_device(&mut doc, dev);
@@ -651,7 +653,7 @@ fn demo_job(i: usize, devices: &[DemoDevice]) -> DemoResult<(JobDoc, Vec<Blob>)>
                             ..Default::default()
                         }
                     }),
-                    &ctx(office_dev, at),
+                    &c,
                 )?;
             }
             _ => {}

@@ -45,6 +45,11 @@ fn head(lang: Lang, title: &str) -> Markup {
 
 /// A page without the signed-in header (login, errors).
 pub fn bare(lang: Lang, title: &str, body: Markup) -> Markup {
+    bare_at(lang, "/", title, body)
+}
+
+/// A page without the signed-in header whose language toggle comes back to `here`.
+pub fn bare_at(lang: Lang, here: &str, title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(lang.html()) {
@@ -52,7 +57,7 @@ pub fn bare(lang: Lang, title: &str, body: Markup) -> Markup {
             body {
                 header.top {
                     span.brand { (lang.t("Fieldline 业扩报装", "Fieldline new connections")) }
-                    (toggle(lang, "/"))
+                    (toggle(lang, here))
                 }
                 (body)
             }

@@ -56,7 +56,13 @@ pub async fn units(State(env): State<Arc<Env>>, headers: HeaderMap) -> Result<Re
             ul { @for u in &units { li { a href={ "/public/" (u) } { (u) } } } }
         }
     };
-    Ok(layout::bare(lang, lang.t("客户经理公示", "Customer managers"), body).into_response())
+    Ok(layout::bare_at(
+        lang,
+        "/public",
+        lang.t("客户经理公示", "Customer managers"),
+        body,
+    )
+    .into_response())
 }
 
 /// `GET /public/{unit}`: the unit's customer managers.
@@ -105,7 +111,14 @@ pub async fn managers(
             }
         }
     };
-    Ok(layout::bare(lang, lang.t("客户经理公示", "Customer managers"), body).into_response())
+    let here = format!("/public/{}", super::urlencode(&unit));
+    Ok(layout::bare_at(
+        lang,
+        &here,
+        lang.t("客户经理公示", "Customer managers"),
+        body,
+    )
+    .into_response())
 }
 
 fn progress_body(lang: Lang, p: &Progress) -> Markup {
@@ -148,12 +161,14 @@ pub async fn progress(
     Path(token): Path<String>,
 ) -> Result<Response, Shown> {
     let lang = lang_of(&headers);
+    let here = format!("/p/{}", super::urlencode(&token));
     let p = env
         .blocking(move |env| public::progress(env, &token))
         .await
         .page(lang)?;
-    Ok(layout::bare(
+    Ok(layout::bare_at(
         lang,
+        &here,
         lang.t("办电进度", "Your application"),
         progress_body(lang, &p),
     )
