@@ -16,6 +16,7 @@ pub mod exports;
 pub mod feed;
 pub mod jobs;
 pub mod listing;
+pub mod on_behalf;
 pub mod public;
 pub mod return_visit;
 pub mod review;

@@ -5,17 +5,13 @@
 //! written into the job document on the dispatcher's behalf, like a review, so they reach the
 //! phones by sync and are in the audit trail.
 
-use super::Env;
 use super::auth::Principal;
-use super::docs::Loaded;
-use super::jobs::{self, Origin};
-use super::session::WEB_DEVICE;
-use crate::authz;
+use super::{Env, jobs, on_behalf};
 use crate::error::ServerError;
 use field_core::job::schema::Section;
 use field_core::job::{Milestone, ReturnVisit};
-use field_core::policy::{Checked, Right};
-use field_core::{Edit, EditContext, Job, JobDoc, MilestoneEvent};
+use field_core::policy::Right;
+use field_core::{Edit, Job, MilestoneEvent};
 use serde::{Deserialize, Serialize};
 
 /// Contact channels: `(code, zh, en)`.
@@ -155,52 +151,21 @@ fn change(
     job_id: &str,
     plan: impl FnOnce(&Job, chrono::DateTime<chrono::Utc>) -> Result<Vec<Edit>, ServerError>,
 ) -> Result<(), ServerError> {
-    let mut tx = env.store.write()?;
-    if !authz::can_read_job(&*tx, who, job_id)? {
-        return Err(ServerError::NotFound);
-    }
-    if !may_visit(env, who) {
-        return Err(ServerError::forbidden(
-            format!("{}无权记录回访", who.role.zh()),
-            format!("a {} may not record return visits", who.role.en()),
-        ));
-    }
-    let Loaded { mut doc, .. } = env
-        .docs
-        .checkout(&*tx, job_id)?
-        .ok_or(ServerError::NotFound)?;
-    let before = doc.heads();
-    let now = chrono::Utc::now();
-    let job = doc
-        .read()
-        .map_err(|e| ServerError::Internal(e.to_string()))?;
-    let edits = plan(&job, now)?;
-    let ctx = EditContext {
-        actor: who.username.clone(),
-        device: WEB_DEVICE.into(),
-        now,
-    };
-    apply(&mut doc, &edits, &ctx)?;
-    let version = jobs::record(
-        &mut *tx,
+    on_behalf::write(
         env,
-        Origin::OnBehalf(who),
+        who,
         job_id,
-        &mut doc,
-        &before,
-        &Checked::default(),
-    )?;
-    tx.commit()?;
-    env.docs.checkin(job_id, Loaded { doc, version });
-    Ok(())
-}
-
-fn apply(doc: &mut JobDoc, edits: &[Edit], ctx: &EditContext) -> Result<(), ServerError> {
-    for e in edits {
-        doc.apply(e, ctx).map_err(|e| match e {
-            field_core::job::JobError::Invalid(i) => ServerError::bad("invalid_value", i.zh, i.en),
-            other => ServerError::Internal(other.to_string()),
-        })?;
-    }
-    Ok(())
+        || {
+            if may_visit(env, who) {
+                Ok(())
+            } else {
+                Err(ServerError::forbidden(
+                    format!("{}无权记录回访", who.role.zh()),
+                    format!("a {} may not record return visits", who.role.en()),
+                ))
+            }
+        },
+        plan,
+        |_, _| Ok(()),
+    )
 }

@@ -5,20 +5,17 @@
 //! changed since.
 
 use super::auth::Principal;
-use super::docs::Loaded;
-use super::jobs::{self, Origin};
-use super::session::WEB_DEVICE;
-use super::{Env, now_ms};
+use super::{Env, now_ms, on_behalf};
 use crate::authz;
 use crate::error::ServerError;
 use crate::store::ReviewRow;
 use automerge::ChangeHash;
+use field_core::Edit;
 use field_core::codes::ReviewState;
 use field_core::job::diff::FieldChange;
 use field_core::job::schema::Section;
 use field_core::job::{Finding, FindingTarget, Review};
-use field_core::policy::{Checked, Right};
-use field_core::{Edit, EditContext};
+use field_core::policy::Right;
 use serde::{Deserialize, Serialize};
 
 /// Most findings one review may raise.
@@ -140,76 +137,52 @@ pub fn review(
             "returning a job needs a comment or at least one finding",
         ));
     }
-    let mut tx = env.store.write()?;
-    if !authz::can_read_job(&*tx, who, job_id)? {
-        return Err(ServerError::NotFound);
-    }
-    if !may_review(env, who) {
-        return Err(ServerError::forbidden(
-            format!("{}无权审核工单", who.role.zh()),
-            format!("a {} may not review jobs", who.role.en()),
-        ));
-    }
-    let Loaded { mut doc, .. } = env
-        .docs
-        .checkout(&*tx, job_id)?
-        .ok_or(ServerError::NotFound)?;
-    let before = doc.heads();
-    let now = chrono::Utc::now();
-    let ctx = EditContext {
-        actor: who.username.clone(),
-        device: WEB_DEVICE.into(),
-        now,
-    };
-    let bad = |e: field_core::job::JobError| match e {
-        field_core::job::JobError::Invalid(i) => ServerError::bad("invalid_value", i.zh, i.en),
-        other => ServerError::Internal(other.to_string()),
-    };
     let state = match input.outcome {
         Outcome::Approve => ReviewState::Approved,
         Outcome::Return => ReviewState::Returned,
     };
-    doc.apply(
-        &Edit::UpdateReview(Review {
-            state: Some(state),
-            reviewer: Some(who.username.clone()),
-            reviewed_at: Some(now),
-            comment: Some(input.comment.trim().to_string()),
-            ..Default::default()
-        }),
-        &ctx,
-    )
-    .map_err(bad)?;
-    if state == ReviewState::Approved {
-        // Approval closes the findings of earlier returns: they were fixed.
-        let open: Vec<String> = doc
-            .read()
-            .map_err(bad)?
-            .review
-            .findings
-            .iter()
-            .filter(|(_, f)| f.resolved != Some(true))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in open {
-            doc.apply(
-                &Edit::PutFinding {
-                    target: FindingTarget::Review,
-                    id,
-                    finding: Finding {
-                        resolved: Some(true),
-                        resolved_at: Some(now),
-                        ..Default::default()
-                    },
-                },
-                &ctx,
-            )
-            .map_err(bad)?;
-        }
-    }
-    for text in &findings {
-        doc.apply(
-            &Edit::PutFinding {
+    let comment = input.comment.trim().to_string();
+    on_behalf::write(
+        env,
+        who,
+        job_id,
+        || {
+            if may_review(env, who) {
+                Ok(())
+            } else {
+                Err(ServerError::forbidden(
+                    format!("{}无权审核工单", who.role.zh()),
+                    format!("a {} may not review jobs", who.role.en()),
+                ))
+            }
+        },
+        |job, now| {
+            let mut edits = vec![Edit::UpdateReview(Review {
+                state: Some(state),
+                reviewer: Some(who.username.clone()),
+                reviewed_at: Some(now),
+                comment: Some(comment.clone()),
+                ..Default::default()
+            })];
+            if state == ReviewState::Approved {
+                // Approval closes the findings of earlier returns: they were fixed.
+                edits.extend(
+                    job.review
+                        .findings
+                        .iter()
+                        .filter(|(_, f)| f.resolved != Some(true))
+                        .map(|(id, _)| Edit::PutFinding {
+                            target: FindingTarget::Review,
+                            id: id.clone(),
+                            finding: Finding {
+                                resolved: Some(true),
+                                resolved_at: Some(now),
+                                ..Default::default()
+                            },
+                        }),
+                );
+            }
+            edits.extend(findings.iter().map(|text| Edit::PutFinding {
                 target: FindingTarget::Review,
                 id: uuid::Uuid::new_v4().simple().to_string(),
                 finding: Finding {
@@ -220,32 +193,21 @@ pub fn review(
                     resolved: Some(false),
                     ..Default::default()
                 },
-            },
-            &ctx,
-        )
-        .map_err(bad)?;
-    }
-    let version = jobs::record(
-        &mut *tx,
-        env,
-        Origin::OnBehalf(who),
-        job_id,
-        &mut doc,
-        &before,
-        &Checked::default(),
-    )?;
-    let id = tx.insert_review(&ReviewRow {
-        id: 0,
-        job_id: job_id.to_string(),
-        at: now_ms(),
-        reviewer: who.username.clone(),
-        outcome: state.as_str().to_string(),
-        comment: input.comment.trim().to_string(),
-        heads: heads_bytes(&doc.heads()),
-    })?;
-    tx.commit()?;
-    env.docs.checkin(job_id, Loaded { doc, version });
-    Ok(id)
+            }));
+            Ok(edits)
+        },
+        |tx, doc| {
+            Ok(tx.insert_review(&ReviewRow {
+                id: 0,
+                job_id: job_id.to_string(),
+                at: now_ms(),
+                reviewer: who.username.clone(),
+                outcome: state.as_str().to_string(),
+                comment: comment.clone(),
+                heads: heads_bytes(&doc.heads()),
+            })?)
+        },
+    )
 }
 
 /// The last review of a job and what changed in the document since (none: never reviewed).

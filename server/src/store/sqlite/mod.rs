@@ -337,6 +337,19 @@ mod tests {
         assert_eq!(keys, 0);
     }
 
+    /// The ids of the jobs a text search finds.
+    fn search(r: &dyn ReadTx, text: &str) -> Vec<String> {
+        r.list_jobs(&crate::store::JobListQuery {
+            text: Some(text.into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|row| row.job_id)
+        .collect()
+    }
+
     #[test]
     fn a_version_6_database_keeps_its_snapshots_and_finds_its_jobs_by_text() {
         use crate::store::{JobListQuery, JobRow};
@@ -364,17 +377,7 @@ mod tests {
         // (snapshot, then the changes after it).
         let bytes = r.job_bytes("j1").unwrap().unwrap();
         assert!(bytes.starts_with(&[0x0a, 0x0b, 0x0c]), "{bytes:?}");
-        let found = |text: &str| -> Vec<String> {
-            r.list_jobs(&JobListQuery {
-                text: Some(text.into()),
-                limit: 10,
-                ..Default::default()
-            })
-            .unwrap()
-            .into_iter()
-            .map(|row| row.job_id)
-            .collect()
-        };
+        let found = |text: &str| search(&*r, text);
         // Existing jobs are searchable: short text, long text, job number, wildcards literal.
         assert_eq!(found("花园"), vec!["j1"]);
         assert_eq!(found("建设路 9"), vec!["j1"]);
@@ -413,17 +416,7 @@ mod tests {
         tx.save_snapshot("j3", b"snap2", 0).unwrap();
         tx.commit().unwrap();
         let r = store.read().unwrap();
-        let found = |text: &str| -> Vec<String> {
-            r.list_jobs(&JobListQuery {
-                text: Some(text.into()),
-                limit: 10,
-                ..Default::default()
-            })
-            .unwrap()
-            .into_iter()
-            .map(|row| row.job_id)
-            .collect()
-        };
+        let found = |text: &str| search(&*r, text);
         assert!(found("恒泰物流").is_empty(), "the old name is gone");
         assert_eq!(found("充电站"), vec!["j3"]);
         assert_eq!(found("充电"), vec!["j3"]);
