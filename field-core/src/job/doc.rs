@@ -46,6 +46,7 @@ const SECTIONS: &[&[&str]] = &[
     &["pauses"],
     &["photos"],
     &["contracts"],
+    &["supervision"],
 ];
 
 /// Errors of job documents.
@@ -300,6 +301,7 @@ impl JobDoc {
                 "pauses",
                 "photos",
                 "contracts",
+                "supervision",
                 "rules",
             ] {
                 let v = obj.entry(key).or_insert(Json::Null);

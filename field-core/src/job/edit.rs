@@ -134,6 +134,29 @@ pub enum Edit {
         id: String,
         at: DateTime<Utc>,
     },
+    /// A dispatcher issues a supervision order (督办) to the job's responsible manager, or changes
+    /// one still open (reason, deadline). Issuing lays out the order's answer.
+    IssueSupervision {
+        id: String,
+        order: SupervisionOrder,
+    },
+    /// The addressed manager answers a supervision order (on their phone).
+    AnswerSupervision {
+        id: String,
+        text: String,
+        at: DateTime<Utc>,
+    },
+    /// The dispatcher closes a supervision order, with optional remarks.
+    CloseSupervision {
+        id: String,
+        remarks: Option<String>,
+    },
+    /// The server escalates an unanswered, overdue order to the unit's leaders (written by the
+    /// server).
+    RecordEscalation {
+        id: String,
+        escalation: SupervisionEscalation,
+    },
 }
 
 /// A validated, low-level write.
@@ -257,6 +280,10 @@ impl Edit {
             Edit::SpliceNotes { .. } => "splice_notes",
             Edit::SetNotes { .. } => "set_notes",
             Edit::SubmitForReview { .. } => "submit_for_review",
+            Edit::IssueSupervision { .. } => "issue_supervision",
+            Edit::AnswerSupervision { .. } => "answer_supervision",
+            Edit::CloseSupervision { .. } => "close_supervision",
+            Edit::RecordEscalation { .. } => "record_escalation",
         }
     }
 
@@ -288,6 +315,18 @@ impl Edit {
             }
             Edit::SubmitForReview { id, at } => return plan_submit(job, ctx, id, *at),
             Edit::UpdateAssignment(a) => return plan_assignment(job, ctx, a),
+            Edit::IssueSupervision { id, order } => {
+                return super::supervision_edits::plan_issue(job, ctx, id, order);
+            }
+            Edit::AnswerSupervision { id, text, at } => {
+                return super::supervision_edits::plan_answer(job, ctx, id, text, *at);
+            }
+            Edit::CloseSupervision { id, remarks } => {
+                return super::supervision_edits::plan_close(job, ctx, id, remarks.as_deref());
+            }
+            Edit::RecordEscalation { id, escalation } => {
+                return super::supervision_edits::plan_escalation(job, id, escalation);
+            }
             _ => {}
         }
         Ok(vec![match self {
@@ -296,7 +335,11 @@ impl Edit {
             | Edit::RecordReceipt { .. }
             | Edit::RecordPowerOn { .. }
             | Edit::SubmitForReview { .. }
-            | Edit::UpdateAssignment(_) => unreachable!("planned above"),
+            | Edit::UpdateAssignment(_)
+            | Edit::IssueSupervision { .. }
+            | Edit::AnswerSupervision { .. }
+            | Edit::CloseSupervision { .. }
+            | Edit::RecordEscalation { .. } => unreachable!("planned above"),
             Edit::UpdateCustomer(c) => patch(&["customer"], fields("customer", c)?),
             Edit::UpdateAgent(a) => patch(&["agent"], fields("agent", a)?),
             Edit::UpdateApplication(a) => {

@@ -12,6 +12,7 @@ mod edit;
 pub mod mapping;
 pub mod schema;
 mod sections;
+mod supervision_edits;
 
 pub use doc::{JobDoc, JobError, NewJob, SCHEMA_VERSION};
 pub use edit::{Edit, EditContext, FindingTarget, HANDOVER_MILESTONE};
@@ -98,6 +99,9 @@ pub struct Job {
     /// Signed supply contracts by contract id (absent in documents written before contracts).
     #[serde(default)]
     pub contracts: BTreeMap<String, Contract>,
+    /// Supervision orders (督办) by order id (absent in documents written before them).
+    #[serde(default)]
+    pub supervision: BTreeMap<String, SupervisionOrder>,
     pub notes: String,
     /// Keys where concurrent edits left more than one value; the UI shows these.
     pub conflicts: Vec<Conflict>,

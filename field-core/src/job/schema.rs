@@ -165,6 +165,7 @@ pub fn root_field(key: &str) -> Option<FieldKind> {
         "pauses" => FieldKind::Entries(Pause::field),
         "photos" => FieldKind::Entries(Photo::field),
         "contracts" => FieldKind::Entries(Contract::field),
+        "supervision" => FieldKind::Entries(SupervisionOrder::field),
         "notes" => FieldKind::Text,
         _ => return None,
     })
@@ -191,6 +192,9 @@ crate::codes::coded_enum! {
         Pauses = "pauses", "等待客户（暂停计时）", "waiting on the customer";
         ReturnVisit = "return_visit", "回访", "return visit";
         Review = "review", "审核", "office review";
+        Supervision = "supervision", "督办", "supervision orders";
+        SupervisionAnswers = "supervision_answers", "督办答复", "supervision answers";
+        SupervisionEscalations = "supervision_escalations", "督办升级", "supervision escalations";
         Notes = "notes", "备注", "notes";
     }
 }
@@ -221,6 +225,9 @@ pub fn section_of<S: AsRef<str>>(path: &[S]) -> Option<Section> {
         "pauses" => Section::Pauses,
         "return_visit" => Section::ReturnVisit,
         "review" => Section::Review,
+        "supervision" if key(2) == Some("answer") => Section::SupervisionAnswers,
+        "supervision" if key(2) == Some("escalation") => Section::SupervisionEscalations,
+        "supervision" => Section::Supervision,
         "notes" => Section::Notes,
         _ => return None,
     })

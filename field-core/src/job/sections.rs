@@ -273,6 +273,56 @@ section! {
 }
 
 section! {
+    /// A supervision order (督办): a dispatcher tells the responsible manager (`manager`) to act on
+    /// a job by `due_on`, for `reason`. The manager answers on their phone (`answer`); unanswered
+    /// past `due_on` the server escalates it to the unit's leaders (`escalation`). The dispatcher
+    /// closes it (`closed_at`, `remarks`).
+    SupervisionOrder {
+        issued_at: DateTime<Utc>,
+        issued_by: String,
+        issued_by_name: String,
+        manager: String,
+        manager_name: String,
+        stage: String,
+        reason: String,
+        due_on: NaiveDate,
+        closed_at: DateTime<Utc>,
+        closed_by: String,
+        remarks: String,
+    };
+    answer: SupervisionAnswer,
+    escalation: SupervisionEscalation,
+}
+
+impl SupervisionOrder {
+    /// Whether the order still waits for something: not closed.
+    pub fn is_open(&self) -> bool {
+        self.closed_at.is_none()
+    }
+
+    /// Whether the manager has answered.
+    pub fn is_answered(&self) -> bool {
+        self.answer.answered_at.is_some()
+    }
+
+    /// Whether the order is unanswered and open after its deadline, as of `today`.
+    pub fn is_late(&self, today: NaiveDate) -> bool {
+        self.is_open() && !self.is_answered() && self.due_on.is_some_and(|d| d < today)
+    }
+}
+
+section! {
+    /// The addressed manager's answer to a supervision order.
+    SupervisionAnswer { text: String, answered_by: String, answered_at: DateTime<Utc> }
+}
+
+section! {
+    /// The escalation of an unanswered supervision order to the unit's leaders (written by the
+    /// server; `leaders` and `leader_names` are comma-separated).
+    SupervisionEscalation { escalated_at: DateTime<Utc>, leaders: String, leader_names: String }
+}
+
+section! {
     /// The office review of synced work (审核).
     Review { state: ReviewState, reviewer: String, reviewed_at: DateTime<Utc>, comment: String };
     findings: BTreeMap<String, Finding>,

@@ -494,12 +494,12 @@ impl Judge<'_> {
                 }
                 return;
             }
-            Section::ContractReceipts => {
+            Section::ContractReceipts | Section::SupervisionEscalations => {
                 return self.fail(
                     Refusal::new(
                         "server_only",
-                        format!("合同回执只能由服务器写入（{dotted}）"),
-                        format!("only the server writes contract receipts ({dotted})"),
+                        format!("“{}”只能由服务器写入（{dotted}）", section.zh()),
+                        format!("only the server writes {} ({dotted})", section.en()),
                     )
                     .at(&dotted),
                 );
@@ -509,6 +509,13 @@ impl Judge<'_> {
         let layout = matches!(op, Op::MakeMap | Op::MakeText)
             && resolved.is_some_and(|r| !r.last_is_id)
             && !self.existed(path);
+        if section == Section::SupervisionAnswers
+            && role != Role::Admin
+            && !layout
+            && let Err(r) = self.check_answerer(path, &op, &dotted)
+        {
+            return self.fail(r);
+        }
         match self.policy.right(section, role) {
             Some(Right::Write) => {}
             Some(Right::Add) => {
@@ -544,6 +551,36 @@ impl Judge<'_> {
             None if layout => {}
             None => self.fail(forbidden("修改", "write")),
         }
+    }
+
+    /// A supervision order is answered only by the manager it is addressed to, as themselves.
+    fn check_answerer(&self, path: &[String], op: &Op, dotted: &str) -> Result<(), Refusal> {
+        let me = self.writer.username;
+        let addressee = path
+            .get(1)
+            .and_then(|id| self.after.supervision.get(id))
+            .and_then(|o| o.manager.as_deref());
+        if addressee != Some(me) {
+            return Err(Refusal::new(
+                "not_addressee",
+                format!("只有被督办人本人可以答复督办单（{dotted}）"),
+                format!(
+                    "only the manager a supervision order is addressed to may answer it ({dotted})"
+                ),
+            )
+            .at(dotted));
+        }
+        if path.last().map(String::as_str) == Some("answered_by")
+            && !matches!(op, Op::Put(ScalarValue::Str(v)) if v.as_str() == me)
+        {
+            return Err(Refusal::new(
+                "not_own",
+                format!("答复人必须是本人（{dotted}）"),
+                format!("an answer is recorded by its author ({dotted})"),
+            )
+            .at(dotted));
+        }
+        Ok(())
     }
 
     fn before_acceptance(&self, v: &ScalarValue) -> bool {
