@@ -128,6 +128,12 @@ pub enum JobEdit {
         id: String,
         at: Timestamp,
     },
+    /// Answers a supervision order (督办) addressed to the signed-in manager.
+    AnswerSupervision {
+        id: String,
+        text: String,
+        at: Timestamp,
+    },
 }
 
 impl From<JobEdit> for Edit {
@@ -188,6 +194,7 @@ impl From<JobEdit> for Edit {
             },
             JobEdit::SetNotes { text } => Edit::SetNotes { text },
             JobEdit::SubmitForReview { id, at } => Edit::SubmitForReview { id, at },
+            JobEdit::AnswerSupervision { id, text, at } => Edit::AnswerSupervision { id, text, at },
         }
     }
 }

@@ -367,6 +367,26 @@ pub struct ReturnVisit {
 }
 
 #[uniffi::remote(Record)]
+pub struct SupervisionAnswer {
+    #[uniffi(default)]
+    pub text: Option<String>,
+    #[uniffi(default)]
+    pub answered_by: Option<String>,
+    #[uniffi(default)]
+    pub answered_at: Option<Timestamp>,
+}
+
+#[uniffi::remote(Record)]
+pub struct SupervisionEscalation {
+    #[uniffi(default)]
+    pub escalated_at: Option<Timestamp>,
+    #[uniffi(default)]
+    pub leaders: Option<String>,
+    #[uniffi(default)]
+    pub leader_names: Option<String>,
+}
+
+#[uniffi::remote(Record)]
 pub struct Photo {
     #[uniffi(default)]
     pub purpose: Option<PhotoPurpose>,

@@ -323,6 +323,88 @@ impl From<MeteringPatch> for job::Metering {
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct SupervisionOrderView {
+    pub issued_at: Option<Timestamp>,
+    pub issued_by: Option<String>,
+    pub issued_by_name: Option<String>,
+    pub manager: Option<String>,
+    pub manager_name: Option<String>,
+    pub stage: Option<String>,
+    pub reason: Option<String>,
+    pub due_on: Option<Date>,
+    pub closed_at: Option<Timestamp>,
+    pub closed_by: Option<String>,
+    pub remarks: Option<String>,
+    pub answer: SupervisionAnswer,
+    pub escalation: SupervisionEscalation,
+}
+
+impl From<&job::SupervisionOrder> for SupervisionOrderView {
+    fn from(s: &job::SupervisionOrder) -> Self {
+        SupervisionOrderView {
+            issued_at: s.issued_at.clone(),
+            issued_by: s.issued_by.clone(),
+            issued_by_name: s.issued_by_name.clone(),
+            manager: s.manager.clone(),
+            manager_name: s.manager_name.clone(),
+            stage: s.stage.clone(),
+            reason: s.reason.clone(),
+            due_on: s.due_on.clone(),
+            closed_at: s.closed_at.clone(),
+            closed_by: s.closed_by.clone(),
+            remarks: s.remarks.clone(),
+            answer: s.answer.clone(),
+            escalation: s.escalation.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, uniffi::Record)]
+pub struct SupervisionOrderPatch {
+    #[uniffi(default)]
+    pub issued_at: Option<Timestamp>,
+    #[uniffi(default)]
+    pub issued_by: Option<String>,
+    #[uniffi(default)]
+    pub issued_by_name: Option<String>,
+    #[uniffi(default)]
+    pub manager: Option<String>,
+    #[uniffi(default)]
+    pub manager_name: Option<String>,
+    #[uniffi(default)]
+    pub stage: Option<String>,
+    #[uniffi(default)]
+    pub reason: Option<String>,
+    #[uniffi(default)]
+    pub due_on: Option<Date>,
+    #[uniffi(default)]
+    pub closed_at: Option<Timestamp>,
+    #[uniffi(default)]
+    pub closed_by: Option<String>,
+    #[uniffi(default)]
+    pub remarks: Option<String>,
+}
+
+impl From<SupervisionOrderPatch> for job::SupervisionOrder {
+    fn from(p: SupervisionOrderPatch) -> Self {
+        job::SupervisionOrder {
+            issued_at: p.issued_at,
+            issued_by: p.issued_by,
+            issued_by_name: p.issued_by_name,
+            manager: p.manager,
+            manager_name: p.manager_name,
+            stage: p.stage,
+            reason: p.reason,
+            due_on: p.due_on,
+            closed_at: p.closed_at,
+            closed_by: p.closed_by,
+            remarks: p.remarks,
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct ReviewView {
     pub state: Option<ReviewState>,
     pub reviewer: Option<String>,

@@ -52,6 +52,9 @@ pub struct JobView {
     pub pauses: HashMap<String, Pause>,
     pub photos: HashMap<String, Photo>,
     pub contracts: HashMap<String, ContractView>,
+    /// Supervision orders (督办) by order id; the addressed manager answers with
+    /// `JobEdit::AnswerSupervision`.
+    pub supervision: HashMap<String, SupervisionOrderView>,
     pub notes: String,
     pub conflicts: Vec<ConflictView>,
 }
@@ -95,6 +98,7 @@ impl From<&field_core::Job> for JobView {
             pauses: copy(&j.pauses),
             photos: copy(&j.photos),
             contracts: map(&j.contracts),
+            supervision: map(&j.supervision),
             notes: j.notes.clone(),
             conflicts: j
                 .conflicts

@@ -65,7 +65,7 @@ fn spawn_upload_pruning(env: Arc<Env>, max_age: Duration) -> tokio::task::JoinHa
 }
 
 /// Recomputes every running clock once per day (China time): at start, then checks every ten
-/// minutes whether the day changed.
+/// minutes whether the day changed; each check also escalates late supervision orders.
 fn spawn_clocks(env: Arc<Env>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
@@ -84,6 +84,14 @@ fn spawn_clocks(env: Arc<Env>) -> tokio::task::JoinHandle<()> {
                 ),
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "recomputing time limits failed"),
+            }
+            match env
+                .blocking(move |env| service::supervision::escalate_late(env, today))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(orders = n, "late supervision orders escalated"),
+                Err(e) => tracing::warn!(error = %e, "escalating supervision orders failed"),
             }
         }
     })

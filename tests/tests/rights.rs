@@ -72,6 +72,26 @@ fn seed_ctx(device: &str) -> EditContext {
     }
 }
 
+/// A supervision order to `manager`, due a week after the base job's day.
+fn order_to(manager: &str) -> SupervisionOrder {
+    SupervisionOrder {
+        manager: Some(manager.into()),
+        reason: Some("督办".into()),
+        due_on: Some("2026-11-10".parse().unwrap()),
+        ..Default::default()
+    }
+}
+
+/// The order `role` answers in the probes: the project manager's own, else the customer
+/// manager's (which only they and admins may answer).
+fn order_of(role: Role) -> &'static str {
+    if role == Role::ProjectManager {
+        "s2"
+    } else {
+        "s1"
+    }
+}
+
 fn pad(seed: f64) -> contract::SignaturePad {
     contract::sample::signature(80, seed)
 }
@@ -175,6 +195,32 @@ fn base_job(n: usize, keys: &(KeyPair, KeyPair)) -> JobDoc {
         }),
         Edit::SetNotes {
             text: "基础备注".into(),
+        },
+        Edit::IssueSupervision {
+            id: "s1".into(),
+            order: order_to("cm-li"),
+        },
+        Edit::IssueSupervision {
+            id: "s2".into(),
+            order: order_to("pm-wang"),
+        },
+        Edit::AnswerSupervision {
+            id: "s1".into(),
+            text: "初步答复".into(),
+            at: at("2026-11-03"),
+        },
+        Edit::AnswerSupervision {
+            id: "s2".into(),
+            text: "初步答复".into(),
+            at: at("2026-11-03"),
+        },
+        Edit::RecordEscalation {
+            id: "s1".into(),
+            escalation: SupervisionEscalation {
+                escalated_at: Some(at("2026-11-03")),
+                leaders: Some("lead1".into()),
+                leader_names: Some("周".into()),
+            },
         },
     ];
     for e in &edits {
@@ -388,6 +434,45 @@ fn probe(doc: &mut AutoCommit, section: Section, op: Op, who: &Who, role: Role) 
             let n = obj(doc, "notes");
             doc.splice_text(&n, 0, 2, "").unwrap();
         }
+        (S::Supervision, Add) => entry(
+            doc,
+            "supervision",
+            "s-new",
+            &[
+                ("reason", s("伪造督办")),
+                ("manager", s("cm-li")),
+                ("due_on", s("2026-11-20")),
+            ],
+        ),
+        (S::Supervision, Change) => put(doc, "supervision.s1", "due_on", "2026-12-31"),
+        (S::Supervision, Delete) => del(doc, "supervision.s1", "reason"),
+        (S::SupervisionAnswers, Add) => put(
+            doc,
+            &format!("supervision.{}.answer", order_of(role)),
+            "answered_at",
+            ts("2026-11-04"),
+        ),
+        (S::SupervisionAnswers, Change) => put(
+            doc,
+            &format!("supervision.{}.answer", order_of(role)),
+            "text",
+            "改过的答复",
+        ),
+        (S::SupervisionAnswers, Delete) => del(
+            doc,
+            &format!("supervision.{}.answer", order_of(role)),
+            "text",
+        ),
+        (S::SupervisionEscalations, Add) => entry(
+            doc,
+            "supervision.s2",
+            "escalation",
+            &[("escalated_at", ts("2026-11-04")), ("leaders", s("lead1"))],
+        ),
+        (S::SupervisionEscalations, Change) => {
+            put(doc, "supervision.s1.escalation", "leaders", "nobody")
+        }
+        (S::SupervisionEscalations, Delete) => del(doc, "supervision.s1.escalation", "leaders"),
         (S::Identity, Add) => unreachable!("creating a job is its own case"),
     }
 }
@@ -396,7 +481,7 @@ fn probe(doc: &mut AutoCommit, section: Section, op: Op, who: &Who, role: Role) 
 fn expected(policy: &WritePolicy, role: Role, section: Section, op: Op) -> bool {
     match section {
         Section::Identity => op == Op::Add && policy.may_create(role),
-        Section::ContractReceipts => false,
+        Section::ContractReceipts | Section::SupervisionEscalations => false,
         _ => match policy.right(section, role) {
             Some(Right::Write) => true,
             Some(Right::Add) => op == Op::Add,
@@ -597,6 +682,37 @@ async fn the_server_refuses_every_write_the_policy_forbids() {
                     o = doc.put_object(&o, format!("n{i}"), ObjType::Map).unwrap();
                 }
                 doc.put(&o, "leaf", 1).unwrap();
+            }),
+        ));
+        // An order addressed to someone else, or an answer credited to someone else.
+        let b = next_base(&mut bases);
+        planned.push((
+            ci,
+            b,
+            "supervision:answer_another's_order".into(),
+            role == Role::Admin,
+            Box::new(move |doc, _| {
+                let other = if role == Role::ProjectManager {
+                    "s1"
+                } else {
+                    "s2"
+                };
+                put(doc, &format!("supervision.{other}.answer"), "text", "代答");
+            }),
+        ));
+        let b = next_base(&mut bases);
+        planned.push((
+            ci,
+            b,
+            "supervision:answer_as_another".into(),
+            role == Role::Admin,
+            Box::new(move |doc, _| {
+                put(
+                    doc,
+                    &format!("supervision.{}.answer", order_of(role)),
+                    "answered_by",
+                    "somebody",
+                );
             }),
         ));
         let b = next_base(&mut bases);
@@ -1059,6 +1175,39 @@ fn phone_probe(
             state: Some(field_core::ReviewState::Approved),
             ..Default::default()
         })),
+        (S::Supervision, Add) => edit(Edit::IssueSupervision {
+            id: "s-phone".into(),
+            // Issued on the phone's clock (today): due later.
+            order: SupervisionOrder {
+                due_on: Some(field_core::job::local_date(Utc::now()) + chrono::Duration::days(7)),
+                ..order_to("cm-li")
+            },
+        }),
+        (S::Supervision, Change) => edit(Edit::IssueSupervision {
+            id: "s1".into(),
+            order: SupervisionOrder {
+                reason: Some("改过的事由".into()),
+                ..Default::default()
+            },
+        }),
+        (S::SupervisionAnswers, Add) => edit(Edit::AnswerSupervision {
+            id: order_of(role).into(),
+            text: "已处理".into(),
+            at: at("2026-11-04"),
+        }),
+        (S::SupervisionAnswers, Change) => edit(Edit::AnswerSupervision {
+            id: order_of(role).into(),
+            text: "改过的答复".into(),
+            at: at("2026-11-05"),
+        }),
+        (S::SupervisionEscalations, _) => edit(Edit::RecordEscalation {
+            id: "s2".into(),
+            escalation: SupervisionEscalation {
+                escalated_at: Some(at("2026-11-04")),
+                leaders: Some("lead1".into()),
+                leader_names: None,
+            },
+        }),
         (S::Notes, Add) => edit(Edit::SpliceNotes {
             pos: 4,
             delete: 0,

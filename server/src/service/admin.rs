@@ -153,6 +153,22 @@ pub fn set_disabled(
     )
 }
 
+/// Makes a user one of their unit's leaders (单位负责人), or no longer one: supervision orders
+/// left unanswered past their deadline escalate to the unit's leaders.
+pub fn set_leader(
+    env: &Env,
+    who: &Principal,
+    username: &str,
+    leader: bool,
+) -> Result<(), ServerError> {
+    let c = UserChange {
+        leader: Some(leader),
+        ..Default::default()
+    };
+    let kind = if leader { "leader_set" } else { "leader_unset" };
+    change(env, who, username, &c, kind)
+}
+
 /// Gives a user a new password; returns it (shown once).
 pub fn reset_password(env: &Env, who: &Principal, username: &str) -> Result<String, ServerError> {
     guard(who)?;

@@ -5,7 +5,10 @@
 use super::Env;
 use super::auth::Principal;
 use crate::error::ServerError;
-use crate::store::{BoardCounts, BoardQuery, BoardRow, JobListQuery, JobListRow, ListSort};
+use crate::store::{
+    BoardCounts, BoardQuery, BoardRow, JobListQuery, JobListRow, ListSort, SupervisionQuery,
+    SupervisionRow,
+};
 use field_core::Role;
 use field_core::sla::Stage;
 use serde::{Deserialize, Serialize};
@@ -54,6 +57,10 @@ pub struct Board {
     pub follow_ups: Vec<JobListRow>,
     /// Days after power-on a visit falls due.
     pub visit_after_days: u32,
+    /// Open supervision orders (督办): escalated first, then late, then by deadline.
+    pub supervision: Vec<SupervisionRow>,
+    /// The day the board was drawn for (China time, `YYYY-MM-DD`).
+    pub today: String,
 }
 
 /// Who may see the board.
@@ -137,7 +144,17 @@ pub fn board(env: &Env, who: &Principal, filter: &BoardFilter) -> Result<Board, 
     let due_by = today() - chrono::Duration::days(i64::from(visit_after_days));
     let visits_due = visits("due", Some(due_by.to_string()))?;
     let follow_ups = visits("follow_up", None)?;
+    let mut supervision = tx.supervision_orders(&SupervisionQuery {
+        unit: q.unit.clone(),
+        open_only: true,
+        limit: ROWS_MAX,
+    })?;
+    if let Some(m) = &q.manager {
+        supervision.retain(|o| &o.manager == m);
+    }
     Ok(Board {
+        supervision,
+        today: today().to_string(),
         rows,
         counts,
         levels,

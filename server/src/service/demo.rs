@@ -3,14 +3,15 @@
 
 use super::{Env, auth, jobs, now_ms};
 use crate::error::ServerError;
-use crate::store::{DeviceRow, WriteTx};
+use crate::store::{DeviceRow, UserChange, WriteTx};
 use automerge::ActorId;
 use chrono::{DateTime, Duration, Utc};
 use field_core::codes::{InspectionKind, PhotoPurpose, ReviewState};
 use field_core::contract::{KeyPair, SignRequest, Signer, sample};
 use field_core::job::{
     Application, Assignment, ChecklistItem, ConstructionLog, Customer, Finding, FindingTarget,
-    Inspection, JobDoc, Metering, Milestone, ReturnVisit, Review, Seal, SupplyPlan, Survey,
+    Inspection, JobDoc, Metering, Milestone, ReturnVisit, Review, Seal, SupervisionOrder,
+    SupplyPlan, Survey,
 };
 use field_core::photo::{GeoPoint, IngestOptions, PhotoContext};
 use field_core::{
@@ -20,12 +21,15 @@ use rand::RngCore;
 use std::collections::BTreeMap;
 
 pub const DEMO_UNIT: &str = "zhuxian";
+/// The demo unit's leader (单位负责人).
+const LEADER: &str = "leader1";
 const PASSWORDS_FILE: &str = "demo-passwords.txt";
 
 const USERS: &[(&str, Role, &str)] = &[
     ("admin", Role::Admin, "系统管理员"),
     ("office1", Role::OfficeStaff, "营业厅 王芳"),
     ("dispatcher1", Role::Dispatcher, "服务调度 陈明"),
+    ("leader1", Role::Dispatcher, "供电服务中心主任 周伟"),
     ("cm-li", Role::CustomerManager, "客户经理 李强"),
     ("cm-zhao", Role::CustomerManager, "客户经理 赵敏"),
     ("pm-wang", Role::ProjectManager, "项目经理 王磊"),
@@ -148,6 +152,14 @@ pub fn seed(
             auth::add_user(&mut *tx, user, hash, *role, DEMO_UNIT, name)?,
         );
     }
+    // The unit's leader: late supervision orders escalate to them.
+    tx.update_user(
+        LEADER,
+        &UserChange {
+            leader: Some(true),
+            ..Default::default()
+        },
+    )?;
     register_devices(&mut *tx, &devices, &ids)?;
     for b in &blobs {
         tx.insert_blob(&b.sha256, b.bytes.len() as i64, now_ms())?;
@@ -751,6 +763,7 @@ fn demo_job(i: usize, devices: &[DemoDevice]) -> DemoResult<(JobDoc, Vec<Blob>)>
         doc.merge(&mut desk)?;
         doc.merge(&mut phone)?;
     }
+    supervise(&mut doc, i, cm, cm_dev, &devices[4], now)?;
     as_device(&mut doc, office_dev);
     doc.apply(
         &Edit::SetNotes {
@@ -759,4 +772,66 @@ fn demo_job(i: usize, devices: &[DemoDevice]) -> DemoResult<(JobDoc, Vec<Blob>)>
         &office,
     )?;
     Ok((doc, blobs))
+}
+
+/// Supervision orders (督办) on three jobs: one left unanswered past its deadline (the server
+/// escalates it to the unit's leader when it starts), one answered on the customer manager's
+/// phone, one just issued to the project manager.
+fn supervise(
+    doc: &mut JobDoc,
+    i: usize,
+    cm: &str,
+    cm_dev: &DemoDevice,
+    dispatcher: &DemoDevice,
+    now: DateTime<Utc>,
+) -> DemoResult<()> {
+    let name = |u: &str| {
+        USERS
+            .iter()
+            .find(|(n, _, _)| *n == u)
+            .map_or(u.to_string(), |(_, _, d)| d.to_string())
+    };
+    let (to, issued, days, stage, reason) = match i {
+        1 => (cm, 5, 2, None, "现场勘查已超期，请立即联系客户安排勘查"),
+        2 => (cm, 2, 3, None, "供电方案答复临近时限，请抓紧"),
+        4 => (
+            "pm-wang",
+            0,
+            4,
+            Some("supporting_works"),
+            "配套工程进度滞后，请说明原因并报送赶工计划",
+        ),
+        _ => return Ok(()),
+    };
+    let issued = now - Duration::days(issued);
+    let id = format!("sup-{i}");
+    as_device(doc, dispatcher);
+    doc.apply(
+        &Edit::IssueSupervision {
+            id: id.clone(),
+            order: SupervisionOrder {
+                issued_by_name: Some(name(dispatcher.user)),
+                manager: Some(to.into()),
+                manager_name: Some(name(to)),
+                stage: stage.map(str::to_string),
+                reason: Some(reason.into()),
+                due_on: Some(field_core::job::local_date(issued + Duration::days(days))),
+                ..Default::default()
+            },
+        },
+        &ctx(dispatcher, issued),
+    )?;
+    if i == 2 {
+        let at = issued + Duration::hours(20);
+        as_device(doc, cm_dev);
+        doc.apply(
+            &Edit::AnswerSupervision {
+                id,
+                text: "已与客户约定，方案明天上午答复".into(),
+                at,
+            },
+            &ctx(cm_dev, at),
+        )?;
+    }
+    Ok(())
 }

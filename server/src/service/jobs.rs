@@ -280,13 +280,15 @@ pub enum Origin<'a> {
     OnBehalf(&'a Principal),
     /// Data the server itself puts in (demo seeding): trusted, attributed to `seed`.
     Seed(&'a str),
+    /// The server's own work (escalating a late supervision order).
+    Server,
 }
 
 impl Origin<'_> {
     fn device(&self) -> &str {
         match self {
             Origin::Device(p) => &p.device_id,
-            Origin::OnBehalf(_) => SERVER_ORIGIN,
+            Origin::OnBehalf(_) | Origin::Server => SERVER_ORIGIN,
             Origin::Seed(name) => name,
         }
     }
@@ -295,6 +297,7 @@ impl Origin<'_> {
         match self {
             Origin::Device(p) | Origin::OnBehalf(p) => &p.username,
             Origin::Seed(name) => name,
+            Origin::Server => SERVER_ORIGIN,
         }
     }
 }
@@ -318,6 +321,7 @@ pub fn record(
     let (row, stages) = list_row(env, &job, origin.username(), now_ms());
     tx.upsert_job(&row)?;
     tx.set_stage_clocks(job_id, &stages)?;
+    tx.set_supervision(job_id, &super::supervision::rows(&job))?;
     let touched: HashMap<ChangeHash, &ChangeTouches> =
         checked.changes.iter().map(|c| (c.hash, c)).collect();
     let changes = doc.changes_since(before);
@@ -366,7 +370,7 @@ pub fn record(
         };
         let entry = match (&origin, by_server) {
             (Origin::OnBehalf(who), true) => audit::by(who, "change"),
-            (_, true) => AuditEntry {
+            (Origin::Server, _) | (_, true) => AuditEntry {
                 kind: "change".into(),
                 username: Some(SERVER_ORIGIN.into()),
                 device_id: Some(SERVER_ORIGIN.into()),

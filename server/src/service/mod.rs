@@ -21,6 +21,7 @@ pub mod public;
 pub mod return_visit;
 pub mod review;
 pub mod session;
+pub mod supervision;
 pub mod sync;
 pub mod uploads;
 pub mod view;

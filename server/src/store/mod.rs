@@ -167,6 +167,42 @@ pub struct UserSummary {
     pub unit: String,
     pub disabled: bool,
     pub created_at: i64,
+    /// A leader of the unit (单位负责人): late supervision orders escalate to them.
+    pub leader: bool,
+}
+
+/// A supervision order (督办) as the board lists it: a projection of the job document, written
+/// with every change of the job.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SupervisionRow {
+    pub job_id: String,
+    pub order_id: String,
+    pub unit: String,
+    pub job_no: String,
+    pub manager: String,
+    pub manager_name: String,
+    pub issued_by: String,
+    pub stage: Option<String>,
+    pub reason: String,
+    /// Milliseconds since the epoch, like every instant below.
+    pub issued_at: Option<i64>,
+    /// `YYYY-MM-DD`.
+    pub due_on: String,
+    pub answered_at: Option<i64>,
+    pub escalated_at: Option<i64>,
+    /// Comma-separated usernames of the leaders it escalated to.
+    pub leaders: Option<String>,
+    pub closed_at: Option<i64>,
+}
+
+/// Which supervision orders to list.
+#[derive(Debug, Clone, Default)]
+pub struct SupervisionQuery {
+    /// `None`: every unit (admins).
+    pub unit: Option<String>,
+    /// Leave out closed orders.
+    pub open_only: bool,
+    pub limit: u32,
 }
 
 /// A device as administration lists it.
@@ -183,6 +219,7 @@ pub struct DeviceSummary {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserChange {
     pub disabled: Option<bool>,
+    pub leader: Option<bool>,
     pub password_hash: Option<String>,
     pub role: Option<String>,
     pub unit: Option<String>,
@@ -530,6 +567,12 @@ pub trait ReadTx {
     fn board_counts(&self, q: &BoardQuery) -> Result<BoardCounts>;
     /// A job's running stage clocks.
     fn stage_clocks(&self, job_id: &str) -> Result<Vec<StageClockRow>>;
+    /// Supervision orders, escalated and late first, then by deadline.
+    fn supervision_orders(&self, q: &SupervisionQuery) -> Result<Vec<SupervisionRow>>;
+    /// `(job_id, order_id)` of open, unanswered, not yet escalated orders due before `today`.
+    fn late_orders(&self, today: &str, limit: u32) -> Result<Vec<(String, String)>>;
+    /// `(username, display name)` of a unit's enabled leaders.
+    fn unit_leaders(&self, unit: &str) -> Result<Vec<(String, String)>>;
 
     // Assessment.
     /// Jobs powered on in the period.
@@ -597,6 +640,8 @@ pub trait WriteTx: ReadTx {
     fn set_state(&mut self, key: &str, value: &str) -> Result<()>;
     /// Replaces a job's running stage clocks.
     fn set_stage_clocks(&mut self, job_id: &str, clocks: &[StageClockRow]) -> Result<()>;
+    /// Replaces a job's supervision orders.
+    fn set_supervision(&mut self, job_id: &str, orders: &[SupervisionRow]) -> Result<()>;
     /// Appends a change to the log; `None` when the job already has it.
     fn insert_change(
         &mut self,

@@ -13,19 +13,6 @@ use field_core::Role;
 use maud::{Markup, html};
 use std::sync::Arc;
 
-fn fields(body: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-fn field<'a>(f: &'a [(String, String)], name: &str) -> &'a str {
-    f.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
-}
-
 fn role_select(lang: Lang, current: &str) -> Markup {
     html! {
         select name="role" required {
@@ -57,7 +44,10 @@ pub async fn users(State(env): State<Arc<Env>>, web: Web) -> Result<Response, Sh
                         tr {
                             td data-label=(lang.t("用户名", "User name")) { a href={ "/admin/users/" (urlencode(&u.username)) } { (u.username) } }
                             td data-label=(lang.t("姓名", "Name")) { (u.display_name) }
-                            td data-label=(lang.t("角色", "Role")) { (i18n::role(lang, &u.role)) }
+                            td data-label=(lang.t("角色", "Role")) {
+                                (i18n::role(lang, &u.role))
+                                @if u.leader { " " (badge("key", lang.t("单位负责人", "unit leader"))) }
+                            }
                             td data-label=(lang.t("单位", "Unit")) { (u.unit) }
                             td data-label=(lang.t("状态", "State")) {
                                 @if u.disabled { (badge("bad", lang.t("已停用", "disabled"))) } @else { (badge("ok", lang.t("正常", "active"))) }
@@ -104,15 +94,15 @@ fn password_page(web: &Web, username: &str, password: &str) -> Response {
 
 /// `POST /admin/users`.
 pub async fn create(State(env): State<Arc<Env>>, web: Web, body: Bytes) -> Result<Response, Shown> {
-    let f = fields(&body);
-    check_csrf(&web, field(&f, "csrf"))?;
+    let f = super::Form::parse(&body);
+    check_csrf(&web, f.get("csrf"))?;
     let who = web.session.who.clone();
     let (u, d, r, unit, pw) = (
-        field(&f, "username").trim().to_string(),
-        field(&f, "display_name").to_string(),
-        field(&f, "role").to_string(),
-        field(&f, "unit").to_string(),
-        field(&f, "password").to_string(),
+        f.get("username").trim().to_string(),
+        f.get("display_name").to_string(),
+        f.get("role").to_string(),
+        f.get("unit").to_string(),
+        f.get("password").to_string(),
     );
     let name = u.clone();
     let password = env
@@ -146,6 +136,11 @@ pub async fn user(
                 dt { (lang.t("状态", "State")) }
                 dd { @if d.user.disabled { (badge("bad", lang.t("已停用", "disabled"))) } @else { (badge("ok", lang.t("正常", "active"))) } }
                 dt { (lang.t("创建时间", "Created")) } dd { (i18n::millis(d.user.created_at)) }
+                dt { (lang.t("单位负责人", "Unit leader")) }
+                dd {
+                    @if d.user.leader { (badge("key", lang.t("是：逾期督办升级至此人", "yes: late supervision orders escalate to them"))) }
+                    @else { (lang.t("否", "no")) }
+                }
             }
             div.actions {
                 form method="post" action={ (base) (if d.user.disabled { "/enable" } else { "/disable" }) } {
@@ -154,6 +149,13 @@ pub async fn user(
                         button type="submit" { (lang.t("启用", "Enable")) }
                     } @else {
                         button.danger type="submit" { (lang.t("停用", "Disable")) }
+                    }
+                }
+                form method="post" action={ (base) (if d.user.leader { "/not-leader" } else { "/leader" }) } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button.secondary type="submit" {
+                        @if d.user.leader { (lang.t("取消单位负责人", "No longer unit leader")) }
+                        @else { (lang.t("设为单位负责人", "Make unit leader")) }
                     }
                 }
                 form method="post" action={ (base) "/password" } {
@@ -207,15 +209,15 @@ pub async fn user(
     Ok(layout::page(&web, &base, lang.t("用户", "User"), body).into_response())
 }
 
-/// `POST /admin/users/{username}/{action}`: disable, enable, password, role.
+/// `POST /admin/users/{username}/{action}`: disable, enable, leader, not-leader, password, role.
 pub async fn act(
     State(env): State<Arc<Env>>,
     web: Web,
     Path((username, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, Shown> {
-    let f = fields(&body);
-    check_csrf(&web, field(&f, "csrf"))?;
+    let f = super::Form::parse(&body);
+    check_csrf(&web, f.get("csrf"))?;
     let who = web.session.who.clone();
     let u = username.clone();
     let back = format!("/admin/users/{}", urlencode(&username));
@@ -223,6 +225,12 @@ pub async fn act(
         "disable" | "enable" => {
             let off = action == "disable";
             env.blocking(move |env| admin::set_disabled(env, &who, &u, off))
+                .await
+                .page(web.lang)?;
+        }
+        "leader" | "not-leader" => {
+            let on = action == "leader";
+            env.blocking(move |env| admin::set_leader(env, &who, &u, on))
                 .await
                 .page(web.lang)?;
         }
@@ -234,7 +242,7 @@ pub async fn act(
             return Ok(password_page(&web, &username, &pw));
         }
         "role" => {
-            let (r, unit) = (field(&f, "role").to_string(), field(&f, "unit").to_string());
+            let (r, unit) = (f.get("role").to_string(), f.get("unit").to_string());
             env.blocking(move |env| admin::set_role_unit(env, &who, &u, &r, &unit))
                 .await
                 .page(web.lang)?;
@@ -251,9 +259,9 @@ pub async fn revoke(
     Path(device): Path<String>,
     body: Bytes,
 ) -> Result<Response, Shown> {
-    let f = fields(&body);
-    check_csrf(&web, field(&f, "csrf"))?;
-    let back = super::local_path(field(&f, "back"))
+    let f = super::Form::parse(&body);
+    check_csrf(&web, f.get("csrf"))?;
+    let back = super::local_path(f.get("back"))
         .unwrap_or("/admin")
         .to_string();
     let who = web.session.who.clone();

@@ -271,6 +271,7 @@ pub async fn page(
     };
     let body = html! {
         (body)
+        (super::supervision::board_list(lang, &b.supervision, &b.today, &web.session.who.username))
         (visit_list(
             &b.visits_due,
             "visits-due",

@@ -546,6 +546,8 @@ pub async fn detail(
             "return" => p.notice role="status" { (lang.t("已退回，整改事项将随同步送达客户经理手机。", "Returned; the findings reach the managers' phones with their next sync.")) },
             "visit" => p.notice role="status" { (lang.t("回访已记录。", "The return visit is recorded.")) },
             "follow_up" => p.notice role="status" { (lang.t("跟进情况已记录。", "The follow-up is recorded.")) },
+            "supervision" => p.notice role="status" { (lang.t("督办已发出，将随同步送达经理手机。", "The order is issued; the manager's phone gets it with the next sync.")) },
+            "supervision_closed" => p.notice role="status" { (lang.t("督办已办结。", "The order is closed.")) },
             _ => {},
         }
         @if has_notice {
@@ -559,6 +561,7 @@ pub async fn detail(
         (super::visits::card(&env, &web, &v))
         (review_card(&web, &v, may))
         (time_limits(lang, &v))
+        (super::supervision::card(&env, &web, &v))
         (verdicts(lang, &v))
         (section(lang, doc, "customer"))
         (section(lang, doc, "agent"))

@@ -15,6 +15,7 @@ pub mod list;
 pub mod login;
 pub mod media;
 pub mod public;
+pub mod supervision;
 pub mod visits;
 
 use crate::error::ServerError;
@@ -66,6 +67,11 @@ pub fn router() -> Router<Arc<Env>> {
         .route("/jobs/{id}/review", post(jobs::review))
         .route("/jobs/{id}/return-visit", post(visits::record))
         .route("/jobs/{id}/follow-up", post(visits::follow_up))
+        .route("/jobs/{id}/supervision", post(supervision::issue))
+        .route(
+            "/jobs/{id}/supervision/{order}/close",
+            post(supervision::close),
+        )
         .route("/jobs/{id}/photos", get(media::gallery))
         .route("/jobs/{id}/photos/{pid}", get(media::viewer))
         .route("/jobs/{id}/contracts/{cid}", get(media::contract))
@@ -240,6 +246,28 @@ pub fn query(pairs: &[(&str, &str)]) -> String {
 pub fn local_path(next: &str) -> Option<&str> {
     (next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && next.len() < 2048)
         .then_some(next)
+}
+
+/// A submitted `application/x-www-form-urlencoded` body.
+pub struct Form(Vec<(String, String)>);
+
+impl Form {
+    pub fn parse(body: &[u8]) -> Form {
+        Form(
+            form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    /// The first value of `name` (empty when absent).
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
 }
 
 /// Checks a form's CSRF token against the session's.

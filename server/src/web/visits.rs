@@ -72,20 +72,6 @@ pub fn card(env: &Env, web: &Web, v: &JobView) -> Markup {
     }
 }
 
-fn form_fields(body: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
-}
-
 fn done(id: &str, what: &str) -> Response {
     Redirect::to(&format!("/jobs/{id}?done={what}#return_visit")).into_response()
 }
@@ -108,14 +94,15 @@ pub async fn record(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, Shown> {
-    let fields = form_fields(&body);
-    check_csrf(&web, field(&fields, "csrf"))?;
+    let fields = super::Form::parse(&body);
+    check_csrf(&web, fields.get("csrf"))?;
     let input = VisitInput {
-        channel: field(&fields, "channel").to_string(),
-        satisfaction: field(&fields, "satisfaction")
+        channel: fields.get("channel").to_string(),
+        satisfaction: fields
+            .get("satisfaction")
             .parse()
             .map_err(|_| bad_number(web.lang))?,
-        comment: field(&fields, "comment").to_string(),
+        comment: fields.get("comment").to_string(),
     };
     let (who, i) = (web.session.who.clone(), id.clone());
     env.blocking(move |env| return_visit::record_visit(env, &who, &i, &input))
@@ -131,9 +118,9 @@ pub async fn follow_up(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, Shown> {
-    let fields = form_fields(&body);
-    check_csrf(&web, field(&fields, "csrf"))?;
-    let text = field(&fields, "text").to_string();
+    let fields = super::Form::parse(&body);
+    check_csrf(&web, fields.get("csrf"))?;
+    let text = fields.get("text").to_string();
     let (who, i) = (web.session.who.clone(), id.clone());
     env.blocking(move |env| return_visit::record_follow_up(env, &who, &i, &text))
         .await

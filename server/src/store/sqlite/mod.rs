@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_board.sql"),
     include_str!("migrations/0010_return_visits.sql"),
     include_str!("migrations/0011_assessment.sql"),
+    include_str!("migrations/0012_supervision.sql"),
 ];
 
 /// The database file inside the data directory.
@@ -423,6 +424,62 @@ mod tests {
         assert_eq!(r.job_bytes("j3").unwrap().unwrap(), b"snap2");
         let counts = r.count_jobs(&JobListQuery::default()).unwrap();
         assert_eq!(counts.total, 3);
+    }
+
+    #[test]
+    fn a_version_11_database_gains_supervision_orders_and_unit_leaders() {
+        use crate::store::{SupervisionQuery, SupervisionRow, UserChange};
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(FILE)).unwrap();
+            for sql in &MIGRATIONS[..11] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO users (username, password_hash, role, unit, display_name, created_at)
+                    VALUES ('lead1', 'x', 'dispatcher', 'u', '周', 0);
+                 PRAGMA user_version = 11;",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert!(store.read().unwrap().unit_leaders("u").unwrap().is_empty());
+        let mut tx = store.write().unwrap();
+        let change = UserChange {
+            leader: Some(true),
+            ..Default::default()
+        };
+        assert!(tx.update_user("lead1", &change).unwrap());
+        let order = SupervisionRow {
+            job_id: "j1".into(),
+            order_id: "s1".into(),
+            unit: "u".into(),
+            job_no: "YK-1".into(),
+            manager: "cm1".into(),
+            manager_name: "李".into(),
+            reason: "督办".into(),
+            due_on: "2026-11-30".into(),
+            ..Default::default()
+        };
+        tx.set_supervision("j1", std::slice::from_ref(&order))
+            .unwrap();
+        tx.commit().unwrap();
+        let r = store.read().unwrap();
+        assert_eq!(
+            r.unit_leaders("u").unwrap(),
+            vec![("lead1".to_string(), "周".to_string())]
+        );
+        let q = SupervisionQuery {
+            unit: Some("u".into()),
+            open_only: true,
+            limit: 10,
+        };
+        assert_eq!(r.supervision_orders(&q).unwrap(), vec![order]);
+        assert_eq!(r.late_orders("2026-11-30", 10).unwrap(), vec![]);
+        assert_eq!(
+            r.late_orders("2026-12-01", 10).unwrap(),
+            vec![("j1".to_string(), "s1".to_string())]
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::store::{
     NewUser, PolicyRow, PoweredJob, ProjectClock, ReadTx, Result, ReviewRow, Scope, SessionRow,
     StageClockRow, Stats, TokenRow, UploadRow, UserRow, WriteTx,
 };
-use crate::store::{DeviceSummary, UserChange, UserSummary};
+use crate::store::{DeviceSummary, SupervisionQuery, SupervisionRow, UserChange, UserSummary};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 
@@ -732,7 +732,7 @@ impl<T: Conn> ReadTx for T {
 
     fn user_list(&self, unit: Option<&str>) -> Result<Vec<UserSummary>> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT username, display_name, role, unit, disabled, created_at FROM users
+            "SELECT username, display_name, role, unit, disabled, created_at, leader FROM users
              WHERE (?1 IS NULL OR unit = ?1) ORDER BY unit, role, username",
         )?;
         let rows = stmt.query_map([unit], |r| {
@@ -743,6 +743,7 @@ impl<T: Conn> ReadTx for T {
                 unit: r.get(3)?,
                 disabled: r.get(4)?,
                 created_at: r.get(5)?,
+                leader: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -780,6 +781,62 @@ impl<T: Conn> ReadTx for T {
         ))?;
         let rows = stmt.query_map([job_id], |r| clock_row(r, 0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn supervision_orders(&self, q: &SupervisionQuery) -> Result<Vec<SupervisionRow>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT job_id, order_id, unit, job_no, manager, manager_name, issued_by, stage, reason,
+                issued_at, due_on, answered_at, escalated_at, leaders, closed_at
+             FROM supervision_orders
+             WHERE (?1 IS NULL OR unit = ?1) AND (?2 = 0 OR closed_at IS NULL)
+             ORDER BY closed_at IS NOT NULL, escalated_at IS NULL, answered_at IS NOT NULL,
+                due_on, job_no, order_id
+             LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![q.unit, q.open_only, q.limit], |r| {
+            Ok(SupervisionRow {
+                job_id: r.get(0)?,
+                order_id: r.get(1)?,
+                unit: r.get(2)?,
+                job_no: r.get(3)?,
+                manager: r.get(4)?,
+                manager_name: r.get(5)?,
+                issued_by: r.get(6)?,
+                stage: r.get(7)?,
+                reason: r.get(8)?,
+                issued_at: r.get(9)?,
+                due_on: r.get(10)?,
+                answered_at: r.get(11)?,
+                escalated_at: r.get(12)?,
+                leaders: r.get(13)?,
+                closed_at: r.get(14)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn late_orders(&self, today: &str, limit: u32) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT job_id, order_id FROM supervision_orders INDEXED BY supervision_late
+                 WHERE closed_at IS NULL AND answered_at IS NULL AND escalated_at IS NULL
+                    AND due_on < ?1
+                 ORDER BY due_on, job_id, order_id LIMIT ?2",
+            )?
+            .query_map(params![today, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn unit_leaders(&self, unit: &str) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT username, display_name FROM users
+                 WHERE unit = ?1 AND leader = 1 AND disabled = 0 ORDER BY username",
+            )?
+            .query_map([unit], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?)
     }
 
     fn state(&self, key: &str) -> Result<Option<String>> {
@@ -972,9 +1029,16 @@ impl<T: Conn + Finish> WriteTx for T {
         let n = self.conn().execute(
             "UPDATE users SET disabled = COALESCE(?2, disabled),
                 password_hash = COALESCE(?3, password_hash), role = COALESCE(?4, role),
-                unit = COALESCE(?5, unit)
+                unit = COALESCE(?5, unit), leader = COALESCE(?6, leader)
              WHERE username = ?1",
-            params![username, c.disabled, c.password_hash, c.role, c.unit],
+            params![
+                username,
+                c.disabled,
+                c.password_hash,
+                c.role,
+                c.unit,
+                c.leader
+            ],
         )?;
         Ok(n == 1)
     }
@@ -1055,6 +1119,38 @@ impl<T: Conn + Finish> WriteTx for T {
         self.conn()
             .prepare_cached("UPDATE jobs SET next_due = ?2, sla_state = ?3 WHERE job_id = ?1")?
             .execute(params![job_id, next_due, sla_state])?;
+        Ok(())
+    }
+
+    fn set_supervision(&mut self, job_id: &str, orders: &[SupervisionRow]) -> Result<()> {
+        self.conn()
+            .prepare_cached("DELETE FROM supervision_orders WHERE job_id = ?1")?
+            .execute([job_id])?;
+        let mut stmt = self.conn().prepare_cached(
+            "INSERT INTO supervision_orders (job_id, order_id, unit, job_no, manager, manager_name,
+                issued_by, stage, reason, issued_at, due_on, answered_at, escalated_at, leaders,
+                closed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        )?;
+        for o in orders {
+            stmt.execute(params![
+                job_id,
+                o.order_id,
+                o.unit,
+                o.job_no,
+                o.manager,
+                o.manager_name,
+                o.issued_by,
+                o.stage,
+                o.reason,
+                o.issued_at,
+                o.due_on,
+                o.answered_at,
+                o.escalated_at,
+                o.leaders,
+                o.closed_at
+            ])?;
+        }
         Ok(())
     }
 
