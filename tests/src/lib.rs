@@ -291,6 +291,23 @@ fn cookies_set(r: &reqwest::Response) -> Vec<String> {
         .collect()
 }
 
+/// The CSRF token of the forms on the page at `path`, for the browser session `session`.
+pub async fn page_csrf(base: &str, session: &str, path: &str) -> String {
+    let html = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .header("cookie", session)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("page text");
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .map(|s| s[..64].to_string())
+        .expect("a form with a CSRF token")
+}
+
 /// Logs in through the browser's login form, as a raw client (no redirects followed);
 /// returns the session cookie `fl_session=…`.
 pub async fn form_login(base: &str, user: &str, password: &str) -> String {

@@ -593,11 +593,7 @@ async fn office_pages_answer_403_and_404_to_others() {
         .await
         .unwrap();
     assert!(!html.contains("value=\"approve\""));
-    let csrf = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .map(|s| s[..64].to_string())
-        .unwrap();
+    let csrf = page_csrf(&base, &session, &format!("/jobs/{li_job}")).await;
     let r = http
         .post(format!("{base}/jobs/{li_job}/review"))
         .header("cookie", &session)

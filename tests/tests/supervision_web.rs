@@ -14,23 +14,6 @@ use fieldline_tests::*;
 
 const UNIT: &str = "zhuxian";
 
-/// The CSRF token of the forms on `path` for `session`.
-async fn page_csrf(base: &str, session: &str, path: &str) -> String {
-    let html = reqwest::Client::new()
-        .get(format!("{base}{path}"))
-        .header("cookie", session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    html.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .map(|s| s[..64].to_string())
-        .expect("a form with a CSRF token")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_reaches_the_phone_is_answered_there_and_escalates_when_late() {
     let Some(mut b) = Browser::start("supervision").await else {

@@ -379,10 +379,24 @@ fn demo_job(i: usize, devices: &[DemoDevice]) -> DemoResult<(JobDoc, Vec<Blob>)>
         doc.apply(
             &Edit::UpdateAssignment(Assignment {
                 customer_manager: Some(cm.into()),
+                // Some customers chose their manager from the published list.
+                customer_chose_manager: Some(i.is_multiple_of(2)),
                 project_manager: Some("pm-wang".into()),
                 assigned_at: Some(handed),
                 ..Default::default()
             }),
+            &ctx(office_dev, handed),
+        )?;
+        doc.apply(
+            &Edit::AddMilestone {
+                id: "pm-appointed".into(),
+                milestone: Milestone {
+                    event: Some(E::ProjectManagerAppointed),
+                    at: Some(handed),
+                    note: Some("聘任 pm-wang，批准：主管副总经理".into()),
+                    ..Default::default()
+                },
+            },
             &ctx(office_dev, handed),
         )?;
     }

@@ -315,6 +315,7 @@ pub fn record(
 ) -> Result<i64, ServerError> {
     let existed = !before.is_empty();
     countersign_contracts(&*tx, env, doc)?;
+    super::assignment::release_on_settlement(doc, SERVER_ORIGIN)?;
     let job = doc
         .job()
         .map_err(|e| ServerError::Internal(e.to_string()))?;

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod assessment;
+pub mod assignment;
 pub mod audit;
 pub mod auth;
 pub mod board;

@@ -530,6 +530,12 @@ pub async fn detail(
         .blocking(move |env| crate::service::public::token(env, &i))
         .await
         .page(lang)?;
+    let candidates = {
+        let (who, unit) = (web.session.who.clone(), v.job.unit.clone());
+        env.blocking(move |env| super::assignment::candidates(env, &who, &unit))
+            .await
+            .page(lang)?
+    };
     let progress_url = format!("{}/p/{token}", super::public::origin(&env, &headers));
     let may = review::may_review(&env, &web.session.who);
     let doc = &v.document;
@@ -539,58 +545,60 @@ pub async fn detail(
         .and_then(Json::as_object)
         .is_some_and(|m| !m.is_empty());
     let body = html! {
-        (heading(lang, &v))
-        (tabs(&web, &v, "detail"))
-        @match done.done.as_str() {
-            "approve" => p.notice role="status" { (lang.t("已审核通过，结果将随同步送达客户经理手机。", "Approved; the managers' phones get it with their next sync.")) },
-            "return" => p.notice role="status" { (lang.t("已退回，整改事项将随同步送达客户经理手机。", "Returned; the findings reach the managers' phones with their next sync.")) },
-            "visit" => p.notice role="status" { (lang.t("回访已记录。", "The return visit is recorded.")) },
-            "follow_up" => p.notice role="status" { (lang.t("跟进情况已记录。", "The follow-up is recorded.")) },
-            "supervision" => p.notice role="status" { (lang.t("督办已发出，将随同步送达经理手机。", "The order is issued; the manager's phone gets it with the next sync.")) },
-            "supervision_closed" => p.notice role="status" { (lang.t("督办已办结。", "The order is closed.")) },
-            _ => {},
-        }
-        @if has_notice {
-            p.actions.no-print {
-                a.button.secondary href={ "/jobs/" (v.job.id) "/notice.pdf" } {
-                    (lang.t("一次性书面告知书（PDF）", "One-time written notice (PDF)"))
+            (heading(lang, &v))
+            (tabs(&web, &v, "detail"))
+            @match done.done.as_str() {
+                "approve" => p.notice role="status" { (lang.t("已审核通过，结果将随同步送达客户经理手机。", "Approved; the managers' phones get it with their next sync.")) },
+                "return" => p.notice role="status" { (lang.t("已退回，整改事项将随同步送达客户经理手机。", "Returned; the findings reach the managers' phones with their next sync.")) },
+                "visit" => p.notice role="status" { (lang.t("回访已记录。", "The return visit is recorded.")) },
+                "follow_up" => p.notice role="status" { (lang.t("跟进情况已记录。", "The follow-up is recorded.")) },
+                "assigned" => p.notice role="status" { (lang.t("派工已保存，工单将随同步送达经理手机。", "The assignment is saved; the managers' phones get the job with their next sync.")) },
+                "supervision" => p.notice role="status" { (lang.t("督办已发出，将随同步送达经理手机。", "The order is issued; the manager's phone gets it with the next sync.")) },
+                "supervision_closed" => p.notice role="status" { (lang.t("督办已办结。", "The order is closed.")) },
+                _ => {},
+            }
+            @if has_notice {
+                p.actions.no-print {
+                    a.button.secondary href={ "/jobs/" (v.job.id) "/notice.pdf" } {
+                        (lang.t("一次性书面告知书（PDF）", "One-time written notice (PDF)"))
+                    }
                 }
             }
-        }
-        (conflicts(lang, &v.conflicts))
-        (super::visits::card(&env, &web, &v))
-        (review_card(&web, &v, may))
-        (time_limits(lang, &v))
-        (super::supervision::card(&env, &web, &v))
-        (verdicts(lang, &v))
-        (section(lang, doc, "customer"))
-        (section(lang, doc, "agent"))
-        (section(lang, doc, "application"))
-        (checklist(lang, &v))
-        (section(lang, doc, "assignment"))
-        (section(lang, doc, "survey"))
-        (section(lang, doc, "supply_plan"))
-        (section(lang, doc, "project"))
-        (section(lang, doc, "inspections"))
-        (section(lang, doc, "metering"))
-        (section(lang, doc, "return_visit"))
-        (milestones(lang, &v))
-        section.card #progress-link {
-            h2 { (lang.t("客户查询办电进度", "The customer's progress page")) }
-            div style="display:flex;gap:1rem;align-items:center;flex-wrap:wrap" {
-                div style="width:160px" { (super::public::qr_svg(&progress_url)) }
-                p.small {
-                    (lang.t("请客户扫码或打开此链接查看进度（不含个人信息）：", "The customer scans this or opens the link (no personal details shown):"))
-                    br; a href=(progress_url) { code { (progress_url) } }
+            (conflicts(lang, &v.conflicts))
+            (super::visits::card(&env, &web, &v))
+            (review_card(&web, &v, may))
+            (time_limits(lang, &v))
+            (super::supervision::card(&env, &web, &v))
+            (verdicts(lang, &v))
+            (section(lang, doc, "customer"))
+            (section(lang, doc, "agent"))
+            (section(lang, doc, "application"))
+            (checklist(lang, &v))
+    (super::assignment::card(&web, &v, candidates.as_ref()))
+            (section(lang, doc, "assignment"))
+            (section(lang, doc, "survey"))
+            (section(lang, doc, "supply_plan"))
+            (section(lang, doc, "project"))
+            (section(lang, doc, "inspections"))
+            (section(lang, doc, "metering"))
+            (section(lang, doc, "return_visit"))
+            (milestones(lang, &v))
+            section.card #progress-link {
+                h2 { (lang.t("客户查询办电进度", "The customer's progress page")) }
+                div style="display:flex;gap:1rem;align-items:center;flex-wrap:wrap" {
+                    div style="width:160px" { (super::public::qr_svg(&progress_url)) }
+                    p.small {
+                        (lang.t("请客户扫码或打开此链接查看进度（不含个人信息）：", "The customer scans this or opens the link (no personal details shown):"))
+                        br; a href=(progress_url) { code { (progress_url) } }
+                    }
                 }
             }
-        }
-        section.card #notes {
-            h2 { (lang.t("备注", "Notes")) }
-            @if v.job.notes.is_empty() { p.muted { (lang.t("（无）", "(none)")) } }
-            @else { p style="white-space:pre-wrap" { (v.job.notes) } }
-        }
-    };
+            section.card #notes {
+                h2 { (lang.t("备注", "Notes")) }
+                @if v.job.notes.is_empty() { p.muted { (lang.t("（无）", "(none)")) } }
+                @else { p style="white-space:pre-wrap" { (v.job.notes) } }
+            }
+        };
     let title = format!("{} {}", v.job.job_no, lang.t("工单详情", "job"));
     Ok(layout::page(&web, &format!("/jobs/{id}"), &title, body).into_response())
 }

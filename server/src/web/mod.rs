@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod assessment;
+pub mod assignment;
 pub mod board;
 pub mod exports;
 pub mod jobs;
@@ -67,6 +68,7 @@ pub fn router() -> Router<Arc<Env>> {
         .route("/jobs/{id}/review", post(jobs::review))
         .route("/jobs/{id}/return-visit", post(visits::record))
         .route("/jobs/{id}/follow-up", post(visits::follow_up))
+        .route("/jobs/{id}/assignment", post(assignment::assign))
         .route("/jobs/{id}/supervision", post(supervision::issue))
         .route(
             "/jobs/{id}/supervision/{order}/close",
