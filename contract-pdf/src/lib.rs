@@ -167,6 +167,17 @@ fn report_inputs(report: &Report) -> Dict {
                     d.insert("rows".into(), Value::Array(rows));
                     ("fields", "")
                 }
+                ReportBlock::Qr { text, caption } => {
+                    // A link too long for a QR code is left out: the caption still prints it.
+                    if let Ok(code) = qrcode::QrCode::new(text.as_bytes()) {
+                        let svg = code
+                            .render::<qrcode::render::svg::Color<'_>>()
+                            .quiet_zone(true)
+                            .build();
+                        d.insert("svg".into(), Value::Bytes(Bytes::new(svg.into_bytes())));
+                    }
+                    ("qr", caption.as_str())
+                }
                 ReportBlock::Table { header, rows } => {
                     let width = header.len().max(1);
                     let rows: Array = rows
@@ -358,6 +369,14 @@ mod tests {
                     header: vec![],
                     rows: vec![vec![], vec!["孤立的单元格".into()]],
                 },
+                ReportBlock::Qr {
+                    text: "https://fieldline.example/p/0123456789abcdef.0123456789abcdef".into(),
+                    caption: "扫码查看进度\nhttps://fieldline.example/p/0123456789abcdef".into(),
+                },
+                ReportBlock::Qr {
+                    text: "x".repeat(8000),
+                    caption: "过长的链接：没有二维码".into(),
+                },
                 ReportBlock::Table {
                     header: vec!["时间".into(), "内容".into()],
                     rows: vec![
@@ -370,6 +389,9 @@ mod tests {
         };
         let pdf = renderer.render_report(&report).expect("typesets");
         assert!(pdf.starts_with(b"%PDF"));
+        if let Ok(dir) = std::env::var("REPORT_PDF_OUT") {
+            std::fs::write(std::path::Path::new(&dir).join("report.pdf"), &pdf).unwrap();
+        }
         let empty = renderer
             .render_report(&Report::default())
             .expect("an empty report typesets");

@@ -13,6 +13,7 @@ pub mod policy;
 pub mod report;
 pub mod rules;
 pub mod validate;
+pub mod written_receipt;
 
 pub use calendar::Calendar;
 pub use codes::*;

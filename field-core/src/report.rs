@@ -12,6 +12,11 @@ pub enum ReportBlock {
     Note(String),
     /// Label / value rows.
     Fields(Vec<(String, String)>),
+    /// A QR code of `text` (a link), with a caption beside it.
+    Qr {
+        text: String,
+        caption: String,
+    },
     /// A table with a header row; every row has as many cells as the header.
     Table {
         header: Vec<String>,

@@ -363,6 +363,27 @@ impl FieldApp {
             .map_err(blocking_error)?
     }
 
+    /// The written receipt (书面回执) for the customer as PDF: what was done, the next step's time
+    /// limit as a date, whom to contact, and the QR code of their progress page once the server
+    /// has given the job one (after its first sync). Only in builds with the `pdf` feature.
+    pub async fn receipt_pdf(&self, job_id: String) -> Result<Vec<u8>, FieldlineError> {
+        let job = self.store.job(&job_id)?;
+        let now = chrono::Utc::now();
+        let limits = self
+            .store
+            .time_limits(&job_id, field_core::job::local_date(now))?;
+        let server = self.store.sync_setting("server")?;
+        let url = match (&server, &job.progress_token) {
+            (Some(s), Some(t)) => Some(format!("{}/p/{t}", s.trim_end_matches('/'))),
+            _ => None,
+        };
+        let report =
+            field_core::written_receipt::written_receipt(&job, &limits, url.as_deref(), now);
+        tokio::task::spawn_blocking(move || crate::pdf::render_report(&report))
+            .await
+            .map_err(blocking_error)?
+    }
+
     /// Pushes every local change, pulls what the phone lacks, then uploads queued photos.
     /// Interrupting it loses nothing; run it again.
     pub async fn sync(

@@ -55,6 +55,9 @@ pub struct JobView {
     /// Supervision orders (督办) by order id; the addressed manager answers with
     /// `JobEdit::AnswerSupervision`.
     pub supervision: HashMap<String, SupervisionOrderView>,
+    /// The customer's progress page token (`<server>/p/<token>`), once the server has stored
+    /// the job; the written receipt prints it as a QR code.
+    pub progress_token: Option<String>,
     pub notes: String,
     pub conflicts: Vec<ConflictView>,
 }
@@ -99,6 +102,7 @@ impl From<&field_core::Job> for JobView {
             photos: copy(&j.photos),
             contracts: map(&j.contracts),
             supervision: map(&j.supervision),
+            progress_token: j.progress_token.clone(),
             notes: j.notes.clone(),
             conflicts: j
                 .conflicts

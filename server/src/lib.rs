@@ -102,6 +102,7 @@ pub fn open(config: &Config) -> Result<Arc<Env>, ServerError> {
     let store = Arc::new(store::sqlite::SqliteStore::open(&config.data_dir)?);
     let key = signing::load_or_create(&config.data_dir)?;
     let env = Arc::new(Env::new(config, store, Some(key))?);
+    service::public::ensure_secret(&env)?;
     let n = service::jobs::reproject(&env)?;
     if n > 0 {
         tracing::info!(jobs = n, "filled in new list columns");

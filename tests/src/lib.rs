@@ -291,6 +291,18 @@ fn cookies_set(r: &reqwest::Response) -> Vec<String> {
         .collect()
 }
 
+/// The text of a PDF (`pdftotext -layout`), or `None` where poppler is not installed.
+pub fn pdf_text(pdf: &[u8]) -> Option<String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("a.pdf");
+    std::fs::write(&path, pdf).expect("pdf written");
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", path.to_str().expect("utf-8 path"), "-"])
+        .output()
+        .ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// The CSRF token of the forms on the page at `path`, for the browser session `session`.
 pub async fn page_csrf(base: &str, session: &str, path: &str) -> String {
     let html = reqwest::Client::new()

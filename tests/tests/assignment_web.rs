@@ -83,6 +83,32 @@ async fn the_counter_assigns_the_chosen_manager_and_appoints_a_project_manager()
     assert!(timeline.contains("转客户经理"), "the hand-over: {timeline}");
     b.shot("assigned").await;
 
+    // The written receipt (书面回执): the next step's limit as a date, whom to contact, and the
+    // customer's progress page, which the server also wrote into the job for the phones.
+    let session = form_login(&base, "office1", PASSWORD).await;
+    let r = reqwest::Client::new()
+        .get(format!("{base}{page}/receipt.pdf"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let pdf = r.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+    if let Some(text) = pdf_text(&pdf) {
+        for want in [
+            "业扩报装书面回执",
+            "最迟办结日期",
+            "供电方案答复",
+            "cm1（工号 cm1）",
+        ] {
+            assert!(text.contains(want), "{want}: {text}");
+        }
+        // The link wraps across lines: look for it without the layout's white space.
+        let joined: String = text.split_whitespace().collect();
+        assert!(joined.contains(&format!("/p/{}.", job.id)), "{text}");
+    }
     // Both phones receive the job with the choice recorded.
     let cm = Phone::login(&server, "cm1").await;
     let pm = Phone::login(&server, "pm1").await;
@@ -94,6 +120,12 @@ async fn the_counter_assigns_the_chosen_manager_and_appoints_a_project_manager()
     assert_eq!(got.assignment.project_manager.as_deref(), Some("pm1"));
     assert!(got.first(MilestoneEvent::ProjectManagerAppointed).is_some());
     assert!(pm.store.job(&job.id).is_ok());
+    let token = got
+        .progress_token
+        .clone()
+        .expect("the server gave the job its progress page");
+    let progress = reqwest::get(format!("{base}/p/{token}")).await.unwrap();
+    assert_eq!(progress.status(), 200);
 
     // The project is settled on the project manager's phone: the server releases them.
     pm.store
@@ -117,7 +149,6 @@ async fn the_counter_assigns_the_chosen_manager_and_appoints_a_project_manager()
         .await;
     assert!(form.as_str().unwrap().contains("自动解聘"), "{form}");
     // Another project manager cannot be appointed to a settled project.
-    let session = form_login(&base, "office1", PASSWORD).await;
     let csrf = page_csrf(&base, &session, &page).await;
     let r = reqwest::Client::new()
         .post(format!("{base}{page}/assignment"))

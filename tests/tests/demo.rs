@@ -24,7 +24,8 @@ async fn demo_data_covers_every_kind_and_state() {
         async move { env.blocking(move |env| demo::seed(env, &data_dir)).await }
     };
     let users = seed().await.unwrap();
-    assert_eq!(users.len(), field_core::Role::ALL.len() + 1);
+    // A user per role, a second customer manager and the unit's leader (a dispatcher).
+    assert_eq!(users.len(), field_core::Role::ALL.len() + 2);
     // Seeding again keeps the same data and logins.
     let again = seed().await.unwrap();
     assert_eq!(users, again);

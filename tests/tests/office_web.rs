@@ -78,17 +78,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn pdf_text(pdf: &[u8]) -> Option<String> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("a.pdf");
-    std::fs::write(&path, pdf).unwrap();
-    let out = std::process::Command::new("pdftotext")
-        .args(["-layout", path.to_str().unwrap(), "-"])
-        .output()
-        .ok()?;
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn office_reviews_returns_and_approves_in_a_real_browser() {
     let Some(mut b) = Browser::start("office_review").await else {

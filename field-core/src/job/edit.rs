@@ -151,6 +151,10 @@ pub enum Edit {
         id: String,
         remarks: Option<String>,
     },
+    /// The token of the customer's progress page (written by the server, once).
+    RecordProgressToken {
+        token: String,
+    },
     /// The server escalates an unanswered, overdue order to the unit's leaders (written by the
     /// server).
     RecordEscalation {
@@ -284,6 +288,7 @@ impl Edit {
             Edit::AnswerSupervision { .. } => "answer_supervision",
             Edit::CloseSupervision { .. } => "close_supervision",
             Edit::RecordEscalation { .. } => "record_escalation",
+            Edit::RecordProgressToken { .. } => "record_progress_token",
         }
     }
 
@@ -524,6 +529,26 @@ impl Edit {
                 Write::EndPauses {
                     fields: fields("pause", &p)?,
                 }
+            }
+            Edit::RecordProgressToken { token } => {
+                if token.is_empty()
+                    || token.len() > 200
+                    || !token
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                {
+                    return Err(Invalid::new(
+                        "progress_token",
+                        "进度查询令牌无效",
+                        "the progress token is invalid",
+                    ));
+                }
+                if job.progress_token.as_deref() == Some(token.as_str()) {
+                    return Ok(Vec::new());
+                }
+                let mut f = Map::new();
+                f.insert("progress_token".into(), Json::String(token.clone()));
+                patch(&[], f)
             }
             Edit::SpliceNotes {
                 pos,

@@ -99,6 +99,10 @@ pub struct Job {
     /// Signed supply contracts by contract id (absent in documents written before contracts).
     #[serde(default)]
     pub contracts: BTreeMap<String, Contract>,
+    /// The token of the customer's progress page (`/p/<token>` on the server), written by the
+    /// server when it first stores the job; printed as a QR code on the written receipt.
+    #[serde(default)]
+    pub progress_token: Option<String>,
     /// Supervision orders (督办) by order id (absent in documents written before them).
     #[serde(default)]
     pub supervision: BTreeMap<String, SupervisionOrder>,

@@ -145,7 +145,7 @@ fn application_field(key: &str) -> Option<FieldKind> {
 pub fn root_field(key: &str) -> Option<FieldKind> {
     Some(match key {
         "schema_version" => FieldKind::Int,
-        "id" | "job_no" | "unit" => FieldKind::Str,
+        "id" | "job_no" | "unit" | "progress_token" => FieldKind::Str,
         "kind" => FieldKind::Code(JobKind::CODES),
         "created_at" => FieldKind::Instant,
         "rules" => FieldKind::Map(rules_field),
@@ -203,9 +203,8 @@ crate::codes::coded_enum! {
 pub fn section_of<S: AsRef<str>>(path: &[S]) -> Option<Section> {
     let key = |i: usize| path.get(i).map(AsRef::as_ref);
     Some(match key(0)? {
-        "schema_version" | "id" | "job_no" | "kind" | "unit" | "created_at" | "rules" => {
-            Section::Identity
-        }
+        "schema_version" | "id" | "job_no" | "kind" | "unit" | "created_at" | "rules"
+        | "progress_token" => Section::Identity,
         "customer" => Section::Customer,
         "agent" => Section::Agent,
         "application" => Section::Application,

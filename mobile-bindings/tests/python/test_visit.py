@@ -202,6 +202,13 @@ class VisitTest(unittest.TestCase):
         self.assertEqual(sorted(copy.metering.seals), ["FY-01", "FY-02"])
         self.assertEqual(len(copy.photos), 3)
         self.assertIsNotNone(copy.contracts[contract_id].receipt.receipt)
+        # The written receipt (书面回执) for the customer, with the progress page the server gave.
+        self.assertTrue(copy.progress_token.startswith(job_id + "."))
+        try:
+            pdf = asyncio.run(app.receipt_pdf(job_id))
+            self.assertTrue(pdf.startswith(b"%PDF"))
+        except fl.FieldlineError.Refused as e:
+            self.assertEqual(e.code, "pdf_not_built")
         rows = office.list_jobs(fl.JobQuery(text="赵桂芳")).items
         self.assertEqual([r.job_id for r in rows], [job_id])
 

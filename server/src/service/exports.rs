@@ -645,6 +645,32 @@ pub fn notice_pdf(
     Ok(pdf)
 }
 
+/// The written receipt (书面回执) of a job for `who`: what was done, the next step's time limit as
+/// a date, whom to contact, and the QR code of the customer's progress page at `origin`.
+pub fn receipt_pdf(
+    env: &Env,
+    who: &Principal,
+    job_id: &str,
+    origin: &str,
+) -> Result<Vec<u8>, ServerError> {
+    let v = view::job_view(env, who, job_id)?;
+    let url = format!("{origin}/p/{}", super::public::token(env, job_id)?);
+    let report = field_core::written_receipt::written_receipt(
+        &v.job,
+        &v.time_limits,
+        Some(&url),
+        chrono::Utc::now(),
+    );
+    let pdf = crate::pdf::render_report(&report)?.ok_or_else(no_pdf)?;
+    audited(
+        env,
+        who,
+        Some(job_id),
+        serde_json::json!({ "what": "written_receipt" }),
+    )?;
+    Ok(pdf)
+}
+
 fn no_pdf() -> ServerError {
     ServerError::NotImplemented {
         code: "pdf_not_built",

@@ -316,6 +316,7 @@ pub fn record(
     let existed = !before.is_empty();
     countersign_contracts(&*tx, env, doc)?;
     super::assignment::release_on_settlement(doc, SERVER_ORIGIN)?;
+    stamp_progress_token(&*tx, doc)?;
     let job = doc
         .job()
         .map_err(|e| ServerError::Internal(e.to_string()))?;
@@ -546,6 +547,28 @@ fn countersign_contracts(tx: &dyn ReadTx, env: &Env, doc: &mut JobDoc) -> Result
             }
         }
     }
+    Ok(())
+}
+
+/// Writes the token of the customer's progress page into a job that has none (the server's own
+/// change), so the phones can print it on the written receipt.
+fn stamp_progress_token(tx: &dyn ReadTx, doc: &mut JobDoc) -> Result<(), ServerError> {
+    let job = doc
+        .job()
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    if job.progress_token.is_some() {
+        return Ok(());
+    }
+    let Some(token) = super::public::token_in(tx, &job.id)? else {
+        return Ok(());
+    };
+    let ctx = field_core::EditContext {
+        actor: SERVER_ORIGIN.into(),
+        device: SERVER_ORIGIN.into(),
+        now: chrono::Utc::now(),
+    };
+    doc.apply(&field_core::Edit::RecordProgressToken { token }, &ctx)
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
     Ok(())
 }
 

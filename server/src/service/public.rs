@@ -105,6 +105,22 @@ pub fn token(env: &Env, job_id: &str) -> Result<String, ServerError> {
     Ok(format!("{job_id}.{}", mac(&secret(env)?, job_id)))
 }
 
+/// The progress token of `job_id` read inside a transaction (`None` until the secret exists:
+/// [`ensure_secret`] creates it when the server opens).
+pub fn token_in(
+    tx: &dyn crate::store::ReadTx,
+    job_id: &str,
+) -> Result<Option<String>, ServerError> {
+    Ok(tx
+        .state(SECRET)?
+        .map(|s| format!("{job_id}.{}", mac(s.as_bytes(), job_id))))
+}
+
+/// Creates the progress-link secret if the store has none yet.
+pub fn ensure_secret(env: &Env) -> Result<(), ServerError> {
+    secret(env).map(|_| ())
+}
+
 /// The progress a token opens (not found for anything else, without saying why).
 pub fn progress(env: &Env, token: &str) -> Result<Progress, ServerError> {
     let (job_id, sent) = token.split_once('.').ok_or(ServerError::NotFound)?;
@@ -112,7 +128,7 @@ pub fn progress(env: &Env, token: &str) -> Result<Progress, ServerError> {
         || job_id.len() > 64
         || !job_id
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         || !super::session::same_secret(sent, &mac(&secret(env)?, job_id))
     {
         return Err(ServerError::NotFound);

@@ -167,16 +167,39 @@ pub async fn notice(
         lang.t("一次性书面告知书", "written-notice"),
         id
     );
-    Ok((
+    Ok(inline_pdf(&name, pdf))
+}
+
+/// A PDF shown in the browser (with a file name for saving it).
+fn inline_pdf(name: &str, pdf: Vec<u8>) -> Response {
+    (
         StatusCode::OK,
         [
             (header::CONTENT_TYPE, "application/pdf".to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("inline; {}", &attachment(&name)["attachment; ".len()..]),
+                format!("inline; {}", &attachment(name)["attachment; ".len()..]),
             ),
         ],
         pdf,
     )
-        .into_response())
+        .into_response()
+}
+
+/// `GET /jobs/{id}/receipt.pdf`: the written receipt (书面回执) with the progress QR code.
+pub async fn receipt(
+    State(env): State<Arc<Env>>,
+    headers: axum::http::HeaderMap,
+    web: Web,
+    Path(id): Path<String>,
+) -> Result<Response, Shown> {
+    let lang = web.lang;
+    let who = web.session.who.clone();
+    let origin = super::public::origin(&env, &headers);
+    let i = id.clone();
+    let pdf = env
+        .blocking(move |env| exports::receipt_pdf(env, &who, &i, &origin))
+        .await
+        .page(lang)?;
+    Ok(inline_pdf(&format!("书面回执-{id}.pdf"), pdf))
 }

@@ -557,8 +557,11 @@ pub async fn detail(
                 "supervision_closed" => p.notice role="status" { (lang.t("督办已办结。", "The order is closed.")) },
                 _ => {},
             }
-            @if has_notice {
-                p.actions.no-print {
+            p.actions.no-print {
+                a.button.secondary #receipt-link href={ "/jobs/" (v.job.id) "/receipt.pdf" } {
+                    (lang.t("书面回执（PDF，含进度二维码）", "Written receipt (PDF with the progress QR code)"))
+                }
+                @if has_notice {
                     a.button.secondary href={ "/jobs/" (v.job.id) "/notice.pdf" } {
                         (lang.t("一次性书面告知书（PDF）", "One-time written notice (PDF)"))
                     }

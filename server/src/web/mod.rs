@@ -78,6 +78,7 @@ pub fn router() -> Router<Arc<Env>> {
         .route("/jobs/{id}/photos/{pid}", get(media::viewer))
         .route("/jobs/{id}/contracts/{cid}", get(media::contract))
         .route("/jobs/{id}/notice.pdf", get(exports::notice))
+        .route("/jobs/{id}/receipt.pdf", get(exports::receipt))
         .route("/jobs/{id}/archive.zip", get(exports::archive))
         .layer(DefaultBodyLimit::max(FORM_BODY_MAX))
 }
