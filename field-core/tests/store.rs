@@ -301,7 +301,7 @@ fn upgrade_from_version_1_projects_existing_jobs() {
     let v: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 7);
+    assert_eq!(v, 8);
     drop(conn);
     assert_eq!(Store::open(&path).unwrap().device().public_key, key);
     let conn = rusqlite::Connection::open(&path).unwrap();
@@ -370,4 +370,45 @@ fn merge_remote_creates_and_merges_without_marking_dirty() {
 fn store_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Store>();
+}
+
+#[test]
+fn the_list_clocks_move_with_the_day_once_per_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    // The store's clock: 2026-03-03.
+    let now = at("2026-03-03");
+    let new = new_job(JobKind::LowVoltageSmallMicro, "2026-03-03");
+    let job = store.create_job("office1", &new).unwrap();
+    store
+        .edit(
+            &job.id,
+            "office1",
+            &Edit::UpdateAssignment(Assignment {
+                customer_manager: Some("cm1".into()),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+    let row = |s: &Store| s.list_jobs(&JobFilter::default()).unwrap().items[0].clone();
+    let before = row(&store);
+    assert_ne!(before.sla_state, Some(field_core::sla::SlaState::Overdue));
+    let today = field_core::job::local_date(now);
+    assert_eq!(store.refresh_clocks_if_new_day(today).unwrap(), Some(0));
+    assert_eq!(
+        store.refresh_clocks_if_new_day(today).unwrap(),
+        None,
+        "once a day"
+    );
+    // Forty days on, untouched: overdue, without moving in the "recently updated" order.
+    let later = today + chrono::Duration::days(40);
+    assert_eq!(store.refresh_clocks_if_new_day(later).unwrap(), Some(1));
+    let after = row(&store);
+    assert_eq!(after.sla_state, Some(field_core::sla::SlaState::Overdue));
+    assert_eq!(after.next_due, before.next_due);
+    assert_eq!(after.updated_at_ms, before.updated_at_ms);
+    // The day is remembered across reopening.
+    drop(store);
+    let store = open(&dir);
+    assert_eq!(store.refresh_clocks_if_new_day(later).unwrap(), None);
 }

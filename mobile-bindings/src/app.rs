@@ -230,6 +230,22 @@ impl FieldApp {
             .collect())
     }
 
+    /// Moves the list's due dates and time-limit states to today (China time), once per day:
+    /// call it when the app opens and when it comes back to the foreground; a second call the
+    /// same day returns at once with `None`. Otherwise the number of jobs whose state changed.
+    /// Runs in batches on a background thread; edits and syncs go on meanwhile.
+    pub async fn refresh_clocks(&self) -> Result<Option<u32>, FieldlineError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let today = field_core::job::local_date(chrono::Utc::now());
+            Ok(store
+                .refresh_clocks_if_new_day(today)?
+                .map(|n| n.min(u32::MAX as usize) as u32))
+        })
+        .await
+        .map_err(blocking_error)?
+    }
+
     /// Takes a camera JPEG/PNG into a job (display copy, thumbnail, watermark, upload queue).
     pub async fn add_photo(
         &self,

@@ -477,6 +477,73 @@ impl Store {
         Ok(())
     }
 
+    /// Recomputes the due date and time-limit state of every listed job with a running clock
+    /// as of `today`, once per China-time day: the app calls it when it opens or resumes (and
+    /// may call it any time: a second call the same day does nothing). Jobs are done in batches,
+    /// so edits and syncs are not held up. Returns the number of rows that changed, or `None`
+    /// when `today` was already done. "Recently updated" order is left as it is.
+    pub fn refresh_clocks_if_new_day(&self, today: NaiveDate) -> Result<Option<usize>, StoreError> {
+        const DAY_KEY: &str = "clocks_day";
+        const BATCH: i64 = 200;
+        let day = today.to_string();
+        let done: Option<String> = self
+            .lock()
+            .conn
+            .query_row(
+                "SELECT value FROM local_state WHERE key = ?1",
+                [DAY_KEY],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if done.as_deref() == Some(day.as_str()) {
+            return Ok(None);
+        }
+        let mut changed = 0;
+        let mut after = String::new();
+        loop {
+            let mut guard = self.lock();
+            let inner = &mut *guard;
+            let ids: Vec<String> = inner
+                .conn
+                .prepare_cached(
+                    "SELECT job_id FROM job_list WHERE next_due IS NOT NULL AND job_id > ?1
+                     ORDER BY job_id LIMIT ?2",
+                )?
+                .query_map(params![after, BATCH], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let Some(last) = ids.last() else { break };
+            after = last.clone();
+            let mut rows = Vec::with_capacity(ids.len());
+            for id in &ids {
+                let job = inner.doc(id)?.job()?;
+                let limits = projection::limits_for(&job, &inner.rules, &inner.calendar, today);
+                rows.push((
+                    id.clone(),
+                    limits.next_due().map(|d| d.to_string()),
+                    limits.worst().map(|s| s.as_str()),
+                ));
+            }
+            let tx = inner.conn.unchecked_transaction()?;
+            for (id, due, state) in &rows {
+                changed += tx.execute(
+                    "UPDATE job_list SET next_due = ?2, sla_state = ?3
+                     WHERE job_id = ?1 AND (next_due IS NOT ?2 OR sla_state IS NOT ?3)",
+                    params![id, due, state],
+                )?;
+            }
+            tx.commit()?;
+            if ids.len() < BATCH as usize {
+                break;
+            }
+        }
+        self.lock().conn.execute(
+            "INSERT INTO local_state (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![DAY_KEY, day],
+        )?;
+        Ok(Some(changed))
+    }
+
     /// Bytes stored for a job: (snapshot, chunks), for diagnostics and benchmarks.
     pub fn stored_size(&self, job_id: &str) -> Result<(i64, i64), StoreError> {
         let inner = self.lock();

@@ -149,6 +149,15 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         );",
         backfill: None,
     },
+    // 9: the phone's own bookkeeping (the China-time day the list's clocks were last computed).
+    Migration {
+        sql: "
+        CREATE TABLE local_state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );",
+        backfill: None,
+    },
 ];
 
 pub(crate) fn version(conn: &Connection) -> rusqlite::Result<usize> {

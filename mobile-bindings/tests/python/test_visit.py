@@ -118,6 +118,9 @@ class VisitTest(unittest.TestCase):
         user = asyncio.run(app.login(self.server.url, "cm-py", PASSWORD))
         self.assertEqual(user.role, "customer_manager")
         self.assertEqual(app.current_user().username, "cm-py")
+        # The list's clocks move to today once per day (the app calls it on open and resume).
+        self.assertIsNotNone(asyncio.run(app.refresh_clocks()))
+        self.assertIsNone(asyncio.run(app.refresh_clocks()))
 
         # The network goes away for the whole visit.
         self.server.stop()
