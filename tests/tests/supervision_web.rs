@@ -201,5 +201,32 @@ async fn an_order_reaches_the_phone_is_answered_there_and_escalates_when_late() 
             .count(),
         1
     );
+
+    // The same board and the month's assessment as JSON: for the leader, not for a manager.
+    let http = reqwest::Client::new();
+    let get = |path: &'static str, session: String| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            http.get(format!("{base}{path}"))
+                .header("cookie", session)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let lead = form_login(&base, "lead1", PASSWORD).await;
+    let r = get("/api/v1/board", lead.clone()).await;
+    assert_eq!(r.status(), 200);
+    let board: serde_json::Value = r.json().await.unwrap();
+    let orders = board["supervision"].as_array().unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0]["leaders"], "lead1");
+    let r = get("/api/v1/assessment", lead).await;
+    assert_eq!(r.status(), 200);
+    let a: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(a["unit"], UNIT);
+    let cm_session = form_login(&base, "cm1", PASSWORD).await;
+    assert_eq!(get("/api/v1/board", cm_session.clone()).await.status(), 403);
+    assert_eq!(get("/api/v1/assessment", cm_session).await.status(), 403);
     b.close().await;
 }

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod caller;
+pub mod dispatch;
 pub mod error;
 pub mod health;
 pub mod jobs;
@@ -32,6 +33,8 @@ pub fn router(env: Arc<Env>) -> Router {
         .route("/api/v1/jobs/{id}/automerge", get(jobs::automerge_doc))
         .route("/api/v1/openapi.json", get(openapi::openapi))
         .route("/api/v1/jobs", get(office::list))
+        .route("/api/v1/board", get(dispatch::board))
+        .route("/api/v1/assessment", get(dispatch::assessment))
         .route("/api/v1/jobs/{id}", get(office::job))
         .route("/api/v1/jobs/{id}/history", get(office::history))
         .route(

@@ -51,7 +51,8 @@ impl utoipa::Modify for Bearer {
     info(
         title = "Fieldline office API",
         description = "Jobs as the office sees them: lists with filters and totals, a job's full view, \
-                       its audit trail, what changed since the last review, and the review itself. \
+                       its audit trail, what changed since the last review, and the review itself; \
+                       the dispatch board and a unit's monthly assessment. \
                        Errors are `{code, zh, en}`.",
         version = "1"
     ),
@@ -62,9 +63,14 @@ impl utoipa::Modify for Bearer {
         super::office::history,
         super::office::since_review,
         super::office::review,
+        super::dispatch::board,
+        super::dispatch::assessment,
     ),
     modifiers(&Bearer),
-    tags((name = "office", description = "营业厅审核 / office review"))
+    tags(
+        (name = "office", description = "营业厅审核 / office review"),
+        (name = "dispatch", description = "调度台与考核 / dispatch board and assessment")
+    )
 )]
 pub struct ApiDoc;
 

@@ -21,7 +21,7 @@ pub struct AssessmentFilter {
 }
 
 /// Connection time of one group of jobs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConnectionTime {
     pub jobs: usize,
     /// Mean working days from acceptance to power-on.
@@ -29,7 +29,7 @@ pub struct ConnectionTime {
 }
 
 /// On-time counts of one stage (or one manager's stages).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OnTime {
     pub met: i64,
     pub missed: i64,
@@ -44,7 +44,7 @@ impl OnTime {
 }
 
 /// Satisfaction of the visits of the jobs powered on in the month.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Satisfaction {
     pub visits: usize,
     pub average: Option<f64>,
@@ -53,7 +53,7 @@ pub struct Satisfaction {
 }
 
 /// One customer manager's month.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ManagerMonth {
     pub manager: String,
     pub connection: ConnectionTime,
@@ -62,7 +62,7 @@ pub struct ManagerMonth {
 }
 
 /// One project manager's supporting projects under way.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Projects {
     pub manager: String,
     pub running: usize,
@@ -71,11 +71,13 @@ pub struct Projects {
 }
 
 /// A unit's month.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Assessment {
     pub unit: Option<String>,
     pub month: String,
+    #[schema(value_type = String, format = Date)]
     pub from: NaiveDate,
+    #[schema(value_type = String, format = Date)]
     pub to: NaiveDate,
     pub total: ConnectionTime,
     /// Per job kind code.
