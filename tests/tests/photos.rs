@@ -537,8 +537,16 @@ async fn the_tus_protocol_edges(backend: Backend) {
     let location = resp.headers()["location"].to_str().unwrap().to_string();
     proxy.schedule([Fault::CutRequest]);
     assert!(tus.patch(&location, 0, &original, None).await.is_err());
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let head = tus.head(&location).await;
+    // The server finishes storing what came after the connection dropped: wait for it (a loaded
+    // machine, or an object store, may take a while), up to ten seconds.
+    let mut head = tus.head(&location).await;
+    for _ in 0..100 {
+        if offset(&head) > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        head = tus.head(&location).await;
+    }
     assert_eq!(head.status(), 200);
     assert_eq!(
         head.headers()["upload-length"],
