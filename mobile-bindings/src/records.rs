@@ -288,6 +288,10 @@ pub struct SyncResult {
     pub photo_bytes_sent: u64,
     /// Why photo uploads stopped early (documents synced regardless).
     pub photo_error: Option<String>,
+    /// Rule sets, write policies and calendar bundles installed from the server.
+    pub reference_installed: u32,
+    /// Reference data this app could not use, or why fetching it failed.
+    pub reference_errors: Vec<String>,
 }
 
 impl From<field_core::sync::SyncReport> for SyncResult {
@@ -319,6 +323,8 @@ impl From<field_core::sync::SyncReport> for SyncResult {
             photos_blobs_pending: photos.blobs_pending,
             photo_bytes_sent: photos.bytes_sent,
             photo_error: r.photo_error,
+            reference_installed: r.reference_installed,
+            reference_errors: r.reference_errors,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The `fieldline` command line.
 
 use crate::service::{Env, audit, auth};
-use crate::store::{AuditQuery, PolicyRow, ServerStore};
+use crate::store::{AuditQuery, ServerStore};
 use crate::{Config, ServerError};
 use clap::{Parser, Subcommand};
 use field_core::Role;
@@ -362,37 +362,15 @@ fn policy_command(cfg: &Config, command: PolicyCommand) -> Result<(), ServerErro
         PolicyCommand::Add { file } => {
             let body = std::fs::read_to_string(&file)
                 .map_err(|e| ServerError::Io(format!("{}: {e}", file.display())))?;
-            let p = field_core::policy::WritePolicy::from_json(&body)
-                .map_err(|e| ServerError::bad("bad_policy", e.to_string(), e.to_string()))?;
             let env = open(cfg)?;
-            let mut tx = env.store.write()?;
-            tx.insert_policy(&PolicyRow {
-                id: p.id.clone(),
-                version: i64::from(p.version),
-                unit: p.unit.clone(),
-                effective_from: p.effective_from.to_string(),
-                body,
-                installed_at: crate::service::now_ms(),
-            })?;
-            audit::append(
-                &mut *tx,
-                crate::store::AuditEntry {
-                    kind: "policy_installed".into(),
-                    username: Some("cli".into()),
-                    detail: serde_json::json!({
-                        "id": p.id, "version": p.version, "unit": p.unit,
-                        "effective_from": p.effective_from,
-                    }),
-                    ..Default::default()
-                },
-            )?;
-            tx.commit()?;
+            let r = crate::service::reference::install(&env, "cli", "write_policy", &body)?;
             println!(
-                "installed write policy {} v{} ({}, from {}); restart the server to apply it",
-                p.id,
-                p.version,
-                p.unit.as_deref().unwrap_or("all units"),
-                p.effective_from
+                "installed write policy {} v{} ({}, from {}); a running server applies it when \
+                 restarted (the administration pages apply at once); phones get it at their next sync",
+                r.id,
+                r.version,
+                r.unit.as_deref().unwrap_or("all units"),
+                r.effective_from.as_deref().unwrap_or("-")
             );
             Ok(())
         }

@@ -125,6 +125,11 @@ pub struct SyncReport {
     pub photos: Option<super::upload::UploadReport>,
     /// Why the photo uploads stopped early, if they did (documents synced regardless).
     pub photo_error: Option<String>,
+    /// Reference data installed from the server (rule sets, write policies, calendar bundles).
+    pub reference_installed: u32,
+    /// Reference data this app could not use, or why fetching it failed (documents synced
+    /// regardless).
+    pub reference_errors: Vec<String>,
 }
 
 /// An error with its causes, e.g. "error sending request: connection refused".
@@ -315,6 +320,14 @@ pub async fn sync(
     }
     report.jobs_pushed = pushed.len() as u32;
     report.jobs_pulled = pulled.len() as u32;
+    if report.complete
+        && let Err(e) = pull_reference(store, &client, &server, &token, &mut report).await
+    {
+        if let SyncError::Unauthorized { zh, en } = e {
+            return Err(SyncError::Unauthorized { zh, en });
+        }
+        report.reference_errors.push(e.to_string());
+    }
     if options.upload_photos && report.complete {
         let base = SyncProgress {
             round_trips: report.round_trips,
@@ -357,6 +370,73 @@ pub async fn sync(
 
 /// Fetches a job's whole document and merges it (repairs changes that arrived without their
 /// dependencies). A job the server no longer shows this user has nothing to repair.
+/// Largest reference page the phone reads (bytes).
+const REFERENCE_PAGE_MAX: usize = 64 * 1024 * 1024;
+
+/// Installs the reference data the server has for this user since the last sync (rule sets,
+/// write policies, calendar bundles), so the phone computes the same clocks as the server. An
+/// item this app cannot use is reported and passed over; the cursor is stored after each page.
+async fn pull_reference(
+    store: &Store,
+    client: &reqwest::Client,
+    server: &str,
+    token: &str,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    let mut after: i64 = store
+        .sync_setting("reference_seq")?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    loop {
+        let resp = client
+            .get(format!("{server}/api/v1/reference?after={after}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(network)?;
+        if resp.status().as_u16() == 404 {
+            return Ok(()); // a server from before reference data
+        }
+        if !resp.status().is_success() {
+            return Err(api_error(resp).await);
+        }
+        if resp
+            .content_length()
+            .is_some_and(|n| n > REFERENCE_PAGE_MAX as u64)
+        {
+            return Err(SyncError::Protocol("reference page too large".into()));
+        }
+        let bytes = resp.bytes().await.map_err(network)?;
+        if bytes.len() > REFERENCE_PAGE_MAX {
+            return Err(SyncError::Protocol("reference page too large".into()));
+        }
+        let page: super::protocol::ReferencePage = serde_json::from_slice(&bytes)
+            .map_err(|e| SyncError::Protocol(format!("reference page: {e}")))?;
+        if page.items.is_empty() || page.next <= after {
+            return Ok(());
+        }
+        for item in &page.items {
+            let installed = match item.kind.as_str() {
+                "rule_set" => store.install_rules(&item.body),
+                "write_policy" => store.install_policy(&item.body),
+                "calendar" => store.install_calendar(&item.body).map(|_| ()),
+                other => {
+                    tracing::debug!(kind = other, "reference data of an unknown kind skipped");
+                    continue;
+                }
+            };
+            match installed {
+                Ok(()) => report.reference_installed += 1,
+                Err(e) => report
+                    .reference_errors
+                    .push(format!("{} #{}: {e}", item.kind, item.seq)),
+            }
+        }
+        after = page.next;
+        store.set_sync_setting("reference_seq", &after.to_string())?;
+    }
+}
+
 async fn repair(
     store: &Store,
     client: &reqwest::Client,

@@ -107,6 +107,23 @@ pub struct SyncResponse {
     pub gone: Vec<String>,
 }
 
+/// One item of reference data (`GET /api/v1/reference?after=`, JSON): a rule set, a write
+/// policy or a calendar bundle, exactly as installed on the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferenceItem {
+    pub seq: i64,
+    /// `rule_set`, `write_policy` or `calendar` (others: from a newer server, skipped).
+    pub kind: String,
+    pub body: String,
+}
+
+/// A page of reference data: store `next` and ask again until `items` is empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferencePage {
+    pub items: Vec<ReferenceItem>,
+    pub next: i64,
+}
+
 /// Error body of every non-2xx API response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {

@@ -23,7 +23,7 @@ use std::sync::Arc;
             pattern = r"^(overdue|due_soon|used_(100|[1-9][0-9]?))?$",
             description = "`overdue`, `due_soon` or `used_<percent>` (empty: any)"),
         ("manager" = Option<String>, Query, max_length = 64, description = "a customer or project manager (user name)"),
-        ("key" = Option<String>, Query, pattern = r"^1?$", description = "`1`: key projects only"),
+        ("key" = Option<String>, Query, description = "`1`: key projects only"),
     ),
     responses(
         (status = 200, body = Board),

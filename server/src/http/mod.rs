@@ -10,6 +10,7 @@ pub mod health;
 pub mod jobs;
 pub mod office;
 pub mod openapi;
+pub mod reference;
 pub mod sync;
 pub mod uploads;
 
@@ -33,6 +34,7 @@ pub fn router(env: Arc<Env>) -> Router {
         .route("/api/v1/jobs/{id}/automerge", get(jobs::automerge_doc))
         .route("/api/v1/openapi.json", get(openapi::openapi))
         .route("/api/v1/jobs", get(office::list))
+        .route("/api/v1/reference", get(reference::feed))
         .route("/api/v1/board", get(dispatch::board))
         .route("/api/v1/assessment", get(dispatch::assessment))
         .route("/api/v1/jobs/{id}", get(office::job))

@@ -139,6 +139,13 @@ pub fn assess(
             "the month is YYYY-MM",
         ));
     };
+    if filter.unit.chars().count() > 64 {
+        return Err(ServerError::bad(
+            "bad_filter",
+            "单位最多 64 个字符",
+            "a unit is at most 64 characters",
+        ));
+    }
     let unit = match (who.role, filter.unit.trim()) {
         (Role::Admin, "") => None,
         (Role::Admin, u) => Some(u.to_string()),
@@ -158,7 +165,7 @@ pub fn assess(
         )
     };
     let low = env
-        .rules
+        .rules()
         .in_force(unit.as_deref().unwrap_or(&who.unit), to)
         .thresholds
         .low_satisfaction_max;
@@ -181,7 +188,7 @@ pub fn assess(
         ) else {
             continue;
         };
-        let days = env.calendar.working_days_between(acc, on).max(0) as f64;
+        let days = env.calendar().working_days_between(acc, on).max(0) as f64;
         let k = sums.entry(j.kind.clone()).or_default();
         k.0 += days;
         k.1 += 1;

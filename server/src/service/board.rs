@@ -91,6 +91,13 @@ pub fn board(env: &Env, who: &Principal, filter: &BoardFilter) -> Result<Board, 
             "unknown stage",
         ));
     }
+    if filter.manager.chars().count() > 64 {
+        return Err(ServerError::bad(
+            "bad_filter",
+            "经理用户名最多 64 个字符",
+            "a manager's user name is at most 64 characters",
+        ));
+    }
     if !filter.warning.is_empty() && !valid_warning(&filter.warning) {
         return Err(ServerError::bad(
             "bad_filter",
@@ -112,7 +119,7 @@ pub fn board(env: &Env, who: &Principal, filter: &BoardFilter) -> Result<Board, 
     let counts = tx.board_counts(&q)?;
     let mut levels = vec!["overdue".to_string(), "due_soon".to_string()];
     let mut percents = env
-        .rules
+        .rules()
         .in_force(&who.unit, today())
         .thresholds
         .warn_percent
@@ -125,7 +132,8 @@ pub fn board(env: &Env, who: &Principal, filter: &BoardFilter) -> Result<Board, 
             levels.push(w.clone());
         }
     }
-    let thresholds = &env.rules.in_force(&who.unit, today()).thresholds;
+    let book = env.rules();
+    let thresholds = &book.in_force(&who.unit, today()).thresholds;
     let visit_after_days = thresholds.return_visit_after_days;
     let visits = |state: &str, until: Option<String>| -> Result<Vec<JobListRow>, ServerError> {
         let mut rows = tx.list_jobs(&JobListQuery {

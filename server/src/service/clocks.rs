@@ -13,8 +13,9 @@ use field_core::sla::{TimeLimits, Warning};
 /// A job's time limits as of `today` (its own rule set and the calendar) and its started stage
 /// clocks (running ones with their warnings, from the rule set's thresholds).
 pub fn compute(env: &Env, job: &Job, today: NaiveDate) -> (TimeLimits, Vec<StageClockRow>) {
-    let rules = env.rules.for_job(job);
-    let limits = field_core::sla::time_limits(job, rules, &env.calendar, today);
+    let book = env.rules();
+    let rules = book.for_job(job);
+    let limits = field_core::sla::time_limits(job, rules, &env.calendar(), today);
     let stages = limits
         .clocks
         .iter()

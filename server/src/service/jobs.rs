@@ -472,7 +472,7 @@ pub fn powered_on(job: &Job) -> Option<chrono::NaiveDate> {
 pub fn visit_state(env: &Env, job: &Job) -> Option<&'static str> {
     powered_on(job)?;
     let v = &job.return_visit;
-    let low = env.rules.for_job(job).thresholds.low_satisfaction_max;
+    let low = env.rules().for_job(job).thresholds.low_satisfaction_max;
     Some(match (v.visited_at, v.satisfaction, v.follow_up_at) {
         (None, _, _) => "due",
         (Some(_), Some(s), None) if s <= low => "follow_up",

@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod listing;
 pub mod on_behalf;
 pub mod public;
+pub mod reference;
 pub mod return_visit;
 pub mod review;
 pub mod session;
@@ -43,9 +44,10 @@ pub struct Env {
     pub docs: docs::DocCache,
     pub blobs: BlobStore,
     pub uploads: uploads::Uploads,
-    pub rules: RuleBook,
-    pub calendar: Calendar,
-    /// Write policies: the compiled-in default and those installed (`fieldline policy add`).
+    /// Rule sets, the calendar and write policies: the compiled-in defaults and the reference
+    /// data installed (`service::reference`), replaced whole when more is installed.
+    rules: RwLock<Arc<RuleBook>>,
+    calendar: RwLock<Arc<Calendar>>,
     pub policies: RwLock<PolicyBook>,
     /// Countersigns contracts; `None` for tools that only read.
     pub signing_key: Option<KeyPair>,
@@ -61,19 +63,14 @@ impl Env {
         store: Arc<dyn ServerStore>,
         signing_key: Option<KeyPair>,
     ) -> Result<Env, ServerError> {
-        let mut policies = PolicyBook::default();
-        for row in store.read()?.policies()? {
-            policies.add_json(&row.body).map_err(|e| {
-                ServerError::Internal(format!("installed policy {} v{}: {e}", row.id, row.version))
-            })?;
-        }
+        let (rules, calendar, policies) = reference::load(&*store)?;
         Ok(Env {
             store,
             docs: docs::DocCache::default(),
             blobs: BlobStore::from_config(config)?,
             uploads: uploads::Uploads::new(&config.data_dir, config.max_upload_mib * 1024 * 1024),
-            rules: RuleBook::default(),
-            calendar: Calendar::embedded(),
+            rules: RwLock::new(Arc::new(rules)),
+            calendar: RwLock::new(Arc::new(calendar)),
             policies: RwLock::new(policies),
             signing_key,
             auth: auth::AuthSettings::new(config),
@@ -91,6 +88,28 @@ impl Env {
         tokio::task::spawn_blocking(move || f(&env))
             .await
             .map_err(|e| ServerError::Internal(format!("blocking task failed: {e}")))?
+    }
+
+    /// The rule sets in use (a snapshot: installing more replaces it).
+    pub fn rules(&self) -> Arc<RuleBook> {
+        self.rules.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The working-day calendar in use (a snapshot).
+    pub fn calendar(&self) -> Arc<Calendar> {
+        self.calendar
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Reloads rules, calendar and write policies after reference data was installed.
+    pub fn reload_reference(&self) -> Result<(), ServerError> {
+        let (rules, calendar, policies) = reference::load(&*self.store)?;
+        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(rules);
+        *self.calendar.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(calendar);
+        *self.policies.write().unwrap_or_else(|p| p.into_inner()) = policies;
+        Ok(())
     }
 
     /// The write policy in force for `unit` today (China time).

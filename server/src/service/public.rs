@@ -144,7 +144,8 @@ pub fn progress(env: &Env, token: &str) -> Result<Progress, ServerError> {
         .map_err(|e| ServerError::Internal(e.to_string()))?;
     env.docs.checkin(job_id, loaded);
     let today = field_core::job::local_date(chrono::Utc::now());
-    let limits = field_core::sla::time_limits(&job, env.rules.for_job(&job), &env.calendar, today);
+    let limits =
+        field_core::sla::time_limits(&job, env.rules().for_job(&job), &env.calendar(), today);
     let next = limits
         .clocks
         .iter()

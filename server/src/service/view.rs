@@ -150,9 +150,10 @@ pub fn job_view(env: &Env, who: &Principal, job_id: &str) -> Result<JobView, Ser
             .collect(),
         })
         .collect();
-    let rules = env.rules.for_job(&job);
+    let book = env.rules();
+    let rules = book.for_job(&job);
     let today = field_core::job::local_date(chrono::Utc::now());
-    let time_limits = sla::time_limits(&job, rules, &env.calendar, today);
+    let time_limits = sla::time_limits(&job, rules, &env.calendar(), today);
     let verdicts = vec![
         NamedVerdict {
             check: "direct_install",

@@ -433,7 +433,8 @@ pub struct AuditEntry {
     /// Server time (ms since the epoch).
     pub at: i64,
     /// `change`, `login`, `login_failed`, `token_revoked`, `push_refused`,
-    /// `contract_verified`, `contract_exported`, `download`, `user_added`, `policy_installed`.
+    /// `contract_verified`, `contract_exported`, `download`, `user_added`, `reference_installed`,
+    /// `supervision_escalated`, …
     pub kind: String,
     pub username: Option<String>,
     pub role: Option<String>,
@@ -463,15 +464,24 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
-/// An installed write policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyRow {
+/// Installed reference data (基础数据) the phones get by sync: a rule set, a write policy or a
+/// calendar bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ReferenceRow {
+    /// Assigned by the store (ignored when inserting): the phones' cursor.
+    pub seq: i64,
+    /// `rule_set`, `write_policy` or `calendar`.
+    pub kind: String,
     pub id: String,
     pub version: i64,
+    /// `None`: every unit.
     pub unit: Option<String>,
-    pub effective_from: String,
+    /// `YYYY-MM-DD` (calendars have none).
+    pub effective_from: Option<String>,
+    /// The JSON exactly as installed.
     pub body: String,
     pub installed_at: i64,
+    pub installed_by: String,
 }
 
 /// Counts for operators and tests.
@@ -545,7 +555,12 @@ pub trait ReadTx {
 
     // Audit and policies.
     fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>>;
-    fn policies(&self) -> Result<Vec<PolicyRow>>;
+    /// Installed reference data of `kind` (every kind for `None`), in the order installed.
+    fn reference_data(&self, kind: Option<&str>) -> Result<Vec<ReferenceRow>>;
+    /// Reference data installed after `after` for `unit` (its own and every unit's), in order.
+    fn reference_after(&self, after: i64, unit: &str, limit: u32) -> Result<Vec<ReferenceRow>>;
+    /// The newest reference data's number (0 when none).
+    fn max_reference_seq(&self) -> Result<i64>;
 
     // The office's lists, sessions and reviews.
     fn list_jobs(&self, q: &JobListQuery) -> Result<Vec<JobListRow>>;
@@ -669,7 +684,9 @@ pub trait WriteTx: ReadTx {
 
     // Audit and policies.
     fn append_audit(&mut self, entry: &AuditEntry) -> Result<i64>;
-    fn insert_policy(&mut self, p: &PolicyRow) -> Result<()>;
+    /// Installs reference data; one with the same kind, id and version is replaced (and gets a
+    /// new number, so phones fetch it again). Returns its number.
+    fn insert_reference(&mut self, r: &ReferenceRow) -> Result<i64>;
 
     // Sessions and reviews.
     fn insert_web_session(

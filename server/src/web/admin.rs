@@ -33,6 +33,7 @@ pub async fn users(State(env): State<Arc<Env>>, web: Web) -> Result<Response, Sh
         .page(lang)?;
     let body = html! {
         h1 { (lang.t("系统管理 · 用户", "Administration · users")) }
+        p.actions { a.button.secondary href="/admin/reference" { (lang.t("基础数据：规则集、权限策略、工作日历", "Reference data: rule sets, write policies, calendars")) } }
         section.card #users {
             table.list {
                 thead { tr {

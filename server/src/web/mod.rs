@@ -16,6 +16,7 @@ pub mod list;
 pub mod login;
 pub mod media;
 pub mod public;
+pub mod reference;
 pub mod supervision;
 pub mod visits;
 
@@ -55,6 +56,10 @@ pub fn router() -> Router<Arc<Env>> {
         .route("/admin/users/{username}", get(admin::user))
         .route("/admin/users/{username}/{action}", post(admin::act))
         .route("/admin/devices/{id}/revoke", post(admin::revoke))
+        .route(
+            "/admin/reference",
+            get(reference::page).post(reference::install),
+        )
         .route("/public", get(public::units))
         .route("/public/{unit}", get(public::managers))
         .route("/p/{token}", get(public::progress))

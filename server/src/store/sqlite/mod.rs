@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_return_visits.sql"),
     include_str!("migrations/0011_assessment.sql"),
     include_str!("migrations/0012_supervision.sql"),
+    include_str!("migrations/0013_reference_data.sql"),
 ];
 
 /// The database file inside the data directory.

@@ -5,7 +5,7 @@ use super::Conn;
 use crate::store::{
     AssessmentQuery, AuditEntry, AuditQuery, BlobRef, BoardCounts, BoardQuery, BoardRow, DeviceRow,
     FeedChange, JobCounts, JobListQuery, JobListRow, JobMeta, JobRow, ListSort, ManagerStats,
-    NewUser, PolicyRow, PoweredJob, ProjectClock, ReadTx, Result, ReviewRow, Scope, SessionRow,
+    NewUser, PoweredJob, ProjectClock, ReadTx, ReferenceRow, Result, ReviewRow, Scope, SessionRow,
     StageClockRow, Stats, TokenRow, UploadRow, UserRow, WriteTx,
 };
 use crate::store::{DeviceSummary, SupervisionQuery, SupervisionRow, UserChange, UserSummary};
@@ -167,6 +167,23 @@ fn board_filter(q: &BoardQuery) -> (String, Vec<Value>) {
 
 const CLOCK_COLS: &str = "c.stage, c.started_on, c.due_on, c.used_days, c.limit_days, c.state, \
      c.paused, c.warning, c.warn_rank, c.ended_on";
+
+const REFERENCE_COLS: &str =
+    "seq, kind, id, version, unit, effective_from, body, installed_at, installed_by";
+
+fn reference_row(r: &Row) -> rusqlite::Result<ReferenceRow> {
+    Ok(ReferenceRow {
+        seq: r.get(0)?,
+        kind: r.get(1)?,
+        id: r.get(2)?,
+        version: r.get(3)?,
+        unit: r.get(4)?,
+        effective_from: r.get(5)?,
+        body: r.get(6)?,
+        installed_at: r.get(7)?,
+        installed_by: r.get(8)?,
+    })
+}
 
 fn clock_row(r: &Row, at: usize) -> rusqlite::Result<StageClockRow> {
     Ok(StageClockRow {
@@ -497,24 +514,33 @@ impl<T: Conn> ReadTx for T {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn policies(&self) -> Result<Vec<PolicyRow>> {
+    fn reference_data(&self, kind: Option<&str>) -> Result<Vec<ReferenceRow>> {
         Ok(self
             .conn()
-            .prepare_cached(
-                "SELECT id, version, unit, effective_from, body, installed_at FROM write_policies
-                 ORDER BY effective_from, id, version",
-            )?
-            .query_map([], |r| {
-                Ok(PolicyRow {
-                    id: r.get(0)?,
-                    version: r.get(1)?,
-                    unit: r.get(2)?,
-                    effective_from: r.get(3)?,
-                    body: r.get(4)?,
-                    installed_at: r.get(5)?,
-                })
-            })?
+            .prepare_cached(&format!(
+                "SELECT {REFERENCE_COLS} FROM reference_data WHERE (?1 IS NULL OR kind = ?1)
+                 ORDER BY seq"
+            ))?
+            .query_map([kind], reference_row)?
             .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn reference_after(&self, after: i64, unit: &str, limit: u32) -> Result<Vec<ReferenceRow>> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {REFERENCE_COLS} FROM reference_data
+                 WHERE seq > ?1 AND (unit IS NULL OR unit = ?2) ORDER BY seq LIMIT ?3"
+            ))?
+            .query_map(params![after, unit, limit], reference_row)?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn max_reference_seq(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM reference_data")?
+            .query_row([], |r| r.get(0))?)
     }
 
     fn list_jobs(&self, q: &JobListQuery) -> Result<Vec<JobListRow>> {
@@ -1370,12 +1396,26 @@ impl<T: Conn + Finish> WriteTx for T {
         Ok(conn.last_insert_rowid())
     }
 
-    fn insert_policy(&mut self, p: &PolicyRow) -> Result<()> {
+    fn insert_reference(&mut self, r: &ReferenceRow) -> Result<i64> {
         self.conn().execute(
-            "INSERT OR REPLACE INTO write_policies (id, version, unit, effective_from, body, installed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![p.id, p.version, p.unit, p.effective_from, p.body, p.installed_at],
+            "DELETE FROM reference_data WHERE kind = ?1 AND id = ?2 AND version = ?3",
+            params![r.kind, r.id, r.version],
         )?;
-        Ok(())
+        self.conn().execute(
+            "INSERT INTO reference_data (kind, id, version, unit, effective_from, body,
+                installed_at, installed_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                r.kind,
+                r.id,
+                r.version,
+                r.unit,
+                r.effective_from,
+                r.body,
+                r.installed_at,
+                r.installed_by
+            ],
+        )?;
+        Ok(self.conn().last_insert_rowid())
     }
 }
