@@ -484,6 +484,34 @@ mod tests {
     }
 
     #[test]
+    fn a_version_12_database_moves_its_write_policies_into_reference_data() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(FILE)).unwrap();
+            for sql in &MIGRATIONS[..12] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO write_policies (id, version, unit, effective_from, body, installed_at)
+                    VALUES ('zhuxian', 2, 'zhuxian', '2026-01-01', '{}', 5);
+                 PRAGMA user_version = 12;",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let r = store.read().unwrap();
+        let rows = r.reference_data(Some("write_policy")).unwrap();
+        assert_eq!(rows.len(), 1);
+        let p = &rows[0];
+        assert_eq!((p.id.as_str(), p.version), ("zhuxian", 2));
+        assert_eq!(p.unit.as_deref(), Some("zhuxian"));
+        assert_eq!(p.installed_by, "cli");
+        assert_eq!(r.reference_after(0, "zhuxian", 10).unwrap().len(), 1);
+        assert!(r.reference_after(0, "other", 10).unwrap().is_empty());
+        assert_eq!(r.max_reference_seq().unwrap(), p.seq);
+    }
+
+    #[test]
     fn a_database_from_a_newer_server_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         Connection::open(dir.path().join(FILE))
