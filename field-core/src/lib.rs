@@ -6,6 +6,7 @@
 pub mod calendar;
 pub mod codes;
 pub mod contract;
+pub mod grid;
 pub mod job;
 #[cfg(feature = "photo")]
 pub mod photo;

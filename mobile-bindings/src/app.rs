@@ -109,6 +109,27 @@ impl FieldApp {
     }
 
     /// The user last logged in on this phone, if any.
+    /// The grid cells of the signed-in user's unit, as last delivered by sync (empty before).
+    pub fn grid_cells(&self) -> Result<Vec<GridCellView>, FieldlineError> {
+        let unit = self.store.sync_setting("unit")?.unwrap_or_default();
+        Ok(self
+            .store
+            .grid_cells(&unit)
+            .map(|g| {
+                g.cells
+                    .into_iter()
+                    .map(|c| GridCellView {
+                        id: c.id,
+                        name: c.name,
+                        grade: c.grade,
+                        note: c.note,
+                        upgrade_project: c.upgrade_project,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     pub fn current_user(&self) -> Result<Option<UserView>, FieldlineError> {
         let get = |k: &str| self.store.sync_setting(k);
         let Some(username) = get("username")? else {

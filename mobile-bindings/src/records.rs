@@ -328,3 +328,14 @@ impl From<field_core::sync::SyncReport> for SyncResult {
         }
     }
 }
+
+/// A grid cell of the user's unit (接入受限): pick it for a job (`application.gridCell`); the
+/// direct-install verdict then follows the cell's current grade.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct GridCellView {
+    pub id: String,
+    pub name: String,
+    pub grade: field_core::GridHealth,
+    pub note: String,
+    pub upgrade_project: String,
+}

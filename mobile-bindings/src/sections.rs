@@ -24,6 +24,8 @@ pub struct ApplicationView {
     pub rural: Option<bool>,
     pub special_industry: Option<bool>,
     pub grid_health: Option<GridHealth>,
+    pub grid_cell: Option<String>,
+    pub upgrade_project: Option<String>,
     pub wanted_on: Option<Date>,
     pub key_project: Option<bool>,
     pub chief_service_officer: Option<String>,
@@ -50,6 +52,8 @@ impl From<&job::Application> for ApplicationView {
             rural: s.rural.clone(),
             special_industry: s.special_industry.clone(),
             grid_health: s.grid_health.clone(),
+            grid_cell: s.grid_cell.clone(),
+            upgrade_project: s.upgrade_project.clone(),
             wanted_on: s.wanted_on.clone(),
             key_project: s.key_project.clone(),
             chief_service_officer: s.chief_service_officer.clone(),
@@ -97,6 +101,10 @@ pub struct ApplicationPatch {
     #[uniffi(default)]
     pub grid_health: Option<GridHealth>,
     #[uniffi(default)]
+    pub grid_cell: Option<String>,
+    #[uniffi(default)]
+    pub upgrade_project: Option<String>,
+    #[uniffi(default)]
     pub wanted_on: Option<Date>,
     #[uniffi(default)]
     pub key_project: Option<bool>,
@@ -126,6 +134,8 @@ impl From<ApplicationPatch> for job::Application {
             rural: p.rural,
             special_industry: p.special_industry,
             grid_health: p.grid_health,
+            grid_cell: p.grid_cell,
+            upgrade_project: p.upgrade_project,
             wanted_on: p.wanted_on,
             key_project: p.key_project,
             chief_service_officer: p.chief_service_officer,

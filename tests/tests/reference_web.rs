@@ -157,6 +157,97 @@ async fn installed_rules_and_calendars_reach_the_phones_and_the_clocks() {
     let far_report = far.sync().await;
     assert_eq!(far_report.reference_installed, 1);
 
+    // Grid cells (接入受限): the admin records a sick cell and a healthy one; the public page lists
+    // the restricted one; the phones get them and judge a job in the sick cell by its grade.
+    b.goto(&format!("{base}/admin/grid")).await;
+    for (id, name, grade, note) in [
+        ("ZX-03", "城东网格", "sick", "2 号配变重载，改造中"),
+        ("ZX-01", "城西网格", "healthy", ""),
+    ] {
+        b.fill("#cell-form input[name=id]", id).await;
+        b.fill("#cell-form input[name=name]", name).await;
+        b.select("#cell-form select[name=grade]", grade).await;
+        b.fill("#cell-form input[name=note]", note).await;
+        b.click("#cell-form button[type=submit]").await;
+    }
+    assert_eq!(b.count("#cells tbody tr").await, 2);
+    b.shot("grid").await;
+    b.goto(&format!("{base}/public/{UNIT}")).await;
+    assert_eq!(b.count("#restricted tbody tr").await, 1);
+    assert!(b.text("#restricted").await.contains("城东网格"));
+    b.shot("public-restricted").await;
+    let verdict_codes = |phone: &Phone, id: &str| -> Vec<String> {
+        phone
+            .store
+            .verdicts(id)
+            .unwrap()
+            .direct_install
+            .reasons
+            .iter()
+            .map(|r| r.code.clone())
+            .collect()
+    };
+    office.sync().await;
+    assert_eq!(office.store.grid_cells(UNIT).unwrap().cells.len(), 2);
+    office
+        .store
+        .edit(
+            &job2.id,
+            "office1",
+            &field_core::Edit::UpdateApplication(field_core::job::Application {
+                grid_cell: Some("ZX-03".into()),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+    assert!(verdict_codes(&office, &job2.id).contains(&"grid_restricted".to_string()));
+    office.sync().await;
+    let server_codes = |view: serde_json::Value| -> Vec<String> {
+        view["verdicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["check"] == "direct_install")
+            .unwrap()["verdict"]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let job_json = |id: String| {
+        let (session, base) = (session.clone(), base.clone());
+        async move {
+            reqwest::Client::new()
+                .get(format!("{base}/api/v1/jobs/{id}"))
+                .header("cookie", &session)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(server_codes(job_json(job2.id.clone()).await).contains(&"grid_restricted".to_string()));
+    // The cell is cured: the same job turns, on the server at once and on the phone after sync.
+    b.goto(&format!("{base}/admin/grid")).await;
+    b.fill("#cell-form input[name=id]", "ZX-03").await;
+    b.fill("#cell-form input[name=name]", "城东网格").await;
+    b.select("#cell-form select[name=grade]", "healthy").await;
+    b.click("#cell-form button[type=submit]").await;
+    assert!(server_codes(job_json(job2.id.clone()).await).contains(&"grid_ok".to_string()));
+    office.sync().await;
+    assert!(verdict_codes(&office, &job2.id).contains(&"grid_ok".to_string()));
+    b.goto(&format!("{base}/public/{UNIT}")).await;
+    assert_eq!(b.count("#restricted-none").await, 1);
+    let far_report = far.sync().await;
+    assert_eq!(far_report.reference_installed, 0);
+    assert!(
+        far.store.grid_cells(UNIT).is_none(),
+        "another unit's cells stay home"
+    );
+
     // Nobody but an admin installs.
     let office_session = form_login(&base, "office1", PASSWORD).await;
     let r = reqwest::Client::new()

@@ -80,6 +80,8 @@ section! {
         rural: bool,
         special_industry: bool,
         grid_health: GridHealth,
+        grid_cell: String,
+        upgrade_project: String,
         wanted_on: NaiveDate,
         key_project: bool,
         chief_service_officer: String,

@@ -71,6 +71,8 @@ pub enum StoreError {
     Refused(#[from] Refusal),
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Grid(#[from] crate::grid::GridError),
     #[error("无法写入导出文件 / cannot write the export: {0}")]
     Export(String),
     /// Changes of a job arrived without the changes they depend on; nothing was stored.
@@ -136,6 +138,7 @@ pub(crate) struct Inner {
     calendar: Calendar,
     rules: RuleBook,
     policies: PolicyBook,
+    grid: crate::grid::GridBook,
     identity: Option<Identity>,
 }
 
@@ -198,6 +201,14 @@ impl Store {
         for b in bodies {
             policies.add_json(&b)?;
         }
+        let mut grid = crate::grid::GridBook::default();
+        let cells: Vec<String> = conn
+            .prepare("SELECT body FROM grid_cells ORDER BY unit")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for b in cells {
+            grid.add_json(&b)?;
+        }
         let identity = load_identity(&conn)?;
         Ok(Store {
             inner: Mutex::new(Inner {
@@ -208,6 +219,7 @@ impl Store {
                 calendar,
                 rules,
                 policies,
+                grid,
                 identity,
             }),
             clock: Arc::new(Utc::now),
@@ -369,6 +381,8 @@ impl Store {
         let mut inner = self.lock();
         let job = inner.doc(job_id)?.job()?;
         let r = inner.rules.for_job(&job);
+        // Judged with its grid cell's current grade, when it names a published cell.
+        let job = inner.grid.judged(&job);
         Ok(JobVerdicts {
             direct_install: r.direct_install(&job),
             zero_investment: r.zero_investment(&job),
@@ -466,6 +480,28 @@ impl Store {
         tx.commit()?;
         inner.rules = book;
         Ok(())
+    }
+
+    /// Installs a unit's grid cells (接入受限), delivered by sync; returns whether they were newer
+    /// than what the phone had. Rule verdicts use the cells' grades from now on.
+    pub fn install_grid(&self, json: &str) -> Result<bool, StoreError> {
+        let cells = crate::grid::GridCells::from_json(json)?;
+        let mut inner = self.lock();
+        let mut book = inner.grid.clone();
+        if !book.add(cells.clone()) {
+            return Ok(false);
+        }
+        inner.conn.execute(
+            "INSERT OR REPLACE INTO grid_cells (unit, version, body) VALUES (?1, ?2, ?3)",
+            params![cells.unit, cells.version, json],
+        )?;
+        inner.grid = book;
+        Ok(true)
+    }
+
+    /// The grid cells of `unit` the phone has (none until delivered).
+    pub fn grid_cells(&self, unit: &str) -> Option<crate::grid::GridCells> {
+        self.lock().grid.unit(unit).cloned()
     }
 
     /// Recomputes every projection row (e.g. daily, as due dates approach).

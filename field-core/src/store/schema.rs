@@ -158,6 +158,16 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         );",
         backfill: None,
     },
+    // 10: the grid cells of the user's unit (接入受限), newest version per unit.
+    Migration {
+        sql: "
+        CREATE TABLE grid_cells (
+            unit TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            body TEXT NOT NULL
+        );",
+        backfill: None,
+    },
 ];
 
 pub(crate) fn version(conn: &Connection) -> rusqlite::Result<usize> {

@@ -420,6 +420,7 @@ async fn pull_reference(
                 "rule_set" => store.install_rules(&item.body),
                 "write_policy" => store.install_policy(&item.body),
                 "calendar" => store.install_calendar(&item.body).map(|_| ()),
+                "grid_cells" => store.install_grid(&item.body).map(|_| ()),
                 other => {
                     tracing::debug!(kind = other, "reference data of an unknown kind skipped");
                     continue;

@@ -21,6 +21,14 @@ use rand::RngCore;
 use std::collections::BTreeMap;
 
 pub const DEMO_UNIT: &str = "zhuxian";
+/// The demo unit's grid cells.
+const GRID_CELLS: &str = r#"{"unit": "zhuxian", "version": 1, "cells": [
+    {"id": "ZX-01", "name": "城西网格", "grade": "healthy"},
+    {"id": "ZX-02", "name": "工业园网格", "grade": "sub_healthy",
+     "note": "10 千伏园区线负载率偏高，2027 年一季度完成分流"},
+    {"id": "ZX-03", "name": "城东网格", "grade": "sick",
+     "note": "2 号配变重载，新装先接入满足基本用电，同步改造", "upgrade_project": "PJ-2026-GZ-17"}
+]}"#;
 /// The demo unit's leader (单位负责人).
 const LEADER: &str = "leader1";
 const PASSWORDS_FILE: &str = "demo-passwords.txt";
@@ -168,6 +176,8 @@ pub fn seed(
         jobs::import_trusted(&mut *tx, env, "demo-seed", doc)?;
     }
     tx.commit()?;
+    // The unit's grid cells (接入受限): one sick, one sub-healthy, one healthy.
+    super::reference::install(env, "demo-seed", "grid_cells", GRID_CELLS)?;
     let text: String = out
         .iter()
         .map(|(u, r, p)| format!("{u}\t{}\t{p}\n", r.as_str()))
@@ -342,6 +352,9 @@ fn demo_job(i: usize, devices: &[DemoDevice]) -> DemoResult<(JobDoc, Vec<Blob>)>
                 Source::Single
             }),
             grid_distance_m: Some(if i.is_multiple_of(3) { 260.0 } else { 80.0 }),
+            // Jobs in the three grid cells; those in the sick one carry its upgrade project.
+            grid_cell: Some(["ZX-01", "ZX-02", "ZX-03"][i % 3].into()),
+            upgrade_project: (i % 3 == 2).then(|| "PJ-2026-GZ-17".into()),
             ..Default::default()
         },
     };
@@ -379,9 +392,11 @@ fn demo_job(i: usize, devices: &[DemoDevice]) -> DemoResult<(JobDoc, Vec<Blob>)>
         doc.apply(
             &Edit::UpdateAssignment(Assignment {
                 customer_manager: Some(cm.into()),
+                customer_manager_name: Some(person(cm)),
                 // Some customers chose their manager from the published list.
                 customer_chose_manager: Some(i.is_multiple_of(2)),
                 project_manager: Some("pm-wang".into()),
+                project_manager_name: Some(person("pm-wang")),
                 assigned_at: Some(handed),
                 ..Default::default()
             }),
@@ -786,6 +801,16 @@ fn demo_job(i: usize, devices: &[DemoDevice]) -> DemoResult<(JobDoc, Vec<Blob>)>
         &office,
     )?;
     Ok((doc, blobs))
+}
+
+/// A demo user's name without their title (`客户经理 李强` → `李强`).
+fn person(user: &str) -> String {
+    USERS
+        .iter()
+        .find(|(n, _, _)| *n == user)
+        .and_then(|(_, _, d)| d.rsplit(' ').next())
+        .unwrap_or(user)
+        .to_string()
 }
 
 /// Supervision orders (督办) on three jobs: one left unanswered past its deadline (the server

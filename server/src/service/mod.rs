@@ -15,6 +15,7 @@ pub mod demo;
 pub mod docs;
 pub mod exports;
 pub mod feed;
+pub mod grid;
 pub mod jobs;
 pub mod listing;
 pub mod on_behalf;
@@ -48,6 +49,7 @@ pub struct Env {
     /// data installed (`service::reference`), replaced whole when more is installed.
     rules: RwLock<Arc<RuleBook>>,
     calendar: RwLock<Arc<Calendar>>,
+    grid: RwLock<Arc<field_core::grid::GridBook>>,
     pub policies: RwLock<PolicyBook>,
     /// Countersigns contracts; `None` for tools that only read.
     pub signing_key: Option<KeyPair>,
@@ -63,7 +65,12 @@ impl Env {
         store: Arc<dyn ServerStore>,
         signing_key: Option<KeyPair>,
     ) -> Result<Env, ServerError> {
-        let (rules, calendar, policies) = reference::load(&*store)?;
+        let reference::Loaded {
+            rules,
+            calendar,
+            policies,
+            grid,
+        } = reference::load(&*store)?;
         Ok(Env {
             store,
             docs: docs::DocCache::default(),
@@ -71,6 +78,7 @@ impl Env {
             uploads: uploads::Uploads::new(&config.data_dir, config.max_upload_mib * 1024 * 1024),
             rules: RwLock::new(Arc::new(rules)),
             calendar: RwLock::new(Arc::new(calendar)),
+            grid: RwLock::new(Arc::new(grid)),
             policies: RwLock::new(policies),
             signing_key,
             auth: auth::AuthSettings::new(config),
@@ -103,9 +111,20 @@ impl Env {
             .clone()
     }
 
+    /// Every unit's published grid cells (a snapshot).
+    pub fn grid(&self) -> Arc<field_core::grid::GridBook> {
+        self.grid.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// Reloads rules, calendar and write policies after reference data was installed.
     pub fn reload_reference(&self) -> Result<(), ServerError> {
-        let (rules, calendar, policies) = reference::load(&*self.store)?;
+        let reference::Loaded {
+            rules,
+            calendar,
+            policies,
+            grid,
+        } = reference::load(&*self.store)?;
+        *self.grid.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(grid);
         *self.rules.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(rules);
         *self.calendar.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(calendar);
         *self.policies.write().unwrap_or_else(|p| p.into_inner()) = policies;

@@ -10,6 +10,7 @@ use super::auth::Principal;
 use super::{Env, audit, clocks, now_ms};
 use crate::error::ServerError;
 use crate::store::{AuditEntry, ReferenceRow, ServerStore};
+use field_core::grid::{GridBook, GridCells};
 use field_core::policy::{PolicyBook, WritePolicy};
 pub use field_core::sync::protocol::{ReferenceItem, ReferencePage};
 use field_core::{Calendar, Role, RuleBook};
@@ -19,6 +20,11 @@ pub const KINDS: &[(&str, &str, &str)] = &[
     ("rule_set", "业务规则集", "rule set"),
     ("write_policy", "写入权限策略", "write policy"),
     ("calendar", "工作日历", "working-day calendar"),
+    (
+        "grid_cells",
+        "电网网格（接入受限）",
+        "grid cells (restricted access)",
+    ),
 ];
 /// Largest document accepted (bytes).
 pub const BODY_MAX: usize = 1024 * 1024;
@@ -88,6 +94,20 @@ pub fn parse(kind: &str, body: &str) -> Result<ReferenceRow, ServerError> {
             })?;
             Ok(row("calendar".into(), i64::from(cal.version()), None, None))
         }
+        "grid_cells" => {
+            let g = GridCells::from_json(body).map_err(|e| {
+                bad(
+                    format!("电网网格数据无效：{e}"),
+                    format!("the grid cells are invalid: {e}"),
+                )
+            })?;
+            Ok(row(
+                format!("grid-{}", g.unit),
+                i64::from(g.version),
+                Some(g.unit.clone()),
+                None,
+            ))
+        }
         other => Err(bad(
             format!("未知的基础数据类型：{other}"),
             format!("unknown kind of reference data: {other}"),
@@ -95,11 +115,21 @@ pub fn parse(kind: &str, body: &str) -> Result<ReferenceRow, ServerError> {
     }
 }
 
-/// Rules, calendar and write policies: the compiled-in defaults with everything installed on top.
-pub fn load(store: &dyn ServerStore) -> Result<(RuleBook, Calendar, PolicyBook), ServerError> {
+/// Everything reference data sets up: the compiled-in defaults with what is installed on top.
+pub struct Loaded {
+    pub rules: RuleBook,
+    pub calendar: Calendar,
+    pub policies: PolicyBook,
+    pub grid: GridBook,
+}
+
+/// Rules, calendar, write policies and grid cells: the compiled-in defaults with everything
+/// installed on top.
+pub fn load(store: &dyn ServerStore) -> Result<Loaded, ServerError> {
     let mut rules = RuleBook::default();
     let mut calendar = Calendar::embedded();
     let mut policies = PolicyBook::default();
+    let mut grid = GridBook::default();
     let broken = |r: &ReferenceRow, e: String| {
         ServerError::Internal(format!("installed {} {} v{}: {e}", r.kind, r.id, r.version))
     };
@@ -119,10 +149,19 @@ pub fn load(store: &dyn ServerStore) -> Result<(RuleBook, Calendar, PolicyBook),
                 let cal = Calendar::from_bundle(&r.body).map_err(|e| broken(&r, e.to_string()))?;
                 calendar = calendar.newer(cal);
             }
+            "grid_cells" => {
+                grid.add_json(&r.body)
+                    .map_err(|e| broken(&r, e.to_string()))?;
+            }
             other => tracing::warn!(kind = other, "unknown reference data kind left out"),
         }
     }
-    Ok((rules, calendar, policies))
+    Ok(Loaded {
+        rules,
+        calendar,
+        policies,
+        grid,
+    })
 }
 
 /// Installs checked reference data as `by`, audits it and puts it in force at once.
@@ -169,7 +208,7 @@ pub fn install_as(
 ) -> Result<ReferenceRow, ServerError> {
     guard(who)?;
     let row = install(env, &who.username, kind, body)?;
-    if row.kind != "write_policy" {
+    if row.kind == "rule_set" || row.kind == "calendar" {
         clocks::refresh(env, field_core::job::local_date(chrono::Utc::now()))?;
     }
     Ok(row)

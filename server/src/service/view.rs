@@ -154,30 +154,33 @@ pub fn job_view(env: &Env, who: &Principal, job_id: &str) -> Result<JobView, Ser
     let rules = book.for_job(&job);
     let today = field_core::job::local_date(chrono::Utc::now());
     let time_limits = sla::time_limits(&job, rules, &env.calendar(), today);
+    // Judged with its grid cell's current grade, when it names a published cell.
+    let grid = env.grid();
+    let judged = grid.judged(&job);
     let verdicts = vec![
         NamedVerdict {
             check: "direct_install",
             zh: "勘查装表“一岗制”",
             en: "survey and install in one visit",
-            verdict: rules.direct_install(&job),
+            verdict: rules.direct_install(&judged),
         },
         NamedVerdict {
             check: "zero_investment",
             zh: "“三零”零投资",
             en: "zero investment for the customer",
-            verdict: rules.zero_investment(&job),
+            verdict: rules.zero_investment(&judged),
         },
         NamedVerdict {
             check: "approval_exempt",
             zh: "免于行政审批",
             en: "exempt from administrative approval",
-            verdict: rules.approval_exempt(&job),
+            verdict: rules.approval_exempt(&judged),
         },
         NamedVerdict {
             check: "onsite_plan_reply",
             zh: "现场答复供电方案",
             en: "supply plan replied on site",
-            verdict: rules.onsite_plan_reply(&job),
+            verdict: rules.onsite_plan_reply(&judged),
         },
     ];
     let rule_set = format!("{} v{}", rules.id, rules.version);

@@ -10,6 +10,7 @@ pub mod assessment;
 pub mod assignment;
 pub mod board;
 pub mod exports;
+pub mod grid;
 pub mod jobs;
 pub mod layout;
 pub mod list;
@@ -60,6 +61,7 @@ pub fn router() -> Router<Arc<Env>> {
             "/admin/reference",
             get(reference::page).post(reference::install),
         )
+        .route("/admin/grid", get(grid::page).post(grid::act))
         .route("/public", get(public::units))
         .route("/public/{unit}", get(public::managers))
         .route("/p/{token}", get(public::progress))

@@ -73,8 +73,13 @@ pub async fn managers(
 ) -> Result<Response, Shown> {
     let lang = lang_of(&headers);
     let u = unit.clone();
-    let list = env
-        .blocking(move |env| public::managers(env, &u))
+    let (list, grid) = env
+        .blocking(move |env| {
+            Ok((
+                public::managers(env, &u)?,
+                crate::service::grid::cells(env, &u),
+            ))
+        })
         .await
         .page(lang)?;
     let body = html! {
@@ -103,6 +108,35 @@ pub async fn managers(
                                 @match m.satisfaction {
                                     Some(s) => { (format!("{s:.1}")) " / 5 (" (m.visits) (lang.t(" 次回访", " visits")) ")" },
                                     None => "—",
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { (lang.t("电网资源受限信息（接入受限）", "Where the grid restricts new connections")) }
+            @if grid.restricted().next().is_none() {
+                p.muted #restricted-none { (lang.t("目前没有接入受限的电网网格。", "No grid cell restricts new connections now.")) }
+            } @else {
+                p.muted {
+                    (lang.t("以下网格电网健康状况为亚健康或病态：新装用电先接入满足基本用电需求，同步开展电网升级改造。",
+                        "These cells are sub-healthy or sick: new connections are made for basic needs first while the grid is upgraded."))
+                }
+                table.list #restricted {
+                    thead { tr {
+                        th { (lang.t("网格", "Cell")) } th { (lang.t("健康状况", "Health")) }
+                        th { (lang.t("说明与改造计划", "Notes and upgrade plan")) }
+                    } }
+                    tbody {
+                        @for c in grid.restricted() {
+                            tr {
+                                td data-label=(lang.t("网格", "Cell")) { (c.name) "（" (c.id) "）" }
+                                td data-label=(lang.t("健康状况", "Health")) {
+                                    (super::layout::badge(if c.grade == field_core::GridHealth::Sick { "bad" } else { "warn" }, lang.t(c.grade.zh(), c.grade.en())))
+                                }
+                                td data-label=(lang.t("说明与改造计划", "Notes and upgrade plan")) {
+                                    (c.note)
+                                    @if !c.upgrade_project.is_empty() { " · " (lang.t("改造项目 ", "upgrade project ")) (c.upgrade_project) }
                                 }
                             }
                         }

@@ -123,7 +123,10 @@ pub async fn page(State(env): State<Arc<Env>>, web: Web) -> Result<Response, Sho
                 div.actions { button type="submit" { (lang.t("检查并安装", "Check and install")) } }
             }
         }
-        p { a href="/admin" { (lang.t("« 用户管理", "« Users")) } }
+        p {
+            a href="/admin/grid" { (lang.t("电网网格（接入受限）»", "Grid cells (restricted access) »")) }
+            " · " a href="/admin" { (lang.t("« 用户管理", "« Users")) }
+        }
     };
     Ok(layout::page(
         &web,
