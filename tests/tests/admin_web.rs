@@ -94,6 +94,16 @@ async fn the_admin_runs_users_and_devices() {
     b.click("#user form[action$='/disable'] button").await;
     assert!(b.text("main").await.contains("不能停用自己的账号"));
 
+    // Units: the demo unit with its people, its leader, its jobs, the rule set in force and the
+    // grid cells; a unit without a leader is flagged.
+    b.goto(&format!("{base}/admin/units")).await;
+    let row = b.text("#units tr[data-unit=zhuxian]").await;
+    for want in ["客户经理", "周伟", "national-default", "national v1"] {
+        assert!(row.contains(want), "{want}: {row}");
+    }
+    assert!(b.count("#units tr[data-unit=zhuxian] .badge.bad").await == 0);
+    b.shot("units").await;
+
     // The audit trail has it all.
     let kinds: Vec<String> = server.audit(None).into_iter().map(|e| e.kind).collect();
     for k in [
@@ -112,7 +122,13 @@ async fn the_admin_runs_users_and_devices() {
     let http = reqwest::Client::new();
     for user in ["dispatcher1", "office1", "cm-li"] {
         let session = form_login(&base, user, &password(user)).await;
-        for path in ["/admin", "/admin/users/cm-li"] {
+        for path in [
+            "/admin",
+            "/admin/users/cm-li",
+            "/admin/units",
+            "/admin/reference",
+            "/admin/grid",
+        ] {
             let r = http
                 .get(format!("{base}{path}"))
                 .header("cookie", &session)

@@ -49,6 +49,76 @@ pub fn users(env: &Env, who: &Principal) -> Result<Vec<UserSummary>, ServerError
     Ok(env.store.read()?.user_list(None)?)
 }
 
+/// A unit as administration sees it: who works there, its jobs, and the reference data in force.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitSummary {
+    pub unit: String,
+    /// Active users per role code.
+    pub roles: Vec<(String, usize)>,
+    /// Display names of the unit's leaders (单位负责人): late supervision orders go to them.
+    pub leaders: Vec<String>,
+    pub jobs: i64,
+    pub overdue: i64,
+    /// The rule set and write policy in force today: `id vN`.
+    pub rule_set: String,
+    pub policy: String,
+    /// Grid cells published, and how many restrict access.
+    pub grid_cells: usize,
+    pub restricted: usize,
+}
+
+/// Every unit that has active users.
+pub fn units(env: &Env, who: &Principal) -> Result<Vec<UnitSummary>, ServerError> {
+    guard(who)?;
+    let today = field_core::job::local_date(chrono::Utc::now());
+    let tx = env.store.read()?;
+    let users = tx.user_list(None)?;
+    let (rules, grid) = (env.rules(), env.grid());
+    let mut out = Vec::new();
+    for unit in tx.units()? {
+        let mine: Vec<&UserSummary> = users
+            .iter()
+            .filter(|u| u.unit == unit && !u.disabled)
+            .collect();
+        let mut roles: Vec<(String, usize)> = Vec::new();
+        for r in Role::ALL {
+            let n = mine.iter().filter(|u| u.role == r.as_str()).count();
+            if n > 0 {
+                roles.push((r.as_str().to_string(), n));
+            }
+        }
+        let counts = tx.count_jobs(&crate::store::JobListQuery {
+            unit: Some(unit.clone()),
+            ..Default::default()
+        })?;
+        let overdue = counts
+            .by_sla_state
+            .iter()
+            .filter(|(s, _)| s == "overdue")
+            .map(|(_, n)| *n)
+            .sum();
+        let set = rules.in_force(&unit, today);
+        let policy = env.policy(&unit);
+        let cells = grid.unit(&unit);
+        out.push(UnitSummary {
+            roles,
+            leaders: mine
+                .iter()
+                .filter(|u| u.leader)
+                .map(|u| u.display_name.clone())
+                .collect(),
+            jobs: counts.total,
+            overdue,
+            rule_set: format!("{} v{}", set.id, set.version),
+            policy: format!("{} v{}", policy.id, policy.version),
+            grid_cells: cells.map_or(0, |g| g.cells.len()),
+            restricted: cells.map_or(0, |g| g.restricted().count()),
+            unit,
+        });
+    }
+    Ok(out)
+}
+
 pub fn user(env: &Env, who: &Principal, username: &str) -> Result<UserDetail, ServerError> {
     guard(who)?;
     let tx = env.store.read()?;

@@ -33,7 +33,7 @@ pub async fn users(State(env): State<Arc<Env>>, web: Web) -> Result<Response, Sh
         .page(lang)?;
     let body = html! {
         h1 { (lang.t("系统管理 · 用户", "Administration · users")) }
-        p.actions { a.button.secondary href="/admin/reference" { (lang.t("基础数据：规则集、权限策略、工作日历", "Reference data: rule sets, write policies, calendars")) } }
+        p.actions { a.button.secondary href="/admin/units" { (lang.t("单位", "Units")) } " " a.button.secondary href="/admin/reference" { (lang.t("基础数据：规则集、权限策略、工作日历", "Reference data: rule sets, write policies, calendars")) } }
         section.card #users {
             table.list {
                 thead { tr {
@@ -208,6 +208,62 @@ pub async fn user(
         p { a href="/admin" { (lang.t("« 全部用户", "« All users")) } }
     };
     Ok(layout::page(&web, &base, lang.t("用户", "User"), body).into_response())
+}
+
+/// `GET /admin/units`: every unit, its people, jobs and the reference data in force.
+pub async fn units(State(env): State<Arc<Env>>, web: Web) -> Result<Response, Shown> {
+    let lang = web.lang;
+    let who = web.session.who.clone();
+    let list = env
+        .blocking(move |env| admin::units(env, &who))
+        .await
+        .page(lang)?;
+    let body = html! {
+        h1 { (lang.t("系统管理 · 单位", "Administration · units")) }
+        p.small {
+            (lang.t("单位随其用户产生（在用户管理中新建用户并填写单位）。", "A unit exists through its users (create a user with that unit)."))
+        }
+        section.card #units {
+            table.list {
+                thead { tr {
+                    th { (lang.t("单位", "Unit")) } th { (lang.t("人员", "People")) }
+                    th { (lang.t("单位负责人", "Leaders")) } th { (lang.t("工单（超期）", "Jobs (overdue)")) }
+                    th { (lang.t("规则集 / 权限策略", "Rule set / write policy")) } th { (lang.t("电网网格（受限）", "Grid cells (restricted)")) }
+                } }
+                tbody {
+                    @for u in &list {
+                        tr data-unit=(u.unit) {
+                            td data-label=(lang.t("单位", "Unit")) {
+                                strong { (u.unit) } br;
+                                a.small href={ "/public/" (urlencode(&u.unit)) } { (lang.t("公示页", "public page")) }
+                            }
+                            td data-label=(lang.t("人员", "People")) {
+                                @for (i, (r, n)) in u.roles.iter().enumerate() {
+                                    @if i > 0 { "，" } (i18n::role(lang, r)) " " (n)
+                                }
+                            }
+                            td data-label=(lang.t("单位负责人", "Leaders")) {
+                                @if u.leaders.is_empty() {
+                                    (badge("bad", lang.t("未设置：逾期督办无人接收", "none: late orders reach nobody")))
+                                } @else { (u.leaders.join("，")) }
+                            }
+                            td data-label=(lang.t("工单（超期）", "Jobs (overdue)")) {
+                                (u.jobs)
+                                @if u.overdue > 0 { " " (badge("overdue", &u.overdue.to_string())) }
+                            }
+                            td data-label=(lang.t("规则集 / 权限策略", "Rule set / write policy")) { code { (u.rule_set) } br; code { (u.policy) } }
+                            td data-label=(lang.t("电网网格（受限）", "Grid cells (restricted)")) {
+                                a href={ "/admin/grid?unit=" (urlencode(&u.unit)) } { (u.grid_cells) }
+                                @if u.restricted > 0 { " " (badge("warn", &u.restricted.to_string())) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        p { a href="/admin" { (lang.t("« 用户管理", "« Users")) } " · " a href="/admin/reference" { (lang.t("基础数据 »", "Reference data »")) } }
+    };
+    Ok(layout::page(&web, "/admin/units", lang.t("单位", "Units"), body).into_response())
 }
 
 /// `POST /admin/users/{username}/{action}`: disable, enable, leader, not-leader, password, role.
