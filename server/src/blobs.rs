@@ -135,6 +135,31 @@ impl BlobStore {
         )))
     }
 
+    /// Whether the store answers: the blob folder (or the data folder that will hold it) exists,
+    /// or the bucket answers a lookup (a missing probe object is an answer).
+    pub async fn ready(&self) -> Result<(), ServerError> {
+        match self {
+            BlobStore::Fs { root } => {
+                let dir = if root.exists() {
+                    root.as_path()
+                } else {
+                    root.parent().unwrap_or(root)
+                };
+                tokio::fs::metadata(dir)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| io("blob store", dir, e))
+            }
+            BlobStore::S3 { store, prefix } => {
+                let probe = ObjectPath::from(format!("{prefix}readyz-probe"));
+                match store.head(&probe).await {
+                    Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                    Err(e) => Err(ServerError::Io(format!("object store: {e}"))),
+                }
+            }
+        }
+    }
+
     /// Moves a verified upload file into the store under `sha256`; the file is consumed.
     pub async fn put_file(&self, sha256: &str, file: &Path) -> Result<(), ServerError> {
         match self {

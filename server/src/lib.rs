@@ -14,6 +14,7 @@ pub mod error;
 pub mod fault;
 pub mod http;
 pub mod i18n;
+pub mod metrics;
 pub mod pdf;
 pub mod range;
 pub mod service;
@@ -72,16 +73,20 @@ fn spawn_clocks(env: Arc<Env>) -> tokio::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             let today = field_core::job::local_date(chrono::Utc::now());
+            let started = std::time::Instant::now();
             match env
                 .blocking(move |env| service::clocks::refresh_if_new_day(env, today))
                 .await
             {
-                Ok(Some(r)) => tracing::info!(
+                Ok(Some(r)) => {
+                    env.metrics.clocks(r.jobs, started.elapsed());
+                    tracing::info!(
                     %today,
                     jobs = r.jobs,
                     changed = r.changed,
                     "time limits recomputed for the day"
-                ),
+                    )
+                }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "recomputing time limits failed"),
             }
@@ -90,11 +95,29 @@ fn spawn_clocks(env: Arc<Env>) -> tokio::task::JoinHandle<()> {
                 .await
             {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(orders = n, "late supervision orders escalated"),
+                Ok(n) => {
+                    env.metrics.escalated(n);
+                    tracing::info!(orders = n, "late supervision orders escalated")
+                }
                 Err(e) => tracing::warn!(error = %e, "escalating supervision orders failed"),
             }
         }
     })
+}
+
+/// Logs to stderr, filtered by `FIELDLINE_LOG` (default `info`); `FIELDLINE_LOG_FORMAT=json`
+/// writes one JSON object per line with the request's span (its id, method and route).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FIELDLINE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("FIELDLINE_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        let _ = logs.json().with_current_span(true).try_init();
+    } else {
+        let _ = logs.try_init();
+    }
 }
 
 /// Opens the store of `config` and builds the services over it.

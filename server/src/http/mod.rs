@@ -73,6 +73,11 @@ pub fn router(env: Arc<Env>) -> Router {
                 .layer(axum::middleware::map_response(uploads::tus_header)),
         )
         .merge(crate::web::router())
+        .route("/metrics", get(health::metrics))
+        .route_layer(axum::middleware::from_fn_with_state(
+            env.clone(),
+            health::track,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(env)
 }

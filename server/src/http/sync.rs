@@ -59,6 +59,7 @@ pub async fn sync(
                 });
             }
             let resp = sync::handle(env, &who, &req)?;
+            env.metrics.sync(resp.acks.len(), resp.rejected.len());
             Ok(protocol::encode(&resp))
         })
         .await?;

@@ -287,6 +287,7 @@ pub async fn patch(
     }
     // Without a checksum, whatever arrived is kept, even from an interrupted request.
     file.sync_all().await.map_err(io)?;
+    env.metrics.upload_bytes(received);
     drop(file);
     let offset = upload.offset + received;
     uploads::set_offset(&env, &upload.id, offset).await?;

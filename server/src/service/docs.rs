@@ -71,6 +71,15 @@ impl DocCache {
         }
     }
 
+    /// Documents held in memory.
+    pub fn len(&self) -> usize {
+        self.docs.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn evict(&self, job_id: &str) {
         self.docs
             .lock()

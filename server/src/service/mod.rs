@@ -56,6 +56,8 @@ pub struct Env {
     pub auth: auth::AuthSettings,
     /// Scratch space for exports being built (under the data directory: they hold personal data).
     pub tmp_dir: std::path::PathBuf,
+    /// Counters for `GET /metrics`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Env {
@@ -83,6 +85,7 @@ impl Env {
             signing_key,
             auth: auth::AuthSettings::new(config),
             tmp_dir: config.data_dir.join("tmp"),
+            metrics: Default::default(),
         })
     }
 
@@ -93,7 +96,9 @@ impl Env {
         F: FnOnce(&Env) -> Result<T, ServerError> + Send + 'static,
     {
         let env = self.clone();
-        tokio::task::spawn_blocking(move || f(&env))
+        // The request's span (its id) follows the work onto the blocking thread.
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| f(&env)))
             .await
             .map_err(|e| ServerError::Internal(format!("blocking task failed: {e}")))?
     }
