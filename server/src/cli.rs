@@ -183,7 +183,7 @@ pub async fn run(cli: Cli) -> i32 {
 fn open(cfg: &Config) -> Result<Arc<Env>, ServerError> {
     let store: Arc<dyn ServerStore> =
         Arc::new(crate::store::sqlite::SqliteStore::open(&cfg.data_dir)?);
-    let key = crate::signing::load(&cfg.data_dir)?;
+    let key = crate::signing::load(cfg)?;
     Ok(Arc::new(Env::new(cfg, store, key)?))
 }
 
@@ -428,7 +428,7 @@ fn altered_error(count: usize) -> ServerError {
 }
 
 async fn contract_command(cfg: &Config, command: ContractCommand) -> Result<(), ServerError> {
-    let own_key = crate::signing::load(&cfg.data_dir)?.map(|k| k.public_hex());
+    let own_key = crate::signing::load(cfg)?.map(|k| k.public_hex());
     match command {
         ContractCommand::Verify {
             archive: Some(dir),

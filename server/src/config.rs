@@ -35,6 +35,13 @@ pub struct Config {
     /// Mark browser cookies `Secure` (set this when the server is reached over TLS; requests
     /// a proxy marks `X-Forwarded-Proto: https` get it anyway).
     pub secure_cookies: bool,
+    /// The contract-countersigning key shared by every node: a file holding the 32 secret
+    /// bytes (e.g. a mounted secret), never created by the server. Empty: `data_dir`'s own
+    /// `server-signing.key`, created on first start.
+    pub signing_key_file: String,
+    /// The same key as 64 hex characters (e.g. `FIELDLINE_SIGNING_KEY` from a secret store);
+    /// wins over `signing_key_file`.
+    pub signing_key: String,
 }
 
 /// An S3-compatible bucket (AWS, MinIO, Ceph RGW, s3s-fs…).
@@ -67,6 +74,8 @@ impl Default for Config {
             blob_store: "fs".into(),
             s3: S3Config::default(),
             secure_cookies: false,
+            signing_key_file: String::new(),
+            signing_key: String::new(),
         }
     }
 }

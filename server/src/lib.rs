@@ -123,7 +123,7 @@ pub fn init_logging() {
 /// Opens the store of `config` and builds the services over it.
 pub fn open(config: &Config) -> Result<Arc<Env>, ServerError> {
     let store = Arc::new(store::sqlite::SqliteStore::open(&config.data_dir)?);
-    let key = signing::load_or_create(&config.data_dir)?;
+    let key = signing::from_config(config)?;
     let env = Arc::new(Env::new(config, store, Some(key))?);
     service::public::ensure_secret(&env)?;
     let n = service::jobs::reproject(&env)?;

@@ -8,10 +8,34 @@ use std::path::Path;
 
 pub const KEY_FILE: &str = "server-signing.key";
 
-/// The key in `data_dir`, if one was created.
-pub fn load(data_dir: &Path) -> Result<Option<KeyPair>, ServerError> {
-    if data_dir.join(KEY_FILE).exists() {
-        load_or_create(data_dir).map(Some)
+/// The key `config` names: its hex secret, its shared key file, or `data_dir`'s own key
+/// (created on first start). A shared key that is missing or malformed stops the server with a
+/// clear message: nodes must never sign with different keys by accident.
+pub fn from_config(config: &crate::config::Config) -> Result<KeyPair, ServerError> {
+    let bad = |what: &str, e: String| {
+        ServerError::Internal(format!(
+            "服务器签名密钥无效（{what}）/ the server signing key is invalid ({what}): {e}"
+        ))
+    };
+    let hex_key = config.signing_key.trim();
+    if !hex_key.is_empty() {
+        let bytes = hex::decode(hex_key).map_err(|e| bad("signing_key", e.to_string()))?;
+        return KeyPair::from_secret(&bytes).map_err(|e| bad("signing_key", e.to_string()));
+    }
+    let file = config.signing_key_file.trim();
+    if !file.is_empty() {
+        let bytes = std::fs::read(file).map_err(|e| bad(file, e.to_string()))?;
+        return KeyPair::from_secret(&bytes).map_err(|e| bad(file, e.to_string()));
+    }
+    load_or_create(&config.data_dir)
+}
+
+/// The key `config` names, if there is one (tools that only read never create it).
+pub fn load(config: &crate::config::Config) -> Result<Option<KeyPair>, ServerError> {
+    let shared =
+        !config.signing_key.trim().is_empty() || !config.signing_key_file.trim().is_empty();
+    if shared || config.data_dir.join(KEY_FILE).exists() {
+        from_config(config).map(Some)
     } else {
         Ok(None)
     }
@@ -52,6 +76,64 @@ pub fn load_or_create(data_dir: &Path) -> Result<KeyPair, ServerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nodes_share_a_key_from_a_file_or_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = KeyPair::generate();
+        let shared = dir.path().join("shared.key");
+        std::fs::write(&shared, key.secret_bytes()).unwrap();
+        let node = |data: &str| crate::config::Config {
+            data_dir: dir.path().join(data),
+            signing_key_file: shared.display().to_string(),
+            ..Default::default()
+        };
+        assert_eq!(
+            from_config(&node("a")).unwrap().public_hex(),
+            key.public_hex()
+        );
+        assert_eq!(
+            from_config(&node("b")).unwrap().public_hex(),
+            key.public_hex()
+        );
+        assert!(
+            !dir.path().join("a").join(KEY_FILE).exists(),
+            "no key of its own"
+        );
+        let hex_config = crate::config::Config {
+            signing_key: hex::encode(key.secret_bytes()),
+            ..node("c")
+        };
+        assert_eq!(
+            from_config(&hex_config).unwrap().public_hex(),
+            key.public_hex()
+        );
+        // Missing or malformed: a clear error, never a fresh key.
+        let missing = crate::config::Config {
+            signing_key_file: dir.path().join("nope").display().to_string(),
+            ..node("d")
+        };
+        assert!(
+            from_config(&missing)
+                .unwrap_err()
+                .to_string()
+                .contains("signing key")
+        );
+        let short = crate::config::Config {
+            signing_key: "abcd".into(),
+            ..node("e")
+        };
+        assert!(from_config(&short).is_err());
+        // Default: the data folder's own key.
+        let own = crate::config::Config {
+            data_dir: dir.path().join("f"),
+            ..Default::default()
+        };
+        assert_eq!(
+            from_config(&own).unwrap().public_hex(),
+            load_or_create(&dir.path().join("f")).unwrap().public_hex()
+        );
+    }
 
     #[test]
     fn the_key_is_created_once_and_kept() {
