@@ -42,6 +42,9 @@ pub struct Config {
     /// The same key as 64 hex characters (e.g. `FIELDLINE_SIGNING_KEY` from a secret store);
     /// wins over `signing_key_file`.
     pub signing_key: String,
+    /// This node's name among several (leases on once-per-cluster work). Empty: the host name
+    /// and the listen address, so a restarted node takes its own lease back at once.
+    pub node_id: String,
 }
 
 /// An S3-compatible bucket (AWS, MinIO, Ceph RGW, s3s-fs…).
@@ -76,11 +79,26 @@ impl Default for Config {
             secure_cookies: false,
             signing_key_file: String::new(),
             signing_key: String::new(),
+            node_id: String::new(),
         }
     }
 }
 
 impl Config {
+    /// The node's name: `node_id`, else the host name and the listen address.
+    pub fn node_name(&self) -> String {
+        if !self.node_id.trim().is_empty() {
+            return self.node_id.trim().to_string();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "node".into());
+        format!("{host}@{}", self.listen)
+    }
+
     /// Loads settings: defaults < `file` (if given, or `FIELDLINE_CONFIG`) < environment.
     pub fn load(file: Option<&Path>) -> Result<Config, ServerError> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));

@@ -65,13 +65,29 @@ fn spawn_upload_pruning(env: Arc<Env>, max_age: Duration) -> tokio::task::JoinHa
     })
 }
 
+/// How long a node's claim on the periodic work lasts without renewal (it renews every tick).
+const LEASE: Duration = Duration::from_secs(15 * 60);
+
 /// Recomputes every running clock once per day (China time): at start, then checks every ten
 /// minutes whether the day changed; each check also escalates late supervision orders.
+/// With several nodes, only the one holding the `periodic` lease does it.
 fn spawn_clocks(env: Arc<Env>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
+            // Once per cluster: only the node holding the lease does it (renewed each tick).
+            let holds = env
+                .blocking(|env| service::lease::claim(env, "periodic", &env.node_id, LEASE))
+                .await;
+            match holds {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming the periodic-work lease failed");
+                    continue;
+                }
+            }
             let today = field_core::job::local_date(chrono::Utc::now());
             let started = std::time::Instant::now();
             match env

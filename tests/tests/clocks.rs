@@ -117,3 +117,33 @@ async fn an_untouched_job_turns_overdue_by_the_daily_recomputation() {
     let (state, _) = sla_of(&env, &who, &job.job_no);
     assert_ne!(state, "overdue");
 }
+
+#[tokio::test]
+async fn periodic_work_runs_on_one_node_at_a_time() {
+    use fieldline_server::service::lease;
+    use std::time::Duration;
+    let server = TestServer::start().await;
+    let env = server.env().clone();
+    let hour = Duration::from_secs(3600);
+    assert!(lease::claim(&env, "periodic", "node-a", hour).unwrap());
+    assert!(
+        !lease::claim(&env, "periodic", "node-b", hour).unwrap(),
+        "held by a"
+    );
+    assert!(
+        lease::claim(&env, "periodic", "node-a", hour).unwrap(),
+        "a renews"
+    );
+    assert!(
+        lease::claim(&env, "other-work", "node-b", hour).unwrap(),
+        "leases are by name"
+    );
+    // A holder that stops renewing loses the lease once it expires.
+    assert!(lease::claim(&env, "periodic", "node-a", Duration::ZERO).unwrap());
+    std::thread::sleep(Duration::from_millis(5));
+    assert!(
+        lease::claim(&env, "periodic", "node-b", hour).unwrap(),
+        "b takes over"
+    );
+    assert!(!lease::claim(&env, "periodic", "node-a", hour).unwrap());
+}

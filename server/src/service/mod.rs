@@ -17,6 +17,7 @@ pub mod exports;
 pub mod feed;
 pub mod grid;
 pub mod jobs;
+pub mod lease;
 pub mod listing;
 pub mod on_behalf;
 pub mod public;
@@ -58,6 +59,8 @@ pub struct Env {
     pub tmp_dir: std::path::PathBuf,
     /// Counters for `GET /metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// This process among the nodes (for leases on once-per-cluster work).
+    pub node_id: String,
 }
 
 impl Env {
@@ -86,6 +89,7 @@ impl Env {
             auth: auth::AuthSettings::new(config),
             tmp_dir: config.data_dir.join("tmp"),
             metrics: Default::default(),
+            node_id: config.node_name(),
         })
     }
 
