@@ -276,10 +276,13 @@ async fn a_visit_offline_is_countersigned_verified_and_archived() {
         0
     );
     let dir = out.join("contract-1");
-    let server_key = fieldline_server::signing::load(&server.data_dir())
-        .unwrap()
-        .unwrap()
-        .public_hex();
+    let server_key = fieldline_server::signing::load(&fieldline_server::Config {
+        data_dir: server.data_dir(),
+        ..Default::default()
+    })
+    .unwrap()
+    .unwrap()
+    .public_hex();
     let v = verify_archive(&dir, Some(&server_key)).unwrap();
     assert!(v.is_valid() && v.countersigned, "{v:?}");
     assert!(
