@@ -42,15 +42,36 @@ const server = new Repo({
 const client = new Repo({ network: [], storage: new NodeFSStorageAdapter(path.join(tmp, "client")) });
 const handles = [];
 let rawBytes = 0;
+// Varied jobs, as in fleet_bench.rs: seeded pools and numbers, so documents differ as real ones do.
+const rng = (seed) => () => {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
+const SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹".split("");
+const GIVEN = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀英", "霞", "平", "刚", "桂英", "建国", "建华", "志强", "海燕", "红梅", "文", "斌", "玉兰"];
+const ROADS = ["建设路", "人民路", "解放大道", "长江路", "工业一路", "花园街", "民主路", "振兴大道", "滨河路", "桃园路"];
+const NOTES = ["与客户电话沟通，约定现场勘查时间", "客户补充提交营业执照复印件", "现场核实用电地址与申请一致", "客户询问电价政策，已解释分时电价", "表箱位置需与物业协商", "客户要求尽快送电，已告知办理时限", "配变容量紧张，建议错峰用电", "已提醒客户准备受电工程竣工资料"];
 for (let i = 0; i < JOBS; i++) {
-  const h = client.create({ schema_version: 1, id: `job-${i}`, kind: "lv_small_micro", customer: {}, project: { logs: {} }, notes: "" });
+  const r = rng(i + 1);
+  const below = (n) => Math.floor(r() * n);
+  const pick = (a) => a[below(a.length)];
+  const digits = (n) => Array.from({ length: n }, () => below(10)).join("");
+  const hex64 = () => Array.from({ length: 64 }, () => below(16).toString(16)).join("");
+  const person = () => pick(SURNAMES) + pick(GIVEN);
+  const h = client.create({
+    schema_version: 1, id: `job-${i}`, kind: "lv_small_micro", project: { logs: {} }, photos: {}, notes: "",
+    customer: { name: person(), contact_phone: `13${digits(9)}`, address: `邾县${pick(ROADS)}${1 + below(998)}号` },
+  });
   for (let c = 1; c < CHANGES; c++) {
     h.change((d) => {
-      switch (c % 4) {
-        case 0: d.customer.contact_phone = `1380000${String(c).padStart(4, "0")}`; break;
-        case 1: d.project.logs[`l${c}`] = { at: new Date(1767225600000 + c * 3600000), progress_pct: c % 100, text: "今日完成电缆敷设" }; break;
-        case 2: A.splice(d, ["notes"], 0, 0, "现场"); break;
-        default: d.customer.capacity_kva = 100 + c;
+      switch (c % 5) {
+        case 0: d.customer.contact_phone = `1${3 + below(6)}${digits(9)}`; d.customer.contact_name = person(); break;
+        case 1: d.project.logs[`l${c}-${digits(6)}`] = { at: new Date(1767225600000 + c * 3600000 + below(3600000)), progress_pct: below(100), text: `${pick(NOTES)}（${person()}）` }; break;
+        case 2: A.splice(d, ["notes"], d.notes.length, 0, `${1 + below(12)}月${1 + below(28)}日 ${pick(NOTES)}。\n`); break;
+        case 3: d.photos[`p${c}-${digits(8)}`] = { caption: `现场${1 + below(9)}`, original_sha256: hex64(), display_sha256: hex64(), thumbnail_sha256: hex64(), latitude: 30 + r(), longitude: 114 + r() }; break;
+        default: d.customer.capacity_kva = 10 + below(990);
       }
     });
   }

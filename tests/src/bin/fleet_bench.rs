@@ -3,9 +3,10 @@
 //!   cargo run --release -p fieldline-tests --bin fleet_bench -- [--jobs 1000] [--changes 50]
 //!       [--devices 4] [--rounds 20] [--no-js]
 //!
-//! 1. First upload: the office's device creates JOBS jobs offline with CHANGES changes each
-//!    (every change checked against the write policy by the server), then syncs them to the
-//!    real server: docs/s, round trips, wire bytes ÷ raw automerge change bytes.
+//! 1. First upload: the office's device creates JOBS varied jobs offline with CHANGES changes each
+//!    (distinct customers, addresses, phones, notes, photo references; every change checked
+//!    against the write policy by the server), then syncs them to the real server: docs/s, round
+//!    trips, wire bytes ÷ raw automerge change bytes.
 //! 2. The same workload through automerge-repo 2.x (tests/js/repo-fleet.mjs, Node), in the same
 //!    run, and the ratio of docs/s.
 //! 3. A fleet: DEVICES managers download their jobs, then for ROUNDS rounds each edits 5 of its
@@ -35,9 +36,114 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// A small deterministic generator (xorshift64*), so every run builds the same varied jobs.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+
+    fn digits(&mut self, n: usize) -> String {
+        (0..n)
+            .map(|_| char::from(b'0' + self.below(10) as u8))
+            .collect()
+    }
+
+    fn hex64(&mut self) -> String {
+        (0..4).map(|_| format!("{:016x}", self.next())).collect()
+    }
+}
+
+const SURNAMES: &[&str] = &[
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
+    "何", "高", "林", "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹",
+];
+const GIVEN: &[&str] = &[
+    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
+    "超", "秀英", "霞", "平", "刚", "桂英", "建国", "建华", "志强", "海燕", "红梅", "文", "斌",
+    "玉兰",
+];
+const BUSINESSES: &[&str] = &[
+    "五金厂",
+    "农业合作社",
+    "物流园",
+    "充电站",
+    "超市",
+    "餐馆",
+    "机械厂",
+    "食品加工厂",
+    "家具厂",
+    "养殖场",
+    "小学",
+    "卫生院",
+    "民宿",
+    "加油站",
+    "洗车行",
+];
+const DISTRICTS: &[&str] = &[
+    "城关镇",
+    "东城街道",
+    "西湖乡",
+    "新城开发区",
+    "河口镇",
+    "白云乡",
+    "工业园区",
+    "南湖街道",
+];
+const ROADS: &[&str] = &[
+    "建设路",
+    "人民路",
+    "解放大道",
+    "长江路",
+    "工业一路",
+    "花园街",
+    "民主路",
+    "振兴大道",
+    "滨河路",
+    "桃园路",
+];
+const NOTES: &[&str] = &[
+    "与客户电话沟通，约定现场勘查时间",
+    "客户补充提交营业执照复印件",
+    "现场核实用电地址与申请一致",
+    "客户询问电价政策，已解释分时电价",
+    "表箱位置需与物业协商",
+    "客户要求尽快送电，已告知办理时限",
+    "配变容量紧张，建议错峰用电",
+    "已提醒客户准备受电工程竣工资料",
+];
+const CAPTIONS: &[&str] = &[
+    "表箱位置",
+    "进户线路",
+    "配电房外观",
+    "营业执照",
+    "产权证明",
+    "现场全景",
+    "计量装置",
+    "周边杆线",
+];
+
 /// A job with `changes` changes in total (creation included), as the office that accepts jobs
 /// makes them on its device (`actor`, `device`): creation, assignment to `manager`, then what
-/// the office may write (customer, checklist, notes, application, fees milestones).
+/// the office may write (customer, checklist, notes, application, fees milestones, photos),
+/// every value drawn from seeded pools and numbers so that documents differ as real ones do
+/// (names, addresses, phones, notes, photo hashes): compression across jobs flatters nothing.
 fn build_job(
     i: usize,
     changes: usize,
@@ -45,12 +151,30 @@ fn build_job(
     actor: &automerge::ActorId,
     device: &str,
 ) -> (Vec<u8>, usize) {
-    let base = Utc::now() - Duration::days(2);
+    let mut rng = Rng::new(i as u64 + 1);
+    let base = Utc::now() - Duration::days(2 + rng.below(60) as i64);
     let ctx = |k: i64| EditContext {
         actor: "office1".to_string(),
         device: device.to_string(),
         now: base + Duration::minutes(k),
     };
+    let person = |rng: &mut Rng| format!("{}{}", rng.pick(SURNAMES), rng.pick(GIVEN));
+    let name = if rng.below(3) == 0 {
+        format!("{}{}", person(&mut rng), rng.pick(BUSINESSES))
+    } else {
+        person(&mut rng)
+    };
+    let address = format!(
+        "邾县{}{}{}号{}",
+        rng.pick(DISTRICTS),
+        rng.pick(ROADS),
+        1 + rng.below(998),
+        if rng.below(2) == 0 {
+            format!("{}栋{}室", 1 + rng.below(30), 101 + rng.below(1800))
+        } else {
+            String::new()
+        }
+    );
     let mut doc = JobDoc::create(
         actor.clone(),
         &NewJob {
@@ -60,7 +184,11 @@ fn build_job(
             unit: "zhuxian".into(),
             accepted_at: base,
             customer: Customer {
-                name: Some(format!("客户{i:05}")),
+                name: Some(name),
+                id_number: Some(format!("3101{}{}", rng.digits(10), rng.digits(4))),
+                contact_name: Some(person(&mut rng)),
+                contact_phone: Some(format!("13{}", rng.digits(9))),
+                address: Some(address),
                 ..Default::default()
             },
             application: Application::default(),
@@ -78,34 +206,75 @@ fn build_job(
     )
     .expect("assign");
     let groups: Vec<String> = doc.job().expect("job").checklist.keys().cloned().collect();
+    let mut notes_len = 0usize;
     for c in 2..changes {
-        let edit = match c % 5 {
+        let edit = match c % 6 {
             0 => Edit::UpdateCustomer(Customer {
-                contact_phone: Some(format!("1380000{c:04}")),
+                contact_phone: Some(format!("1{}{}", 3 + rng.below(6), rng.digits(9))),
+                contact_name: Some(person(&mut rng)),
                 ..Default::default()
             }),
             1 => Edit::CheckDocument {
-                group: groups[c % groups.len()].clone(),
+                group: groups[rng.below(groups.len())].clone(),
                 item: ChecklistItem {
-                    collected: Some(c % 2 == 0),
-                    note: Some(format!("第{c}次收资：复印件已核对原件")),
+                    collected: Some(rng.below(4) > 0),
+                    note: Some(format!(
+                        "{}月{}日收资，{}，编号{}",
+                        1 + rng.below(12),
+                        1 + rng.below(28),
+                        rng.pick(NOTES),
+                        rng.digits(6)
+                    )),
                     ..Default::default()
                 },
             },
-            2 => Edit::SpliceNotes {
-                pos: 0,
-                delete: 0,
-                insert: "现场".into(),
-            },
+            2 => {
+                let text = format!(
+                    "{}月{}日 {}（{}）。\n",
+                    1 + rng.below(12),
+                    1 + rng.below(28),
+                    rng.pick(NOTES),
+                    person(&mut rng)
+                );
+                let insert_at = notes_len;
+                notes_len += text.chars().count();
+                Edit::SpliceNotes {
+                    pos: insert_at,
+                    delete: 0,
+                    insert: text,
+                }
+            }
             3 => Edit::UpdateApplication(Application {
-                capacity_kva: Some(100.0 + c as f64),
+                capacity_kva: Some(10.0 + rng.below(990) as f64),
+                grid_distance_m: Some(rng.below(2000) as f64),
                 ..Default::default()
             }),
-            _ => Edit::AddMilestone {
-                id: format!("m{c}"),
+            4 => Edit::AddMilestone {
+                id: format!("m{c}-{}", rng.digits(6)),
                 milestone: Milestone {
                     event: Some(MilestoneEvent::FeesPaid),
-                    at: Some(base + Duration::hours(c as i64)),
+                    at: Some(base + Duration::minutes(c as i64 * 37 + rng.below(600) as i64)),
+                    note: Some(rng.pick(NOTES).to_string()),
+                    ..Default::default()
+                },
+            },
+            _ => Edit::AddPhoto {
+                id: format!("p{c}-{}", rng.digits(8)),
+                photo: field_core::job::Photo {
+                    purpose: Some(field_core::codes::PhotoPurpose::Survey),
+                    caption: Some(format!("{}{}", rng.pick(CAPTIONS), 1 + rng.below(9))),
+                    taken_at: Some(base + Duration::minutes(c as i64)),
+                    latitude: Some(30.0 + rng.below(1_000_000) as f64 / 1e6),
+                    longitude: Some(114.0 + rng.below(1_000_000) as f64 / 1e6),
+                    original_sha256: Some(rng.hex64()),
+                    original_bytes: Some(800_000 + rng.below(2_000_000) as i64),
+                    original_mime: Some("image/jpeg".into()),
+                    width: Some(4032),
+                    height: Some(3024),
+                    display_sha256: Some(rng.hex64()),
+                    display_bytes: Some(150_000 + rng.below(150_000) as i64),
+                    thumbnail_sha256: Some(rng.hex64()),
+                    thumbnail_bytes: Some(8_000 + rng.below(8_000) as i64),
                     ..Default::default()
                 },
             },
