@@ -50,7 +50,7 @@ impl Running {
     }
 }
 
-/// Forgets stale uploads at start and every hour.
+/// Forgets stale uploads and old login attempts at start and every hour.
 fn spawn_upload_pruning(env: Arc<Env>, max_age: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
@@ -60,6 +60,9 @@ fn spawn_upload_pruning(env: Arc<Env>, max_age: Duration) -> tokio::task::JoinHa
                 Ok(0) => {}
                 Ok(n) => tracing::info!(uploads = n, "forgot stale uploads"),
                 Err(e) => tracing::warn!(error = %e, "pruning uploads failed"),
+            }
+            if let Err(e) = env.blocking(service::auth::prune_attempts).await {
+                tracing::warn!(error = %e, "pruning login attempts failed");
             }
         }
     })

@@ -313,6 +313,28 @@ pub async fn check_credentials(
     // spreading one account's guesses over many addresses gets far.
     env.auth.address_limiter.check(client)?;
     env.auth.limiter.check(username)?;
+    // The same limits across every node on this database.
+    let keys = (
+        format!("user:{}", username.chars().take(128).collect::<String>()),
+        format!("addr:{}", client.chars().take(128).collect::<String>()),
+    );
+    let minute = super::now_ms().div_euclid(60_000);
+    let (per_user, per_address) = env
+        .blocking(move |env| {
+            let mut tx = env.store.write()?;
+            let counts = (
+                tx.count_login_attempt(&keys.0, minute)?,
+                tx.count_login_attempt(&keys.1, minute)?,
+            );
+            tx.commit()?;
+            Ok(counts)
+        })
+        .await?;
+    if per_user > i64::from(env.auth.limiter.max())
+        || per_address > i64::from(env.auth.address_limiter.max())
+    {
+        return Err(ServerError::TooManyRequests);
+    }
     let name = username.to_string();
     let user = env
         .blocking(move |env| Ok(env.store.read()?.user_by_name(&name)?))
@@ -436,6 +458,11 @@ impl LoginLimiter {
         Ok(())
     }
 
+    /// Attempts allowed per window.
+    pub fn max(&self) -> u32 {
+        self.max
+    }
+
     /// Keys remembered now.
     pub fn len(&self) -> usize {
         self.hits.lock().unwrap_or_else(|p| p.into_inner()).len()
@@ -444,6 +471,14 @@ impl LoginLimiter {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Forgets login attempts older than two minutes (run every hour).
+pub fn prune_attempts(env: &Env) -> Result<usize, ServerError> {
+    let mut tx = env.store.write()?;
+    let n = tx.prune_login_attempts(super::now_ms().div_euclid(60_000) - 2)?;
+    tx.commit()?;
+    Ok(n)
 }
 
 /// The client's address: the TCP peer, or behind a trusted proxy the address the proxy put in

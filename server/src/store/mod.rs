@@ -684,6 +684,11 @@ pub trait WriteTx: ReadTx {
 
     // Audit and policies.
     fn append_audit(&mut self, entry: &AuditEntry) -> Result<i64>;
+    /// Counts one login attempt for `key` in `minute` (minutes since the epoch); returns the
+    /// minute's count so far, every node's attempts included.
+    fn count_login_attempt(&mut self, key: &str, minute: i64) -> Result<i64>;
+    /// Forgets attempts of minutes before `minute`.
+    fn prune_login_attempts(&mut self, minute: i64) -> Result<usize>;
     /// Installs reference data; one with the same kind, id and version is replaced (and gets a
     /// new number, so phones fetch it again). Returns its number.
     fn insert_reference(&mut self, r: &ReferenceRow) -> Result<i64>;

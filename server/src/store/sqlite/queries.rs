@@ -1396,6 +1396,24 @@ impl<T: Conn + Finish> WriteTx for T {
         Ok(conn.last_insert_rowid())
     }
 
+    fn count_login_attempt(&mut self, key: &str, minute: i64) -> Result<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "INSERT INTO login_attempts (key, minute, count) VALUES (?1, ?2, 1)
+                 ON CONFLICT (key, minute) DO UPDATE SET count = count + 1
+                 RETURNING count",
+            )?
+            .query_row(params![key, minute], |r| r.get(0))?)
+    }
+
+    fn prune_login_attempts(&mut self, minute: i64) -> Result<usize> {
+        Ok(self
+            .conn()
+            .prepare_cached("DELETE FROM login_attempts WHERE minute < ?1")?
+            .execute([minute])?)
+    }
+
     fn insert_reference(&mut self, r: &ReferenceRow) -> Result<i64> {
         self.conn().execute(
             "DELETE FROM reference_data WHERE kind = ?1 AND id = ?2 AND version = ?3",
