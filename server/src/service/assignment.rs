@@ -11,7 +11,7 @@ use crate::error::ServerError;
 use field_core::job::schema::Section;
 use field_core::job::{Assignment, Milestone};
 use field_core::policy::Right;
-use field_core::{Edit, EditContext, Job, JobDoc, MilestoneEvent, Role};
+use field_core::{Edit, Job, MilestoneEvent, Role};
 use serde::{Deserialize, Serialize};
 
 /// What the counter fills in (empty: leave as it is).
@@ -176,30 +176,17 @@ pub fn assign(
     )
 }
 
-/// Releases the job's project manager (自动解聘) once its supporting project is settled: the
-/// server writes `assignment.pm_released_at` (the settlement's time) as its own change. Their
+/// The release of the job's project manager (自动解聘) once its supporting project is settled:
+/// `assignment.pm_released_at` set to the settlement's time, written by the server. Their
 /// running-project count drops; they keep the job on their phone, like a closed job.
-pub fn release_on_settlement(doc: &mut JobDoc, server: &str) -> Result<(), ServerError> {
-    let job: Job = doc
-        .job()
-        .map_err(|e| ServerError::Internal(e.to_string()))?;
+pub fn release_on_settlement(job: &Job) -> Option<Edit> {
     let a = &job.assignment;
-    let Some(settled) = job.project.settlement.settled_at else {
-        return Ok(());
-    };
+    let settled = job.project.settlement.settled_at?;
     if a.project_manager.as_deref().is_none_or(str::is_empty) || a.pm_released_at.is_some() {
-        return Ok(());
+        return None;
     }
-    let ctx = EditContext {
-        actor: server.into(),
-        device: server.into(),
-        now: chrono::Utc::now(),
-    };
-    let release = Assignment {
+    Some(Edit::UpdateAssignment(Assignment {
         pm_released_at: Some(settled),
         ..Default::default()
-    };
-    doc.apply(&Edit::UpdateAssignment(release), &ctx)
-        .map_err(|e| ServerError::Internal(e.to_string()))?;
-    Ok(())
+    }))
 }

@@ -314,12 +314,21 @@ pub fn record(
     checked: &Checked,
 ) -> Result<i64, ServerError> {
     let existed = !before.is_empty();
-    countersign_contracts(&*tx, env, doc)?;
-    super::assignment::release_on_settlement(doc, SERVER_ORIGIN)?;
-    stamp_progress_token(&*tx, doc)?;
     let job = doc
         .job()
         .map_err(|e| ServerError::Internal(e.to_string()))?;
+    // What the server adds itself, decided from one read of the job.
+    let now = chrono::Utc::now();
+    let mut own = countersign_edits(&*tx, env, &job, now)?;
+    own.extend(super::assignment::release_on_settlement(&job));
+    own.extend(progress_token_edit(&*tx, &job)?);
+    let job = if own.is_empty() {
+        job
+    } else {
+        apply_as_server(doc, &own, now)?;
+        doc.job()
+            .map_err(|e| ServerError::Internal(e.to_string()))?
+    };
     let (row, stages) = list_row(env, &job, origin.username(), now_ms());
     tx.upsert_job(&row)?;
     tx.set_stage_clocks(job_id, &stages)?;
@@ -505,17 +514,38 @@ pub fn reproject(env: &Env) -> Result<usize, ServerError> {
     Ok(ids.len())
 }
 
-/// Countersigns every signed contract of the job that has no receipt yet, as changes by the
-/// server's actor. A contract whose device signature does not hold, or whose device registered
-/// no key, is left without a receipt (verification then names the problem).
-fn countersign_contracts(tx: &dyn ReadTx, env: &Env, doc: &mut JobDoc) -> Result<(), ServerError> {
-    let Some(key) = &env.signing_key else {
-        return Ok(());
+/// Applies edits the server makes itself (receipts, releases, tokens, escalations), each as its
+/// own change by the server's actor.
+pub fn apply_as_server(
+    doc: &mut JobDoc,
+    edits: &[field_core::Edit],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ServerError> {
+    let ctx = field_core::EditContext {
+        actor: SERVER_ORIGIN.into(),
+        device: SERVER_ORIGIN.into(),
+        now,
     };
-    let job = doc
-        .job()
-        .map_err(|e| ServerError::Internal(e.to_string()))?;
-    let now = chrono::Utc::now();
+    for edit in edits {
+        doc.apply(edit, &ctx)
+            .map_err(|e| ServerError::Internal(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Receipts for every signed contract of the job that has none yet. A contract whose device
+/// signature does not hold, or whose device registered no key, gets no receipt (verification
+/// then names the problem).
+fn countersign_edits(
+    tx: &dyn ReadTx,
+    env: &Env,
+    job: &Job,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<field_core::Edit>, ServerError> {
+    let mut edits = Vec::new();
+    let Some(key) = &env.signing_key else {
+        return Ok(edits);
+    };
     for (id, c) in &job.contracts {
         if !c.is_signed() || c.receipt.receipt.is_some() {
             continue;
@@ -527,49 +557,31 @@ fn countersign_contracts(tx: &dyn ReadTx, env: &Env, doc: &mut JobDoc) -> Result
             continue;
         };
         let registered = tx.device(&manifest.device_id)?.and_then(|d| d.public_key);
-        match field_core::contract::countersign(&job, id, registered.as_deref(), key, now) {
-            Ok(receipt) => {
-                let edit = field_core::Edit::RecordReceipt {
-                    contract_id: id.clone(),
-                    receipt,
-                };
-                let ectx = field_core::EditContext {
-                    actor: SERVER_ORIGIN.into(),
-                    device: SERVER_ORIGIN.into(),
-                    now,
-                };
-                doc.apply(&edit, &ectx)
-                    .map_err(|e| ServerError::Internal(e.to_string()))?;
-            }
+        match field_core::contract::countersign(job, id, registered.as_deref(), key, now) {
+            Ok(receipt) => edits.push(field_core::Edit::RecordReceipt {
+                contract_id: id.clone(),
+                receipt,
+            }),
             Err(check) => {
                 let (_, en) = check.summary();
                 tracing::warn!(job = %job.id, contract = %id, problem = %en, "contract not countersigned");
             }
         }
     }
-    Ok(())
+    Ok(edits)
 }
 
-/// Writes the token of the customer's progress page into a job that has none (the server's own
-/// change), so the phones can print it on the written receipt.
-fn stamp_progress_token(tx: &dyn ReadTx, doc: &mut JobDoc) -> Result<(), ServerError> {
-    let job = doc
-        .job()
-        .map_err(|e| ServerError::Internal(e.to_string()))?;
+/// The token of the customer's progress page for a job that has none, so the phones can print
+/// it on the written receipt.
+fn progress_token_edit(
+    tx: &dyn ReadTx,
+    job: &Job,
+) -> Result<Option<field_core::Edit>, ServerError> {
     if job.progress_token.is_some() {
-        return Ok(());
+        return Ok(None);
     }
-    let Some(token) = super::public::token_in(tx, &job.id)? else {
-        return Ok(());
-    };
-    let ctx = field_core::EditContext {
-        actor: SERVER_ORIGIN.into(),
-        device: SERVER_ORIGIN.into(),
-        now: chrono::Utc::now(),
-    };
-    doc.apply(&field_core::Edit::RecordProgressToken { token }, &ctx)
-        .map_err(|e| ServerError::Internal(e.to_string()))?;
-    Ok(())
+    Ok(super::public::token_in(tx, &job.id)?
+        .map(|token| field_core::Edit::RecordProgressToken { token }))
 }
 
 /// Managers receive the jobs they are assigned to; the creator keeps access until a customer

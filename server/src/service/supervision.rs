@@ -18,7 +18,7 @@ use field_core::job::schema::Section;
 use field_core::job::{SupervisionEscalation, SupervisionOrder};
 use field_core::policy::{Checked, Right};
 use field_core::sla::Stage;
-use field_core::{Edit, EditContext, Job};
+use field_core::{Edit, Job};
 use serde::{Deserialize, Serialize};
 
 /// Longest reason, answer or remarks (characters).
@@ -254,19 +254,11 @@ fn escalate(
         leaders: Some(join(|l| &l.0)),
         leader_names: Some(join(|l| &l.1)),
     };
-    let ctx = EditContext {
-        actor: SERVER_ORIGIN.into(),
-        device: SERVER_ORIGIN.into(),
-        now,
+    let escalate = Edit::RecordEscalation {
+        id: order_id.to_string(),
+        escalation,
     };
-    doc.apply(
-        &Edit::RecordEscalation {
-            id: order_id.to_string(),
-            escalation,
-        },
-        &ctx,
-    )
-    .map_err(|e| ServerError::Internal(e.to_string()))?;
+    jobs::apply_as_server(&mut doc, &[escalate], now)?;
     let version = jobs::record(
         &mut *tx,
         env,
