@@ -15,6 +15,18 @@ pub fn may_admin(who: &Principal) -> bool {
     who.role == Role::Admin
 }
 
+/// Refuses everyone but admins, naming what they may not do.
+pub fn require_admin(who: &Principal, what_zh: &str, what_en: &str) -> Result<(), ServerError> {
+    if may_admin(who) {
+        Ok(())
+    } else {
+        Err(ServerError::forbidden(
+            format!("{}无权{what_zh}", who.role.zh()),
+            format!("a {} may not {what_en}", who.role.en()),
+        ))
+    }
+}
+
 fn guard(who: &Principal) -> Result<(), ServerError> {
     if may_admin(who) {
         Ok(())

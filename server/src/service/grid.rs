@@ -5,18 +5,20 @@
 use super::auth::Principal;
 use super::{Env, reference};
 use crate::error::ServerError;
-use field_core::Role;
 use field_core::grid::{GridCell, GridCells};
 
 fn guard(who: &Principal) -> Result<(), ServerError> {
-    if who.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ServerError::forbidden(
-            format!("{}无权维护电网网格", who.role.zh()),
-            format!("a {} may not keep grid cells", who.role.en()),
-        ))
-    }
+    super::admin::require_admin(who, "维护电网网格", "keep grid cells")
+}
+
+/// What the administration page shows: `unit`'s cells and every unit to choose from (admins).
+pub fn for_admin(
+    env: &Env,
+    who: &Principal,
+    unit: &str,
+) -> Result<(GridCells, Vec<String>), ServerError> {
+    guard(who)?;
+    Ok((cells(env, unit), env.store.read()?.units()?))
 }
 
 /// A unit's cells as published now (an empty list before any).

@@ -13,7 +13,7 @@ use crate::store::{AuditEntry, ReferenceRow, ServerStore};
 use field_core::grid::{GridBook, GridCells};
 use field_core::policy::{PolicyBook, WritePolicy};
 pub use field_core::sync::protocol::{ReferenceItem, ReferencePage};
-use field_core::{Calendar, Role, RuleBook};
+use field_core::{Calendar, RuleBook};
 
 /// The kinds of reference data: `(code, zh, en)`.
 pub const KINDS: &[(&str, &str, &str)] = &[
@@ -189,14 +189,7 @@ pub fn install(env: &Env, by: &str, kind: &str, body: &str) -> Result<ReferenceR
 }
 
 fn guard(who: &Principal) -> Result<(), ServerError> {
-    if who.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ServerError::forbidden(
-            format!("{}无权管理基础数据", who.role.zh()),
-            format!("a {} may not manage reference data", who.role.en()),
-        ))
-    }
+    super::admin::require_admin(who, "管理基础数据", "manage reference data")
 }
 
 /// An admin installs reference data in the browser; every running clock is recomputed with it.

@@ -525,17 +525,16 @@ pub async fn detail(
 ) -> Result<Response, Shown> {
     let v = load(&env, &web, &id).await?;
     let lang = web.lang;
-    let i = id.clone();
-    let token = env
-        .blocking(move |env| crate::service::public::token(env, &i))
+    let (i, who, unit) = (id.clone(), web.session.who.clone(), v.job.unit.clone());
+    let (token, candidates) = env
+        .blocking(move |env| {
+            Ok((
+                crate::service::public::token(env, &i)?,
+                super::assignment::candidates(env, &who, &unit)?,
+            ))
+        })
         .await
         .page(lang)?;
-    let candidates = {
-        let (who, unit) = (web.session.who.clone(), v.job.unit.clone());
-        env.blocking(move |env| super::assignment::candidates(env, &who, &unit))
-            .await
-            .page(lang)?
-    };
     let progress_url = format!("{}/p/{token}", super::public::origin(&env, &headers));
     let may = review::may_review(&env, &web.session.who);
     let doc = &v.document;
