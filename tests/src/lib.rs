@@ -303,14 +303,56 @@ pub fn pdf_text(pdf: &[u8]) -> Option<String> {
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The CSRF token of the forms on the page at `path`, for the browser session `session`.
-pub async fn page_csrf(base: &str, session: &str, path: &str) -> String {
-    let html = reqwest::Client::new()
+/// Starts a `fieldline serve` command (the caller sets its binary, arguments, environment and
+/// stderr) and returns it with the URL it printed on its first line of stdout.
+pub fn spawn_listening(cmd: &mut std::process::Command) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start fieldline serve");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the first line");
+    let url = line
+        .trim()
+        .strip_prefix("fieldline listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_string();
+    (child, url)
+}
+
+/// `GET path` as the browser session `session` (its `fl_session=…` cookie), as a raw client.
+pub async fn session_get(base: &str, session: &str, path: &str) -> reqwest::Response {
+    reqwest::Client::new()
         .get(format!("{base}{path}"))
         .header("cookie", session)
         .send()
         .await
-        .expect("page")
+        .expect("GET as a session")
+}
+
+/// `POST path` with a form as the browser session `session`, as a raw client.
+pub async fn session_post(
+    base: &str,
+    session: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .header("cookie", session)
+        .form(form)
+        .send()
+        .await
+        .expect("POST as a session")
+}
+
+/// The CSRF token of the forms on the page at `path`, for the browser session `session`.
+pub async fn page_csrf(base: &str, session: &str, path: &str) -> String {
+    let html = session_get(base, session, path)
+        .await
         .text()
         .await
         .expect("page text");

@@ -37,24 +37,20 @@ async fn the_counter_assigns_the_chosen_manager_and_appoints_a_project_manager()
 
     // A dispatcher has no form, and a forged assignment is refused.
     let session = form_login(&base, "disp1", PASSWORD).await;
-    let html = reqwest::Client::new()
-        .get(format!("{base}{page}"))
-        .header("cookie", &session)
-        .send()
+    let html = session_get(&base, &session, &page)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
     assert!(!html.contains("assign-form"));
     let csrf = page_csrf(&base, &session, &page).await;
-    let r = reqwest::Client::new()
-        .post(format!("{base}{page}/assignment"))
-        .header("cookie", &session)
-        .form(&[("csrf", csrf.as_str()), ("customer_manager", "cm2")])
-        .send()
-        .await
-        .unwrap();
+    let r = session_post(
+        &base,
+        &session,
+        &format!("{page}/assignment"),
+        &[("csrf", csrf.as_str()), ("customer_manager", "cm2")],
+    )
+    .await;
     assert_eq!(r.status(), 403);
 
     // The counter: the form offers the unit's managers with their records.
@@ -86,12 +82,7 @@ async fn the_counter_assigns_the_chosen_manager_and_appoints_a_project_manager()
     // The written receipt (书面回执): the next step's limit as a date, whom to contact, and the
     // customer's progress page, which the server also wrote into the job for the phones.
     let session = form_login(&base, "office1", PASSWORD).await;
-    let r = reqwest::Client::new()
-        .get(format!("{base}{page}/receipt.pdf"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap();
+    let r = session_get(&base, &session, &format!("{page}/receipt.pdf")).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/pdf");
     let pdf = r.bytes().await.unwrap();
@@ -150,13 +141,13 @@ async fn the_counter_assigns_the_chosen_manager_and_appoints_a_project_manager()
     assert!(form.as_str().unwrap().contains("自动解聘"), "{form}");
     // Another project manager cannot be appointed to a settled project.
     let csrf = page_csrf(&base, &session, &page).await;
-    let r = reqwest::Client::new()
-        .post(format!("{base}{page}/assignment"))
-        .header("cookie", &session)
-        .form(&[("csrf", csrf.as_str()), ("project_manager", "pm2")])
-        .send()
-        .await
-        .unwrap();
+    let r = session_post(
+        &base,
+        &session,
+        &format!("{page}/assignment"),
+        &[("csrf", csrf.as_str()), ("project_manager", "pm2")],
+    )
+    .await;
     assert_eq!(r.status(), 400);
     b.close().await;
 }

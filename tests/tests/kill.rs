@@ -4,7 +4,7 @@
 use field_core::sync::SyncOptions;
 use field_core::{JobKind, Store};
 use fieldline_tests::*;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
@@ -36,24 +36,13 @@ fn cli(data: &std::path::Path, args: &[&str], stdin: &str) {
 
 /// Starts `fieldline serve` and returns it with the address it printed.
 fn serve(data: &std::path::Path, listen: &str) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data)
-        .args(["serve", "--listen", listen])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start fieldline serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("fieldline listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .to_string();
-    (child, url)
+    spawn_listening(
+        Command::new(BIN)
+            .arg("--data-dir")
+            .arg(data)
+            .args(["serve", "--listen", listen])
+            .stderr(Stdio::null()),
+    )
 }
 
 #[tokio::test]
@@ -180,18 +169,11 @@ fn serve_crashing(data: &std::path::Path, listen: &str, crash: Option<&str>) -> 
     cmd.arg("--data-dir")
         .arg(data)
         .args(["serve", "--listen", listen])
-        .stdout(Stdio::piped())
         .stderr(Stdio::null());
     if let Some(c) = crash {
         cmd.env("FIELDLINE_CRASH_AT", c);
     }
-    let mut child = cmd.spawn().expect("start fieldline serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("fieldline listening on"), "{line}");
-    child
+    spawn_listening(&mut cmd).0
 }
 
 /// Every change hash of every job on a phone.

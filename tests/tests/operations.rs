@@ -4,7 +4,6 @@
 
 use field_core::{JobKind, Role};
 use fieldline_tests::*;
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_fieldline-under-test");
@@ -105,25 +104,15 @@ async fn metrics_count_what_the_server_did_and_requests_carry_an_id() {
 #[tokio::test]
 async fn json_logs_name_the_request_id() {
     let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data.path())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("FIELDLINE_LOG_FORMAT", "json")
-        .env("FIELDLINE_LOG", "fieldline_server=debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start fieldline serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("fieldline listening on ")
-        .expect("the listening line")
-        .to_string();
+    let (child, url) = spawn_listening(
+        Command::new(BIN)
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("FIELDLINE_LOG_FORMAT", "json")
+            .env("FIELDLINE_LOG", "fieldline_server=debug")
+            .stderr(Stdio::piped()),
+    );
     let r = reqwest::Client::new()
         .get(format!("{url}/readyz"))
         .header("x-request-id", "rid-json-1")
@@ -131,6 +120,7 @@ async fn json_logs_name_the_request_id() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    let mut child = child;
     let _ = child.kill();
     let out = child.wait_with_output().unwrap();
     let logs = String::from_utf8_lossy(&out.stderr);

@@ -101,32 +101,30 @@ async fn installed_rules_and_calendars_reach_the_phones_and_the_clocks() {
     assign(&office, &job2.id, Some("cm1"), None);
     office.sync().await;
     let session = form_login(&base, "admin1", PASSWORD).await;
-    let server_clock = |id: String| {
+    let job_json = |id: String| {
         let (session, base) = (session.clone(), base.clone());
         async move {
-            let view: serde_json::Value = reqwest::Client::new()
-                .get(format!("{base}/api/v1/jobs/{id}"))
-                .header("cookie", &session)
-                .send()
+            session_get(&base, &session, &format!("/api/v1/jobs/{id}"))
+                .await
+                .json::<serde_json::Value>()
                 .await
                 .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let c = view["time_limits"]["clocks"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|c| c["stage"] == "supply_plan_reply")
-                .unwrap()
-                .clone();
-            (view["rule_set"].as_str().unwrap().to_string(), c)
         }
     };
-    let (rule_set, clock) = server_clock(job2.id.clone()).await;
+    let server_clock = |view: serde_json::Value| {
+        let c = view["time_limits"]["clocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["stage"] == "supply_plan_reply")
+            .unwrap()
+            .clone();
+        (view["rule_set"].as_str().unwrap().to_string(), c)
+    };
+    let (rule_set, clock) = server_clock(job_json(job2.id.clone()).await);
     assert!(rule_set.contains("zhuxian-fast"), "{rule_set}");
     assert_eq!(clock["limit_days"], 5, "{clock}");
-    let (_, old_clock) = server_clock(job.id.clone()).await;
+    let (_, old_clock) = server_clock(job_json(job.id.clone()).await);
     assert_eq!(
         old_clock["limit_days"], 10,
         "the earlier job keeps its rule set"
@@ -215,20 +213,6 @@ async fn installed_rules_and_calendars_reach_the_phones_and_the_clocks() {
             .map(|r| r["code"].as_str().unwrap().to_string())
             .collect()
     };
-    let job_json = |id: String| {
-        let (session, base) = (session.clone(), base.clone());
-        async move {
-            reqwest::Client::new()
-                .get(format!("{base}/api/v1/jobs/{id}"))
-                .header("cookie", &session)
-                .send()
-                .await
-                .unwrap()
-                .json::<serde_json::Value>()
-                .await
-                .unwrap()
-        }
-    };
     assert!(server_codes(job_json(job2.id.clone()).await).contains(&"grid_restricted".to_string()));
     // The cell is cured: the same job turns, on the server at once and on the phone after sync.
     b.goto(&format!("{base}/admin/grid")).await;
@@ -250,12 +234,7 @@ async fn installed_rules_and_calendars_reach_the_phones_and_the_clocks() {
 
     // Nobody but an admin installs.
     let office_session = form_login(&base, "office1", PASSWORD).await;
-    let r = reqwest::Client::new()
-        .get(format!("{base}/admin/reference"))
-        .header("cookie", &office_session)
-        .send()
-        .await
-        .unwrap();
+    let r = session_get(&base, &office_session, "/admin/reference").await;
     assert_eq!(r.status(), 403);
     b.close().await;
 }

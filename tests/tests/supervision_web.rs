@@ -54,18 +54,19 @@ async fn an_order_reaches_the_phone_is_answered_there_and_escalates_when_late() 
     // Office staff see no form, and a forged order is refused.
     let session = form_login(&base, "office1", PASSWORD).await;
     let csrf = page_csrf(&base, &session, &page).await;
-    let r = reqwest::Client::new()
-        .post(format!("{base}{page}/supervision"))
-        .header("cookie", &session)
-        .form(&[
+    let today = local_date(Utc::now()).to_string();
+    let r = session_post(
+        &base,
+        &session,
+        &format!("{page}/supervision"),
+        &[
             ("csrf", csrf.as_str()),
             ("to", "customer_manager"),
             ("reason", "冒充调度"),
-            ("due_on", &local_date(Utc::now()).to_string()),
-        ])
-        .send()
-        .await
-        .unwrap();
+            ("due_on", &today),
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 403);
 
     // The dispatcher issues an order to the customer manager.
@@ -203,30 +204,20 @@ async fn an_order_reaches_the_phone_is_answered_there_and_escalates_when_late() 
     );
 
     // The same board and the month's assessment as JSON: for the leader, not for a manager.
-    let http = reqwest::Client::new();
-    let get = |path: &'static str, session: String| {
-        let (http, base) = (http.clone(), base.clone());
-        async move {
-            http.get(format!("{base}{path}"))
-                .header("cookie", session)
-                .send()
-                .await
-                .unwrap()
-        }
-    };
     let lead = form_login(&base, "lead1", PASSWORD).await;
-    let r = get("/api/v1/board", lead.clone()).await;
+    let r = session_get(&base, &lead, "/api/v1/board").await;
     assert_eq!(r.status(), 200);
     let board: serde_json::Value = r.json().await.unwrap();
     let orders = board["supervision"].as_array().unwrap();
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0]["leaders"], "lead1");
-    let r = get("/api/v1/assessment", lead).await;
+    let r = session_get(&base, &lead, "/api/v1/assessment").await;
     assert_eq!(r.status(), 200);
     let a: serde_json::Value = r.json().await.unwrap();
     assert_eq!(a["unit"], UNIT);
     let cm_session = form_login(&base, "cm1", PASSWORD).await;
-    assert_eq!(get("/api/v1/board", cm_session.clone()).await.status(), 403);
-    assert_eq!(get("/api/v1/assessment", cm_session).await.status(), 403);
+    for path in ["/api/v1/board", "/api/v1/assessment"] {
+        assert_eq!(session_get(&base, &cm_session, path).await.status(), 403);
+    }
     b.close().await;
 }
