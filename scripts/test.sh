@@ -13,11 +13,21 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/fieldline-target}"
 mkdir -p "$CARGO_TARGET_DIR"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# CI clones afresh each time, so incremental caches buy little there and cost gigabytes of disk.
+if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
+fuzz_target="${FIELDLINE_FUZZ_TARGET:-/var/tmp/fieldline-fuzz-target}"
+prune() {
+  command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-pip; }
+  local flags=()
+  if [ "${CI:-}" = "true" ]; then flags+=(--incremental); fi
+  python3 scripts/prune-target.py "${flags[@]}" "$CARGO_TARGET_DIR" "$fuzz_target"
+}
 
 step() { printf '\n==> %s\n' "$*"; }
 started=$(date +%s)
 
-step "toolchain"
+step "toolchain; stale build output from earlier runs removed"
+prune
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
   rustup component add rustfmt clippy
@@ -117,6 +127,8 @@ else
   if [ "$fuzz_status" -ne 0 ]; then status=$fuzz_status; [ "$fuzz_bad" -eq 0 ] && failed=$((failed + 1)); fi
 fi
 rm -f "$log"
+step "stale build output removed"
+prune || true
 echo
 echo "tests: ${passed} passed, ${failed} failed"
 exit "$status"
