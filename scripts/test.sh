@@ -89,6 +89,30 @@ passed=$({ grep -E '^test result:' "$log" || true; } | awk '{s+=$4} END {print s
 failed=$({ grep -E '^test result:' "$log" || true; } | awk '{s+=$6} END {print s+0}')
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 
+step "the end-to-end suite again on PostgreSQL (a private cluster from scripts/pg.sh, one database per server)"
+pg_dir="${FIELDLINE_PG_DIR:-/var/tmp/fieldline-pg}"
+set +e
+pg_url=$(scripts/pg.sh start "$pg_dir")
+pg_status=$?
+set -e
+if [ "$pg_status" -ne 0 ]; then
+  echo "PostgreSQL did not start"; failed=$((failed + 1)); status=1
+else
+  echo "PostgreSQL at $pg_url"
+  set +e
+  FIELDLINE_TEST_POSTGRES="$pg_url" cargo test --locked -p fieldline-tests -p fieldline-server 2>&1 | tee "$log"
+  pg_test_status=${PIPESTATUS[0]}
+  set -e
+  scripts/pg.sh stop "$pg_dir" || true
+  pg_passed=$({ grep -E '^test result:' "$log" || true; } | awk '{s+=$4} END {print s+0}')
+  pg_failed=$({ grep -E '^test result:' "$log" || true; } | awk '{s+=$6} END {print s+0}')
+  if [ "$pg_test_status" -ne 0 ] && [ "$pg_failed" -eq 0 ]; then pg_failed=1; fi
+  echo "on PostgreSQL: ${pg_passed} passed, ${pg_failed} failed"
+  passed=$((passed + pg_passed))
+  failed=$((failed + pg_failed))
+  if [ "$pg_test_status" -ne 0 ]; then status=$pg_test_status; fi
+fi
+
 step "mobile bindings: generate Python, Kotlin and Swift; run the visit through Python and Kotlin; check the Swift header"
 set +e
 scripts/test-bindings.sh > "$log" 2>&1

@@ -1,7 +1,7 @@
 //! The `fieldline` command line.
 
 use crate::service::{Env, audit, auth};
-use crate::store::{AuditQuery, ServerStore};
+use crate::store::AuditQuery;
 use crate::{Config, ServerError};
 use clap::{Parser, Subcommand};
 use field_core::Role;
@@ -22,6 +22,10 @@ pub struct Cli {
     /// Data directory (overrides the configuration).
     #[arg(long, global = true)]
     pub data_dir: Option<PathBuf>,
+    /// The database: `sqlite://PATH` or `postgres://…` (also FIELDLINE_DATABASE_URL; default:
+    /// SQLite under the data directory).
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -165,6 +169,9 @@ fn config(cli: &Cli) -> Result<Config, ServerError> {
     if let Some(d) = &cli.data_dir {
         c.data_dir = d.clone();
     }
+    if let Some(u) = &cli.database_url {
+        c.database_url = u.clone();
+    }
     Ok(c)
 }
 
@@ -181,8 +188,7 @@ pub async fn run(cli: Cli) -> i32 {
 
 /// Opens the data directory's store and services (without creating a signing key).
 fn open(cfg: &Config) -> Result<Arc<Env>, ServerError> {
-    let store: Arc<dyn ServerStore> =
-        Arc::new(crate::store::sqlite::SqliteStore::open(&cfg.data_dir)?);
+    let store = crate::store::open(cfg)?;
     let key = crate::signing::load(cfg)?;
     Ok(Arc::new(Env::new(cfg, store, key)?))
 }

@@ -11,8 +11,13 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     /// Address to listen on; port 0 picks a free one.
     pub listen: String,
-    /// Where the database lives.
+    /// Where the database (SQLite), the blobs (`blob_store = "fs"`) and the signing key live.
     pub data_dir: PathBuf,
+    /// The database: `sqlite://PATH` or `postgres://user:password@host:port/db` (several
+    /// nodes share one PostgreSQL). Empty: SQLite under `data_dir`.
+    pub database_url: String,
+    /// Connections per node to PostgreSQL.
+    pub database_pool: u32,
     /// How long a login token lasts.
     pub token_ttl_days: u32,
     /// Login attempts per minute for one account (from any address).
@@ -68,6 +73,8 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./fieldline-data"),
+            database_url: String::new(),
+            database_pool: 16,
             token_ttl_days: 30,
             login_attempts_per_minute: 10,
             login_attempts_per_minute_per_address: 60,

@@ -141,7 +141,7 @@ pub fn init_logging() {
 
 /// Opens the store of `config` and builds the services over it.
 pub fn open(config: &Config) -> Result<Arc<Env>, ServerError> {
-    let store = Arc::new(store::sqlite::SqliteStore::open(&config.data_dir)?);
+    let store = store::open(config)?;
     let key = signing::from_config(config)?;
     let env = Arc::new(Env::new(config, store, Some(key))?);
     service::public::ensure_secret(&env)?;

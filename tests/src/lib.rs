@@ -12,6 +12,50 @@ use field_core::{JobKind, NewJob, Role, Store};
 use fieldline_server::{Config, Running};
 use std::path::PathBuf;
 
+/// A fresh PostgreSQL database for one server under test when `FIELDLINE_TEST_POSTGRES` names a
+/// cluster (`postgres://…/postgres`, as `scripts/pg.sh start` prints); `None`: SQLite.
+pub fn test_database() -> Option<String> {
+    let admin = std::env::var("FIELDLINE_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    let name = format!("fl_{}", uuid::Uuid::new_v4().simple());
+    Some(
+        fieldline_server::store::postgres::create_database(&admin, &name).expect("a test database"),
+    )
+}
+
+/// The backend the tests run on: `postgres` or `sqlite`.
+pub fn backend() -> &'static str {
+    if std::env::var("FIELDLINE_TEST_POSTGRES").is_ok_and(|u| !u.is_empty()) {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
+/// Copies the files (not folders) of one directory into another.
+pub fn copy_files(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn run_tool(tool: &str, args: &[&str]) {
+    let out = std::process::Command::new(tool)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} is needed (apt-get install postgresql-client): {e}"));
+    assert!(
+        out.status.success(),
+        "{tool} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A server under test.
 pub struct TestServer {
     pub running: Option<Running>,
@@ -37,6 +81,11 @@ impl TestServer {
             ..Config::default()
         };
         tweak(&mut config);
+        if config.database_url.is_empty()
+            && let Some(url) = test_database()
+        {
+            config.database_url = url;
+        }
         let running = fieldline_server::start(&config)
             .await
             .expect("server starts");
@@ -54,6 +103,75 @@ impl TestServer {
 
     pub fn data_dir(&self) -> PathBuf {
         self.config.data_dir.clone()
+    }
+
+    /// Backs up a stopped server: the files of its data directory into `to`, and its
+    /// PostgreSQL database (when it has one) as `to/database.dump` (pg_dump).
+    pub fn backup(&self, to: &std::path::Path) {
+        copy_files(&self.data_dir(), to);
+        if !self.config.database_url.is_empty() {
+            let dump = to.join("database.dump");
+            run_tool(
+                "pg_dump",
+                &[
+                    "-Fc",
+                    "-f",
+                    dump.to_str().unwrap(),
+                    &self.config.database_url,
+                ],
+            );
+        }
+    }
+
+    /// Restores what [`TestServer::backup`] kept (the server stopped): the data directory's
+    /// files, and the database dropped, created again and filled from the dump.
+    pub fn restore(&self, from: &std::path::Path) {
+        let _ = std::fs::remove_dir_all(self.data_dir());
+        copy_files(from, &self.data_dir());
+        let _ = std::fs::remove_file(self.data_dir().join("database.dump"));
+        if !self.config.database_url.is_empty() {
+            let admin = std::env::var("FIELDLINE_TEST_POSTGRES").expect("the test cluster");
+            let name = self.config.database_url.rsplit('/').next().unwrap();
+            run_tool(
+                "psql",
+                &[
+                    "-q",
+                    &admin,
+                    "-c",
+                    &format!("DROP DATABASE {name} WITH (FORCE)"),
+                ],
+            );
+            run_tool(
+                "psql",
+                &[
+                    "-q",
+                    &admin,
+                    "-c",
+                    &format!(
+                        "CREATE DATABASE {name} TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'"
+                    ),
+                ],
+            );
+            let dump = from.join("database.dump");
+            run_tool(
+                "pg_restore",
+                &["-d", &self.config.database_url, dump.to_str().unwrap()],
+            );
+        }
+    }
+
+    /// The command line's global arguments that name this server's data: `--data-dir`, and
+    /// `--database-url` when it runs on PostgreSQL.
+    pub fn cli_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--data-dir".to_string(),
+            self.config.data_dir.display().to_string(),
+        ];
+        if !self.config.database_url.is_empty() {
+            args.push("--database-url".into());
+            args.push(self.config.database_url.clone());
+        }
+        args
     }
 
     /// Stops the server (its data stays).

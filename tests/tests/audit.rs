@@ -30,8 +30,7 @@ async fn history(
 
 fn cli_audit(server: &TestServer, args: &[&str]) -> Vec<AuditEntry> {
     let out = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(server.data_dir())
+        .args(server.cli_args())
         .arg("audit")
         .args(args)
         .arg("--json")
@@ -211,8 +210,7 @@ async fn who_changed_what_when_and_from_which_device() {
     assert_eq!(downloads.len(), 1);
     // Readable text form, too.
     let out = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(server.data_dir())
+        .args(server.cli_args())
         .args(["audit", "--job", &job.id])
         .output()
         .unwrap();

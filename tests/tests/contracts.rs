@@ -142,8 +142,9 @@ fn visit(phone: &Phone) -> (String, String) {
 }
 
 async fn cli(server: &TestServer, args: &[&str]) -> i32 {
-    let data = server.data_dir();
-    let mut all = vec!["fieldline", "--data-dir", data.to_str().unwrap()];
+    let global = server.cli_args();
+    let mut all = vec!["fieldline"];
+    all.extend(global.iter().map(String::as_str));
     all.extend_from_slice(args);
     fieldline_server::cli::run(fieldline_server::cli::Cli::parse_from(all)).await
 }

@@ -291,6 +291,7 @@ async fn login_errors_rate_limits_and_revocation() {
     expiring.listen = "127.0.0.1:0".into();
     expiring.token_ttl_days = 0;
     expiring.data_dir = server.dir.path().join("expiring");
+    expiring.database_url = fieldline_tests::test_database().unwrap_or_default();
     let expiring = fieldline_server::start(&expiring).await.unwrap();
     add_user_to(&expiring.env, "cm-li", Role::CustomerManager, UNIT);
     let short = Phone::login_at(&format!("http://{}", expiring.addr), "cm-li").await;
@@ -304,6 +305,7 @@ async fn login_errors_rate_limits_and_revocation() {
     strict.listen = "127.0.0.1:0".into();
     strict.login_attempts_per_minute = 3;
     strict.data_dir = server.dir.path().join("strict");
+    strict.database_url = fieldline_tests::test_database().unwrap_or_default();
     let strict = fieldline_server::start(&strict).await.unwrap();
     let url = format!("http://{}", strict.addr);
     let mut statuses = Vec::new();

@@ -352,7 +352,7 @@ async fn server_restored_from_backup_falls_back_to_automerge_sync() {
     // Back up the server, then more work reaches it.
     server.stop().await;
     let backup = server.dir.path().join("backup");
-    copy_dir(&server.data_dir(), &backup);
+    server.backup(&backup);
     server.restart().await;
     cm.store
         .edit(
@@ -366,8 +366,7 @@ async fn server_restored_from_backup_falls_back_to_automerge_sync() {
     cm.sync().await;
     // Disaster: the server is restored from the backup and loses that change.
     server.stop().await;
-    std::fs::remove_dir_all(server.data_dir()).unwrap();
-    copy_dir(&backup, &server.data_dir());
+    server.restore(&backup);
     server.restart().await;
     // The device's base is now unknown to the server: it falls back and loses nothing.
     cm.store
@@ -386,14 +385,6 @@ async fn server_restored_from_backup_falls_back_to_automerge_sync() {
     let s = server.job(&id).await;
     assert_eq!(s.notes, "第一段。第二段。");
     assert_eq!(s, cm.store.job(&id).unwrap());
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
 }
 
 /// Every change of a job as its author's phone holds it, against the server's change log.
@@ -415,7 +406,7 @@ async fn after_a_restore_fallback_and_a_real_restart_a_third_device_gets_everyth
     cm.sync().await;
     server.stop().await;
     let backup = server.dir.path().join("backup");
-    copy_dir(&server.data_dir(), &backup);
+    server.backup(&backup);
     server.restart().await;
     // Acknowledged, then lost with the restore.
     cm.store
@@ -430,8 +421,7 @@ async fn after_a_restore_fallback_and_a_real_restart_a_third_device_gets_everyth
         .unwrap();
     cm.sync().await;
     server.stop().await;
-    std::fs::remove_dir_all(server.data_dir()).unwrap();
-    copy_dir(&backup, &server.data_dir());
+    server.restore(&backup);
     server.restart().await;
     // Meanwhile the office works on the restored server; the manager pushes on top of what the
     // server lost: the push lacks its base, and the exchange falls back.

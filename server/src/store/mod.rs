@@ -19,6 +19,9 @@
 //! cap reads at the snapshot's `xmin`). [`ReadTx::feed_changes`] and friends are the only places
 //! that read positions.
 
+pub mod postgres;
+mod queries;
+pub mod sql;
 pub mod sqlite;
 
 use serde::{Deserialize, Serialize};
@@ -494,6 +497,27 @@ pub struct Stats {
     pub blobs: i64,
     pub uploads: i64,
     pub audit: i64,
+}
+
+/// Opens the store `config` names: `database_url` `postgres://…` (or `postgresql://…`),
+/// `sqlite://PATH` (a directory or a `.db` file), or, when empty, SQLite under `data_dir`.
+pub fn open(config: &crate::config::Config) -> Result<std::sync::Arc<dyn ServerStore>> {
+    let url = config.database_url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = postgres::PostgresStore::open(url, config.database_pool)?;
+        tracing::info!(database = store.target(), "PostgreSQL store");
+        return Ok(std::sync::Arc::new(store));
+    }
+    let dir = match url.strip_prefix("sqlite://") {
+        Some(path) => sqlite::dir_of(std::path::Path::new(path))?,
+        None if url.is_empty() => config.data_dir.clone(),
+        None => {
+            return Err(StoreError::Database(format!(
+                "数据库地址须以 sqlite:// 或 postgres:// 开头 / the database URL must start with sqlite:// or postgres://: {url}"
+            )));
+        }
+    };
+    Ok(std::sync::Arc::new(sqlite::SqliteStore::open(&dir)?))
 }
 
 /// A database that holds the server's state.

@@ -3,8 +3,8 @@
 //! writer connection behind a mutex and a pool of read-only connections beside it (WAL readers
 //! see the last commit and never wait for the writer).
 
-mod queries;
-
+use super::queries::{self, Conn};
+use super::sql::{Db, Dialect, Row, Value};
 use super::{ReadTx, Result, ServerStore, StoreError, WriteTx};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -44,6 +44,20 @@ impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         db_err(e)
     }
+}
+
+/// The directory of a `sqlite://` path: the path itself, or the folder of a `fieldline.db`.
+pub fn dir_of(path: &Path) -> Result<PathBuf> {
+    if path.file_name().is_some_and(|n| n == FILE) {
+        return Ok(path.parent().map(Path::to_path_buf).unwrap_or_default());
+    }
+    if path.extension().is_some_and(|e| e == "db") {
+        return Err(StoreError::Database(format!(
+            "SQLite 数据库文件须名为 {FILE} / the SQLite file must be called {FILE}: {}",
+            path.display()
+        )));
+    }
+    Ok(path.to_path_buf())
 }
 
 fn configure(conn: &Connection) -> Result<()> {
@@ -235,26 +249,73 @@ impl Drop for SqliteSavepoint<'_> {
     }
 }
 
-/// Access to the connection of a transaction guard.
-trait Conn {
-    fn conn(&self) -> &Connection;
-}
-
 impl Conn for SqliteRead<'_> {
-    fn conn(&self) -> &Connection {
+    fn db(&self) -> &dyn Db {
         self.conn.as_ref().expect("a live read transaction")
     }
 }
 
 impl Conn for SqliteWrite<'_> {
-    fn conn(&self) -> &Connection {
-        &self.conn
+    fn db(&self) -> &dyn Db {
+        &*self.conn
     }
 }
 
 impl Conn for SqliteSavepoint<'_> {
-    fn conn(&self) -> &Connection {
+    fn db(&self) -> &dyn Db {
         self.conn
+    }
+}
+
+fn to_sql(v: &Value) -> rusqlite::types::ToSqlOutput<'_> {
+    use rusqlite::types::{ToSqlOutput, ValueRef};
+    ToSqlOutput::Borrowed(match v {
+        Value::Null => ValueRef::Null,
+        Value::Int(i) => ValueRef::Integer(*i),
+        Value::Real(f) => ValueRef::Real(*f),
+        Value::Text(s) => ValueRef::Text(s.as_bytes()),
+        Value::Blob(b) => ValueRef::Blob(b),
+    })
+}
+
+fn from_sql(v: rusqlite::types::ValueRef<'_>) -> Value {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Int(i),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}
+
+impl Db for Connection {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn query(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
+        let mut stmt = self.prepare_cached(sql)?;
+        let columns = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(args.iter().map(to_sql)))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut row = Vec::with_capacity(columns);
+            for i in 0..columns {
+                row.push(from_sql(r.get_ref(i)?));
+            }
+            out.push(Row(row));
+        }
+        Ok(out)
+    }
+
+    fn execute(&self, sql: &str, args: &[Value]) -> Result<u64> {
+        let mut stmt = self.prepare_cached(sql)?;
+        Ok(stmt.execute(rusqlite::params_from_iter(args.iter().map(to_sql)))? as u64)
+    }
+
+    fn batch(&self, sql: &str) -> Result<()> {
+        Ok(self.execute_batch(sql)?)
     }
 }
 

@@ -1,7 +1,8 @@
-//! Every SQL statement of the server, grouped by concept. Reads are implemented once for any
-//! transaction guard that has a connection; writes for the write guards.
+//! Every SQL statement of the server, grouped by concept, written once for both stores (see
+//! [`super::sql`]). Reads are implemented for any transaction guard that has a connection;
+//! writes for the write guards.
 
-use super::Conn;
+use super::sql::{Db, Dialect, Row, Value, args};
 use crate::store::{
     AssessmentQuery, AuditEntry, AuditQuery, BlobRef, BoardCounts, BoardQuery, BoardRow, DeviceRow,
     FeedChange, JobCounts, JobListQuery, JobListRow, JobMeta, JobRow, ListSort, ManagerStats,
@@ -9,16 +10,19 @@ use crate::store::{
     StageClockRow, Stats, TokenRow, UploadRow, UserRow, WriteTx,
 };
 use crate::store::{DeviceSummary, SupervisionQuery, SupervisionRow, UserChange, UserSummary};
-use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Row, params, params_from_iter};
+
+/// Access to the connection of a transaction guard.
+pub(crate) trait Conn {
+    fn db(&self) -> &dyn Db;
+}
 
 /// How a write guard ends.
-pub(super) trait Finish {
+pub(crate) trait Finish {
     fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>>;
     fn commit(self: Box<Self>) -> Result<()>;
 }
 
-fn user_row(r: &Row, at: usize) -> rusqlite::Result<UserRow> {
+fn user_row(r: &Row, at: usize) -> Result<UserRow> {
     Ok(UserRow {
         id: r.get(at)?,
         username: r.get(at + 1)?,
@@ -33,16 +37,18 @@ fn user_row(r: &Row, at: usize) -> rusqlite::Result<UserRow> {
 const USER_COLS: &str =
     "u.id, u.username, u.password_hash, u.role, u.unit, u.display_name, u.disabled";
 
-fn upload_row(r: &Row) -> rusqlite::Result<UploadRow> {
+fn upload_row(r: &Row) -> Result<UploadRow> {
     Ok(UploadRow {
         id: r.get(0)?,
         username: r.get(1)?,
         job_id: r.get(2)?,
         sha256: r.get(3)?,
-        length: r.get::<_, i64>(4)? as u64,
-        offset: r.get::<_, i64>(5)? as u64,
+        length: r.get::<i64>(4)? as u64,
+        offset: r.get::<i64>(5)? as u64,
     })
 }
+
+const UPLOAD_COLS: &str = r#"id, username, job_id, sha256, length, "offset""#;
 
 fn json_list(text: String) -> Vec<String> {
     serde_json::from_str(&text).unwrap_or_default()
@@ -50,7 +56,7 @@ fn json_list(text: String) -> Vec<String> {
 
 /// The FROM and WHERE clauses and arguments of a job list query (paging aside). Every `{}` of a
 /// clause stands for its one argument. A text search drives the query from its matches.
-fn list_filter(q: &JobListQuery) -> (String, Vec<String>, Vec<Value>) {
+fn list_filter(q: &JobListQuery, dialect: Dialect) -> (String, Vec<String>, Vec<Value>) {
     let mut clauses = Vec::new();
     let mut args: Vec<Value> = Vec::new();
     let mut push = |clause: &str, v: Value, clauses: &mut Vec<String>| {
@@ -91,11 +97,7 @@ fn list_filter(q: &JobListQuery) -> (String, Vec<String>, Vec<Value>) {
         push("j.accepted_on <= {}", Value::Text(v), &mut clauses);
     }
     if let Some(k) = q.key_project {
-        push(
-            "j.key_project = {}",
-            Value::Integer(i64::from(k)),
-            &mut clauses,
-        );
+        push("j.key_project = {}", Value::from(k), &mut clauses);
     }
     if let Some(v) = text(&q.visit_state) {
         push("j.visit_state = {}", Value::Text(v), &mut clauses);
@@ -105,19 +107,26 @@ fn list_filter(q: &JobListQuery) -> (String, Vec<String>, Vec<Value>) {
     }
     let mut from = "jobs j".to_string();
     if let Some(t) = text(&q.text) {
-        // Three characters or more without wildcards: the trigram index finds the matches.
-        // Shorter text (a two-character name) or text with LIKE's wildcards in it: a scan of
-        // the narrow search rows.
         let special = t.contains(['\\', '%', '_']);
         let escaped = t
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
-        let matches = if !special && t.chars().count() >= 3 {
-            "SELECT t.job_id FROM job_text_index x CROSS JOIN job_text t \
-             WHERE x.text LIKE {} AND t.id = x.rowid"
-        } else {
-            "SELECT t.job_id FROM job_text t WHERE t.text LIKE {} ESCAPE '\\'"
+        let matches = match dialect {
+            // Three characters or more without wildcards: the trigram index finds the matches.
+            // Shorter text (a two-character name) or text with LIKE's wildcards in it: a scan of
+            // the narrow search rows.
+            Dialect::Sqlite if !special && t.chars().count() >= 3 => {
+                "SELECT t.job_id FROM job_text_index x CROSS JOIN job_text t \
+                 WHERE x.text LIKE {} AND t.id = x.rowid"
+            }
+            Dialect::Sqlite => "SELECT t.job_id FROM job_text t WHERE t.text LIKE {} ESCAPE '\\'",
+            // The same expression as the trigram index of the PostgreSQL schema.
+            Dialect::Postgres => {
+                "SELECT t.job_id FROM jobs t \
+                 WHERE lower(t.job_no || ' ' || t.customer_name || ' ' || t.address) \
+                 LIKE lower({}) ESCAPE '\\'"
+            }
         };
         args.push(Value::Text(format!("%{escaped}%")));
         from = format!(
@@ -160,7 +169,7 @@ fn board_filter(q: &BoardQuery) -> (String, Vec<Value>) {
         );
     }
     if let Some(k) = q.key_project {
-        push("j.key_project = {}", Value::Integer(i64::from(k)));
+        push("j.key_project = {}", Value::from(k));
     }
     (format!("WHERE {}", clauses.join(" AND ")), args)
 }
@@ -171,7 +180,7 @@ const CLOCK_COLS: &str = "c.stage, c.started_on, c.due_on, c.used_days, c.limit_
 const REFERENCE_COLS: &str =
     "seq, kind, id, version, unit, effective_from, body, installed_at, installed_by";
 
-fn reference_row(r: &Row) -> rusqlite::Result<ReferenceRow> {
+fn reference_row(r: &Row) -> Result<ReferenceRow> {
     Ok(ReferenceRow {
         seq: r.get(0)?,
         kind: r.get(1)?,
@@ -185,7 +194,7 @@ fn reference_row(r: &Row) -> rusqlite::Result<ReferenceRow> {
     })
 }
 
-fn clock_row(r: &Row, at: usize) -> rusqlite::Result<StageClockRow> {
+fn clock_row(r: &Row, at: usize) -> Result<StageClockRow> {
     Ok(StageClockRow {
         stage: r.get(at)?,
         started_on: r.get(at + 1)?,
@@ -216,23 +225,19 @@ const LIST_COLS: &str = "j.job_id, j.unit, j.kind, j.job_no, j.status, j.custome
 
 impl<T: Conn> ReadTx for T {
     fn user_by_name(&self, username: &str) -> Result<Option<UserRow>> {
-        Ok(self
-            .conn()
-            .prepare_cached(&format!(
-                "SELECT {USER_COLS} FROM users u WHERE u.username = ?1"
-            ))?
-            .query_row([username], |r| user_row(r, 0))
-            .optional()?)
+        self.db().opt(
+            &format!("SELECT {USER_COLS} FROM users u WHERE u.username = ?1"),
+            args![username],
+            |r| user_row(r, 0),
+        )
     }
 
     fn device(&self, device_id: &str) -> Result<Option<DeviceRow>> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT device_id, user_id, last_seen, public_key, actor FROM devices
-                 WHERE device_id = ?1",
-            )?
-            .query_row([device_id], |r| {
+        self.db().opt(
+            "SELECT device_id, user_id, last_seen, public_key, actor FROM devices
+             WHERE device_id = ?1",
+            args![device_id],
+            |r| {
                 Ok(DeviceRow {
                     device_id: r.get(0)?,
                     user_id: r.get(1)?,
@@ -240,20 +245,21 @@ impl<T: Conn> ReadTx for T {
                     public_key: r.get(3)?,
                     actor: r.get(4)?,
                 })
-            })
-            .optional()?)
+            },
+        )
     }
 
     fn token(&self, hash: &[u8]) -> Result<Option<TokenRow>> {
-        Ok(self
-            .conn()
-            .prepare_cached(&format!(
-                "SELECT {USER_COLS}, t.device_id, d.actor, t.expires_at, t.revoked_at IS NOT NULL
+        self.db().opt(
+            &format!(
+                "SELECT {USER_COLS}, t.device_id, d.actor, t.expires_at,
+                    CASE WHEN t.revoked_at IS NULL THEN 0 ELSE 1 END
                  FROM tokens t JOIN users u ON u.id = t.user_id
                  LEFT JOIN devices d ON d.device_id = t.device_id
                  WHERE t.hash = ?1"
-            ))?
-            .query_row([hash], |r| {
+            ),
+            args![hash],
+            |r| {
                 Ok(TokenRow {
                     user: user_row(r, 0)?,
                     device_id: r.get(7)?,
@@ -261,17 +267,15 @@ impl<T: Conn> ReadTx for T {
                     expires_at: r.get(9)?,
                     revoked: r.get(10)?,
                 })
-            })
-            .optional()?)
+            },
+        )
     }
 
     fn job_meta(&self, job_id: &str) -> Result<Option<JobMeta>> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT job_id, unit, created_by, doc_seq, snapshot_seq FROM jobs WHERE job_id = ?1",
-            )?
-            .query_row([job_id], |r| {
+        self.db().opt(
+            "SELECT job_id, unit, created_by, doc_seq, snapshot_seq FROM jobs WHERE job_id = ?1",
+            args![job_id],
+            |r| {
                 Ok(JobMeta {
                     job_id: r.get(0)?,
                     unit: r.get(1)?,
@@ -279,81 +283,76 @@ impl<T: Conn> ReadTx for T {
                     doc_seq: r.get(3)?,
                     snapshot_seq: r.get(4)?,
                 })
-            })
-            .optional()?)
+            },
+        )
     }
 
     fn job_bytes(&self, job_id: &str) -> Result<Option<Vec<u8>>> {
-        let conn = self.conn();
-        let row: Option<(Option<Vec<u8>>, i64)> = conn
-            .prepare_cached(
-                "SELECT s.snapshot, j.snapshot_seq FROM jobs j
-                 LEFT JOIN job_snapshots s ON s.job_id = j.job_id WHERE j.job_id = ?1",
-            )?
-            .query_row([job_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
+        let db = self.db();
+        let row: Option<(Option<Vec<u8>>, i64)> = db.opt(
+            "SELECT s.snapshot, j.snapshot_seq FROM jobs j
+             LEFT JOIN job_snapshots s ON s.job_id = j.job_id WHERE j.job_id = ?1",
+            args![job_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         let Some((snapshot, snapshot_seq)) = row else {
             return Ok(None);
         };
         let mut bytes = snapshot.unwrap_or_default();
-        let mut stmt = conn.prepare_cached(
+        for mut row in db.query(
             "SELECT bytes FROM changes WHERE job_id = ?1 AND seq > ?2 ORDER BY seq",
-        )?;
-        for chunk in stmt.query_map(params![job_id, snapshot_seq], |r| r.get::<_, Vec<u8>>(0))? {
-            bytes.extend(chunk?);
+            args![job_id, snapshot_seq],
+        )? {
+            if let Value::Blob(chunk) = row.take(0) {
+                bytes.extend(chunk);
+            }
         }
         Ok(Some(bytes))
     }
 
     fn has_access(&self, job_id: &str, username: &str) -> Result<bool> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT 1 FROM job_access WHERE job_id = ?1 AND username = ?2")?
-            .query_row(params![job_id, username], |_| Ok(()))
-            .optional()?
-            .is_some())
+        Ok(!self
+            .db()
+            .query(
+                "SELECT 1 FROM job_access WHERE job_id = ?1 AND username = ?2",
+                args![job_id, username],
+            )?
+            .is_empty())
     }
 
     fn access_users(&self, job_id: &str) -> Result<Vec<String>> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT username FROM job_access WHERE job_id = ?1 ORDER BY username")?
-            .query_map([job_id], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?)
+        self.db().column(
+            "SELECT username FROM job_access WHERE job_id = ?1 ORDER BY username",
+            args![job_id],
+        )
     }
 
     fn changes_after_snapshot(&self, job_id: &str) -> Result<i64> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT COUNT(*) FROM changes c JOIN jobs j ON j.job_id = c.job_id
+        self.db().value(
+            "SELECT COUNT(*) FROM changes c JOIN jobs j ON j.job_id = c.job_id
              WHERE c.job_id = ?1 AND c.seq > j.snapshot_seq",
-            )?
-            .query_row([job_id], |r| r.get(0))?)
+            args![job_id],
+        )
     }
 
     fn job_change_count(&self, job_id: &str) -> Result<i64> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT COUNT(*) FROM changes WHERE job_id = ?1")?
-            .query_row([job_id], |r| r.get(0))?)
+        self.db().value(
+            "SELECT COUNT(*) FROM changes WHERE job_id = ?1",
+            args![job_id],
+        )
     }
 
     fn max_seq(&self) -> Result<i64> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM changes")?
-            .query_row([], |r| r.get(0))?)
+        self.db()
+            .value("SELECT COALESCE(MAX(seq), 0) FROM changes", args![])
     }
 
     fn fallback_state(&self, device_id: &str, job_id: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT state FROM fallback_state WHERE device_id = ?1 AND job_id = ?2",
-            )?
-            .query_row(params![device_id, job_id], |r| r.get(0))
-            .optional()?)
+        self.db().opt(
+            "SELECT state FROM fallback_state WHERE device_id = ?1 AND job_id = ?2",
+            args![device_id, job_id],
+            |r| r.get(0),
+        )
     }
 
     fn feed_changes(
@@ -366,7 +365,8 @@ impl<T: Conn> ReadTx for T {
         let (sql, key) = match scope {
             Scope::All => (
                 "SELECT c.seq, c.job_id, c.bytes FROM changes c
-                 WHERE c.seq > ?1 AND c.origin_device != ?2 AND ?3 = ?3 ORDER BY c.seq LIMIT ?4",
+                 WHERE c.seq > ?1 AND c.origin_device != ?2 AND CAST(?3 AS TEXT) = ''
+                 ORDER BY c.seq LIMIT ?4",
                 "",
             ),
             Scope::Unit(unit) => (
@@ -380,107 +380,106 @@ impl<T: Conn> ReadTx for T {
                 user,
             ),
         };
-        Ok(self
-            .conn()
-            .prepare_cached(sql)?
-            .query_map(params![cursor, device_id, key, limit], |r| {
+        let rows = self.db().query(sql, args![cursor, device_id, key, limit])?;
+        rows.into_iter()
+            .map(|mut r| {
                 Ok(FeedChange {
                     seq: r.get(0)?,
                     job_id: r.get(1)?,
-                    bytes: r.get(2)?,
+                    bytes: match r.take(2) {
+                        Value::Blob(b) => b,
+                        _ => Vec::new(),
+                    },
                 })
-            })?
-            .collect::<rusqlite::Result<_>>()?)
+            })
+            .collect()
     }
 
     fn entered_jobs(&self, username: &str, from: i64, to: i64) -> Result<Vec<(String, i64)>> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT job_id, entered_seq FROM job_access
-                 WHERE username = ?1 AND entered_seq > ?2 AND entered_seq <= ?3",
-            )?
-            .query_map(params![username, from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?)
+        self.db().all(
+            "SELECT job_id, entered_seq FROM job_access
+             WHERE username = ?1 AND entered_seq > ?2 AND entered_seq <= ?3",
+            args![username, from, to],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     fn left_jobs(&self, username: &str, from: i64, to: i64) -> Result<Vec<String>> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT DISTINCT l.job_id FROM access_left l
-                 WHERE l.username = ?1 AND l.pos > ?2 AND l.pos <= ?3
-                   AND NOT EXISTS (SELECT 1 FROM job_access a
-                                   WHERE a.job_id = l.job_id AND a.username = l.username)
-                 ORDER BY l.job_id",
-            )?
-            .query_map(params![username, from, to], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?)
+        self.db().column(
+            "SELECT DISTINCT l.job_id FROM access_left l
+             WHERE l.username = ?1 AND l.pos > ?2 AND l.pos <= ?3
+               AND NOT EXISTS (SELECT 1 FROM job_access a
+                               WHERE a.job_id = l.job_id AND a.username = l.username)
+             ORDER BY l.job_id",
+            args![username, from, to],
+        )
     }
 
     fn job_changes_upto(&self, job_id: &str, upto: i64) -> Result<Vec<(i64, Vec<u8>)>> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT seq, bytes FROM changes WHERE job_id = ?1 AND seq <= ?2 ORDER BY seq",
-            )?
-            .query_map(params![job_id, upto], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?)
+        let rows = self.db().query(
+            "SELECT seq, bytes FROM changes WHERE job_id = ?1 AND seq <= ?2 ORDER BY seq",
+            args![job_id, upto],
+        )?;
+        rows.into_iter()
+            .map(|mut r| {
+                let bytes = match r.take(1) {
+                    Value::Blob(b) => b,
+                    _ => Vec::new(),
+                };
+                Ok((r.get(0)?, bytes))
+            })
+            .collect()
     }
 
     fn blob_ref_bytes(&self, sha256: &str, job_id: &str) -> Result<Option<i64>> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT bytes FROM blob_ref WHERE sha256 = ?1 AND job_id = ?2")?
-            .query_row(params![sha256, job_id], |r| r.get(0))
-            .optional()?)
+        self.db().opt(
+            "SELECT bytes FROM blob_ref WHERE sha256 = ?1 AND job_id = ?2",
+            args![sha256, job_id],
+            |r| r.get(0),
+        )
     }
 
     fn blob_refs(&self, sha256: &str) -> Result<Vec<(String, String, String)>> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT job_id, mime, role FROM blob_ref WHERE sha256 = ?1")?
-            .query_map([sha256], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<_>>()?)
+        self.db().all(
+            "SELECT job_id, mime, role FROM blob_ref WHERE sha256 = ?1",
+            args![sha256],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
     }
 
     fn blob_stored(&self, sha256: &str) -> Result<bool> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1")?
-            .query_row([sha256], |_| Ok(()))
-            .optional()?
-            .is_some())
+        Ok(!self
+            .db()
+            .query("SELECT 1 FROM blobs WHERE sha256 = ?1", args![sha256])?
+            .is_empty())
     }
 
     fn upload(&self, id: &str, username: &str) -> Result<Option<UploadRow>> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT id, username, job_id, sha256, length, offset FROM uploads
-                 WHERE id = ?1 AND username = ?2",
-            )?
-            .query_row(params![id, username], upload_row)
-            .optional()?)
+        self.db().opt(
+            &format!("SELECT {UPLOAD_COLS} FROM uploads WHERE id = ?1 AND username = ?2"),
+            args![id, username],
+            upload_row,
+        )
     }
 
     fn upload_of(&self, username: &str, sha256: &str) -> Result<Option<UploadRow>> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT id, username, job_id, sha256, length, offset FROM uploads
-                 WHERE username = ?1 AND sha256 = ?2 ORDER BY created_at DESC LIMIT 1",
-            )?
-            .query_row(params![username, sha256], upload_row)
-            .optional()?)
+        self.db().opt(
+            &format!(
+                "SELECT {UPLOAD_COLS} FROM uploads
+                 WHERE username = ?1 AND sha256 = ?2 ORDER BY created_at DESC LIMIT 1"
+            ),
+            args![username, sha256],
+            upload_row,
+        )
     }
 
     fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
         const COLUMNS: &str = "SELECT id, at, kind, username, role, device_id, job_id, change_hash,
                     device_time, sections, paths, detail
              FROM audit
-             WHERE (?1 IS NULL OR job_id = ?1) AND (?2 IS NULL OR username = ?2)
-               AND (?3 IS NULL OR at >= ?3)";
+             WHERE (CAST(?1 AS TEXT) IS NULL OR job_id = ?1)
+               AND (CAST(?2 AS TEXT) IS NULL OR username = ?2)
+               AND (CAST(?3 AS BIGINT) IS NULL OR at >= ?3)";
         let (sql, cursor) = match q.before_id {
             Some(before) => (
                 format!("{COLUMNS} AND id < ?4 ORDER BY id DESC LIMIT ?5"),
@@ -491,9 +490,9 @@ impl<T: Conn> ReadTx for T {
                 q.after_id.unwrap_or(0),
             ),
         };
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt.query_map(
-            params![q.job_id, q.username, q.since, cursor, q.limit.max(1)],
+        self.db().all(
+            &sql,
+            args![&q.job_id, &q.username, q.since, cursor, q.limit.max(1)],
             |r| {
                 Ok(AuditEntry {
                     id: r.get(0)?,
@@ -507,44 +506,42 @@ impl<T: Conn> ReadTx for T {
                     device_time: r.get(8)?,
                     sections: json_list(r.get(9)?),
                     paths: json_list(r.get(10)?),
-                    detail: serde_json::from_str(&r.get::<_, String>(11)?).unwrap_or_default(),
+                    detail: serde_json::from_str(&r.get::<String>(11)?).unwrap_or_default(),
                 })
             },
-        )?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        )
     }
 
     fn reference_data(&self, kind: Option<&str>) -> Result<Vec<ReferenceRow>> {
-        Ok(self
-            .conn()
-            .prepare_cached(&format!(
-                "SELECT {REFERENCE_COLS} FROM reference_data WHERE (?1 IS NULL OR kind = ?1)
-                 ORDER BY seq"
-            ))?
-            .query_map([kind], reference_row)?
-            .collect::<rusqlite::Result<_>>()?)
+        self.db().all(
+            &format!(
+                "SELECT {REFERENCE_COLS} FROM reference_data
+                 WHERE (CAST(?1 AS TEXT) IS NULL OR kind = ?1) ORDER BY seq"
+            ),
+            args![kind],
+            reference_row,
+        )
     }
 
     fn reference_after(&self, after: i64, unit: &str, limit: u32) -> Result<Vec<ReferenceRow>> {
-        Ok(self
-            .conn()
-            .prepare_cached(&format!(
+        self.db().all(
+            &format!(
                 "SELECT {REFERENCE_COLS} FROM reference_data
                  WHERE seq > ?1 AND (unit IS NULL OR unit = ?2) ORDER BY seq LIMIT ?3"
-            ))?
-            .query_map(params![after, unit, limit], reference_row)?
-            .collect::<rusqlite::Result<_>>()?)
+            ),
+            args![after, unit, limit],
+            reference_row,
+        )
     }
 
     fn max_reference_seq(&self) -> Result<i64> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM reference_data")?
-            .query_row([], |r| r.get(0))?)
+        self.db()
+            .value("SELECT COALESCE(MAX(seq), 0) FROM reference_data", args![])
     }
 
     fn list_jobs(&self, q: &JobListQuery) -> Result<Vec<JobListRow>> {
-        let (from, mut clauses, mut args) = list_filter(q);
+        let db = self.db();
+        let (from, mut clauses, mut args) = list_filter(q, db.dialect());
         let (expr, dir, cmp) = list_sort(q.sort);
         // Updated sorts numerically: compare the number, not its text.
         let (key_expr, key_cmp_expr) = match q.sort {
@@ -553,7 +550,7 @@ impl<T: Conn> ReadTx for T {
         };
         if let Some((key, id)) = &q.after {
             let key = match q.sort {
-                ListSort::Updated => Value::Integer(key.parse().unwrap_or(0)),
+                ListSort::Updated => Value::Int(key.parse().unwrap_or(0)),
                 _ => Value::Text(key.clone()),
             };
             args.push(key);
@@ -574,8 +571,7 @@ impl<T: Conn> ReadTx for T {
              ORDER BY {key_cmp_expr} {dir}, j.job_id {dir} LIMIT {}",
             q.limit.clamp(1, 1000)
         );
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
+        db.all(&sql, &args, |r| {
             Ok(JobListRow {
                 job_id: r.get(0)?,
                 unit: r.get(1)?,
@@ -596,12 +592,12 @@ impl<T: Conn> ReadTx for T {
                 visit_state: r.get(16)?,
                 sort_key: r.get(17)?,
             })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
     }
 
     fn count_jobs(&self, q: &JobListQuery) -> Result<JobCounts> {
-        let (from, clauses, args) = list_filter(q);
+        let db = self.db();
+        let (from, clauses, args) = list_filter(q, db.dialect());
         let where_sql = if clauses.is_empty() {
             String::new()
         } else {
@@ -612,14 +608,12 @@ impl<T: Conn> ReadTx for T {
             "SELECT j.status, j.sla_state, j.review_state, COUNT(*)
              FROM {from} {where_sql} GROUP BY j.status, j.sla_state, j.review_state"
         );
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
+        let rows = db.all(&sql, &args, |r| {
             Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                r.get::<_, Option<String>>(2)?
-                    .unwrap_or_else(|| "none".into()),
-                r.get::<_, i64>(3)?,
+                r.get::<String>(0)?,
+                r.get::<Option<String>>(1)?.unwrap_or_default(),
+                r.get::<Option<String>>(2)?.unwrap_or_else(|| "none".into()),
+                r.get::<i64>(3)?,
             ))
         })?;
         let mut counts = JobCounts::default();
@@ -630,8 +624,7 @@ impl<T: Conn> ReadTx for T {
             Some((_, c)) => *c += n,
             None => list.push((k.to_string(), n)),
         };
-        for row in rows {
-            let (status, sla, review, n) = row?;
+        for (status, sla, review, n) in rows {
             counts.total += n;
             add(&mut counts.by_status, &status, n);
             if !sla.is_empty() {
@@ -643,17 +636,18 @@ impl<T: Conn> ReadTx for T {
     }
 
     fn board_rows(&self, q: &BoardQuery) -> Result<Vec<BoardRow>> {
+        let db = self.db();
         let (where_sql, args) = board_filter(q);
         let sql = format!(
             "SELECT j.job_id, j.job_no, j.unit, j.kind, j.customer_name, j.customer_manager,
                     j.project_manager, j.key_project, {CLOCK_COLS}
-             FROM job_clocks c INDEXED BY job_clocks_warning JOIN jobs j ON j.job_id = c.job_id
+             FROM job_clocks c {} JOIN jobs j ON j.job_id = c.job_id
              {where_sql}
              ORDER BY c.warn_rank DESC, c.due_on, j.job_id LIMIT {}",
+            db.dialect().indexed_by("job_clocks_warning"),
             q.limit.clamp(1, 1000)
         );
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
+        db.all(&sql, &args, |r| {
             Ok(BoardRow {
                 job_id: r.get(0)?,
                 job_no: r.get(1)?,
@@ -665,8 +659,7 @@ impl<T: Conn> ReadTx for T {
                 key_project: r.get(7)?,
                 clock: clock_row(r, 8)?,
             })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
     }
 
     fn board_counts(&self, q: &BoardQuery) -> Result<BoardCounts> {
@@ -677,11 +670,8 @@ impl<T: Conn> ReadTx for T {
                  FROM job_clocks c JOIN jobs j ON j.job_id = c.job_id {where_sql}
                  GROUP BY 1, 2 ORDER BY 1, 2"
             );
-            let mut stmt = self.conn().prepare_cached(&sql)?;
-            let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
+            self.db()
+                .all(&sql, &args, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         };
         Ok(BoardCounts {
             by_stage: count("c.stage")?,
@@ -690,245 +680,240 @@ impl<T: Conn> ReadTx for T {
     }
 
     fn powered_jobs(&self, q: &AssessmentQuery) -> Result<Vec<PoweredJob>> {
-        let mut stmt = self.conn().prepare_cached(
+        self.db().all(
             "SELECT kind, customer_manager, accepted_on, powered_on, satisfaction FROM jobs
-             WHERE (?1 IS NULL OR unit = ?1) AND powered_on >= ?2 AND powered_on <= ?3",
-        )?;
-        let rows = stmt.query_map(params![q.unit, q.from, q.to], |r| {
-            Ok(PoweredJob {
-                kind: r.get(0)?,
-                customer_manager: r.get(1)?,
-                accepted_on: r.get(2)?,
-                powered_on: r.get(3)?,
-                satisfaction: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+             WHERE (CAST(?1 AS TEXT) IS NULL OR unit = ?1) AND powered_on >= ?2
+               AND powered_on <= ?3",
+            args![&q.unit, &q.from, &q.to],
+            |r| {
+                Ok(PoweredJob {
+                    kind: r.get(0)?,
+                    customer_manager: r.get(1)?,
+                    accepted_on: r.get(2)?,
+                    powered_on: r.get(3)?,
+                    satisfaction: r.get(4)?,
+                })
+            },
+        )
     }
 
     fn stage_outcomes(&self, q: &AssessmentQuery) -> Result<Vec<(String, String, String, i64)>> {
-        let mut stmt = self.conn().prepare_cached(
+        self.db().all(
             "SELECT c.stage, COALESCE(j.customer_manager, ''), c.state, COUNT(*)
              FROM job_clocks c JOIN jobs j ON j.job_id = c.job_id
-             WHERE c.ended_on >= ?2 AND c.ended_on <= ?3 AND (?1 IS NULL OR j.unit = ?1)
+             WHERE c.ended_on >= ?2 AND c.ended_on <= ?3
+               AND (CAST(?1 AS TEXT) IS NULL OR j.unit = ?1)
              GROUP BY 1, 2, 3",
-        )?;
-        let rows = stmt.query_map(params![q.unit, q.from, q.to], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            args![&q.unit, &q.from, &q.to],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
     }
 
     fn running_projects(&self, q: &AssessmentQuery) -> Result<Vec<ProjectClock>> {
-        let mut stmt = self.conn().prepare_cached(
+        self.db().all(
             "SELECT j.project_manager, c.state, j.project_progress
              FROM job_clocks c JOIN jobs j ON j.job_id = c.job_id
              WHERE c.stage = 'supporting_works' AND c.ended_on IS NULL
-               AND (?1 IS NULL OR j.unit = ?1)",
-        )?;
-        let rows = stmt.query_map(params![q.unit], |r| {
-            Ok(ProjectClock {
-                project_manager: r.get(0)?,
-                state: r.get(1)?,
-                progress: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+               AND (CAST(?1 AS TEXT) IS NULL OR j.unit = ?1)",
+            args![&q.unit],
+            |r| {
+                Ok(ProjectClock {
+                    project_manager: r.get(0)?,
+                    state: r.get(1)?,
+                    progress: r.get(2)?,
+                })
+            },
+        )
     }
 
     fn manager_stats(&self, unit: &str) -> Result<Vec<ManagerStats>> {
-        let mut stmt = self.conn().prepare_cached(
+        self.db().all(
             "SELECT customer_manager, COUNT(*),
-                    SUM(CASE WHEN status IN ('powered_on', 'closed') THEN 0 ELSE 1 END),
-                    AVG(satisfaction), COUNT(satisfaction)
+                    CAST(SUM(CASE WHEN status IN ('powered_on', 'closed') THEN 0 ELSE 1 END)
+                        AS BIGINT),
+                    CAST(AVG(satisfaction) AS DOUBLE PRECISION), COUNT(satisfaction)
              FROM jobs WHERE unit = ?1 AND customer_manager IS NOT NULL
              GROUP BY customer_manager",
-        )?;
-        let rows = stmt.query_map([unit], |r| {
-            Ok(ManagerStats {
-                username: r.get(0)?,
-                handled: r.get(1)?,
-                open: r.get(2)?,
-                satisfaction: r.get(3)?,
-                visits: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            args![unit],
+            |r| {
+                Ok(ManagerStats {
+                    username: r.get(0)?,
+                    handled: r.get(1)?,
+                    open: r.get(2)?,
+                    satisfaction: r.get(3)?,
+                    visits: r.get(4)?,
+                })
+            },
+        )
     }
 
     fn user_list(&self, unit: Option<&str>) -> Result<Vec<UserSummary>> {
-        let mut stmt = self.conn().prepare_cached(
+        self.db().all(
             "SELECT username, display_name, role, unit, disabled, created_at, leader FROM users
-             WHERE (?1 IS NULL OR unit = ?1) ORDER BY unit, role, username",
-        )?;
-        let rows = stmt.query_map([unit], |r| {
-            Ok(UserSummary {
-                username: r.get(0)?,
-                display_name: r.get(1)?,
-                role: r.get(2)?,
-                unit: r.get(3)?,
-                disabled: r.get(4)?,
-                created_at: r.get(5)?,
-                leader: r.get(6)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+             WHERE (CAST(?1 AS TEXT) IS NULL OR unit = ?1) ORDER BY unit, role, username",
+            args![unit],
+            |r| {
+                Ok(UserSummary {
+                    username: r.get(0)?,
+                    display_name: r.get(1)?,
+                    role: r.get(2)?,
+                    unit: r.get(3)?,
+                    disabled: r.get(4)?,
+                    created_at: r.get(5)?,
+                    leader: r.get(6)?,
+                })
+            },
+        )
     }
 
     fn user_devices(&self, user_id: i64, now: i64) -> Result<Vec<DeviceSummary>> {
-        let mut stmt = self.conn().prepare_cached(
+        self.db().all(
             "SELECT d.device_id, d.first_seen, d.last_seen,
                     (SELECT COUNT(*) FROM tokens t WHERE t.device_id = d.device_id
                         AND t.user_id = d.user_id AND t.revoked_at IS NULL AND t.expires_at > ?2)
              FROM devices d WHERE d.user_id = ?1 ORDER BY d.last_seen DESC",
-        )?;
-        let rows = stmt.query_map(params![user_id, now], |r| {
-            Ok(DeviceSummary {
-                device_id: r.get(0)?,
-                first_seen: r.get(1)?,
-                last_seen: r.get(2)?,
-                active_tokens: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            args![user_id, now],
+            |r| {
+                Ok(DeviceSummary {
+                    device_id: r.get(0)?,
+                    first_seen: r.get(1)?,
+                    last_seen: r.get(2)?,
+                    active_tokens: r.get(3)?,
+                })
+            },
+        )
     }
 
     fn units(&self) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn()
-            .prepare_cached("SELECT DISTINCT unit FROM users WHERE disabled = 0 ORDER BY unit")?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.db().column(
+            "SELECT DISTINCT unit FROM users WHERE disabled = 0 ORDER BY unit",
+            args![],
+        )
     }
 
     fn stage_clocks(&self, job_id: &str) -> Result<Vec<StageClockRow>> {
-        let mut stmt = self.conn().prepare_cached(&format!(
-            "SELECT {CLOCK_COLS} FROM job_clocks c WHERE c.job_id = ?1 ORDER BY c.started_on"
-        ))?;
-        let rows = stmt.query_map([job_id], |r| clock_row(r, 0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.db().all(
+            &format!(
+                "SELECT {CLOCK_COLS} FROM job_clocks c WHERE c.job_id = ?1 ORDER BY c.started_on"
+            ),
+            args![job_id],
+            |r| clock_row(r, 0),
+        )
     }
 
     fn supervision_orders(&self, q: &SupervisionQuery) -> Result<Vec<SupervisionRow>> {
-        let mut stmt = self.conn().prepare_cached(
+        self.db().all(
             "SELECT job_id, order_id, unit, job_no, manager, manager_name, issued_by, stage, reason,
                 issued_at, due_on, answered_at, escalated_at, leaders, closed_at
              FROM supervision_orders
-             WHERE (?1 IS NULL OR unit = ?1) AND (?2 = 0 OR closed_at IS NULL)
+             WHERE (CAST(?1 AS TEXT) IS NULL OR unit = ?1) AND (?2 = 0 OR closed_at IS NULL)
              ORDER BY closed_at IS NOT NULL, escalated_at IS NULL, answered_at IS NOT NULL,
                 due_on, job_no, order_id
              LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![q.unit, q.open_only, q.limit], |r| {
-            Ok(SupervisionRow {
-                job_id: r.get(0)?,
-                order_id: r.get(1)?,
-                unit: r.get(2)?,
-                job_no: r.get(3)?,
-                manager: r.get(4)?,
-                manager_name: r.get(5)?,
-                issued_by: r.get(6)?,
-                stage: r.get(7)?,
-                reason: r.get(8)?,
-                issued_at: r.get(9)?,
-                due_on: r.get(10)?,
-                answered_at: r.get(11)?,
-                escalated_at: r.get(12)?,
-                leaders: r.get(13)?,
-                closed_at: r.get(14)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            args![&q.unit, q.open_only, q.limit],
+            |r| {
+                Ok(SupervisionRow {
+                    job_id: r.get(0)?,
+                    order_id: r.get(1)?,
+                    unit: r.get(2)?,
+                    job_no: r.get(3)?,
+                    manager: r.get(4)?,
+                    manager_name: r.get(5)?,
+                    issued_by: r.get(6)?,
+                    stage: r.get(7)?,
+                    reason: r.get(8)?,
+                    issued_at: r.get(9)?,
+                    due_on: r.get(10)?,
+                    answered_at: r.get(11)?,
+                    escalated_at: r.get(12)?,
+                    leaders: r.get(13)?,
+                    closed_at: r.get(14)?,
+                })
+            },
+        )
     }
 
     fn late_orders(&self, today: &str, limit: u32) -> Result<Vec<(String, String)>> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT job_id, order_id FROM supervision_orders INDEXED BY supervision_late
+        let db = self.db();
+        db.all(
+            &format!(
+                "SELECT job_id, order_id FROM supervision_orders {}
                  WHERE closed_at IS NULL AND answered_at IS NULL AND escalated_at IS NULL
                     AND due_on < ?1
                  ORDER BY due_on, job_id, order_id LIMIT ?2",
-            )?
-            .query_map(params![today, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?)
+                db.dialect().indexed_by("supervision_late")
+            ),
+            args![today, limit],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     fn unit_leaders(&self, unit: &str) -> Result<Vec<(String, String)>> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT username, display_name FROM users
-                 WHERE unit = ?1 AND leader = 1 AND disabled = 0 ORDER BY username",
-            )?
-            .query_map([unit], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?)
+        self.db().all(
+            "SELECT username, display_name FROM users
+             WHERE unit = ?1 AND leader = 1 AND disabled = 0 ORDER BY username",
+            args![unit],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     fn state(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT value FROM server_state WHERE key = ?1")?
-            .query_row([key], |r| r.get(0))
-            .optional()?)
+        self.db().opt(
+            "SELECT value FROM server_state WHERE key = ?1",
+            args![key],
+            |r| r.get(0),
+        )
     }
 
     fn job_clock(&self, job_id: &str) -> Result<Option<(Option<String>, Option<String>)>> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT next_due, sla_state FROM jobs WHERE job_id = ?1")?
-            .query_row([job_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?)
+        self.db().opt(
+            "SELECT next_due, sla_state FROM jobs WHERE job_id = ?1",
+            args![job_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     fn running_clocks(&self, after: &str, limit: u32) -> Result<Vec<String>> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT job_id FROM jobs INDEXED BY jobs_running_clock
+        let db = self.db();
+        db.column(
+            &format!(
+                "SELECT job_id FROM jobs {}
                  WHERE next_due IS NOT NULL AND job_id > ?1 ORDER BY job_id LIMIT ?2",
-            )?
-            .query_map(params![after, limit.max(1)], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?)
+                db.dialect().indexed_by("jobs_running_clock")
+            ),
+            args![after, limit.max(1)],
+        )
     }
 
     fn jobs_to_reproject(&self) -> Result<Vec<String>> {
-        Ok(self
-            .conn()
-            .prepare(
-                "SELECT job_id FROM jobs j WHERE accepted_on = ''
-                    OR (powered_on IS NULL AND status IN ('powered_on', 'closed'))
-                    OR NOT EXISTS (SELECT 1 FROM job_clocks c WHERE c.job_id = j.job_id)
-                 ORDER BY job_id",
-            )?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?)
+        self.db().column(
+            "SELECT job_id FROM jobs j WHERE accepted_on = ''
+                OR (powered_on IS NULL AND status IN ('powered_on', 'closed'))
+                OR NOT EXISTS (SELECT 1 FROM job_clocks c WHERE c.job_id = j.job_id)
+             ORDER BY job_id",
+            args![],
+        )
     }
 
     fn users_of(&self, unit: Option<&str>) -> Result<Vec<(String, String, String)>> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT username, display_name, role FROM users
-                 WHERE (?1 IS NULL OR unit = ?1) AND disabled = 0 ORDER BY role, username",
-            )?
-            .query_map([unit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<_>>()?)
+        self.db().all(
+            "SELECT username, display_name, role FROM users
+             WHERE (CAST(?1 AS TEXT) IS NULL OR unit = ?1) AND disabled = 0
+             ORDER BY role, username",
+            args![unit],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
     }
 
     fn actor_devices(&self, actors: &[String]) -> Result<Vec<(String, String, String, String)>> {
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT d.actor, d.device_id, u.username, u.display_name
-             FROM devices d JOIN users u ON u.id = d.user_id WHERE d.actor = ?1",
-        )?;
         let mut out = Vec::new();
         for actor in actors {
-            if let Some(row) = stmt
-                .query_row([actor], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-                .optional()?
-            {
+            if let Some(row) = self.db().opt(
+                "SELECT d.actor, d.device_id, u.username, u.display_name
+                 FROM devices d JOIN users u ON u.id = d.user_id WHERE d.actor = ?1",
+                args![actor],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )? {
                 out.push(row);
             }
         }
@@ -936,31 +921,30 @@ impl<T: Conn> ReadTx for T {
     }
 
     fn web_session(&self, hash: &[u8]) -> Result<Option<SessionRow>> {
-        Ok(self
-            .conn()
-            .prepare_cached(&format!(
-                "SELECT {USER_COLS}, s.csrf, s.expires_at, s.revoked_at IS NOT NULL
+        self.db().opt(
+            &format!(
+                "SELECT {USER_COLS}, s.csrf, s.expires_at,
+                    CASE WHEN s.revoked_at IS NULL THEN 0 ELSE 1 END
                  FROM web_sessions s JOIN users u ON u.id = s.user_id WHERE s.hash = ?1"
-            ))?
-            .query_row([hash], |r| {
+            ),
+            args![hash],
+            |r| {
                 Ok(SessionRow {
                     user: user_row(r, 0)?,
                     csrf: r.get(7)?,
                     expires_at: r.get(8)?,
                     revoked: r.get(9)?,
                 })
-            })
-            .optional()?)
+            },
+        )
     }
 
     fn last_review(&self, job_id: &str) -> Result<Option<ReviewRow>> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT id, job_id, at, reviewer, outcome, comment, heads FROM reviews
-                 WHERE job_id = ?1 ORDER BY id DESC LIMIT 1",
-            )?
-            .query_row([job_id], |r| {
+        self.db().opt(
+            "SELECT id, job_id, at, reviewer, outcome, comment, heads FROM reviews
+             WHERE job_id = ?1 ORDER BY id DESC LIMIT 1",
+            args![job_id],
+            |r| {
                 Ok(ReviewRow {
                     id: r.get(0)?,
                     job_id: r.get(1)?,
@@ -970,17 +954,17 @@ impl<T: Conn> ReadTx for T {
                     comment: r.get(5)?,
                     heads: r.get(6)?,
                 })
-            })
-            .optional()?)
+            },
+        )
     }
 
     fn stats(&self) -> Result<Stats> {
-        Ok(self.conn().query_row(
+        let row = self.db().opt(
             "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM devices),
                     (SELECT COUNT(*) FROM jobs), (SELECT COUNT(*) FROM changes),
                     (SELECT COUNT(*) FROM blobs), (SELECT COUNT(*) FROM uploads),
                     (SELECT COUNT(*) FROM audit)",
-            [],
+            args![],
             |r| {
                 Ok(Stats {
                     users: r.get(0)?,
@@ -992,7 +976,8 @@ impl<T: Conn> ReadTx for T {
                     audit: r.get(6)?,
                 })
             },
-        )?)
+        )?;
+        Ok(row.unwrap_or_default())
     }
 }
 
@@ -1006,24 +991,36 @@ impl<T: Conn + Finish> WriteTx for T {
     }
 
     fn insert_user(&mut self, u: &NewUser) -> Result<Option<i64>> {
-        let conn = self.conn();
-        let n = conn.execute(
-            "INSERT OR IGNORE INTO users (username, password_hash, role, unit, display_name, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![u.username, u.password_hash, u.role, u.unit, u.display_name, u.created_at],
-        )?;
-        Ok((n > 0).then(|| conn.last_insert_rowid()))
+        self.db().opt(
+            "INSERT INTO users (username, password_hash, role, unit, display_name, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING RETURNING id",
+            args![
+                u.username,
+                u.password_hash,
+                u.role,
+                u.unit,
+                u.display_name,
+                u.created_at
+            ],
+            |r| r.get(0),
+        )
     }
 
     fn upsert_device(&mut self, d: &DeviceRow) -> Result<()> {
         // A device keeps the first key and actor it registered.
-        self.conn().execute(
+        self.db().execute(
             "INSERT INTO devices (device_id, user_id, first_seen, last_seen, public_key, actor)
              VALUES (?1, ?2, ?3, ?3, ?4, ?5)
              ON CONFLICT (device_id) DO UPDATE SET last_seen = excluded.last_seen,
                 public_key = COALESCE(devices.public_key, excluded.public_key),
                 actor = COALESCE(devices.actor, excluded.actor)",
-            params![d.device_id, d.user_id, d.last_seen, d.public_key, d.actor],
+            args![
+                &d.device_id,
+                d.user_id,
+                d.last_seen,
+                &d.public_key,
+                &d.actor
+            ],
         )?;
         Ok(())
     }
@@ -1036,33 +1033,33 @@ impl<T: Conn + Finish> WriteTx for T {
         created_at: i64,
         expires_at: i64,
     ) -> Result<()> {
-        self.conn().execute(
+        self.db().execute(
             "INSERT INTO tokens (hash, user_id, device_id, created_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![hash, user_id, device_id, created_at, expires_at],
+            args![hash, user_id, device_id, created_at, expires_at],
         )?;
         Ok(())
     }
 
     fn revoke_device_tokens(&mut self, device_id: &str, at: i64) -> Result<usize> {
-        Ok(self.conn().execute(
+        Ok(self.db().execute(
             "UPDATE tokens SET revoked_at = ?2 WHERE device_id = ?1 AND revoked_at IS NULL",
-            params![device_id, at],
-        )?)
+            args![device_id, at],
+        )? as usize)
     }
 
     fn update_user(&mut self, username: &str, c: &UserChange) -> Result<bool> {
-        let n = self.conn().execute(
+        let n = self.db().execute(
             "UPDATE users SET disabled = COALESCE(?2, disabled),
                 password_hash = COALESCE(?3, password_hash), role = COALESCE(?4, role),
                 unit = COALESCE(?5, unit), leader = COALESCE(?6, leader)
              WHERE username = ?1",
-            params![
+            args![
                 username,
                 c.disabled,
-                c.password_hash,
-                c.role,
-                c.unit,
+                &c.password_hash,
+                &c.role,
+                &c.unit,
                 c.leader
             ],
         )?;
@@ -1070,7 +1067,7 @@ impl<T: Conn + Finish> WriteTx for T {
     }
 
     fn upsert_job(&mut self, j: &JobRow) -> Result<()> {
-        self.conn().prepare_cached(
+        self.db().execute(
             "INSERT INTO jobs (job_id, unit, kind, job_no, status, customer_name, customer_manager,
                 project_manager, next_due, sla_state, created_by, updated_at, review_state,
                 accepted_on, address, key_project, powered_on, visit_state, satisfaction,
@@ -1086,29 +1083,29 @@ impl<T: Conn + Finish> WriteTx for T {
                 address = excluded.address, key_project = excluded.key_project,
                 powered_on = excluded.powered_on, visit_state = excluded.visit_state,
                 satisfaction = excluded.satisfaction, project_progress = excluded.project_progress",
-        )?
-        .execute(params![
-            j.job_id,
-            j.unit,
-            j.kind,
-            j.job_no,
-            j.status,
-            j.customer_name,
-            j.customer_manager,
-            j.project_manager,
-            j.next_due,
-            j.sla_state,
-            j.created_by,
-            j.updated_at,
-            j.review_state,
-            j.accepted_on,
-            j.address,
-            j.key_project,
-            j.powered_on,
-            j.visit_state,
-            j.satisfaction,
-            j.project_progress,
-        ])?;
+            args![
+                &j.job_id,
+                &j.unit,
+                &j.kind,
+                &j.job_no,
+                &j.status,
+                &j.customer_name,
+                &j.customer_manager,
+                &j.project_manager,
+                &j.next_due,
+                &j.sla_state,
+                &j.created_by,
+                j.updated_at,
+                &j.review_state,
+                &j.accepted_on,
+                &j.address,
+                j.key_project,
+                &j.powered_on,
+                &j.visit_state,
+                j.satisfaction,
+                j.project_progress,
+            ],
+        )?;
         Ok(())
     }
 
@@ -1119,20 +1116,19 @@ impl<T: Conn + Finish> WriteTx for T {
         bytes: &[u8],
         origin: &str,
     ) -> Result<Option<i64>> {
-        let conn = self.conn();
-        let n = conn
-            .prepare_cached(
-                "INSERT OR IGNORE INTO changes (job_id, hash, bytes, origin_device)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![job_id, hash, bytes, origin])?;
-        Ok((n > 0).then(|| conn.last_insert_rowid()))
+        self.db().opt(
+            "INSERT INTO changes (job_id, hash, bytes, origin_device) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING RETURNING seq",
+            args![job_id, hash, bytes, origin],
+            |r| r.get(0),
+        )
     }
 
     fn set_doc_seq(&mut self, job_id: &str, doc_seq: i64) -> Result<()> {
-        self.conn()
-            .prepare_cached("UPDATE jobs SET doc_seq = ?2 WHERE job_id = ?1")?
-            .execute(params![job_id, doc_seq])?;
+        self.db().execute(
+            "UPDATE jobs SET doc_seq = ?2 WHERE job_id = ?1",
+            args![job_id, doc_seq],
+        )?;
         Ok(())
     }
 
@@ -1142,161 +1138,164 @@ impl<T: Conn + Finish> WriteTx for T {
         next_due: Option<&str>,
         sla_state: Option<&str>,
     ) -> Result<()> {
-        self.conn()
-            .prepare_cached("UPDATE jobs SET next_due = ?2, sla_state = ?3 WHERE job_id = ?1")?
-            .execute(params![job_id, next_due, sla_state])?;
+        self.db().execute(
+            "UPDATE jobs SET next_due = ?2, sla_state = ?3 WHERE job_id = ?1",
+            args![job_id, next_due, sla_state],
+        )?;
         Ok(())
     }
 
     fn set_supervision(&mut self, job_id: &str, orders: &[SupervisionRow]) -> Result<()> {
-        self.conn()
-            .prepare_cached("DELETE FROM supervision_orders WHERE job_id = ?1")?
-            .execute([job_id])?;
-        let mut stmt = self.conn().prepare_cached(
-            "INSERT INTO supervision_orders (job_id, order_id, unit, job_no, manager, manager_name,
-                issued_by, stage, reason, issued_at, due_on, answered_at, escalated_at, leaders,
-                closed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        let db = self.db();
+        db.execute(
+            "DELETE FROM supervision_orders WHERE job_id = ?1",
+            args![job_id],
         )?;
         for o in orders {
-            stmt.execute(params![
-                job_id,
-                o.order_id,
-                o.unit,
-                o.job_no,
-                o.manager,
-                o.manager_name,
-                o.issued_by,
-                o.stage,
-                o.reason,
-                o.issued_at,
-                o.due_on,
-                o.answered_at,
-                o.escalated_at,
-                o.leaders,
-                o.closed_at
-            ])?;
+            db.execute(
+                "INSERT INTO supervision_orders (job_id, order_id, unit, job_no, manager,
+                    manager_name, issued_by, stage, reason, issued_at, due_on, answered_at,
+                    escalated_at, leaders, closed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                args![
+                    job_id,
+                    &o.order_id,
+                    &o.unit,
+                    &o.job_no,
+                    &o.manager,
+                    &o.manager_name,
+                    &o.issued_by,
+                    &o.stage,
+                    &o.reason,
+                    o.issued_at,
+                    &o.due_on,
+                    o.answered_at,
+                    o.escalated_at,
+                    &o.leaders,
+                    o.closed_at
+                ],
+            )?;
         }
         Ok(())
     }
 
     fn set_stage_clocks(&mut self, job_id: &str, clocks: &[StageClockRow]) -> Result<()> {
-        self.conn()
-            .prepare_cached("DELETE FROM job_clocks WHERE job_id = ?1")?
-            .execute([job_id])?;
-        let mut stmt = self.conn().prepare_cached(
-            "INSERT INTO job_clocks (job_id, stage, started_on, due_on, used_days, limit_days,
-                state, paused, warning, warn_rank, ended_on)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?;
+        let db = self.db();
+        db.execute("DELETE FROM job_clocks WHERE job_id = ?1", args![job_id])?;
         for c in clocks {
-            stmt.execute(params![
-                job_id,
-                c.stage,
-                c.started_on,
-                c.due_on,
-                c.used_days,
-                c.limit_days,
-                c.state,
-                c.paused,
-                c.warning,
-                c.warn_rank,
-                c.ended_on
-            ])?;
+            db.execute(
+                "INSERT INTO job_clocks (job_id, stage, started_on, due_on, used_days, limit_days,
+                    state, paused, warning, warn_rank, ended_on)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                args![
+                    job_id,
+                    &c.stage,
+                    &c.started_on,
+                    &c.due_on,
+                    c.used_days,
+                    c.limit_days,
+                    &c.state,
+                    c.paused,
+                    &c.warning,
+                    c.warn_rank,
+                    &c.ended_on
+                ],
+            )?;
         }
         Ok(())
     }
 
     fn set_state(&mut self, key: &str, value: &str) -> Result<()> {
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO server_state (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            )?
-            .execute(params![key, value])?;
+        self.db().execute(
+            "INSERT INTO server_state (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            args![key, value],
+        )?;
         Ok(())
     }
 
     fn save_snapshot(&mut self, job_id: &str, snapshot: &[u8], seq: i64) -> Result<()> {
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO job_snapshots (job_id, snapshot) VALUES (?1, ?2)
-                 ON CONFLICT (job_id) DO UPDATE SET snapshot = excluded.snapshot",
-            )?
-            .execute(params![job_id, snapshot])?;
-        self.conn()
-            .prepare_cached("UPDATE jobs SET snapshot_seq = ?2 WHERE job_id = ?1")?
-            .execute(params![job_id, seq])?;
+        let db = self.db();
+        db.execute(
+            "INSERT INTO job_snapshots (job_id, snapshot) VALUES (?1, ?2)
+             ON CONFLICT (job_id) DO UPDATE SET snapshot = excluded.snapshot",
+            args![job_id, snapshot],
+        )?;
+        db.execute(
+            "UPDATE jobs SET snapshot_seq = ?2 WHERE job_id = ?1",
+            args![job_id, seq],
+        )?;
         Ok(())
     }
 
     fn grant_access(&mut self, job_id: &str, username: &str, pos: i64) -> Result<()> {
-        self.conn().execute(
-            "INSERT OR IGNORE INTO job_access (job_id, username, entered_seq) VALUES (?1, ?2, ?3)",
-            params![job_id, username, pos],
+        self.db().execute(
+            "INSERT INTO job_access (job_id, username, entered_seq) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO NOTHING",
+            args![job_id, username, pos],
         )?;
         Ok(())
     }
 
     fn revoke_access(&mut self, job_id: &str, username: &str, pos: i64) -> Result<()> {
-        let conn = self.conn();
-        conn.execute(
+        let db = self.db();
+        db.execute(
             "DELETE FROM job_access WHERE job_id = ?1 AND username = ?2",
-            params![job_id, username],
+            args![job_id, username],
         )?;
-        conn.execute(
-            "INSERT OR IGNORE INTO access_left (username, pos, job_id) VALUES (?1, ?2, ?3)",
-            params![username, pos, job_id],
+        db.execute(
+            "INSERT INTO access_left (username, pos, job_id) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO NOTHING",
+            args![username, pos, job_id],
         )?;
         Ok(())
     }
 
     fn save_fallback_state(&mut self, device_id: &str, job_id: &str, state: &[u8]) -> Result<()> {
-        self.conn().execute(
+        self.db().execute(
             "INSERT INTO fallback_state (device_id, job_id, state) VALUES (?1, ?2, ?3)
              ON CONFLICT (device_id, job_id) DO UPDATE SET state = excluded.state",
-            params![device_id, job_id, state],
+            args![device_id, job_id, state],
         )?;
         Ok(())
     }
 
     fn insert_blob_ref(&mut self, b: &BlobRef) -> Result<()> {
-        self.conn()
-            .prepare_cached(
-                "INSERT OR IGNORE INTO blob_ref (sha256, job_id, photo_id, role, bytes, mime)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                b.sha256, b.job_id, b.photo_id, b.role, b.bytes, b.mime
-            ])?;
+        self.db().execute(
+            "INSERT INTO blob_ref (sha256, job_id, photo_id, role, bytes, mime)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+            args![b.sha256, b.job_id, b.photo_id, b.role, b.bytes, b.mime],
+        )?;
         Ok(())
     }
 
     fn insert_blob(&mut self, sha256: &str, bytes: i64, at: i64) -> Result<()> {
-        self.conn().execute(
-            "INSERT OR IGNORE INTO blobs (sha256, bytes, stored_at) VALUES (?1, ?2, ?3)",
-            params![sha256, bytes, at],
+        self.db().execute(
+            "INSERT INTO blobs (sha256, bytes, stored_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO NOTHING",
+            args![sha256, bytes, at],
         )?;
         Ok(())
     }
 
     fn forget_blob(&mut self, sha256: &str) -> Result<()> {
-        self.conn()
-            .execute("DELETE FROM blobs WHERE sha256 = ?1", [sha256])?;
+        self.db()
+            .execute("DELETE FROM blobs WHERE sha256 = ?1", args![sha256])?;
         Ok(())
     }
 
     fn insert_upload(&mut self, u: &UploadRow, at: i64) -> Result<()> {
-        self.conn().execute(
-            "INSERT INTO uploads (id, username, job_id, sha256, length, offset, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-            params![
-                u.id,
-                u.username,
-                u.job_id,
-                u.sha256,
-                u.length as i64,
-                u.offset as i64,
+        self.db().execute(
+            r#"INSERT INTO uploads (id, username, job_id, sha256, length, "offset", created_at,
+                updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)"#,
+            args![
+                &u.id,
+                &u.username,
+                &u.job_id,
+                &u.sha256,
+                u.length,
+                u.offset,
                 at
             ],
         )?;
@@ -1304,62 +1303,57 @@ impl<T: Conn + Finish> WriteTx for T {
     }
 
     fn update_upload(&mut self, id: &str, job_id: &str, offset: u64, at: i64) -> Result<()> {
-        self.conn().execute(
-            "UPDATE uploads SET offset = ?2, job_id = ?3, updated_at = ?4 WHERE id = ?1",
-            params![id, offset as i64, job_id, at],
+        self.db().execute(
+            r#"UPDATE uploads SET "offset" = ?2, job_id = ?3, updated_at = ?4 WHERE id = ?1"#,
+            args![id, offset, job_id, at],
         )?;
         Ok(())
     }
 
     fn set_upload_offset(&mut self, id: &str, offset: u64, at: i64) -> Result<()> {
-        self.conn().execute(
-            "UPDATE uploads SET offset = ?2, updated_at = ?3 WHERE id = ?1",
-            params![id, offset as i64, at],
+        self.db().execute(
+            r#"UPDATE uploads SET "offset" = ?2, updated_at = ?3 WHERE id = ?1"#,
+            args![id, offset, at],
         )?;
         Ok(())
     }
 
     fn delete_upload(&mut self, id: &str) -> Result<()> {
-        self.conn()
-            .execute("DELETE FROM uploads WHERE id = ?1", [id])?;
+        self.db()
+            .execute("DELETE FROM uploads WHERE id = ?1", args![id])?;
         Ok(())
     }
 
     fn delete_stale_uploads(&mut self, before: i64) -> Result<Vec<String>> {
-        let conn = self.conn();
-        let ids: Vec<String> = conn
-            .prepare("SELECT id FROM uploads WHERE updated_at < ?1")?
-            .query_map([before], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        conn.execute("DELETE FROM uploads WHERE updated_at < ?1", [before])?;
-        Ok(ids)
+        self.db().column(
+            "DELETE FROM uploads WHERE updated_at < ?1 RETURNING id",
+            args![before],
+        )
     }
 
     fn append_audit(&mut self, e: &AuditEntry) -> Result<i64> {
-        let conn = self.conn();
-        conn.prepare_cached(
+        self.db().value(
             "INSERT INTO audit (at, kind, username, role, device_id, job_id, change_hash,
                 device_time, sections, paths, detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?
-        .execute(params![
-            e.at,
-            e.kind,
-            e.username,
-            e.role,
-            e.device_id,
-            e.job_id,
-            e.change_hash,
-            e.device_time,
-            serde_json::to_string(&e.sections).expect("json"),
-            serde_json::to_string(&e.paths).expect("json"),
-            if e.detail.is_null() {
-                "{}".to_string()
-            } else {
-                e.detail.to_string()
-            },
-        ])?;
-        Ok(conn.last_insert_rowid())
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+            args![
+                e.at,
+                &e.kind,
+                &e.username,
+                &e.role,
+                &e.device_id,
+                &e.job_id,
+                &e.change_hash,
+                e.device_time,
+                serde_json::to_string(&e.sections).expect("json"),
+                serde_json::to_string(&e.paths).expect("json"),
+                if e.detail.is_null() {
+                    "{}".to_string()
+                } else {
+                    e.detail.to_string()
+                },
+            ],
+        )
     }
 
     fn insert_web_session(
@@ -1370,70 +1364,73 @@ impl<T: Conn + Finish> WriteTx for T {
         created_at: i64,
         expires_at: i64,
     ) -> Result<()> {
-        self.conn().execute(
+        self.db().execute(
             "INSERT INTO web_sessions (hash, user_id, csrf, created_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![hash, user_id, csrf, created_at, expires_at],
+            args![hash, user_id, csrf, created_at, expires_at],
         )?;
         Ok(())
     }
 
     fn revoke_web_session(&mut self, hash: &[u8], at: i64) -> Result<()> {
-        self.conn().execute(
+        self.db().execute(
             "UPDATE web_sessions SET revoked_at = ?2 WHERE hash = ?1 AND revoked_at IS NULL",
-            params![hash, at],
+            args![hash, at],
         )?;
         Ok(())
     }
 
     fn insert_review(&mut self, r: &ReviewRow) -> Result<i64> {
-        let conn = self.conn();
-        conn.execute(
+        self.db().value(
             "INSERT INTO reviews (job_id, at, reviewer, outcome, comment, heads)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![r.job_id, r.at, r.reviewer, r.outcome, r.comment, r.heads],
-        )?;
-        Ok(conn.last_insert_rowid())
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+            args![
+                &r.job_id,
+                r.at,
+                &r.reviewer,
+                &r.outcome,
+                &r.comment,
+                &r.heads
+            ],
+        )
     }
 
     fn count_login_attempt(&mut self, key: &str, minute: i64) -> Result<i64> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "INSERT INTO login_attempts (key, minute, count) VALUES (?1, ?2, 1)
-                 ON CONFLICT (key, minute) DO UPDATE SET count = count + 1
-                 RETURNING count",
-            )?
-            .query_row(params![key, minute], |r| r.get(0))?)
+        self.db().value(
+            "INSERT INTO login_attempts (key, minute, count) VALUES (?1, ?2, 1)
+             ON CONFLICT (key, minute) DO UPDATE SET count = login_attempts.count + 1
+             RETURNING count",
+            args![key, minute],
+        )
     }
 
     fn prune_login_attempts(&mut self, minute: i64) -> Result<usize> {
-        Ok(self
-            .conn()
-            .prepare_cached("DELETE FROM login_attempts WHERE minute < ?1")?
-            .execute([minute])?)
+        Ok(self.db().execute(
+            "DELETE FROM login_attempts WHERE minute < ?1",
+            args![minute],
+        )? as usize)
     }
 
     fn insert_reference(&mut self, r: &ReferenceRow) -> Result<i64> {
-        self.conn().execute(
+        let db = self.db();
+        db.execute(
             "DELETE FROM reference_data WHERE kind = ?1 AND id = ?2 AND version = ?3",
-            params![r.kind, r.id, r.version],
+            args![&r.kind, &r.id, r.version],
         )?;
-        self.conn().execute(
+        db.value(
             "INSERT INTO reference_data (kind, id, version, unit, effective_from, body,
                 installed_at, installed_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                r.kind,
-                r.id,
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING seq",
+            args![
+                &r.kind,
+                &r.id,
                 r.version,
-                r.unit,
-                r.effective_from,
-                r.body,
+                &r.unit,
+                &r.effective_from,
+                &r.body,
                 r.installed_at,
-                r.installed_by
+                &r.installed_by
             ],
-        )?;
-        Ok(self.conn().last_insert_rowid())
+        )
     }
 }

@@ -1,0 +1,439 @@
+//! The PostgreSQL store: several `fieldline serve` nodes share one database.
+//!
+//! - Connections come from a deadpool pool whose connection tasks run on the store's own small
+//!   tokio runtime, so the synchronous [`ServerStore`] API works from any thread (the services
+//!   call it on blocking threads, the command line from `main`).
+//! - A read is a `REPEATABLE READ READ ONLY` transaction: one snapshot, like SQLite's readers.
+//! - A write takes the cluster-wide writer lock (`pg_advisory_xact_lock`) first, so write
+//!   transactions of every node run one at a time, as SQLite's do. The services' read-modify-
+//!   write steps (merge a change into a job, then project it) stay correct across nodes, and
+//!   the feed cursor is safe: a change's position is drawn under the lock, and the lock is
+//!   released only after the commit is visible, so no reader can see position n + 1 before n.
+//! - Migrations (`migrations/*.sql`, numbered like SQLite's but on their own track) run under a
+//!   session advisory lock: nodes that start together wait for one another, and each applies
+//!   only what is missing.
+
+use super::queries::{self, Conn};
+use super::sql::{Db, Dialect, Row, Value, numbered_to_dollar};
+use super::{ReadTx, Result, ServerStore, StoreError, WriteTx};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+
+/// The migrations, in order: migration `i` takes the schema from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_schema.sql")];
+
+/// Advisory lock keys (any 64-bit number no other application on the database uses).
+const WRITER_LOCK: i64 = 0x4649_454c_444c_0001;
+const MIGRATION_LOCK: i64 = 0x4649_454c_444c_0002;
+
+fn pg_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+/// The PostgreSQL implementation of [`ServerStore`].
+pub struct PostgresStore {
+    pool: Pool,
+    runtime: Option<tokio::runtime::Runtime>,
+    /// `host:port/db` without the password, for logs.
+    target: String,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        // Dropping a runtime inside another one's async context would panic.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:password@host:port/db`) with up to `pool_size`
+    /// connections and brings the schema up to date.
+    pub fn open(url: &str, pool_size: u32) -> Result<PostgresStore> {
+        let pg: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Database(format!("PostgreSQL URL: {e}")))?;
+        let target = format!(
+            "{}:{}/{}",
+            pg.get_hosts()
+                .first()
+                .map(|h| match h {
+                    tokio_postgres::config::Host::Tcp(h) => h.clone(),
+                    #[cfg(unix)]
+                    tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+                })
+                .unwrap_or_default(),
+            pg.get_ports().first().copied().unwrap_or(5432),
+            pg.get_dbname().unwrap_or("")
+        );
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("fieldline-pg")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Io(format!("PostgreSQL runtime: {e}")))?;
+        let manager = Manager::from_config(
+            pg,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(2) as usize)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(std::time::Duration::from_secs(30)))
+            .create_timeout(Some(std::time::Duration::from_secs(10)))
+            .build()
+            .map_err(|e| StoreError::Database(format!("PostgreSQL pool: {e}")))?;
+        let store = PostgresStore {
+            pool,
+            runtime: Some(runtime),
+            target,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Where the store connects (no password), for logs.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime.as_ref().expect("a live runtime")
+    }
+
+    /// A pooled connection (waits while all are in use).
+    fn connection(&self) -> Result<Object> {
+        let pool = self.pool.clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.runtime().spawn(async move {
+            let _ = tx.send(pool.get().await);
+        });
+        match rx.recv() {
+            Ok(Ok(client)) => Ok(client),
+            Ok(Err(e)) => Err(StoreError::Database(format!(
+                "无法连接数据库 / cannot reach the database: {e}"
+            ))),
+            Err(_) => Err(StoreError::Database("the database runtime stopped".into())),
+        }
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let client = self.connection()?;
+        let db: &dyn Db = &client;
+        db.batch(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+        let result = (|| {
+            db.batch(
+                "CREATE TABLE IF NOT EXISTS fieldline_schema (
+                    only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
+                    version BIGINT NOT NULL)",
+            )?;
+            let current: Option<i64> =
+                db.opt("SELECT version FROM fieldline_schema", &[], |r| r.get(0))?;
+            let current = current.unwrap_or(0) as usize;
+            if current > MIGRATIONS.len() {
+                return Err(StoreError::TooNew {
+                    found: current,
+                    supported: MIGRATIONS.len(),
+                });
+            }
+            for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+                db.batch("BEGIN")?;
+                let step = db.batch(sql).and_then(|()| {
+                    db.execute(
+                        "INSERT INTO fieldline_schema (only_row, version) VALUES (TRUE, ?1)
+                         ON CONFLICT (only_row) DO UPDATE SET version = excluded.version",
+                        &[Value::Int(i as i64 + 1)],
+                    )
+                });
+                match step {
+                    Ok(_) => db.batch("COMMIT")?,
+                    Err(e) => {
+                        let _ = db.batch("ROLLBACK");
+                        return Err(StoreError::Database(format!("migration {}: {e}", i + 1)));
+                    }
+                }
+            }
+            let collation: Option<String> = db.opt(
+                "SELECT datcollate::text FROM pg_database WHERE datname = current_database()",
+                &[],
+                |r| r.get(0),
+            )?;
+            if let Some(c) = collation.filter(|c| c != "C" && c != "POSIX") {
+                tracing::warn!(
+                    collation = %c,
+                    "the database sorts text by {c}; create it with LC_COLLATE 'C' so lists sort as on SQLite"
+                );
+            }
+            Ok(())
+        })();
+        let _ = db.batch(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+        result
+    }
+}
+
+/// Creates an empty database `name` (letters, digits, `_`) in the cluster of `admin_url` (a
+/// connection to any of its databases, by a role that may create databases) and returns its
+/// URL. Tests give each server they start its own database this way.
+pub fn create_database(admin_url: &str, name: &str) -> Result<String> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(StoreError::Database(format!("bad database name {name:?}")));
+    }
+    // On a thread of its own: the caller may be inside an async runtime.
+    let admin = admin_url.to_string();
+    let sql = format!(
+        "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
+    );
+    std::thread::spawn(move || create_with(&admin, &sql))
+        .join()
+        .map_err(|_| StoreError::Database("creating the database panicked".into()))??;
+    let base = admin_url
+        .split_once('?')
+        .map_or(admin_url, |(b, _)| b)
+        .rsplit_once('/')
+        .map_or(admin_url, |(b, _)| b);
+    Ok(format!("{base}/{name}"))
+}
+
+fn create_with(admin_url: &str, sql: &str) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StoreError::Io(e.to_string()))?;
+    rt.block_on(async {
+        let (client, connection) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls)
+            .await
+            .map_err(pg_err)?;
+        let conn = tokio::spawn(connection);
+        let created = client.batch_execute(sql).await.map_err(pg_err);
+        drop(client);
+        let _ = conn.await;
+        created
+    })
+}
+
+impl ServerStore for PostgresStore {
+    fn read(&self) -> Result<Box<dyn ReadTx + '_>> {
+        let client = self.connection()?;
+        client.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        Ok(Box::new(PgTx {
+            client: Some(client),
+            done: false,
+        }))
+    }
+
+    fn write(&self) -> Result<Box<dyn WriteTx + '_>> {
+        let client = self.connection()?;
+        client.batch("BEGIN")?;
+        let tx = PgTx {
+            client: Some(client),
+            done: false,
+        };
+        // One writer in the whole cluster at a time (see the module's notes).
+        tx.db()
+            .batch(&format!("SELECT pg_advisory_xact_lock({WRITER_LOCK})"))?;
+        Ok(Box::new(tx))
+    }
+
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+}
+
+/// A transaction on a pooled connection: rolled back unless committed, then returned.
+struct PgTx {
+    client: Option<Object>,
+    done: bool,
+}
+
+impl Drop for PgTx {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take()
+            && !self.done
+            && client.batch("ROLLBACK").is_err()
+        {
+            // A connection in an unknown state never goes back to the pool.
+            let _ = Object::take(client);
+        }
+    }
+}
+
+impl Conn for PgTx {
+    fn db(&self) -> &dyn Db {
+        self.client.as_ref().expect("a live transaction")
+    }
+}
+
+/// A savepoint inside a write transaction: released by `commit`, rolled back on drop.
+struct PgSavepoint<'t> {
+    client: &'t Object,
+    name: String,
+    done: bool,
+}
+
+impl Drop for PgSavepoint<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.client.batch(&format!(
+                "ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}",
+                self.name
+            ));
+        }
+    }
+}
+
+impl Conn for PgSavepoint<'_> {
+    fn db(&self) -> &dyn Db {
+        self.client
+    }
+}
+
+static SAVEPOINTS: AtomicU64 = AtomicU64::new(0);
+
+fn open_savepoint(client: &Object) -> Result<PgSavepoint<'_>> {
+    let name = format!("sp_{}", SAVEPOINTS.fetch_add(1, Ordering::Relaxed));
+    client.batch(&format!("SAVEPOINT {name}"))?;
+    Ok(PgSavepoint {
+        client,
+        name,
+        done: false,
+    })
+}
+
+impl queries::Finish for PgTx {
+    fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>> {
+        Ok(Box::new(open_savepoint(
+            self.client.as_ref().expect("a live transaction"),
+        )?))
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        self.db().batch("COMMIT")?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl queries::Finish for PgSavepoint<'_> {
+    fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>> {
+        Ok(Box::new(open_savepoint(self.client)?))
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        self.client
+            .batch(&format!("RELEASE SAVEPOINT {}", self.name))?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+/// Waits for a future of the client. The client's futures only talk over channels to the
+/// connection task (which runs on the store's runtime), so any thread may wait for them.
+fn wait<T>(f: impl std::future::Future<Output = T>) -> T {
+    futures_executor::block_on(f)
+}
+
+impl Db for Object {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn query(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
+        let (client, stmt) = prepared(self, sql)?;
+        let rows = wait(client.query(&stmt, &params(args))).map_err(pg_err)?;
+        rows.iter().map(read_row).collect()
+    }
+
+    fn execute(&self, sql: &str, args: &[Value]) -> Result<u64> {
+        let (client, stmt) = prepared(self, sql)?;
+        wait(client.execute(&stmt, &params(args))).map_err(pg_err)
+    }
+
+    fn batch(&self, sql: &str) -> Result<()> {
+        let client: &tokio_postgres::Client = self;
+        wait(client.batch_execute(sql)).map_err(pg_err)
+    }
+}
+
+/// The statement for `sql` (prepared once per connection) and the client to run it on.
+fn prepared<'c>(
+    object: &'c Object,
+    sql: &str,
+) -> Result<(&'c tokio_postgres::Client, tokio_postgres::Statement)> {
+    let wrapper: &deadpool_postgres::ClientWrapper = object;
+    let stmt = wait(wrapper.prepare_cached(&numbered_to_dollar(sql))).map_err(pg_err)?;
+    Ok((wrapper, stmt))
+}
+
+fn params(args: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
+    args.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+}
+
+fn read_row(row: &tokio_postgres::Row) -> Result<Row> {
+    let mut out = Vec::with_capacity(row.len());
+    for (i, col) in row.columns().iter().enumerate() {
+        let v = match *col.type_() {
+            Type::INT8 => row.try_get::<_, Option<i64>>(i).map(|v| v.map(Value::Int)),
+            Type::INT4 => row
+                .try_get::<_, Option<i32>>(i)
+                .map(|v| v.map(|v| Value::Int(v.into()))),
+            Type::INT2 => row
+                .try_get::<_, Option<i16>>(i)
+                .map(|v| v.map(|v| Value::Int(v.into()))),
+            Type::BOOL => row
+                .try_get::<_, Option<bool>>(i)
+                .map(|v| v.map(|v| Value::Int(v.into()))),
+            Type::FLOAT8 => row.try_get::<_, Option<f64>>(i).map(|v| v.map(Value::Real)),
+            Type::FLOAT4 => row
+                .try_get::<_, Option<f32>>(i)
+                .map(|v| v.map(|v| Value::Real(v.into()))),
+            Type::BYTEA => row
+                .try_get::<_, Option<Vec<u8>>>(i)
+                .map(|v| v.map(Value::Blob)),
+            _ => row
+                .try_get::<_, Option<String>>(i)
+                .map(|v| v.map(Value::Text)),
+        }
+        .map_err(|e| pg_err(format!("column {}: {e}", col.name())))?;
+        out.push(v.unwrap_or(Value::Null));
+    }
+    Ok(Row(out))
+}
+
+type BoxError = Box<dyn std::error::Error + Sync + Send>;
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> std::result::Result<IsNull, BoxError> {
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(i) => match *ty {
+                Type::INT8 => i.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+                Type::BOOL => (*i != 0).to_sql(ty, out),
+                Type::FLOAT8 => (*i as f64).to_sql(ty, out),
+                _ => i.to_string().to_sql(ty, out),
+            },
+            Value::Real(f) => match *ty {
+                Type::FLOAT4 => (*f as f32).to_sql(ty, out),
+                _ => f.to_sql(ty, out),
+            },
+            Value::Text(s) => s.as_str().to_sql(ty, out),
+            Value::Blob(b) => b.as_slice().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
