@@ -1,4 +1,5 @@
-//! Two server nodes on one database (here one SQLite file, as two processes would share it):
+//! Server nodes on one database (one SQLite file, as two processes would share it, or one
+//! PostgreSQL database when `FIELDLINE_TEST_POSTGRES` names a cluster):
 //! phones alternate between the nodes without losing or repeating anything (each node's document
 //! cache is checked against the database's version), login limits hold across the nodes, not per
 //! node, and the periodic work runs on one of them.
@@ -23,7 +24,9 @@ async fn login(http: &reqwest::Client, url: &str, password: &str) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_limits_hold_across_nodes() {
     let dir = tempfile::tempdir().unwrap();
+    let db = test_database().unwrap_or_default();
     let node = |name: &str| Config {
+        database_url: db.clone(),
         listen: "127.0.0.1:0".into(),
         data_dir: dir.path().join("shared"),
         node_id: name.into(),
@@ -61,7 +64,9 @@ async fn login_limits_hold_across_nodes() {
 async fn phones_alternate_between_nodes_and_converge() {
     use field_core::{Edit, JobKind, Role};
     let dir = tempfile::tempdir().unwrap();
+    let db = test_database().unwrap_or_default();
     let node = |name: &str| Config {
+        database_url: db.clone(),
         listen: "127.0.0.1:0".into(),
         data_dir: dir.path().join("shared"),
         node_id: name.into(),
@@ -141,4 +146,137 @@ async fn phones_alternate_between_nodes_and_converge() {
     }
     a.stop().await;
     b.stop().await;
+}
+
+/// The feed cursor under concurrent commits: writers on three nodes commit changes as fast as
+/// they can while readers on every node page through the feed, each moving its cursor to the
+/// last position it read, as phones do. No reader may skip a change (a position committed after
+/// a larger one was read) or see one twice.
+#[test]
+fn feed_positions_are_never_skipped_under_concurrent_commits() {
+    use fieldline_server::store::{JobRow, Scope, ServerStore};
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const WRITERS: usize = 6;
+    const COMMITS: usize = 120;
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().join("shared"),
+        database_url: test_database().unwrap_or_default(),
+        database_pool: 8,
+        ..Config::default()
+    };
+    let nodes: Vec<Arc<dyn ServerStore>> = (0..3)
+        .map(|_| fieldline_server::store::open(&config).unwrap())
+        .collect();
+    {
+        let mut tx = nodes[0].write().unwrap();
+        for w in 0..WRITERS {
+            tx.upsert_job(&JobRow {
+                job_id: format!("job-{w}"),
+                unit: "u".into(),
+                kind: "low_voltage_residential".into(),
+                job_no: format!("YK-{w}"),
+                status: "accepted".into(),
+                customer_name: "客户".into(),
+                customer_manager: None,
+                project_manager: None,
+                next_due: None,
+                sla_state: None,
+                created_by: "office1".into(),
+                updated_at: 0,
+                review_state: None,
+                accepted_on: "2026-11-30".into(),
+                address: String::new(),
+                key_project: false,
+                powered_on: None,
+                visit_state: None,
+                satisfaction: None,
+                project_progress: None,
+            })
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let writing = Arc::new(AtomicBool::new(true));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let store = nodes[w % nodes.len()].clone();
+            std::thread::spawn(move || {
+                let mut written = Vec::new();
+                for i in 0..COMMITS {
+                    let mut tx = store.write().unwrap();
+                    // One or two changes per commit, like a push of one or two jobs.
+                    for k in 0..1 + i % 2 {
+                        let hash = format!("{w}-{i}-{k}");
+                        let seq = tx
+                            .insert_change(&format!("job-{w}"), hash.as_bytes(), b"x", "phone")
+                            .unwrap()
+                            .expect("a new change");
+                        written.push(seq);
+                    }
+                    if i % 7 == 3 {
+                        drop(tx); // an abandoned exchange rolls back its positions
+                        written.truncate(written.len() - (1 + i % 2));
+                    } else {
+                        tx.commit().unwrap();
+                    }
+                }
+                written
+            })
+        })
+        .collect();
+    let readers: Vec<_> = (0..3)
+        .map(|r| {
+            let store = nodes[r].clone();
+            let writing = writing.clone();
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                let mut cursor = 0;
+                loop {
+                    let done = !writing.load(Ordering::SeqCst);
+                    loop {
+                        let page = store
+                            .read()
+                            .unwrap()
+                            .feed_changes(Scope::All, "reader", cursor, 25)
+                            .unwrap();
+                        let Some(last) = page.last() else { break };
+                        cursor = last.seq;
+                        seen.extend(page.iter().map(|c| c.seq));
+                    }
+                    if done {
+                        return seen;
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut committed = BTreeSet::new();
+    for w in writers {
+        committed.extend(w.join().unwrap());
+    }
+    writing.store(false, Ordering::SeqCst);
+    for (r, reader) in readers.into_iter().enumerate() {
+        let seen = reader.join().unwrap();
+        assert!(
+            seen.windows(2).all(|p| p[0] < p[1]),
+            "reader {r} saw a position twice or out of order"
+        );
+        let seen: BTreeSet<i64> = seen.into_iter().collect();
+        let missed: Vec<_> = committed.difference(&seen).take(10).collect();
+        assert!(missed.is_empty(), "reader {r} skipped {missed:?}");
+        assert_eq!(seen, committed, "reader {r} saw exactly what was committed");
+    }
+    assert_eq!(
+        committed.len(),
+        nodes[0].read().unwrap().stats().unwrap().changes as usize
+    );
+    eprintln!(
+        "{}: {} changes committed by {WRITERS} writers on {} nodes, read by 3 readers",
+        fieldline_tests::backend(),
+        committed.len(),
+        nodes.len()
+    );
 }
