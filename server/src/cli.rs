@@ -84,6 +84,25 @@ pub enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// The database: move an installation to another store.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Copy everything from one database into a new, empty one (e.g. SQLite to PostgreSQL),
+    /// then check every table's row count and digest on both sides. Stop the servers first.
+    Copy {
+        /// `sqlite://PATH` (the data directory or its fieldline.db) or `postgres://…`.
+        #[arg(long)]
+        from: String,
+        /// An empty database: `postgres://…` or `sqlite://PATH`.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -306,7 +325,51 @@ async fn run_inner(cli: Cli) -> Result<(), ServerError> {
             Ok(())
         }
         Command::Policy { command } => policy_command(&cfg, command),
+        Command::Db {
+            command: DbCommand::Copy { from, to },
+        } => db_copy(&cfg, &from, &to),
     }
+}
+
+fn db_copy(cfg: &Config, from: &str, to: &str) -> Result<(), ServerError> {
+    if let Some(path) = from.strip_prefix("sqlite://") {
+        let dir = crate::store::sqlite::dir_of(std::path::Path::new(path))?;
+        if !dir.join(crate::store::sqlite::FILE).is_file() {
+            return Err(ServerError::Io(format!(
+                "{} 不存在 / {} does not exist",
+                dir.join(crate::store::sqlite::FILE).display(),
+                dir.join(crate::store::sqlite::FILE).display()
+            )));
+        }
+    }
+    let open = |url: &str| {
+        let mut c = cfg.clone();
+        c.database_url = url.to_string();
+        crate::store::open(&c)
+    };
+    let (source, target) = (open(from)?, open(to)?);
+    let started = std::time::Instant::now();
+    let mut last = String::new();
+    let report = crate::store::copy::copy(&*source, &*target, |table, rows| {
+        if table != last {
+            if !last.is_empty() {
+                eprintln!();
+            }
+            last = table.to_string();
+        }
+        eprint!("\r{table}: {rows}");
+    })?;
+    eprintln!();
+    for (table, rows, digest) in &report.tables {
+        println!("{table:<20} {rows:>10}  {}", &digest[..16]);
+    }
+    println!(
+        "已复制并核对 {} 行 / copied and verified {} rows in {:.1} s",
+        report.rows(),
+        report.rows(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// RFC 3339, or a China date (its midnight).

@@ -19,6 +19,7 @@
 //! cap reads at the snapshot's `xmin`). [`ReadTx::feed_changes`] and friends are the only places
 //! that read positions.
 
+pub mod copy;
 pub mod postgres;
 mod queries;
 pub mod sql;
@@ -642,6 +643,10 @@ pub trait ReadTx {
     fn running_clocks(&self, after: &str, limit: u32) -> Result<Vec<String>>;
 
     fn stats(&self) -> Result<Stats>;
+
+    /// The transaction's connection, for whole-table work (`fieldline db copy`); services use
+    /// the methods above.
+    fn connection(&self) -> &dyn sql::Db;
 }
 
 /// Writes, inside one transaction.

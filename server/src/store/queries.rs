@@ -979,6 +979,10 @@ impl<T: Conn> ReadTx for T {
         )?;
         Ok(row.unwrap_or_default())
     }
+
+    fn connection(&self) -> &dyn Db {
+        self.db()
+    }
 }
 
 impl<T: Conn + Finish> WriteTx for T {
