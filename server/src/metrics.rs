@@ -80,7 +80,12 @@ impl Metrics {
     }
 
     /// The exposition text, with the gauges read at scrape time.
-    pub fn render(&self, feed_position: i64, cached_documents: usize) -> String {
+    pub fn render(
+        &self,
+        feed_position: i64,
+        cached_documents: usize,
+        store: crate::store::StoreStatus,
+    ) -> String {
         let mut out = String::new();
         let counter = |out: &mut String, name: &str, help: &str, v: u64| {
             let _ = writeln!(
@@ -202,6 +207,36 @@ impl Metrics {
             "Job documents held in memory.",
             cached_documents.to_string(),
         );
+        gauge(
+            &mut out,
+            "fieldline_db_connections",
+            "Database connections open on this node.",
+            store.connections.to_string(),
+        );
+        gauge(
+            &mut out,
+            "fieldline_db_connections_idle",
+            "Open database connections not in use.",
+            store.idle.to_string(),
+        );
+        gauge(
+            &mut out,
+            "fieldline_db_connections_waiting",
+            "Requests waiting for a database connection.",
+            store.waiting.to_string(),
+        );
+        counter(
+            &mut out,
+            "fieldline_db_writes_total",
+            "Write transactions ended on this node.",
+            store.writes,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP fieldline_db_writer_seconds_total Time this node's write transactions held the writer (one at a time in a cluster).\n\
+             # TYPE fieldline_db_writer_seconds_total counter\nfieldline_db_writer_seconds_total {}",
+            store.write_nanos as f64 / 1e9
+        );
         out
     }
 }
@@ -224,7 +259,7 @@ mod tests {
         m.request("/jobs/{id}", "GET", 404, Duration::from_millis(40));
         m.request("/jobs/{id}", "GET", 200, Duration::from_secs(20));
         m.sync(3, 1);
-        let text = m.render(42, 7);
+        let text = m.render(42, 7, crate::store::StoreStatus::default());
         for want in [
             "fieldline_http_requests_total{route=\"/jobs/{id}\",method=\"GET\",status=\"200\"} 2",
             "fieldline_http_requests_total{route=\"/jobs/{id}\",method=\"GET\",status=\"404\"} 1",

@@ -27,7 +27,9 @@ pub async fn readyz(State(env): State<Arc<Env>>) -> Result<&'static str, ServerE
 /// `GET /metrics`: Prometheus' text format.
 pub async fn metrics(State(env): State<Arc<Env>>) -> Result<Response, ServerError> {
     let position = env.blocking(|env| Ok(env.store.read()?.max_seq()?)).await?;
-    let text = env.metrics.render(position, env.docs.len());
+    let text = env
+        .metrics
+        .render(position, env.docs.len(), env.store.status());
     Ok((
         [(
             header::CONTENT_TYPE,

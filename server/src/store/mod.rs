@@ -521,6 +521,43 @@ pub fn open(config: &crate::config::Config) -> Result<std::sync::Arc<dyn ServerS
     Ok(std::sync::Arc::new(sqlite::SqliteStore::open(&dir)?))
 }
 
+/// How a store's connections and its writer are doing (`/metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStatus {
+    /// Connections open, and idle among them.
+    pub connections: u64,
+    pub idle: u64,
+    /// Callers waiting for a connection.
+    pub waiting: u64,
+    /// Write transactions ended, and the time they held the writer (the one-writer-at-a-time
+    /// lock: its use bounds the writes a whole cluster can make per second).
+    pub writes: u64,
+    pub write_nanos: u64,
+}
+
+/// Counts write transactions and the time each held the writer.
+#[derive(Debug, Default)]
+pub struct WriterClock {
+    writes: std::sync::atomic::AtomicU64,
+    nanos: std::sync::atomic::AtomicU64,
+}
+
+impl WriterClock {
+    /// A write transaction that started at `since` ended.
+    pub fn ended(&self, since: std::time::Instant) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.writes.fetch_add(1, Relaxed);
+        self.nanos
+            .fetch_add(since.elapsed().as_nanos() as u64, Relaxed);
+    }
+
+    /// `(writes, nanoseconds)` so far.
+    pub fn read(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.writes.load(Relaxed), self.nanos.load(Relaxed))
+    }
+}
+
 /// A database that holds the server's state.
 pub trait ServerStore: Send + Sync + 'static {
     /// A read transaction: a consistent snapshot from the reader pool.
@@ -529,6 +566,8 @@ pub trait ServerStore: Send + Sync + 'static {
     fn write(&self) -> Result<Box<dyn WriteTx + '_>>;
     /// The backend's name, for logs (`sqlite`, …).
     fn backend(&self) -> &'static str;
+    /// Connections and the writer's use so far.
+    fn status(&self) -> StoreStatus;
 }
 
 /// Reads.

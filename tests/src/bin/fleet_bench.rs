@@ -1,7 +1,15 @@
 //! Fleet sync benchmark: prints figures, asserts nothing about time.
 //!
-//!   cargo run --release -p fieldline-tests --bin fleet_bench -- [--jobs 1000] [--changes 50]
-//!       [--devices 4] [--rounds 20] [--no-js]
+//!   cargo build --release -p fieldline-tests --bins
+//!   target/release/fleet_bench [--jobs 1000] [--changes 50] [--devices 4] [--rounds 20]
+//!       [--no-js] [--postgres postgres://…/postgres]
+//!
+//! Each setup runs the real server as separate processes (`fieldline-under-test serve`): one
+//! node on SQLite, then, with a PostgreSQL cluster (`--postgres` or FIELDLINE_TEST_POSTGRES, a
+//! fresh database each), one node and two nodes on PostgreSQL, in the same run. Besides times it
+//! prints the nodes' CPU per document and per sync, the database's CPU (every `postgres`
+//! process of the machine), and how long write transactions held the writer (`/metrics`): the
+//! inputs of the capacity model in docs/deployment.md.
 //!
 //! 1. First upload: the office's device creates JOBS varied jobs offline with CHANGES changes each
 //!    (distinct customers, addresses, phones, notes, photo references; every change checked
@@ -16,8 +24,7 @@ use chrono::{Duration, Utc};
 use field_core::job::{Application, Assignment, ChecklistItem, Customer, JobDoc, Milestone};
 use field_core::sync::SyncOptions;
 use field_core::{Edit, EditContext, JobKind, MilestoneEvent, NewJob, Role, Store};
-use fieldline_tests::TestServer;
-use std::process::Command;
+use std::process::{Child, Command};
 use std::time::Instant;
 
 fn arg(name: &str, default: usize) -> usize {
@@ -339,6 +346,123 @@ fn run_js(jobs: usize, changes: usize) -> Result<serde_json::Value, String> {
     serde_json::from_str(line).map_err(|e| e.to_string())
 }
 
+/// What every setup does: the same documents, devices and rounds.
+#[derive(Clone, Copy)]
+struct Workload<'a> {
+    documents: &'a [Vec<u8>],
+    /// Raw automerge change bytes of the documents.
+    raw: usize,
+    devices: usize,
+    rounds: usize,
+}
+
+/// Where the bench's server nodes keep their data.
+struct Setup {
+    label: String,
+    /// Empty: SQLite in the data directory.
+    database_url: String,
+    nodes: usize,
+}
+
+/// CPU seconds (user + system) a process has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime is the 14th, stime the 15th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU seconds used so far by every PostgreSQL process of this machine.
+fn postgres_cpu_seconds() -> f64 {
+    let mut total = 0.0;
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "postgres" {
+            total += cpu_seconds(pid);
+        }
+    }
+    total
+}
+
+/// A metric's value from a node's `/metrics`.
+async fn metric(url: &str, name: &str) -> f64 {
+    let text = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Starts `setup.nodes` server processes on one database with the bench's users.
+/// Server processes, killed when dropped (also when the bench panics).
+struct Nodes(Vec<(Child, String)>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for (child, _) in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn start_nodes(setup: &Setup, dir: &std::path::Path, devices: usize) -> Nodes {
+    let bin = std::env::current_exe()
+        .unwrap()
+        .with_file_name("fieldline-under-test");
+    assert!(
+        bin.exists(),
+        "{} is missing: cargo build --release -p fieldline-tests --bins",
+        bin.display()
+    );
+    let config = fieldline_server::Config {
+        data_dir: dir.join("node-0"),
+        database_url: setup.database_url.clone(),
+        ..fieldline_server::Config::default()
+    };
+    {
+        let store = fieldline_server::store::open(&config).unwrap();
+        let hash = fieldline_server::service::auth::hash_password("password-123").unwrap();
+        let mut tx = store.write().unwrap();
+        let mut users = vec![("office1".to_string(), Role::OfficeStaff)];
+        users.extend((0..devices).map(|d| (format!("cm-{d}"), Role::CustomerManager)));
+        for (u, role) in users {
+            fieldline_server::service::auth::add_user(&mut *tx, &u, &hash, role, "zhuxian", &u)
+                .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let key = "5a".repeat(32);
+    let nodes = (0..setup.nodes)
+        .map(|n| {
+            let mut cmd = Command::new(&bin);
+            cmd.args(["--data-dir"])
+                .arg(dir.join(format!("node-{n}")))
+                .args(["serve", "--listen", "127.0.0.1:0"])
+                .env("FIELDLINE_SIGNING_KEY", &key)
+                .env("FIELDLINE_NODE_ID", format!("node-{n}"))
+                .env("FIELDLINE_LOGIN_ATTEMPTS_PER_MINUTE", "100000")
+                .env("FIELDLINE_LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS", "100000")
+                .env("FIELDLINE_LOG", "warn");
+            if !setup.database_url.is_empty() {
+                cmd.env("FIELDLINE_DATABASE_URL", &setup.database_url);
+            }
+            fieldline_tests::spawn_listening(&mut cmd)
+        })
+        .collect();
+    Nodes(nodes)
+}
+
 #[tokio::main]
 async fn main() {
     let jobs = arg("jobs", 1000);
@@ -346,18 +470,19 @@ async fn main() {
     let devices = arg("devices", 4).max(1);
     let rounds = arg("rounds", 20);
     let no_js = std::env::args().any(|a| a == "--no-js");
+    let args: Vec<String> = std::env::args().collect();
+    let postgres = args
+        .iter()
+        .position(|a| a == "--postgres")
+        .and_then(|i| args.get(i + 1).cloned())
+        .or_else(|| std::env::var("FIELDLINE_TEST_POSTGRES").ok())
+        .filter(|u| !u.is_empty());
     println!("fleet bench: {jobs} jobs × {changes} changes, {devices} devices, {rounds} rounds");
 
-    let server = TestServer::start().await;
-    server.add_user("office1", Role::OfficeStaff, "zhuxian");
-    for d in 0..devices {
-        server.add_user(&format!("cm-{d}"), Role::CustomerManager, "zhuxian");
-    }
-
-    // 1. First upload.
     let dir = tempfile::tempdir().unwrap();
-    let office = Store::open(dir.path().join("office.db")).unwrap();
-    let device = office.device();
+    let device_dir = tempfile::tempdir().unwrap();
+    let builder = Store::open(device_dir.path().join("builder.db")).unwrap();
+    let device = builder.device();
     let t = Instant::now();
     let built: Vec<(Vec<u8>, usize)> = (0..jobs)
         .map(|i| {
@@ -371,37 +496,53 @@ async fn main() {
         })
         .collect();
     let raw: usize = built.iter().map(|(_, r)| r).sum();
+    let documents: Vec<Vec<u8>> = built.into_iter().map(|(b, _)| b).collect();
     eprintln!(
         "built {jobs} documents in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    office
-        .import_documents(&built.into_iter().map(|(b, _)| b).collect::<Vec<_>>())
-        .unwrap();
-    field_core::sync::login(&office, &server.url(), "office1", "password-123")
-        .await
-        .unwrap();
-    let t = Instant::now();
-    let report = field_core::sync::sync(&office, &SyncOptions::default(), &|_| {})
-        .await
-        .unwrap();
-    let secs = t.elapsed().as_secs_f64();
-    assert!(
-        report.rejected.is_empty(),
-        "the server refused the bench's jobs: {:?}",
-        report.rejected.first()
-    );
-    let ours_docs_s = jobs as f64 / secs;
-    let wire = report.bytes_sent + report.bytes_received;
-    println!(
-        "fieldline      first upload: {jobs} docs in {secs:.2} s = {ours_docs_s:.0} docs/s, {} round trip(s), wire {:.0} KB, raw changes {:.0} KB, wire/raw {:.3}",
-        report.round_trips,
-        wire as f64 / 1024.0,
-        raw as f64 / 1024.0,
-        wire as f64 / raw as f64
-    );
 
-    // 2. automerge-repo, same workload, same run.
+    let mut setups = vec![Setup {
+        label: "sqlite, 1 node".into(),
+        database_url: String::new(),
+        nodes: 1,
+    }];
+    match &postgres {
+        Some(admin) => {
+            for nodes in [1, 2] {
+                let name = format!("fleet_{}", uuid::Uuid::new_v4().simple());
+                setups.push(Setup {
+                    label: format!("postgres, {nodes} node{}", if nodes > 1 { "s" } else { "" }),
+                    database_url: fieldline_server::store::postgres::create_database(admin, &name)
+                        .unwrap(),
+                    nodes,
+                });
+            }
+        }
+        None => println!("postgres: skipped (give --postgres postgres://…/postgres)"),
+    }
+
+    let mut first_upload_docs_s = f64::NAN;
+    for (i, setup) in setups.iter().enumerate() {
+        let docs_s = run_setup(
+            &builder,
+            setup,
+            &dir.path().join(format!("setup-{i}")),
+            &device_dir.path().join(format!("setup-{i}")),
+            &Workload {
+                documents: &documents,
+                raw,
+                devices,
+                rounds,
+            },
+        )
+        .await;
+        if i == 0 {
+            first_upload_docs_s = docs_s;
+        }
+    }
+
+    // automerge-repo, same workload, same run.
     if no_js {
         println!("automerge-repo first upload: skipped (--no-js)");
     } else {
@@ -418,21 +559,89 @@ async fn main() {
                     w / r
                 );
                 println!(
-                    "ratio (fieldline ÷ automerge-repo docs/s): {:.1}×",
-                    ours_docs_s / docs_s
+                    "ratio (fieldline sqlite ÷ automerge-repo docs/s): {:.1}×",
+                    first_upload_docs_s / docs_s
                 );
             }
             Err(e) => println!("automerge-repo first upload: not run ({e})"),
         }
     }
+}
 
-    // 3. The fleet.
+/// One setup: the first upload through node 0, then the fleet spread over the nodes. Returns
+/// the first upload's docs/s.
+async fn run_setup(
+    builder: &Store,
+    setup: &Setup,
+    data: &std::path::Path,
+    phones_dir: &std::path::Path,
+    work: &Workload<'_>,
+) -> f64 {
+    let Workload {
+        documents,
+        raw,
+        devices,
+        rounds,
+    } = *work;
+    std::fs::create_dir_all(phones_dir).unwrap();
+    let jobs = documents.len();
+    let nodes = start_nodes(setup, data, devices);
+    let urls: Vec<String> = nodes.0.iter().map(|(_, u)| u.clone()).collect();
+    let pids: Vec<u32> = nodes.0.iter().map(|(c, _)| c.id()).collect();
+    let node_cpu = || pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>();
+    let label = &setup.label;
+
+    // 1. First upload.
+    // The office is a copy of the builder's store: the documents are its device's own changes.
+    builder.backup_to(&phones_dir.join("office.db")).unwrap();
+    let office = Store::open(phones_dir.join("office.db")).unwrap();
+    office.import_documents(documents).unwrap();
+    field_core::sync::login(&office, &urls[0], "office1", "password-123")
+        .await
+        .unwrap();
+    let (cpu0, db0) = (node_cpu(), postgres_cpu_seconds());
+    let t = Instant::now();
+    let report = field_core::sync::sync(&office, &SyncOptions::default(), &|_| {})
+        .await
+        .unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    let (cpu1, db1) = (node_cpu(), postgres_cpu_seconds());
+    assert!(
+        report.rejected.is_empty(),
+        "the server refused the bench's jobs: {:?}",
+        report.rejected.first()
+    );
+    let docs_s = jobs as f64 / secs;
+    let wire = report.bytes_sent + report.bytes_received;
+    println!(
+        "[{label}] first upload: {jobs} docs in {secs:.2} s = {docs_s:.0} docs/s, {} round trip(s), wire {:.0} KB, raw changes {:.0} KB, wire/raw {:.3}; server CPU {:.2} ms/doc{}",
+        report.round_trips,
+        wire as f64 / 1024.0,
+        raw as f64 / 1024.0,
+        wire as f64 / raw as f64,
+        (cpu1 - cpu0) * 1e3 / jobs as f64,
+        if setup.database_url.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", database CPU {:.2} ms/doc",
+                (db1 - db0) * 1e3 / jobs as f64
+            )
+        }
+    );
+
+    // 2. The fleet: device d syncs through node d mod N.
     let mut phones = Vec::new();
     for d in 0..devices {
-        let store = Store::open(dir.path().join(format!("cm-{d}.db"))).unwrap();
-        field_core::sync::login(&store, &server.url(), &format!("cm-{d}"), "password-123")
-            .await
-            .unwrap();
+        let store = Store::open(phones_dir.join(format!("cm-{d}.db"))).unwrap();
+        field_core::sync::login(
+            &store,
+            &urls[d % urls.len()],
+            &format!("cm-{d}"),
+            "password-123",
+        )
+        .await
+        .unwrap();
         phones.push(store);
     }
     let t = Instant::now();
@@ -445,12 +654,20 @@ async fn main() {
     let secs = t.elapsed().as_secs_f64();
     let pulled: u32 = downloads.iter().map(|r| r.jobs_pulled).sum();
     println!(
-        "fleet download: {devices} devices pulled {pulled} docs in {secs:.2} s = {:.0} docs/s",
+        "[{label}] fleet download: {devices} devices pulled {pulled} docs in {secs:.2} s = {:.0} docs/s",
         pulled as f64 / secs
     );
     let mut latencies = Vec::new();
     let mut trips = Vec::new();
     let mut edited = 0usize;
+    let (cpu0, db0) = (node_cpu(), postgres_cpu_seconds());
+    let mut held0 = 0.0;
+    let mut writes0 = 0.0;
+    for u in &urls {
+        held0 += metric(u, "fieldline_db_writer_seconds_total").await;
+        writes0 += metric(u, "fieldline_db_writes_total").await;
+    }
+    let steady = Instant::now();
     for round in 0..rounds {
         let results = futures_join(phones.iter().enumerate().map(|(d, p)| async move {
             let mine: Vec<String> = p
@@ -488,15 +705,40 @@ async fn main() {
             edited += n;
         }
     }
+    let wall = steady.elapsed().as_secs_f64();
+    let (cpu1, db1) = (node_cpu(), postgres_cpu_seconds());
+    let mut held1 = 0.0;
+    let mut writes1 = 0.0;
+    for u in &urls {
+        held1 += metric(u, "fieldline_db_writer_seconds_total").await;
+        writes1 += metric(u, "fieldline_db_writes_total").await;
+    }
     latencies.sort_by(f64::total_cmp);
+    let syncs = latencies.len().max(1) as f64;
     let mean_trips = trips.iter().sum::<u32>() as f64 / trips.len().max(1) as f64;
+    let writes = (writes1 - writes0).max(1.0);
     println!(
-        "fleet steady state: {} syncs ({edited} edited docs): latency p50 {:.1} ms, p99 {:.1} ms, round trips per sync {:.2}",
+        "[{label}] fleet steady state: {} syncs ({edited} edited docs) in {wall:.2} s = {:.0} syncs/s: latency p50 {:.1} ms, p99 {:.1} ms, round trips per sync {:.2}",
         latencies.len(),
+        syncs / wall,
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         mean_trips
     );
+    println!(
+        "[{label}] per sync: server CPU {:.2} ms{}, {:.1} write transactions holding the writer {:.2} ms each ({:.1} ms per sync)",
+        (cpu1 - cpu0) * 1e3 / syncs,
+        if setup.database_url.is_empty() {
+            String::new()
+        } else {
+            format!(", database CPU {:.2} ms", (db1 - db0) * 1e3 / syncs)
+        },
+        writes / syncs,
+        (held1 - held0) * 1e3 / writes,
+        (held1 - held0) * 1e3 / syncs,
+    );
+    drop(nodes);
+    docs_s
 }
 
 /// Runs futures concurrently on this task and collects their outputs in order.

@@ -15,7 +15,7 @@
 
 use super::queries::{self, Conn};
 use super::sql::{Db, Dialect, Row, Value, numbered_to_dollar};
-use super::{ReadTx, Result, ServerStore, StoreError, WriteTx};
+use super::{ReadTx, Result, ServerStore, StoreError, StoreStatus, WriteTx, WriterClock};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
@@ -37,6 +37,7 @@ pub struct PostgresStore {
     runtime: Option<tokio::runtime::Runtime>,
     /// `host:port/db` without the password, for logs.
     target: String,
+    clock: WriterClock,
 }
 
 impl Drop for PostgresStore {
@@ -92,6 +93,7 @@ impl PostgresStore {
             pool,
             runtime: Some(runtime),
             target,
+            clock: WriterClock::default(),
         };
         store.migrate()?;
         Ok(store)
@@ -223,35 +225,55 @@ impl ServerStore for PostgresStore {
         Ok(Box::new(PgTx {
             client: Some(client),
             done: false,
+            writer: None,
         }))
     }
 
     fn write(&self) -> Result<Box<dyn WriteTx + '_>> {
         let client = self.connection()?;
         client.batch("BEGIN")?;
-        let tx = PgTx {
+        let mut tx = PgTx {
             client: Some(client),
             done: false,
+            writer: None,
         };
         // One writer in the whole cluster at a time (see the module's notes).
         tx.db()
             .batch(&format!("SELECT pg_advisory_xact_lock({WRITER_LOCK})"))?;
+        tx.writer = Some((std::time::Instant::now(), &self.clock));
         Ok(Box::new(tx))
     }
 
     fn backend(&self) -> &'static str {
         "postgres"
     }
+
+    fn status(&self) -> StoreStatus {
+        let pool = self.pool.status();
+        let (writes, write_nanos) = self.clock.read();
+        StoreStatus {
+            connections: pool.size as u64,
+            idle: pool.available as u64,
+            waiting: pool.waiting as u64,
+            writes,
+            write_nanos,
+        }
+    }
 }
 
 /// A transaction on a pooled connection: rolled back unless committed, then returned.
-struct PgTx {
+struct PgTx<'s> {
     client: Option<Object>,
     done: bool,
+    /// A write transaction: when it took the writer lock, and where its hold time is counted.
+    writer: Option<(std::time::Instant, &'s WriterClock)>,
 }
 
-impl Drop for PgTx {
+impl Drop for PgTx<'_> {
     fn drop(&mut self) {
+        if let Some((since, clock)) = self.writer {
+            clock.ended(since);
+        }
         if let Some(client) = self.client.take()
             && !self.done
             && client.batch("ROLLBACK").is_err()
@@ -262,7 +284,7 @@ impl Drop for PgTx {
     }
 }
 
-impl Conn for PgTx {
+impl Conn for PgTx<'_> {
     fn db(&self) -> &dyn Db {
         self.client.as_ref().expect("a live transaction")
     }
@@ -304,7 +326,7 @@ fn open_savepoint(client: &Object) -> Result<PgSavepoint<'_>> {
     })
 }
 
-impl queries::Finish for PgTx {
+impl queries::Finish for PgTx<'_> {
     fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>> {
         Ok(Box::new(open_savepoint(
             self.client.as_ref().expect("a live transaction"),

@@ -5,7 +5,7 @@
 
 use super::queries::{self, Conn};
 use super::sql::{Db, Dialect, Row, Value};
-use super::{ReadTx, Result, ServerStore, StoreError, WriteTx};
+use super::{ReadTx, Result, ServerStore, StoreError, StoreStatus, WriteTx, WriterClock};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -74,6 +74,7 @@ pub struct SqliteStore {
     writer: Mutex<Connection>,
     readers: Mutex<Readers>,
     returned: Condvar,
+    clock: WriterClock,
 }
 
 struct Readers {
@@ -98,6 +99,7 @@ impl SqliteStore {
                 open: 0,
             }),
             returned: Condvar::new(),
+            clock: WriterClock::default(),
         })
     }
 
@@ -190,11 +192,28 @@ impl ServerStore for SqliteStore {
             conn.execute_batch("ROLLBACK")?;
         }
         conn.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(Box::new(SqliteWrite { conn, done: false }))
+        Ok(Box::new(SqliteWrite {
+            conn,
+            done: false,
+            started: std::time::Instant::now(),
+            clock: &self.clock,
+        }))
     }
 
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn status(&self) -> StoreStatus {
+        let readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        let (writes, write_nanos) = self.clock.read();
+        StoreStatus {
+            connections: readers.open as u64 + 1,
+            idle: readers.idle.len() as u64,
+            waiting: 0,
+            writes,
+            write_nanos,
+        }
     }
 }
 
@@ -222,6 +241,8 @@ impl Drop for SqliteRead<'_> {
 struct SqliteWrite<'s> {
     conn: MutexGuard<'s, Connection>,
     done: bool,
+    started: std::time::Instant,
+    clock: &'s WriterClock,
 }
 
 impl Drop for SqliteWrite<'_> {
@@ -229,6 +250,7 @@ impl Drop for SqliteWrite<'_> {
         if !self.done {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
+        self.clock.ended(self.started);
     }
 }
 
