@@ -82,7 +82,7 @@ python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install --quiet s
 step "cargo test"
 log="$(mktemp)"
 set +e
-cargo test --workspace --locked 2>&1 | tee "$log"
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 passed=$({ grep -E '^test result:' "$log" || true; } | awk '{s+=$4} END {print s+0}')
@@ -100,7 +100,7 @@ if [ "$pg_status" -ne 0 ]; then
 else
   echo "PostgreSQL at $pg_url"
   set +e
-  FIELDLINE_TEST_POSTGRES="$pg_url" cargo test --locked -p fieldline-tests -p fieldline-server 2>&1 | tee "$log"
+  FIELDLINE_TEST_POSTGRES="$pg_url" cargo test --locked --no-fail-fast -p fieldline-tests -p fieldline-server 2>&1 | tee "$log"
   pg_test_status=${PIPESTATUS[0]}
   set -e
   scripts/pg.sh stop "$pg_dir" || true
