@@ -5,7 +5,10 @@
 //! - `s3`: any S3-compatible bucket through the `object_store` crate, key
 //!   `<prefix><first two hex>/<sha256>`.
 //!
-//! Uploads are assembled and verified on local disk first (`uploads`), so a blob only reaches the
+//! Unfinished uploads keep their bytes in the same store, one immutable part per PATCH, named by
+//! the upload and the part's first byte (`fs`: `<data dir>/uploads/<id>/<start>`; `s3`:
+//! `<prefix>uploads/<id>/<start>`), so with a bucket any node can resume an upload another
+//! began. A finished upload is assembled and verified on local disk, so a blob only reaches the
 //! store once its SHA-256 is known to match.
 
 use crate::config::{Config, S3Config};
@@ -45,6 +48,8 @@ pub enum Download {
 pub enum BlobStore {
     Fs {
         root: PathBuf,
+        /// Unfinished uploads' parts.
+        parts: PathBuf,
     },
     S3 {
         store: Arc<dyn ObjectStore>,
@@ -79,6 +84,7 @@ impl BlobStore {
     pub fn fs(data_dir: &Path) -> BlobStore {
         BlobStore::Fs {
             root: data_dir.join("blobs"),
+            parts: data_dir.join("uploads"),
         }
     }
 
@@ -139,7 +145,7 @@ impl BlobStore {
     /// or the bucket answers a lookup (a missing probe object is an answer).
     pub async fn ready(&self) -> Result<(), ServerError> {
         match self {
-            BlobStore::Fs { root } => {
+            BlobStore::Fs { root, .. } => {
                 let dir = if root.exists() {
                     root.as_path()
                 } else {
@@ -163,7 +169,7 @@ impl BlobStore {
     /// Moves a verified upload file into the store under `sha256`; the file is consumed.
     pub async fn put_file(&self, sha256: &str, file: &Path) -> Result<(), ServerError> {
         match self {
-            BlobStore::Fs { root } => {
+            BlobStore::Fs { root, .. } => {
                 let dest = Self::file(root, sha256)?;
                 let dir = dest.parent().expect("has parent").to_path_buf();
                 let file = file.to_path_buf();
@@ -201,7 +207,7 @@ impl BlobStore {
         range_header: Option<&str>,
     ) -> Result<Download, ServerError> {
         match self {
-            BlobStore::Fs { root } => {
+            BlobStore::Fs { root, .. } => {
                 let path = Self::file(root, sha256)?;
                 let mut file = match tokio::fs::File::open(&path).await {
                     Ok(f) => f,
@@ -284,10 +290,157 @@ impl BlobStore {
         Ok(Some(hex::encode(hasher.finalize())))
     }
 
+    /// An upload id names parts only when it is what the server hands out (32 hex digits).
+    fn upload_id(id: &str) -> Result<&str, ServerError> {
+        if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(id)
+        } else {
+            Err(ServerError::NotFound)
+        }
+    }
+
+    fn part_key(prefix: &str, id: &str, start: u64) -> Result<ObjectPath, ServerError> {
+        Ok(ObjectPath::from(format!(
+            "{prefix}uploads/{}/{start:020}",
+            Self::upload_id(id)?
+        )))
+    }
+
+    /// Stores `file` (consumed) as the part of upload `id` that starts at byte `start`,
+    /// replacing a part stored there before by a write whose offset was never recorded.
+    pub async fn put_part(&self, id: &str, start: u64, file: &Path) -> Result<(), ServerError> {
+        match self {
+            BlobStore::Fs { parts, .. } => {
+                let dir = parts.join(Self::upload_id(id)?);
+                let dest = dir.join(format!("{start:020}"));
+                let file = file.to_path_buf();
+                tokio::task::spawn_blocking(move || {
+                    std::fs::create_dir_all(&dir).map_err(|e| io("cannot create", &dir, e))?;
+                    std::fs::File::open(&file)
+                        .and_then(|f| f.sync_all())
+                        .map_err(|e| io("cannot sync", &file, e))?;
+                    std::fs::rename(&file, &dest).map_err(|e| io("cannot move", &dest, e))?;
+                    std::fs::File::open(&dir)
+                        .and_then(|d| d.sync_all())
+                        .map_err(|e| io("cannot sync", &dir, e))
+                })
+                .await
+                .map_err(|e| ServerError::Internal(e.to_string()))?
+            }
+            BlobStore::S3 { store, prefix } => {
+                let bytes = tokio::fs::read(file)
+                    .await
+                    .map_err(|e| io("cannot read", file, e))?;
+                store
+                    .put(&Self::part_key(prefix, id, start)?, bytes.into())
+                    .await
+                    .map_err(object_err)?;
+                let _ = tokio::fs::remove_file(file).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// The parts of upload `id`: `(first byte, length)`, in order.
+    pub async fn parts(&self, id: &str) -> Result<Vec<(u64, u64)>, ServerError> {
+        let mut out = Vec::new();
+        match self {
+            BlobStore::Fs { parts, .. } => {
+                let dir = parts.join(Self::upload_id(id)?);
+                let mut entries = match tokio::fs::read_dir(&dir).await {
+                    Ok(e) => e,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+                    Err(e) => return Err(io("cannot list", &dir, e)),
+                };
+                while let Some(e) = entries
+                    .next_entry()
+                    .await
+                    .map_err(|e| io("cannot list", &dir, e))?
+                {
+                    if let Ok(start) = e.file_name().to_string_lossy().parse::<u64>() {
+                        let len = e.metadata().await.map_err(|e| io("cannot stat", &dir, e))?;
+                        out.push((start, len.len()));
+                    }
+                }
+            }
+            BlobStore::S3 { store, prefix } => {
+                let dir = ObjectPath::from(format!("{prefix}uploads/{}", Self::upload_id(id)?));
+                let mut list = store.list(Some(&dir));
+                while let Some(meta) = list.next().await {
+                    let meta = meta.map_err(object_err)?;
+                    if let Some(start) = meta
+                        .location
+                        .filename()
+                        .and_then(|n| n.parse::<u64>().ok())
+                    {
+                        out.push((start, meta.size));
+                    }
+                }
+            }
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Appends the part of upload `id` at `start` to `out`.
+    pub async fn copy_part(
+        &self,
+        id: &str,
+        start: u64,
+        out: &mut tokio::fs::File,
+    ) -> Result<(), ServerError> {
+        use tokio::io::AsyncWriteExt;
+        let bytes = match self {
+            BlobStore::Fs { parts, .. } => {
+                let path = parts
+                    .join(Self::upload_id(id)?)
+                    .join(format!("{start:020}"));
+                tokio::fs::read(&path)
+                    .await
+                    .map_err(|e| io("cannot read", &path, e))?
+            }
+            BlobStore::S3 { store, prefix } => store
+                .get(&Self::part_key(prefix, id, start)?)
+                .await
+                .map_err(object_err)?
+                .bytes()
+                .await
+                .map_err(object_err)?
+                .to_vec(),
+        };
+        out.write_all(&bytes)
+            .await
+            .map_err(|e| ServerError::Io(e.to_string()))
+    }
+
+    /// Forgets every part of upload `id`.
+    pub async fn delete_parts(&self, id: &str) -> Result<(), ServerError> {
+        match self {
+            BlobStore::Fs { parts, .. } => {
+                let dir = parts.join(Self::upload_id(id)?);
+                match tokio::fs::remove_dir_all(&dir).await {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        Err(io("cannot remove", &dir, e))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            BlobStore::S3 { store, prefix } => {
+                for (start, _) in self.parts(id).await? {
+                    match store.delete(&Self::part_key(prefix, id, start)?).await {
+                        Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                        Err(e) => return Err(object_err(e)),
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// The bytes of a blob.
     pub async fn get(&self, sha256: &str) -> Result<Vec<u8>, ServerError> {
         match self {
-            BlobStore::Fs { root } => {
+            BlobStore::Fs { root, .. } => {
                 let path = Self::file(root, sha256)?;
                 match tokio::fs::read(&path).await {
                     Ok(b) => Ok(b),

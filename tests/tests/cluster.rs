@@ -280,3 +280,150 @@ fn feed_positions_are_never_skipped_under_concurrent_commits() {
         nodes.len()
     );
 }
+
+/// A tus upload begun on one node resumes on another: the nodes keep nothing of it locally
+/// (each has its own data folder), its parts are in the shared bucket, and one request at a time
+/// writes it, whichever node that request reaches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_begun_on_one_node_resumes_on_another() {
+    use base64::Engine;
+    use field_core::codes::PhotoPurpose;
+    use field_core::sync::SyncOptions;
+    use field_core::{JobKind, Role};
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = fieldline_tests::s3::S3Server::start();
+    let db = test_database()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("shared").display()));
+    let node = |name: &str| {
+        let mut c = Config {
+            listen: "127.0.0.1:0".into(),
+            data_dir: dir.path().join(name),
+            database_url: db.clone(),
+            node_id: name.into(),
+            signing_key: "6b".repeat(32),
+            login_attempts_per_minute: 1_000,
+            login_attempts_per_minute_per_address: 10_000,
+            ..Config::default()
+        };
+        s3.configure(&mut c);
+        c
+    };
+    let a = fieldline_server::start(&node("node-a")).await.unwrap();
+    let b = fieldline_server::start(&node("node-b")).await.unwrap();
+    add_user_to(&a.env, "cm1", Role::CustomerManager, "zhuxian");
+    let (url_a, url_b) = (format!("http://{}", a.addr), format!("http://{}", b.addr));
+    let cm = Phone::login_at(&url_a, "cm1").await;
+    let job = cm
+        .store
+        .create_job(
+            "cm1",
+            &new_job(JobKind::LowVoltageResidential, "zhuxian", "跨节点上传"),
+        )
+        .unwrap();
+    let original = field_core::photo::sample::jpeg(640, 480, 7, &Default::default());
+    cm.store
+        .add_photo(
+            &job.id,
+            "cm1",
+            &original,
+            &field_core::store::PhotoInput {
+                purpose: PhotoPurpose::Meter,
+                caption: None,
+                gps: None,
+                checklist_group: None,
+                author_name: None,
+            },
+            &Default::default(),
+        )
+        .unwrap();
+    let docs_only = SyncOptions {
+        upload_photos: false,
+        ..fast_options()
+    };
+    field_core::sync::sync(&cm.store, &docs_only, &|_| {})
+        .await
+        .unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(&original));
+    let token = cm.store.sync_setting("token").unwrap().unwrap();
+    let http = reqwest::Client::new();
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let tus = |req: reqwest::RequestBuilder| {
+        req.bearer_auth(&token).header("tus-resumable", "1.0.0")
+    };
+    let patch = |url: &str, location: &str, offset: usize, bytes: &[u8]| {
+        tus(http.patch(format!("{url}{location}")))
+            .header("content-type", "application/offset+octet-stream")
+            .header("upload-offset", offset.to_string())
+            .body(bytes.to_vec())
+            .send()
+    };
+
+    // Begun on node a: created, then the first half.
+    let created = tus(http.post(format!("{url_a}/api/v1/uploads")))
+        .header("upload-length", original.len().to_string())
+        .header(
+            "upload-metadata",
+            format!("sha256 {},job {}", b64(&sha), b64(&job.id)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let location = created.headers()["location"].to_str().unwrap().to_string();
+    let half = original.len() / 2;
+    let first = patch(&url_a, &location, 0, &original[..half]).await.unwrap();
+    assert_eq!(first.status(), 204);
+
+    // Node b knows where it stands.
+    let head = tus(http.head(format!("{url_b}{location}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.headers()["upload-offset"], half.to_string().as_str());
+
+    // While a request on node a holds the upload, node b refuses to write it too.
+    let id = location.rsplit('/').next().unwrap();
+    let claim = fieldline_server::service::uploads::claim(&a.env, id)
+        .await
+        .unwrap()
+        .expect("claimed");
+    let busy = patch(&url_b, &location, half, &original[half..]).await.unwrap();
+    assert_eq!(busy.status(), 409);
+    drop(claim);
+
+    // Released: node b takes the rest (the release is asynchronous: retry briefly).
+    let mut status = 0;
+    for _ in 0..50 {
+        status = patch(&url_b, &location, half, &original[half..])
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if status != 409 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 204);
+    assert!(s3.holds(&sha), "the blob is in the shared bucket");
+    // Either node serves it, byte for byte.
+    for url in [&url_a, &url_b] {
+        let got = http
+            .get(format!("{url}/api/v1/blobs/{sha}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.status(), 200);
+        assert_eq!(got.bytes().await.unwrap().as_ref(), original.as_slice());
+    }
+    // No node kept anything of the upload in its own folder.
+    for name in ["node-a", "node-b"] {
+        let incoming = dir.path().join(name).join("uploads").join("incoming");
+        let left = std::fs::read_dir(&incoming).map_or(0, |d| d.count());
+        assert_eq!(left, 0, "{name} kept bytes in {}", incoming.display());
+    }
+    a.stop().await;
+    b.stop().await;
+}

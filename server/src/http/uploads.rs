@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
@@ -152,7 +152,7 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Result<Response, ServerError> {
     let upload = owned_upload(&env, &headers, id).await?;
-    let _busy = env.uploads.claim(&upload.id).ok_or_else(busy)?;
+    let _claim = uploads::claim(&env, &upload.id).await?.ok_or_else(busy)?;
     uploads::delete(&env, &upload.id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -180,8 +180,8 @@ async fn owned_upload(
 /// The upload's offset, after making sure a complete upload's blob was recorded (unless a
 /// PATCH is writing it right now).
 async fn settled_offset(env: &Arc<Env>, upload: &Upload) -> Result<u64, ServerError> {
-    match env.uploads.claim(&upload.id) {
-        Some(_busy) => uploads::ensure_finished(env, upload).await,
+    match uploads::claim(env, &upload.id).await? {
+        Some(_claim) => uploads::ensure_finished(env, upload).await,
         None => Ok(upload.offset),
     }
 }
@@ -218,13 +218,21 @@ pub async fn patch(
         .map(parse_checksum)
         .transpose()?;
     let upload = uploads::get(&env, &who, id).await?;
-    let _busy = env.uploads.claim(&upload.id).ok_or_else(busy)?;
+    // One PATCH at a time per upload, whichever node it reaches.
+    let claim = uploads::claim(&env, &upload.id).await?.ok_or_else(busy)?;
     // Re-read under the claim: a PATCH that just ended may have moved the offset.
     let mut upload = uploads::get(&env, &who, upload.id.clone()).await?;
     upload.offset = uploads::ensure_finished(&env, &upload).await?;
     if upload.offset == upload.length {
         // Complete already (or the server had the blob): nothing more to take.
         return Ok(offset_response(StatusCode::NO_CONTENT, upload.offset, None));
+    }
+    // The stored parts must hold exactly the bytes before the offset (they may not, after an
+    // upgrade from node-local partial files or a lost bucket): else the upload starts over.
+    if !uploads::parts_cover(&env.blobs.parts(&upload.id).await?, upload.offset) {
+        tracing::warn!(upload = %upload.id, "an upload's parts do not match its offset: starting over");
+        uploads::restart(&env, &upload.id).await?;
+        upload.offset = 0;
     }
     if claimed != upload.offset {
         return Err(ServerError::Conflict {
@@ -233,21 +241,17 @@ pub async fn patch(
             en: format!("the upload is at offset {}, not {claimed}", upload.offset),
         });
     }
-    let path = env.uploads.part_path(&upload.id);
-    let mut file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .await
-        .map_err(io)?;
-    // Bytes past the stored offset are from a write that never completed: drop them.
-    file.set_len(upload.offset).await.map_err(io)?;
-    file.seek(std::io::SeekFrom::Start(upload.offset))
-        .await
-        .map_err(io)?;
+    // The request's bytes go to a file of their own; once whole (or, without a checksum,
+    // whatever arrived) they become the part that starts at the offset.
+    let (path, mut file) = env.uploads.incoming_file(&upload.id).await?;
+    let discard = |path: std::path::PathBuf| async move {
+        let _ = tokio::fs::remove_file(path).await;
+    };
     let mut hasher = Sha256::new();
     let mut received: u64 = 0;
     let mut stream = body.into_data_stream();
     let mut failure: Option<ServerError> = None;
+    let mut renewed = std::time::Instant::now();
     while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
             Ok(c) => c,
@@ -261,7 +265,8 @@ pub async fn patch(
             }
         };
         if upload.offset + received + chunk.len() as u64 > upload.length {
-            file.set_len(upload.offset).await.map_err(io)?;
+            drop(file);
+            discard(path).await;
             return Err(ServerError::bad(
                 "too_much_data",
                 "上传内容超过声明的长度",
@@ -271,14 +276,23 @@ pub async fn patch(
         if checksum.is_some() {
             hasher.update(&chunk);
         }
-        file.write_all(&chunk).await.map_err(io)?;
+        if let Err(e) = file.write_all(&chunk).await {
+            drop(file);
+            discard(path).await;
+            return Err(io(e));
+        }
         received += chunk.len() as u64;
+        if renewed.elapsed() > std::time::Duration::from_millis(uploads::CLAIM_MS as u64 / 3) {
+            claim.renew().await?;
+            renewed = std::time::Instant::now();
+        }
     }
     if let Some(expected) = checksum {
         let complete = failure.is_none();
         if !complete || hasher.finalize().as_slice() != expected {
             // A checksummed chunk is all or nothing.
-            file.set_len(upload.offset).await.map_err(io)?;
+            drop(file);
+            discard(path).await;
             return Err(failure.unwrap_or_else(|| ServerError::ChecksumMismatch {
                 zh: "数据块校验失败，请重发".into(),
                 en: "the chunk does not match its Upload-Checksum: send it again".into(),
@@ -286,9 +300,18 @@ pub async fn patch(
         }
     }
     // Without a checksum, whatever arrived is kept, even from an interrupted request.
-    file.sync_all().await.map_err(io)?;
-    env.metrics.upload_bytes(received);
+    if let Err(e) = file.sync_all().await {
+        drop(file);
+        discard(path).await;
+        return Err(io(e));
+    }
     drop(file);
+    if received == 0 {
+        discard(path).await;
+    } else {
+        env.blobs.put_part(&upload.id, upload.offset, &path).await?;
+    }
+    env.metrics.upload_bytes(received);
     let offset = upload.offset + received;
     uploads::set_offset(&env, &upload.id, offset).await?;
     if let Some(e) = failure {
@@ -298,6 +321,7 @@ pub async fn patch(
         let done = Upload { offset, ..upload };
         uploads::finish(&env, &done).await?;
     }
+    drop(claim);
     Ok(offset_response(StatusCode::NO_CONTENT, offset, None))
 }
 

@@ -80,7 +80,11 @@ impl Env {
             store,
             docs: docs::DocCache::default(),
             blobs: BlobStore::from_config(config)?,
-            uploads: uploads::Uploads::new(&config.data_dir, config.max_upload_mib * 1024 * 1024),
+            uploads: uploads::Uploads::new(
+                &config.data_dir,
+                config.max_upload_mib * 1024 * 1024,
+                config.node_name(),
+            ),
             rules: RwLock::new(Arc::new(rules)),
             calendar: RwLock::new(Arc::new(calendar)),
             grid: RwLock::new(Arc::new(grid)),

@@ -12,31 +12,67 @@ use crate::store::UploadRow;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub const TUS_VERSION: &str = "1.0.0";
 pub const TUS_EXTENSIONS: &str = "creation,checksum,termination";
 pub const OFFSET_MEDIA_TYPE: &str = "application/offset+octet-stream";
 
-/// Where partial uploads live, the size limit, and which uploads a PATCH is writing right now.
+/// Where a PATCH's bytes wait before they become a part, the size limit, and this node's name
+/// (claims name their holder).
 pub struct Uploads {
-    dir: PathBuf,
+    incoming: PathBuf,
     pub max_size: u64,
-    busy: Mutex<HashSet<String>>,
+    node: String,
 }
 
-/// Holds an upload for one PATCH; released on drop.
-pub struct Busy<'a> {
-    uploads: &'a Uploads,
+/// How long a claim on an upload stands without renewal; a PATCH renews it while it streams.
+pub const CLAIM_MS: i64 = 60_000;
+
+/// One PATCH's claim on an upload, in the database so that it holds across nodes; released
+/// when dropped (and lapsing after [`CLAIM_MS`] if its node died).
+pub struct Claim {
+    env: Arc<Env>,
     id: String,
+    holder: String,
 }
 
-impl Drop for Busy<'_> {
+impl Claim {
+    /// Extends the claim (a long PATCH).
+    pub async fn renew(&self) -> Result<(), ServerError> {
+        let (id, holder) = (self.id.clone(), self.holder.clone());
+        self.env
+            .blocking(move |env| {
+                let mut tx = env.store.write()?;
+                let now = now_ms();
+                tx.claim_upload(&id, &holder, now, now + CLAIM_MS)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+impl Drop for Claim {
     fn drop(&mut self) {
-        let mut set = self.uploads.busy.lock().unwrap_or_else(|p| p.into_inner());
-        set.remove(&self.id);
+        let (id, holder) = (std::mem::take(&mut self.id), std::mem::take(&mut self.holder));
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let env = self.env.clone();
+            rt.spawn(async move {
+                let released = env
+                    .blocking(move |env| {
+                        let mut tx = env.store.write()?;
+                        tx.release_upload(&id, &holder)?;
+                        tx.commit()?;
+                        Ok(())
+                    })
+                    .await;
+                if let Err(e) = released {
+                    tracing::warn!(error = %e, "releasing an upload claim failed (it lapses)");
+                }
+            });
+        }
     }
 }
 
@@ -44,26 +80,60 @@ impl Drop for Busy<'_> {
 pub type Upload = UploadRow;
 
 impl Uploads {
-    pub fn new(data_dir: &Path, max_size: u64) -> Uploads {
+    pub fn new(data_dir: &Path, max_size: u64, node: String) -> Uploads {
         Uploads {
-            dir: data_dir.join("uploads"),
+            incoming: data_dir.join("uploads").join("incoming"),
             max_size,
-            busy: Mutex::new(HashSet::new()),
+            node,
         }
     }
 
-    pub fn part_path(&self, id: &str) -> PathBuf {
-        self.dir.join(format!("{id}.part"))
+    /// A new file for the bytes of one PATCH of upload `id`.
+    pub async fn incoming_file(&self, id: &str) -> Result<(PathBuf, tokio::fs::File), ServerError> {
+        tokio::fs::create_dir_all(&self.incoming)
+            .await
+            .map_err(|e| ServerError::Io(format!("{}: {e}", self.incoming.display())))?;
+        let path = self
+            .incoming
+            .join(format!("{id}-{}", uuid::Uuid::new_v4().simple()));
+        let file = tokio::fs::File::create(&path)
+            .await
+            .map_err(|e| ServerError::Io(format!("{}: {e}", path.display())))?;
+        Ok((path, file))
     }
+}
 
-    /// Claims an upload for a PATCH; `None` when another PATCH is writing it.
-    pub fn claim(&self, id: &str) -> Option<Busy<'_>> {
-        let mut set = self.busy.lock().unwrap_or_else(|p| p.into_inner());
-        set.insert(id.to_string()).then(|| Busy {
-            uploads: self,
-            id: id.to_string(),
+/// Claims upload `id` for one request; `None` while another request (on any node) holds it.
+pub async fn claim(env: &Arc<Env>, id: &str) -> Result<Option<Claim>, ServerError> {
+    let holder = format!("{}#{}", env.uploads.node, uuid::Uuid::new_v4().simple());
+    let (key, h) = (id.to_string(), holder.clone());
+    let claimed = env
+        .blocking(move |env| {
+            let mut tx = env.store.write()?;
+            let now = now_ms();
+            let claimed = tx.claim_upload(&key, &h, now, now + CLAIM_MS)?;
+            tx.commit()?;
+            Ok(claimed)
         })
+        .await?;
+    Ok(claimed.then(|| Claim {
+        env: env.clone(),
+        id: id.to_string(),
+        holder,
+    }))
+}
+
+/// Whether `parts` (`(first byte, length)`, in order) hold exactly the bytes `[0, upto)`
+/// (parts from `upto` on are ignored: a write whose offset was never recorded).
+pub fn parts_cover(parts: &[(u64, u64)], upto: u64) -> bool {
+    let mut at = 0;
+    for &(start, len) in parts.iter().filter(|(start, _)| *start < upto) {
+        if start != at {
+            return false;
+        }
+        at += len;
     }
+    at == upto
 }
 
 /// Creates (or, for a retried creation, finds) the upload of `sha256` for job `job_id`.
@@ -75,7 +145,7 @@ pub async fn create(
     length: u64,
 ) -> Result<Upload, ServerError> {
     let who = who.clone();
-    let (upload, new_file) = env
+    let (upload, _new) = env
         .blocking(move |env| {
             let mut tx = env.store.write()?;
             if !authz::can_read_job(&*tx, &who, &job_id)? {
@@ -127,15 +197,6 @@ pub async fn create(
             Ok((upload, !stored))
         })
         .await?;
-    if new_file {
-        let uploads = &env.uploads;
-        tokio::fs::create_dir_all(&uploads.dir)
-            .await
-            .map_err(|e| ServerError::Io(format!("{}: {e}", uploads.dir.display())))?;
-        tokio::fs::File::create(uploads.part_path(&upload.id))
-            .await
-            .map_err(|e| ServerError::Io(e.to_string()))?;
-    }
     Ok(upload)
 }
 
@@ -163,7 +224,7 @@ pub async fn set_offset(env: &Arc<Env>, id: &str, offset: u64) -> Result<(), Ser
     .await
 }
 
-/// Deletes an upload and its partial file.
+/// Deletes an upload and its parts.
 pub async fn delete(env: &Arc<Env>, id: &str) -> Result<(), ServerError> {
     let key = id.to_string();
     env.blocking(move |env| {
@@ -173,14 +234,28 @@ pub async fn delete(env: &Arc<Env>, id: &str) -> Result<(), ServerError> {
         Ok(())
     })
     .await?;
-    let _ = tokio::fs::remove_file(env.uploads.part_path(id)).await;
-    Ok(())
+    env.blobs.delete_parts(id).await
 }
 
-/// The upload is complete: check the whole file's SHA-256 against its name, then make it a
-/// blob. A mismatch deletes the upload (the client starts again).
+/// The upload is complete: assemble its parts, check the whole file's SHA-256 against its name,
+/// then make it a blob. A mismatch deletes the upload (the client starts again).
 pub async fn finish(env: &Arc<Env>, upload: &Upload) -> Result<(), ServerError> {
-    let path = env.uploads.part_path(&upload.id);
+    let parts = env.blobs.parts(&upload.id).await?;
+    let (path, mut file) = env.uploads.incoming_file(&upload.id).await?;
+    let assembled = async {
+        for &(start, _) in parts.iter().filter(|(start, _)| *start < upload.length) {
+            env.blobs.copy_part(&upload.id, start, &mut file).await?;
+        }
+        file.sync_all()
+            .await
+            .map_err(|e| ServerError::Io(e.to_string()))
+    }
+    .await;
+    drop(file);
+    if let Err(e) = assembled {
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(e);
+    }
     let p = path.clone();
     let actual = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
         let mut f = std::fs::File::open(&p)?;
@@ -192,6 +267,7 @@ pub async fn finish(env: &Arc<Env>, upload: &Upload) -> Result<(), ServerError> 
     .map_err(|e| ServerError::Internal(e.to_string()))?
     .map_err(|e| ServerError::Io(e.to_string()))?;
     if actual != upload.sha256 {
+        let _ = tokio::fs::remove_file(&path).await;
         delete(env, &upload.id).await?;
         return Err(ServerError::ChecksumMismatch {
             zh: "上传内容与其 SHA-256 不符，请重新上传".into(),
@@ -204,7 +280,8 @@ pub async fn finish(env: &Arc<Env>, upload: &Upload) -> Result<(), ServerError> 
     crate::fault::point("upload_before_blob");
     env.blobs.put_file(&upload.sha256, &path).await?;
     crate::fault::point("upload_after_blob");
-    record_blob(env, upload).await
+    record_blob(env, upload).await?;
+    env.blobs.delete_parts(&upload.id).await
 }
 
 /// Forgets uploads untouched for `max_age` (their partial files too). Returns how many.
@@ -219,14 +296,16 @@ pub async fn prune(env: &Arc<Env>, max_age: std::time::Duration) -> Result<usize
         })
         .await?;
     for id in &ids {
-        let _ = tokio::fs::remove_file(env.uploads.part_path(id)).await;
+        if let Err(e) = env.blobs.delete_parts(id).await {
+            tracing::warn!(upload = %id, error = %e, "could not remove an expired upload's parts");
+        }
     }
     Ok(ids.len())
 }
 
 /// Makes sure a complete upload's blob exists: the server may have stopped between the last
-/// byte and recording the blob. Finishes it again from the partial file, records a blob the
-/// store already holds, or, when neither is there, starts the upload over (offset 0).
+/// byte and recording the blob. Finishes it again from its parts, records a blob the store
+/// already holds, or, when neither is there, starts the upload over (offset 0).
 pub async fn ensure_finished(env: &Arc<Env>, upload: &Upload) -> Result<u64, ServerError> {
     if upload.offset < upload.length {
         return Ok(upload.offset);
@@ -238,11 +317,7 @@ pub async fn ensure_finished(env: &Arc<Env>, upload: &Upload) -> Result<u64, Ser
     if stored {
         return Ok(upload.offset);
     }
-    let part = env.uploads.part_path(&upload.id);
-    if tokio::fs::metadata(&part)
-        .await
-        .is_ok_and(|m| m.len() == upload.length)
-    {
+    if parts_cover(&env.blobs.parts(&upload.id).await?, upload.length) {
         finish(env, upload).await?;
         return Ok(upload.offset);
     }
@@ -251,14 +326,15 @@ pub async fn ensure_finished(env: &Arc<Env>, upload: &Upload) -> Result<u64, Ser
         return Ok(upload.offset);
     }
     tracing::warn!(upload = %upload.id, "complete upload without its blob: starting over");
-    tokio::fs::create_dir_all(&env.uploads.dir)
-        .await
-        .map_err(|e| ServerError::Io(e.to_string()))?;
-    tokio::fs::File::create(&part)
-        .await
-        .map_err(|e| ServerError::Io(e.to_string()))?;
-    set_offset(env, &upload.id, 0).await?;
+    restart(env, &upload.id).await?;
     Ok(0)
+}
+
+/// Forgets an upload's bytes and sets it back to offset 0 (its parts are lost or were never
+/// all stored).
+pub async fn restart(env: &Arc<Env>, id: &str) -> Result<(), ServerError> {
+    env.blobs.delete_parts(id).await?;
+    set_offset(env, id, 0).await
 }
 
 /// Records that the blob of `upload` is in the store.
@@ -343,6 +419,17 @@ mod tests {
     use super::*;
     use crate::store::ServerStore;
 
+    #[test]
+    fn parts_must_tile_the_bytes_before_the_offset() {
+        assert!(parts_cover(&[], 0));
+        assert!(parts_cover(&[(0, 5), (5, 3)], 8));
+        assert!(parts_cover(&[(0, 5), (5, 3), (8, 9)], 8), "a part past the offset is ignored");
+        assert!(!parts_cover(&[(0, 5)], 8), "bytes missing");
+        assert!(!parts_cover(&[(0, 5), (6, 2)], 8), "a gap");
+        assert!(!parts_cover(&[(1, 7)], 8), "no first part");
+        assert!(!parts_cover(&[(0, 5), (5, 5)], 8), "a part runs past the offset");
+    }
+
     #[tokio::test]
     async fn stale_uploads_are_forgotten_with_their_bytes() {
         let dir = tempfile::tempdir().unwrap();
@@ -353,13 +440,15 @@ mod tests {
         let store: Arc<dyn ServerStore> =
             Arc::new(crate::store::sqlite::SqliteStore::open(dir.path()).unwrap());
         let env = Arc::new(Env::new(&config, store.clone(), None).unwrap());
-        std::fs::create_dir_all(dir.path().join("uploads")).unwrap();
-        for (id, age_ms) in [("old", 10 * 86_400_000i64), ("fresh", 0)] {
-            std::fs::write(env.uploads.part_path(id), b"partial").unwrap();
+        let (old, fresh) = ("0".repeat(32), "f".repeat(32));
+        for (id, age_ms) in [(&old, 10 * 86_400_000i64), (&fresh, 0)] {
+            let (path, _) = env.uploads.incoming_file(id).await.unwrap();
+            std::fs::write(&path, b"partial").unwrap();
+            env.blobs.put_part(id, 0, &path).await.unwrap();
             let mut tx = store.write().unwrap();
             tx.insert_upload(
                 &Upload {
-                    id: id.into(),
+                    id: id.to_string(),
                     username: "u".into(),
                     job_id: "j".into(),
                     sha256: "s".into(),
@@ -375,8 +464,8 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 1);
-        assert!(!env.uploads.part_path("old").exists());
-        assert!(env.uploads.part_path("fresh").exists());
+        assert!(env.blobs.parts(&old).await.unwrap().is_empty());
+        assert_eq!(env.blobs.parts(&fresh).await.unwrap(), vec![(0, 7)]);
         assert_eq!(store.read().unwrap().stats().unwrap().uploads, 1);
     }
 }

@@ -76,7 +76,8 @@ const TABLES: &[(&str, &str, &str)] = &[
     ),
     (
         "uploads",
-        r#"id, username, job_id, sha256, length, "offset", created_at, updated_at"#,
+        r#"id, username, job_id, sha256, length, "offset", created_at, updated_at, lock_holder,
+           lock_until"#,
         "id",
     ),
     (

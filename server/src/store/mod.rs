@@ -749,6 +749,11 @@ pub trait WriteTx: ReadTx {
     fn delete_upload(&mut self, id: &str) -> Result<()>;
     /// Deletes uploads untouched since `before`; returns their ids.
     fn delete_stale_uploads(&mut self, before: i64) -> Result<Vec<String>>;
+    /// Claims upload `id` for `holder` until `until` (ms) unless another holder's claim stands
+    /// at `now`; `true` when claimed (or renewed).
+    fn claim_upload(&mut self, id: &str, holder: &str, now: i64, until: i64) -> Result<bool>;
+    /// Ends `holder`'s claim on upload `id` (another's claim stays).
+    fn release_upload(&mut self, id: &str, holder: &str) -> Result<()>;
 
     // Audit and policies.
     fn append_audit(&mut self, entry: &AuditEntry) -> Result<i64>;

@@ -1335,6 +1335,23 @@ impl<T: Conn + Finish> WriteTx for T {
         )
     }
 
+    fn claim_upload(&mut self, id: &str, holder: &str, now: i64, until: i64) -> Result<bool> {
+        Ok(self.db().execute(
+            "UPDATE uploads SET lock_holder = ?2, lock_until = ?4
+             WHERE id = ?1 AND (lock_until IS NULL OR lock_until < ?3 OR lock_holder = ?2)",
+            args![id, holder, now, until],
+        )? == 1)
+    }
+
+    fn release_upload(&mut self, id: &str, holder: &str) -> Result<()> {
+        self.db().execute(
+            "UPDATE uploads SET lock_holder = NULL, lock_until = NULL
+             WHERE id = ?1 AND lock_holder = ?2",
+            args![id, holder],
+        )?;
+        Ok(())
+    }
+
     fn append_audit(&mut self, e: &AuditEntry) -> Result<i64> {
         self.db().value(
             "INSERT INTO audit (at, kind, username, role, device_id, job_id, change_hash,

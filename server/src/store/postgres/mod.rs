@@ -21,7 +21,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 /// The migrations, in order: migration `i` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_schema.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_schema.sql"),
+    include_str!("migrations/0002_upload_locks.sql"),
+];
 
 /// Advisory lock keys (any 64-bit number no other application on the database uses).
 const WRITER_LOCK: i64 = 0x4649_454c_444c_0001;

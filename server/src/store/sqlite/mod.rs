@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012_supervision.sql"),
     include_str!("migrations/0013_reference_data.sql"),
     include_str!("migrations/0014_login_attempts.sql"),
+    include_str!("migrations/0015_upload_locks.sql"),
 ];
 
 /// The database file inside the data directory.
