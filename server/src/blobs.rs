@@ -368,10 +368,8 @@ impl BlobStore {
                 let mut list = store.list(Some(&dir));
                 while let Some(meta) = list.next().await {
                     let meta = meta.map_err(object_err)?;
-                    if let Some(start) = meta
-                        .location
-                        .filename()
-                        .and_then(|n| n.parse::<u64>().ok())
+                    if let Some(start) =
+                        meta.location.filename().and_then(|n| n.parse::<u64>().ok())
                     {
                         out.push((start, meta.size));
                     }

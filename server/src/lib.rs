@@ -145,6 +145,18 @@ pub fn open(config: &Config) -> Result<Arc<Env>, ServerError> {
     let key = signing::from_config(config)?;
     let env = Arc::new(Env::new(config, store, Some(key))?);
     service::public::ensure_secret(&env)?;
+    // Claims on uploads this node held before it stopped died with their requests.
+    {
+        let mut tx = env.store.write()?;
+        let n = tx.release_node_uploads(&config.node_name())?;
+        tx.commit()?;
+        if n > 0 {
+            tracing::info!(
+                uploads = n,
+                "released this node's upload claims from before its restart"
+            );
+        }
+    }
     let n = service::jobs::reproject(&env)?;
     if n > 0 {
         tracing::info!(jobs = n, "filled in new list columns");

@@ -61,6 +61,15 @@ impl Drop for FaultProxy {
 impl FaultProxy {
     /// Starts a proxy to `upstream`; faults apply to requests whose path starts with `path`.
     pub async fn start(upstream: SocketAddr, path: &'static str) -> FaultProxy {
+        Self::start_many(vec![upstream], path).await
+    }
+
+    /// A proxy in front of several nodes, like a load balancer that sends each request to the
+    /// next node in turn (a new connection per request); a node that does not answer costs the
+    /// client that request, as a dead node behind a balancer would.
+    pub async fn start_many(upstreams: Vec<SocketAddr>, path: &'static str) -> FaultProxy {
+        let upstreams = Arc::new(upstreams);
+        let turn = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("addr");
         let schedule: Arc<Mutex<VecDeque<Fault>>> = Arc::default();
@@ -73,8 +82,9 @@ impl FaultProxy {
                     return;
                 };
                 let (s, st, sl) = (s.clone(), st.clone(), sl.clone());
+                let (ups, turn) = (upstreams.clone(), turn.clone());
                 tokio::spawn(async move {
-                    let _ = serve(client, upstream, path, s, st, sl).await;
+                    let _ = serve(client, &ups, &turn, path, s, st, sl).await;
                 });
             }
         });
@@ -183,18 +193,28 @@ async fn round_trip(
 
 async fn serve(
     mut client: TcpStream,
-    upstream_addr: SocketAddr,
+    upstreams: &[SocketAddr],
+    turn: &std::sync::atomic::AtomicUsize,
     path: &str,
     schedule: Arc<Mutex<VecDeque<Fault>>>,
     stats: Arc<Mutex<ProxyStats>>,
     stale: Arc<Mutex<Option<Vec<u8>>>>,
 ) -> std::io::Result<()> {
-    let mut upstream = TcpStream::connect(upstream_addr).await?;
+    let mut connection = match upstreams {
+        [one] => Some(TcpStream::connect(one).await?),
+        _ => None,
+    };
     let (mut cbuf, mut ubuf) = (Vec::new(), Vec::new());
     loop {
         let Some(req) = read_message(&mut client, &mut cbuf).await? else {
             return Ok(());
         };
+        if upstreams.len() > 1 {
+            let next = turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % upstreams.len();
+            connection = Some(TcpStream::connect(upstreams[next]).await?);
+            ubuf.clear();
+        }
+        let upstream = connection.as_mut().expect("connected");
         let first_line = String::from_utf8_lossy(&req[..req.len().min(200)]).to_string();
         let matches = first_line
             .split_whitespace()
@@ -212,7 +232,7 @@ async fn serve(
         };
         if let Some(old) = replay {
             // The stale request reaches the server first; its answer goes nowhere.
-            let _ = round_trip(&mut upstream, &mut ubuf, &old).await?;
+            let _ = round_trip(upstream, &mut ubuf, &old).await?;
         }
         {
             let mut s = stats.lock().unwrap();
@@ -232,16 +252,16 @@ async fn serve(
         match fault {
             Fault::Replay => {
                 *stale.lock().unwrap() = Some(req.clone());
-                let resp = round_trip(&mut upstream, &mut ubuf, &req).await?;
+                let resp = round_trip(upstream, &mut ubuf, &req).await?;
                 client.write_all(&resp).await?;
             }
             Fault::Pass => {
-                let resp = round_trip(&mut upstream, &mut ubuf, &req).await?;
+                let resp = round_trip(upstream, &mut ubuf, &req).await?;
                 client.write_all(&resp).await?;
             }
             Fault::Delay(d) => {
                 tokio::time::sleep(d).await;
-                let resp = round_trip(&mut upstream, &mut ubuf, &req).await?;
+                let resp = round_trip(upstream, &mut ubuf, &req).await?;
                 client.write_all(&resp).await?;
             }
             Fault::DropRequest => return Ok(()),
@@ -252,12 +272,12 @@ async fn serve(
                 return Ok(());
             }
             Fault::DropResponse => {
-                round_trip(&mut upstream, &mut ubuf, &req).await?;
+                round_trip(upstream, &mut ubuf, &req).await?;
                 return Ok(());
             }
             Fault::Duplicate => {
-                round_trip(&mut upstream, &mut ubuf, &req).await?;
-                let resp = round_trip(&mut upstream, &mut ubuf, &req).await?;
+                round_trip(upstream, &mut ubuf, &req).await?;
+                let resp = round_trip(upstream, &mut ubuf, &req).await?;
                 client.write_all(&resp).await?;
             }
             Fault::CutRequest => {
@@ -269,7 +289,7 @@ async fn serve(
                 return Ok(());
             }
             Fault::Truncate => {
-                let resp = round_trip(&mut upstream, &mut ubuf, &req).await?;
+                let resp = round_trip(upstream, &mut ubuf, &req).await?;
                 client.write_all(&resp[..resp.len() / 2]).await?;
                 client.flush().await?;
                 return Ok(());

@@ -348,9 +348,8 @@ async fn an_upload_begun_on_one_node_resumes_on_another() {
     let token = cm.store.sync_setting("token").unwrap().unwrap();
     let http = reqwest::Client::new();
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let tus = |req: reqwest::RequestBuilder| {
-        req.bearer_auth(&token).header("tus-resumable", "1.0.0")
-    };
+    let tus =
+        |req: reqwest::RequestBuilder| req.bearer_auth(&token).header("tus-resumable", "1.0.0");
     let patch = |url: &str, location: &str, offset: usize, bytes: &[u8]| {
         tus(http.patch(format!("{url}{location}")))
             .header("content-type", "application/offset+octet-stream")
@@ -372,7 +371,9 @@ async fn an_upload_begun_on_one_node_resumes_on_another() {
     assert_eq!(created.status(), 201);
     let location = created.headers()["location"].to_str().unwrap().to_string();
     let half = original.len() / 2;
-    let first = patch(&url_a, &location, 0, &original[..half]).await.unwrap();
+    let first = patch(&url_a, &location, 0, &original[..half])
+        .await
+        .unwrap();
     assert_eq!(first.status(), 204);
 
     // Node b knows where it stands.
@@ -388,7 +389,9 @@ async fn an_upload_begun_on_one_node_resumes_on_another() {
         .await
         .unwrap()
         .expect("claimed");
-    let busy = patch(&url_b, &location, half, &original[half..]).await.unwrap();
+    let busy = patch(&url_b, &location, half, &original[half..])
+        .await
+        .unwrap();
     assert_eq!(busy.status(), 409);
     drop(claim);
 
@@ -426,4 +429,260 @@ async fn an_upload_begun_on_one_node_resumes_on_another() {
     }
     a.stop().await;
     b.stop().await;
+}
+
+/// Two node processes on one database and one bucket behind a balancer that sends each request
+/// to the next node (the fault proxy, also losing, repeating and cutting some): phones edit and
+/// take photos whose uploads cross nodes chunk by chunk, and node a is SIGKILLed right after a
+/// sync commit. Nothing acknowledged is lost, nothing is stored twice, every photo arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_behind_a_faulty_balancer_one_killed_mid_sync() {
+    use field_core::codes::PhotoPurpose;
+    use field_core::sync::SyncOptions;
+    use field_core::{Edit, JobKind, Role};
+    use fieldline_tests::proxy::{Fault, FaultProxy};
+    use std::collections::BTreeSet;
+    use std::process::Command;
+    const BIN: &str = env!("CARGO_BIN_EXE_fieldline-under-test");
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = fieldline_tests::s3::S3Server::start();
+    let db = test_database()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("shared").display()));
+    let mut base = Config {
+        data_dir: dir.path().join("setup"),
+        database_url: db.clone(),
+        ..Config::default()
+    };
+    s3.configure(&mut base);
+    {
+        let store = fieldline_server::store::open(&base).unwrap();
+        let hash = fieldline_server::service::auth::hash_password(PASSWORD).unwrap();
+        let mut tx = store.write().unwrap();
+        for (u, r) in [
+            ("office1", Role::OfficeStaff),
+            ("cm1", Role::CustomerManager),
+            ("cm2", Role::CustomerManager),
+        ] {
+            fieldline_server::service::auth::add_user(&mut *tx, u, &hash, r, "zhuxian", u).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let start = |name: &str, crash: Option<&str>, listen: &str| {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--data-dir")
+            .arg(dir.path().join(name))
+            .args(["serve", "--listen", listen])
+            .env("FIELDLINE_DATABASE_URL", &db)
+            .env("FIELDLINE_SIGNING_KEY", "7c".repeat(32))
+            .env("FIELDLINE_NODE_ID", name)
+            .env("FIELDLINE_BLOB_STORE", "s3")
+            .env("FIELDLINE_S3__BUCKET", &base.s3.bucket)
+            .env("FIELDLINE_S3__ENDPOINT", &base.s3.endpoint)
+            .env("FIELDLINE_S3__REGION", &base.s3.region)
+            .env("FIELDLINE_S3__ACCESS_KEY_ID", &base.s3.access_key_id)
+            .env(
+                "FIELDLINE_S3__SECRET_ACCESS_KEY",
+                &base.s3.secret_access_key,
+            )
+            .env("FIELDLINE_S3__PREFIX", &base.s3.prefix)
+            .env("FIELDLINE_S3__ALLOW_HTTP", "true")
+            .env("FIELDLINE_LOGIN_ATTEMPTS_PER_MINUTE", "1000")
+            .env("FIELDLINE_LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS", "10000")
+            .stderr(std::process::Stdio::null());
+        if let Some(c) = crash {
+            cmd.env("FIELDLINE_CRASH_AT", c);
+        }
+        spawn_listening(&mut cmd)
+    };
+    let (mut node_a, url_a) = start("node-a", Some("sync_after_commit:4"), "127.0.0.1:0");
+    let (node_b, url_b) = start("node-b", None, "127.0.0.1:0");
+    let addr = |url: &str| url.trim_start_matches("http://").parse().unwrap();
+    let addr_a: std::net::SocketAddr = addr(&url_a);
+    let proxy = FaultProxy::start_many(vec![addr_a, addr(&url_b)], "/api/v1").await;
+    let office = Phone::login_at(&proxy.url(), "office1").await;
+    let cm1 = Phone::login_at(&proxy.url(), "cm1").await;
+    let cm2 = Phone::login_at(&proxy.url(), "cm2").await;
+    let mut jobs = Vec::new();
+    for (i, cm) in ["cm1", "cm2", "cm1"].iter().enumerate() {
+        let job = office
+            .store
+            .create_job(
+                "office1",
+                &new_job(
+                    JobKind::LowVoltageResidential,
+                    "zhuxian",
+                    &format!("两节点{i}"),
+                ),
+            )
+            .unwrap();
+        assign(&office, &job.id, Some(cm), None);
+        jobs.push((job.id, *cm));
+    }
+    let options = SyncOptions {
+        upload_chunk_bytes: 16 * 1024,
+        ..fast_options()
+    };
+    let phones = [(&office, "office1"), (&cm1, "cm1"), (&cm2, "cm2")];
+    let mut acknowledged = BTreeSet::new();
+    let mut photos = Vec::new();
+    let mut a_died = false;
+    let jobs_first = jobs[0].0.clone();
+    let mut made = Vec::new();
+    for step in 0..10 {
+        proxy.schedule([
+            Fault::Pass,
+            Fault::DropResponse,
+            Fault::Pass,
+            Fault::Duplicate,
+            Fault::Pass,
+            Fault::Truncate,
+        ]);
+        for (phone, user) in phones {
+            for (job, cm) in &jobs {
+                // (A manager's edit fails until the job has reached the phone.)
+                if (user == "office1" || user == *cm)
+                    && phone
+                        .store
+                        .edit(
+                            job,
+                            user,
+                            &Edit::SpliceNotes {
+                                pos: 0,
+                                delete: 0,
+                                insert: format!("[{user}.{step}]"),
+                            },
+                        )
+                        .is_ok()
+                    && job == &jobs_first
+                {
+                    made.push(format!("[{user}.{step}]"));
+                }
+            }
+        }
+        if step % 3 == 0 {
+            let bytes = field_core::photo::sample::jpeg(800, 600, step, &Default::default());
+            let added = cm1.store.add_photo(
+                &jobs[0].0,
+                "cm1",
+                &bytes,
+                &field_core::store::PhotoInput {
+                    purpose: PhotoPurpose::Meter,
+                    caption: None,
+                    gps: None,
+                    checklist_group: None,
+                    author_name: None,
+                },
+                &Default::default(),
+            );
+            if added.is_ok() {
+                photos.push(bytes);
+            }
+        }
+        let results = tokio::join!(
+            field_core::sync::sync(&office.store, &options, &|_| {}),
+            field_core::sync::sync(&cm1.store, &options, &|_| {}),
+            field_core::sync::sync(&cm2.store, &options, &|_| {}),
+        );
+        for ((phone, _), r) in phones.iter().zip([results.0, results.1, results.2]) {
+            if let Ok(r) = r
+                && r.complete
+                && phone.store.dirty_jobs().unwrap().is_empty()
+            {
+                acknowledged.extend(change_hashes(&phone.store));
+            }
+        }
+        if !a_died && node_a.try_wait().unwrap().is_some() {
+            a_died = true;
+        }
+    }
+    assert!(a_died, "node a was killed at its crash point");
+    // Node a comes back (same address): both nodes serve until everyone is quiet.
+    let (node_a2, _) = start("node-a", None, &addr_a.to_string());
+    proxy.clear_faults();
+    for _ in 0..3 {
+        for (phone, _) in phones {
+            field_core::sync::sync(&phone.store, &options, &|_| {})
+                .await
+                .unwrap();
+        }
+    }
+    let notes = office.store.job(&jobs[0].0).unwrap().notes;
+    for (phone, _) in phones {
+        for (job, cm) in &jobs {
+            if phone.user == "office1" || phone.user == *cm {
+                assert_eq!(
+                    phone.store.job(job).unwrap(),
+                    office.store.job(job).unwrap(),
+                    "{} agrees on {job}",
+                    phone.user
+                );
+            }
+        }
+    }
+    assert!(made.len() > 10, "{made:?}");
+    for mark in &made {
+        assert_eq!(
+            notes.matches(mark.as_str()).count(),
+            1,
+            "{mark} once in {notes}"
+        );
+    }
+    for bytes in &photos {
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+        assert!(s3.holds(&sha), "photo {sha} arrived");
+    }
+    for mut node in [node_b, node_a2] {
+        let _ = node.kill();
+        let _ = node.wait();
+    }
+    let _ = node_a.wait();
+    let store = fieldline_server::store::open(&base).unwrap();
+    let r = store.read().unwrap();
+    let mut on_server = BTreeSet::new();
+    for (job, _) in &jobs {
+        let bytes = r.job_bytes(job).unwrap().unwrap();
+        for c in automerge::AutoCommit::load(&bytes)
+            .unwrap()
+            .get_changes(&[])
+        {
+            on_server.insert(c.hash().to_string());
+        }
+    }
+    let lost: Vec<_> = acknowledged.difference(&on_server).collect();
+    assert!(lost.is_empty(), "acknowledged and lost: {lost:?}");
+    assert_eq!(
+        r.stats().unwrap().changes as usize,
+        on_server.len(),
+        "each change stored once"
+    );
+    eprintln!(
+        "{}: {} changes, {} acknowledged before the end, {} photos, proxy {:?}",
+        fieldline_tests::backend(),
+        on_server.len(),
+        acknowledged.len(),
+        photos.len(),
+        proxy.stats()
+    );
+}
+
+/// Every change hash of every job on a phone.
+fn change_hashes(store: &field_core::Store) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for j in store
+        .list_jobs(&field_core::store::JobFilter {
+            limit: Some(500),
+            ..Default::default()
+        })
+        .unwrap()
+        .items
+    {
+        let bytes = store.document_bytes(&j.job_id).unwrap();
+        for c in automerge::AutoCommit::load(&bytes)
+            .unwrap()
+            .get_changes(&[])
+        {
+            out.insert(c.hash().to_string());
+        }
+    }
+    out
 }

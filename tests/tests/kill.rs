@@ -10,10 +10,43 @@ use std::sync::{Arc, Mutex};
 
 const BIN: &str = env!("CARGO_BIN_EXE_fieldline-under-test");
 
-fn cli(data: &std::path::Path, args: &[&str], stdin: &str) {
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data)
+/// Where the killed server keeps its data: a data folder, and its own PostgreSQL database when
+/// the tests run on PostgreSQL.
+struct Data {
+    dir: std::path::PathBuf,
+    database_url: String,
+}
+
+impl Data {
+    fn new(dir: std::path::PathBuf) -> Data {
+        Data {
+            dir,
+            database_url: test_database().unwrap_or_default(),
+        }
+    }
+
+    /// The `fieldline` command on this data.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--data-dir").arg(&self.dir);
+        if !self.database_url.is_empty() {
+            cmd.env("FIELDLINE_DATABASE_URL", &self.database_url);
+        }
+        cmd
+    }
+
+    fn config(&self) -> fieldline_server::Config {
+        fieldline_server::Config {
+            data_dir: self.dir.clone(),
+            database_url: self.database_url.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+fn cli(data: &Data, args: &[&str], stdin: &str) {
+    let mut child = data
+        .command()
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -35,11 +68,9 @@ fn cli(data: &std::path::Path, args: &[&str], stdin: &str) {
 }
 
 /// Starts `fieldline serve` and returns it with the address it printed.
-fn serve(data: &std::path::Path, listen: &str) -> (Child, String) {
+fn serve(data: &Data, listen: &str) -> (Child, String) {
     spawn_listening(
-        Command::new(BIN)
-            .arg("--data-dir")
-            .arg(data)
+        data.command()
             .args(["serve", "--listen", listen])
             .stderr(Stdio::null()),
     )
@@ -48,7 +79,7 @@ fn serve(data: &std::path::Path, listen: &str) -> (Child, String) {
 #[tokio::test]
 async fn killed_mid_sync_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("server");
+    let data = Data::new(dir.path().join("server"));
     cli(
         &data,
         &[
@@ -164,11 +195,9 @@ async fn killed_mid_sync_loses_nothing_acknowledged() {
 }
 
 /// Starts `fieldline serve` on `listen`, set to kill itself at `crash` (`point:n`) if given.
-fn serve_crashing(data: &std::path::Path, listen: &str, crash: Option<&str>) -> Child {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("--data-dir")
-        .arg(data)
-        .args(["serve", "--listen", listen])
+fn serve_crashing(data: &Data, listen: &str, crash: Option<&str>) -> Child {
+    let mut cmd = data.command();
+    cmd.args(["serve", "--listen", listen])
         .stderr(Stdio::null());
     if let Some(c) = crash {
         cmd.env("FIELDLINE_CRASH_AT", c);
@@ -199,12 +228,8 @@ fn hashes(store: &Store) -> std::collections::BTreeSet<String> {
 }
 
 /// What the (stopped) server stores: every change hash, the change rows, the blobs.
-fn stored(
-    data: &std::path::Path,
-    jobs: &[String],
-) -> (std::collections::BTreeSet<String>, i64, i64) {
-    use fieldline_server::store::ServerStore;
-    let store = fieldline_server::store::sqlite::SqliteStore::open(data).unwrap();
+fn stored(data: &Data, jobs: &[String]) -> (std::collections::BTreeSet<String>, i64, i64) {
+    let store = fieldline_server::store::open(&data.config()).unwrap();
     let r = store.read().unwrap();
     let mut out = std::collections::BTreeSet::new();
     for j in jobs {
@@ -230,7 +255,7 @@ async fn killed_again_and_again_at_named_points_nothing_acknowledged_is_lost() {
     ];
     const KILLS: usize = 24;
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("server");
+    let data = Data::new(dir.path().join("server"));
     for (user, role) in [
         ("office1", "office_staff"),
         ("cm-li", "customer_manager"),

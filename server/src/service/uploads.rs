@@ -56,7 +56,10 @@ impl Claim {
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        let (id, holder) = (std::mem::take(&mut self.id), std::mem::take(&mut self.holder));
+        let (id, holder) = (
+            std::mem::take(&mut self.id),
+            std::mem::take(&mut self.holder),
+        );
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let env = self.env.clone();
             rt.spawn(async move {
@@ -423,11 +426,17 @@ mod tests {
     fn parts_must_tile_the_bytes_before_the_offset() {
         assert!(parts_cover(&[], 0));
         assert!(parts_cover(&[(0, 5), (5, 3)], 8));
-        assert!(parts_cover(&[(0, 5), (5, 3), (8, 9)], 8), "a part past the offset is ignored");
+        assert!(
+            parts_cover(&[(0, 5), (5, 3), (8, 9)], 8),
+            "a part past the offset is ignored"
+        );
         assert!(!parts_cover(&[(0, 5)], 8), "bytes missing");
         assert!(!parts_cover(&[(0, 5), (6, 2)], 8), "a gap");
         assert!(!parts_cover(&[(1, 7)], 8), "no first part");
-        assert!(!parts_cover(&[(0, 5), (5, 5)], 8), "a part runs past the offset");
+        assert!(
+            !parts_cover(&[(0, 5), (5, 5)], 8),
+            "a part runs past the offset"
+        );
     }
 
     #[tokio::test]

@@ -754,6 +754,9 @@ pub trait WriteTx: ReadTx {
     fn claim_upload(&mut self, id: &str, holder: &str, now: i64, until: i64) -> Result<bool>;
     /// Ends `holder`'s claim on upload `id` (another's claim stays).
     fn release_upload(&mut self, id: &str, holder: &str) -> Result<()>;
+    /// Ends every claim of node `node` (holders `node#…`): a restarted node's requests died
+    /// with it. Returns how many.
+    fn release_node_uploads(&mut self, node: &str) -> Result<u64>;
 
     // Audit and policies.
     fn append_audit(&mut self, entry: &AuditEntry) -> Result<i64>;

@@ -1352,6 +1352,14 @@ impl<T: Conn + Finish> WriteTx for T {
         Ok(())
     }
 
+    fn release_node_uploads(&mut self, node: &str) -> Result<u64> {
+        self.db().execute(
+            "UPDATE uploads SET lock_holder = NULL, lock_until = NULL
+             WHERE substr(lock_holder, 1, length(?1) + 1) = ?1 || '#'",
+            args![node],
+        )
+    }
+
     fn append_audit(&mut self, e: &AuditEntry) -> Result<i64> {
         self.db().value(
             "INSERT INTO audit (at, kind, username, role, device_id, job_id, change_hash,
