@@ -50,12 +50,28 @@ impl Running {
     }
 }
 
-/// Forgets stale uploads and old login attempts at start and every hour.
+/// Forgets stale uploads and old login attempts at start and every hour, on the node holding
+/// the `housekeeping` lease.
 fn spawn_upload_pruning(env: Arc<Env>, max_age: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        let mut tick = tokio::time::interval(HOUR);
         loop {
             tick.tick().await;
+            // Once per cluster, like the clocks (a lease outliving the hourly tick, so one node
+            // keeps it while it runs).
+            let holds = env
+                .blocking(|env| {
+                    service::lease::claim(env, "housekeeping", &env.node_id, 3 * HOUR)
+                })
+                .await;
+            match holds {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming the housekeeping lease failed");
+                    continue;
+                }
+            }
             match service::uploads::prune(&env, max_age).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(uploads = n, "forgot stale uploads"),
@@ -67,6 +83,8 @@ fn spawn_upload_pruning(env: Arc<Env>, max_age: Duration) -> tokio::task::JoinHa
         }
     })
 }
+
+const HOUR: Duration = Duration::from_secs(3600);
 
 /// How long a node's claim on the periodic work lasts without renewal (it renews every tick).
 const LEASE: Duration = Duration::from_secs(15 * 60);

@@ -73,7 +73,10 @@ pub fn handle(env: &Env, who: &Principal, req: &SyncRequest) -> Result<SyncRespo
         }
     }
     let mut checkin: Vec<(String, Loaded)> = Vec::new();
-    {
+    // A request that only pulls never takes the writer (with several nodes, the one writer of
+    // the whole cluster).
+    let writes = !(checked.is_empty() && messages.is_empty() && resp.rejected.is_empty());
+    if writes {
         let mut tx = env.store.write()?;
         for push in checked {
             let mut sp = tx.savepoint()?;

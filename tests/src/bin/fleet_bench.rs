@@ -442,6 +442,24 @@ fn start_nodes(setup: &Setup, dir: &std::path::Path, devices: usize) -> Nodes {
         }
         tx.commit().unwrap();
     }
+    if !setup.database_url.is_empty() {
+        // The cost of one statement's round trip through the store (a sync makes about a
+        // hundred inside its write transaction).
+        let store = fieldline_server::store::open(&config).unwrap();
+        let r = store.read().unwrap();
+        for _ in 0..200 {
+            r.connection().query("SELECT 1", &[]).unwrap();
+        }
+        let t = Instant::now();
+        for _ in 0..2000 {
+            r.connection().query("SELECT 1", &[]).unwrap();
+        }
+        println!(
+            "[{}] database round trip: {:.0} µs",
+            setup.label,
+            t.elapsed().as_secs_f64() * 1e6 / 2000.0
+        );
+    }
     let key = "5a".repeat(32);
     let nodes = (0..setup.nodes)
         .map(|n| {
