@@ -60,9 +60,7 @@ fn spawn_upload_pruning(env: Arc<Env>, max_age: Duration) -> tokio::task::JoinHa
             // Once per cluster, like the clocks (a lease outliving the hourly tick, so one node
             // keeps it while it runs).
             let holds = env
-                .blocking(|env| {
-                    service::lease::claim(env, "housekeeping", &env.node_id, 3 * HOUR)
-                })
+                .blocking(|env| service::lease::claim(env, "housekeeping", &env.node_id, 3 * HOUR))
                 .await;
             match holds {
                 Ok(true) => {}
