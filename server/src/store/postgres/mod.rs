@@ -451,6 +451,9 @@ impl ToSql for Value {
                 Type::FLOAT4 => (*f as f32).to_sql(ty, out),
                 _ => f.to_sql(ty, out),
             },
+            // PostgreSQL text cannot hold NUL (SQLite's can): a NUL that arrives in a filter or
+            // a projected field is stored and matched as U+FFFD instead of failing the request.
+            Value::Text(s) if s.contains('\0') => s.replace('\0', "\u{FFFD}").to_sql(ty, out),
             Value::Text(s) => s.as_str().to_sql(ty, out),
             Value::Blob(b) => b.as_slice().to_sql(ty, out),
         }
@@ -461,4 +464,41 @@ impl ToSql for Value {
     }
 
     to_sql_checked!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store on the cluster `FIELDLINE_TEST_POSTGRES` names (the tests' own database each).
+    fn store() -> Option<PostgresStore> {
+        let admin = std::env::var("FIELDLINE_TEST_POSTGRES")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let name = format!("fl_unit_{}", uuid::Uuid::new_v4().simple());
+        let url = create_database(&admin, &name).unwrap();
+        Some(PostgresStore::open(&url, 4).unwrap())
+    }
+
+    #[test]
+    fn text_with_nul_is_stored_and_matched_not_refused() {
+        let Some(store) = store() else {
+            eprintln!("skipped: FIELDLINE_TEST_POSTGRES is not set");
+            return;
+        };
+        let mut tx = store.write().unwrap();
+        tx.set_state("k\0ey", "va\0lue").unwrap();
+        tx.commit().unwrap();
+        let r = store.read().unwrap();
+        assert_eq!(r.state("k\0ey").unwrap().as_deref(), Some("va\u{FFFD}lue"));
+        let rows = r
+            .list_jobs(&crate::store::JobListQuery {
+                text: Some("a\0b".into()),
+                sla_state: Some("x\0".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(rows.is_empty());
+    }
 }
