@@ -492,7 +492,8 @@ async fn two_nodes_behind_a_faulty_balancer_one_killed_mid_sync() {
         if let Some(c) = crash {
             cmd.env("FIELDLINE_CRASH_AT", c);
         }
-        spawn_listening(&mut cmd)
+        let (child, url) = spawn_listening(&mut cmd);
+        (Node(child), url)
     };
     let (mut node_a, url_a) = start("node-a", Some("sync_after_commit:4"), "127.0.0.1:0");
     let (node_b, url_b) = start("node-b", None, "127.0.0.1:0");
@@ -591,7 +592,7 @@ async fn two_nodes_behind_a_faulty_balancer_one_killed_mid_sync() {
                 acknowledged.extend(change_hashes(&phone.store));
             }
         }
-        if !a_died && node_a.try_wait().unwrap().is_some() {
+        if !a_died && node_a.0.try_wait().unwrap().is_some() {
             a_died = true;
         }
     }
@@ -631,11 +632,7 @@ async fn two_nodes_behind_a_faulty_balancer_one_killed_mid_sync() {
         let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
         assert!(s3.holds(&sha), "photo {sha} arrived");
     }
-    for mut node in [node_b, node_a2] {
-        let _ = node.kill();
-        let _ = node.wait();
-    }
-    let _ = node_a.wait();
+    drop((node_a, node_b, node_a2));
     let store = fieldline_server::store::open(&base).unwrap();
     let r = store.read().unwrap();
     let mut on_server = BTreeSet::new();
@@ -663,6 +660,16 @@ async fn two_nodes_behind_a_faulty_balancer_one_killed_mid_sync() {
         photos.len(),
         proxy.stats()
     );
+}
+
+/// A server process, killed when dropped (also when a test fails).
+struct Node(std::process::Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Every change hash of every job on a phone.
