@@ -4,7 +4,7 @@
 # one database per server they start (see tests/src/lib.rs, FIELDLINE_TEST_POSTGRES).
 #
 #   url=$(scripts/pg.sh start /var/tmp/fieldline-pg)   # prints postgres://…/postgres
-#   scripts/pg.sh stop /var/tmp/fieldline-pg
+#   scripts/pg.sh stop /var/tmp/fieldline-pg           # stops it and removes the directory
 set -euo pipefail
 cmd="${1:-start}"
 dir="${2:-/var/tmp/fieldline-pg}"
@@ -52,7 +52,11 @@ case "$cmd" in
     echo "postgres://postgres@127.0.0.1:$port/postgres"
     ;;
   stop)
-    [ -f "$dir/data/postmaster.pid" ] && as_owner "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null
+    # Stops the cluster and removes it (a test run's databases are of no use afterwards).
+    if [ -f "$dir/data/postmaster.pid" ]; then
+      as_owner "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null
+    fi
+    rm -rf "$dir"
     ;;
   *)
     echo "usage: $0 start|stop [DIR]" >&2; exit 2 ;;
