@@ -152,8 +152,9 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Result<Response, ServerError> {
     let upload = owned_upload(&env, &headers, id).await?;
-    let _claim = uploads::claim(&env, &upload.id).await?.ok_or_else(busy)?;
+    let claim = uploads::claim(&env, &upload.id).await?.ok_or_else(busy)?;
     uploads::delete(&env, &upload.id).await?;
+    drop(claim); // its row is gone with the upload
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -181,7 +182,11 @@ async fn owned_upload(
 /// PATCH is writing it right now).
 async fn settled_offset(env: &Arc<Env>, upload: &Upload) -> Result<u64, ServerError> {
     match uploads::claim(env, &upload.id).await? {
-        Some(_claim) => uploads::ensure_finished(env, upload).await,
+        Some(claim) => {
+            let offset = uploads::ensure_finished(env, upload).await;
+            claim.release().await?;
+            offset
+        }
         None => Ok(upload.offset),
     }
 }
@@ -225,6 +230,7 @@ pub async fn patch(
     upload.offset = uploads::ensure_finished(&env, &upload).await?;
     if upload.offset == upload.length {
         // Complete already (or the server had the blob): nothing more to take.
+        claim.release().await?;
         return Ok(offset_response(StatusCode::NO_CONTENT, upload.offset, None));
     }
     // The stored parts must hold exactly the bytes before the offset (they may not, after an
@@ -235,6 +241,7 @@ pub async fn patch(
         upload.offset = 0;
     }
     if claimed != upload.offset {
+        claim.release().await?;
         return Err(ServerError::Conflict {
             code: "offset_mismatch",
             zh: format!("上传偏移应为 {}", upload.offset),
@@ -321,7 +328,7 @@ pub async fn patch(
         let done = Upload { offset, ..upload };
         uploads::finish(&env, &done).await?;
     }
-    drop(claim);
+    claim.release().await?;
     Ok(offset_response(StatusCode::NO_CONTENT, offset, None))
 }
 

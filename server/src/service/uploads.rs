@@ -38,7 +38,28 @@ pub struct Claim {
     holder: String,
 }
 
+/// Ends `holder`'s claim on upload `id`.
+async fn release(env: &Arc<Env>, id: String, holder: String) -> Result<(), ServerError> {
+    env.blocking(move |env| {
+        let mut tx = env.store.write()?;
+        tx.release_upload(&id, &holder)?;
+        tx.commit()?;
+        Ok(())
+    })
+    .await
+}
+
 impl Claim {
+    /// Ends the claim before answering, so the client's next request finds the upload free
+    /// (dropping a claim releases it in the background).
+    pub async fn release(mut self) -> Result<(), ServerError> {
+        let (id, holder) = (
+            std::mem::take(&mut self.id),
+            std::mem::take(&mut self.holder),
+        );
+        release(&self.env, id, holder).await
+    }
+
     /// Extends the claim (a long PATCH).
     pub async fn renew(&self) -> Result<(), ServerError> {
         let (id, holder) = (self.id.clone(), self.holder.clone());

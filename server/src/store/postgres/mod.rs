@@ -41,6 +41,10 @@ pub struct PostgresStore {
     /// `host:port/db` without the password, for logs.
     target: String,
     clock: WriterClock,
+    /// This node's writers queue here, not for the cluster's lock while holding a pooled
+    /// connection: a pool full of waiting writers would starve the writer that holds the lock
+    /// and needs one more connection to read.
+    writer: std::sync::Mutex<()>,
 }
 
 impl Drop for PostgresStore {
@@ -97,6 +101,7 @@ impl PostgresStore {
             runtime: Some(runtime),
             target,
             clock: WriterClock::default(),
+            writer: std::sync::Mutex::new(()),
         };
         store.migrate()?;
         Ok(store)
@@ -229,16 +234,19 @@ impl ServerStore for PostgresStore {
             client: Some(client),
             done: false,
             writer: None,
+            _queue: None,
         }))
     }
 
     fn write(&self) -> Result<Box<dyn WriteTx + '_>> {
+        let queue = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let client = self.connection()?;
         client.batch("BEGIN")?;
         let mut tx = PgTx {
             client: Some(client),
             done: false,
             writer: None,
+            _queue: Some(queue),
         };
         // One writer in the whole cluster at a time (see the module's notes).
         tx.db()
@@ -270,6 +278,8 @@ struct PgTx<'s> {
     done: bool,
     /// A write transaction: when it took the writer lock, and where its hold time is counted.
     writer: Option<(std::time::Instant, &'s WriterClock)>,
+    /// A write transaction's place as this node's one writer (released last).
+    _queue: Option<std::sync::MutexGuard<'s, ()>>,
 }
 
 impl Drop for PgTx<'_> {
