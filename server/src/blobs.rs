@@ -68,6 +68,39 @@ fn object_err(e: object_store::Error) -> ServerError {
     }
 }
 
+/// Moves `file` to `dest` so that it survives power loss: synced before and after the rename
+/// that makes it visible (its folder created if need be).
+async fn move_durably(file: &Path, dest: PathBuf) -> Result<(), ServerError> {
+    let file = file.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let dir = dest.parent().expect("has parent").to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|e| io("cannot create", &dir, e))?;
+        std::fs::File::open(&file)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io("cannot sync", &file, e))?;
+        std::fs::rename(&file, &dest).map_err(|e| io("cannot move", &dest, e))?;
+        std::fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io("cannot sync", &dir, e))
+    })
+    .await
+    .map_err(|e| ServerError::Internal(e.to_string()))?
+}
+
+/// Stores `file` (consumed) as the object `key`.
+async fn put_object(
+    store: &dyn ObjectStore,
+    key: &ObjectPath,
+    file: &Path,
+) -> Result<(), ServerError> {
+    let bytes = tokio::fs::read(file)
+        .await
+        .map_err(|e| io("cannot read", file, e))?;
+    store.put(key, bytes.into()).await.map_err(object_err)?;
+    let _ = tokio::fs::remove_file(file).await;
+    Ok(())
+}
+
 impl BlobStore {
     /// The store `config` asks for.
     pub fn from_config(config: &Config) -> Result<BlobStore, ServerError> {
@@ -169,33 +202,9 @@ impl BlobStore {
     /// Moves a verified upload file into the store under `sha256`; the file is consumed.
     pub async fn put_file(&self, sha256: &str, file: &Path) -> Result<(), ServerError> {
         match self {
-            BlobStore::Fs { root, .. } => {
-                let dest = Self::file(root, sha256)?;
-                let dir = dest.parent().expect("has parent").to_path_buf();
-                let file = file.to_path_buf();
-                tokio::task::spawn_blocking(move || {
-                    std::fs::create_dir_all(&dir).map_err(|e| io("cannot create", &dir, e))?;
-                    std::fs::File::open(&file)
-                        .and_then(|f| f.sync_all())
-                        .map_err(|e| io("cannot sync", &file, e))?;
-                    std::fs::rename(&file, &dest).map_err(|e| io("cannot move", &dest, e))?;
-                    std::fs::File::open(&dir)
-                        .and_then(|d| d.sync_all())
-                        .map_err(|e| io("cannot sync", &dir, e))
-                })
-                .await
-                .map_err(|e| ServerError::Internal(e.to_string()))?
-            }
+            BlobStore::Fs { root, .. } => move_durably(file, Self::file(root, sha256)?).await,
             BlobStore::S3 { store, prefix } => {
-                let bytes = tokio::fs::read(file)
-                    .await
-                    .map_err(|e| io("cannot read", file, e))?;
-                store
-                    .put(&Self::key(prefix, sha256)?, bytes.into())
-                    .await
-                    .map_err(object_err)?;
-                let _ = tokio::fs::remove_file(file).await;
-                Ok(())
+                put_object(store.as_ref(), &Self::key(prefix, sha256)?, file).await
             }
         }
     }
@@ -311,32 +320,13 @@ impl BlobStore {
     pub async fn put_part(&self, id: &str, start: u64, file: &Path) -> Result<(), ServerError> {
         match self {
             BlobStore::Fs { parts, .. } => {
-                let dir = parts.join(Self::upload_id(id)?);
-                let dest = dir.join(format!("{start:020}"));
-                let file = file.to_path_buf();
-                tokio::task::spawn_blocking(move || {
-                    std::fs::create_dir_all(&dir).map_err(|e| io("cannot create", &dir, e))?;
-                    std::fs::File::open(&file)
-                        .and_then(|f| f.sync_all())
-                        .map_err(|e| io("cannot sync", &file, e))?;
-                    std::fs::rename(&file, &dest).map_err(|e| io("cannot move", &dest, e))?;
-                    std::fs::File::open(&dir)
-                        .and_then(|d| d.sync_all())
-                        .map_err(|e| io("cannot sync", &dir, e))
-                })
-                .await
-                .map_err(|e| ServerError::Internal(e.to_string()))?
+                let dest = parts
+                    .join(Self::upload_id(id)?)
+                    .join(format!("{start:020}"));
+                move_durably(file, dest).await
             }
             BlobStore::S3 { store, prefix } => {
-                let bytes = tokio::fs::read(file)
-                    .await
-                    .map_err(|e| io("cannot read", file, e))?;
-                store
-                    .put(&Self::part_key(prefix, id, start)?, bytes.into())
-                    .await
-                    .map_err(object_err)?;
-                let _ = tokio::fs::remove_file(file).await;
-                Ok(())
+                put_object(store.as_ref(), &Self::part_key(prefix, id, start)?, file).await
             }
         }
     }

@@ -33,6 +33,44 @@ pub fn backend() -> &'static str {
     }
 }
 
+/// The hashes of the changes in automerge document bytes.
+pub fn hashes_in(document: &[u8]) -> std::collections::BTreeSet<String> {
+    automerge::AutoCommit::load(document)
+        .expect("an automerge document")
+        .get_changes(&[])
+        .iter()
+        .map(|c| c.hash().to_string())
+        .collect()
+}
+
+/// Every change hash of every job on a phone.
+pub fn phone_change_hashes(store: &Store) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for j in store
+        .list_jobs(&field_core::store::JobFilter {
+            limit: Some(500),
+            ..Default::default()
+        })
+        .unwrap()
+        .items
+    {
+        out.extend(hashes_in(&store.document_bytes(&j.job_id).unwrap()));
+    }
+    out
+}
+
+/// Every change hash of `jobs` as the server stores them.
+pub fn stored_change_hashes<'a>(
+    r: &dyn fieldline_server::store::ReadTx,
+    jobs: impl IntoIterator<Item = &'a str>,
+) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for job in jobs {
+        out.extend(hashes_in(&r.job_bytes(job).unwrap().unwrap()));
+    }
+    out
+}
+
 /// Copies the files (not folders) of one directory into another.
 pub fn copy_files(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();

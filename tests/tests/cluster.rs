@@ -589,7 +589,7 @@ async fn two_nodes_behind_a_faulty_balancer_one_killed_mid_sync() {
                 && r.complete
                 && phone.store.dirty_jobs().unwrap().is_empty()
             {
-                acknowledged.extend(change_hashes(&phone.store));
+                acknowledged.extend(phone_change_hashes(&phone.store));
             }
         }
         if !a_died && node_a.0.try_wait().unwrap().is_some() {
@@ -635,16 +635,7 @@ async fn two_nodes_behind_a_faulty_balancer_one_killed_mid_sync() {
     drop((node_a, node_b, node_a2));
     let store = fieldline_server::store::open(&base).unwrap();
     let r = store.read().unwrap();
-    let mut on_server = BTreeSet::new();
-    for (job, _) in &jobs {
-        let bytes = r.job_bytes(job).unwrap().unwrap();
-        for c in automerge::AutoCommit::load(&bytes)
-            .unwrap()
-            .get_changes(&[])
-        {
-            on_server.insert(c.hash().to_string());
-        }
-    }
+    let on_server = stored_change_hashes(&*r, jobs.iter().map(|(j, _)| j.as_str()));
     let lost: Vec<_> = acknowledged.difference(&on_server).collect();
     assert!(lost.is_empty(), "acknowledged and lost: {lost:?}");
     assert_eq!(
@@ -670,26 +661,4 @@ impl Drop for Node {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// Every change hash of every job on a phone.
-fn change_hashes(store: &field_core::Store) -> std::collections::BTreeSet<String> {
-    let mut out = std::collections::BTreeSet::new();
-    for j in store
-        .list_jobs(&field_core::store::JobFilter {
-            limit: Some(500),
-            ..Default::default()
-        })
-        .unwrap()
-        .items
-    {
-        let bytes = store.document_bytes(&j.job_id).unwrap();
-        for c in automerge::AutoCommit::load(&bytes)
-            .unwrap()
-            .get_changes(&[])
-        {
-            out.insert(c.hash().to_string());
-        }
-    }
-    out
 }

@@ -205,42 +205,11 @@ fn serve_crashing(data: &Data, listen: &str, crash: Option<&str>) -> Child {
     spawn_listening(&mut cmd).0
 }
 
-/// Every change hash of every job on a phone.
-fn hashes(store: &Store) -> std::collections::BTreeSet<String> {
-    let mut out = std::collections::BTreeSet::new();
-    for j in store
-        .list_jobs(&field_core::store::JobFilter {
-            limit: Some(500),
-            ..Default::default()
-        })
-        .unwrap()
-        .items
-    {
-        let bytes = store.document_bytes(&j.job_id).unwrap();
-        for c in automerge::AutoCommit::load(&bytes)
-            .unwrap()
-            .get_changes(&[])
-        {
-            out.insert(c.hash().to_string());
-        }
-    }
-    out
-}
-
 /// What the (stopped) server stores: every change hash, the change rows, the blobs.
 fn stored(data: &Data, jobs: &[String]) -> (std::collections::BTreeSet<String>, i64, i64) {
     let store = fieldline_server::store::open(&data.config()).unwrap();
     let r = store.read().unwrap();
-    let mut out = std::collections::BTreeSet::new();
-    for j in jobs {
-        let bytes = r.job_bytes(j).unwrap().unwrap();
-        for c in automerge::AutoCommit::load(&bytes)
-            .unwrap()
-            .get_changes(&[])
-        {
-            out.insert(c.hash().to_string());
-        }
-    }
+    let out = stored_change_hashes(&*r, jobs.iter().map(String::as_str));
     let stats = r.stats().unwrap();
     (out, stats.changes, stats.blobs)
 }
@@ -386,7 +355,7 @@ async fn killed_again_and_again_at_named_points_nothing_acknowledged_is_lost() {
                     && p.dirty_jobs().unwrap().is_empty()
                 {
                     // Everything this phone holds is acknowledged by the server.
-                    acknowledged.extend(hashes(p));
+                    acknowledged.extend(phone_change_hashes(p));
                 }
             }
             if child.try_wait().unwrap().is_some() {
@@ -421,7 +390,7 @@ async fn killed_again_and_again_at_named_points_nothing_acknowledged_is_lost() {
     let (on_server, rows, blobs) = stored(&data, &jobs);
     assert!(acknowledged.is_subset(&on_server));
     assert_eq!(
-        hashes(&phones[0]),
+        phone_change_hashes(&phones[0]),
         on_server,
         "every phone converged on the server's jobs"
     );

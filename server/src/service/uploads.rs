@@ -62,16 +62,9 @@ impl Claim {
 
     /// Extends the claim (a long PATCH).
     pub async fn renew(&self) -> Result<(), ServerError> {
-        let (id, holder) = (self.id.clone(), self.holder.clone());
-        self.env
-            .blocking(move |env| {
-                let mut tx = env.store.write()?;
-                let now = now_ms();
-                tx.claim_upload(&id, &holder, now, now + CLAIM_MS)?;
-                tx.commit()?;
-                Ok(())
-            })
+        claim_for(&self.env, self.id.clone(), self.holder.clone())
             .await
+            .map(|_| ())
     }
 }
 
@@ -130,21 +123,24 @@ impl Uploads {
 /// Claims upload `id` for one request; `None` while another request (on any node) holds it.
 pub async fn claim(env: &Arc<Env>, id: &str) -> Result<Option<Claim>, ServerError> {
     let holder = format!("{}#{}", env.uploads.node, uuid::Uuid::new_v4().simple());
-    let (key, h) = (id.to_string(), holder.clone());
-    let claimed = env
-        .blocking(move |env| {
-            let mut tx = env.store.write()?;
-            let now = now_ms();
-            let claimed = tx.claim_upload(&key, &h, now, now + CLAIM_MS)?;
-            tx.commit()?;
-            Ok(claimed)
-        })
-        .await?;
+    let claimed = claim_for(env, id.to_string(), holder.clone()).await?;
     Ok(claimed.then(|| Claim {
         env: env.clone(),
         id: id.to_string(),
         holder,
     }))
+}
+
+/// Claims (or renews the claim on) upload `id` for `holder` for the next [`CLAIM_MS`].
+async fn claim_for(env: &Arc<Env>, id: String, holder: String) -> Result<bool, ServerError> {
+    env.blocking(move |env| {
+        let mut tx = env.store.write()?;
+        let now = now_ms();
+        let claimed = tx.claim_upload(&id, &holder, now, now + CLAIM_MS)?;
+        tx.commit()?;
+        Ok(claimed)
+    })
+    .await
 }
 
 /// Whether `parts` (`(first byte, length)`, in order) hold exactly the bytes `[0, upto)`
