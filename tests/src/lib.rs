@@ -281,10 +281,22 @@ impl TestServer {
 
 /// Adds a user with the test password through the server's own code.
 pub fn add_user_to(env: &fieldline_server::Env, username: &str, role: Role, unit: &str) {
+    add_users(&*env.store, &[(username, role)], unit);
+}
+
+/// Adds users of `unit` with the test password straight into a store (before any server runs
+/// on it), in one transaction.
+pub fn add_users(
+    store: &dyn fieldline_server::store::ServerStore,
+    users: &[(&str, Role)],
+    unit: &str,
+) {
     use fieldline_server::service::auth;
     let hash = auth::hash_password(PASSWORD).expect("hash");
-    let mut tx = env.store.write().expect("write");
-    auth::add_user(&mut *tx, username, &hash, role, unit, username).expect("user added");
+    let mut tx = store.write().expect("write");
+    for (username, role) in users {
+        auth::add_user(&mut *tx, username, &hash, *role, unit, username).expect("user added");
+    }
     tx.commit().expect("commit");
 }
 

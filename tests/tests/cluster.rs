@@ -454,19 +454,15 @@ async fn two_nodes_behind_a_faulty_balancer_one_killed_mid_sync() {
         ..Config::default()
     };
     s3.configure(&mut base);
-    {
-        let store = fieldline_server::store::open(&base).unwrap();
-        let hash = fieldline_server::service::auth::hash_password(PASSWORD).unwrap();
-        let mut tx = store.write().unwrap();
-        for (u, r) in [
+    add_users(
+        &*fieldline_server::store::open(&base).unwrap(),
+        &[
             ("office1", Role::OfficeStaff),
             ("cm1", Role::CustomerManager),
             ("cm2", Role::CustomerManager),
-        ] {
-            fieldline_server::service::auth::add_user(&mut *tx, u, &hash, r, "zhuxian", u).unwrap();
-        }
-        tx.commit().unwrap();
-    }
+        ],
+        "zhuxian",
+    );
     let start = |name: &str, crash: Option<&str>, listen: &str| {
         let mut cmd = Command::new(BIN);
         cmd.arg("--data-dir")

@@ -432,15 +432,10 @@ fn start_nodes(setup: &Setup, dir: &std::path::Path, devices: usize) -> Nodes {
     };
     {
         let store = fieldline_server::store::open(&config).unwrap();
-        let hash = fieldline_server::service::auth::hash_password("password-123").unwrap();
-        let mut tx = store.write().unwrap();
-        let mut users = vec![("office1".to_string(), Role::OfficeStaff)];
-        users.extend((0..devices).map(|d| (format!("cm-{d}"), Role::CustomerManager)));
-        for (u, role) in users {
-            fieldline_server::service::auth::add_user(&mut *tx, &u, &hash, role, "zhuxian", &u)
-                .unwrap();
-        }
-        tx.commit().unwrap();
+        let managers: Vec<String> = (0..devices).map(|d| format!("cm-{d}")).collect();
+        let mut users = vec![("office1", Role::OfficeStaff)];
+        users.extend(managers.iter().map(|m| (m.as_str(), Role::CustomerManager)));
+        fieldline_tests::add_users(&*store, &users, "zhuxian");
     }
     if !setup.database_url.is_empty() {
         // The cost of one statement's round trip through the store (a sync makes about a
