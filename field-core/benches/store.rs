@@ -2,15 +2,47 @@
 //!
 //! `cargo bench -p field-core --bench store` (add `-- --quick` for a smaller run).
 //!
+//! Everything runs twice in one process, on a plain store and on an encrypted one (SQLCipher
+//! database, sealed photo files), and the figures are printed side by side:
 //! 1. Open a store holding 10,000 jobs and list the first page.
 //! 2. One user action committed durably (WAL, synchronous=FULL): p50 / p99.
-//! 3. Size of a job document after 1,000 edits.
+//! 3. A 12 MP camera JPEG taken into a job (ingest, three blob files, the job change).
+//! 4. Size of a job document after 1,000 edits (once: encryption does not change it).
 
 use chrono::{Duration, TimeZone, Utc};
 use field_core::job::{Application, ConstructionLog, Customer, Survey};
-use field_core::store::JobFilter;
-use field_core::{Edit, JobKind, NewJob, Store};
+use field_core::photo::IngestOptions;
+use field_core::photo::sample::{self, SampleExif};
+use field_core::store::{JobFilter, PhotoInput};
+use field_core::{Edit, JobKind, NewJob, PhotoPurpose, Store, StoreKey};
+use std::path::Path;
 use std::time::Instant;
+
+/// How a run opens its store.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Plain,
+    Encrypted,
+}
+
+fn open(path: &Path, mode: Mode, key: &StoreKey) -> Store {
+    match mode {
+        Mode::Plain => Store::open_unencrypted(path).expect("open"),
+        Mode::Encrypted => Store::open(path, key).expect("open"),
+    }
+}
+
+struct Figures {
+    setup_s: f64,
+    open_median: f64,
+    open_max: f64,
+    list_median: f64,
+    action_p50: f64,
+    action_p99: f64,
+    action_max: f64,
+    photo_median: f64,
+    photo_max: f64,
+}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -21,6 +53,70 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let jobs = if quick { 1_000 } else { 10_000 };
     let actions = if quick { 200 } else { 1_000 };
+    let photos = if quick { 5 } else { 15 };
+    let key = StoreKey::generate();
+    let jpeg = sample::jpeg(4000, 3000, 7, &SampleExif::default());
+    let plain = run(Mode::Plain, &key, jobs, actions, photos, &jpeg);
+    let encrypted = run(Mode::Encrypted, &key, jobs, actions, photos, &jpeg);
+    println!();
+    println!("| {jobs} jobs, same run | plain | encrypted | cost |");
+    println!("|---|---|---|---|");
+    let row = |what: &str, a: f64, b: f64| {
+        println!(
+            "| {what} | {a:.2} ms | {b:.2} ms | {:+.0} % |",
+            (b / a - 1.0) * 100.0
+        );
+    };
+    row(
+        "open + first page of 50 (median)",
+        plain.open_median,
+        encrypted.open_median,
+    );
+    row(
+        "open + first page (max of 5)",
+        plain.open_max,
+        encrypted.open_max,
+    );
+    row(
+        "first page, store open (median)",
+        plain.list_median,
+        encrypted.list_median,
+    );
+    row("durable action p50", plain.action_p50, encrypted.action_p50);
+    row("durable action p99", plain.action_p99, encrypted.action_p99);
+    row("durable action max", plain.action_max, encrypted.action_max);
+    row(
+        "12 MP photo into a job (median)",
+        plain.photo_median,
+        encrypted.photo_median,
+    );
+    row(
+        "12 MP photo into a job (max)",
+        plain.photo_max,
+        encrypted.photo_max,
+    );
+    println!(
+        "| setup: {jobs} jobs created | {:.1} s | {:.1} s | {:+.0} % |",
+        plain.setup_s,
+        encrypted.setup_s,
+        (encrypted.setup_s / plain.setup_s - 1.0) * 100.0
+    );
+}
+
+fn run(
+    mode: Mode,
+    key: &StoreKey,
+    jobs: usize,
+    actions: usize,
+    photos: usize,
+    jpeg: &[u8],
+) -> Figures {
+    let label = if mode == Mode::Plain {
+        "plain"
+    } else {
+        "encrypted"
+    };
+    println!("== {label} store");
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bench.db");
     let base = Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap();
@@ -28,7 +124,7 @@ fn main() {
     // Setup: create the jobs in batches of 500 (one transaction per batch).
     let t = Instant::now();
     {
-        let store = Store::open(&path).expect("open");
+        let store = open(&path, mode, key);
         let kinds = JobKind::ALL;
         let mut n = 0usize;
         while n < jobs {
@@ -54,16 +150,14 @@ fn main() {
             n += batch.len();
         }
     }
-    println!(
-        "setup: {jobs} jobs created in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
+    let setup_s = t.elapsed().as_secs_f64();
+    println!("setup: {jobs} jobs created in {setup_s:.1} s");
 
     // 1. Open + first page (cold process state: a fresh Store).
     let mut open_list = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let store = Store::open(&path).expect("open");
+        let store = open(&path, mode, key);
         let page = store
             .list_jobs(&JobFilter {
                 limit: Some(50),
@@ -74,7 +168,7 @@ fn main() {
         open_list.push(t.elapsed().as_secs_f64() * 1e3);
     }
     open_list.sort_by(f64::total_cmp);
-    let store = Store::open(&path).expect("open");
+    let store = open(&path, mode, key);
     let mut list_only = Vec::new();
     for _ in 0..20 {
         let t = Instant::now();
@@ -144,7 +238,53 @@ fn main() {
         lat[lat.len() - 1]
     );
 
-    // 3. Document size after 1,000 edits of a realistic mix on one job.
+    // 3. Camera photos into a job, durably.
+    let mut photo_ms = Vec::with_capacity(photos);
+    for i in 0..photos {
+        // A different original each time (the store recognises one it already holds).
+        let mut bytes = jpeg.to_vec();
+        bytes.extend_from_slice(format!("{i}").as_bytes());
+        let input = PhotoInput {
+            purpose: PhotoPurpose::Survey,
+            caption: Some("表箱位置".into()),
+            gps: None,
+            checklist_group: None,
+            author_name: Some("张伟".into()),
+        };
+        let t = Instant::now();
+        store
+            .add_photo(
+                &ids[i % ids.len()],
+                "cm",
+                &bytes,
+                &input,
+                &IngestOptions::default(),
+            )
+            .expect("photo");
+        photo_ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    photo_ms.sort_by(f64::total_cmp);
+    println!(
+        "12 MP photo into a job ({photos} photos): median {:.1} ms, max {:.1} ms",
+        percentile(&photo_ms, 0.5),
+        photo_ms[photo_ms.len() - 1]
+    );
+    let figures = Figures {
+        setup_s,
+        open_median: percentile(&open_list, 0.5),
+        open_max: open_list[open_list.len() - 1],
+        list_median: percentile(&list_only, 0.5),
+        action_p50: percentile(&lat, 0.5),
+        action_p99: percentile(&lat, 0.99),
+        action_max: lat[lat.len() - 1],
+        photo_median: percentile(&photo_ms, 0.5),
+        photo_max: photo_ms[photo_ms.len() - 1],
+    };
+    if mode == Mode::Encrypted {
+        return figures;
+    }
+
+    // 4. Document size after 1,000 edits of a realistic mix on one job.
     let job = store
         .create_job(
             "office",
@@ -197,4 +337,5 @@ fn main() {
         snap as f64 / 1024.0,
         chunks as f64 / 1024.0
     );
+    figures
 }

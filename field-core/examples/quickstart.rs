@@ -1,4 +1,10 @@
-//! Opens a store, accepts a job, records a few steps of a visit and prints its time-limit state.
+//! Opens an encrypted store, accepts a job, records a few steps of a visit and prints its
+//! time-limit state.
+//!
+//! The store's key comes from a file this example creates beside the store (`field.key`, 32
+//! random bytes, readable by you only). That is for the example alone: an app keeps the secret
+//! in the Android Keystore or the iOS Keychain (see `mobile-bindings/README.md`), never in a file
+//! beside the data it protects.
 //!
 //! `cargo run -p field-core --example quickstart [-- --data-dir DIR] [--lang en]`
 
@@ -6,8 +12,22 @@ use chrono::{Duration, Utc};
 use field_core::job::{Application, ChecklistItem, Customer, Milestone, Survey, local_date};
 use field_core::rules::Outcome;
 use field_core::sla::SlaState;
-use field_core::{Edit, GridHealth, JobKind, MilestoneEvent, NewJob, Store};
-use std::path::PathBuf;
+use field_core::{Edit, GridHealth, JobKind, MilestoneEvent, NewJob, Store, StoreKey};
+use std::path::{Path, PathBuf};
+
+/// The example's key: read from `path`, or made and written there (mode 0600) on first run.
+fn key_beside_store(path: &Path) -> Result<StoreKey, Box<dyn std::error::Error>> {
+    if let Ok(secret) = std::fs::read(path) {
+        return Ok(StoreKey::new(&secret)?);
+    }
+    let key = StoreKey::generate();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(path)?, key.secret())?;
+    Ok(key)
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -22,10 +42,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| std::env::temp_dir().join("fieldline-quickstart"));
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("field.db");
-    let store = Store::open(&path)?;
+    let key_file = dir.join("field.key");
+    let key = key_beside_store(&key_file)?;
+    let store = Store::open(&path, &key)?;
     println!(
-        "store: {} (device {})",
+        "store: {} (encrypted: {}; key in {}; device {})",
         path.display(),
+        store.is_encrypted(),
+        key_file.display(),
         store.device().device_id
     );
 

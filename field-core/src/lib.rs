@@ -24,4 +24,4 @@ pub mod sla;
 pub mod store;
 pub mod sync;
 
-pub use store::{Store, StoreError};
+pub use store::{Store, StoreError, StoreKey};

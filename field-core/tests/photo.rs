@@ -8,6 +8,10 @@ use field_core::photo::{
     GeoPoint, ImageFormat, IngestOptions, PhotoContext, PhotoError, ingest, sha256_hex,
 };
 
+fn common_key() -> field_core::StoreKey {
+    field_core::StoreKey::new(&[42; 32]).unwrap()
+}
+
 fn ctx() -> PhotoContext {
     PhotoContext {
         job_no: "YK-2026-000123".into(),
@@ -232,6 +236,90 @@ fn bombs_truncated_and_foreign_files_get_typed_errors() {
 }
 
 #[test]
+fn gallery_formats_are_taken_through_the_fallback_decoder() {
+    let opts = IngestOptions::default();
+    for format in [
+        ImageFormat::WebP,
+        ImageFormat::Gif,
+        ImageFormat::Bmp,
+        ImageFormat::Tiff,
+    ] {
+        let bytes = sample::encoded(format, 900, 600, 4);
+        let p = ingest(&bytes, &ctx(), &opts).unwrap_or_else(|e| panic!("{format:?}: {e}"));
+        assert_eq!(p.format, format);
+        assert_eq!(p.record.original_mime.as_deref(), Some(format.mime()));
+        assert_eq!((p.record.width, p.record.height), (Some(900), Some(600)));
+        assert_eq!(&p.display.bytes[..3], &[0xFF, 0xD8, 0xFF], "{format:?}");
+        assert_eq!(
+            (p.display.width, p.display.height),
+            (900, 600),
+            "{format:?}"
+        );
+        assert!(p.thumbnail.width <= 320 && p.thumbnail.height <= 320);
+        // Cut short: a clear error, never a panic.
+        let r = ingest(&bytes[..bytes.len() / 2], &ctx(), &opts);
+        assert!(
+            matches!(r, Err(PhotoError::Corrupt(_))),
+            "{format:?}: {r:?}"
+        );
+    }
+    // GIF: the first frame; a palette image still comes out in colour.
+    let gif = sample::encoded(ImageFormat::Gif, 64, 48, 1);
+    assert!(ingest(&gif, &ctx(), &opts).is_ok());
+}
+
+#[test]
+fn gallery_format_bombs_are_refused_from_the_header() {
+    let opts = IngestOptions::default();
+    // BMP: width and height are the header's i32s at 18 and 22.
+    let mut bmp = sample::encoded(ImageFormat::Bmp, 32, 32, 1);
+    bmp[18..22].copy_from_slice(&60_000i32.to_le_bytes());
+    bmp[22..26].copy_from_slice(&60_000i32.to_le_bytes());
+    // GIF: the logical screen and the first frame's descriptor both claim 60000×60000.
+    let mut gif = sample::encoded(ImageFormat::Gif, 32, 32, 1);
+    gif[6..8].copy_from_slice(&60_000u16.to_le_bytes());
+    gif[8..10].copy_from_slice(&60_000u16.to_le_bytes());
+    if let Some(at) = gif.iter().position(|&b| b == 0x2C) {
+        gif[at + 5..at + 7].copy_from_slice(&60_000u16.to_le_bytes());
+        gif[at + 7..at + 9].copy_from_slice(&60_000u16.to_le_bytes());
+    }
+    // TIFF: a 60000×60000 8-bit grey image described by a bare IFD, with 4 bytes of data.
+    let mut tiff = b"II*\0\x08\0\0\0".to_vec();
+    let entries: [(u16, u16, u32); 8] = [
+        (256, 4, 60_000),
+        (257, 4, 60_000),
+        (258, 3, 8),
+        (259, 3, 1),
+        (262, 3, 1),
+        (273, 4, 8 + 2 + 8 * 12 + 4),
+        (278, 4, 60_000),
+        (279, 4, 4),
+    ];
+    tiff.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    for (tag, kind, value) in entries {
+        tiff.extend_from_slice(&tag.to_le_bytes());
+        tiff.extend_from_slice(&kind.to_le_bytes());
+        tiff.extend_from_slice(&1u32.to_le_bytes());
+        tiff.extend_from_slice(&value.to_le_bytes());
+    }
+    tiff.extend_from_slice(&[0, 0, 0, 0, 1, 2, 3, 4]);
+    // WebP: a lossless (VP8L) header claiming 16383×16383.
+    let mut webp = b"RIFF\0\0\0\0WEBPVP8L\x05\0\0\0\x2f".to_vec();
+    webp.extend_from_slice(&(16_382u32 | (16_382 << 14)).to_le_bytes());
+    webp.push(0);
+    let len = (webp.len() - 8) as u32;
+    webp[4..8].copy_from_slice(&len.to_le_bytes());
+    for (name, bytes) in [("bmp", bmp), ("gif", gif), ("tiff", tiff), ("webp", webp)] {
+        match ingest(&bytes, &ctx(), &opts) {
+            Err(PhotoError::TooManyPixels { width, height, .. }) => {
+                assert!(width * height > 100_000_000, "{name}: {width}×{height}")
+            }
+            other => panic!("{name} bomb: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn broken_exif_is_ignored_not_fatal() {
     let mut original = sample::jpeg(
         640,
@@ -293,7 +381,7 @@ mod store {
         let path = dir.path().join("phone.db");
         let bytes = sample::jpeg(1200, 900, 3, &SampleExif::default());
         let (job_id, photo_id) = {
-            let store = Store::open(&path).unwrap();
+            let store = Store::open(&path, &common_key()).unwrap();
             let j = job(&store);
             let added = store
                 .add_photo(
@@ -306,7 +394,7 @@ mod store {
                 .unwrap();
             (j.id, added.photo_id)
         };
-        let store = Store::open(&path).unwrap();
+        let store = Store::open(&path, &common_key()).unwrap();
         let j = store.job(&job_id).unwrap();
         let p = &j.photos[&photo_id];
         assert_eq!(p.author.as_deref(), Some("cm-zhang"));

@@ -8,7 +8,7 @@ use field_core::store::{JobFilter, SortOrder};
 use field_core::{Edit, JobKind, JobStatus, MilestoneEvent, Store, StoreError};
 
 fn open(dir: &tempfile::TempDir) -> Store {
-    Store::open(dir.path().join("field.db"))
+    Store::open(dir.path().join("field.db"), &common_key())
         .unwrap()
         .with_clock(|| at("2026-03-03"))
 }
@@ -277,7 +277,7 @@ fn upgrade_from_version_1_projects_existing_jobs() {
         )
         .unwrap();
     }
-    let store = Store::open(&path).unwrap();
+    let store = Store::open(&path, &common_key()).unwrap();
     assert_eq!(store.device().device_id, "old-device");
     // Migration 6 gave the old device a signing key, kept from now on.
     let key = store.device().public_key;
@@ -297,14 +297,20 @@ fn upgrade_from_version_1_projects_existing_jobs() {
         )
         .unwrap();
     drop(store);
-    let conn = rusqlite::Connection::open(&path).unwrap();
+    let conn = keyed_connection(&path);
     let v: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(v, 9);
     drop(conn);
-    assert_eq!(Store::open(&path).unwrap().device().public_key, key);
-    let conn = rusqlite::Connection::open(&path).unwrap();
+    assert_eq!(
+        Store::open(&path, &common_key())
+            .unwrap()
+            .device()
+            .public_key,
+        key
+    );
+    let conn = keyed_connection(&path);
     // Migration 5 made the (empty) photo upload queue; migration 7 the policy and refusal tables.
     for table in ["photo_upload", "write_policy", "sync_refused"] {
         let n: i64 = conn
@@ -322,7 +328,15 @@ fn a_database_from_a_newer_app_is_refused_untouched() {
         .unwrap()
         .execute_batch("PRAGMA user_version = 99;")
         .unwrap();
-    let err = Store::open(&path).unwrap_err();
+    let err = Store::open(&path, &common_key()).unwrap_err();
+    assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+    // Still the plain file it was: not encrypted, not migrated.
+    let v: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 99);
+    let err = Store::open_unencrypted(&path).unwrap_err();
     assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
 }
 

@@ -6,8 +6,19 @@
 use field_core::Store;
 use field_core::codes::JobKind;
 use field_core::job::{Customer, NewJob};
-use fieldline_mobile::{FieldApp, JobQuery};
+use fieldline_mobile::{FieldApp, FieldlineError, JobQuery, StoreKeyProvider};
 use std::time::Instant;
+
+/// The secret of the bench's store (bench_list.py's provider gives the same).
+const SECRET: &[u8] = b"fieldline list bench: fixed key!";
+
+struct BenchKey;
+
+impl StoreKeyProvider for BenchKey {
+    fn store_secret(&self) -> Result<Vec<u8>, FieldlineError> {
+        Ok(SECRET.to_vec())
+    }
+}
 
 const JOBS: usize = 1_000;
 const ROUNDS: usize = 30;
@@ -24,7 +35,9 @@ fn main() {
         });
     std::fs::create_dir_all(&dir).expect("data dir");
     {
-        let store = Store::open(std::path::Path::new(&dir).join("fieldline.db")).expect("store");
+        let key = field_core::StoreKey::new(SECRET).expect("key");
+        let store =
+            Store::open(std::path::Path::new(&dir).join("fieldline.db"), &key).expect("store");
         let have = store
             .list_jobs(&Default::default())
             .expect("list")
@@ -50,7 +63,7 @@ fn main() {
             store.create_jobs("bench", &new).expect("jobs");
         }
     }
-    let app = FieldApp::open(dir.clone()).expect("open");
+    let app = FieldApp::open(dir.clone(), std::sync::Arc::new(BenchKey)).expect("open");
     let list_all = || {
         let mut n = 0;
         let mut cursor = None;

@@ -21,6 +21,23 @@ pub trait SyncListener: Send + Sync {
     fn on_progress(&self, progress: SyncProgress);
 }
 
+/// Supplies the secret this phone's data is encrypted with; the app implements it over the
+/// Android Keystore or the iOS Keychain (see `mobile-bindings/README.md`).
+#[uniffi::export(with_foreign)]
+pub trait StoreKeyProvider: Send + Sync {
+    /// The secret: 16 to 1,024 bytes (32 random bytes from [`new_store_secret`] recommended),
+    /// created on the first call and the same bytes on every later one. Throw (any error) when
+    /// it cannot be had, e.g. while the device is locked: nothing is opened or changed then.
+    fn store_secret(&self) -> Result<Vec<u8>, FieldlineError>;
+}
+
+/// 32 random bytes from the operating system's generator: a new secret for
+/// [`StoreKeyProvider::store_secret`] to keep.
+#[uniffi::export]
+pub fn new_store_secret() -> Vec<u8> {
+    field_core::StoreKey::generate().secret().to_vec()
+}
+
 /// A new job (受理).
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct NewJobInput {
@@ -64,15 +81,21 @@ fn blocking_error(e: tokio::task::JoinError) -> FieldlineError {
 
 #[uniffi::export(async_runtime = "tokio")]
 impl FieldApp {
-    /// Opens (creating or upgrading) the data in `data_dir`.
+    /// Opens (creating or upgrading) the data in `data_dir`, encrypted with the secret `keys`
+    /// supplies (data an earlier version left unencrypted is encrypted now). A wrong or missing
+    /// secret is `FieldlineError::Key` and changes nothing.
     #[uniffi::constructor]
-    pub fn open(data_dir: String) -> Result<Arc<FieldApp>, FieldlineError> {
+    pub fn open(
+        data_dir: String,
+        keys: Arc<dyn StoreKeyProvider>,
+    ) -> Result<Arc<FieldApp>, FieldlineError> {
         let dir = PathBuf::from(&data_dir);
         std::fs::create_dir_all(&dir).map_err(|e| FieldlineError::Storage {
             zh: format!("无法创建数据目录 {data_dir}：{e}"),
             en: format!("cannot create the data directory {data_dir}: {e}"),
         })?;
-        let store = Store::open(dir.join("fieldline.db"))?;
+        let key = field_core::StoreKey::new(&keys.store_secret()?)?;
+        let store = Store::open(dir.join("fieldline.db"), &key)?;
         Ok(Arc::new(FieldApp {
             store: Arc::new(store),
             data_dir: dir,
@@ -300,6 +323,13 @@ impl FieldApp {
     }
 
     /// Photos waiting to upload.
+    /// The bytes of a photo file this phone holds (an original, display copy or thumbnail, by
+    /// the SHA-256 in its `PhotoView`), decrypted, for showing it: the files themselves are
+    /// encrypted.
+    pub fn photo_bytes(&self, sha256: String) -> Result<Vec<u8>, FieldlineError> {
+        Ok(self.store.blob(&sha256)?)
+    }
+
     pub fn upload_queue(&self) -> Result<UploadQueue, FieldlineError> {
         let s = self.store.upload_status()?;
         Ok(UploadQueue {

@@ -35,6 +35,21 @@ pub enum FieldlineError {
     /// The phone's storage failed (disk full, database from a newer app).
     #[error("{zh} / {en}")]
     Storage { zh: String, en: String },
+    /// The data's key is missing, unusable or not the one it was encrypted with. Nothing was
+    /// changed: never delete the data folder for this; get the right key back (unlock the
+    /// device, restore the keystore entry) and open again.
+    #[error("{zh} / {en}")]
+    Key { zh: String, en: String },
+}
+
+/// What a foreign implementation (a `StoreKeyProvider`) threw that was not a `FieldlineError`.
+impl From<uniffi::UnexpectedUniFFICallbackError> for FieldlineError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        FieldlineError::Key {
+            zh: format!("应用未能提供数据密钥：{}", e.reason),
+            en: format!("the app could not provide the data key: {}", e.reason),
+        }
+    }
 }
 
 fn split(text: String) -> (String, String) {
@@ -62,6 +77,10 @@ impl From<StoreError> for FieldlineError {
                 zh: r.zh,
                 en: r.en,
             },
+            StoreError::WrongKey | StoreError::KeyRequired | StoreError::BadKey(_) => {
+                let (zh, en) = split(e.to_string());
+                FieldlineError::Key { zh, en }
+            }
             StoreError::NotFound(_) => {
                 let (zh, en) = split(e.to_string());
                 FieldlineError::NotFound { zh, en }

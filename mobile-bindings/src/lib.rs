@@ -17,7 +17,7 @@ mod sections;
 mod types;
 mod views;
 
-pub use app::{FieldApp, NewJobInput, SyncListener};
+pub use app::{FieldApp, NewJobInput, StoreKeyProvider, SyncListener, new_store_secret};
 pub use edit::{FindingList, JobEdit};
 pub use error::FieldlineError;
 pub use records::*;

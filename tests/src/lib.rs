@@ -300,6 +300,11 @@ pub fn add_users(
     tx.commit().expect("commit");
 }
 
+/// The key of every test phone's store (fixed, so a test can reopen a phone's store).
+pub fn phone_key() -> field_core::StoreKey {
+    field_core::StoreKey::new(b"fieldline test phones: fixed key").expect("key")
+}
+
 /// The password of every test user.
 pub const PASSWORD: &str = "password-123";
 
@@ -318,7 +323,7 @@ impl Phone {
     /// A phone nobody has signed in on yet (its work is checked only when it syncs).
     pub fn offline() -> Phone {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(dir.path().join("phone.db")).expect("store");
+        let store = Store::open(dir.path().join("phone.db"), &phone_key()).expect("store");
         Phone {
             store,
             user: String::new(),
@@ -338,7 +343,7 @@ impl Phone {
     /// Logs in through another address (e.g. a fault proxy).
     pub async fn login_at(url: &str, user: &str) -> Phone {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(dir.path().join("phone.db")).expect("store");
+        let store = Store::open(dir.path().join("phone.db"), &phone_key()).expect("store");
         field_core::sync::login(&store, url, user, PASSWORD)
             .await
             .expect("login");

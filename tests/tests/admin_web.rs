@@ -11,7 +11,8 @@ async fn phone_login(
     pw: &str,
 ) -> Result<(field_core::Store, tempfile::TempDir), String> {
     let d = tempfile::tempdir().unwrap();
-    let store = field_core::Store::open(d.path().join("p.db")).unwrap();
+    let store =
+        field_core::Store::open(d.path().join("p.db"), &fieldline_tests::phone_key()).unwrap();
     field_core::sync::login(&store, base, user, pw)
         .await
         .map_err(|e| e.to_string())?;

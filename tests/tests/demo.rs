@@ -38,7 +38,7 @@ async fn demo_data_covers_every_kind_and_state() {
         let pw = password(name);
         async move {
             let d = tempfile::tempdir().unwrap();
-            let store = Store::open(d.path().join("p.db")).unwrap();
+            let store = Store::open(d.path().join("p.db"), &fieldline_tests::phone_key()).unwrap();
             field_core::sync::login(&store, &url, name, &pw)
                 .await
                 .unwrap();

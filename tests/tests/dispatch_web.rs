@@ -122,7 +122,8 @@ async fn the_dispatcher_sees_warnings_per_stage_and_manager() {
         .await;
     let cm = cm.as_str().unwrap_or("cm-li").to_string();
     let d = tempfile::tempdir().unwrap();
-    let store = field_core::Store::open(d.path().join("p.db")).unwrap();
+    let store =
+        field_core::Store::open(d.path().join("p.db"), &fieldline_tests::phone_key()).unwrap();
     field_core::sync::login(&store, &base, &cm, &password(&cm))
         .await
         .unwrap();

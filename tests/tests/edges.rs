@@ -247,7 +247,8 @@ async fn login_errors_rate_limits_and_revocation() {
     let server = TestServer::start().await;
     server.add_user("cm-li", Role::CustomerManager, UNIT);
     let dir = tempfile::tempdir().unwrap();
-    let store = field_core::Store::open(dir.path().join("p.db")).unwrap();
+    let store =
+        field_core::Store::open(dir.path().join("p.db"), &fieldline_tests::phone_key()).unwrap();
     let err = field_core::sync::login(&store, &server.url(), "cm-li", "wrong-password")
         .await
         .unwrap_err();

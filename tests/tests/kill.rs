@@ -101,7 +101,7 @@ async fn killed_mid_sync_loses_nothing_acknowledged() {
     let child = Arc::new(Mutex::new(child));
 
     let phone_dir = tempfile::tempdir().unwrap();
-    let store = Store::open(phone_dir.path().join("p.db")).unwrap();
+    let store = Store::open(phone_dir.path().join("p.db"), &fieldline_tests::phone_key()).unwrap();
     field_core::sync::login(&store, &url, "office1", "password-123")
         .await
         .unwrap();
@@ -159,7 +159,8 @@ async fn killed_mid_sync_loses_nothing_acknowledged() {
     // Restart on the same port and data: every acknowledged job is there.
     let (child, _) = serve(&data, &addr);
     let check_dir = tempfile::tempdir().unwrap();
-    let checker = Store::open(check_dir.path().join("c.db")).unwrap();
+    let checker =
+        Store::open(check_dir.path().join("c.db"), &fieldline_tests::phone_key()).unwrap();
     field_core::sync::login(&checker, &url, "office1", "password-123")
         .await
         .unwrap();
@@ -257,7 +258,7 @@ async fn killed_again_and_again_at_named_points_nothing_acknowledged_is_lost() {
     let users = ["office1", "cm-li", "pm-wang"];
     let mut phones = Vec::new();
     for (d, u) in dirs.iter().zip(users) {
-        let s = Store::open(d.path().join("p.db")).unwrap();
+        let s = Store::open(d.path().join("p.db"), &fieldline_tests::phone_key()).unwrap();
         field_core::sync::login(&s, &url, u, "password-123")
             .await
             .unwrap();

@@ -49,7 +49,7 @@ impl Demo {
     /// A field-core phone signed in as `user` and synced.
     async fn phone(&self, user: &str) -> (Store, tempfile::TempDir) {
         let d = tempfile::tempdir().unwrap();
-        let store = Store::open(d.path().join("phone.db")).unwrap();
+        let store = Store::open(d.path().join("phone.db"), &fieldline_tests::phone_key()).unwrap();
         field_core::sync::login(&store, &self.server.url(), user, &self.password(user))
             .await
             .unwrap();

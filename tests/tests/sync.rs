@@ -473,7 +473,7 @@ async fn a_phone_restored_from_an_old_backup_fetches_what_the_feed_does_not_rese
     let office = Phone::login(&server, "office1").await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("phone.db");
-    let cm = field_core::Store::open(&path).unwrap();
+    let cm = field_core::Store::open(&path, &fieldline_tests::phone_key()).unwrap();
     field_core::sync::login(&cm, &server.url(), "cm-li", PASSWORD)
         .await
         .unwrap();
@@ -513,7 +513,7 @@ async fn a_phone_restored_from_an_old_backup_fetches_what_the_feed_does_not_rese
     office.sync().await;
     // The phone comes back from the old backup: it lacks its own survey, which the feed never
     // sends back to the device that wrote it, and the office's note depends on it.
-    let restored = field_core::Store::open(&backup).unwrap();
+    let restored = field_core::Store::open(&backup, &fieldline_tests::phone_key()).unwrap();
     let r = field_core::sync::sync(&restored, &fast_options(), &|_| {})
         .await
         .unwrap();

@@ -1,5 +1,7 @@
 //! Format detection and decoding of camera images into 8-bit RGB, with limits checked from the
-//! header before any pixel buffer is allocated.
+//! header before any pixel buffer is allocated. JPEG (with DCT scaling) and PNG have fast paths
+//! of their own; WebP, GIF (first frame), BMP and TIFF, which galleries and messaging apps hand
+//! over, go through the `image` crate with the same limits.
 
 use super::{PhotoError, PhotoLimits};
 use std::io::Cursor;
@@ -17,6 +19,11 @@ pub(crate) struct Rgb {
 pub enum ImageFormat {
     Jpeg,
     Png,
+    WebP,
+    /// The first frame of a GIF.
+    Gif,
+    Bmp,
+    Tiff,
 }
 
 impl ImageFormat {
@@ -24,12 +31,28 @@ impl ImageFormat {
         match self {
             ImageFormat::Jpeg => "image/jpeg",
             ImageFormat::Png => "image/png",
+            ImageFormat::WebP => "image/webp",
+            ImageFormat::Gif => "image/gif",
+            ImageFormat::Bmp => "image/bmp",
+            ImageFormat::Tiff => "image/tiff",
+        }
+    }
+
+    /// The `image` crate's name for the formats decoded through it.
+    fn fallback(self) -> Option<image::ImageFormat> {
+        match self {
+            ImageFormat::Jpeg | ImageFormat::Png => None,
+            ImageFormat::WebP => Some(image::ImageFormat::WebP),
+            ImageFormat::Gif => Some(image::ImageFormat::Gif),
+            ImageFormat::Bmp => Some(image::ImageFormat::Bmp),
+            ImageFormat::Tiff => Some(image::ImageFormat::Tiff),
         }
     }
 }
 
-/// Tells JPEG and PNG apart from everything else by their magic bytes; names the formats phones
-/// are known to produce so the error can say what to do.
+/// Tells the accepted formats apart from everything else by their magic bytes; names the
+/// formats phones are known to produce but that cannot be taken (HEIC, AVIF, video) so the
+/// error can say what to do.
 pub(crate) fn sniff(bytes: &[u8]) -> Result<ImageFormat, PhotoError> {
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         return Ok(ImageFormat::Jpeg);
@@ -49,16 +72,16 @@ pub(crate) fn sniff(bytes: &[u8]) -> Result<ImageFormat, PhotoError> {
         return Err(PhotoError::Unsupported { format });
     }
     if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        return Err(PhotoError::Unsupported { format: "WebP" });
+        return Ok(ImageFormat::WebP);
     }
-    if bytes.starts_with(b"GIF8") {
-        return Err(PhotoError::Unsupported { format: "GIF" });
+    if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        return Ok(ImageFormat::Gif);
     }
     if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
-        return Err(PhotoError::Unsupported { format: "TIFF/DNG" });
+        return Ok(ImageFormat::Tiff);
     }
-    if bytes.starts_with(b"BM") {
-        return Err(PhotoError::Unsupported { format: "BMP" });
+    if bytes.len() >= 26 && bytes.starts_with(b"BM") {
+        return Ok(ImageFormat::Bmp);
     }
     Err(PhotoError::NotAnImage)
 }
@@ -81,6 +104,9 @@ pub fn inspect(bytes: &[u8], limits: &PhotoLimits) -> Result<(ImageFormat, u32, 
             let header = probe.read_header_info().map_err(png_err)?;
             (header.width, header.height)
         }
+        other => fallback_reader(bytes, other)?
+            .into_dimensions()
+            .map_err(image_err)?,
     };
     check_pixels(u64::from(w), u64::from(h), limits)?;
     Ok((format, w, h))
@@ -123,7 +149,69 @@ pub(crate) fn decode(
     match format {
         ImageFormat::Jpeg => decode_jpeg(bytes, limits, want_long_edge),
         ImageFormat::Png => decode_png(bytes, limits),
+        other => decode_fallback(bytes, other, limits),
     }
+}
+
+fn fallback_reader(
+    bytes: &[u8],
+    format: ImageFormat,
+) -> Result<image::ImageReader<Cursor<&[u8]>>, PhotoError> {
+    let f = format
+        .fallback()
+        .ok_or_else(|| PhotoError::Corrupt(format!("{format:?} has a decoder of its own")))?;
+    Ok(image::ImageReader::with_format(Cursor::new(bytes), f))
+}
+
+fn image_err(e: image::ImageError) -> PhotoError {
+    match e {
+        image::ImageError::Limits(_) => {
+            PhotoError::Corrupt("the image needs more memory to decode than allowed".into())
+        }
+        image::ImageError::Unsupported(u) => {
+            PhotoError::Corrupt(format!("unsupported variant: {u}"))
+        }
+        other => PhotoError::Corrupt(other.to_string()),
+    }
+}
+
+/// WebP, GIF, BMP and TIFF: the size is read from the header and checked first, then the
+/// decoder runs under the same pixel limits and a memory cap (8 bytes a pixel: 16-bit RGBA).
+fn decode_fallback(
+    bytes: &[u8],
+    format: ImageFormat,
+    limits: &PhotoLimits,
+) -> Result<(Rgb, (u32, u32)), PhotoError> {
+    let (sw, sh) = fallback_reader(bytes, format)?
+        .into_dimensions()
+        .map_err(image_err)?;
+    check_pixels(u64::from(sw), u64::from(sh), limits)?;
+    let mut reader = fallback_reader(bytes, format)?;
+    let mut caps = image::Limits::default();
+    caps.max_image_width = Some(limits.max_edge);
+    caps.max_image_height = Some(limits.max_edge);
+    caps.max_alloc = Some(limits.max_pixels.saturating_mul(8).saturating_add(1 << 20));
+    reader.limits(caps);
+    let img = reader.decode().map_err(image_err)?;
+    let (w, h) = (img.width(), img.height());
+    if (w, h) != (sw, sh) {
+        return Err(PhotoError::Corrupt(format!(
+            "the header says {sw}×{sh} but {w}×{h} was decoded"
+        )));
+    }
+    let data = if img.color().has_alpha() {
+        rgba_to_rgb_in_place(img.into_rgba8().into_raw())
+    } else {
+        img.into_rgb8().into_raw()
+    };
+    Ok((
+        Rgb {
+            width: w,
+            height: h,
+            data,
+        },
+        (sw, sh),
+    ))
 }
 
 fn jpeg_err(e: jpeg_decoder::Error) -> PhotoError {
@@ -287,6 +375,16 @@ mod tests {
         ));
         assert!(matches!(sniff(b"hello world"), Err(PhotoError::NotAnImage)));
         assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0]).unwrap(), ImageFormat::Jpeg);
+        let mut avif = vec![0, 0, 0, 24];
+        avif.extend_from_slice(b"ftypavif\0\0\0\0");
+        assert!(matches!(
+            sniff(&avif),
+            Err(PhotoError::Unsupported { format: "AVIF" })
+        ));
+        assert_eq!(sniff(b"GIF89a\x01\0").unwrap(), ImageFormat::Gif);
+        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 ").unwrap(), ImageFormat::WebP);
+        assert_eq!(sniff(b"II*\0\x08\0\0\0").unwrap(), ImageFormat::Tiff);
+        assert!(matches!(sniff(b"BM"), Err(PhotoError::NotAnImage)));
     }
 
     #[test]

@@ -75,6 +75,26 @@ pub fn png(width: u32, height: u32, seed: u64) -> Vec<u8> {
     out
 }
 
+/// [`pixels`] in a format decoded through the `image` crate (WebP lossless, GIF, BMP, TIFF),
+/// as galleries and messaging apps hand them over. Panics for JPEG and PNG (see [`jpeg`], [`png`]).
+pub fn encoded(format: super::ImageFormat, width: u32, height: u32, seed: u64) -> Vec<u8> {
+    use super::ImageFormat as F;
+    let f = match format {
+        F::WebP => image::ImageFormat::WebP,
+        F::Gif => image::ImageFormat::Gif,
+        F::Bmp => image::ImageFormat::Bmp,
+        F::Tiff => image::ImageFormat::Tiff,
+        F::Jpeg | F::Png => panic!("use sample::jpeg or sample::png"),
+    };
+    let img = image::RgbImage::from_raw(width, height, pixels(width, height, seed))
+        .expect("pixels fill the image");
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut out, f)
+        .expect("encodes");
+    out.into_inner()
+}
+
 /// One IFD entry: tag, type, count, and the value bytes (inline when ≤ 4 bytes).
 struct Entry {
     tag: u16,

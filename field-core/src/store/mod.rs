@@ -6,17 +6,21 @@
 
 mod blobs;
 mod contracts;
+mod encryption;
+mod key;
 mod list;
 #[cfg(feature = "photo")]
 mod photos;
 pub(crate) mod projection;
 mod refused;
 mod schema;
+mod sealed;
 mod sync_state;
 mod uploads;
 
 pub use blobs::BlobDir;
 pub use contracts::SignedContract;
+pub use key::{MAX_SECRET_BYTES, MIN_SECRET_BYTES, StoreKey};
 pub use list::{JobFilter, JobPage, JobSummary, SortOrder};
 #[cfg(feature = "photo")]
 pub use photos::PhotoInput;
@@ -53,6 +57,14 @@ pub enum StoreError {
         "数据库版本 {found} 比本应用支持的 {supported} 新，请升级应用 / database version {found} is newer than this app supports ({supported}): please update"
     )]
     TooNew { found: usize, supported: usize },
+    #[error(
+        "密钥不对，或数据文件已损坏；数据未被改动 / wrong key, or the store's file is damaged; nothing was changed"
+    )]
+    WrongKey,
+    #[error("数据已加密，打开需要密钥 / the store is encrypted: it opens only with its key")]
+    KeyRequired,
+    #[error("密钥不可用 / unusable key: {0}")]
+    BadKey(String),
     #[error("数据库错误 / database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error(transparent)]
@@ -156,18 +168,42 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating or upgrading) the store at `path`.
-    /// Photo files go in a directory beside it, named after it (`field.db` → `field.db-blobs/`).
-    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+    /// Opens (creating or upgrading) the encrypted store at `path`: the database through
+    /// SQLCipher, photo files sealed in a directory beside it, named after it (`field.db` →
+    /// `field.db-blobs/`). A plain store found there is encrypted in place first (its plain
+    /// files then removed). A wrong key is [`StoreError::WrongKey`] and changes nothing.
+    pub fn open(path: impl AsRef<Path>, key: &StoreKey) -> Result<Store, StoreError> {
         let path = path.as_ref();
-        let blobs = BlobDir::beside(path)?;
-        Self::from_connection(Connection::open(path)?, blobs)
+        let blobs = BlobDir::beside(path, Some(key));
+        if encryption::kind(path)? == encryption::FileKind::Plain {
+            encryption::encrypt_plain(path, key, &blobs, schema::MIGRATIONS.len())?;
+        }
+        let conn = encryption::open_keyed(path, key)?;
+        encryption::remove_plain_leftovers(path, &blobs)?;
+        Self::from_connection(conn, blobs)
     }
 
-    /// A store that lives in memory (tests, previews); photo files go in a temporary directory
-    /// removed when the store is dropped.
+    /// Opens (creating or upgrading) a plain store at `path`, unencrypted: for tools and the
+    /// benchmarks' comparison. Phones use [`Store::open`]. An encrypted store found there is
+    /// [`StoreError::KeyRequired`].
+    pub fn open_unencrypted(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref();
+        if encryption::kind(path)? == encryption::FileKind::Encrypted {
+            return Err(StoreError::KeyRequired);
+        }
+        Self::from_connection(Connection::open(path)?, BlobDir::beside(path, None))
+    }
+
+    /// A store that lives in memory (tests, previews); photo files go, sealed, in a temporary
+    /// directory removed when the store is dropped.
     pub fn open_in_memory() -> Result<Store, StoreError> {
-        Self::from_connection(Connection::open_in_memory()?, BlobDir::temporary()?)
+        Self::from_connection(Connection::open_in_memory()?, BlobDir::temporary())
+    }
+
+    /// Whether the store's files are encrypted (always, except stores opened with
+    /// [`Store::open_unencrypted`]).
+    pub fn is_encrypted(&self) -> bool {
+        self.blobs.is_sealed()
     }
 
     fn from_connection(mut conn: Connection, blobs: BlobDir) -> Result<Store, StoreError> {

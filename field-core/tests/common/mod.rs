@@ -5,6 +5,19 @@ use chrono::{DateTime, TimeZone, Utc};
 use field_core::job::{Application, Customer};
 use field_core::{EditContext, JobKind, NewJob};
 
+/// The key of the tests' stores (fixed, so a test can reopen its store).
+pub fn common_key() -> field_core::StoreKey {
+    field_core::StoreKey::new(&[42; 32]).unwrap()
+}
+
+/// A raw connection to an encrypted store, keyed (for tests that inspect the database).
+pub fn keyed_connection(path: &std::path::Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_update(None, "key", common_key().sqlcipher_key().as_str())
+        .unwrap();
+    conn
+}
+
 /// 09:00 China time on the given date.
 pub fn at(date: &str) -> DateTime<Utc> {
     at_time(date, 9)

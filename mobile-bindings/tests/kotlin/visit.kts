@@ -85,12 +85,19 @@ class Progress : SyncListener {
     }
 }
 
+// Stands in for the Android Keystore: one secret, made on first use, the same ever after.
+class Keystore : StoreKeyProvider {
+    private var secret: ByteArray? = null
+    override fun storeSecret(): ByteArray = secret ?: newStoreSecret().also { secret = it }
+}
+val keys = Keystore()
+
 try {
     addUser("cm-kt", "customer_manager")
     addUser("office-kt", "office_staff")
     startServer()
 
-    val app = FieldApp.open(File(root, "phone").path)
+    val app = FieldApp.open(File(root, "phone").path, keys)
     val user = runBlocking { app.login(url, "cm-kt", password) }
     check(user.role == "customer_manager") { "role ${user.role}" }
 
@@ -148,7 +155,7 @@ try {
     runBlocking { app.sync(null) }
     check(app.verifyContract(jobId, contractId).countersigned) { "no receipt came back" }
 
-    val office = FieldApp.open(File(root, "office").path)
+    val office = FieldApp.open(File(root, "office").path, keys)
     runBlocking {
         office.login(url, "office-kt", password)
         office.sync(null)

@@ -6,7 +6,12 @@ import time
 import fieldline as fl
 
 ROUNDS = 30
-app = fl.FieldApp.open(sys.argv[1])
+class BenchKey(fl.StoreKeyProvider):
+    def store_secret(self):
+        return b"fieldline list bench: fixed key!"  # as the Rust bench wrote the store
+
+
+app = fl.FieldApp.open(sys.argv[1], BenchKey())
 
 
 def list_all():

@@ -49,6 +49,46 @@ def signature(points, phase):
                                                         fl.Stroke(points=ink[points // 2:])])
 
 
+class Keychain(fl.StoreKeyProvider):
+    """Stands in for the Android Keystore / iOS Keychain: one secret per data folder, made on
+    first use with the library's own generator and the same ever after."""
+
+    def __init__(self):
+        self.secrets = {}
+        self.asked = 0
+
+    def store_secret(self):
+        self.asked += 1
+        return self.secrets.setdefault("fieldline", fl.new_store_secret())
+
+
+class FixedKey(fl.StoreKeyProvider):
+    def __init__(self, secret):
+        self.secret = secret
+
+    def store_secret(self):
+        return self.secret
+
+
+class LockedKeychain(fl.StoreKeyProvider):
+    """A keystore that cannot answer (the device is locked)."""
+
+    def store_secret(self):
+        raise RuntimeError("user not authenticated")
+
+
+def files_containing(folder, needles):
+    """Every (file, needle) where a file under `folder` holds the needle's bytes."""
+    found = []
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                data = f.read()
+            found += [(os.path.relpath(path, folder), n) for n in needles if n in data]
+    return found
+
+
 class Progress(fl.SyncListener):
     def __init__(self):
         self.seen = []
@@ -108,13 +148,14 @@ class VisitTest(unittest.TestCase):
         self.server.add_user("office-py", "office_staff", "demo")
         self.server.add_user("cm-py2", "customer_manager", "demo")
         self.server.start()
+        self.keys = Keychain()
 
     def tearDown(self):
         self.server.stop()
         self.tmp.cleanup()
 
     def test_a_visit_offline_then_synced_and_checked_on_the_server(self):
-        app = fl.FieldApp.open(os.path.join(self.tmp.name, "phone"))
+        app = fl.FieldApp.open(os.path.join(self.tmp.name, "phone"), self.keys)
         user = asyncio.run(app.login(self.server.url, "cm-py", PASSWORD))
         self.assertEqual(user.role, "customer_manager")
         self.assertEqual(app.current_user().username, "cm-py")
@@ -196,7 +237,31 @@ class VisitTest(unittest.TestCase):
         # The receipt comes back; a second phone receives the whole job from the server.
         asyncio.run(app.sync(None))
         self.assertTrue(app.verify_contract(job_id, contract_id).countersigned)
-        office = fl.FieldApp.open(os.path.join(self.tmp.name, "office"))
+
+        # At rest: no file in the phone's data folder holds the customer's name, ID number or
+        # phone number, nor a photo's bytes, as they are; everything reads back with the key.
+        folder = os.path.join(self.tmp.name, "phone")
+        id_card_png = png(320, 240, 1)
+        needles = ["赵桂芳".encode(), b"110101199202020022", b"13700000000",
+                   "示范胡同".encode(), id_card_png[:200], b"\x89PNG", b"JFIF", b"Exif"]
+        self.assertEqual(files_containing(folder, needles), [])
+        self.assertGreater(sum(len(f) for _r, _d, f in os.walk(folder)), 10)
+        card = app.get_job(job_id).photos[id_card.photo_id]
+        self.assertEqual(app.photo_bytes(card.original_sha256), id_card_png)
+        del app
+        with self.assertRaises(fl.FieldlineError.Key) as wrong:
+            fl.FieldApp.open(folder, FixedKey(b"\x01" * 32))
+        self.assertIn("密钥", wrong.exception.zh)
+        with self.assertRaises(fl.FieldlineError.Key):
+            fl.FieldApp.open(folder, LockedKeychain())
+        with self.assertRaises(fl.FieldlineError.Key):
+            fl.FieldApp.open(folder, FixedKey(b"short"))
+        app = fl.FieldApp.open(folder, self.keys)
+        again = app.get_job(job_id)
+        self.assertEqual(again.customer.id_number, "110101199202020022")
+        self.assertEqual(app.photo_bytes(card.original_sha256), id_card_png)
+        self.assertTrue(app.verify_contract(job_id, contract_id).countersigned)
+        office = fl.FieldApp.open(os.path.join(self.tmp.name, "office"), self.keys)
         asyncio.run(office.login(self.server.url, "office-py", PASSWORD))
         asyncio.run(office.sync(None))
         copy = office.get_job(job_id)
@@ -216,9 +281,9 @@ class VisitTest(unittest.TestCase):
         self.assertEqual([r.job_id for r in rows], [job_id])
 
     def test_a_refused_job_is_set_aside_and_can_be_exported_discarded_or_retried(self):
-        office = fl.FieldApp.open(os.path.join(self.tmp.name, "office"))
+        office = fl.FieldApp.open(os.path.join(self.tmp.name, "office"), self.keys)
         asyncio.run(office.login(self.server.url, "office-py", PASSWORD))
-        cm = fl.FieldApp.open(os.path.join(self.tmp.name, "cm"))
+        cm = fl.FieldApp.open(os.path.join(self.tmp.name, "cm"), self.keys)
         asyncio.run(cm.login(self.server.url, "cm-py", PASSWORD))
         accepted = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
 
@@ -303,9 +368,9 @@ class VisitTest(unittest.TestCase):
             return json.load(r)
 
     def test_returned_with_findings_fixed_and_submitted_again(self):
-        office = fl.FieldApp.open(os.path.join(self.tmp.name, "office"))
+        office = fl.FieldApp.open(os.path.join(self.tmp.name, "office"), self.keys)
         asyncio.run(office.login(self.server.url, "office-py", PASSWORD))
-        cm = fl.FieldApp.open(os.path.join(self.tmp.name, "cm"))
+        cm = fl.FieldApp.open(os.path.join(self.tmp.name, "cm"), self.keys)
         asyncio.run(cm.login(self.server.url, "cm-py", PASSWORD))
         accepted = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)
         job = office.create_job(fl.NewJobInput(
@@ -361,7 +426,7 @@ class VisitTest(unittest.TestCase):
         self.assertEqual(events.count(fl.MilestoneEvent.REVIEW_SUBMITTED), 2)
 
     def test_errors_and_calendar(self):
-        app = fl.FieldApp.open(os.path.join(self.tmp.name, "phone2"))
+        app = fl.FieldApp.open(os.path.join(self.tmp.name, "phone2"), self.keys)
         with self.assertRaises(fl.FieldlineError.LoginRequired):
             asyncio.run(app.sync(None))
         with self.assertRaises(fl.FieldlineError.LoginRequired):

@@ -494,7 +494,11 @@ async fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let device_dir = tempfile::tempdir().unwrap();
-    let builder = Store::open(device_dir.path().join("builder.db")).unwrap();
+    let builder = Store::open(
+        device_dir.path().join("builder.db"),
+        &fieldline_tests::phone_key(),
+    )
+    .unwrap();
     let device = builder.device();
     let t = Instant::now();
     let built: Vec<(Vec<u8>, usize)> = (0..jobs)
@@ -607,7 +611,7 @@ async fn run_setup(
     // 1. First upload.
     // The office is a copy of the builder's store: the documents are its device's own changes.
     builder.backup_to(&phones_dir.join("office.db")).unwrap();
-    let office = Store::open(phones_dir.join("office.db")).unwrap();
+    let office = Store::open(phones_dir.join("office.db"), &fieldline_tests::phone_key()).unwrap();
     office.import_documents(documents).unwrap();
     field_core::sync::login(&office, &urls[0], "office1", "password-123")
         .await
@@ -646,7 +650,11 @@ async fn run_setup(
     // 2. The fleet: device d syncs through node d mod N.
     let mut phones = Vec::new();
     for d in 0..devices {
-        let store = Store::open(phones_dir.join(format!("cm-{d}.db"))).unwrap();
+        let store = Store::open(
+            phones_dir.join(format!("cm-{d}.db")),
+            &fieldline_tests::phone_key(),
+        )
+        .unwrap();
         field_core::sync::login(
             &store,
             &urls[d % urls.len()],
