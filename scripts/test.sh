@@ -33,6 +33,11 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
   rustup component add rustfmt clippy
 fi
 cargo --version
+# SQLCipher (the phone's encrypted store, bundled by rusqlite) compiles against OpenSSL's libcrypto.
+if [ ! -f /usr/include/openssl/evp.h ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq libssl-dev pkg-config
+fi
 
 step "cargo fmt --check; generated uniffi declarations up to date"
 cargo fmt --all --check
