@@ -177,6 +177,9 @@ fn image_err(e: image::ImageError) -> PhotoError {
 
 /// WebP, GIF, BMP and TIFF: the size is read from the header and checked first, then the
 /// decoder runs under the same pixel limits and a memory cap (8 bytes a pixel: 16-bit RGBA).
+/// Kept out of line: the JPEG path stays as it was compiled before the fallback existed.
+#[inline(never)]
+#[cold]
 fn decode_fallback(
     bytes: &[u8],
     format: ImageFormat,

@@ -65,6 +65,9 @@ fn configure(conn: &Connection) -> Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
+    // The workspace links SQLCipher (for the phones), built to keep temporary tables in memory;
+    // the server has no key and keeps large sorts (exports) in temporary files, as SQLite does.
+    conn.pragma_update(None, "temp_store", "FILE")?;
     conn.busy_timeout(Duration::from_secs(10))?;
     Ok(())
 }
