@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes everything a client sends the server with cargo-fuzz (libFuzzer, nightly toolchain):
 # the sync body, pushed automerge bytes (chunk check, job read, rights check), contract
-# manifests and receipts, tus headers, byte ranges, photo headers. Seeds: fuzz/seeds (real data,
+# manifests and receipts, tus headers, byte ranges, photo headers and whole small photos. Seeds: fuzz/seeds (real data,
 # written by `cargo run -p fieldline-tests --bin fuzz_seeds -- fuzz/seeds`).
 #
 #   scripts/fuzz.sh                 # each target for 1,000,000 executions (the dedicated run)
@@ -25,7 +25,7 @@ if ! command -v cargo-fuzz >/dev/null; then
   cargo install cargo-fuzz --version 0.13.2 --locked --root "$tools"
 fi
 export CARGO_TARGET_DIR="${FIELDLINE_FUZZ_TARGET:-/var/tmp/fieldline-fuzz-target}"
-targets=(sync_request automerge_job contract_json tus_headers byte_range photo_header)
+targets=(sync_request automerge_job contract_json tus_headers byte_range photo_header photo_decode)
 (cd fuzz && cargo +nightly fuzz build)
 corpus="$(mktemp -d)"
 trap 'rm -rf "$corpus"' EXIT

@@ -234,5 +234,30 @@ fn main() {
         "screenshot.png",
         &sample::png(32, 24, 2),
     );
+    // Gallery formats, decoded through the `image` crate: headers for photo_header, whole small
+    // images for photo_decode.
+    use field_core::photo::ImageFormat;
+    for (format, name) in [
+        (ImageFormat::WebP, "gallery.webp"),
+        (ImageFormat::Gif, "chat.gif"),
+        (ImageFormat::Bmp, "paint.bmp"),
+        (ImageFormat::Tiff, "scan.tif"),
+    ] {
+        let bytes = sample::encoded(format, 24, 16, 3);
+        write(out, "photo_header", name, &bytes);
+        write(out, "photo_decode", name, &bytes);
+    }
+    write(
+        out,
+        "photo_decode",
+        "camera.jpg",
+        &sample::jpeg(24, 16, 1, &exif),
+    );
+    write(
+        out,
+        "photo_decode",
+        "screenshot.png",
+        &sample::png(24, 16, 2),
+    );
     println!("seeds written to {}", out.display());
 }
