@@ -238,6 +238,24 @@ async fn office_reviews_returns_and_approves_in_a_real_browser() {
             }),
         )
         .unwrap();
+    // The stamped page the finding asks for comes from the phone's gallery as a WebP.
+    let webp =
+        field_core::photo::sample::encoded(field_core::photo::ImageFormat::WebP, 900, 1200, 8);
+    let retaken = phone
+        .add_photo(
+            &id,
+            "cm-li",
+            &webp,
+            &field_core::store::PhotoInput {
+                purpose: field_core::PhotoPurpose::DocumentProof,
+                caption: Some("用电地址证明盖章页".into()),
+                gps: None,
+                checklist_group: None,
+                author_name: None,
+            },
+            &field_core::photo::IngestOptions::default(),
+        )
+        .unwrap();
     phone
         .edit(
             &id,
@@ -312,15 +330,23 @@ async fn office_reviews_returns_and_approves_in_a_real_browser() {
     for i in 0..zip.len() {
         let mut f = zip.by_index(i).unwrap();
         let name = f.name().unwrap().into_owned();
-        if name.contains("photos/") && name.ends_with(".jpg") {
+        if let Some((stem, ext)) = name
+            .strip_prefix("photos/")
+            .and_then(|n| n.rsplit_once('.'))
+        {
             let mut bytes = Vec::new();
             f.read_to_end(&mut bytes).unwrap();
-            let stem = name.rsplit('/').next().unwrap().trim_end_matches(".jpg");
             assert!(stem.ends_with(&sha256_hex(&bytes)), "{name} holds its hash");
+            if stem.starts_with(&retaken.photo_id) {
+                assert_eq!(ext, "webp", "{name}: the gallery's WebP keeps its type");
+                assert!(bytes == webp, "{name}: {} bytes, not the WebP", bytes.len());
+            } else {
+                assert_eq!(ext, "jpg", "{name}");
+            }
             photos += 1;
         }
     }
-    assert_eq!(photos, job["job"]["photos"].as_object().unwrap().len());
+    assert_eq!(photos, job["job"]["photos"].as_object().unwrap().len() + 1);
     let mut summary = Vec::new();
     zip.by_name(names.iter().find(|n| n.ends_with("summary.pdf")).unwrap())
         .unwrap()

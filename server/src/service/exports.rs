@@ -787,6 +787,10 @@ pub async fn archive(
                 Ok(bytes) => {
                     let ext = match p.original_mime.as_deref() {
                         Some("image/png") => "png",
+                        Some("image/webp") => "webp",
+                        Some("image/gif") => "gif",
+                        Some("image/bmp") => "bmp",
+                        Some("image/tiff") => "tif",
                         _ => "jpg",
                     };
                     put(&mut zip, &format!("photos/{pid}-{sha}.{ext}"), &bytes, stored)?;
