@@ -270,6 +270,13 @@ async fn office_reviews_returns_and_approves_in_a_real_browser() {
         .await
         .unwrap();
 
+    // The office views the WebP like any photo: its JPEG display copy, its original checked.
+    b.goto(&format!("{base}/jobs/{id}/photos/{}", retaken.photo_id))
+        .await;
+    assert!(b.text("#original-check").await.contains("一致"));
+    assert!(b.text("main").await.contains("image/webp"));
+    b.shot("photo-viewer-webp").await;
+
     // The office sees it pending again, with the change since the return.
     b.goto(&format!("{base}/jobs?review=pending&cm=cm-li"))
         .await;
