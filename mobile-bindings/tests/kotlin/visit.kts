@@ -164,6 +164,19 @@ try {
     check(copy.customer.name == "钱立新" && copy.status == JobStatus.POWERED_ON) { "server copy: $copy" }
     check(copy.photos.size == 3 && copy.contracts.getValue(contractId).receipt.receipt != null)
     check(!app.isWorkingDay("2026-10-01") && app.isWorkingDay("2026-10-10"))
+
+    // The phone's data opens only with its key: another secret is FieldlineException.Key.
+    class OtherKey : StoreKeyProvider {
+        override fun storeSecret(): ByteArray = ByteArray(32) { 7 }
+    }
+    try {
+        FieldApp.open(File(root, "phone").path, OtherKey())
+        check(false) { "a wrong key opened the phone's data" }
+    } catch (e: FieldlineException.Key) {
+        check(e.zh.contains("密钥")) { "key error: ${e.zh}" }
+    }
+    val photoSha = app.getJob(jobId).photos.values.first().originalSha256!!
+    check(app.photoBytes(photoSha).size > 0) { "a photo reads back" }
     println("kotlin visit: ok (job $jobId, ${progress.seen.size} progress reports)")
 } finally {
     stopServer()
