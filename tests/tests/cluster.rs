@@ -7,6 +7,11 @@
 use fieldline_server::Config;
 use fieldline_tests::*;
 
+/// The tests here run one at a time: each starts several nodes (and the feed test keeps nine
+/// threads committing as fast as they can), which on a 2-core machine starved a neighbour's
+/// login past its 30 s timeout.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn login(http: &reqwest::Client, url: &str, password: &str) -> u16 {
     http.post(format!("{url}/api/v1/auth/login"))
         .json(&serde_json::json!({
@@ -23,6 +28,7 @@ async fn login(http: &reqwest::Client, url: &str, password: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_limits_hold_across_nodes() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let db = test_database().unwrap_or_default();
     let node = |name: &str| Config {
@@ -62,6 +68,7 @@ async fn login_limits_hold_across_nodes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn phones_alternate_between_nodes_and_converge() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     use field_core::{Edit, JobKind, Role};
     let dir = tempfile::tempdir().unwrap();
     let db = test_database().unwrap_or_default();
@@ -154,6 +161,7 @@ async fn phones_alternate_between_nodes_and_converge() {
 /// a larger one was read) or see one twice.
 #[test]
 fn feed_positions_are_never_skipped_under_concurrent_commits() {
+    let _serial = ONE_AT_A_TIME.blocking_lock();
     use fieldline_server::store::{JobRow, Scope, ServerStore};
     use std::collections::BTreeSet;
     use std::sync::Arc;
@@ -286,6 +294,7 @@ fn feed_positions_are_never_skipped_under_concurrent_commits() {
 /// writes it, whichever node that request reaches.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_begun_on_one_node_resumes_on_another() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     use base64::Engine;
     use field_core::codes::PhotoPurpose;
     use field_core::sync::SyncOptions;
@@ -437,6 +446,7 @@ async fn an_upload_begun_on_one_node_resumes_on_another() {
 /// sync commit. Nothing acknowledged is lost, nothing is stored twice, every photo arrives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_behind_a_faulty_balancer_one_killed_mid_sync() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     use field_core::codes::PhotoPurpose;
     use field_core::sync::SyncOptions;
     use field_core::{Edit, JobKind, Role};
