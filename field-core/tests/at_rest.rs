@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use field_core::codes::PhotoPurpose;
-use field_core::contract::{self, GeoFix, SignRequest};
+use field_core::contract;
 use field_core::photo::IngestOptions;
 use field_core::photo::sample::{self, SampleExif};
 use field_core::store::PhotoInput;
@@ -108,24 +108,7 @@ fn visit(store: &Store) -> Visit {
         .sign_contract(
             &job.id,
             "cm-zhang",
-            &SignRequest {
-                contract_id: "c1".into(),
-                template: None,
-                inputs: [("supplier", "国网示范市供电公司"), ("manager_name", "张伟")]
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                amends: None,
-                customer_name: None,
-                customer: contract::sample::signature(120, 0.0),
-                manager: contract::sample::signature(80, 2.0),
-                photo_ids,
-                gps: Some(GeoFix {
-                    latitude: 31.2304,
-                    longitude: 121.4737,
-                    accuracy_m: Some(6.0),
-                }),
-            },
+            &contract::sample::sign_request("c1", photo_ids),
         )
         .unwrap();
     Visit {
@@ -164,7 +147,7 @@ fn photo_needles(v: &Visit) -> Vec<Vec<u8>> {
 fn after_a_whole_visit_nothing_in_the_folder_is_readable_without_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("field.db");
-    let v = {
+    let (v, all) = {
         let store = Store::open(&path, &key()).unwrap().with_clock(now);
         assert!(store.is_encrypted());
         // The login token and the signing key are rows of the (encrypted) store.
@@ -172,13 +155,12 @@ fn after_a_whole_visit_nothing_in_the_folder_is_readable_without_the_key() {
             .set_sync_setting("token", "secret-session-token-0123456789")
             .unwrap();
         let v = visit(&store);
-        // While the store is open (its WAL holds the newest pages) ...
         let all = needles(&[photo_needles(&v), vec![b"secret-session-token".to_vec()]].concat());
+        // While the store is open (its WAL holds the newest pages) ...
         assert_eq!(readable(dir.path(), &all), vec![]);
-        v
+        (v, all)
     };
     // ... and after it is closed.
-    let all = needles(&[photo_needles(&v), vec![b"secret-session-token".to_vec()]].concat());
     assert_eq!(readable(dir.path(), &all), vec![]);
     // The control: a plain store's folder shows the name (its list) and the
     // photos.

@@ -4,9 +4,8 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use field_core::codes::{MilestoneEvent, PhotoPurpose};
-use field_core::contract::{
-    self, Evidence, GeoFix, Part, SignRequest, SignaturePad, SignerRole, Trust,
-};
+use field_core::contract::sample::sign_request;
+use field_core::contract::{self, Evidence, Part, SignaturePad, SignerRole, Trust};
 use field_core::job::{Customer, Metering, Seal};
 use field_core::photo::IngestOptions;
 use field_core::photo::sample::{self, SampleExif};
@@ -62,27 +61,6 @@ fn add_photo(store: &Store, job_id: &str, seed: u64, purpose: PhotoPurpose) -> S
         .photo_id
 }
 
-fn request(contract_id: &str, photos: Vec<String>) -> SignRequest {
-    SignRequest {
-        contract_id: contract_id.into(),
-        template: None,
-        inputs: [("supplier", "国网示范市供电公司"), ("manager_name", "张伟")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        amends: None,
-        customer_name: None,
-        customer: pad(120, 0.0),
-        manager: pad(80, 2.0),
-        photo_ids: photos,
-        gps: Some(GeoFix {
-            latitude: 31.2304,
-            longitude: 121.4737,
-            accuracy_m: Some(6.0),
-        }),
-    }
-}
-
 #[test]
 fn a_contract_is_filled_signed_verified_and_never_edited() {
     let store = store();
@@ -97,7 +75,7 @@ fn a_contract_is_filled_signed_verified_and_never_edited() {
     assert_eq!(preview.template_id, "lv_residential");
     assert!(preview.text.contains("用电人：王秀英"));
     assert!(preview.missing.iter().any(|m| m.key == "supplier"));
-    let mut no_supplier = request("c1", vec![]);
+    let mut no_supplier = sign_request("c1", vec![]);
     no_supplier.inputs.remove("supplier");
     let err = store
         .sign_contract(&job_id, "cm-zhang", &no_supplier)
@@ -110,7 +88,7 @@ fn a_contract_is_filled_signed_verified_and_never_edited() {
         .sign_contract(
             &job_id,
             "cm-zhang",
-            &request("c1", vec![id_card.clone(), site]),
+            &sign_request("c1", vec![id_card.clone(), site]),
         )
         .unwrap();
     let job = signed.job;
@@ -132,7 +110,7 @@ fn a_contract_is_filled_signed_verified_and_never_edited() {
     assert!(v.unchecked.iter().any(|f| f.part == Part::Receipt));
 
     // A signed contract never changes: neither through the store nor through a raw edit.
-    let mut changed = request("c1", vec![]);
+    let mut changed = sign_request("c1", vec![]);
     changed.inputs.insert("term".into(), "十年".into());
     let err = store
         .sign_contract(&job_id, "cm-zhang", &changed)
@@ -182,7 +160,7 @@ fn a_contract_is_filled_signed_verified_and_never_edited() {
     assert!(store.verify_contract(&job_id, "c1").unwrap().is_valid());
 
     // An amendment is a new version that names the old one.
-    let mut amend = request("c2", vec![id_card]);
+    let mut amend = sign_request("c2", vec![id_card]);
     amend.amends = Some("c1".into());
     amend.inputs.insert("term".into(), "十年".into());
     let job = store
@@ -198,7 +176,7 @@ fn a_contract_is_filled_signed_verified_and_never_edited() {
             .contains("合同 YK-2026-000777-HT01 的变更（第 2 版）")
     );
     assert!(store.verify_contract(&job_id, "c2").unwrap().is_valid());
-    let mut again = request("c3", vec![]);
+    let mut again = sign_request("c3", vec![]);
     again.amends = Some("c1".into());
     let err = store
         .sign_contract(&job_id, "cm-zhang", &again)
@@ -213,7 +191,11 @@ fn tampering_with_any_part_is_detected_and_named() {
     let job_id = new_job(&store);
     let photo = add_photo(&store, &job_id, 3, PhotoPurpose::DocumentProof);
     let job = store
-        .sign_contract(&job_id, "cm-zhang", &request("c1", vec![photo.clone()]))
+        .sign_contract(
+            &job_id,
+            "cm-zhang",
+            &sign_request("c1", vec![photo.clone()]),
+        )
         .unwrap()
         .job;
     let good = Evidence::from_job(&job, "c1").unwrap();
@@ -309,7 +291,7 @@ fn power_on_needs_a_contract_and_the_meter_then_updates_the_timeline() {
         .to_string();
     assert!(err.contains("供用电合同"), "{err}");
     store
-        .sign_contract(&job_id, "cm-zhang", &request("c1", vec![]))
+        .sign_contract(&job_id, "cm-zhang", &sign_request("c1", vec![]))
         .unwrap();
     let err = store
         .edit(&job_id, "cm-zhang", &power_on)

@@ -1,7 +1,8 @@
 //! Fixtures for tests, benchmarks and demos: a low-voltage residential job ready for a contract,
-//! and generated signatures (a wavy line like a fast scrawl).
+//! generated signatures (a wavy line like a fast scrawl) and a complete request to sign.
 
 use super::signature::{SignaturePad, StrokePoint};
+use super::{GeoFix, SignRequest};
 use crate::codes::{JobKind, Tariff, Voltage};
 use crate::job::{Application, Customer, NewJob};
 use chrono::{DateTime, Utc};
@@ -28,6 +29,29 @@ pub fn residential_job(job_no: &str, name: &str, accepted_at: DateTime<Utc>) -> 
             tariff: Some(Tariff::Residential),
             ..Default::default()
         },
+    }
+}
+
+/// A request to sign contract `contract_id` naming `photo_ids`: the supplier and the manager's
+/// name given, both parties' signatures drawn, a GPS fix in Shanghai.
+pub fn sign_request(contract_id: &str, photo_ids: Vec<String>) -> SignRequest {
+    SignRequest {
+        contract_id: contract_id.into(),
+        template: None,
+        inputs: [("supplier", "国网示范市供电公司"), ("manager_name", "张伟")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        amends: None,
+        customer_name: None,
+        customer: signature(120, 0.0),
+        manager: signature(80, 2.0),
+        photo_ids,
+        gps: Some(GeoFix {
+            latitude: 31.2304,
+            longitude: 121.4737,
+            accuracy_m: Some(6.0),
+        }),
     }
 }
 
