@@ -17,18 +17,24 @@ pub struct BlobDir {
     seal: Option<BlobSeal>,
 }
 
-fn io(what: &str, path: &Path, e: std::io::Error) -> StoreError {
+pub(super) fn io(what: &str, path: &Path, e: std::io::Error) -> StoreError {
     StoreError::Blob(format!("{what} {}: {e}", path.display()))
+}
+
+/// The file beside `path` whose name is `path`'s with `suffix` appended (`field.db` →
+/// `field.db-blobs`).
+pub(super) fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
 }
 
 impl BlobDir {
     /// The directory beside a database file: `field.db` → `field.db-blobs/`.
     /// Files are sealed with `key` when one is given.
     pub(crate) fn beside(db: &Path, key: Option<&super::StoreKey>) -> BlobDir {
-        let mut name = db.file_name().unwrap_or_default().to_os_string();
-        name.push("-blobs");
         BlobDir {
-            root: db.with_file_name(name),
+            root: sibling(db, "-blobs"),
             temporary: false,
             seal: key.map(BlobSeal::new),
         }

@@ -4,7 +4,7 @@
 //! is untouched; after, a marker file makes the next open finish removing the plain blobs.
 
 use super::StoreError;
-use super::blobs::BlobDir;
+use super::blobs::{BlobDir, io, sibling};
 use super::key::StoreKey;
 use super::sealed::MAGIC;
 use rusqlite::{Connection, ErrorCode, params};
@@ -24,16 +24,6 @@ pub(crate) enum FileKind {
 }
 
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
-
-fn io(what: &str, path: &Path, e: std::io::Error) -> StoreError {
-    StoreError::Blob(format!("{what} {}: {e}", path.display()))
-}
-
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(suffix);
-    path.with_file_name(name)
-}
 
 pub(crate) fn kind(path: &Path) -> Result<FileKind, StoreError> {
     let mut f = match fs::File::open(path) {
@@ -111,6 +101,12 @@ fn sync_dir(path: &Path) -> Result<(), StoreError> {
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| io("cannot sync", dir, e))
+}
+
+/// The marker that says an encryption replaced the database but the plain blob files may still
+/// be there.
+fn marker(path: &Path) -> PathBuf {
+    sibling(path, "-plain-blobs")
 }
 
 fn remove_if_present(path: &Path) -> Result<(), StoreError> {
@@ -216,7 +212,7 @@ pub(crate) fn encrypt_plain(
         )));
     }
 
-    let marker = sibling(path, "-plain-blobs");
+    let marker = marker(path);
     fs::File::create(&marker)
         .and_then(|f| f.sync_all())
         .map_err(|e| io("cannot create", &marker, e))?;
@@ -227,20 +223,24 @@ pub(crate) fn encrypt_plain(
         remove_if_present(&p)?;
     }
     sync_dir(path)?;
-    remove_plain_leftovers(path, blobs)
+    remove_plain_blobs(path, blobs)
 }
 
 /// After an encryption that a crash interrupted (its marker is still there): seals what is
 /// missing and removes the plain blob files.
 pub(crate) fn remove_plain_leftovers(path: &Path, blobs: &BlobDir) -> Result<(), StoreError> {
-    let marker = sibling(path, "-plain-blobs");
-    if !marker.exists() {
+    if !marker(path).exists() {
         return Ok(());
     }
     seal_plain_blobs(blobs)?;
+    remove_plain_blobs(path, blobs)
+}
+
+/// Removes the plain blob files (every one sealed by now) and then the marker.
+fn remove_plain_blobs(path: &Path, blobs: &BlobDir) -> Result<(), StoreError> {
     for (_, p) in plain_blobs(blobs.root())? {
         remove_if_present(&p)?;
     }
-    remove_if_present(&marker)?;
+    remove_if_present(&marker(path))?;
     sync_dir(path)
 }
