@@ -59,16 +59,8 @@ fn spawn_upload_pruning(env: Arc<Env>, max_age: Duration) -> tokio::task::JoinHa
             tick.tick().await;
             // Once per cluster, like the clocks (a lease outliving the hourly tick, so one node
             // keeps it while it runs).
-            let holds = env
-                .blocking(|env| service::lease::claim(env, "housekeeping", &env.node_id, 3 * HOUR))
-                .await;
-            match holds {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(e) => {
-                    tracing::warn!(error = %e, "claiming the housekeeping lease failed");
-                    continue;
-                }
+            if !holds_lease(&env, "housekeeping", 3 * HOUR).await {
+                continue;
             }
             match service::uploads::prune(&env, max_age).await {
                 Ok(0) => {}
@@ -80,6 +72,21 @@ fn spawn_upload_pruning(env: Arc<Env>, max_age: Duration) -> tokio::task::JoinHa
             }
         }
     })
+}
+
+/// Claims (or renews) the cluster-wide lease `name` for this node: whether this node does the
+/// lease's work now. A failed claim is logged and counts as not held.
+async fn holds_lease(env: &Arc<Env>, name: &'static str, ttl: Duration) -> bool {
+    match env
+        .blocking(move |env| service::lease::claim(env, name, &env.node_id, ttl))
+        .await
+    {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::warn!(error = %e, lease = name, "claiming a lease failed");
+            false
+        }
+    }
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -96,16 +103,8 @@ fn spawn_clocks(env: Arc<Env>) -> tokio::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             // Once per cluster: only the node holding the lease does it (renewed each tick).
-            let holds = env
-                .blocking(|env| service::lease::claim(env, "periodic", &env.node_id, LEASE))
-                .await;
-            match holds {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(e) => {
-                    tracing::warn!(error = %e, "claiming the periodic-work lease failed");
-                    continue;
-                }
+            if !holds_lease(&env, "periodic", LEASE).await {
+                continue;
             }
             let today = field_core::job::local_date(chrono::Utc::now());
             let started = std::time::Instant::now();
