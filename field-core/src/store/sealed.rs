@@ -172,9 +172,11 @@ impl BlobSeal {
         if body.is_empty() {
             return Ok(Vec::new());
         }
-        let plain = self.open_segments(sha256, &header, file_len, first, &body)?;
-        let skip = (offset - (first * SEGMENT) as u64) as usize;
-        Ok(plain.into_iter().skip(skip).take(len).collect())
+        let mut plain = self.open_segments(sha256, &header, file_len, first, &body)?;
+        let skip = ((offset - (first * SEGMENT) as u64) as usize).min(plain.len());
+        plain.drain(..skip);
+        plain.truncate(len);
+        Ok(plain)
     }
 }
 
