@@ -10,7 +10,7 @@
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Version of the compiled-in data set. Bump it when `data/calendar` changes.
 pub const EMBEDDED_VERSION: u32 = 20_261_122;
@@ -87,11 +87,84 @@ struct Special {
 }
 
 /// The working-day calendar. Cheap to clone.
+///
+/// Counting is arithmetic, never a walk from day to day: the Monday–Friday days of any span
+/// come from a formula, and the days the notices change (a weekday off, a weekend worked) from
+/// a sorted index with running sums, so any span, a day or 250,000 years, costs a few binary
+/// searches.
 #[derive(Debug, Clone)]
 pub struct Calendar {
     version: u32,
     special: HashMap<NaiveDate, Special>,
     years: BTreeSet<i32>,
+    index: Arc<DeltaIndex>,
+}
+
+/// The days where the notices differ from the Monday–Friday rule, sorted, with the running sum
+/// of their difference (+1 a weekend worked, −1 a weekday off) up to and including each.
+#[derive(Debug, Default)]
+struct DeltaIndex {
+    days: Vec<NaiveDate>,
+    running: Vec<i64>,
+}
+
+impl DeltaIndex {
+    fn build(special: &HashMap<NaiveDate, Special>) -> DeltaIndex {
+        let mut deltas: Vec<(NaiveDate, i64)> = special
+            .iter()
+            .filter_map(|(date, s)| match (is_weekday(*date), s.off) {
+                (true, true) => Some((*date, -1)),
+                (false, false) => Some((*date, 1)),
+                _ => None,
+            })
+            .collect();
+        deltas.sort_unstable();
+        let mut sum = 0;
+        let running = deltas
+            .iter()
+            .map(|(_, d)| {
+                sum += d;
+                sum
+            })
+            .collect();
+        DeltaIndex {
+            days: deltas.into_iter().map(|(d, _)| d).collect(),
+            running,
+        }
+    }
+
+    /// The sum of the differences of every changed day on or before `date`.
+    fn through(&self, date: NaiveDate) -> i64 {
+        match self.days.partition_point(|d| *d <= date) {
+            0 => 0,
+            n => self.running[n - 1],
+        }
+    }
+}
+
+fn is_weekday(date: NaiveDate) -> bool {
+    !matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
+/// Monday–Friday days from a fixed Monday (0001-01-01) up to and including `date`, as a running
+/// count that also works before that Monday (it is only ever used as a difference).
+fn weekdays_through(date: NaiveDate) -> i64 {
+    let x = i64::from(date.num_days_from_ce()) - 1; // 0 = 0001-01-01, a Monday
+    x.div_euclid(7) * 5 + (x.rem_euclid(7) + 1).min(5)
+}
+
+/// `date` moved by `days` (either way), saturating at chrono's limits.
+fn shifted(date: NaiveDate, days: i64) -> NaiveDate {
+    let moved = if days >= 0 {
+        date.checked_add_days(Days::new(days as u64))
+    } else {
+        date.checked_sub_days(Days::new(days.unsigned_abs()))
+    };
+    moved.unwrap_or(if days >= 0 {
+        NaiveDate::MAX
+    } else {
+        NaiveDate::MIN
+    })
 }
 
 impl Calendar {
@@ -136,6 +209,7 @@ impl Calendar {
         }
         Ok(Calendar {
             version,
+            index: Arc::new(DeltaIndex::build(&special)),
             special,
             years: covered,
         })
@@ -161,6 +235,7 @@ impl Calendar {
             }
         }
         new.years.extend(old.years);
+        new.index = Arc::new(DeltaIndex::build(&new.special));
         new
     }
 
@@ -181,7 +256,9 @@ impl Calendar {
     /// True when any date in `(from, to]` is provisional.
     pub fn is_range_provisional(&self, from: NaiveDate, to: NaiveDate) -> bool {
         let (a, b) = if from <= to { (from, to) } else { (to, from) };
-        (a.year()..=b.year()).any(|y| !self.years.contains(&y))
+        let span = i64::from(b.year()) - i64::from(a.year()) + 1;
+        // More years than the data holds: some year must be missing (no walk over them).
+        span > self.years.len() as i64 || (a.year()..=b.year()).any(|y| !self.years.contains(&y))
     }
 
     pub fn is_working_day(&self, date: NaiveDate) -> bool {
@@ -196,48 +273,43 @@ impl Calendar {
         self.special.get(&date).map(|s| s.name.as_str())
     }
 
-    /// The `n`-th working day after `date` (`n = 0` returns `date` itself).
+    /// The `n`-th working day after `date` (`n = 0` returns `date` itself); `NaiveDate::MAX` when
+    /// it lies beyond chrono's range.
     pub fn add_working_days(&self, date: NaiveDate, n: u32) -> NaiveDate {
-        let mut day = date;
-        let mut left = n;
-        while left > 0 {
-            day = match day.checked_add_days(Days::new(1)) {
-                Some(d) => d,
-                None => return NaiveDate::MAX,
-            };
-            if self.is_working_day(day) {
-                left -= 1;
+        if n == 0 {
+            return date;
+        }
+        let n = i64::from(n);
+        // The answer lies within n weekdays' worth of weeks, plus every day the notices take off.
+        let reach = (n / 5 + 2) * 7 + self.index.days.len() as i64;
+        let (mut lo, mut hi) = (1i64, reach);
+        if self.working_days_between(date, shifted(date, hi)) < n {
+            return NaiveDate::MAX;
+        }
+        // The smallest offset whose span holds n working days (the count only grows with it).
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.working_days_between(date, shifted(date, mid)) >= n {
+                hi = mid;
+            } else {
+                lo = mid + 1;
             }
         }
-        day
+        shifted(date, lo)
     }
 
     /// The first working day on or after `date`.
     pub fn working_day_on_or_after(&self, date: NaiveDate) -> NaiveDate {
-        let mut day = date;
-        while !self.is_working_day(day) {
-            day = match day.checked_add_days(Days::new(1)) {
-                Some(d) => d,
-                None => return NaiveDate::MAX,
-            };
+        if self.is_working_day(date) {
+            return date;
         }
-        day
+        self.add_working_days(date, 1)
     }
 
     /// Working days in `(from, to]`; negative (the count in `(to, from]`) when `to < from`.
     pub fn working_days_between(&self, from: NaiveDate, to: NaiveDate) -> i64 {
-        if to < from {
-            return -self.working_days_between(to, from);
-        }
-        let mut count = 0;
-        let mut day = from;
-        while day < to {
-            day = day.succ_opt().unwrap_or(NaiveDate::MAX);
-            if self.is_working_day(day) {
-                count += 1;
-            }
-        }
-        count
+        weekdays_through(to) - weekdays_through(from) + self.index.through(to)
+            - self.index.through(from)
     }
 }
 
@@ -303,6 +375,84 @@ mod tests {
             let to = cal.add_working_days(from, n);
             assert_eq!(cal.working_days_between(from, to), n as i64);
         }
+    }
+
+    /// The day-by-day walk the engine used to do, kept as the reference.
+    fn walk_between(cal: &Calendar, from: NaiveDate, to: NaiveDate) -> i64 {
+        let (a, b, sign) = if to < from {
+            (to, from, -1)
+        } else {
+            (from, to, 1)
+        };
+        let mut count = 0;
+        let mut day = a;
+        while day < b {
+            day = day.succ_opt().unwrap();
+            if cal.is_working_day(day) {
+                count += 1;
+            }
+        }
+        sign * count
+    }
+
+    fn walk_add(cal: &Calendar, date: NaiveDate, n: u32) -> NaiveDate {
+        let (mut day, mut left) = (date, n);
+        while left > 0 {
+            day = day.succ_opt().unwrap();
+            if cal.is_working_day(day) {
+                left -= 1;
+            }
+        }
+        day
+    }
+
+    #[test]
+    fn arithmetic_counting_matches_a_walk_over_every_notice() {
+        let cal = Calendar::embedded();
+        // Every starting day from 2003 to 2027 (around and across the data), spans up to 400 days.
+        let mut from = d("2003-12-01");
+        let mut step = 0u32;
+        while from < d("2027-03-01") {
+            let to = from + chrono::Days::new(u64::from(step % 400));
+            assert_eq!(
+                cal.working_days_between(from, to),
+                walk_between(&cal, from, to),
+                "{from}..{to}"
+            );
+            assert_eq!(
+                cal.working_days_between(to, from),
+                walk_between(&cal, to, from)
+            );
+            let n = step % 60;
+            assert_eq!(
+                cal.add_working_days(from, n),
+                walk_add(&cal, from, n),
+                "{from} + {n}"
+            );
+            assert_eq!(
+                cal.working_day_on_or_after(from),
+                walk_add(&cal, from.pred_opt().unwrap(), 1)
+            );
+            from = from.succ_opt().unwrap();
+            step += 37;
+        }
+    }
+
+    #[test]
+    fn spans_of_any_length_are_counted_without_a_walk() {
+        let cal = Calendar::embedded();
+        // 250,000 years back: weekdays only outside the data, the notices' days inside it.
+        let far = NaiveDate::from_ymd_opt(-248_000, 1, 1).unwrap();
+        let today = d("2026-12-07");
+        let count = cal.working_days_between(far, today);
+        let inside = walk_between(&cal, d("2003-12-31"), today);
+        let outside = weekdays_through(d("2003-12-31")) - weekdays_through(far);
+        assert_eq!(count, inside + outside);
+        assert!(cal.is_range_provisional(far, today));
+        // The largest limit a rule set may hold still answers (and within chrono's range).
+        let due = cal.add_working_days(today, u32::MAX);
+        assert!(due > today);
+        assert_eq!(cal.add_working_days(far, 1), walk_add(&cal, far, 1));
     }
 
     #[test]

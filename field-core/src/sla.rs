@@ -7,7 +7,7 @@ use crate::calendar::Calendar;
 use crate::codes::{JobKind, MilestoneEvent as E, Source, Voltage};
 use crate::job::{Job, local_date};
 use crate::rules::{Outcome, RuleSet};
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// Stages with a time limit.
@@ -379,10 +379,50 @@ fn pause_intervals(job: &Job) -> Vec<PausedInterval> {
     out
 }
 
-fn is_paused(day: NaiveDate, pauses: &[PausedInterval]) -> bool {
-    pauses
+/// The days `(from, to]` the clock stood still between `start` and `stop`, merged and sorted
+/// (an open pause runs to `stop`).
+fn paused_spans(
+    pauses: &[PausedInterval],
+    start: NaiveDate,
+    stop: NaiveDate,
+) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut spans: Vec<(NaiveDate, NaiveDate)> = pauses
         .iter()
-        .any(|p| day > p.from && p.to.is_none_or(|to| day <= to))
+        .map(|p| (p.from.max(start), p.to.unwrap_or(stop).min(stop)))
+        .filter(|(from, to)| from < to)
+        .collect();
+    spans.sort_unstable();
+    let mut merged: Vec<(NaiveDate, NaiveDate)> = Vec::with_capacity(spans.len());
+    for (from, to) in spans {
+        match merged.last_mut() {
+            Some(last) if from <= last.1 => last.1 = last.1.max(to),
+            _ => merged.push((from, to)),
+        }
+    }
+    merged
+}
+
+/// The day the unpaused working days after `start` reach `limit` (> 0), skipping `spans`.
+fn due_after(
+    cal: &Calendar,
+    start: NaiveDate,
+    limit: u32,
+    spans: &[(NaiveDate, NaiveDate)],
+) -> NaiveDate {
+    let mut left = i64::from(limit);
+    let mut cursor = start;
+    for &(from, to) in spans {
+        if to <= cursor {
+            continue;
+        }
+        let free = cal.working_days_between(cursor, from.max(cursor));
+        if free >= left {
+            break;
+        }
+        left -= free;
+        cursor = to;
+    }
+    cal.add_working_days(cursor, u32::try_from(left).unwrap_or(u32::MAX))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -420,37 +460,19 @@ fn clock(
         .copied()
         .collect();
     let paused_now = end.is_none() && relevant.iter().any(|p| p.to.is_none());
-    let mut used = 0i64;
-    let mut paused_days = 0i64;
-    let mut day = start;
-    while day < stop {
-        day = day.checked_add_days(Days::new(1)).unwrap_or(NaiveDate::MAX);
-        if cal.is_working_day(day) {
-            if is_paused(day, &relevant) {
-                paused_days += 1;
-            } else {
-                used += 1;
-            }
-        }
-    }
+    // Counted, never walked: any span costs the same few lookups.
+    let spans = paused_spans(&relevant, start, stop);
+    let paused_days: i64 = spans
+        .iter()
+        .map(|&(from, to)| cal.working_days_between(from, to))
+        .sum();
+    let used = cal.working_days_between(start, stop) - paused_days;
     // Due: the day the unpaused count reaches the limit; a limit of 0 means "the same working day".
     // Days after `stop` are treated as unpaused (an open pause is assumed to end today).
     let due = if limit == 0 {
         cal.working_day_on_or_after(start)
     } else {
-        let mut left = limit as i64;
-        let mut d = start;
-        while left > 0 {
-            d = d.checked_add_days(Days::new(1)).unwrap_or(NaiveDate::MAX);
-            if d == NaiveDate::MAX {
-                break;
-            }
-            let paused = d <= stop && is_paused(d, &relevant);
-            if cal.is_working_day(d) && !paused {
-                left -= 1;
-            }
-        }
-        d
+        due_after(cal, start, limit, &spans)
     };
     let state = match end {
         Some(e) if e <= due => SlaState::Met,

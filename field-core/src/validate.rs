@@ -1,6 +1,8 @@
 //! Input validation with bilingual messages. Every edit is checked before it touches a document,
 //! so invalid input never changes what is stored.
 
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 /// Text limits (in characters).
@@ -8,6 +10,87 @@ pub const SHORT_TEXT_MAX: usize = 200;
 pub const LONG_TEXT_MAX: usize = 4_000;
 pub const NOTES_MAX: usize = 100_000;
 pub const ID_MAX: usize = 64;
+
+/// The days a date or an instant may name: nothing in a job happens before 2000 or after 2100,
+/// and no value a client sends may make a clock or a calendar count further than this. The write
+/// policy carries its own window (this one by default, [`crate::policy::WritePolicy::dates`]);
+/// the mapping reads a value outside this one as absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DateWindow {
+    pub earliest: NaiveDate,
+    pub latest: NaiveDate,
+}
+
+impl Default for DateWindow {
+    fn default() -> Self {
+        DateWindow {
+            earliest: NaiveDate::from_ymd_opt(2000, 1, 1).expect("a date"),
+            latest: NaiveDate::from_ymd_opt(2100, 12, 31).expect("a date"),
+        }
+    }
+}
+
+impl DateWindow {
+    pub fn contains(&self, day: NaiveDate) -> bool {
+        (self.earliest..=self.latest).contains(&day)
+    }
+
+    /// Whether an instant falls on a day of the window (China time).
+    pub fn contains_instant(&self, at: DateTime<Utc>) -> bool {
+        self.contains(crate::job::local_date(at))
+    }
+
+    /// `Ok` inside the window; otherwise a bilingual error naming `field`.
+    pub fn check(&self, field: &str, day: NaiveDate) -> Result<(), Invalid> {
+        if self.contains(day) {
+            return Ok(());
+        }
+        Err(Invalid::new(
+            field,
+            format!(
+                "{field}：日期 {day} 超出允许范围 {}–{}",
+                self.earliest, self.latest
+            ),
+            format!(
+                "{field}: {day} is outside the allowed dates {}–{}",
+                self.earliest, self.latest
+            ),
+        ))
+    }
+}
+
+/// The media types a photo's original may have: exactly the formats the phone's ingest decodes
+/// (its display copy and thumbnail are always JPEG). The server checks each blob's leading bytes
+/// against the type its photo records declare.
+pub const PHOTO_MIME_TYPES: &[&str] = &[
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/gif",
+    "image/bmp",
+    "image/tiff",
+];
+
+/// The image type `bytes` start with, read from their signature (never from a name or a claim):
+/// one of [`PHOTO_MIME_TYPES`], or `None`.
+pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
+    let starts = |sig: &[u8]| bytes.starts_with(sig);
+    if starts(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if starts(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.len() >= 12 && starts(b"RIFF") && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else if starts(b"GIF87a") || starts(b"GIF89a") {
+        Some("image/gif")
+    } else if starts(b"BM") && bytes.len() >= 26 {
+        Some("image/bmp")
+    } else if starts(b"II*\0") || starts(b"MM\0*") {
+        Some("image/tiff")
+    } else {
+        None
+    }
+}
 
 /// One invalid input, explained in Chinese and English.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

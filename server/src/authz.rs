@@ -88,3 +88,84 @@ pub fn blob_access(
     }
     Ok(None)
 }
+
+/// Whether the caller may name, in the photos a push adds, the blobs those photos name: a blob
+/// nobody stores or names yet (the caller's device uploads it next), or one the caller can
+/// already read through a job that names it. A photo record is no way to reach someone else's
+/// photo by its hash. A blob named elsewhere must also keep the media type it was checked
+/// against when it arrived.
+pub fn check_blob_names(
+    tx: &dyn ReadTx,
+    who: &Principal,
+    job_id: &str,
+    job: &Job,
+    before_job: Option<&Job>,
+) -> Result<Option<Refusal>, ServerError> {
+    for (photo_id, photo) in &job.photos {
+        if before_job.is_some_and(|b| b.photos.contains_key(photo_id)) {
+            continue;
+        }
+        for (role, sha, _) in photo.blobs() {
+            let declared = match role {
+                "original" => photo.original_mime.as_deref().unwrap_or("image/jpeg"),
+                _ => "image/jpeg",
+            };
+            let refs = tx.blob_refs(sha)?;
+            let stored = tx.blob_stored(sha)?;
+            if refs.iter().any(|(_, mime, _)| mime != declared) {
+                return Ok(Some(Refusal::new(
+                    "content_mismatch",
+                    format!("照片 {photo_id} 声明的类型 {declared} 与已存文件不符"),
+                    format!(
+                        "photo {photo_id} declares {declared}, which is not what the stored file is"
+                    ),
+                )));
+            }
+            if !stored && refs.is_empty() {
+                continue;
+            }
+            let mut readable = false;
+            for (other, _, _) in &refs {
+                if other == job_id || can_read_job(tx, who, other)? {
+                    readable = true;
+                    break;
+                }
+            }
+            if !readable {
+                return Ok(Some(Refusal::new(
+                    "foreign_blob",
+                    format!("照片 {photo_id} 引用了您无权查看的文件"),
+                    format!("photo {photo_id} names a file you may not see"),
+                )));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// A new job's rules must be the set in force for its unit on its acceptance day (another unit's,
+/// an older or a laxer one would loosen its time limits and checks).
+pub fn check_new_job_rules(rules: &field_core::rules::RuleBook, job: &Job) -> Option<Refusal> {
+    let (Some(id), Some(version)) = (job.rules.id.as_deref(), job.rules.version) else {
+        return None; // none named: the set in force is used anyway
+    };
+    let expected = rules.in_force(&job.unit, job.accepted_on());
+    if id == expected.id && i64::from(expected.version) == version {
+        return None;
+    }
+    Some(Refusal::new(
+        "wrong_rule_set",
+        format!(
+            "新工单须采用本单位受理日（{}）施行的业务规则 {} v{}，而不是 {id} v{version}：请同步后重试",
+            job.accepted_on(),
+            expected.id,
+            expected.version
+        ),
+        format!(
+            "a new job must follow the rules in force for its unit on its acceptance day ({}): {} v{}, not {id} v{version}; sync and retry",
+            job.accepted_on(),
+            expected.id,
+            expected.version
+        ),
+    ))
+}

@@ -20,7 +20,8 @@ pub struct Config {
     pub database_pool: u32,
     /// How long a login token lasts.
     pub token_ttl_days: u32,
-    /// Login attempts per minute for one account (from any address).
+    /// Login attempts per minute for one account from one client address (a stranger's guesses
+    /// from elsewhere never use up the owner's; many addresses meet a backoff instead).
     pub login_attempts_per_minute: u32,
     /// Login attempts per minute from one client address (for any accounts).
     pub login_attempts_per_minute_per_address: u32,
@@ -28,6 +29,17 @@ pub struct Config {
     /// `X-Forwarded-For`, whose last entry the proxy added, or `X-Real-IP`). Empty: the TCP peer.
     /// Set it only when every request passes the proxy, or clients could pick their address.
     pub client_ip_header: String,
+    /// Requests per minute from one client address to the customers' pages (`/public`, `/p/…`),
+    /// which need no login.
+    pub public_requests_per_minute_per_address: u32,
+    /// How long a unit's public list of customer managers is reused, seconds (it counts every
+    /// job of the unit).
+    pub public_cache_seconds: u64,
+    /// Largest customer file (一户一档 zip) built, MiB: a job whose photos add up to more is
+    /// refused with a message instead of filling the disk.
+    pub archive_max_mib: u64,
+    /// Customer files built at once (each streams its photos to a temporary file).
+    pub archive_builds: u32,
     /// Largest accepted photo upload (one blob), MiB.
     pub max_upload_mib: u64,
     /// Uploads untouched this long are forgotten with their partial bytes (the phone starts
@@ -79,6 +91,10 @@ impl Default for Config {
             login_attempts_per_minute: 10,
             login_attempts_per_minute_per_address: 60,
             client_ip_header: String::new(),
+            public_requests_per_minute_per_address: 120,
+            public_cache_seconds: 60,
+            archive_max_mib: 2048,
+            archive_builds: 2,
             max_upload_mib: 64,
             upload_expiry_hours: 7 * 24,
             blob_store: "fs".into(),

@@ -54,6 +54,13 @@ pub enum ServerError {
         zh: String,
         en: String,
     },
+    /// The server is busy with as much of this work as it takes at once: retry shortly.
+    #[error("{en}")]
+    Busy {
+        code: &'static str,
+        zh: String,
+        en: String,
+    },
     /// This build cannot do it (e.g. PDFs without the `pdf` feature).
     #[error("{en}")]
     NotImplemented {
@@ -110,6 +117,7 @@ impl ServerError {
             | ServerError::Conflict { code, zh, en }
             | ServerError::Precondition { code, zh, en }
             | ServerError::MediaType { code, zh, en }
+            | ServerError::Busy { code, zh, en }
             | ServerError::NotImplemented { code, zh, en } => s(code, zh, en),
             ServerError::Unauthorized(why) => {
                 s("unauthorized", "未登录或登录已失效，请重新登录", why)

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod fault;
+pub mod files;
 pub mod http;
 pub mod i18n;
 pub mod metrics;
@@ -156,6 +157,7 @@ pub fn init_logging() {
 
 /// Opens the store of `config` and builds the services over it.
 pub fn open(config: &Config) -> Result<Arc<Env>, ServerError> {
+    files::private_by_default();
     let store = store::open(config)?;
     let key = signing::from_config(config)?;
     let env = Arc::new(Env::new(config, store, Some(key))?);
@@ -176,6 +178,7 @@ pub fn open(config: &Config) -> Result<Arc<Env>, ServerError> {
     if n > 0 {
         tracing::info!(jobs = n, "filled in new list columns");
     }
+    files::warn_if_loose(&config.data_dir);
     Ok(env)
 }
 

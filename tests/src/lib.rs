@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod proxy;
+pub mod raw;
 pub mod s3;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -116,6 +117,9 @@ impl TestServer {
             data_dir: dir.path().join("server"),
             login_attempts_per_minute: 1_000,
             login_attempts_per_minute_per_address: 10_000,
+            public_requests_per_minute_per_address: 10_000,
+            // Tests read the public figures right after changing them.
+            public_cache_seconds: 0,
             ..Config::default()
         };
         tweak(&mut config);
@@ -538,6 +542,22 @@ pub async fn page_csrf(base: &str, session: &str, path: &str) -> String {
 /// Logs in through the browser's login form, as a raw client (no redirects followed);
 /// returns the session cookie `fl_session=…`.
 pub async fn form_login(base: &str, user: &str, password: &str) -> String {
+    let r = form_login_to(base, user, password, "/jobs").await;
+    assert_eq!(r.status(), 303, "{user} logs in");
+    cookies_set(&r)
+        .into_iter()
+        .find(|c| c.starts_with("fl_session="))
+        .expect("a session cookie")
+}
+
+/// Submits the login form as a browser would (its CSRF cookie first) with `next`: the answer,
+/// redirects not followed.
+pub async fn form_login_to(
+    base: &str,
+    user: &str,
+    password: &str,
+    next: &str,
+) -> reqwest::Response {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -555,21 +575,15 @@ pub async fn form_login(base: &str, user: &str, password: &str) -> String {
         .split_once('=')
         .map(|(_, v)| v.to_string())
         .unwrap_or_default();
-    let r = http
-        .post(format!("{base}/login"))
+    http.post(format!("{base}/login"))
         .header("cookie", &login_cookie)
         .form(&[
             ("csrf", csrf.as_str()),
             ("username", user),
             ("password", password),
-            ("next", "/jobs"),
+            ("next", next),
         ])
         .send()
         .await
-        .expect("login");
-    assert_eq!(r.status(), 303, "{user} logs in");
-    cookies_set(&r)
-        .into_iter()
-        .find(|c| c.starts_with("fl_session="))
-        .expect("a session cookie")
+        .expect("login")
 }

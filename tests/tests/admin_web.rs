@@ -53,7 +53,7 @@ async fn the_admin_runs_users_and_devices() {
     let (phone, _d) = phone_login(&base, "cm-sun", &first).await.unwrap();
     assert!(syncs(&phone).await);
 
-    // Disabled: the phone's token stops working; enabled again: it works.
+    // Disabled: the phone's token stops working, and stays dead when the user is enabled again.
     b.goto(&format!("{base}/admin/users/cm-sun")).await;
     assert_eq!(b.count("#devices tbody tr").await, 1, "the phone is listed");
     b.click("#user form[action$='/disable'] button").await;
@@ -61,6 +61,11 @@ async fn the_admin_runs_users_and_devices() {
     assert!(!syncs(&phone).await, "a disabled user's phone is refused");
     assert!(phone_login(&base, "cm-sun", &first).await.is_err());
     b.click("#user form[action$='/enable'] button").await;
+    // Enabled again: the old token stays dead (trust ended with the disable); a new login works.
+    assert!(!syncs(&phone).await, "enable revives no token");
+    let (phone, _d) = phone_login(&base, "cm-sun", &first)
+        .await
+        .expect("logs in again");
     assert!(syncs(&phone).await);
 
     // A new password: the old one no longer logs in.
@@ -75,6 +80,11 @@ async fn the_admin_runs_users_and_devices() {
     b.select("#role select[name=role]", "project_manager").await;
     b.click("#role button[type=submit]").await;
     assert!(b.text("#user").await.contains("项目经理"));
+    // A new role ends every token: both phones log in again.
+    assert!(!syncs(&phone).await && !syncs(&phone2).await);
+    let (phone, _d3) = phone_login(&base, "cm-sun", &second).await.unwrap();
+    let (phone2, _d4) = phone_login(&base, "cm-sun", &second).await.unwrap();
+    b.goto(&format!("{base}/admin/users/cm-sun")).await;
 
     // A lost phone: revoked, its token refused; the other phone still works.
     b.click("#devices tbody tr:first-child form button").await;

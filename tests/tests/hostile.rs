@@ -3,112 +3,15 @@
 
 use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, ObjType, ROOT, ReadDoc};
-use field_core::contract::{self, KeyPair, SignRequest, Signer};
+use field_core::contract::{self, SignRequest, Signer};
 use field_core::store::wire_heads;
-use field_core::sync::protocol::{
-    self, LoginRequest, LoginResponse, PushJob, SyncRequest, SyncResponse,
-};
+use field_core::sync::protocol::{self, PushJob};
 use field_core::{JobKind, Role};
+use fieldline_tests::raw::*;
 use fieldline_tests::*;
 use std::io::Write;
 
 const UNIT: &str = "zhuxian";
-
-/// A device that speaks the protocol with its own key and actor, skipping every phone check.
-struct Raw {
-    token: String,
-    device: String,
-    actor: ActorId,
-    key: KeyPair,
-    user: String,
-}
-
-async fn raw_login(server: &TestServer, user: &str) -> Raw {
-    let key = KeyPair::generate();
-    let actor = ActorId::random();
-    let device = format!("raw-{}", &actor.to_hex_string()[..12]);
-    let resp: LoginResponse = reqwest::Client::new()
-        .post(format!("{}/api/v1/auth/login", server.url()))
-        .json(&LoginRequest {
-            username: user.into(),
-            password: PASSWORD.into(),
-            device_id: device.clone(),
-            device_key: Some(key.public_hex()),
-            device_actor: Some(actor.to_hex_string()),
-        })
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    Raw {
-        token: resp.token,
-        device,
-        actor,
-        key,
-        user: user.into(),
-    }
-}
-
-impl Raw {
-    async fn post(&self, server: &TestServer, body: Vec<u8>) -> (u16, Vec<u8>) {
-        let resp = reqwest::Client::new()
-            .post(format!("{}/api/v1/sync", server.url()))
-            .bearer_auth(&self.token)
-            .header("fieldline-protocol", "1")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        (resp.status().as_u16(), resp.bytes().await.unwrap().to_vec())
-    }
-
-    async fn push(&self, server: &TestServer, push: Vec<PushJob>) -> SyncResponse {
-        let body = protocol::encode(&SyncRequest {
-            protocol: 1,
-            device_id: self.device.clone(),
-            cursor: u64::MAX,
-            push,
-            messages: vec![],
-            page_bytes: Some(1),
-        });
-        let (status, bytes) = self.post(server, body).await;
-        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
-        protocol::decode(&bytes, 1 << 30).unwrap()
-    }
-
-    /// The server's copy of a job, to write on as this device.
-    async fn doc(&self, server: &TestServer, job: &str) -> AutoCommit {
-        let bytes = reqwest::Client::new()
-            .get(format!("{}/api/v1/jobs/{job}/automerge", server.url()))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        AutoCommit::load_with_options(
-            &bytes,
-            automerge::LoadOptions::new().text_encoding(automerge::TextEncoding::UnicodeCodePoint),
-        )
-        .unwrap()
-        .with_actor(self.actor.clone())
-    }
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn push_of(job: &str, doc: &mut AutoCommit, base: &[automerge::ChangeHash]) -> PushJob {
-    PushJob {
-        job_id: job.into(),
-        changes: doc.save_after(base),
-        heads: wire_heads(&doc.get_heads()),
-    }
-}
 
 async fn setup() -> (TestServer, Phone, String) {
     let server = TestServer::start().await;

@@ -1,5 +1,5 @@
 //! The customer's view, without a login, in real headless Chromium: the units' customer managers
-//! (name and work number, jobs handled, open, satisfaction) and a job's progress behind its
+//! (name and work number, never a login name; jobs handled, open, satisfaction) and a job's progress behind its
 //! unguessable link from the office's page (QR code); nothing private shows, and a guessed or
 //! altered link opens nothing.
 
@@ -21,9 +21,24 @@ async fn customers_see_managers_and_their_progress_and_nothing_private() {
     b.click("a[href='/public']").await;
     b.click("a[href='/public/zhuxian']").await;
     let table = b.text("#managers").await;
-    for who in ["cm-li", "cm-zhao", "李强", "赵敏"] {
+    for who in ["李强", "赵敏"] {
         assert!(table.contains(who), "{who} in {table}");
     }
+    // Work numbers, never login names (they would tell a stranger whom to try passwords on).
+    for login in ["cm-li", "cm-zhao"] {
+        assert!(!table.contains(login), "{login} in {table}");
+    }
+    let numbers = b
+        .js("return [...document.querySelectorAll('#managers td[data-label=\"工号\"]')].map(td => td.textContent)")
+        .await;
+    let numbers: Vec<String> = serde_json::from_value(numbers).unwrap();
+    assert!(
+        numbers.len() == 2
+            && numbers
+                .iter()
+                .all(|n| n.len() == 6 && n.bytes().all(|b| b.is_ascii_digit())),
+        "{numbers:?}"
+    );
     assert_eq!(
         b.count("#managers tbody tr").await,
         2,
@@ -73,8 +88,8 @@ async fn customers_see_managers_and_their_progress_and_nothing_private() {
     let text = b.text("main").await;
     assert!(text.contains(job["job_no"].as_str().unwrap()));
     assert!(
-        text.contains("李强") && text.contains("cm-li"),
-        "whom to contact: {text}"
+        text.contains("李强") && text.contains(&numbers[0]) && !text.contains("cm-li"),
+        "whom to contact, by name and work number: {text}"
     );
     assert!(
         b.text("#next-due")

@@ -49,13 +49,30 @@ pub const MAX_NESTING: usize = 32;
 
 /// Deserializes a field leniently: a value of the wrong type or an unknown code (written by a
 /// newer app, say) reads as `None` instead of failing the whole job.
+///
+/// Dates and instants outside [`crate::validate::DateWindow`] read as `None` too: no stored
+/// value, however it got there, reaches the clocks or the rules as a day they would count to.
 pub fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
+    T: serde::de::DeserializeOwned + 'static,
 {
     let v = Json::deserialize(d)?;
-    Ok(serde_json::from_value(v).ok())
+    let value: Option<T> = serde_json::from_value(v).ok();
+    Ok(value.filter(|t| within_window(t)))
+}
+
+/// Whether a typed value that is a date or an instant lies within the window (other types: yes).
+fn within_window<T: 'static>(value: &T) -> bool {
+    let any = value as &dyn std::any::Any;
+    let window = crate::validate::DateWindow::default();
+    if let Some(day) = any.downcast_ref::<chrono::NaiveDate>() {
+        window.contains(*day)
+    } else if let Some(at) = any.downcast_ref::<DateTime<Utc>>() {
+        window.contains_instant(*at)
+    } else {
+        true
+    }
 }
 
 /// Like [`lenient`] for nested parts that have a default.

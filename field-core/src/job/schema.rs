@@ -308,6 +308,23 @@ pub fn follows_acceptance<S: AsRef<str>>(path: &[S]) -> bool {
     ) || matches!(p.as_slice(), ["milestones", id, "at"] if *id != "accepted")
 }
 
+/// The day (China time) a value of an instant or date field names: an instant is a timestamp or
+/// RFC 3339 text (keys named plain `at`, as the mapping stores them), a date `YYYY-MM-DD` text.
+/// `None` for anything else, and for other kinds.
+pub fn kind_day(kind: FieldKind, v: &automerge::ScalarValue) -> Option<NaiveDate> {
+    use automerge::ScalarValue as V;
+    match (kind, v) {
+        (FieldKind::Instant, V::Timestamp(ms)) => {
+            DateTime::<Utc>::from_timestamp_millis(*ms).map(crate::job::local_date)
+        }
+        (FieldKind::Instant, V::Str(s)) => DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| crate::job::local_date(t.with_timezone(&Utc))),
+        (FieldKind::Date, V::Str(s)) => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
+        _ => None,
+    }
+}
+
 /// A scalar as the mapping layer reads it (JSON), for checks and summaries.
 pub fn scalar_json(s: &automerge::ScalarValue) -> Json {
     use automerge::ScalarValue as S;
@@ -376,11 +393,10 @@ pub fn check_value<S: AsRef<str>>(
         (FieldKind::Int, V::Int(_) | V::Uint(_)) => patch_check(scalar_json(value)),
         (FieldKind::Float, V::F64(_) | V::Int(_) | V::Uint(_)) => patch_check(scalar_json(value)),
         (FieldKind::Bool, V::Boolean(_)) => Ok(()),
-        (FieldKind::Instant, V::Timestamp(_)) => Ok(()),
-        // Keys named plain `at` (milestones, logs) are stored as RFC 3339 text by the mapping
-        // (only `*_at` keys become timestamps); both read as instants.
-        (FieldKind::Instant, V::Str(s)) if DateTime::parse_from_rfc3339(s).is_ok() => Ok(()),
-        (FieldKind::Date, V::Str(s)) if NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() => Ok(()),
+        // Instants and dates must name a day of the widest window (a write policy may narrow it).
+        (FieldKind::Instant | FieldKind::Date, v) if let Some(day) = kind_day(kind, v) => {
+            crate::validate::DateWindow::default().check(&field, day)
+        }
         (FieldKind::Date, V::Str(_)) => Err(Invalid::new(
             &field,
             format!("字段 {field} 不是有效日期（YYYY-MM-DD）"),
@@ -560,13 +576,30 @@ mod tests {
             )
             .is_err()
         );
+        // 2026-11-02 and 1970-01-01: instants outside 2000–2100 are refused.
+        assert!(
+            check_value(
+                &p("survey.surveyed_at"),
+                k("survey.surveyed_at"),
+                &V::Timestamp(1_794_000_000_000)
+            )
+            .is_ok()
+        );
         assert!(
             check_value(
                 &p("survey.surveyed_at"),
                 k("survey.surveyed_at"),
                 &V::Timestamp(0)
             )
-            .is_ok()
+            .is_err()
+        );
+        assert!(
+            check_value(
+                &p("application.wanted_on"),
+                k("application.wanted_on"),
+                &V::Str("2101-01-01".into())
+            )
+            .is_err()
         );
         assert!(follows_acceptance(&p("milestones.m1.at")));
         assert!(!follows_acceptance(&p("milestones.accepted.at")));

@@ -54,12 +54,6 @@ impl ImageFormat {
 /// formats phones are known to produce but that cannot be taken (HEIC, AVIF, video) so the
 /// error can say what to do.
 pub(crate) fn sniff(bytes: &[u8]) -> Result<ImageFormat, PhotoError> {
-    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        return Ok(ImageFormat::Jpeg);
-    }
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        return Ok(ImageFormat::Png);
-    }
     if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" {
         let brand = &bytes[8..12];
         let format = match brand {
@@ -71,19 +65,16 @@ pub(crate) fn sniff(bytes: &[u8]) -> Result<ImageFormat, PhotoError> {
         };
         return Err(PhotoError::Unsupported { format });
     }
-    if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        return Ok(ImageFormat::WebP);
-    }
-    if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
-        return Ok(ImageFormat::Gif);
-    }
-    if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
-        return Ok(ImageFormat::Tiff);
-    }
-    if bytes.len() >= 26 && bytes.starts_with(b"BM") {
-        return Ok(ImageFormat::Bmp);
-    }
-    Err(PhotoError::NotAnImage)
+    // The signatures are the ones the server checks uploaded blobs against.
+    Ok(match crate::validate::sniff_image(bytes) {
+        Some("image/jpeg") => ImageFormat::Jpeg,
+        Some("image/png") => ImageFormat::Png,
+        Some("image/webp") => ImageFormat::WebP,
+        Some("image/gif") => ImageFormat::Gif,
+        Some("image/tiff") => ImageFormat::Tiff,
+        Some("image/bmp") => ImageFormat::Bmp,
+        _ => return Err(PhotoError::NotAnImage),
+    })
 }
 
 /// Reads what a photo is from its header alone (format, width, height), checking the size

@@ -422,6 +422,11 @@ impl Judge<'_> {
                 if let Err(e) = schema::check_value(path, resolved.kind, v) {
                     return self.fail(e.into());
                 }
+                if let Some(day) = schema::kind_day(resolved.kind, v)
+                    && let Err(e) = self.policy.dates.check(&dotted, day)
+                {
+                    return self.fail(e.into());
+                }
                 if schema::follows_acceptance(path) && self.before_acceptance(v) {
                     return self.fail(
                         Refusal::new(
@@ -653,6 +658,19 @@ impl Judge<'_> {
                         "invalid_value",
                         "照片缺少有效的 SHA-256 摘要",
                         "a photo needs a valid SHA-256 for each of its blobs",
+                    ));
+                }
+                if let Some(mime) = &p.original_mime
+                    && !crate::validate::PHOTO_MIME_TYPES.contains(&mime.as_str())
+                {
+                    return Err(Refusal::new(
+                        "invalid_value",
+                        format!(
+                            "照片原图类型 {mime} 不受支持（仅限 JPEG、PNG、WebP、GIF、BMP、TIFF）"
+                        ),
+                        format!(
+                            "a photo's original may not be of type {mime} (JPEG, PNG, WebP, GIF, BMP or TIFF only)"
+                        ),
                     ));
                 }
                 if let Some(g) = &p.checklist_group

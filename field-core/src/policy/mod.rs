@@ -55,6 +55,10 @@ pub struct WritePolicy {
     /// values), e.g. a customer manager putting the review back to `pending` (提交审核).
     #[serde(default)]
     pub values: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// The days any date or instant written into a job may name (2000-01-01 … 2100-12-31 unless
+    /// the policy says otherwise, and never wider than that).
+    #[serde(default)]
+    pub dates: crate::validate::DateWindow,
 }
 
 /// Errors loading a policy.
@@ -70,6 +74,14 @@ pub enum PolicyError {
         "写入权限策略 {id} 中有未知里程碑事件 {event} / write policy {id} names an unknown milestone event {event}"
     )]
     UnknownEvent { id: String, event: String },
+    #[error(
+        "写入权限策略 {id} 的日期范围 {earliest}–{latest} 无效（须在 2000-01-01–2100-12-31 之内）/ write policy {id} allows dates {earliest}–{latest}, which is not within 2000-01-01–2100-12-31"
+    )]
+    DateWindow {
+        id: String,
+        earliest: NaiveDate,
+        latest: NaiveDate,
+    },
 }
 
 impl crate::rules::Dated for WritePolicy {
@@ -125,6 +137,17 @@ impl WritePolicy {
                     });
                 }
             }
+        }
+        let widest = crate::validate::DateWindow::default();
+        if self.dates.earliest > self.dates.latest
+            || !widest.contains(self.dates.earliest)
+            || !widest.contains(self.dates.latest)
+        {
+            return Err(PolicyError::DateWindow {
+                id: self.id.clone(),
+                earliest: self.dates.earliest,
+                latest: self.dates.latest,
+            });
         }
         Ok(())
     }

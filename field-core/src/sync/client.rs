@@ -183,8 +183,13 @@ pub async fn login(
 ) -> Result<UserInfo, SyncError> {
     let server = server.trim_end_matches('/');
     let device = store.device();
-    let resp = http(Duration::from_secs(30))?
-        .post(format!("{server}/api/v1/auth/login"))
+    let mut request = http(Duration::from_secs(30))?.post(format!("{server}/api/v1/auth/login"));
+    // A phone that still holds a valid token shows it: the server then never refuses it for
+    // the login limits a stranger's attempts may have used up.
+    if let Some(token) = store.sync_setting("token")?.filter(|t| !t.is_empty()) {
+        request = request.bearer_auth(token);
+    }
+    let resp = request
         .json(&LoginRequest {
             username: username.to_string(),
             password: password.to_string(),

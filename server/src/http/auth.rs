@@ -28,6 +28,12 @@ pub async fn login(
             format!("the login request is not valid JSON: {e}"),
         )
     })?;
+    // A device showing a valid token of the same account on the same device is never refused
+    // by the login limits (a wrong or ended token is simply not counted as one).
+    let holds_token = match super::caller::authenticate(&env, &headers).await {
+        Ok(p) => p.username == req.username && p.device_id == req.device_id,
+        Err(_) => false,
+    };
     let issued = auth::login(
         &env,
         LoginAttempt {
@@ -37,6 +43,7 @@ pub async fn login(
             device_key: req.device_key,
             device_actor: req.device_actor,
             client,
+            holds_token,
         },
     )
     .await?;

@@ -24,6 +24,7 @@ pub fn status(e: &ServerError) -> StatusCode {
         ServerError::Precondition { .. } => StatusCode::PRECONDITION_FAILED,
         ServerError::MediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ServerError::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
+        ServerError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         ServerError::Io(_) | ServerError::Internal(_) | ServerError::Store(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod caller;
 pub mod dispatch;
 pub mod error;
+pub mod hardening;
 pub mod health;
 pub mod jobs;
 pub mod office;
@@ -77,6 +78,10 @@ pub fn router(env: Arc<Env>) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(
             env.clone(),
             health::track,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            env.clone(),
+            hardening::headers,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(env)

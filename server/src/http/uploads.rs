@@ -371,8 +371,22 @@ pub async fn blob(
                 .into_response());
         }
     };
+    // Only the image types a photo may be are shown inline (their bytes were checked against the
+    // type when they arrived); anything else is a download. A blob never runs as a page.
+    let displayable = field_core::validate::PHOTO_MIME_TYPES.contains(&mime.as_str());
+    let (mime, disposition) = if displayable {
+        (mime, "inline")
+    } else {
+        ("application/octet-stream".to_string(), "attachment")
+    };
     let mut response = Response::builder()
         .header(header::CONTENT_TYPE, mime)
+        .header(header::CONTENT_DISPOSITION, disposition)
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .header(
+            header::CONTENT_SECURITY_POLICY,
+            super::hardening::BLOB_POLICY,
+        )
         .header(header::ETAG, etag)
         .header(
             header::CACHE_CONTROL,

@@ -1,12 +1,13 @@
 //! Administration (系统管理) of users and devices, for admins: list, create, disable and
 //! enable, reset a password (a new one shown once), change role and unit, revoke a device.
-//! Every action is in the audit trail; a disabled user's tokens and sessions stop working at
-//! once (authentication checks the flag).
+//! Every action is in the audit trail. Credentials end when trust ends: a password reset, a
+//! disable, or a change of role or unit ends every token and browser session of the user (an
+//! enable revives none), and the user page lists the live ones to end one by one.
 
 use super::auth::{self, Principal};
 use super::{Env, audit, now_ms};
 use crate::error::ServerError;
-use crate::store::{DeviceSummary, UserChange, UserSummary};
+use crate::store::{DeviceSummary, SessionSummary, UserChange, UserSummary};
 use field_core::Role;
 use rand::RngCore;
 
@@ -43,6 +44,8 @@ fn guard(who: &Principal) -> Result<(), ServerError> {
 pub struct UserDetail {
     pub user: UserSummary,
     pub devices: Vec<DeviceSummary>,
+    /// Live browser sessions.
+    pub sessions: Vec<SessionSummary>,
 }
 
 /// A new password people can read aloud: 12 characters without look-alikes.
@@ -141,7 +144,12 @@ pub fn user(env: &Env, who: &Principal, username: &str) -> Result<UserDetail, Se
         .find(|u| u.username == username)
         .ok_or(ServerError::NotFound)?;
     let devices = tx.user_devices(row.id, now_ms())?;
-    Ok(UserDetail { user, devices })
+    let sessions = tx.user_sessions(row.id, now_ms())?;
+    Ok(UserDetail {
+        user,
+        devices,
+        sessions,
+    })
 }
 
 fn role(code: &str) -> Result<Role, ServerError> {
@@ -180,15 +188,27 @@ fn by(who: &Principal, kind: &str, target: &str) -> crate::store::AuditEntry {
     e
 }
 
+/// Whether a change ends the trust every credential of the user was issued under.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Trust {
+    Kept,
+    Ended,
+}
+
 fn change(
     env: &Env,
     who: &Principal,
     username: &str,
     c: &UserChange,
     kind: &str,
+    trust: Trust,
 ) -> Result<(), ServerError> {
     guard(who)?;
     let mut tx = env.store.write()?;
+    let user = tx.user_by_name(username)?.ok_or(ServerError::NotFound)?;
+    // A role or unit change ends trust only when it changes something.
+    let moved = c.role.as_ref().is_some_and(|r| *r != user.role)
+        || c.unit.as_ref().is_some_and(|u| *u != user.unit);
     if !tx.update_user(username, c)? {
         return Err(ServerError::NotFound);
     }
@@ -199,6 +219,46 @@ fn change(
     if let Some(u) = &c.unit {
         entry.detail["unit"] = u.clone().into();
     }
+    audit::append(&mut *tx, entry)?;
+    if trust == Trust::Ended && (c.role.is_none() && c.unit.is_none() || moved) {
+        end_credentials(&mut *tx, who, &user, kind)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Ends every token and browser session of `user`, on the record.
+fn end_credentials(
+    tx: &mut dyn crate::store::WriteTx,
+    who: &Principal,
+    user: &crate::store::UserRow,
+    why: &str,
+) -> Result<(), ServerError> {
+    let (tokens, sessions) = tx.end_user_credentials(user.id, now_ms())?;
+    let mut entry = by(who, "credentials_ended", &user.username);
+    entry.detail["tokens"] = tokens.into();
+    entry.detail["sessions"] = sessions.into();
+    entry.detail["because"] = why.into();
+    audit::append(tx, entry)?;
+    Ok(())
+}
+
+/// Ends one browser session of a user (the admin's user page).
+pub fn end_session(
+    env: &Env,
+    who: &Principal,
+    username: &str,
+    session: &str,
+) -> Result<(), ServerError> {
+    guard(who)?;
+    let hash = hex::decode(session).map_err(|_| ServerError::NotFound)?;
+    let mut tx = env.store.write()?;
+    let user = tx.user_by_name(username)?.ok_or(ServerError::NotFound)?;
+    if !tx.end_user_session(user.id, &hash, now_ms())? {
+        return Err(ServerError::NotFound);
+    }
+    let mut entry = by(who, "session_ended", username);
+    entry.detail["session"] = session.chars().take(16).collect::<String>().into();
     audit::append(&mut *tx, entry)?;
     tx.commit()?;
     Ok(())
@@ -232,6 +292,7 @@ pub fn set_disabled(
         } else {
             "user_enabled"
         },
+        if disabled { Trust::Ended } else { Trust::Kept },
     )
 }
 
@@ -248,7 +309,7 @@ pub fn set_leader(
         ..Default::default()
     };
     let kind = if leader { "leader_set" } else { "leader_unset" };
-    change(env, who, username, &c, kind)
+    change(env, who, username, &c, kind, Trust::Kept)
 }
 
 /// Gives a user a new password; returns it (shown once).
@@ -259,7 +320,7 @@ pub fn reset_password(env: &Env, who: &Principal, username: &str) -> Result<Stri
         password_hash: Some(auth::hash_password(&password)?),
         ..Default::default()
     };
-    change(env, who, username, &c, "password_reset")?;
+    change(env, who, username, &c, "password_reset", Trust::Ended)?;
     Ok(password)
 }
 
@@ -286,7 +347,7 @@ pub fn set_role_unit(
         unit: Some(unit.to_string()),
         ..Default::default()
     };
-    change(env, who, username, &c, "user_changed")
+    change(env, who, username, &c, "user_changed", Trust::Ended)
 }
 
 /// Revokes every token of a device (a lost phone).

@@ -44,12 +44,9 @@ pub fn may_assign(env: &Env, who: &Principal) -> bool {
     env.policy(&who.unit).right(Section::Assignment, who.role) == Some(Right::Write)
 }
 
-/// The customer managers of `unit` as the public page lists them.
+/// The customer managers of `unit` with the public page's figures, counted now.
 pub fn customer_managers(env: &Env, unit: &str) -> Result<Vec<public::PublicManager>, ServerError> {
-    match public::managers(env, unit) {
-        Err(ServerError::NotFound) => Ok(Vec::new()),
-        other => other,
-    }
+    Ok(public::count_managers(env, unit)?.unwrap_or_default())
 }
 
 /// The project managers of `unit`, with their running supporting projects.

@@ -33,7 +33,7 @@ pub struct Principal {
 /// Login and token settings.
 pub struct AuthSettings {
     pub token_ttl: Duration,
-    /// Attempts per account.
+    /// Attempts per account and client address.
     pub limiter: LoginLimiter,
     /// Attempts per client address.
     pub address_limiter: LoginLimiter,
@@ -43,6 +43,8 @@ pub struct AuthSettings {
     pub hashing: tokio::sync::Semaphore,
     /// Browser cookies carry `Secure`.
     pub secure_cookies: bool,
+    /// Requests to the customers' pages per client address.
+    pub public_limiter: LoginLimiter,
 }
 
 impl AuthSettings {
@@ -52,6 +54,10 @@ impl AuthSettings {
             limiter: LoginLimiter::new(config.login_attempts_per_minute, Duration::from_secs(60)),
             address_limiter: LoginLimiter::new(
                 config.login_attempts_per_minute_per_address,
+                Duration::from_secs(60),
+            ),
+            public_limiter: LoginLimiter::new(
+                config.public_requests_per_minute_per_address,
                 Duration::from_secs(60),
             ),
             client_ip_header: Some(config.client_ip_header.trim().to_ascii_lowercase())
@@ -152,13 +158,26 @@ pub fn add_user(
     Ok(id)
 }
 
+/// The shortest and longest password a user may be given.
+pub const PASSWORD_MIN: usize = 12;
+pub const PASSWORD_MAX: usize = 128;
+
 /// Checks a new password.
 pub fn check_password(password: &str) -> Result<(), ServerError> {
-    if password.chars().count() < 8 {
+    // OWASP ASVS 2.1.1: at least 12 characters (generated passwords have 12), at most 128.
+    let n = password.chars().count();
+    if n < PASSWORD_MIN {
         return Err(ServerError::bad(
             "weak_password",
-            "密码至少 8 位",
-            "the password needs at least 8 characters",
+            format!("密码至少 {PASSWORD_MIN} 位"),
+            format!("the password needs at least {PASSWORD_MIN} characters"),
+        ));
+    }
+    if n > PASSWORD_MAX {
+        return Err(ServerError::bad(
+            "long_password",
+            format!("密码最多 {PASSWORD_MAX} 位"),
+            format!("the password may have at most {PASSWORD_MAX} characters"),
         ));
     }
     Ok(())
@@ -184,6 +203,9 @@ pub struct LoginAttempt {
     pub device_actor: Option<String>,
     /// The client's address, for rate limits and the audit.
     pub client: String,
+    /// The device already holds a valid token of this user (it showed it): no login limit
+    /// ever refuses it.
+    pub holds_token: bool,
 }
 
 fn wrong() -> ServerError {
@@ -212,12 +234,16 @@ pub async fn login(env: &Arc<Env>, attempt: LoginAttempt) -> Result<Issued, Serv
             "the device's automerge actor must be 1–32 bytes of hex",
         ));
     }
+    // One spelling per actor: the unique index compares text.
+    let mut attempt = attempt;
+    attempt.device_actor = attempt.device_actor.map(|a| a.to_ascii_lowercase());
     let user = check_credentials(
         env,
         &attempt.username,
         &attempt.password,
         &attempt.device_id,
         &attempt.client,
+        attempt.holds_token,
     )
     .await?;
     let env2 = env.clone();
@@ -251,6 +277,13 @@ pub async fn login(env: &Arc<Env>, attempt: LoginAttempt) -> Result<Issued, Serv
                     "this device registered another automerge actor; a reset phone must log in as a new device",
                 ));
             }
+        }
+        // An actor is an identity: a device may register only one nobody else writes as (the
+        // server, or any other device, whose changes would then be attributed to it).
+        if let Some(actor) = &attempt.device_actor
+            && device.as_ref().is_none_or(|d| d.actor.is_none())
+        {
+            check_actor_free(&*tx, actor, &attempt.device_id)?;
         }
         let now = now_ms();
         tx.upsert_device(&DeviceRow {
@@ -299,41 +332,77 @@ pub async fn login(env: &Arc<Env>, attempt: LoginAttempt) -> Result<Issued, Serv
     .await
 }
 
+/// Refuses an automerge actor that is the server's or another device's.
+fn check_actor_free(tx: &dyn ReadTx, actor: &str, device_id: &str) -> Result<(), ServerError> {
+    let server = super::docs::server_actor().to_hex_string();
+    let taken = actor == server
+        || tx
+            .actor_devices(&[actor.to_string()])?
+            .iter()
+            .any(|(_, device, _, _)| device != device_id);
+    if taken {
+        return Err(ServerError::conflict(
+            "actor_taken",
+            "该数据标识已属于其他设备或服务器：请以新的标识登录（重新安装应用）",
+            "this automerge actor belongs to another device or to the server: log in with a new one (reinstall the app)",
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a user name and password within the login limits: the hash is checked outside any
 /// transaction (a bounded number at a time, the same cost for unknown users), a failure is
 /// audited. Returns the user, enabled and with the right password.
+///
+/// The limits count attempts per client address and per account-and-address pair, so rotating
+/// names from one address gets nowhere, and a stranger's guesses never lock the account's owner
+/// out from their own address. Guesses spread over many addresses meet a backoff: past
+/// [`BACKOFF_AFTER`] failures of an account in a minute each attempt on it waits longer (at most
+/// [`BACKOFF_MAX`]), which slows them without refusing anyone. A device showing a valid token
+/// of the account (`trusted`) skips both.
 pub async fn check_credentials(
     env: &Arc<Env>,
     username: &str,
     password: &str,
     device: &str,
     client: &str,
+    trusted: bool,
 ) -> Result<crate::store::UserRow, ServerError> {
-    // Both limits count every attempt, so neither rotating user names from one address nor
-    // spreading one account's guesses over many addresses gets far.
-    env.auth.address_limiter.check(client)?;
-    env.auth.limiter.check(username)?;
-    // The same limits across every node on this database.
-    let keys = (
-        format!("user:{}", username.chars().take(128).collect::<String>()),
-        format!("addr:{}", client.chars().take(128).collect::<String>()),
-    );
+    let short = |s: &str| s.chars().take(128).collect::<String>();
     let minute = super::now_ms().div_euclid(60_000);
-    let (per_user, per_address) = env
-        .blocking(move |env| {
-            let mut tx = env.store.write()?;
-            let counts = (
-                tx.count_login_attempt(&keys.0, minute)?,
-                tx.count_login_attempt(&keys.1, minute)?,
-            );
-            tx.commit()?;
-            Ok(counts)
-        })
-        .await?;
-    if per_user > i64::from(env.auth.limiter.max())
-        || per_address > i64::from(env.auth.address_limiter.max())
-    {
-        return Err(ServerError::TooManyRequests);
+    let failures_key = format!("fail:{}", short(username));
+    if !trusted {
+        env.auth.address_limiter.check(client)?;
+        env.auth
+            .limiter
+            .check(&format!("{}\u{0}{}", short(username), short(client)))?;
+        // The same limits across every node on this database.
+        let keys = (
+            format!("pair:{}|{}", short(username), short(client)),
+            format!("addr:{}", short(client)),
+            failures_key.clone(),
+        );
+        let (per_pair, per_address, failures) = env
+            .blocking(move |env| {
+                let mut tx = env.store.write()?;
+                let counts = (
+                    tx.count_login_attempt(&keys.0, minute)?,
+                    tx.count_login_attempt(&keys.1, minute)?,
+                    tx.login_attempts(&keys.2, minute)?,
+                );
+                tx.commit()?;
+                Ok(counts)
+            })
+            .await?;
+        if per_pair > i64::from(env.auth.limiter.max())
+            || per_address > i64::from(env.auth.address_limiter.max())
+        {
+            return Err(ServerError::TooManyRequests);
+        }
+        let wait = backoff(failures);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
     }
     let name = username.to_string();
     let user = env
@@ -356,6 +425,13 @@ pub async fn check_credentials(
     match user {
         Some(u) if ok && !u.disabled => Ok(u),
         _ => {
+            env.blocking(move |env| {
+                let mut tx = env.store.write()?;
+                tx.count_login_attempt(&failures_key, minute)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
             let entry = AuditEntry {
                 kind: "login_failed".into(),
                 username: Some(username.to_string()),
@@ -415,10 +491,25 @@ pub fn revoke_device(
     Ok(n)
 }
 
+/// Failures of one account in a minute before its attempts start to wait.
+pub const BACKOFF_AFTER: i64 = 10;
+/// The longest wait of one attempt.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(8);
+
+/// How long an attempt on an account waits after `failures` failures this minute: nothing up
+/// to [`BACKOFF_AFTER`], then doubling from 250 ms up to [`BACKOFF_MAX`].
+pub fn backoff(failures: i64) -> Duration {
+    if failures < BACKOFF_AFTER {
+        return Duration::ZERO;
+    }
+    let doublings = (failures - BACKOFF_AFTER).min(10) as u32;
+    (Duration::from_millis(250) * 2u32.pow(doublings)).min(BACKOFF_MAX)
+}
+
 /// Most keys a limiter remembers; a flood of new keys beyond it is refused, not stored.
 const LIMITER_KEYS_MAX: usize = 100_000;
 
-/// A fixed-window limiter for login attempts (per account, or per client address). Its memory is
+/// A fixed-window limiter for login attempts (per account and address, or per address). Its memory is
 /// bounded: keys older than the window are forgotten, and when it is full new keys are refused.
 pub struct LoginLimiter {
     max: u32,

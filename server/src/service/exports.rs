@@ -687,6 +687,64 @@ fn io_err(e: std::io::Error) -> ServerError {
     ServerError::Io(e.to_string())
 }
 
+/// One photo file of a customer file: the first photo naming it, and the others that do too.
+struct ArchiveOriginal {
+    photo_id: String,
+    sha256: String,
+    ext: &'static str,
+    bytes: u64,
+}
+
+/// The distinct originals of a job's photos, each once (by SHA-256).
+fn archive_originals(job: &field_core::Job) -> Vec<ArchiveOriginal> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for (pid, p) in &job.photos {
+        let Some(sha) = p
+            .original_sha256
+            .as_deref()
+            .filter(|s| field_core::validate::is_sha256_hex(s))
+        else {
+            continue;
+        };
+        if !seen.insert(sha.to_string()) {
+            continue;
+        }
+        let ext = match p.original_mime.as_deref() {
+            Some("image/png") => "png",
+            Some("image/webp") => "webp",
+            Some("image/gif") => "gif",
+            Some("image/bmp") => "bmp",
+            Some("image/tiff") => "tif",
+            _ => "jpg",
+        };
+        out.push(ArchiveOriginal {
+            photo_id: pid.clone(),
+            sha256: sha.to_string(),
+            ext,
+            bytes: p.original_bytes.unwrap_or(0).max(0) as u64,
+        });
+    }
+    out
+}
+
+fn archive_too_large(bytes: u64, max: u64) -> ServerError {
+    let mib = |b: u64| b.div_ceil(1024 * 1024);
+    ServerError::TooLarge {
+        code: "archive_too_large",
+        zh: format!(
+            "该工单的照片共 {} MiB，超过一户一档文件的上限 {} MiB：请联系管理员调整 archive_max_mib",
+            mib(bytes),
+            mib(max)
+        ),
+        en: format!(
+            "this job's photos add up to {} MiB, more than a customer file may hold ({} MiB): ask an admin to raise archive_max_mib",
+            mib(bytes),
+            mib(max)
+        ),
+    }
+}
+
 /// Writes the 一户一档 archive of `job_id` into a scratch file (already unlinked: it vanishes
 /// when dropped) and returns it rewound, with its size and a file name. Holds at most one photo
 /// in memory at a time.
@@ -700,6 +758,20 @@ pub async fn archive(
     let (v, automerge) = env
         .blocking(move |env| Ok((view::job_view(env, &w, &id)?, jobs::document(env, &w, &id)?)))
         .await?;
+    // At most so many archives build at once; the others are told to come back.
+    let _permit = env.archives.try_acquire().map_err(|_| ServerError::Busy {
+        code: "archive_busy",
+        zh: "正在生成其他一户一档文件，请稍后重试".into(),
+        en: "other customer files are being built: try again shortly".into(),
+    })?;
+    // Each photo file once, however many photo records name it; their sizes were checked
+    // against the uploads, so the archive's size is known before anything is written.
+    let originals = archive_originals(&v.job);
+    let photo_bytes: u64 = originals.iter().map(|o| o.bytes).sum();
+    if photo_bytes > env.archive_max_bytes {
+        return Err(archive_too_large(photo_bytes, env.archive_max_bytes));
+    }
+    let max_bytes = env.archive_max_bytes;
     let summary = {
         let report = summary_report(lang, &v);
         tokio::task::spawn_blocking(move || crate::pdf::render_report(&report))
@@ -762,7 +834,7 @@ pub async fn archive(
              summary.pdf        各部分内容汇总（可阅读）/ every section, readable\r\n\
              job.json           工单文档（JSON）/ the job document as JSON\r\n\
              job.automerge      工单文档（automerge 原文件）/ the automerge file itself\r\n\
-             photos/            照片原图（文件名为 SHA-256）/ photo originals, named by SHA-256\r\n\
+             photos/            照片原图，每个文件一次（文件名为照片编号和 SHA-256）/ photo originals, each file once, named by photo and SHA-256\r\n\
              contracts/         合同档案（可用 fieldline contract verify --archive 核验）/ contract archives\r\n"
         );
         put(&mut zip, "README.txt", readme.as_bytes(), deflated)?;
@@ -779,21 +851,16 @@ pub async fn archive(
         .map_err(|e| ServerError::Internal(e.to_string()))?;
         put(&mut zip, "job.json", &json, deflated)?;
         put(&mut zip, "job.automerge", &automerge, stored)?;
-        for (pid, p) in &v.job.photos {
-            let Some(sha) = p.original_sha256.as_deref().filter(|s| field_core::validate::is_sha256_hex(s)) else {
-                continue;
-            };
-            match handle.block_on(env2.blobs.get(sha)) {
+        let mut written: u64 = 0;
+        for o in &originals {
+            match handle.block_on(env2.blobs.get(&o.sha256)) {
                 Ok(bytes) => {
-                    let ext = match p.original_mime.as_deref() {
-                        Some("image/png") => "png",
-                        Some("image/webp") => "webp",
-                        Some("image/gif") => "gif",
-                        Some("image/bmp") => "bmp",
-                        Some("image/tiff") => "tif",
-                        _ => "jpg",
-                    };
-                    put(&mut zip, &format!("photos/{pid}-{sha}.{ext}"), &bytes, stored)?;
+                    // The sizes were checked before; a blob larger than recorded stops here.
+                    written += bytes.len() as u64;
+                    if written > max_bytes {
+                        return Err(archive_too_large(written, max_bytes));
+                    }
+                    put(&mut zip, &format!("photos/{}-{}.{}", o.photo_id, o.sha256, o.ext), &bytes, stored)?;
                 }
                 Err(ServerError::NotFound) => {}
                 Err(e) => return Err(e),

@@ -13,8 +13,10 @@ use std::collections::HashMap;
 pub const PAGE_BYTES_DEFAULT: u64 = 4 * 1024 * 1024;
 pub const PAGE_BYTES_MAX: u64 = 16 * 1024 * 1024;
 
-/// Rows read per query.
-const ROWS: u32 = 100_000;
+/// Sizes read per query while measuring a page, and at most this many batches (a page of tiny
+/// changes stops there).
+const SIZE_ROWS: u32 = 2_000;
+const SIZE_BATCHES: usize = 50;
 
 /// One page of the feed.
 pub struct Page {
@@ -42,62 +44,120 @@ pub fn page(
     }
     let budget = page_bytes.clamp(1, PAGE_BYTES_MAX) as usize;
     let scope = authz::feed_scope(who);
-    // (position, seq, job_id, bytes)
-    let mut items: Vec<(i64, i64, String, Vec<u8>)> = Vec::new();
-    // The main query stops once the budget is spent; then nothing beyond its last seq may be
-    // sent, or the next cursor would skip changes.
-    let mut taken = 0usize;
+    // The page is measured first, from the changes' sizes alone, and only what it holds is
+    // loaded: memory follows the budget, not what others wrote.
+    // (position, size, what): a change of the feed, or the history of a job that entered.
+    enum Part {
+        Change,
+        History(String),
+    }
+    let mut parts: Vec<(i64, usize, Part)> = Vec::new();
+    let mut measured = 0usize;
+    // The main feed stops once the budget is spent; then nothing beyond its last position may
+    // be sent, or the next cursor would skip changes.
     let mut limit_pos = max_seq;
-    let rows = tx.feed_changes(scope, &who.device_id, cursor, ROWS)?;
-    let full = rows.len() == ROWS as usize;
-    for c in rows {
-        taken += c.bytes.len();
-        let seq = c.seq;
-        items.push((seq, seq, c.job_id, c.bytes));
-        if taken >= budget {
-            limit_pos = seq;
+    let mut after = cursor;
+    'sizes: for batch in 0.. {
+        let rows = tx.feed_sizes(scope, &who.device_id, after, SIZE_ROWS)?;
+        let last_batch = rows.len() < SIZE_ROWS as usize;
+        for (seq, len) in rows {
+            measured += len.max(0) as usize;
+            parts.push((seq, len.max(0) as usize, Part::Change));
+            after = seq;
+            if measured >= budget {
+                limit_pos = seq;
+                break 'sizes;
+            }
+        }
+        if last_batch {
+            break;
+        }
+        if batch + 1 == SIZE_BATCHES {
+            limit_pos = after;
             break;
         }
     }
-    if full && taken < budget {
-        limit_pos = items.last().map(|x| x.0).unwrap_or(max_seq);
-    }
-    let mut gone = Vec::new();
     if let Scope::User(user) = scope {
-        // Jobs that entered this user's scope after the cursor: send their earlier history.
-        for (job_id, at) in tx.entered_jobs(user, cursor, limit_pos)? {
-            for (seq, bytes) in tx.job_changes_upto(&job_id, cursor)? {
-                items.push((at, seq, job_id.clone(), bytes));
-            }
+        // Jobs that entered this user's scope after the cursor: their earlier history, each
+        // whole at the position it entered, measured in position order until the budget is
+        // spent (a page always holds at least one position).
+        let mut entered = tx.entered_jobs(user, cursor, limit_pos)?;
+        entered.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        // Bytes of the main feed before each position (its parts are in position order).
+        let mut before: Vec<(i64, usize)> = Vec::with_capacity(parts.len());
+        let mut sum = 0usize;
+        for (pos, len, _) in &parts {
+            sum += len;
+            before.push((*pos, sum));
         }
-        gone = tx.left_jobs(user, cursor, limit_pos)?;
+        let main_before = |at: i64| match before.partition_point(|(pos, _)| *pos < at) {
+            0 => 0,
+            n => before[n - 1].1,
+        };
+        let (mut histories_before, mut at_this, mut this_at) = (0usize, 0usize, None);
+        for (job_id, at) in entered {
+            if this_at != Some(at) {
+                histories_before += at_this;
+                at_this = 0;
+                this_at = Some(at);
+            }
+            if main_before(at) + histories_before >= budget {
+                // This position and the rest are beyond the page: the next one starts here.
+                limit_pos = limit_pos.min(at - 1);
+                break;
+            }
+            let len = tx.job_history_bytes(&job_id, cursor)?.max(0) as usize;
+            at_this += len;
+            parts.push((at, len, Part::History(job_id)));
+        }
+        parts.retain(|(pos, _, _)| *pos <= limit_pos);
     }
-    items.sort_by_key(|(pos, seq, _, _)| (*pos, *seq));
+    parts.sort_by_key(|(pos, _, _)| *pos);
     // Cut the page at a position boundary once the budget is spent.
-    let mut end = items.len();
+    let mut end = parts.len();
     let mut used = 0usize;
-    for (i, item) in items.iter().enumerate() {
-        used += item.3.len();
+    for (i, part) in parts.iter().enumerate() {
+        used += part.1;
         if used >= budget {
-            let pos = item.0;
-            end = items[i..]
+            let pos = part.0;
+            end = parts[i..]
                 .iter()
                 .position(|x| x.0 != pos)
                 .map(|p| i + p)
-                .unwrap_or(items.len());
+                .unwrap_or(parts.len());
             break;
         }
     }
-    let truncated = end < items.len();
-    items.truncate(end);
+    let truncated = end < parts.len();
+    parts.truncate(end);
     let next_cursor = if truncated {
-        items.last().map(|x| x.0).unwrap_or(cursor)
+        parts.last().map(|x| x.0).unwrap_or(cursor)
     } else {
         limit_pos
     };
-    if truncated && let Scope::User(user) = scope {
-        gone = tx.left_jobs(user, cursor, next_cursor)?;
+    let gone = match scope {
+        Scope::User(user) => tx.left_jobs(user, cursor, next_cursor)?,
+        _ => Vec::new(),
+    };
+    // Now the bytes of exactly what the page holds.
+    let changes = parts.iter().filter(|p| matches!(p.2, Part::Change)).count();
+    // (position, seq, job_id, bytes)
+    let mut items: Vec<(i64, i64, String, Vec<u8>)> = Vec::new();
+    if changes > 0 {
+        for c in tx.feed_changes(scope, &who.device_id, cursor, changes as u32)? {
+            if c.seq <= next_cursor {
+                items.push((c.seq, c.seq, c.job_id, c.bytes));
+            }
+        }
     }
+    for (at, _, part) in &parts {
+        if let Part::History(job_id) = part {
+            for (seq, bytes) in tx.job_changes_upto(job_id, cursor)? {
+                items.push((*at, seq, job_id.clone(), bytes));
+            }
+        }
+    }
+    items.sort_by_key(|(pos, seq, _, _)| (*pos, *seq));
     let more = next_cursor < max_seq;
     // Group consecutive changes by job, keeping causal (seq) order within each job.
     let mut order: Vec<String> = Vec::new();

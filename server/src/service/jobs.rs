@@ -267,6 +267,14 @@ pub fn record_checked(
     let policy = env.policy(&who.unit);
     let checked = authz::check_write(doc, before, before_job, who, &policy)
         .map_err(|r| from_refusal(job_id, r))?;
+    if let Some(r) = authz::check_blob_names(&*tx, who, job_id, &job, before_job)? {
+        return Err(from_refusal(job_id, r));
+    }
+    if before_job.is_none()
+        && let Some(r) = authz::check_new_job_rules(&env.rules(), &job)
+    {
+        return Err(from_refusal(job_id, r));
+    }
     let origin = Origin::Device(who);
     Ok(record(tx, env, origin, job_id, doc, before, &checked)?)
 }

@@ -61,6 +61,12 @@ pub struct Env {
     pub metrics: crate::metrics::Metrics,
     /// This process among the nodes (for leases on once-per-cluster work).
     pub node_id: String,
+    /// The customers' public lists, counted at most once a minute per unit.
+    pub public: public::PublicCache,
+    /// Customer files (一户一档) building now: at most `archive_builds` at once.
+    pub archives: tokio::sync::Semaphore,
+    /// The largest customer file's photos, bytes.
+    pub archive_max_bytes: u64,
 }
 
 impl Env {
@@ -94,6 +100,11 @@ impl Env {
             tmp_dir: config.data_dir.join("tmp"),
             metrics: Default::default(),
             node_id: config.node_name(),
+            public: public::PublicCache::new(std::time::Duration::from_secs(
+                config.public_cache_seconds,
+            )),
+            archives: tokio::sync::Semaphore::new(config.archive_builds.max(1) as usize),
+            archive_max_bytes: config.archive_max_mib.saturating_mul(1024 * 1024),
         })
     }
 

@@ -16,8 +16,12 @@ const SECRET: &str = "progress_link_secret";
 /// A customer manager as the public sees them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PublicManager {
-    /// The work number (the user name).
+    /// The work number (工号): the user's number in Fieldline, never the login name, which
+    /// would tell a stranger whom to try passwords on.
     pub work_number: String,
+    /// The login name: for the signed-in office's assignment form only, never on a public page.
+    #[serde(skip)]
+    pub username: String,
     pub name: String,
     pub handled: i64,
     pub open: i64,
@@ -37,8 +41,57 @@ pub struct Progress {
     pub next: Option<(field_core::sla::Stage, chrono::NaiveDate)>,
     /// Steps done so far: event and China-time day, in order.
     pub steps: Vec<(MilestoneEvent, chrono::NaiveDate)>,
-    /// The customer manager to contact: name and work number.
+    /// The customer manager to contact: name and work number (never the login name).
     pub contact: Option<(String, String)>,
+}
+
+/// A user's public work number (工号), from their number in Fieldline.
+pub fn work_number(user_id: i64) -> String {
+    format!("{user_id:06}")
+}
+
+/// Most units a node keeps lists of (a flood of made-up unit names cannot grow it further).
+const CACHE_UNITS_MAX: usize = 1_000;
+
+/// A unit's list and when it was counted (`None`: the unit has no customer managers).
+type Cached = (std::time::Instant, Option<Vec<PublicManager>>);
+
+/// The public lists of the units, each counted at most once a minute (`public_cache_seconds`)
+/// per node: the anonymous page never runs the aggregate over a unit's jobs per request.
+#[derive(Default)]
+pub struct PublicCache {
+    /// How long a list is reused.
+    pub keep: std::time::Duration,
+    lists: std::sync::Mutex<std::collections::HashMap<String, Cached>>,
+}
+
+impl PublicCache {
+    /// A cache that reuses each list for `keep`.
+    pub fn new(keep: std::time::Duration) -> PublicCache {
+        PublicCache {
+            keep,
+            lists: Default::default(),
+        }
+    }
+
+    fn get(&self, unit: &str) -> Option<Option<Vec<PublicManager>>> {
+        let lists = self.lists.lock().unwrap_or_else(|p| p.into_inner());
+        lists
+            .get(unit)
+            .filter(|(at, _)| at.elapsed() < self.keep)
+            .map(|(_, l)| l.clone())
+    }
+
+    fn put(&self, unit: &str, list: Option<Vec<PublicManager>>) {
+        let mut lists = self.lists.lock().unwrap_or_else(|p| p.into_inner());
+        if lists.len() >= CACHE_UNITS_MAX {
+            lists.retain(|_, (at, _)| at.elapsed() < self.keep);
+            if lists.len() >= CACHE_UNITS_MAX {
+                lists.clear();
+            }
+        }
+        lists.insert(unit.to_string(), (std::time::Instant::now(), list));
+    }
 }
 
 /// Units with a public page.
@@ -46,30 +99,56 @@ pub fn units(env: &Env) -> Result<Vec<String>, ServerError> {
     Ok(env.store.read()?.units()?)
 }
 
-/// The customer managers of `unit` (not found for a unit without any).
+/// The customer managers of `unit` (not found for a unit without any), from the node's cache
+/// when counted recently ([`PublicCache::keep`]).
 pub fn managers(env: &Env, unit: &str) -> Result<Vec<PublicManager>, ServerError> {
+    let unit: String = unit.chars().take(64).collect();
+    let list = match env.public.get(&unit) {
+        Some(list) => list,
+        None => {
+            let list = count_managers(env, &unit)?;
+            env.public.put(&unit, list.clone());
+            list
+        }
+    };
+    list.ok_or(ServerError::NotFound)
+}
+
+/// The customer managers of `unit` counted now (`None`: the unit has none).
+pub fn count_managers(env: &Env, unit: &str) -> Result<Option<Vec<PublicManager>>, ServerError> {
     let tx = env.store.read()?;
-    let stats = tx.manager_stats(unit)?;
-    let people: Vec<PublicManager> = tx
+    let ids: std::collections::HashMap<String, i64> = tx.user_ids(unit)?.into_iter().collect();
+    let people: Vec<(String, String)> = tx
         .users_of(Some(unit))?
         .into_iter()
         .filter(|(_, _, role)| role == "customer_manager")
-        .map(|(username, display, _)| {
-            let s = stats.iter().find(|s| s.username == username);
-            PublicManager {
-                name: display,
-                handled: s.map(|s| s.handled).unwrap_or(0),
-                open: s.map(|s| s.open).unwrap_or(0),
-                satisfaction: s.and_then(|s| s.satisfaction),
-                visits: s.map(|s| s.visits).unwrap_or(0),
-                work_number: username,
-            }
-        })
+        .map(|(username, display, _)| (username, display))
         .collect();
     if people.is_empty() {
-        return Err(ServerError::NotFound);
+        return Ok(None);
     }
-    Ok(people)
+    let stats = tx.manager_stats(unit)?;
+    Ok(Some(
+        people
+            .into_iter()
+            .map(|(username, display)| {
+                let s = stats.iter().find(|s| s.username == username);
+                PublicManager {
+                    name: display,
+                    handled: s.map(|s| s.handled).unwrap_or(0),
+                    open: s.map(|s| s.open).unwrap_or(0),
+                    satisfaction: s.and_then(|s| s.satisfaction),
+                    visits: s.map(|s| s.visits).unwrap_or(0),
+                    work_number: ids
+                        .get(&username)
+                        .copied()
+                        .map(work_number)
+                        .unwrap_or_default(),
+                    username,
+                }
+            })
+            .collect(),
+    ))
 }
 
 fn secret(env: &Env) -> Result<Vec<u8>, ServerError> {
@@ -160,11 +239,17 @@ pub fn progress(env: &Env, token: &str) -> Result<Progress, ServerError> {
         .collect();
     steps.sort_by_key(|(_, d)| *d);
     let contact = match job.assignment.customer_manager.as_deref() {
-        Some(cm) => tx
-            .users_of(Some(&job.unit))?
-            .into_iter()
-            .find(|(u, _, _)| u == cm)
-            .map(|(u, d, _)| (d, u)),
+        Some(cm) => {
+            let id = tx
+                .user_ids(&job.unit)?
+                .into_iter()
+                .find(|(u, _)| u == cm)
+                .map(|(_, id)| work_number(id));
+            tx.users_of(Some(&job.unit))?
+                .into_iter()
+                .find(|(u, _, _)| u == cm)
+                .map(|(_, d, _)| (d, id.unwrap_or_default()))
+        }
         None => None,
     };
     Ok(Progress {

@@ -55,7 +55,7 @@ pub async fn login(
     password: &str,
     client: &str,
 ) -> Result<(String, WebSession), ServerError> {
-    let user = auth::check_credentials(env, username, password, WEB_DEVICE, client).await?;
+    let user = auth::check_credentials(env, username, password, WEB_DEVICE, client, false).await?;
     let token = random_hex();
     let csrf = random_hex();
     let (t, c, client) = (token.clone(), csrf.clone(), client.to_string());

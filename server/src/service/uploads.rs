@@ -297,11 +297,58 @@ pub async fn finish(env: &Arc<Env>, upload: &Upload) -> Result<(), ServerError> 
             ),
         });
     }
+    if let Err(e) = check_content(env, &upload.sha256, &path).await {
+        let _ = tokio::fs::remove_file(&path).await;
+        delete(env, &upload.id).await?;
+        return Err(e);
+    }
     crate::fault::point("upload_before_blob");
     env.blobs.put_file(&upload.sha256, &path).await?;
     crate::fault::point("upload_after_blob");
     record_blob(env, upload).await?;
     env.blobs.delete_parts(&upload.id).await
+}
+
+/// Checks a finished upload's bytes against what its photo records say it is: its leading bytes
+/// must be an image of the type every job naming it declares (a type is read from the bytes,
+/// never taken from a claim).
+async fn check_content(env: &Arc<Env>, sha256: &str, path: &Path) -> Result<(), ServerError> {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::with_capacity(32);
+    tokio::fs::File::open(path)
+        .await
+        .map_err(|e| ServerError::Io(format!("{}: {e}", path.display())))?
+        .take(32)
+        .read_to_end(&mut head)
+        .await
+        .map_err(|e| ServerError::Io(format!("{}: {e}", path.display())))?;
+    let sniffed = field_core::validate::sniff_image(&head);
+    let sha = sha256.to_string();
+    let declared: Vec<String> = env
+        .blocking(move |env| {
+            Ok(env
+                .store
+                .read()?
+                .blob_refs(&sha)?
+                .into_iter()
+                .map(|(_, mime, _)| mime)
+                .collect())
+        })
+        .await?;
+    match declared.iter().find(|m| Some(m.as_str()) != sniffed) {
+        None => Ok(()),
+        Some(claimed) => Err(ServerError::MediaType {
+            code: "content_mismatch",
+            zh: format!(
+                "上传的文件不是工单记录的 {claimed} 图片（实际：{}）",
+                sniffed.unwrap_or("非图片")
+            ),
+            en: format!(
+                "the uploaded file is not the {claimed} image its photo record declares (it is {})",
+                sniffed.unwrap_or("not an image")
+            ),
+        }),
+    }
 }
 
 /// Forgets uploads untouched for `max_age` (their partial files too). Returns how many.

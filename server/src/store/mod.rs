@@ -219,6 +219,15 @@ pub struct DeviceSummary {
     pub active_tokens: i64,
 }
 
+/// A live browser session of a user, as the admin's user page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSummary {
+    /// The session's stored hash (never the cookie itself), in hex: names it for ending it.
+    pub id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
 /// A change to a user (only what is `Some`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserChange {
@@ -601,6 +610,17 @@ pub trait ReadTx {
         cursor: i64,
         limit: u32,
     ) -> Result<Vec<FeedChange>>;
+    /// Like [`ReadTx::feed_changes`], the position and size in bytes of each change only (a page
+    /// is measured before any change is loaded).
+    fn feed_sizes(
+        &self,
+        scope: Scope,
+        device_id: &str,
+        cursor: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, i64)>>;
+    /// The bytes of a job's changes up to position `upto`.
+    fn job_history_bytes(&self, job_id: &str, upto: i64) -> Result<i64>;
     /// Jobs that entered `username`'s scope at a position in `(from, to]`.
     fn entered_jobs(&self, username: &str, from: i64, to: i64) -> Result<Vec<(String, i64)>>;
     /// Jobs that left `username`'s scope at a position in `(from, to]` and are still out of it.
@@ -633,6 +653,8 @@ pub trait ReadTx {
     fn jobs_to_reproject(&self) -> Result<Vec<String>>;
     /// `(username, display name, role)` of a unit's users (every unit's for `None`).
     fn users_of(&self, unit: Option<&str>) -> Result<Vec<(String, String, String)>>;
+    /// The user ids of a unit's active users, by user name (their public work numbers).
+    fn user_ids(&self, unit: &str) -> Result<Vec<(String, i64)>>;
     fn web_session(&self, hash: &[u8]) -> Result<Option<SessionRow>>;
     /// The device and user each automerge actor (hex) writes for, where known:
     /// `(actor, device_id, username, display_name)`.
@@ -666,6 +688,8 @@ pub trait ReadTx {
     fn user_list(&self, unit: Option<&str>) -> Result<Vec<UserSummary>>;
     /// A user's devices, the most recently seen first.
     fn user_devices(&self, user_id: i64, now: i64) -> Result<Vec<DeviceSummary>>;
+    /// The user's browser sessions neither ended nor expired, newest first.
+    fn user_sessions(&self, user_id: i64, now: i64) -> Result<Vec<SessionSummary>>;
 
     // The customer's view.
     /// Per customer manager of a unit: jobs handled, open, satisfaction.
@@ -708,6 +732,11 @@ pub trait WriteTx: ReadTx {
         expires_at: i64,
     ) -> Result<()>;
     fn revoke_device_tokens(&mut self, device_id: &str, at: i64) -> Result<usize>;
+    /// Ends every token and browser session of a user (trust in them ended): `(tokens,
+    /// sessions)` ended.
+    fn end_user_credentials(&mut self, user_id: i64, at: i64) -> Result<(usize, usize)>;
+    /// Ends one browser session of a user; whether there was such a live one.
+    fn end_user_session(&mut self, user_id: i64, hash: &[u8], at: i64) -> Result<bool>;
     /// Applies `change` to a user; `false` when there is no such user.
     fn update_user(&mut self, username: &str, change: &UserChange) -> Result<bool>;
 
@@ -763,6 +792,8 @@ pub trait WriteTx: ReadTx {
     /// Counts one login attempt for `key` in `minute` (minutes since the epoch); returns the
     /// minute's count so far, every node's attempts included.
     fn count_login_attempt(&mut self, key: &str, minute: i64) -> Result<i64>;
+    /// Attempts counted under `key` in `minute` so far (nothing counted).
+    fn login_attempts(&mut self, key: &str, minute: i64) -> Result<i64>;
     /// Forgets attempts of minutes before `minute`.
     fn prune_login_attempts(&mut self, minute: i64) -> Result<usize>;
     /// Installs reference data; one with the same kind, id and version is replaced (and gets a

@@ -9,7 +9,9 @@ use crate::store::{
     NewUser, PoweredJob, ProjectClock, ReadTx, ReferenceRow, Result, ReviewRow, Scope, SessionRow,
     StageClockRow, Stats, TokenRow, UploadRow, UserRow, WriteTx,
 };
-use crate::store::{DeviceSummary, SupervisionQuery, SupervisionRow, UserChange, UserSummary};
+use crate::store::{
+    DeviceSummary, SessionSummary, SupervisionQuery, SupervisionRow, UserChange, UserSummary,
+};
 
 /// Access to the connection of a transaction guard.
 pub(crate) trait Conn {
@@ -362,25 +364,10 @@ impl<T: Conn> ReadTx for T {
         cursor: i64,
         limit: u32,
     ) -> Result<Vec<FeedChange>> {
-        let (sql, key) = match scope {
-            Scope::All => (
-                "SELECT c.seq, c.job_id, c.bytes FROM changes c
-                 WHERE c.seq > ?1 AND c.origin_device != ?2 AND CAST(?3 AS TEXT) = ''
-                 ORDER BY c.seq LIMIT ?4",
-                "",
-            ),
-            Scope::Unit(unit) => (
-                "SELECT c.seq, c.job_id, c.bytes FROM changes c JOIN jobs j ON j.job_id = c.job_id
-                 WHERE c.seq > ?1 AND c.origin_device != ?2 AND j.unit = ?3 ORDER BY c.seq LIMIT ?4",
-                unit,
-            ),
-            Scope::User(user) => (
-                "SELECT c.seq, c.job_id, c.bytes FROM changes c JOIN job_access a ON a.job_id = c.job_id
-                 WHERE c.seq > ?1 AND c.origin_device != ?2 AND a.username = ?3 ORDER BY c.seq LIMIT ?4",
-                user,
-            ),
-        };
-        let rows = self.db().query(sql, args![cursor, device_id, key, limit])?;
+        let (sql, key) = feed_query(scope, "c.bytes");
+        let rows = self
+            .db()
+            .query(&sql, args![cursor, device_id, key, limit])?;
         rows.into_iter()
             .map(|mut r| {
                 Ok(FeedChange {
@@ -393,6 +380,28 @@ impl<T: Conn> ReadTx for T {
                 })
             })
             .collect()
+    }
+
+    fn feed_sizes(
+        &self,
+        scope: Scope,
+        device_id: &str,
+        cursor: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, i64)>> {
+        let (sql, key) = feed_query(scope, "CAST(length(c.bytes) AS BIGINT)");
+        self.db()
+            .all(&sql, args![cursor, device_id, key, limit], |r| {
+                Ok((r.get(0)?, r.get(2)?))
+            })
+    }
+
+    fn job_history_bytes(&self, job_id: &str, upto: i64) -> Result<i64> {
+        self.db().value(
+            "SELECT CAST(COALESCE(SUM(length(bytes)), 0) AS BIGINT) FROM changes
+             WHERE job_id = ?1 AND seq <= ?2",
+            args![job_id, upto],
+        )
     }
 
     fn entered_jobs(&self, username: &str, from: i64, to: i64) -> Result<Vec<(String, i64)>> {
@@ -784,6 +793,23 @@ impl<T: Conn> ReadTx for T {
         )
     }
 
+    fn user_sessions(&self, user_id: i64, now: i64) -> Result<Vec<SessionSummary>> {
+        self.db().all(
+            "SELECT hash, created_at, expires_at FROM web_sessions
+             WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2
+             ORDER BY created_at DESC",
+            args![user_id, now],
+            |r| {
+                let hash: Vec<u8> = r.get(0)?;
+                Ok(SessionSummary {
+                    id: hex::encode(hash),
+                    created_at: r.get(1)?,
+                    expires_at: r.get(2)?,
+                })
+            },
+        )
+    }
+
     fn units(&self) -> Result<Vec<String>> {
         self.db().column(
             "SELECT DISTINCT unit FROM users WHERE disabled = 0 ORDER BY unit",
@@ -902,6 +928,14 @@ impl<T: Conn> ReadTx for T {
              ORDER BY role, username",
             args![unit],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+    }
+
+    fn user_ids(&self, unit: &str) -> Result<Vec<(String, i64)>> {
+        self.db().all(
+            "SELECT username, id FROM users WHERE unit = ?1 AND disabled = 0",
+            args![unit],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
     }
 
@@ -1050,6 +1084,26 @@ impl<T: Conn + Finish> WriteTx for T {
             "UPDATE tokens SET revoked_at = ?2 WHERE device_id = ?1 AND revoked_at IS NULL",
             args![device_id, at],
         )? as usize)
+    }
+
+    fn end_user_credentials(&mut self, user_id: i64, at: i64) -> Result<(usize, usize)> {
+        let tokens = self.db().execute(
+            "UPDATE tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+            args![user_id, at],
+        )? as usize;
+        let sessions = self.db().execute(
+            "UPDATE web_sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+            args![user_id, at],
+        )? as usize;
+        Ok((tokens, sessions))
+    }
+
+    fn end_user_session(&mut self, user_id: i64, hash: &[u8], at: i64) -> Result<bool> {
+        Ok(self.db().execute(
+            "UPDATE web_sessions SET revoked_at = ?3
+             WHERE user_id = ?1 AND hash = ?2 AND revoked_at IS NULL",
+            args![user_id, hash, at],
+        )? > 0)
     }
 
     fn update_user(&mut self, username: &str, c: &UserChange) -> Result<bool> {
@@ -1433,6 +1487,17 @@ impl<T: Conn + Finish> WriteTx for T {
         )
     }
 
+    fn login_attempts(&mut self, key: &str, minute: i64) -> Result<i64> {
+        Ok(self
+            .db()
+            .opt(
+                "SELECT count FROM login_attempts WHERE key = ?1 AND minute = ?2",
+                args![key, minute],
+                |r| r.get(0),
+            )?
+            .unwrap_or(0))
+    }
+
     fn prune_login_attempts(&mut self, minute: i64) -> Result<usize> {
         Ok(self.db().execute(
             "DELETE FROM login_attempts WHERE minute < ?1",
@@ -1462,4 +1527,29 @@ impl<T: Conn + Finish> WriteTx for T {
             ],
         )
     }
+}
+
+/// The feed's query for `scope` selecting `seq`, `job_id` and `what` (the bytes, or their
+/// length), with its scope key: changes after `?1`, not pushed by device `?2`, at most `?4`.
+fn feed_query(scope: Scope, what: &str) -> (String, String) {
+    let (from_where, key) = match scope {
+        Scope::All => (
+            "FROM changes c WHERE c.seq > ?1 AND c.origin_device != ?2 AND CAST(?3 AS TEXT) = ''",
+            String::new(),
+        ),
+        Scope::Unit(unit) => (
+            "FROM changes c JOIN jobs j ON j.job_id = c.job_id
+             WHERE c.seq > ?1 AND c.origin_device != ?2 AND j.unit = ?3",
+            unit.to_string(),
+        ),
+        Scope::User(user) => (
+            "FROM changes c JOIN job_access a ON a.job_id = c.job_id
+             WHERE c.seq > ?1 AND c.origin_device != ?2 AND a.username = ?3",
+            user.to_string(),
+        ),
+    };
+    (
+        format!("SELECT c.seq, c.job_id, {what} {from_where} ORDER BY c.seq LIMIT ?4"),
+        key,
+    )
 }

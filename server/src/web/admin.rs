@@ -81,7 +81,7 @@ fn password_page(web: &Web, username: &str, password: &str) -> Response {
         h1 { (lang.t("密码", "Password")) " · " (username) }
         section.card #new-password {
             p { (lang.t("请将此密码当面交给用户；本页关闭后不再显示：", "Hand this password to the user in person; it is not shown again:")) }
-            p { code style="font-size:1.4em" { (password) } }
+            p { code.secret { (password) } }
             p { a href={ "/admin/users/" (urlencode(username)) } { (lang.t("返回用户", "Back to the user")) } }
         }
     };
@@ -205,6 +205,36 @@ pub async fn user(
                 }
             }
         }
+        section.card #sessions {
+            h2 { (lang.t("浏览器会话", "Browser sessions")) }
+            p.muted { (lang.t("重置密码、停用或更改角色、单位会结束此用户的全部会话和令牌。",
+                "Resetting the password, disabling, or changing the role or unit ends every session and token of this user.")) }
+            @if d.sessions.is_empty() { p.muted { (lang.t("没有有效的会话。", "No live sessions.")) } }
+            @else {
+                table.list {
+                    thead { tr {
+                        th { (lang.t("会话", "Session")) } th { (lang.t("登录时间", "Signed in")) }
+                        th { (lang.t("到期", "Expires")) } th {}
+                    } }
+                    tbody {
+                        @for s in &d.sessions {
+                            tr {
+                                td data-label=(lang.t("会话", "Session")) { code { (s.id.get(..12).unwrap_or(&s.id)) "…" } }
+                                td data-label=(lang.t("登录时间", "Signed in")) { (i18n::millis(s.created_at)) }
+                                td data-label=(lang.t("到期", "Expires")) { (i18n::millis(s.expires_at)) }
+                                td {
+                                    form method="post" action={ (base) "/end-session" } {
+                                        input type="hidden" name="csrf" value=(csrf);
+                                        input type="hidden" name="session" value=(s.id);
+                                        button.danger type="submit" { (lang.t("结束会话", "End the session")) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         p { a href="/admin" { (lang.t("« 全部用户", "« All users")) } }
     };
     Ok(layout::page(&web, &base, lang.t("用户", "User"), body).into_response())
@@ -266,7 +296,8 @@ pub async fn units(State(env): State<Arc<Env>>, web: Web) -> Result<Response, Sh
     Ok(layout::page(&web, "/admin/units", lang.t("单位", "Units"), body).into_response())
 }
 
-/// `POST /admin/users/{username}/{action}`: disable, enable, leader, not-leader, password, role.
+/// `POST /admin/users/{username}/{action}`: disable, enable, leader, not-leader, password, role,
+/// end-session.
 pub async fn act(
     State(env): State<Arc<Env>>,
     web: Web,
@@ -301,6 +332,12 @@ pub async fn act(
         "role" => {
             let (r, unit) = (f.get("role").to_string(), f.get("unit").to_string());
             env.blocking(move |env| admin::set_role_unit(env, &who, &u, &r, &unit))
+                .await
+                .page(web.lang)?;
+        }
+        "end-session" => {
+            let session = f.get("session").to_string();
+            env.blocking(move |env| admin::end_session(env, &who, &u, &session))
                 .await
                 .page(web.lang)?;
         }

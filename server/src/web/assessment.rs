@@ -30,7 +30,7 @@ fn bars(title: &str, items: &[(String, f64, String)], max: f64, color: &str) -> 
     let (label_w, bar_w) = (170.0, 360.0);
     let height = 10.0 + row * items.len() as f64;
     let mut svg = format!(
-        r#"<svg class="chart" role="img" aria-label="{t}" viewBox="0 0 {w} {height}" width="100%" style="max-width:{w}px" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
+        r#"<svg class="chart" role="img" aria-label="{t}" viewBox="0 0 {w} {height}" width="{w}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
         t = escape(title),
         w = label_w + bar_w + 90.0,
     );

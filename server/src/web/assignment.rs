@@ -50,7 +50,7 @@ pub fn card(web: &Web, v: &JobView, c: Option<&Candidates>) -> Markup {
                     select name="customer_manager" {
                         option value="" { (lang.t("（不变）", "(unchanged)")) }
                         @for m in &c.customer_managers {
-                            option value=(m.work_number) selected[a.customer_manager.as_deref() == Some(m.work_number.as_str())] {
+                            option value=(m.username) selected[a.customer_manager.as_deref() == Some(m.username.as_str())] {
                                 (m.name) "（" (m.work_number) "）· " (m.handled) " · " (m.open) " · "
                                 (m.satisfaction.map(|s| format!("{s:.1}")).unwrap_or_else(|| "—".into()))
                             }

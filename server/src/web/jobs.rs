@@ -386,7 +386,7 @@ fn checklist(lang: Lang, v: &JobView) -> Markup {
                                 @for (pid, thumb) in photos {
                                     a href={ "/jobs/" (v.job.id) "/photos/" (pid) } {
                                         @if let Some(t) = thumb {
-                                            img src={ "/api/v1/blobs/" (t) } alt=(lang.t("证明照片", "proof photo")) loading="lazy" width="64" height="48" style="object-fit:cover;margin:2px";
+                                            img src={ "/api/v1/blobs/" (t) } alt=(lang.t("证明照片", "proof photo")) loading="lazy" width="64" height="48" class="proof-thumb";
                                         } @else { (pid) }
                                     }
                                 }
@@ -495,7 +495,7 @@ fn review_form(web: &Web, v: &JobView) -> Markup {
                     }
                     fieldset {
                         legend { (lang.t("整改事项（退回时逐条填写）", "Findings (one per field when returning)")) }
-                        div #findings style="display:grid;gap:.4rem" {
+                        div #findings .findings {
                             input type="text" name="finding" maxlength="500" aria-label=(lang.t("整改事项", "finding"));
                             input type="text" name="finding" maxlength="500" aria-label=(lang.t("整改事项", "finding"));
                         }
@@ -587,8 +587,8 @@ pub async fn detail(
             (milestones(lang, &v))
             section.card #progress-link {
                 h2 { (lang.t("客户查询办电进度", "The customer's progress page")) }
-                div style="display:flex;gap:1rem;align-items:center;flex-wrap:wrap" {
-                    div style="width:160px" { (super::public::qr_svg(&progress_url)) }
+                div.progress-link {
+                    div.qr { (super::public::qr_svg(&progress_url)) }
                     p.small {
                         (lang.t("请客户扫码或打开此链接查看进度（不含个人信息）：", "The customer scans this or opens the link (no personal details shown):"))
                         br; a href=(progress_url) { code { (progress_url) } }
@@ -598,7 +598,7 @@ pub async fn detail(
             section.card #notes {
                 h2 { (lang.t("备注", "Notes")) }
                 @if v.job.notes.is_empty() { p.muted { (lang.t("（无）", "(none)")) } }
-                @else { p style="white-space:pre-wrap" { (v.job.notes) } }
+                @else { p.pre { (v.job.notes) } }
             }
         };
     let title = format!("{} {}", v.job.job_no, lang.t("工单详情", "job"));

@@ -35,7 +35,7 @@ fn head(lang: Lang, title: &str) -> Markup {
         head {
             meta charset="utf-8";
             meta name="viewport" content="width=device-width, initial-scale=1";
-            meta name="referrer" content="same-origin";
+            meta name="referrer" content="no-referrer";
             title { (title) " · " (lang.t("Fieldline 业扩现场", "Fieldline")) }
             link rel="stylesheet" href="/static/app.css";
             script src="/static/app.js" defer {}
@@ -100,7 +100,7 @@ pub fn page(web: &Web, here: &str, title: &str, body: Markup) -> Markup {
                         (who.display_name) " · " (i18n::role(lang, who.role.as_str()))
                     }
                     (toggle(lang, here))
-                    form method="post" action="/logout" style="display:inline" {
+                    form.logout method="post" action="/logout" {
                         input type="hidden" name="csrf" value=(web.session.csrf);
                         button.link type="submit" { (lang.t("退出", "Log out")) }
                     }

@@ -253,9 +253,13 @@ pub fn query(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-/// Whether `next` is a safe place to send a browser after login: a path on this server.
+/// Whether `next` is a safe place to send a browser after login or a language switch: a
+/// relative path on this server made of printable ASCII only. Browsers drop tabs and newlines
+/// from a `Location` and read a backslash as a slash, so `/\t/evil.example` or `/\\evil` would
+/// leave the site: no control character, whitespace, backslash or non-ASCII byte, and not `//`.
 pub fn local_path(next: &str) -> Option<&str> {
-    (next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && next.len() < 2048)
+    let printable = next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    (printable && next.starts_with('/') && !next.starts_with("//") && next.len() < 2048)
         .then_some(next)
 }
 

@@ -6,11 +6,26 @@ use super::{ShowErr, Shown, lang_of};
 use crate::i18n::Lang;
 use crate::service::Env;
 use crate::service::public::{self, Progress};
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, PreEscaped, html};
+use std::net::SocketAddr;
 use std::sync::Arc;
+
+/// Counts a request to the customers' pages against its address's limit (they need no login,
+/// so every address gets a budget per minute).
+fn limit(env: &Env, peer: SocketAddr, headers: &HeaderMap) -> Result<(), Shown> {
+    let client = crate::service::auth::client_address(
+        peer.ip(),
+        env.auth.client_ip_header.as_deref(),
+        headers,
+    );
+    env.auth
+        .public_limiter
+        .check(&client)
+        .map_err(|e| Shown(lang_of(headers), e))
+}
 
 /// This server's address as the browser reached it (for links printed as QR codes).
 pub fn origin(env: &Env, headers: &HeaderMap) -> String {
@@ -46,7 +61,12 @@ pub fn qr_svg(text: &str) -> Markup {
 }
 
 /// `GET /public`: the units.
-pub async fn units(State(env): State<Arc<Env>>, headers: HeaderMap) -> Result<Response, Shown> {
+pub async fn units(
+    State(env): State<Arc<Env>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, Shown> {
+    limit(&env, peer, &headers)?;
     let lang = lang_of(&headers);
     let units = env.blocking(public::units).await.page(lang)?;
     let body = html! {
@@ -68,9 +88,11 @@ pub async fn units(State(env): State<Arc<Env>>, headers: HeaderMap) -> Result<Re
 /// `GET /public/{unit}`: the unit's customer managers.
 pub async fn managers(
     State(env): State<Arc<Env>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(unit): Path<String>,
 ) -> Result<Response, Shown> {
+    limit(&env, peer, &headers)?;
     let lang = lang_of(&headers);
     let u = unit.clone();
     let (list, grid) = env
@@ -191,9 +213,11 @@ fn progress_body(lang: Lang, p: &Progress) -> Markup {
 /// `GET /p/{token}`: a job's progress.
 pub async fn progress(
     State(env): State<Arc<Env>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Result<Response, Shown> {
+    limit(&env, peer, &headers)?;
     let lang = lang_of(&headers);
     let here = format!("/p/{}", super::urlencode(&token));
     let p = env

@@ -118,7 +118,7 @@ pub async fn page(State(env): State<Arc<Env>>, web: Web) -> Result<Response, Sho
                 }
                 label {
                     (lang.t("JSON（格式见 field-core/data/ 下的示例）", "JSON (formats as in field-core/data/)"))
-                    textarea name="body" required rows="12" maxlength=(BODY_MAX) style="font-family:monospace" {}
+                    textarea name="body" required rows="12" maxlength=(BODY_MAX) class="mono" {}
                 }
                 div.actions { button type="submit" { (lang.t("检查并安装", "Check and install")) } }
             }

@@ -24,6 +24,7 @@ use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_schema.sql"),
     include_str!("migrations/0002_upload_locks.sql"),
+    include_str!("migrations/0003_actor_identity.sql"),
 ];
 
 /// Advisory lock keys (any 64-bit number no other application on the database uses).

@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0013_reference_data.sql"),
     include_str!("migrations/0014_login_attempts.sql"),
     include_str!("migrations/0015_upload_locks.sql"),
+    include_str!("migrations/0016_actor_identity.sql"),
 ];
 
 /// The database file inside the data directory.
@@ -513,6 +514,55 @@ mod tests {
         assert_eq!(r.job_bytes("j3").unwrap().unwrap(), b"snap2");
         let counts = r.count_jobs(&JobListQuery::default()).unwrap();
         assert_eq!(counts.total, 3);
+    }
+
+    #[test]
+    fn a_version_15_database_keeps_each_actor_for_its_first_device() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(FILE)).unwrap();
+            for sql in &MIGRATIONS[..15] {
+                conn.execute_batch(sql).unwrap();
+            }
+            // An older server let a second device take a registered actor (in capitals), and a
+            // third take the server's own.
+            conn.execute_batch(
+                "INSERT INTO users (id, username, password_hash, role, unit, display_name, created_at)
+                    VALUES (1, 'cm', 'h', 'customer_manager', 'u', 'cm', 0);
+                 INSERT INTO devices (device_id, user_id, first_seen, last_seen, actor)
+                    VALUES ('honest', 1, 10, 10, 'abcd'), ('thief', 1, 20, 20, 'ABCD'),
+                           ('server', 1, 30, 30, '6669656c646c696e652d736572766572'),
+                           ('other', 1, 40, 40, 'ef01');
+                 INSERT INTO tokens (hash, user_id, device_id, created_at, expires_at)
+                    VALUES (x'01', 1, 'honest', 0, 9999999999999), (x'02', 1, 'thief', 0, 9999999999999),
+                           (x'03', 1, 'server', 0, 9999999999999);
+                 PRAGMA user_version = 15;",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let r = store.read().unwrap();
+        let actor = |d: &str| r.device(d).unwrap().unwrap().actor;
+        assert_eq!(actor("honest").as_deref(), Some("abcd"));
+        assert_eq!(actor("thief"), None, "the later registration loses it");
+        assert_eq!(actor("server"), None, "nobody keeps the server's actor");
+        assert_eq!(actor("other").as_deref(), Some("ef01"));
+        let live = |h: u8| !r.token(&[h]).unwrap().unwrap().revoked;
+        assert!(live(1) && !live(2) && !live(3), "their tokens ended");
+        drop(r);
+        // The index keeps it so.
+        let mut tx = store.write().unwrap();
+        let taken = tx.upsert_device(&crate::store::DeviceRow {
+            device_id: "again".into(),
+            user_id: 1,
+            last_seen: 50,
+            public_key: None,
+            actor: Some("abcd".into()),
+        });
+        assert!(
+            taken.is_err(),
+            "a second device cannot register a taken actor"
+        );
     }
 
     #[test]
