@@ -953,6 +953,10 @@ async fn a_feed_page_holds_no_more_than_its_budget() {
         // The page stops at the first position that reaches the budget: never more than the
         // budget and one position (at most one job's whole history).
         let bytes: usize = page.pull.iter().map(|p| p.changes.len()).sum();
+        assert_eq!(
+            page.loaded, bytes,
+            "page {pages}: nothing loaded beyond the page"
+        );
         assert!(
             bytes <= budget as usize + largest_history,
             "page {pages}: {bytes} bytes over {} jobs",

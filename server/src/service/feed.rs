@@ -25,6 +25,9 @@ pub struct Page {
     pub more: bool,
     /// Jobs that left the caller's scope within the page.
     pub gone: Vec<String>,
+    /// Bytes of changes read from the store for this page (the page is measured first, so this
+    /// is what it holds, never what others wrote beyond it).
+    pub loaded: usize,
 }
 
 /// One page of the feed for `who` after `cursor`: changes of jobs in scope, and the earlier
@@ -158,6 +161,7 @@ pub fn page(
         }
     }
     items.sort_by_key(|(pos, seq, _, _)| (*pos, *seq));
+    let loaded = items.iter().map(|i| i.3.len()).sum();
     let more = next_cursor < max_seq;
     // Group consecutive changes by job, keeping causal (seq) order within each job.
     let mut order: Vec<String> = Vec::new();
@@ -180,5 +184,6 @@ pub fn page(
         cursor: next_cursor.max(0) as u64,
         more,
         gone,
+        loaded,
     })
 }
