@@ -1,7 +1,7 @@
 //! The `fieldline` command line.
 
 use crate::service::{Env, audit, auth};
-use crate::store::AuditQuery;
+use crate::store::{AuditQuery, Schema};
 use crate::{Config, ServerError};
 use clap::{Parser, Subcommand};
 use field_core::Role;
@@ -32,6 +32,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create a new installation: the data directory (private to this user), the database and
+    /// the signing key. An existing one is upgraded and otherwise left as it is. Every command
+    /// but `init`, `serve` and `demo` needs an existing database.
+    Init,
     /// Serve the API.
     Serve {
         /// Address to listen on, e.g. 127.0.0.1:8080 (port 0: any free port).
@@ -62,19 +66,29 @@ pub enum Command {
     },
     /// The audit trail (审计记录): who changed what, when, from which device; logins, refusals,
     /// exports and downloads.
+    /// Newest first; a notice on stderr says how many more match.
     Audit {
         /// Only this job.
         #[arg(long)]
         job: Option<String>,
-        /// Only this user.
+        /// Only what this user did.
         #[arg(long)]
         user: Option<String>,
+        /// Only what was done to this user (added, reset, disabled, changed, sessions ended).
+        #[arg(long)]
+        subject: Option<String>,
         /// Only entries at or after this time (RFC 3339, or a date YYYY-MM-DD in China time).
         #[arg(long)]
         since: Option<String>,
-        /// At most this many entries (default 1000).
-        #[arg(long, default_value_t = 1000)]
+        /// Only entries before this time (RFC 3339, or a date YYYY-MM-DD: before that day).
+        #[arg(long)]
+        until: Option<String>,
+        /// At most this many entries (1 or more).
+        #[arg(long, default_value_t = 100)]
         limit: u32,
+        /// Oldest first.
+        #[arg(long)]
+        oldest_first: bool,
         /// Print JSON (one array).
         #[arg(long)]
         json: bool,
@@ -176,8 +190,14 @@ pub enum UserCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum DeviceCommand {
-    /// Revoke every login token of a device (a lost phone).
+    /// Revoke a device (a lost phone): its tokens end and its password no longer logs it in
+    /// until `device restore`.
     Revoke {
+        #[arg(long)]
+        device_id: String,
+    },
+    /// Let a revoked device log in again (its user signs in anew).
+    Restore {
         #[arg(long)]
         device_id: String,
     },
@@ -196,6 +216,8 @@ fn config(cli: &Cli) -> Result<Config, ServerError> {
 
 /// Runs the command line; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
+    // Everything the server creates (database, keys, photos, demo passwords) is private.
+    crate::files::private_by_default();
     match run_inner(cli).await {
         Ok(()) => 0,
         Err(e) => {
@@ -205,23 +227,49 @@ pub async fn run(cli: Cli) -> i32 {
     }
 }
 
-/// Opens the data directory's store and services (without creating a signing key).
-fn open(cfg: &Config) -> Result<Arc<Env>, ServerError> {
-    let store = crate::store::open(cfg)?;
+/// Opens an existing installation's store and services (without creating a signing key):
+/// `Schema::AsIs` for commands that only read, `Schema::Upgrade` for those that write.
+fn open(cfg: &Config, schema: Schema) -> Result<Arc<Env>, ServerError> {
+    let store = crate::store::open_as(cfg, schema)?;
     let key = crate::signing::load(cfg)?;
     Ok(Arc::new(Env::new(cfg, store, key)?))
 }
 
 async fn run_inner(cli: Cli) -> Result<(), ServerError> {
+    if !matches!(cli.command, Command::Serve { .. } | Command::Demo { .. }) {
+        // A command whose output is piped into `head` ends quietly when the reader goes away,
+        // as other Unix tools do (the server itself keeps ignoring SIGPIPE).
+        #[cfg(unix)]
+        // SAFETY: restoring the default disposition of one signal has no other effect.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let mut cfg = config(&cli)?;
     match cli.command {
+        Command::Init => {
+            let env = crate::open(&cfg)?;
+            let key = env
+                .signing_key
+                .as_ref()
+                .map(|k| k.public_hex())
+                .unwrap_or_default();
+            println!(
+                "Fieldline 安装就绪 / installation ready: data {} · database {} · signing key {}",
+                cfg.data_dir.display(),
+                env.store.backend(),
+                key
+            );
+            Ok(())
+        }
         Command::Serve { listen } => {
             if let Some(l) = listen {
                 cfg.listen = l;
             }
+            let stop = shutdown_signal();
             let running = crate::start(&cfg).await?;
             println!("fieldline listening on http://{}", running.addr);
-            shutdown_signal().await;
+            stop.await;
             println!("fieldline shutting down");
             running.stop().await;
             Ok(())
@@ -235,6 +283,7 @@ async fn run_inner(cli: Cli) -> Result<(), ServerError> {
             let users = env
                 .blocking(move |env| crate::service::demo::seed(env, &data_dir))
                 .await?;
+            let stop = shutdown_signal();
             let running = crate::serve(&cfg, env).await?;
             println!(
                 "fieldline demo · 演示数据（单位 {}）",
@@ -249,7 +298,7 @@ async fn run_inner(cli: Cli) -> Result<(), ServerError> {
             }
             println!("data: {}", cfg.data_dir.display());
             println!("fieldline listening on http://{}", running.addr);
-            shutdown_signal().await;
+            stop.await;
             running.stop().await;
             Ok(())
         }
@@ -283,45 +332,86 @@ async fn run_inner(cli: Cli) -> Result<(), ServerError> {
             let password = password.trim_end_matches(['\r', '\n']);
             auth::check_password(password)?;
             let hash = auth::hash_password(password)?;
-            let env = open(&cfg)?;
+            let env = open(&cfg, Schema::Upgrade)?;
             let mut tx = env.store.write()?;
-            auth::add_user(&mut *tx, &username, &hash, role, &unit, &display_name)?;
+            auth::add_user(
+                &mut *tx,
+                &username,
+                &hash,
+                role,
+                &unit,
+                &display_name,
+                &operator(),
+            )?;
             tx.commit()?;
             println!("added user {username} ({})", role.as_str());
             Ok(())
         }
         Command::Contract { command } => contract_command(&cfg, command).await,
-        Command::Device {
-            command: DeviceCommand::Revoke { device_id },
-        } => {
-            let env = open(&cfg)?;
+        Command::Device { command } => {
+            let env = open(&cfg, Schema::Upgrade)?;
             let mut tx = env.store.write()?;
-            let n = auth::revoke_device(&mut *tx, &device_id, Some("cli"))?;
-            tx.commit()?;
-            println!("revoked {n} token(s) of device {device_id}");
+            match command {
+                DeviceCommand::Revoke { device_id } => {
+                    let n = auth::revoke_device(&mut *tx, &device_id, Some(&operator()))?;
+                    tx.commit()?;
+                    println!(
+                        "已吊销设备 {device_id}（结束 {n} 个令牌）/ revoked device {device_id} ({n} token(s) ended); it cannot log in until `fieldline device restore`"
+                    );
+                }
+                DeviceCommand::Restore { device_id } => {
+                    auth::restore_device(&mut *tx, &device_id, Some(&operator()))?;
+                    tx.commit()?;
+                    println!("设备 {device_id} 可重新登录 / device {device_id} may log in again");
+                }
+            }
             Ok(())
         }
         Command::Audit {
             job,
             user,
+            subject,
             since,
+            until,
             limit,
+            oldest_first,
             json,
         } => {
+            if limit == 0 {
+                return Err(ServerError::bad(
+                    "bad_limit",
+                    "--limit 至少为 1",
+                    "--limit must be 1 or more",
+                ));
+            }
             let since = since.as_deref().map(parse_since).transpose()?;
-            let env = open(&cfg)?;
-            let entries = audit::query(
-                &env,
-                &AuditQuery {
-                    job_id: job,
-                    username: user,
-                    since,
-                    after_id: None,
-                    before_id: None,
-                    limit: limit.max(1),
-                },
-            )?;
+            let until = until.as_deref().map(parse_since).transpose()?;
+            let env = open(&cfg, Schema::AsIs)?;
+            let q = AuditQuery {
+                job_id: job,
+                username: user,
+                subject,
+                since,
+                until,
+                after_id: None,
+                before_id: (!oldest_first).then_some(i64::MAX),
+                limit,
+            };
+            let entries = audit::query(&env, &q)?;
+            let total = env.store.read()?.audit_count(&q)?;
             print_audit(&entries, json);
+            let more = total - entries.len() as i64;
+            if more > 0 {
+                eprintln!(
+                    "另有 {more} 条{}记录未显示：调大 --limit，或用 --since/--until 缩小范围 / {more} more {} entries: raise --limit or narrow with --since/--until",
+                    if oldest_first {
+                        "更新的"
+                    } else {
+                        "更早的"
+                    },
+                    if oldest_first { "newer" } else { "older" }
+                );
+            }
             Ok(())
         }
         Command::Policy { command } => policy_command(&cfg, command),
@@ -370,6 +460,15 @@ fn db_copy(cfg: &Config, from: &str, to: &str) -> Result<(), ServerError> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Who acts through the command line, as the audit trail records it: `cli:` and the operating
+/// system's user.
+fn operator() -> String {
+    let os_user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{os_user}")
 }
 
 /// RFC 3339, or a China date (its midnight).
@@ -431,8 +530,8 @@ fn policy_command(cfg: &Config, command: PolicyCommand) -> Result<(), ServerErro
         PolicyCommand::Add { file } => {
             let body = std::fs::read_to_string(&file)
                 .map_err(|e| ServerError::Io(format!("{}: {e}", file.display())))?;
-            let env = open(cfg)?;
-            let r = crate::service::reference::install(&env, "cli", "write_policy", &body)?;
+            let env = open(cfg, Schema::Upgrade)?;
+            let r = crate::service::reference::install(&env, &operator(), "write_policy", &body)?;
             println!(
                 "installed write policy {} v{} ({}, from {}); a running server applies it when \
                  restarted (the administration pages apply at once); phones get it at their next sync",
@@ -444,7 +543,7 @@ fn policy_command(cfg: &Config, command: PolicyCommand) -> Result<(), ServerErro
             Ok(())
         }
         PolicyCommand::List { json } => {
-            let env = open(cfg)?;
+            let env = open(cfg, Schema::AsIs)?;
             let book = env.policies.read().unwrap_or_else(|p| p.into_inner());
             if json {
                 println!(
@@ -465,7 +564,7 @@ fn policy_command(cfg: &Config, command: PolicyCommand) -> Result<(), ServerErro
             Ok(())
         }
         PolicyCommand::Show { unit } => {
-            let env = open(cfg)?;
+            let env = open(cfg, Schema::AsIs)?;
             let p = env.policy(&unit);
             println!("{}", serde_json::to_string_pretty(&p).unwrap_or_default());
             Ok(())
@@ -520,7 +619,7 @@ async fn contract_command(cfg: &Config, command: ContractCommand) -> Result<(), 
             json,
             ..
         } => {
-            let env = open(cfg)?;
+            let env = open(cfg, Schema::Upgrade)?;
             let key = own_key.ok_or_else(|| {
                 ServerError::bad(
                     "no_server_key",
@@ -535,7 +634,7 @@ async fn contract_command(cfg: &Config, command: ContractCommand) -> Result<(), 
                     &env,
                     crate::store::AuditEntry {
                         kind: "contract_verified".into(),
-                        username: Some("cli".into()),
+                        username: Some(operator()),
                         job_id: Some(job.clone()),
                         detail: serde_json::json!({
                             "contract": v.contract_id, "valid": v.is_valid(),
@@ -561,7 +660,7 @@ async fn contract_command(cfg: &Config, command: ContractCommand) -> Result<(), 
             "give --job or --archive",
         )),
         ContractCommand::Export { job, contract, out } => {
-            let env = open(cfg)?;
+            let env = open(cfg, Schema::Upgrade)?;
             let job = crate::service::contracts::load_job(&env, &job).await?;
             let ids: Vec<String> = match contract {
                 Some(c) => vec![c],
@@ -582,7 +681,7 @@ async fn contract_command(cfg: &Config, command: ContractCommand) -> Result<(), 
                     &env,
                     crate::store::AuditEntry {
                         kind: "contract_exported".into(),
-                        username: Some("cli".into()),
+                        username: Some(operator()),
                         job_id: Some(job.id.clone()),
                         detail: serde_json::json!({
                             "contract": id, "out": dir.display().to_string(), "files": files.len(),
@@ -609,25 +708,33 @@ async fn contract_command(cfg: &Config, command: ContractCommand) -> Result<(), 
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Waits for SIGTERM or Ctrl-C. The handlers are installed when this is called (not when the
+/// future is first awaited), so a stop that arrives right after the "listening" line is clean.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async move {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
                 }
             };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
+            tokio::select! {
+                _ = wait(term) => {},
+                _ = wait(int) => {},
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

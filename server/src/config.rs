@@ -135,12 +135,151 @@ impl Config {
                     f.display()
                 )));
             }
+            check_known(&Figment::from(Toml::file(&f)), &format!("{}", f.display()))?;
             fig = fig.merge(Toml::file(f));
         }
+        check_environment()?;
         fig = fig.merge(Env::prefixed("FIELDLINE_").ignore(&["config"]).split("__"));
         fig.extract()
             .map_err(|e| ServerError::Io(format!("invalid configuration: {e}")))
     }
+}
+
+/// `FIELDLINE_*` variables that are not settings: read by the server for other things (logs,
+/// fonts, the test crash points) or by the project's scripts and tests.
+pub const OTHER_VARIABLES: &[&str] = &[
+    "CONFIG",
+    "LOG",
+    "LOG_FORMAT",
+    "PDF_FONT_DIR",
+    "CRASH_AT",
+    "ARTIFACTS",
+    "BIN",
+    "CHROMEDRIVER",
+    "CHROMIUM",
+    "FUZZ_BUDGET_MIN",
+    "FUZZ_SECONDS",
+    "FUZZ_TARGET",
+    "JS_DIR",
+    "KEEP_PDF",
+    "PG_DIR",
+    "PROPTEST_CASES",
+    "REF_DIR",
+    "S3S_FS",
+    "SKIP_CROSSCHECK",
+    "TEST_POSTGRES",
+    "TOOLS",
+];
+
+/// Every setting's name: `listen`, …, and `s3.bucket`, … for the nested table.
+fn known_keys() -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(serde_json::Value::Object(top)) = serde_json::to_value(Config::default()) {
+        for (k, v) in top {
+            match v {
+                serde_json::Value::Object(nested) => {
+                    out.extend(nested.keys().map(|n| format!("{k}.{n}")));
+                }
+                _ => out.push(k),
+            }
+        }
+    }
+    out
+}
+
+/// The known key nearest to `key` (by edit distance), when one is near enough to be a typo.
+fn nearest(key: &str, known: &[String]) -> Option<String> {
+    let distance = |a: &str, b: &str| -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cur = row[j + 1];
+                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    };
+    known
+        .iter()
+        .map(|k| (distance(key, k), k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(2))
+        .min()
+        .map(|(_, k)| k.clone())
+}
+
+fn unknown(key: &str, place: &str, known: &[String]) -> ServerError {
+    let hint = nearest(key, known);
+    ServerError::Setup {
+        zh: format!(
+            "{place} 中有未知设置 {key}{}",
+            hint.as_ref()
+                .map(|h| format!("：是否想写 {h}？"))
+                .unwrap_or_else(|| "（见 docs/deployment.md 的设置表）".into())
+        ),
+        en: format!(
+            "unknown setting {key} in {place}{}",
+            hint.as_ref()
+                .map(|h| format!(": did you mean {h}?"))
+                .unwrap_or_else(|| " (see the settings in docs/deployment.md)".into())
+        ),
+    }
+}
+
+/// Refuses a configuration file naming a key that is not a setting.
+fn check_known(file: &Figment, place: &str) -> Result<(), ServerError> {
+    use figment::Provider;
+    use figment::value::Value;
+    let known = known_keys();
+    let data = file
+        .data()
+        .map_err(|e| ServerError::Io(format!("invalid configuration: {e}")))?;
+    for dict in data.values() {
+        for (key, value) in dict {
+            match value {
+                Value::Dict(_, nested)
+                    if known.iter().any(|k| k.starts_with(&format!("{key}."))) =>
+                {
+                    for n in nested.keys() {
+                        let full = format!("{key}.{n}");
+                        if !known.contains(&full) {
+                            return Err(unknown(&full, place, &known));
+                        }
+                    }
+                }
+                _ if known.contains(key) => {}
+                _ => return Err(unknown(key, place, &known)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a `FIELDLINE_*` environment variable that is neither a setting nor one of
+/// [`OTHER_VARIABLES`].
+fn check_environment() -> Result<(), ServerError> {
+    let known = known_keys();
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        let Some(rest) = name.strip_prefix("FIELDLINE_") else {
+            continue;
+        };
+        if OTHER_VARIABLES.contains(&rest) {
+            continue;
+        }
+        let key = rest.to_ascii_lowercase().replace("__", ".");
+        if !known.contains(&key) {
+            let env_known: Vec<String> = known
+                .iter()
+                .map(|k| format!("FIELDLINE_{}", k.to_ascii_uppercase().replace('.', "__")))
+                .collect();
+            return Err(unknown(name, "the environment", &env_known));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -164,5 +303,34 @@ mod tests {
                 .contains("invalid configuration")
         );
         assert!(Config::load(Some(&dir.path().join("missing.toml"))).is_err());
+    }
+
+    #[test]
+    fn misspelt_settings_are_errors_that_name_the_nearest_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("fieldline.toml");
+        for (text, key, hint) in [
+            ("listn = \"0.0.0.0:9000\"\n", "listn", Some("listen")),
+            (
+                "[s3]\nbuckett = \"photos\"\n",
+                "s3.buckett",
+                Some("s3.bucket"),
+            ),
+            ("colour = \"blue\"\n", "colour", None),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let e = Config::load(Some(&file)).unwrap_err().to_string();
+            assert!(e.contains(&format!("unknown setting {key}")), "{e}");
+            assert!(e.contains(&file.display().to_string()), "{e}");
+            if let Some(h) = hint {
+                assert!(e.contains(&format!("did you mean {h}?")), "{e}");
+            }
+        }
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\n[s3]\nbucket = \"b\"\n").unwrap();
+        assert_eq!(Config::load(Some(&file)).unwrap().s3.bucket, "b");
+        assert_eq!(
+            nearest("FIELDLINE_LISTN", &["FIELDLINE_LISTEN".to_string()]).as_deref(),
+            Some("FIELDLINE_LISTEN")
+        );
     }
 }

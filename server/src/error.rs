@@ -26,6 +26,10 @@ pub enum ServerError {
     Forbidden { zh: String, en: String },
     #[error("not found")]
     NotFound,
+    /// Something named by the caller does not exist, said in words (for operators and admins;
+    /// never for what a stranger could probe).
+    #[error("{en}")]
+    NotFoundNamed { zh: String, en: String },
     #[error("too many requests")]
     TooManyRequests,
     #[error("client too old")]
@@ -68,6 +72,10 @@ pub enum ServerError {
         zh: String,
         en: String,
     },
+    /// The installation is not as it must be (a missing key, a wrong setting): what to do is in
+    /// the message, for the operator.
+    #[error("{zh} / {en}")]
+    Setup { zh: String, en: String },
     #[error("io: {0}")]
     Io(String),
     #[error("internal: {0}")]
@@ -104,7 +112,10 @@ impl ServerError {
     pub fn is_internal(&self) -> bool {
         matches!(
             self,
-            ServerError::Io(_) | ServerError::Internal(_) | ServerError::Store(_)
+            ServerError::Setup { .. }
+                | ServerError::Io(_)
+                | ServerError::Internal(_)
+                | ServerError::Store(_)
         )
     }
 
@@ -125,6 +136,7 @@ impl ServerError {
             ServerError::Forbidden { zh, en } => s("forbidden", zh, en),
             ServerError::ChecksumMismatch { zh, en } => s("checksum_mismatch", zh, en),
             ServerError::NotFound => s("not_found", "找不到", "not found"),
+            ServerError::NotFoundNamed { zh, en } => s("not_found", zh, en),
             ServerError::TooManyRequests => s(
                 "rate_limited",
                 "尝试次数过多，请稍后再试",
@@ -137,7 +149,10 @@ impl ServerError {
                     "this app is too old (protocol {client}, server needs {min}): please update"
                 ),
             ),
-            ServerError::Io(_) | ServerError::Internal(_) | ServerError::Store(_) => s(
+            ServerError::Setup { .. }
+            | ServerError::Io(_)
+            | ServerError::Internal(_)
+            | ServerError::Store(_) => s(
                 "internal",
                 "服务器内部错误，请稍后重试",
                 "internal server error, please retry",

@@ -48,6 +48,12 @@ impl Running {
         let _ = self.task.await;
         self.pruner.abort();
         self.clocks.abort();
+        let env = self.env.clone();
+        match tokio::task::spawn_blocking(move || env.store.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "closing the database cleanly failed"),
+            Err(e) => tracing::warn!(error = %e, "closing the database cleanly failed"),
+        }
     }
 }
 
@@ -159,7 +165,7 @@ pub fn init_logging() {
 pub fn open(config: &Config) -> Result<Arc<Env>, ServerError> {
     files::private_by_default();
     let store = store::open(config)?;
-    let key = signing::from_config(config)?;
+    let key = signing::checked(config, &*store)?;
     let env = Arc::new(Env::new(config, store, Some(key))?);
     service::public::ensure_secret(&env)?;
     // Claims on uploads this node held before it stopped died with their requests.

@@ -8,14 +8,69 @@ use std::path::Path;
 
 pub const KEY_FILE: &str = "server-signing.key";
 
+/// `server_state` key holding the public key of the first receipt the server wrote: from then
+/// on a missing or different signing key stops the start instead of making every signed
+/// contract look altered.
+pub const COUNTERSIGNED_BY: &str = "countersigned_by";
+
+/// The key `config` names, checked against the one that countersigned this database's
+/// contracts (if any did): a missing key is not created anew, a different one is refused, and
+/// the message says which file to restore.
+pub fn checked(
+    config: &crate::config::Config,
+    store: &dyn crate::store::ServerStore,
+) -> Result<KeyPair, ServerError> {
+    let recorded = store.read()?.state(COUNTERSIGNED_BY)?;
+    let own_file =
+        config.signing_key.trim().is_empty() && config.signing_key_file.trim().is_empty();
+    let path = config.data_dir.join(KEY_FILE);
+    if let Some(public) = &recorded
+        && own_file
+        && !path.exists()
+    {
+        return Err(ServerError::Setup {
+            zh: format!(
+                "服务器签名密钥 {} 不存在，但本数据库的合同已由公钥 {public} 回执：请从备份恢复该文件后再启动（如确需更换密钥，见 docs/deployment.md）",
+                path.display()
+            ),
+            en: format!(
+                "the server signing key {} is missing, but this database's contracts were countersigned by public key {public}: restore that file from the backup, then start again (to replace the key on purpose, see docs/deployment.md)",
+                path.display()
+            ),
+        });
+    }
+    let key = from_config(config)?;
+    if let Some(public) = recorded
+        && key.public_hex() != public
+    {
+        let source = if own_file {
+            path.display().to_string()
+        } else if !config.signing_key.trim().is_empty() {
+            "signing_key".to_string()
+        } else {
+            config.signing_key_file.trim().to_string()
+        };
+        return Err(ServerError::Setup {
+            zh: format!(
+                "服务器签名密钥（{source}）的公钥为 {}，不是为本数据库合同回执的 {public}：请恢复原密钥文件",
+                key.public_hex()
+            ),
+            en: format!(
+                "the server signing key ({source}) has public key {}, not {public}, which countersigned this database's contracts: restore the original key file",
+                key.public_hex()
+            ),
+        });
+    }
+    Ok(key)
+}
+
 /// The key `config` names: its hex secret, its shared key file, or `data_dir`'s own key
 /// (created on first start). A shared key that is missing or malformed stops the server with a
 /// clear message: nodes must never sign with different keys by accident.
 pub fn from_config(config: &crate::config::Config) -> Result<KeyPair, ServerError> {
-    let bad = |what: &str, e: String| {
-        ServerError::Internal(format!(
-            "服务器签名密钥无效（{what}）/ the server signing key is invalid ({what}): {e}"
-        ))
+    let bad = |what: &str, e: String| ServerError::Setup {
+        zh: format!("服务器签名密钥无效（{what}）：{e}"),
+        en: format!("the server signing key is invalid ({what}): {e}"),
     };
     let hex_key = config.signing_key.trim();
     if !hex_key.is_empty() {
@@ -46,12 +101,16 @@ pub fn load_or_create(data_dir: &Path) -> Result<KeyPair, ServerError> {
     let path = data_dir.join(KEY_FILE);
     let io = |e: std::io::Error| ServerError::Io(format!("{}: {e}", path.display()));
     match std::fs::read(&path) {
-        Ok(bytes) => KeyPair::from_secret(&bytes)
-            .map_err(|e| ServerError::Internal(format!("{}: {e}", path.display()))),
+        Ok(bytes) => KeyPair::from_secret(&bytes).map_err(|e| ServerError::Setup {
+            zh: format!("服务器签名密钥 {} 无效：{e}", path.display()),
+            en: format!("the server signing key {} is invalid: {e}", path.display()),
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(data_dir).map_err(io)?;
             let key = KeyPair::generate();
-            let tmp = path.with_extension("tmp");
+            // Written under a name of this process's own, then linked into place, which never
+            // replaces a key another process made meanwhile (that one is used instead).
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
             {
                 use std::io::Write;
                 let mut options = std::fs::OpenOptions::new();
@@ -65,7 +124,15 @@ pub fn load_or_create(data_dir: &Path) -> Result<KeyPair, ServerError> {
                 f.write_all(&key.secret_bytes()).map_err(io)?;
                 f.sync_all().map_err(io)?;
             }
-            std::fs::rename(&tmp, &path).map_err(io)?;
+            let linked = std::fs::hard_link(&tmp, &path);
+            let _ = std::fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return load_or_create(data_dir);
+                }
+                Err(e) => return Err(io(e)),
+            }
             tracing::info!(public_key = %key.public_hex(), "created the server signing key");
             Ok(key)
         }

@@ -299,7 +299,8 @@ pub fn add_users(
     let hash = auth::hash_password(PASSWORD).expect("hash");
     let mut tx = store.write().expect("write");
     for (username, role) in users {
-        auth::add_user(&mut *tx, username, &hash, *role, unit, username).expect("user added");
+        auth::add_user(&mut *tx, username, &hash, *role, unit, username, "test")
+            .expect("user added");
     }
     tx.commit().expect("commit");
 }

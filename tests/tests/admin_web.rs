@@ -89,16 +89,26 @@ async fn the_admin_runs_users_and_devices() {
     // A lost phone: revoked, its token refused; the other phone still works.
     b.click("#devices tbody tr:first-child form button").await;
     assert_eq!(
-        b.count("#devices form").await,
+        b.count("#devices form[action$='/restore']").await,
         1,
-        "one device with a live token left"
+        "one device revoked"
     );
     let results = (syncs(&phone).await, syncs(&phone2).await);
     assert!(
         results.0 != results.1,
         "exactly one phone is revoked: {results:?}"
     );
+    // It stays revoked: its password no longer logs it in, until the admin lets it back.
+    let lost = if results.0 { &phone2 } else { &phone };
+    let again = field_core::sync::login(lost, &base, "cm-sun", &second).await;
+    assert!(again.is_err(), "a revoked phone cannot log in again");
     b.shot("user").await;
+    b.click("#devices form[action$='/restore'] button").await;
+    assert_eq!(b.count("#devices form[action$='/restore']").await, 0);
+    field_core::sync::login(lost, &base, "cm-sun", &second)
+        .await
+        .expect("let back, it logs in");
+    assert!(syncs(lost).await);
 
     // The admin cannot lock themselves out.
     b.goto(&format!("{base}/admin/users/admin")).await;

@@ -80,6 +80,7 @@ fn serve(data: &Data, listen: &str) -> (Child, String) {
 async fn killed_mid_sync_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let data = Data::new(dir.path().join("server"));
+    cli(&data, &["init"], "");
     cli(
         &data,
         &[
@@ -226,6 +227,7 @@ async fn killed_again_and_again_at_named_points_nothing_acknowledged_is_lost() {
     const KILLS: usize = 24;
     let dir = tempfile::tempdir().unwrap();
     let data = Data::new(dir.path().join("server"));
+    cli(&data, &["init"], "");
     for (user, role) in [
         ("office1", "office_staff"),
         ("cm-li", "customer_manager"),

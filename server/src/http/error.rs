@@ -13,7 +13,7 @@ pub fn status(e: &ServerError) -> StatusCode {
         ServerError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ServerError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         ServerError::Forbidden { .. } => StatusCode::FORBIDDEN,
-        ServerError::NotFound => StatusCode::NOT_FOUND,
+        ServerError::NotFound | ServerError::NotFoundNamed { .. } => StatusCode::NOT_FOUND,
         ServerError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         ServerError::UpgradeRequired { .. } => StatusCode::UPGRADE_REQUIRED,
         ServerError::Conflict { .. } => StatusCode::CONFLICT,
@@ -25,9 +25,10 @@ pub fn status(e: &ServerError) -> StatusCode {
         ServerError::MediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ServerError::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
         ServerError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-        ServerError::Io(_) | ServerError::Internal(_) | ServerError::Store(_) => {
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
+        ServerError::Setup { .. }
+        | ServerError::Io(_)
+        | ServerError::Internal(_)
+        | ServerError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

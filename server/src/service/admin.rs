@@ -176,7 +176,15 @@ pub fn create(
     };
     let hash = auth::hash_password(&password)?;
     let mut tx = env.store.write()?;
-    auth::add_user(&mut *tx, username.trim(), &hash, role, unit, display_name)?;
+    auth::add_user(
+        &mut *tx,
+        username.trim(),
+        &hash,
+        role,
+        unit,
+        display_name,
+        &who.username,
+    )?;
     audit::append(&mut *tx, by(who, "user_created", username))?;
     tx.commit()?;
     Ok(password)
@@ -350,14 +358,20 @@ pub fn set_role_unit(
     change(env, who, username, &c, "user_changed", Trust::Ended)
 }
 
-/// Revokes every token of a device (a lost phone).
+/// Revokes a device (a lost phone): its tokens end and it cannot log in until let back.
 pub fn revoke_device(env: &Env, who: &Principal, device_id: &str) -> Result<usize, ServerError> {
     guard(who)?;
     let mut tx = env.store.write()?;
-    if tx.device(device_id)?.is_none() {
-        return Err(ServerError::NotFound);
-    }
     let n = auth::revoke_device(&mut *tx, device_id, Some(&who.username))?;
     tx.commit()?;
     Ok(n)
+}
+
+/// Lets a revoked device log in again.
+pub fn restore_device(env: &Env, who: &Principal, device_id: &str) -> Result<(), ServerError> {
+    guard(who)?;
+    let mut tx = env.store.write()?;
+    auth::restore_device(&mut *tx, device_id, Some(&who.username))?;
+    tx.commit()?;
+    Ok(())
 }

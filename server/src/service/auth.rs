@@ -111,8 +111,8 @@ pub fn check_name(field: &'static str, value: &str) -> Result<(), ServerError> {
     Ok(())
 }
 
-/// Adds a user (CLI `fieldline user add`, demo data). Hash the password first
-/// ([`hash_password`]), outside the transaction.
+/// Adds a user (CLI `fieldline user add`, the admin page, demo data), on the record as done by
+/// `by`. Hash the password first ([`hash_password`]), outside the transaction.
 pub fn add_user(
     tx: &mut dyn WriteTx,
     username: &str,
@@ -120,6 +120,7 @@ pub fn add_user(
     role: Role,
     unit: &str,
     display_name: &str,
+    by: &str,
 ) -> Result<i64, ServerError> {
     check_name("username", username)?;
     if unit.trim().is_empty() || display_name.trim().is_empty() {
@@ -149,9 +150,10 @@ pub fn add_user(
         tx,
         AuditEntry {
             kind: "user_added".into(),
-            username: Some(username.to_string()),
-            role: Some(role.as_str().into()),
-            detail: serde_json::json!({ "unit": unit.trim() }),
+            username: Some(by.to_string()),
+            detail: serde_json::json!({
+                "user": username, "role": role.as_str(), "unit": unit.trim(),
+            }),
             ..Default::default()
         },
     )?;
@@ -252,6 +254,23 @@ pub async fn login(env: &Arc<Env>, attempt: LoginAttempt) -> Result<Issued, Serv
         let role =
             Role::parse(&user.role).ok_or_else(|| ServerError::Internal("bad role".into()))?;
         let device = tx.device(&attempt.device_id)?;
+        if tx.device_revoked(&attempt.device_id)?.flatten().is_some() {
+            audit::append(
+                &mut *tx,
+                AuditEntry {
+                    kind: "login_refused".into(),
+                    username: Some(user.username.clone()),
+                    device_id: Some(attempt.device_id.clone()),
+                    detail: serde_json::json!({ "client": attempt.client, "why": "device_revoked" }),
+                    ..Default::default()
+                },
+            )?;
+            tx.commit()?;
+            return Err(ServerError::forbidden(
+                "该设备已被管理员吊销（如手机丢失），请联系管理员恢复后再登录",
+                "this device was revoked by an admin (a lost phone): ask an admin to let it back, then log in",
+            ));
+        }
         if let Some(d) = &device {
             if d.user_id != user.id {
                 return Err(ServerError::forbidden(
@@ -471,13 +490,19 @@ pub fn authenticate(tx: &dyn ReadTx, token: &str) -> Result<Principal, ServerErr
     })
 }
 
-/// Revokes every token of a device (a lost phone). Returns how many were revoked.
+/// Revokes a device (a lost phone): every token it holds ends and its password no longer logs
+/// it in until an admin lets it back ([`restore_device`]). Returns how many tokens ended; an
+/// unknown device is an error.
 pub fn revoke_device(
     tx: &mut dyn WriteTx,
     device_id: &str,
     by: Option<&str>,
 ) -> Result<usize, ServerError> {
-    let n = tx.revoke_device_tokens(device_id, now_ms())?;
+    let now = now_ms();
+    if !tx.set_device_revoked(device_id, Some(now))? {
+        return Err(no_device(device_id));
+    }
+    let n = tx.revoke_device_tokens(device_id, now)?;
     audit::append(
         tx,
         AuditEntry {
@@ -489,6 +514,34 @@ pub fn revoke_device(
         },
     )?;
     Ok(n)
+}
+
+/// Lets a revoked device log in again (its user signs in anew; old tokens stay ended).
+pub fn restore_device(
+    tx: &mut dyn WriteTx,
+    device_id: &str,
+    by: Option<&str>,
+) -> Result<(), ServerError> {
+    if !tx.set_device_revoked(device_id, None)? {
+        return Err(no_device(device_id));
+    }
+    audit::append(
+        tx,
+        AuditEntry {
+            kind: "device_restored".into(),
+            username: by.map(str::to_string),
+            device_id: Some(device_id.to_string()),
+            ..Default::default()
+        },
+    )?;
+    Ok(())
+}
+
+fn no_device(device_id: &str) -> ServerError {
+    ServerError::NotFoundNamed {
+        zh: format!("没有设备 {device_id}"),
+        en: format!("there is no device {device_id}"),
+    }
 }
 
 /// Failures of one account in a minute before its attempts start to wait.

@@ -157,7 +157,7 @@ pub fn seed(
     for (user, role, name, hash) in &hashed {
         ids.insert(
             *user,
-            auth::add_user(&mut *tx, user, hash, *role, DEMO_UNIT, name)?,
+            auth::add_user(&mut *tx, user, hash, *role, DEMO_UNIT, name, "demo")?,
         );
     }
     // The unit's leader: late supervision orders escalate to them.

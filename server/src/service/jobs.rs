@@ -328,6 +328,13 @@ pub fn record(
     // What the server adds itself, decided from one read of the job.
     let now = chrono::Utc::now();
     let mut own = countersign_edits(&*tx, env, &job, now)?;
+    if !own.is_empty()
+        && let Some(key) = &env.signing_key
+        && tx.state(crate::signing::COUNTERSIGNED_BY)?.is_none()
+    {
+        // From the first receipt on, the server refuses to start with any other key.
+        tx.set_state(crate::signing::COUNTERSIGNED_BY, &key.public_hex())?;
+    }
     own.extend(super::assignment::release_on_settlement(&job));
     own.extend(progress_token_edit(&*tx, &job)?);
     let job = if own.is_empty() {

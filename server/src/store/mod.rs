@@ -36,8 +36,31 @@ pub enum StoreError {
         "数据库版本 {found} 比本服务器支持的 {supported} 新，请升级服务器 / database version {found} is newer than this server ({supported}): please update"
     )]
     TooNew { found: usize, supported: usize },
+    #[error(
+        "{where_} 没有 Fieldline 数据库：请检查 --data-dir、--config 或 --database-url（新装请先运行 fieldline init）/ there is no Fieldline database at {where_}: check --data-dir, --config or --database-url (a new installation starts with fieldline init)"
+    )]
+    Missing { where_: String },
+    #[error(
+        "{where_} 的数据库版本 {found} 旧于本程序的 {needed}：只读命令不升级数据库，请先运行 fieldline serve 或 fieldline init 升级 / the database at {where_} is version {found}, older than this fieldline ({needed}): read-only commands never upgrade it; run fieldline serve or fieldline init first"
+    )]
+    Outdated {
+        where_: String,
+        found: usize,
+        needed: usize,
+    },
     #[error("{0}")]
     Io(String),
+}
+
+/// Whether opening a store may create or upgrade its schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    /// `serve`, `demo`, `init`: create the database if need be and upgrade it.
+    Create,
+    /// Commands that write: the database must exist; it is upgraded.
+    Upgrade,
+    /// Commands that only read: the database must exist at this version; nothing is changed.
+    AsIs,
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -217,6 +240,8 @@ pub struct DeviceSummary {
     pub last_seen: i64,
     /// Tokens neither revoked nor expired.
     pub active_tokens: i64,
+    /// When an admin revoked the device (it cannot log in until let back).
+    pub revoked_at: Option<i64>,
 }
 
 /// A live browser session of a user, as the admin's user page lists it.
@@ -470,6 +495,11 @@ pub struct AuditQuery {
     pub username: Option<String>,
     /// Server time, ms: entries at or after.
     pub since: Option<i64>,
+    /// Server time, ms: entries before.
+    pub until: Option<i64>,
+    /// Entries about this user (what was done *to* them: the `user` an administrative entry
+    /// names), beside `username` (who did it).
+    pub subject: Option<String>,
     /// Entries with a larger id (paging, oldest first).
     pub after_id: Option<i64>,
     /// Entries with a smaller id, newest first (paging backwards; overrides `after_id`).
@@ -512,14 +542,31 @@ pub struct Stats {
 /// Opens the store `config` names: `database_url` `postgres://…` (or `postgresql://…`),
 /// `sqlite://PATH` (a directory or a `.db` file), or, when empty, SQLite under `data_dir`.
 pub fn open(config: &crate::config::Config) -> Result<std::sync::Arc<dyn ServerStore>> {
+    open_as(config, Schema::Create)
+}
+
+/// Opens the store `config` names, creating or upgrading its schema only as `schema` allows.
+pub fn open_as(
+    config: &crate::config::Config,
+    schema: Schema,
+) -> Result<std::sync::Arc<dyn ServerStore>> {
     let url = config.database_url.trim();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = postgres::PostgresStore::open(url, config.database_pool)?;
+        let store = postgres::PostgresStore::open_as(url, config.database_pool, schema)?;
         tracing::info!(database = store.target(), "PostgreSQL store");
         return Ok(std::sync::Arc::new(store));
     }
     let dir = match url.strip_prefix("sqlite://") {
-        Some(path) => sqlite::dir_of(std::path::Path::new(path))?,
+        Some(path)
+            if path.starts_with('/') || path.starts_with("./") || path.starts_with("../") =>
+        {
+            sqlite::dir_of(std::path::Path::new(path))?
+        }
+        Some(path) => {
+            return Err(StoreError::Database(format!(
+                "SQLite 地址须为绝对路径（sqlite:///srv/fieldline）或以 ./ 开头的相对路径：{url} / a SQLite URL needs an absolute path (sqlite:///srv/fieldline) or one starting with ./: {url} (here “{path}” would be read as a relative path)"
+            )));
+        }
         None if url.is_empty() => config.data_dir.clone(),
         None => {
             return Err(StoreError::Database(format!(
@@ -527,7 +574,9 @@ pub fn open(config: &crate::config::Config) -> Result<std::sync::Arc<dyn ServerS
             )));
         }
     };
-    Ok(std::sync::Arc::new(sqlite::SqliteStore::open(&dir)?))
+    Ok(std::sync::Arc::new(sqlite::SqliteStore::open_as(
+        &dir, schema,
+    )?))
 }
 
 /// How a store's connections and its writer are doing (`/metrics`).
@@ -569,6 +618,12 @@ impl WriterClock {
 
 /// A database that holds the server's state.
 pub trait ServerStore: Send + Sync + 'static {
+    /// Called once when the server stops cleanly: SQLite moves its write-ahead log into the
+    /// database file.
+    fn close(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// A read transaction: a consistent snapshot from the reader pool.
     fn read(&self) -> Result<Box<dyn ReadTx + '_>>;
     /// The write transaction (one at a time); rolled back unless committed.
@@ -583,6 +638,8 @@ pub trait ServerStore: Send + Sync + 'static {
 pub trait ReadTx {
     // Users, devices, tokens.
     fn user_by_name(&self, username: &str) -> Result<Option<UserRow>>;
+    /// When device `device_id` was revoked (`Some(None)`: it is not; `None`: no such device).
+    fn device_revoked(&self, device_id: &str) -> Result<Option<Option<i64>>>;
     fn device(&self, device_id: &str) -> Result<Option<DeviceRow>>;
     fn token(&self, hash: &[u8]) -> Result<Option<TokenRow>>;
 
@@ -638,6 +695,8 @@ pub trait ReadTx {
     fn upload_of(&self, username: &str, sha256: &str) -> Result<Option<UploadRow>>;
 
     // Audit and policies.
+    /// How many entries the query's filters match (its paging and limit aside).
+    fn audit_count(&self, q: &AuditQuery) -> Result<i64>;
     fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>>;
     /// Installed reference data of `kind` (every kind for `None`), in the order installed.
     fn reference_data(&self, kind: Option<&str>) -> Result<Vec<ReferenceRow>>;
@@ -731,6 +790,8 @@ pub trait WriteTx: ReadTx {
         created_at: i64,
         expires_at: i64,
     ) -> Result<()>;
+    /// Marks a device revoked at `at`, or lets it back (`None`); whether it exists.
+    fn set_device_revoked(&mut self, device_id: &str, at: Option<i64>) -> Result<bool>;
     fn revoke_device_tokens(&mut self, device_id: &str, at: i64) -> Result<usize>;
     /// Ends every token and browser session of a user (trust in them ended): `(tokens,
     /// sessions)` ended.

@@ -234,6 +234,14 @@ impl<T: Conn> ReadTx for T {
         )
     }
 
+    fn device_revoked(&self, device_id: &str) -> Result<Option<Option<i64>>> {
+        self.db().opt(
+            "SELECT revoked_at FROM devices WHERE device_id = ?1",
+            args![device_id],
+            |r| r.get(0),
+        )
+    }
+
     fn device(&self, device_id: &str) -> Result<Option<DeviceRow>> {
         self.db().opt(
             "SELECT device_id, user_id, last_seen, public_key, actor FROM devices
@@ -482,26 +490,51 @@ impl<T: Conn> ReadTx for T {
         )
     }
 
+    fn audit_count(&self, q: &AuditQuery) -> Result<i64> {
+        self.db().value(
+            &format!(
+                "SELECT COUNT(*) FROM audit WHERE {AUDIT_FILTER}
+                   AND CAST(?4 AS BIGINT) IS NOT NULL AND CAST(?5 AS BIGINT) IS NOT NULL"
+            ),
+            args![
+                &q.job_id,
+                &q.username,
+                q.since,
+                0i64,
+                0i64,
+                q.until,
+                subject_pattern(q)
+            ],
+        )
+    }
+
     fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
-        const COLUMNS: &str = "SELECT id, at, kind, username, role, device_id, job_id, change_hash,
+        let columns = format!(
+            "SELECT id, at, kind, username, role, device_id, job_id, change_hash,
                     device_time, sections, paths, detail
-             FROM audit
-             WHERE (CAST(?1 AS TEXT) IS NULL OR job_id = ?1)
-               AND (CAST(?2 AS TEXT) IS NULL OR username = ?2)
-               AND (CAST(?3 AS BIGINT) IS NULL OR at >= ?3)";
+             FROM audit WHERE {AUDIT_FILTER}"
+        );
         let (sql, cursor) = match q.before_id {
             Some(before) => (
-                format!("{COLUMNS} AND id < ?4 ORDER BY id DESC LIMIT ?5"),
+                format!("{columns} AND id < ?4 ORDER BY id DESC LIMIT ?5"),
                 before,
             ),
             None => (
-                format!("{COLUMNS} AND id > ?4 ORDER BY id LIMIT ?5"),
+                format!("{columns} AND id > ?4 ORDER BY id LIMIT ?5"),
                 q.after_id.unwrap_or(0),
             ),
         };
         self.db().all(
             &sql,
-            args![&q.job_id, &q.username, q.since, cursor, q.limit.max(1)],
+            args![
+                &q.job_id,
+                &q.username,
+                q.since,
+                cursor,
+                q.limit.max(1),
+                q.until,
+                subject_pattern(q)
+            ],
             |r| {
                 Ok(AuditEntry {
                     id: r.get(0)?,
@@ -779,8 +812,9 @@ impl<T: Conn> ReadTx for T {
         self.db().all(
             "SELECT d.device_id, d.first_seen, d.last_seen,
                     (SELECT COUNT(*) FROM tokens t WHERE t.device_id = d.device_id
-                        AND t.user_id = d.user_id AND t.revoked_at IS NULL AND t.expires_at > ?2)
-             FROM devices d WHERE d.user_id = ?1 ORDER BY d.last_seen DESC",
+                        AND t.user_id = d.user_id AND t.revoked_at IS NULL AND t.expires_at > ?2),
+                    d.revoked_at
+             FROM devices d WHERE d.user_id = ?1 ORDER BY d.last_seen DESC, d.device_id",
             args![user_id, now],
             |r| {
                 Ok(DeviceSummary {
@@ -788,6 +822,7 @@ impl<T: Conn> ReadTx for T {
                     first_seen: r.get(1)?,
                     last_seen: r.get(2)?,
                     active_tokens: r.get(3)?,
+                    revoked_at: r.get(4)?,
                 })
             },
         )
@@ -1077,6 +1112,13 @@ impl<T: Conn + Finish> WriteTx for T {
             args![hash, user_id, device_id, created_at, expires_at],
         )?;
         Ok(())
+    }
+
+    fn set_device_revoked(&mut self, device_id: &str, at: Option<i64>) -> Result<bool> {
+        Ok(self.db().execute(
+            "UPDATE devices SET revoked_at = ?2 WHERE device_id = ?1",
+            args![device_id, at],
+        )? > 0)
     }
 
     fn revoke_device_tokens(&mut self, device_id: &str, at: i64) -> Result<usize> {
@@ -1552,4 +1594,25 @@ fn feed_query(scope: Scope, what: &str) -> (String, String) {
         format!("SELECT c.seq, c.job_id, {what} {from_where} ORDER BY c.seq LIMIT ?4"),
         key,
     )
+}
+
+/// The audit filters (`?1` job, `?2` who did it, `?3` since, `?6` until, `?7` whom it was done
+/// to); `?4` and `?5` are the caller's cursor and limit.
+const AUDIT_FILTER: &str = "(CAST(?1 AS TEXT) IS NULL OR job_id = ?1)
+               AND (CAST(?2 AS TEXT) IS NULL OR username = ?2)
+               AND (CAST(?3 AS BIGINT) IS NULL OR at >= ?3)
+               AND (CAST(?6 AS BIGINT) IS NULL OR at < ?6)
+               AND (CAST(?7 AS TEXT) IS NULL OR detail LIKE ?7 ESCAPE '\\')";
+
+/// The `LIKE` pattern finding entries whose detail names `subject` as the user acted on (the
+/// detail is compact JSON: `"user":"name"`), with `LIKE`'s wildcards escaped.
+fn subject_pattern(q: &AuditQuery) -> Option<String> {
+    q.subject.as_ref().map(|s| {
+        let json = serde_json::to_string(s).unwrap_or_default();
+        let escaped = json
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%\"user\":{escaped}%")
+    })
 }

@@ -191,7 +191,15 @@ pub async fn user(
                                 td data-label=(lang.t("最近同步", "Last sync")) { (i18n::millis(dev.last_seen)) }
                                 td data-label=(lang.t("有效令牌", "Active tokens")) { (dev.active_tokens) }
                                 td {
-                                    @if dev.active_tokens > 0 {
+                                    @if dev.revoked_at.is_some() {
+                                        (badge("bad", lang.t("已吊销", "revoked")))
+                                        " "
+                                        form.inline-form method="post" action={ "/admin/devices/" (urlencode(&dev.device_id)) "/restore" } {
+                                            input type="hidden" name="csrf" value=(csrf);
+                                            input type="hidden" name="back" value=(base);
+                                            button.secondary type="submit" { (lang.t("允许重新登录", "Let it log in again")) }
+                                        }
+                                    } @else {
                                         form method="post" action={ "/admin/devices/" (urlencode(&dev.device_id)) "/revoke" } {
                                             input type="hidden" name="csrf" value=(csrf);
                                             input type="hidden" name="back" value=(base);
@@ -346,11 +354,11 @@ pub async fn act(
     Ok(Redirect::to(&back).into_response())
 }
 
-/// `POST /admin/devices/{id}/revoke`.
-pub async fn revoke(
+/// `POST /admin/devices/{id}/{revoke|restore}`: a lost phone, or letting it back.
+pub async fn device(
     State(env): State<Arc<Env>>,
     web: Web,
-    Path(device): Path<String>,
+    Path((device, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, Shown> {
     let f = super::Form::parse(&body);
@@ -359,8 +367,16 @@ pub async fn revoke(
         .unwrap_or("/admin")
         .to_string();
     let who = web.session.who.clone();
-    env.blocking(move |env| admin::revoke_device(env, &who, &device))
-        .await
-        .page(web.lang)?;
+    match action.as_str() {
+        "revoke" => env
+            .blocking(move |env| admin::revoke_device(env, &who, &device).map(|_| ()))
+            .await
+            .page(web.lang)?,
+        "restore" => env
+            .blocking(move |env| admin::restore_device(env, &who, &device))
+            .await
+            .page(web.lang)?,
+        _ => return Err(Shown(web.lang, crate::error::ServerError::NotFound)),
+    }
     Ok(Redirect::to(&back).into_response())
 }

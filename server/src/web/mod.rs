@@ -57,7 +57,7 @@ pub fn router() -> Router<Arc<Env>> {
         .route("/admin/users", post(admin::create))
         .route("/admin/users/{username}", get(admin::user))
         .route("/admin/users/{username}/{action}", post(admin::act))
-        .route("/admin/devices/{id}/revoke", post(admin::revoke))
+        .route("/admin/devices/{id}/{action}", post(admin::device))
         .route(
             "/admin/reference",
             get(reference::page).post(reference::install),

@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_schema.sql"),
     include_str!("migrations/0002_upload_locks.sql"),
     include_str!("migrations/0003_actor_identity.sql"),
+    include_str!("migrations/0004_device_revoked.sql"),
 ];
 
 /// Advisory lock keys (any 64-bit number no other application on the database uses).
@@ -61,6 +62,12 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://user:password@host:port/db`) with up to `pool_size`
     /// connections and brings the schema up to date.
     pub fn open(url: &str, pool_size: u32) -> Result<PostgresStore> {
+        Self::open_as(url, pool_size, super::Schema::Create)
+    }
+
+    /// Opens the database `url` names, creating or upgrading its schema only as `schema`
+    /// allows (the database itself must exist in every case).
+    pub fn open_as(url: &str, pool_size: u32, schema: super::Schema) -> Result<PostgresStore> {
         let pg: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Database(format!("PostgreSQL URL: {e}")))?;
@@ -104,8 +111,49 @@ impl PostgresStore {
             clock: WriterClock::default(),
             writer: std::sync::Mutex::new(()),
         };
-        store.migrate()?;
+        match schema {
+            super::Schema::AsIs => store.check_version(false)?,
+            super::Schema::Upgrade => {
+                store.check_version(true)?;
+                store.migrate()?;
+            }
+            super::Schema::Create => store.migrate()?,
+        }
         Ok(store)
+    }
+
+    /// Refuses a database without Fieldline's schema, and (unless it may be upgraded) one of
+    /// another version than this build's.
+    fn check_version(&self, upgradable: bool) -> Result<()> {
+        let client = self.connection()?;
+        let db: &dyn Db = &client;
+        let exists: Option<Option<String>> = db.opt(
+            "SELECT CAST(to_regclass('fieldline_schema') AS TEXT)",
+            &[],
+            |r| r.get(0),
+        )?;
+        if exists.flatten().is_none() {
+            return Err(StoreError::Missing {
+                where_: self.target.clone(),
+            });
+        }
+        let found: Option<i64> =
+            db.opt("SELECT version FROM fieldline_schema", &[], |r| r.get(0))?;
+        let found = found.unwrap_or(0) as usize;
+        if found > MIGRATIONS.len() {
+            return Err(StoreError::TooNew {
+                found,
+                supported: MIGRATIONS.len(),
+            });
+        }
+        if found < MIGRATIONS.len() && !upgradable {
+            return Err(StoreError::Outdated {
+                where_: self.target.clone(),
+                found,
+                needed: MIGRATIONS.len(),
+            });
+        }
+        Ok(())
     }
 
     /// Where the store connects (no password), for logs.

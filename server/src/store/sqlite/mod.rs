@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0014_login_attempts.sql"),
     include_str!("migrations/0015_upload_locks.sql"),
     include_str!("migrations/0016_actor_identity.sql"),
+    include_str!("migrations/0017_device_revoked.sql"),
 ];
 
 /// The database file inside the data directory.
@@ -90,12 +91,42 @@ struct Readers {
 impl SqliteStore {
     /// Opens (creating and migrating) the database in `dir`.
     pub fn open(dir: &Path) -> Result<SqliteStore> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Io(format!("{}: {e}", dir.display())))?;
+        Self::open_as(dir, super::Schema::Create)
+    }
+
+    /// Opens the database in `dir`, creating or upgrading it only as `schema` allows.
+    pub fn open_as(dir: &Path, schema: super::Schema) -> Result<SqliteStore> {
         let path = dir.join(FILE);
-        let mut conn = Connection::open(&path)?;
+        if schema == super::Schema::Create {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Io(format!("{}: {e}", dir.display())))?;
+        } else if !path.is_file() {
+            return Err(StoreError::Missing {
+                where_: path.display().to_string(),
+            });
+        }
+        let mut conn = Connection::open(&path)
+            .map_err(|e| StoreError::Database(format!("{}: {e}", path.display())))?;
         configure(&conn)?;
-        migrate(&mut conn)?;
+        if schema == super::Schema::AsIs {
+            let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            let found = found as usize;
+            if found > MIGRATIONS.len() {
+                return Err(StoreError::TooNew {
+                    found,
+                    supported: MIGRATIONS.len(),
+                });
+            }
+            if found < MIGRATIONS.len() {
+                return Err(StoreError::Outdated {
+                    where_: path.display().to_string(),
+                    found,
+                    needed: MIGRATIONS.len(),
+                });
+            }
+        } else {
+            migrate(&mut conn)?;
+        }
         Ok(SqliteStore {
             path,
             writer: Mutex::new(conn),
@@ -158,25 +189,52 @@ impl SqliteStore {
     }
 }
 
+/// Applies the migrations the database lacks, each in its own transaction with its version
+/// bump. The version is read and each migration applied under an exclusive lock, so processes
+/// starting together on one folder migrate once (the others find the work done).
 fn migrate(conn: &mut Connection) -> Result<()> {
-    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let current = current as usize;
-    if current > MIGRATIONS.len() {
-        return Err(StoreError::TooNew {
-            found: current,
-            supported: MIGRATIONS.len(),
-        });
+    loop {
+        conn.execute_batch("BEGIN EXCLUSIVE")?;
+        let step = (|| -> Result<bool> {
+            let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            let current = current as usize;
+            if current > MIGRATIONS.len() {
+                return Err(StoreError::TooNew {
+                    found: current,
+                    supported: MIGRATIONS.len(),
+                });
+            }
+            let Some(sql) = MIGRATIONS.get(current) else {
+                return Ok(false);
+            };
+            conn.execute_batch(sql)?;
+            conn.pragma_update(None, "user_version", (current + 1) as i64)?;
+            Ok(true)
+        })();
+        match step {
+            Ok(more) => {
+                conn.execute_batch("COMMIT")?;
+                if !more {
+                    return Ok(());
+                }
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e);
+            }
+        }
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
-    }
-    Ok(())
 }
 
 impl ServerStore for SqliteStore {
+    fn close(&self) -> Result<()> {
+        // A clean stop leaves everything in the database file itself: a copy of
+        // `fieldline.db` alone is then a whole database.
+        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     fn read(&self) -> Result<Box<dyn ReadTx + '_>> {
         let conn = self.reader()?;
         // A deferred transaction: every query of this read sees the same snapshot.

@@ -1,0 +1,449 @@
+//! Day one for an operator (issue 22), against the real binary: its processes, files, exit codes
+//! and messages. A wrong step fails loudly and changes nothing; a clean stop leaves a whole
+//! database file; a restore without the signing key does not start; a lost phone stays out.
+
+use field_core::JobKind;
+use fieldline_tests::*;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_fieldline-under-test");
+
+/// Runs `fieldline --data-dir DIR ARGS` with `stdin`; its output.
+fn run(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("FIELDLINE_DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run fieldline");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn failed(out: &Output) -> String {
+    assert!(!out.status.success(), "should fail: {out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn add_user(dir: &Path, user: &str, role: &str, unit: &str) {
+    ok(&run(
+        dir,
+        &[
+            "user",
+            "add",
+            "--username",
+            user,
+            "--role",
+            role,
+            "--unit",
+            unit,
+            "--display-name",
+            user,
+        ],
+        &format!("{PASSWORD}\n"),
+    ));
+}
+
+/// `fieldline serve` on `dir`: the process and its URL.
+fn serve(dir: &Path) -> (std::process::Child, String) {
+    spawn_listening(
+        Command::new(BIN)
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("FIELDLINE_DATABASE_URL")
+            .stderr(Stdio::null()),
+    )
+}
+
+/// Stops a server the way a service manager does (SIGTERM) and waits for it.
+fn terminate(mut child: std::process::Child) {
+    // SAFETY: signalling a child process we started.
+    unsafe {
+        libc_kill(child.id() as i32, 15);
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "a clean stop: {status:?}");
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+#[test]
+fn commands_need_an_existing_database_and_change_nothing_when_pointed_elsewhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let typo = tmp.path().join("typo");
+    for args in [
+        vec!["audit"],
+        vec!["policy", "list"],
+        vec!["device", "revoke", "--device-id", "x"],
+    ] {
+        let err = failed(&run(&typo, &args, ""));
+        assert!(
+            err.contains("no Fieldline database") && err.contains(&typo.display().to_string()),
+            "{args:?}: {err}"
+        );
+        assert!(!typo.exists(), "{args:?} created {}", typo.display());
+    }
+    let err = failed(&run(
+        &typo,
+        &[
+            "user",
+            "add",
+            "--username",
+            "u",
+            "--role",
+            "admin",
+            "--unit",
+            "zhuxian",
+            "--display-name",
+            "u",
+        ],
+        &format!("{PASSWORD}\n"),
+    ));
+    assert!(err.contains("fieldline init"), "{err}");
+    assert!(!typo.exists());
+    // A URL that would name a relative path is refused, not created.
+    let out = Command::new(BIN)
+        .args(["--database-url", "sqlite://tmp/x", "audit"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    let err = failed(&out);
+    assert!(err.contains("absolute path"), "{err}");
+    assert!(!tmp.path().join("tmp").exists());
+
+    // init makes a private installation; then the same commands work.
+    let data = tmp.path().join("data");
+    let said = ok(&run(&data, &["init"], ""));
+    assert!(said.contains("installation ready"), "{said}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+    }
+    ok(&run(&data, &["audit"], ""));
+    // Unknown ids are errors.
+    let err = failed(&run(
+        &data,
+        &["device", "revoke", "--device-id", "no-such-phone"],
+        "",
+    ));
+    assert!(err.contains("there is no device no-such-phone"), "{err}");
+    // Read-only commands never upgrade: an older database is refused as it is.
+    let db = data.join("fieldline.db");
+    let older = {
+        let c = rusqlite_version(&db, None);
+        rusqlite_version(&db, Some(c - 1))
+    };
+    let err = failed(&run(&data, &["audit"], ""));
+    assert!(err.contains("read-only commands never upgrade"), "{err}");
+    assert_eq!(rusqlite_version(&db, None), older, "left as it was");
+}
+
+/// The database's `user_version`, after setting it to `set` when given.
+fn rusqlite_version(db: &Path, set: Option<i64>) -> i64 {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); {} print(c.execute('PRAGMA user_version').fetchone()[0])",
+            set.map(|v| format!("c.execute('PRAGMA user_version = {v}'); c.commit();"))
+                .unwrap_or_default()
+        ))
+        .arg(db)
+        .output()
+        .expect("python3");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a version")
+}
+
+#[test]
+fn misspelt_settings_stop_the_start_and_name_the_setting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("fieldline.toml");
+    std::fs::write(&file, "listn = \"127.0.0.1:0\"\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["--config", file.to_str().unwrap(), "--data-dir"])
+        .arg(tmp.path().join("d"))
+        .arg("serve")
+        .env_remove("FIELDLINE_DATABASE_URL")
+        .output()
+        .unwrap();
+    let err = failed(&out);
+    assert!(
+        err.contains("unknown setting listn") && err.contains("did you mean listen?"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("d").exists(), "nothing created");
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(tmp.path().join("d"))
+        .arg("serve")
+        .env_remove("FIELDLINE_DATABASE_URL")
+        .env("FIELDLINE_S3__BUCKETT", "photos")
+        .output()
+        .unwrap();
+    let err = failed(&out);
+    assert!(
+        err.contains("FIELDLINE_S3__BUCKETT") && err.contains("FIELDLINE_S3__BUCKET?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn processes_starting_together_migrate_once() {
+    for round in 0..5 {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let start = || {
+            Command::new(BIN)
+                .arg("--data-dir")
+                .arg(&data)
+                .arg("init")
+                .env_remove("FIELDLINE_DATABASE_URL")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (start(), start());
+        for child in [a, b] {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_piped_command_ends_quietly_when_its_reader_goes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&run(&data, &["init"], ""));
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{BIN}' --data-dir '{}' policy list --json | head -c 1 >/dev/null",
+            data.display()
+        ))
+        .env_remove("FIELDLINE_DATABASE_URL")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_leaves_a_whole_database_and_a_lost_phone_stays_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&run(&data, &["init"], ""));
+    add_user(&data, "office1", "office_staff", "zhuxian");
+    let (server, url) = serve(&data);
+    let phone = Phone::login_at(&url, "office1").await;
+    let job = phone
+        .store
+        .create_job(
+            "office1",
+            &new_job(JobKind::LowVoltageResidential, "zhuxian", "周建国"),
+        )
+        .unwrap();
+    phone.sync().await;
+    // A lost phone: revoked from the command line, it stays out even with the password.
+    let device = phone.store.device().device_id;
+    ok(&run(
+        &data,
+        &["device", "revoke", "--device-id", &device],
+        "",
+    ));
+    assert!(phone.try_sync().await.is_err(), "its token ended");
+    let again = field_core::sync::login(&phone.store, &url, "office1", PASSWORD).await;
+    assert!(
+        again
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("revoked")),
+        "{again:?}"
+    );
+    ok(&run(
+        &data,
+        &["device", "restore", "--device-id", &device],
+        "",
+    ));
+    field_core::sync::login(&phone.store, &url, "office1", PASSWORD)
+        .await
+        .expect("let back, it logs in");
+    phone.sync().await;
+    terminate(server);
+    // Everything is in fieldline.db itself: a copy of that file alone is the whole database.
+    let wal = data.join("fieldline.db-wal");
+    assert!(
+        !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,
+        "the WAL was checkpointed"
+    );
+    let copy = tmp.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    std::fs::copy(data.join("fieldline.db"), copy.join("fieldline.db")).unwrap();
+    let audit = ok(&run(&copy, &["audit", "--job", &job.id], ""));
+    assert!(audit.contains(&job.id), "{audit}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_without_the_signing_key_does_not_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&run(&data, &["init"], ""));
+    // The sample contract's job belongs to the unit `demo`.
+    add_user(&data, "cm-li", "customer_manager", "demo");
+    let (server, url) = serve(&data);
+    let phone = Phone::login_at(&url, "cm-li").await;
+    let job = phone
+        .store
+        .create_job(
+            "cm-li",
+            &field_core::contract::sample::residential_job(
+                "YK-2026-000001",
+                "李春兰",
+                at("2026-11-02"),
+            ),
+        )
+        .unwrap();
+    phone
+        .store
+        .sign_contract(
+            &job.id,
+            "cm-li",
+            &field_core::contract::sample::sign_request("contract-1", vec![]),
+        )
+        .expect("signed");
+    phone.sync().await;
+    phone.sync().await;
+    terminate(server);
+    let key = data.join("server-signing.key");
+    let original = std::fs::read(&key).unwrap();
+    let start = || {
+        Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("FIELDLINE_DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    // The key left behind in a restore: no start, no new key, the file to restore named.
+    std::fs::remove_file(&key).unwrap();
+    let err = failed(&start());
+    assert!(
+        err.contains("server-signing.key") && err.contains("restore"),
+        "{err}"
+    );
+    assert!(!key.exists(), "no new key was made");
+    // Another key in its place: refused as well.
+    std::fs::write(&key, [7u8; 32]).unwrap();
+    let err = failed(&start());
+    assert!(err.contains("countersigned"), "{err}");
+    // The right key back: it starts, and the contract verifies.
+    std::fs::write(&key, &original).unwrap();
+    let (server, _) = serve(&data);
+    terminate(server);
+    ok(&run(&data, &["contract", "verify", "--job", &job.id], ""));
+}
+
+#[test]
+fn the_audit_shows_recent_events_first_and_what_was_done_to_whom() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let as_operator = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .env_remove("FIELDLINE_DATABASE_URL")
+            .env("USER", "zhang-ops")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    ok(&as_operator(&["init"], ""));
+    for user in ["office1", "cm-li", "cm-zhao"] {
+        ok(&as_operator(
+            &[
+                "user",
+                "add",
+                "--username",
+                user,
+                "--role",
+                "customer_manager",
+                "--unit",
+                "zhuxian",
+                "--display-name",
+                user,
+            ],
+            &format!("{PASSWORD}\n"),
+        ));
+    }
+    let entries = |args: &[&str]| -> (Vec<serde_json::Value>, String) {
+        let mut all = vec!["audit", "--json"];
+        all.extend_from_slice(args);
+        let out = as_operator(&all, "");
+        let json = ok(&out);
+        (
+            serde_json::from_str(&json).unwrap(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Newest first, with a notice of what the limit left out.
+    let (newest, notice) = entries(&["--limit", "1"]);
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0]["detail"]["user"], "cm-zhao", "{newest:?}");
+    assert!(notice.contains("2 more older entries"), "{notice}");
+    let (oldest, _) = entries(&["--limit", "1", "--oldest-first"]);
+    assert_eq!(oldest[0]["detail"]["user"], "office1");
+    // Done by the operator (not by the new user), found as done to the new user.
+    assert_eq!(newest[0]["username"], "cli:zhang-ops");
+    let (to_li, _) = entries(&["--subject", "cm-li"]);
+    assert_eq!(to_li.len(), 1, "{to_li:?}");
+    assert_eq!(to_li[0]["kind"], "user_added");
+    let (by_ops, _) = entries(&["--user", "cli:zhang-ops"]);
+    assert_eq!(by_ops.len(), 3);
+    let (before_2000, _) = entries(&["--until", "2000-01-01"]);
+    assert!(before_2000.is_empty());
+    let err = failed(&as_operator(&["audit", "--limit", "0"], ""));
+    assert!(err.contains("--limit must be 1 or more"), "{err}");
+}
