@@ -93,6 +93,7 @@ class Keystore : StoreKeyProvider {
 val keys = Keystore()
 
 try {
+    cli("init").let { (code, out) -> check(code == 0) { "init failed: $out" } }
     addUser("cm-kt", "customer_manager")
     addUser("office-kt", "office_staff")
     startServer()

@@ -144,6 +144,8 @@ class VisitTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
         self.server = Server(self.tmp.name)
+        r = self.server.cli("init")
+        assert r.returncode == 0, r.stderr
         self.server.add_user("cm-py", "customer_manager", "demo")
         self.server.add_user("office-py", "office_staff", "demo")
         self.server.add_user("cm-py2", "customer_manager", "demo")
