@@ -78,15 +78,7 @@ impl Raw {
 
     /// The server's copy of a job, to write on as this device.
     pub async fn doc(&self, server: &TestServer, job: &str) -> AutoCommit {
-        let bytes = reqwest::Client::new()
-            .get(format!("{}/api/v1/jobs/{job}/automerge", server.url()))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let bytes = self.document(server, job).await;
         AutoCommit::load_with_options(
             &bytes,
             automerge::LoadOptions::new().text_encoding(automerge::TextEncoding::UnicodeCodePoint),
@@ -132,6 +124,20 @@ fn uuid_like() -> String {
 }
 
 impl Raw {
+    /// The automerge bytes of the server's copy of `job`, as this device may read them.
+    pub async fn document(&self, server: &TestServer, job: &str) -> Vec<u8> {
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/jobs/{job}/automerge", server.url()))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
     /// What this device writes as: its user, its device id, now.
     pub fn context(&self) -> EditContext {
         EditContext {
@@ -144,15 +150,7 @@ impl Raw {
     /// Applies `edit` to the server's copy of `job` as this device (only the document's own
     /// validation, none of the phone's rights checks) and pushes the change.
     pub async fn push_edit(&self, server: &TestServer, job: &str, edit: &Edit) -> SyncResponse {
-        let bytes = reqwest::Client::new()
-            .get(format!("{}/api/v1/jobs/{job}/automerge", server.url()))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let bytes = self.document(server, job).await;
         let mut doc = JobDoc::load(&bytes, self.actor.clone()).expect("the server's document");
         let before = doc.heads();
         doc.apply(edit, &self.context()).expect("the edit applies");

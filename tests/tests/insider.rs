@@ -123,6 +123,24 @@ fn survey() -> PhotoInput {
     }
 }
 
+/// cm-li's phone takes a photo into `job` and syncs it (its blobs uploaded): the record.
+async fn photo_taken(server: &TestServer, job: &str, seed: u64) -> Photo {
+    let phone = Phone::login(server, "cm-li").await;
+    phone.sync().await;
+    let added = phone
+        .store
+        .add_photo(
+            job,
+            "cm-li",
+            &jpeg(seed),
+            &survey(),
+            &IngestOptions::default(),
+        )
+        .unwrap();
+    phone.sync().await;
+    added.job.photos[&added.photo_id].clone()
+}
+
 /// Case 1: an HTML "photo" never reaches a browser as a page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_photo_is_served_as_the_image_it_is_never_as_a_page() {
@@ -161,23 +179,7 @@ async fn a_photo_is_served_as_the_image_it_is_never_as_a_page() {
         404
     );
     // A real photo is served as what it is, sandboxed, never sniffed.
-    let phone = Phone::login(&server, "cm-li").await;
-    phone.sync().await;
-    let added = phone
-        .store
-        .add_photo(
-            &job,
-            "cm-li",
-            &jpeg(1),
-            &survey(),
-            &IngestOptions::default(),
-        )
-        .unwrap();
-    phone.sync().await;
-    let sha = added.job.photos[&added.photo_id]
-        .original_sha256
-        .clone()
-        .unwrap();
+    let sha = photo_taken(&server, &job, 1).await.original_sha256.unwrap();
     let resp = blob_status(&server, &li.token, &sha).await;
     assert_eq!(resp.status(), 200);
     let h = resp.headers();
@@ -618,20 +620,7 @@ async fn every_response_carries_the_hardening_headers() {
 async fn the_customer_file_holds_each_photo_once_and_is_bounded() {
     let (server, job) = setup_with(|c| c.archive_max_mib = 1).await;
     let base = server.url();
-    let phone = Phone::login(&server, "cm-li").await;
-    phone.sync().await;
-    let added = phone
-        .store
-        .add_photo(
-            &job,
-            "cm-li",
-            &jpeg(3),
-            &survey(),
-            &IngestOptions::default(),
-        )
-        .unwrap();
-    phone.sync().await;
-    let photo = added.job.photos[&added.photo_id].clone();
+    let photo = photo_taken(&server, &job, 3).await;
     // The same original named by many records of the job.
     let li = raw_login(&server, "cm-li").await;
     for n in 0..5 {
