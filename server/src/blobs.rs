@@ -425,6 +425,27 @@ impl BlobStore {
         }
     }
 
+    /// The stored size of a blob without reading it; `None` when it is not there.
+    pub async fn size(&self, sha256: &str) -> Result<Option<u64>, ServerError> {
+        match self {
+            BlobStore::Fs { root, .. } => {
+                let path = Self::file(root, sha256)?;
+                match tokio::fs::metadata(&path).await {
+                    Ok(m) => Ok(Some(m.len())),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(io("cannot stat", &path, e)),
+                }
+            }
+            BlobStore::S3 { store, prefix } => {
+                match store.head(&Self::key(prefix, sha256)?).await {
+                    Ok(meta) => Ok(Some(meta.size)),
+                    Err(object_store::Error::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(ServerError::Io(format!("object store: {e}"))),
+                }
+            }
+        }
+    }
+
     /// The bytes of a blob.
     pub async fn get(&self, sha256: &str) -> Result<Vec<u8>, ServerError> {
         match self {

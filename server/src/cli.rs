@@ -98,10 +98,26 @@ pub enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// The photo files: `blobs check` finds those the database has but the store lacks.
+    Blobs {
+        #[command(subcommand)]
+        command: BlobsCommand,
+    },
     /// The database: move an installation to another store.
     Db {
         #[command(subcommand)]
         command: DbCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BlobsCommand {
+    /// Check that every photo file the database records is in the blob store at its size (with
+    /// --full, that its bytes still hash to its name); lists the missing ones with their jobs
+    /// and exits with 1 when any is.
+    Check {
+        #[arg(long)]
+        full: bool,
     },
 }
 
@@ -415,6 +431,41 @@ async fn run_inner(cli: Cli) -> Result<(), ServerError> {
             Ok(())
         }
         Command::Policy { command } => policy_command(&cfg, command),
+        Command::Blobs {
+            command: BlobsCommand::Check { full },
+        } => {
+            let env = open(&cfg, Schema::AsIs)?;
+            let (checked, lost) = crate::service::integrity::check_all(&env, full, |n| {
+                if n % 1000 == 0 {
+                    eprint!("\r{n}");
+                }
+            })
+            .await?;
+            for l in &lost {
+                let what = match &l.problem {
+                    crate::service::integrity::Problem::Missing => "missing".to_string(),
+                    crate::service::integrity::Problem::WrongSize { stored } => {
+                        format!("wrong size ({stored} bytes)")
+                    }
+                    crate::service::integrity::Problem::Damaged => "damaged".to_string(),
+                };
+                println!("{}  {what}  jobs: {}", l.sha256, l.jobs.join(", "));
+            }
+            println!(
+                "已检查 {checked} 个照片文件，{} 个有问题 / checked {checked} photo files, {} with problems",
+                lost.len(),
+                lost.len()
+            );
+            if lost.is_empty() {
+                Ok(())
+            } else {
+                Err(ServerError::Setup {
+                    zh: "照片存储缺少文件：请从备份恢复 blobs/ 或存储桶".into(),
+                    en: "the blob store lacks files: restore blobs/ or the bucket from the backup"
+                        .into(),
+                })
+            }
+        }
         Command::Db {
             command: DbCommand::Copy { from, to },
         } => db_copy(&cfg, &from, &to),
@@ -666,6 +717,17 @@ async fn contract_command(cfg: &Config, command: ContractCommand) -> Result<(), 
                 Some(c) => vec![c],
                 None => job.contracts.keys().cloned().collect(),
             };
+            // Never a partial archive: every photo the server received must be in the store.
+            let photos: Vec<String> = ids
+                .iter()
+                .filter_map(|id| job.contracts.get(id))
+                .filter_map(|c| {
+                    field_core::contract::Manifest::parse(c.manifest.as_deref().unwrap_or_default())
+                        .ok()
+                })
+                .flat_map(|m| m.photos.into_iter().map(|p| p.sha256))
+                .collect();
+            crate::service::integrity::require(&env, photos).await?;
             for id in ids {
                 let started = std::time::Instant::now();
                 let (j, c) = (job.clone(), id.clone());

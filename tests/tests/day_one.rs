@@ -447,3 +447,64 @@ fn the_audit_shows_recent_events_first_and_what_was_done_to_whom() {
     let err = failed(&as_operator(&["audit", "--limit", "0"], ""));
     assert!(err.contains("--limit must be 1 or more"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_photo_files_are_noticed_and_exports_refuse_to_be_partial() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&run(&data, &["init"], ""));
+    add_user(&data, "cm-li", "customer_manager", "zhuxian");
+    add_user(&data, "office1", "office_staff", "zhuxian");
+    let (server, url) = serve(&data);
+    let phone = Phone::login_at(&url, "cm-li").await;
+    let job = phone
+        .store
+        .create_job(
+            "cm-li",
+            &new_job(JobKind::LowVoltageResidential, "zhuxian", "周建国"),
+        )
+        .unwrap();
+    let photo = field_core::photo::sample::jpeg(640, 480, 5, &Default::default());
+    phone
+        .store
+        .add_photo(
+            &job.id,
+            "cm-li",
+            &photo,
+            &field_core::store::PhotoInput {
+                purpose: field_core::PhotoPurpose::Survey,
+                caption: None,
+                gps: None,
+                checklist_group: None,
+                author_name: None,
+            },
+            &field_core::photo::IngestOptions::default(),
+        )
+        .unwrap();
+    phone.sync().await;
+    let ready = || async { reqwest::get(format!("{url}/readyz")).await.unwrap() };
+    assert_eq!(ready().await.status(), 200);
+    ok(&run(&data, &["blobs", "check", "--full"], ""));
+    let session = form_login(&url, "office1", PASSWORD).await;
+    let archive = format!("/jobs/{}/archive.zip", job.id);
+    assert_eq!(session_get(&url, &session, &archive).await.status(), 200);
+
+    // The photo files are lost (a restore without blobs/).
+    std::fs::remove_dir_all(data.join("blobs")).unwrap();
+    let r = ready().await;
+    assert_eq!(r.status(), 503);
+    let why = r.text().await.unwrap();
+    assert!(why.contains("newest photo files"), "{why}");
+    let out = run(&data, &["blobs", "check"], "");
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    failed(&out);
+    assert!(
+        listed.contains("missing") && listed.contains(&job.id),
+        "{listed}"
+    );
+    let refused = session_get(&url, &session, &archive).await;
+    assert_eq!(refused.status(), 409);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("导出不完整"), "{page}");
+    terminate(server);
+}

@@ -13,15 +13,30 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the database and the blob store answer.
-pub async fn readyz(State(env): State<Arc<Env>>) -> Result<&'static str, ServerError> {
-    env.blocking(|env| {
-        env.store.read()?.max_seq()?;
-        Ok(())
-    })
-    .await?;
-    env.blobs.ready().await?;
-    Ok("ready")
+/// Ready when the database and the blob store answer and the newest photo files the database
+/// records are in the store. Not ready: 503 and what is wrong, for the operator's probe.
+pub async fn readyz(State(env): State<Arc<Env>>) -> Response {
+    let checked = async {
+        env.blocking(|env| {
+            env.store.read()?.max_seq()?;
+            Ok(())
+        })
+        .await?;
+        env.blobs.ready().await?;
+        crate::service::integrity::ready(&env).await
+    }
+    .await;
+    match checked {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: {e}"),
+            )
+                .into_response()
+        }
+    }
 }
 
 /// `GET /metrics`: Prometheus' text format.

@@ -16,6 +16,7 @@ pub mod docs;
 pub mod exports;
 pub mod feed;
 pub mod grid;
+pub mod integrity;
 pub mod jobs;
 pub mod lease;
 pub mod listing;

@@ -689,6 +689,11 @@ pub trait ReadTx {
     fn blob_ref_bytes(&self, sha256: &str, job_id: &str) -> Result<Option<i64>>;
     /// Jobs naming a blob, with its media type and role.
     fn blob_refs(&self, sha256: &str) -> Result<Vec<(String, String, String)>>;
+    /// Stored blobs (sha256, bytes), newest first, at most `limit`.
+    fn recent_blobs(&self, limit: u32) -> Result<Vec<(String, i64)>>;
+    /// Stored blobs (sha256, bytes) after `after` in hash order, at most `limit` (a check
+    /// walks them all in pages).
+    fn blobs_after(&self, after: &str, limit: u32) -> Result<Vec<(String, i64)>>;
     fn blob_stored(&self, sha256: &str) -> Result<bool>;
     fn upload(&self, id: &str, username: &str) -> Result<Option<UploadRow>>;
     /// The newest upload of `sha256` by `username` (a retried creation finds it).

@@ -464,6 +464,22 @@ impl<T: Conn> ReadTx for T {
         )
     }
 
+    fn recent_blobs(&self, limit: u32) -> Result<Vec<(String, i64)>> {
+        self.db().all(
+            "SELECT sha256, bytes FROM blobs ORDER BY stored_at DESC, sha256 LIMIT ?1",
+            args![limit],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+
+    fn blobs_after(&self, after: &str, limit: u32) -> Result<Vec<(String, i64)>> {
+        self.db().all(
+            "SELECT sha256, bytes FROM blobs WHERE sha256 > ?1 ORDER BY sha256 LIMIT ?2",
+            args![after, limit],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+
     fn blob_stored(&self, sha256: &str) -> Result<bool> {
         Ok(!self
             .db()
