@@ -91,6 +91,37 @@ unsafe extern "C" {
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
 
+/// A new installation with `users` (name, role) of unit zhuxian, served, and a phone of the
+/// first user with one job: (folder's owner, data folder, server, URL, phone, job id).
+async fn installation_with_a_job(
+    users: &[(&str, &str)],
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::process::Child,
+    String,
+    Phone,
+    String,
+) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&run(&data, &["init"], ""));
+    for (user, role) in users {
+        add_user(&data, user, role, "zhuxian");
+    }
+    let (server, url) = serve(&data);
+    let me = users[0].0;
+    let phone = Phone::login_at(&url, me).await;
+    let job = phone
+        .store
+        .create_job(
+            me,
+            &new_job(JobKind::LowVoltageResidential, "zhuxian", "周建国"),
+        )
+        .unwrap();
+    (tmp, data, server, url, phone, job.id)
+}
+
 #[test]
 fn commands_need_an_existing_database_and_change_nothing_when_pointed_elsewhere() {
     let tmp = tempfile::tempdir().unwrap();
@@ -263,19 +294,8 @@ fn a_piped_command_ends_quietly_when_its_reader_goes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_stop_leaves_a_whole_database_and_a_lost_phone_stays_out() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    ok(&run(&data, &["init"], ""));
-    add_user(&data, "office1", "office_staff", "zhuxian");
-    let (server, url) = serve(&data);
-    let phone = Phone::login_at(&url, "office1").await;
-    let job = phone
-        .store
-        .create_job(
-            "office1",
-            &new_job(JobKind::LowVoltageResidential, "zhuxian", "周建国"),
-        )
-        .unwrap();
+    let (tmp, data, server, url, phone, job) =
+        installation_with_a_job(&[("office1", "office_staff")]).await;
     phone.sync().await;
     // A lost phone: revoked from the command line, it stays out even with the password.
     let device = phone.store.device().device_id;
@@ -311,8 +331,8 @@ async fn a_clean_stop_leaves_a_whole_database_and_a_lost_phone_stays_out() {
     let copy = tmp.path().join("copy");
     std::fs::create_dir(&copy).unwrap();
     std::fs::copy(data.join("fieldline.db"), copy.join("fieldline.db")).unwrap();
-    let audit = ok(&run(&copy, &["audit", "--job", &job.id], ""));
-    assert!(audit.contains(&job.id), "{audit}");
+    let audit = ok(&run(&copy, &["audit", "--job", &job], ""));
+    assert!(audit.contains(&job), "{audit}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -450,25 +470,14 @@ fn the_audit_shows_recent_events_first_and_what_was_done_to_whom() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_photo_files_are_noticed_and_exports_refuse_to_be_partial() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    ok(&run(&data, &["init"], ""));
-    add_user(&data, "cm-li", "customer_manager", "zhuxian");
-    add_user(&data, "office1", "office_staff", "zhuxian");
-    let (server, url) = serve(&data);
-    let phone = Phone::login_at(&url, "cm-li").await;
-    let job = phone
-        .store
-        .create_job(
-            "cm-li",
-            &new_job(JobKind::LowVoltageResidential, "zhuxian", "周建国"),
-        )
-        .unwrap();
+    let (_tmp, data, server, url, phone, job) =
+        installation_with_a_job(&[("cm-li", "customer_manager"), ("office1", "office_staff")])
+            .await;
     let photo = field_core::photo::sample::jpeg(640, 480, 5, &Default::default());
     phone
         .store
         .add_photo(
-            &job.id,
+            &job,
             "cm-li",
             &photo,
             &field_core::store::PhotoInput {
@@ -486,7 +495,7 @@ async fn missing_photo_files_are_noticed_and_exports_refuse_to_be_partial() {
     assert_eq!(ready().await.status(), 200);
     ok(&run(&data, &["blobs", "check", "--full"], ""));
     let session = form_login(&url, "office1", PASSWORD).await;
-    let archive = format!("/jobs/{}/archive.zip", job.id);
+    let archive = format!("/jobs/{}/archive.zip", job);
     assert_eq!(session_get(&url, &session, &archive).await.status(), 200);
 
     // The photo files are lost (a restore without blobs/).
@@ -499,7 +508,7 @@ async fn missing_photo_files_are_noticed_and_exports_refuse_to_be_partial() {
     let listed = String::from_utf8_lossy(&out.stdout).into_owned();
     failed(&out);
     assert!(
-        listed.contains("missing") && listed.contains(&job.id),
+        listed.contains("missing") && listed.contains(&job),
         "{listed}"
     );
     let refused = session_get(&url, &session, &archive).await;
