@@ -202,6 +202,37 @@ pub enum UserCommand {
         #[arg(long)]
         display_name: String,
     },
+    /// List the users (all units, or one).
+    List {
+        #[arg(long)]
+        unit: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a user: every token and browser session ends at once.
+    Disable {
+        #[arg(long)]
+        username: String,
+    },
+    /// Enable a disabled user again (they log in anew).
+    Enable {
+        #[arg(long)]
+        username: String,
+    },
+    /// Give a user a new password, printed once; every token and session ends.
+    Reset {
+        #[arg(long)]
+        username: String,
+    },
+    /// Change a user's role and unit; every token and session ends when either changes.
+    Role {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        unit: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -363,6 +394,7 @@ async fn run_inner(cli: Cli) -> Result<(), ServerError> {
             println!("added user {username} ({})", role.as_str());
             Ok(())
         }
+        Command::User { command } => user_command(&cfg, command).await,
         Command::Contract { command } => contract_command(&cfg, command).await,
         Command::Device { command } => {
             let env = open(&cfg, Schema::Upgrade)?;
@@ -510,6 +542,97 @@ fn db_copy(cfg: &Config, from: &str, to: &str) -> Result<(), ServerError> {
         report.rows(),
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// The operator as the administration services see them: an admin of every unit.
+fn operator_principal() -> auth::Principal {
+    auth::Principal {
+        user_id: 0,
+        username: operator(),
+        display_name: operator(),
+        role: Role::Admin,
+        unit: String::new(),
+        device_id: "cli".into(),
+        actor: None,
+    }
+}
+
+/// `fieldline user list / disable / enable / reset / role`, through the same administration
+/// service as the admin's pages, audited as the operator.
+async fn user_command(cfg: &Config, command: UserCommand) -> Result<(), ServerError> {
+    use crate::service::admin;
+    let env = open(
+        cfg,
+        if matches!(command, UserCommand::List { .. }) {
+            Schema::AsIs
+        } else {
+            Schema::Upgrade
+        },
+    )?;
+    let who = operator_principal();
+    match command {
+        UserCommand::Add { .. } => unreachable!("handled before"),
+        UserCommand::List { unit, json } => {
+            let users: Vec<_> = admin::users(&env, &who)?
+                .into_iter()
+                .filter(|u| unit.as_ref().is_none_or(|x| *x == u.unit))
+                .collect();
+            if json {
+                let rows: Vec<serde_json::Value> = users
+                    .iter()
+                    .map(|u| {
+                        serde_json::json!({
+                            "username": u.username, "display_name": u.display_name,
+                            "role": u.role, "unit": u.unit, "disabled": u.disabled,
+                            "leader": u.leader,
+                        })
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).unwrap_or_default()
+                );
+            } else {
+                for u in &users {
+                    println!(
+                        "{:<16} {:<18} {:<12} {}{}",
+                        u.username,
+                        u.role,
+                        u.unit,
+                        u.display_name,
+                        if u.disabled {
+                            "  (停用 / disabled)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+            }
+        }
+        UserCommand::Disable { username } => {
+            admin::set_disabled(&env, &who, &username, true)?;
+            println!(
+                "已停用 {username}，其令牌和会话已结束 / disabled {username}; their tokens and sessions ended"
+            );
+        }
+        UserCommand::Enable { username } => {
+            admin::set_disabled(&env, &who, &username, false)?;
+            println!("已启用 {username}（需重新登录）/ enabled {username} (they log in anew)");
+        }
+        UserCommand::Reset { username } => {
+            let password = admin::reset_password(&env, &who, &username)?;
+            println!("{username} 的新密码 / new password of {username}: {password}");
+        }
+        UserCommand::Role {
+            username,
+            role,
+            unit,
+        } => {
+            admin::set_role_unit(&env, &who, &username, &role, &unit)?;
+            println!("{username}: {role} · {unit}");
+        }
+    }
     Ok(())
 }
 

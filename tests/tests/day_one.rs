@@ -517,3 +517,60 @@ async fn missing_photo_files_are_noticed_and_exports_refuse_to_be_partial() {
     assert!(page.contains("导出不完整"), "{page}");
     terminate(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_run_users_from_the_command_line() {
+    let (_tmp, data, server, url, phone, _job) =
+        installation_with_a_job(&[("cm-li", "customer_manager")]).await;
+    phone.sync().await;
+    let listed = ok(&run(&data, &["user", "list"], ""));
+    assert!(
+        listed.contains("cm-li") && listed.contains("customer_manager"),
+        "{listed}"
+    );
+    // Disable ends the phone's token; enable revives none; a reset prints a new password.
+    ok(&run(&data, &["user", "disable", "--username", "cm-li"], ""));
+    assert!(phone.try_sync().await.is_err());
+    assert!(ok(&run(&data, &["user", "list", "--json"], "")).contains("\"disabled\": true"));
+    ok(&run(&data, &["user", "enable", "--username", "cm-li"], ""));
+    assert!(phone.try_sync().await.is_err(), "enable revives no token");
+    let said = ok(&run(&data, &["user", "reset", "--username", "cm-li"], ""));
+    let password = said.rsplit(' ').next().unwrap().trim().to_string();
+    assert_eq!(password.len(), 12, "{said}");
+    field_core::sync::login(&phone.store, &url, "cm-li", &password)
+        .await
+        .expect("the new password logs in");
+    phone.sync().await;
+    ok(&run(
+        &data,
+        &[
+            "user",
+            "role",
+            "--username",
+            "cm-li",
+            "--role",
+            "project_manager",
+            "--unit",
+            "zhuxian",
+        ],
+        "",
+    ));
+    assert!(phone.try_sync().await.is_err(), "a new role ends the token");
+    let err = failed(&run(
+        &data,
+        &["user", "disable", "--username", "nobody"],
+        "",
+    ));
+    assert!(err.contains("there is no user nobody"), "{err}");
+    let audit = ok(&run(&data, &["audit", "--subject", "cm-li"], ""));
+    for kind in [
+        "user_disabled",
+        "user_enabled",
+        "password_reset",
+        "user_changed",
+        "credentials_ended",
+    ] {
+        assert!(audit.contains(kind), "{kind}: {audit}");
+    }
+    terminate(server);
+}

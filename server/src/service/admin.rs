@@ -213,7 +213,9 @@ fn change(
 ) -> Result<(), ServerError> {
     guard(who)?;
     let mut tx = env.store.write()?;
-    let user = tx.user_by_name(username)?.ok_or(ServerError::NotFound)?;
+    let user = tx
+        .user_by_name(username)?
+        .ok_or_else(|| no_user(username))?;
     // A role or unit change ends trust only when it changes something.
     let moved = c.role.as_ref().is_some_and(|r| *r != user.role)
         || c.unit.as_ref().is_some_and(|u| *u != user.unit);
@@ -233,6 +235,14 @@ fn change(
     }
     tx.commit()?;
     Ok(())
+}
+
+/// An unknown user named by an admin or an operator.
+fn no_user(username: &str) -> ServerError {
+    ServerError::NotFoundNamed {
+        zh: format!("没有用户 {username}"),
+        en: format!("there is no user {username}"),
+    }
 }
 
 /// Ends every token and browser session of `user`, on the record.
