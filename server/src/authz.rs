@@ -106,10 +106,7 @@ pub fn check_blob_names(
             continue;
         }
         for (role, sha, _) in photo.blobs() {
-            let declared = match role {
-                "original" => photo.original_mime.as_deref().unwrap_or("image/jpeg"),
-                _ => "image/jpeg",
-            };
+            let declared = photo.declared_mime(role);
             let refs = tx.blob_refs(sha)?;
             let stored = tx.blob_stored(sha)?;
             if refs.iter().any(|(_, mime, _)| mime != declared) {

@@ -376,6 +376,15 @@ section! {
 }
 
 impl Photo {
+    /// The media type this photo declares for its blob of `role`: the original's own (JPEG when
+    /// unnamed); the display copy and the thumbnail are always JPEG.
+    pub fn declared_mime(&self, role: &str) -> &str {
+        match role {
+            "original" => self.original_mime.as_deref().unwrap_or("image/jpeg"),
+            _ => "image/jpeg",
+        }
+    }
+
     /// The blobs this photo names: (role, sha256, size).
     pub fn blobs(&self) -> Vec<(&'static str, &str, i64)> {
         [

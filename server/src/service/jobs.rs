@@ -628,10 +628,7 @@ fn record_blob_refs(tx: &mut dyn WriteTx, job: &Job, job_id: &str) -> Result<(),
             if !field_core::validate::is_sha256_hex(sha) {
                 continue;
             }
-            let mime = match role {
-                "original" => photo.original_mime.as_deref().unwrap_or("image/jpeg"),
-                _ => "image/jpeg",
-            };
+            let mime = photo.declared_mime(role);
             tx.insert_blob_ref(&BlobRef {
                 sha256: sha,
                 job_id,
