@@ -841,15 +841,7 @@ async fn contract_command(cfg: &Config, command: ContractCommand) -> Result<(), 
                 None => job.contracts.keys().cloned().collect(),
             };
             // Never a partial archive: every photo the server received must be in the store.
-            let photos: Vec<String> = ids
-                .iter()
-                .filter_map(|id| job.contracts.get(id))
-                .filter_map(|c| {
-                    field_core::contract::Manifest::parse(c.manifest.as_deref().unwrap_or_default())
-                        .ok()
-                })
-                .flat_map(|m| m.photos.into_iter().map(|p| p.sha256))
-                .collect();
+            let photos = crate::service::contracts::manifest_photos(&job, &ids);
             crate::service::integrity::require(&env, photos).await?;
             for id in ids {
                 let started = std::time::Instant::now();

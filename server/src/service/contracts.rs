@@ -138,6 +138,15 @@ contract.pdf      合同 PDF（由以上内容生成）/ the contract as PDF, de
 核验 / verify:  fieldline contract verify --archive <this directory>
 ";
 
+/// The photo files (SHA-256) the signed manifests of `job`'s contracts `ids` name.
+pub fn manifest_photos<'a>(job: &Job, ids: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    ids.into_iter()
+        .filter_map(|id| job.contracts.get(id))
+        .filter_map(|c| Manifest::parse(c.manifest.as_deref().unwrap_or_default()).ok())
+        .flat_map(|m| m.photos.into_iter().map(|p| p.sha256))
+        .collect()
+}
+
 /// Writes the archive of contract `contract_id` of `job` into `dir` (created). Photos not
 /// uploaded yet are left out (verification then reports them unchecked). `pdf` is the rendered
 /// PDF, when available.

@@ -774,13 +774,7 @@ pub async fn archive(
     let max_bytes = env.archive_max_bytes;
     // Every photo file the server has received must be there: never a partial customer file.
     let mut wanted: Vec<String> = originals.iter().map(|o| o.sha256.clone()).collect();
-    for c in v.job.contracts.values() {
-        if let Ok(m) =
-            field_core::contract::Manifest::parse(c.manifest.as_deref().unwrap_or_default())
-        {
-            wanted.extend(m.photos.iter().map(|p| p.sha256.clone()));
-        }
-    }
+    wanted.extend(contracts::manifest_photos(&v.job, v.job.contracts.keys()));
     super::integrity::require(env, wanted).await?;
     let summary = {
         let report = summary_report(lang, &v);
