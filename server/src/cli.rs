@@ -349,51 +349,6 @@ async fn run_inner(cli: Cli) -> Result<(), ServerError> {
             running.stop().await;
             Ok(())
         }
-        Command::User {
-            command:
-                UserCommand::Add {
-                    username,
-                    role,
-                    unit,
-                    display_name,
-                },
-        } => {
-            let role = Role::parse(&role).ok_or_else(|| {
-                ServerError::bad(
-                    "bad_role",
-                    format!("未知角色 {role}"),
-                    format!(
-                        "unknown role {role}; use one of: {}",
-                        Role::ALL
-                            .iter()
-                            .map(|r| r.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
-            })?;
-            let mut password = String::new();
-            std::io::stdin()
-                .read_to_string(&mut password)
-                .map_err(|e| ServerError::Io(e.to_string()))?;
-            let password = password.trim_end_matches(['\r', '\n']);
-            auth::check_password(password)?;
-            let hash = auth::hash_password(password)?;
-            let env = open(&cfg, Schema::Upgrade)?;
-            let mut tx = env.store.write()?;
-            auth::add_user(
-                &mut *tx,
-                &username,
-                &hash,
-                role,
-                &unit,
-                &display_name,
-                &operator(),
-            )?;
-            tx.commit()?;
-            println!("added user {username} ({})", role.as_str());
-            Ok(())
-        }
         Command::User { command } => user_command(&cfg, command).await,
         Command::Contract { command } => contract_command(&cfg, command).await,
         Command::Device { command } => {
@@ -558,10 +513,40 @@ fn operator_principal() -> auth::Principal {
     }
 }
 
-/// `fieldline user list / disable / enable / reset / role`, through the same administration
+/// A new user's role and password hash, checked and hashed before any database is opened.
+fn prepare_new_user(role: &str) -> Result<(Role, String), ServerError> {
+    let role = Role::parse(role).ok_or_else(|| {
+        ServerError::bad(
+            "bad_role",
+            format!("未知角色 {role}"),
+            format!(
+                "unknown role {role}; use one of: {}",
+                Role::ALL
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    })?;
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .map_err(|e| ServerError::Io(e.to_string()))?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    auth::check_password(password)?;
+    let hash = auth::hash_password(password)?;
+    Ok((role, hash))
+}
+
+/// `fieldline user add / list / disable / enable / reset / role`, through the same administration
 /// service as the admin's pages, audited as the operator.
 async fn user_command(cfg: &Config, command: UserCommand) -> Result<(), ServerError> {
     use crate::service::admin;
+    let new_user = match &command {
+        UserCommand::Add { role, .. } => Some(prepare_new_user(role)?),
+        _ => None,
+    };
     let env = open(
         cfg,
         if matches!(command, UserCommand::List { .. }) {
@@ -572,7 +557,26 @@ async fn user_command(cfg: &Config, command: UserCommand) -> Result<(), ServerEr
     )?;
     let who = operator_principal();
     match command {
-        UserCommand::Add { .. } => unreachable!("handled before"),
+        UserCommand::Add {
+            username,
+            unit,
+            display_name,
+            ..
+        } => {
+            let (role, hash) = new_user.expect("read before the database was opened");
+            let mut tx = env.store.write()?;
+            auth::add_user(
+                &mut *tx,
+                &username,
+                &hash,
+                role,
+                &unit,
+                &display_name,
+                &operator(),
+            )?;
+            tx.commit()?;
+            println!("added user {username} ({})", role.as_str());
+        }
         UserCommand::List { unit, json } => {
             let users: Vec<_> = admin::users(&env, &who)?
                 .into_iter()
