@@ -238,18 +238,12 @@ pub fn progress(env: &Env, token: &str) -> Result<Progress, ServerError> {
         .filter(|(e, _)| *e != MilestoneEvent::ReviewSubmitted)
         .collect();
     steps.sort_by_key(|(_, d)| *d);
+    // The job's customer manager, while an active user of its unit: name and work number.
     let contact = match job.assignment.customer_manager.as_deref() {
-        Some(cm) => {
-            let id = tx
-                .user_ids(&job.unit)?
-                .into_iter()
-                .find(|(u, _)| u == cm)
-                .map(|(_, id)| work_number(id));
-            tx.users_of(Some(&job.unit))?
-                .into_iter()
-                .find(|(u, _, _)| u == cm)
-                .map(|(_, d, _)| (d, id.unwrap_or_default()))
-        }
+        Some(cm) => tx
+            .user_by_name(cm)?
+            .filter(|u| u.unit == job.unit && !u.disabled)
+            .map(|u| (u.display_name, work_number(u.id))),
         None => None,
     };
     Ok(Progress {
