@@ -1,8 +1,7 @@
 //! The browser-hardening headers every response carries: a strict Content-Security-Policy (no
 //! inline script or style, no framing), `nosniff`, no referrer (a progress link's token sits in
 //! its URL), `Cache-Control: no-store` unless the handler chose, and HSTS when the request came
-//! over TLS. A handler that sets its own policy (blob
-//! downloads: `sandbox`) keeps it.
+//! over TLS. A handler that sets its own policy (blob downloads: `sandbox`) keeps it.
 
 use crate::service::Env;
 use axum::extract::{Request, State};

@@ -52,6 +52,28 @@ pub enum StoreError {
     Io(String),
 }
 
+/// The rule every backend applies to the schema version `found` in a database (this build
+/// knows `supported` versions): never a newer one, and an older one only where `schema` lets
+/// it be upgraded.
+pub(crate) fn check_version(
+    found: usize,
+    supported: usize,
+    schema: Schema,
+    where_: &str,
+) -> Result<()> {
+    if found > supported {
+        return Err(StoreError::TooNew { found, supported });
+    }
+    if found < supported && schema == Schema::AsIs {
+        return Err(StoreError::Outdated {
+            where_: where_.to_string(),
+            found,
+            needed: supported,
+        });
+    }
+    Ok(())
+}
+
 /// Whether opening a store may create or upgrade its schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schema {

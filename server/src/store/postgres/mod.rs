@@ -112,9 +112,9 @@ impl PostgresStore {
             writer: std::sync::Mutex::new(()),
         };
         match schema {
-            super::Schema::AsIs => store.check_version(false)?,
+            super::Schema::AsIs => store.check_version(schema)?,
             super::Schema::Upgrade => {
-                store.check_version(true)?;
+                store.check_version(schema)?;
                 store.migrate()?;
             }
             super::Schema::Create => store.migrate()?,
@@ -122,9 +122,9 @@ impl PostgresStore {
         Ok(store)
     }
 
-    /// Refuses a database without Fieldline's schema, and (unless it may be upgraded) one of
-    /// another version than this build's.
-    fn check_version(&self, upgradable: bool) -> Result<()> {
+    /// Refuses a database without Fieldline's schema, and one of a version `schema` does not
+    /// allow ([`super::check_version`]).
+    fn check_version(&self, schema: super::Schema) -> Result<()> {
         let client = self.connection()?;
         let db: &dyn Db = &client;
         let exists: Option<Option<String>> = db.opt(
@@ -139,21 +139,12 @@ impl PostgresStore {
         }
         let found: Option<i64> =
             db.opt("SELECT version FROM fieldline_schema", &[], |r| r.get(0))?;
-        let found = found.unwrap_or(0) as usize;
-        if found > MIGRATIONS.len() {
-            return Err(StoreError::TooNew {
-                found,
-                supported: MIGRATIONS.len(),
-            });
-        }
-        if found < MIGRATIONS.len() && !upgradable {
-            return Err(StoreError::Outdated {
-                where_: self.target.clone(),
-                found,
-                needed: MIGRATIONS.len(),
-            });
-        }
-        Ok(())
+        super::check_version(
+            found.unwrap_or(0) as usize,
+            MIGRATIONS.len(),
+            schema,
+            &self.target,
+        )
     }
 
     /// Where the store connects (no password), for logs.
@@ -194,12 +185,7 @@ impl PostgresStore {
             let current: Option<i64> =
                 db.opt("SELECT version FROM fieldline_schema", &[], |r| r.get(0))?;
             let current = current.unwrap_or(0) as usize;
-            if current > MIGRATIONS.len() {
-                return Err(StoreError::TooNew {
-                    found: current,
-                    supported: MIGRATIONS.len(),
-                });
-            }
+            super::check_version(current, MIGRATIONS.len(), super::Schema::Upgrade, "")?;
             for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
                 db.batch("BEGIN")?;
                 let step = db.batch(sql).and_then(|()| {

@@ -110,20 +110,12 @@ impl SqliteStore {
         configure(&conn)?;
         if schema == super::Schema::AsIs {
             let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-            let found = found as usize;
-            if found > MIGRATIONS.len() {
-                return Err(StoreError::TooNew {
-                    found,
-                    supported: MIGRATIONS.len(),
-                });
-            }
-            if found < MIGRATIONS.len() {
-                return Err(StoreError::Outdated {
-                    where_: path.display().to_string(),
-                    found,
-                    needed: MIGRATIONS.len(),
-                });
-            }
+            super::check_version(
+                found as usize,
+                MIGRATIONS.len(),
+                schema,
+                &path.display().to_string(),
+            )?;
         } else {
             migrate(&mut conn)?;
         }
@@ -198,12 +190,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         let step = (|| -> Result<bool> {
             let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
             let current = current as usize;
-            if current > MIGRATIONS.len() {
-                return Err(StoreError::TooNew {
-                    found: current,
-                    supported: MIGRATIONS.len(),
-                });
-            }
+            super::check_version(current, MIGRATIONS.len(), super::Schema::Upgrade, "")?;
             let Some(sql) = MIGRATIONS.get(current) else {
                 return Ok(false);
             };
