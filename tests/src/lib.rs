@@ -588,3 +588,22 @@ pub async fn form_login_to(
         .await
         .expect("login")
 }
+
+/// Runs `cmd` with `stdin` written to it: its whole output (status, stdout, stderr).
+pub fn run_with_stdin(cmd: &mut std::process::Command, stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the command");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("its output")
+}

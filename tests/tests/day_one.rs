@@ -4,7 +4,6 @@
 
 use field_core::JobKind;
 use fieldline_tests::*;
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -12,23 +11,14 @@ const BIN: &str = env!("CARGO_BIN_EXE_fieldline-under-test");
 
 /// Runs `fieldline --data-dir DIR ARGS` with `stdin`; its output.
 fn run(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("FIELDLINE_DATABASE_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run fieldline");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    run_with_stdin(
+        Command::new(BIN)
+            .arg("--data-dir")
+            .arg(dir)
+            .args(args)
+            .env_remove("FIELDLINE_DATABASE_URL"),
+        stdin,
+    )
 }
 
 fn ok(out: &Output) -> String {
@@ -401,24 +391,15 @@ fn the_audit_shows_recent_events_first_and_what_was_done_to_whom() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let as_operator = |args: &[&str], stdin: &str| {
-        let mut child = Command::new(BIN)
-            .arg("--data-dir")
-            .arg(&data)
-            .args(args)
-            .env_remove("FIELDLINE_DATABASE_URL")
-            .env("USER", "zhang-ops")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        run_with_stdin(
+            Command::new(BIN)
+                .arg("--data-dir")
+                .arg(&data)
+                .args(args)
+                .env_remove("FIELDLINE_DATABASE_URL")
+                .env("USER", "zhang-ops"),
+            stdin,
+        )
     };
     ok(&as_operator(&["init"], ""));
     for user in ["office1", "cm-li", "cm-zhao"] {

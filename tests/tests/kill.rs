@@ -4,7 +4,6 @@
 use field_core::sync::SyncOptions;
 use field_core::{JobKind, Store};
 use fieldline_tests::*;
-use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
@@ -45,21 +44,7 @@ impl Data {
 }
 
 fn cli(data: &Data, args: &[&str], stdin: &str) {
-    let mut child = data
-        .command()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run fieldline");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(data.command().args(args), stdin);
     assert!(
         out.status.success(),
         "{}",
