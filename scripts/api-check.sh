@@ -20,11 +20,11 @@ FIELDLINE_DATA_DIR="$data" FIELDLINE_LISTEN="127.0.0.1:$port" NO_COLOR=1 "$bin" 
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 1 600); do
-  grep -q "^fieldline listening" "$data/log" && break
+  grep -q "fieldline listening on http://" "$data/log" && break
   kill -0 "$server" 2>/dev/null || { cat "$data/log"; echo "the demo server stopped"; exit 1; }
   sleep 0.1
 done
-grep -q "^fieldline listening" "$data/log" || { cat "$data/log"; echo "the demo server did not start"; exit 1; }
+grep -q "fieldline listening on http://" "$data/log" || { cat "$data/log"; echo "the demo server did not start"; exit 1; }
 base="http://127.0.0.1:$port"
 password="$(awk '$1 == "office1" { print $3 }' "$data/log")"
 token="$(curl -sf "$base/api/v1/auth/login" -H 'content-type: application/json' \

@@ -315,9 +315,9 @@ async fn run_inner(cli: Cli) -> Result<(), ServerError> {
             }
             let stop = shutdown_signal();
             let running = crate::start(&cfg).await?;
-            println!("fieldline listening on http://{}", running.addr);
+            tracing::info!(addr = %running.addr, "fieldline listening on http://{}", running.addr);
             stop.await;
-            println!("fieldline shutting down");
+            tracing::info!("fieldline shutting down");
             running.stop().await;
             Ok(())
         }
@@ -344,7 +344,7 @@ async fn run_inner(cli: Cli) -> Result<(), ServerError> {
                 println!("{user:<14} {:<18} {password}", role.as_str());
             }
             println!("data: {}", cfg.data_dir.display());
-            println!("fieldline listening on http://{}", running.addr);
+            tracing::info!(addr = %running.addr, "fieldline listening on http://{}", running.addr);
             stop.await;
             running.stop().await;
             Ok(())

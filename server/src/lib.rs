@@ -147,12 +147,15 @@ fn spawn_clocks(env: Arc<Env>) -> tokio::task::JoinHandle<()> {
 }
 
 /// Logs to stderr, filtered by `FIELDLINE_LOG` (default `info`); `FIELDLINE_LOG_FORMAT=json`
-/// writes one JSON object per line with the request's span (its id, method and route).
+/// writes one JSON object per line with the request's span (its id, method and route). Colour
+/// only when stderr is a terminal, never into a file or a pipe.
 pub fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("FIELDLINE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if std::env::var("FIELDLINE_LOG_FORMAT").is_ok_and(|f| f == "json") {
         let _ = logs.json().with_current_span(true).try_init();

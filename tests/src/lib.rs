@@ -481,24 +481,59 @@ pub fn pdf_text(pdf: &[u8]) -> Option<String> {
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Starts a `fieldline serve` command (the caller sets its binary, arguments, environment and
-/// stderr) and returns it with the URL it printed on its first line of stdout.
+/// What a server process wrote on stderr so far (its logs), read on a thread of its own so the
+/// pipe never fills.
+#[derive(Clone, Default)]
+pub struct Logs(std::sync::Arc<std::sync::Mutex<String>>);
+
+impl Logs {
+    pub fn text(&self) -> String {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Starts a `fieldline serve` command (the caller sets its binary, arguments and environment)
+/// and returns it with the URL of its "listening" log line (on stderr, as every log line).
 pub fn spawn_listening(cmd: &mut std::process::Command) -> (std::process::Child, String) {
+    let (child, url, _) = spawn_listening_logged(cmd);
+    (child, url)
+}
+
+/// As [`spawn_listening`], with the process's logs.
+pub fn spawn_listening_logged(
+    cmd: &mut std::process::Command,
+) -> (std::process::Child, String, Logs) {
     use std::io::BufRead;
     let mut child = cmd
-        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start fieldline serve");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.as_mut().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the first line");
-    let url = line
-        .trim()
-        .strip_prefix("fieldline listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .to_string();
-    (child, url)
+    let stderr = child.stderr.take().expect("stderr");
+    let logs = Logs::default();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let kept = logs.clone();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(at) = line.find("listening on http://")
+                && let Some(tx) = tx.take()
+            {
+                let url: String = line[at + "listening on ".len()..]
+                    .chars()
+                    .take_while(|c| !c.is_whitespace() && *c != '"')
+                    .collect();
+                let _ = tx.send(url);
+            }
+            let mut all = kept.0.lock().unwrap_or_else(|p| p.into_inner());
+            all.push_str(&line);
+            all.push('\n');
+        }
+    });
+    let url = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .unwrap_or_else(|_| panic!("no listening line; logs:\n{}", logs.text()));
+    (child, url, logs)
 }
 
 /// `GET path` as the browser session `session` (its `fl_session=…` cookie), as a raw client.

@@ -4,7 +4,7 @@
 
 use field_core::{JobKind, Role};
 use fieldline_tests::*;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fieldline-under-test");
 
@@ -104,17 +104,16 @@ async fn metrics_count_what_the_server_did_and_requests_carry_an_id() {
 #[tokio::test]
 async fn json_logs_name_the_request_id() {
     let data = tempfile::tempdir().unwrap();
-    let (child, url) = spawn_listening(
+    let (child, url, logs) = spawn_listening_logged(
         Command::new(BIN)
             .arg("--data-dir")
             .arg(data.path())
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("FIELDLINE_LOG_FORMAT", "json")
-            .env("FIELDLINE_LOG", "fieldline_server=debug")
-            .stderr(Stdio::piped()),
+            .env_remove("FIELDLINE_LOG"),
     );
     let r = reqwest::Client::new()
-        .get(format!("{url}/readyz"))
+        .get(format!("{url}/readyz?q=110101199001011234"))
         .header("x-request-id", "rid-json-1")
         .send()
         .await
@@ -122,17 +121,36 @@ async fn json_logs_name_the_request_id() {
     assert_eq!(r.status(), 200);
     let mut child = child;
     let _ = child.kill();
-    let out = child.wait_with_output().unwrap();
-    let logs = String::from_utf8_lossy(&out.stderr);
-    let answered: Vec<serde_json::Value> = logs
+    let _ = child.wait();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let logs = logs.text();
+    let lines: Vec<serde_json::Value> = logs
         .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .unwrap_or_else(|e| panic!("every line on stderr is JSON ({e}): {l}"))
+        })
+        .collect();
+    // At the default level, one line per request: its id, method, route template, status and
+    // duration; never the query string.
+    let answered: Vec<&serde_json::Value> = lines
+        .iter()
         .filter(|v| v["fields"]["message"] == "answered")
         .collect();
     assert!(
-        answered
-            .iter()
-            .any(|v| v["span"]["id"] == "rid-json-1" && v["span"]["route"] == "/readyz"),
+        answered.iter().any(|v| v["span"]["id"] == "rid-json-1"
+            && v["span"]["route"] == "/readyz"
+            && v["span"]["method"] == "GET"
+            && v["fields"]["status"] == 200
+            && v["fields"]["ms"].is_u64()),
         "{logs}"
     );
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["fields"]["message"].as_str().is_some_and(|m| m.starts_with("fieldline listening on http://"))),
+        "the listening line is a log line: {logs}"
+    );
+    assert!(!logs.contains("110101199001011234"), "{logs}");
+    assert!(!logs.contains('\u{1b}'), "no colour codes into a pipe: {logs}");
 }

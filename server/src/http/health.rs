@@ -81,7 +81,9 @@ pub async fn track(State(env): State<Arc<Env>>, req: Request, next: Next) -> Res
     let started = std::time::Instant::now();
     let mut resp = async {
         let resp = next.run(req).await;
-        tracing::debug!(
+        // One line per request: the route's template, never the raw path or its query (search
+        // terms may be ID or phone numbers).
+        tracing::info!(
             status = resp.status().as_u16(),
             ms = started.elapsed().as_millis() as u64,
             "answered"

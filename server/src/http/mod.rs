@@ -83,6 +83,5 @@ pub fn router(env: Arc<Env>) -> Router {
             env.clone(),
             hardening::headers,
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(env)
 }

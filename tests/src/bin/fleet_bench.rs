@@ -466,7 +466,7 @@ fn start_nodes(setup: &Setup, dir: &std::path::Path, devices: usize) -> Nodes {
                 .env("FIELDLINE_NODE_ID", format!("node-{n}"))
                 .env("FIELDLINE_LOGIN_ATTEMPTS_PER_MINUTE", "100000")
                 .env("FIELDLINE_LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS", "100000")
-                .env("FIELDLINE_LOG", "warn");
+                .env("FIELDLINE_LOG", "warn,fieldline_server::cli=info");
             if !setup.database_url.is_empty() {
                 cmd.env("FIELDLINE_DATABASE_URL", &setup.database_url);
             }
