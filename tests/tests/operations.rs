@@ -146,11 +146,14 @@ async fn json_logs_name_the_request_id() {
         "{logs}"
     );
     assert!(
-        lines
-            .iter()
-            .any(|v| v["fields"]["message"].as_str().is_some_and(|m| m.starts_with("fieldline listening on http://"))),
+        lines.iter().any(|v| v["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("fieldline listening on http://"))),
         "the listening line is a log line: {logs}"
     );
     assert!(!logs.contains("110101199001011234"), "{logs}");
-    assert!(!logs.contains('\u{1b}'), "no colour codes into a pipe: {logs}");
+    assert!(
+        !logs.contains('\u{1b}'),
+        "no colour codes into a pipe: {logs}"
+    );
 }
