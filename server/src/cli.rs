@@ -49,6 +49,11 @@ pub enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
+    /// Manage units (供电单位): create them before adding their users.
+    Unit {
+        #[command(subcommand)]
+        command: UnitCommand,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -236,6 +241,21 @@ pub enum UserCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum UnitCommand {
+    /// Add a unit.
+    Add {
+        /// Its code: 1–64 letters, digits or - _ . (as users and jobs name it).
+        #[arg(long)]
+        unit: String,
+        /// Its name, e.g. 朱仙供电所.
+        #[arg(long)]
+        name: String,
+    },
+    /// List the units.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum DeviceCommand {
     /// Revoke a device (a lost phone): its tokens end and its password no longer logs it in
     /// until `device restore`.
@@ -349,6 +369,23 @@ async fn run_inner(cli: Cli) -> Result<(), ServerError> {
             running.stop().await;
             Ok(())
         }
+        Command::Unit { command } => match command {
+            UnitCommand::Add { unit, name } => {
+                let env = open(&cfg, Schema::Upgrade)?;
+                let mut tx = env.store.write()?;
+                crate::service::units::add(&mut *tx, &unit, &name, &operator())?;
+                tx.commit()?;
+                println!("已新建单位 {unit}（{name}）/ added unit {unit} ({name})");
+                Ok(())
+            }
+            UnitCommand::List => {
+                let env = open(&cfg, Schema::AsIs)?;
+                for u in crate::service::units::list(&env)? {
+                    println!("{:<16} {}", u.unit, u.name);
+                }
+                Ok(())
+            }
+        },
         Command::User { command } => user_command(&cfg, command).await,
         Command::Contract { command } => contract_command(&cfg, command).await,
         Command::Device { command } => {

@@ -298,6 +298,9 @@ pub fn add_users(
     use fieldline_server::service::auth;
     let hash = auth::hash_password(PASSWORD).expect("hash");
     let mut tx = store.write().expect("write");
+    if tx.unit_name(unit).expect("units").is_none() {
+        fieldline_server::service::units::add(&mut *tx, unit, unit, "test").expect("unit added");
+    }
     for (username, role) in users {
         auth::add_user(&mut *tx, username, &hash, *role, unit, username, "test")
             .expect("user added");

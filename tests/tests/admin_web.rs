@@ -123,7 +123,44 @@ async fn the_admin_runs_users_and_devices() {
         assert!(row.contains(want), "{want}: {row}");
     }
     assert!(b.count("#units tr[data-unit=zhuxian] .badge.bad").await == 0);
+    // A unit is a record created before its people: here, with its name, and then offered
+    // when a user is created or moved.
+    b.fill("#new-unit input[name=unit]", "xinzhuang").await;
+    b.fill("#new-unit input[name=name]", "新庄供电所").await;
+    b.click("#new-unit button[type=submit]").await;
+    let row = b.text("#units tr[data-unit=xinzhuang]").await;
+    assert!(row.contains("新庄供电所"), "{row}");
+    assert_eq!(
+        b.count("#units tr[data-unit=xinzhuang] .badge.bad").await,
+        1,
+        "a new unit has no leader yet"
+    );
     b.shot("units").await;
+    b.goto(&format!("{base}/admin")).await;
+    assert_eq!(
+        b.count("#new-user select[name=unit] option[value=xinzhuang]")
+            .await,
+        1
+    );
+    // A unit nobody created is refused (a raw form post that skips the page's list).
+    let admin_session = form_login(&base, "admin", &password("admin")).await;
+    let csrf = page_csrf(&base, &admin_session, "/admin").await;
+    let r = session_post(
+        &base,
+        &admin_session,
+        "/admin/users",
+        &[
+            ("csrf", csrf.as_str()),
+            ("username", "cm-typo"),
+            ("display_name", "客户经理"),
+            ("role", "customer_manager"),
+            ("unit", "zhuxain"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("单位 zhuxain 不存在"), "{page}");
 
     // The audit trail has it all.
     let kinds: Vec<String> = server.audit(None).into_iter().map(|e| e.kind).collect();

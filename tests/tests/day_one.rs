@@ -35,7 +35,19 @@ fn failed(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Adds `user` to `unit`, creating the unit first when the installation lacks it.
 fn add_user(dir: &Path, user: &str, role: &str, unit: &str) {
+    let units = ok(&run(dir, &["unit", "list"], ""));
+    if !units
+        .lines()
+        .any(|l| l.split_whitespace().next() == Some(unit))
+    {
+        ok(&run(
+            dir,
+            &["unit", "add", "--unit", unit, "--name", unit],
+            "",
+        ));
+    }
     ok(&run(
         dir,
         &[
@@ -402,6 +414,10 @@ fn the_audit_shows_recent_events_first_and_what_was_done_to_whom() {
         )
     };
     ok(&as_operator(&["init"], ""));
+    ok(&as_operator(
+        &["unit", "add", "--unit", "zhuxian", "--name", "朱仙供电所"],
+        "",
+    ));
     for user in ["office1", "cm-li", "cm-zhao"] {
         ok(&as_operator(
             &[
@@ -433,16 +449,18 @@ fn the_audit_shows_recent_events_first_and_what_was_done_to_whom() {
     let (newest, notice) = entries(&["--limit", "1"]);
     assert_eq!(newest.len(), 1);
     assert_eq!(newest[0]["detail"]["user"], "cm-zhao", "{newest:?}");
-    assert!(notice.contains("2 more older entries"), "{notice}");
-    let (oldest, _) = entries(&["--limit", "1", "--oldest-first"]);
-    assert_eq!(oldest[0]["detail"]["user"], "office1");
+    assert!(notice.contains("3 more older entries"), "{notice}");
+    let (oldest, _) = entries(&["--limit", "2", "--oldest-first"]);
+    assert_eq!(oldest[0]["kind"], "unit_added");
+    assert_eq!(oldest[0]["username"], "cli:zhang-ops");
+    assert_eq!(oldest[1]["detail"]["user"], "office1");
     // Done by the operator (not by the new user), found as done to the new user.
     assert_eq!(newest[0]["username"], "cli:zhang-ops");
     let (to_li, _) = entries(&["--subject", "cm-li"]);
     assert_eq!(to_li.len(), 1, "{to_li:?}");
     assert_eq!(to_li[0]["kind"], "user_added");
     let (by_ops, _) = entries(&["--user", "cli:zhang-ops"]);
-    assert_eq!(by_ops.len(), 3);
+    assert_eq!(by_ops.len(), 4, "a unit and three users");
     let (before_2000, _) = entries(&["--until", "2000-01-01"]);
     assert!(before_2000.is_empty());
     let err = failed(&as_operator(&["audit", "--limit", "0"], ""));
@@ -537,6 +555,51 @@ async fn operators_run_users_from_the_command_line() {
         "",
     ));
     assert!(phone.try_sync().await.is_err(), "a new role ends the token");
+    // Units are records: a user joins only one that exists (a typo never makes a unit).
+    for args in [
+        vec![
+            "user",
+            "add",
+            "--username",
+            "cm-wu",
+            "--role",
+            "customer_manager",
+            "--unit",
+            "zhuxain",
+            "--display-name",
+            "cm-wu",
+        ],
+        vec![
+            "user",
+            "role",
+            "--username",
+            "cm-li",
+            "--role",
+            "customer_manager",
+            "--unit",
+            "zhuxain",
+        ],
+    ] {
+        let err = failed(&run(&data, &args, &format!("{PASSWORD}\n")));
+        assert!(
+            err.contains("unit zhuxain does not exist") && err.contains("fieldline unit add"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!ok(&run(&data, &["user", "list"], "")).contains("cm-wu"));
+    assert!(!ok(&run(&data, &["unit", "list"], "")).contains("zhuxain"));
+    let err = failed(&run(
+        &data,
+        &["unit", "add", "--unit", "zhuxian", "--name", "again"],
+        "",
+    ));
+    assert!(err.contains("unit zhuxian already exists"), "{err}");
+    ok(&run(
+        &data,
+        &["unit", "add", "--unit", "xinzhuang", "--name", "新庄供电所"],
+        "",
+    ));
+    assert!(ok(&run(&data, &["unit", "list"], "")).contains("新庄供电所"));
     let err = failed(&run(
         &data,
         &["user", "disable", "--username", "nobody"],

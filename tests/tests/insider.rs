@@ -409,9 +409,12 @@ async fn credentials_end_when_trust_ends() {
         "a leader flag keeps trust"
     );
     let a = admin.clone();
-    env.blocking(move |env| admin::set_role_unit(env, &a, "office1", "office_staff", "other"))
-        .await
-        .unwrap();
+    env.blocking(move |env| {
+        fieldline_server::service::units::create(env, &a, "other", "其他供电所")?;
+        admin::set_role_unit(env, &a, "office1", "office_staff", "other")
+    })
+    .await
+    .unwrap();
     assert!(!signed_in(session).await, "a unit change ends the session");
     // The admin's user page lists live sessions and ends one.
     let mine = form_login(&base, "office1", &password).await;

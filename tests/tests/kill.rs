@@ -68,6 +68,11 @@ async fn killed_mid_sync_loses_nothing_acknowledged() {
     cli(&data, &["init"], "");
     cli(
         &data,
+        &["unit", "add", "--unit", "zhuxian", "--name", "朱仙供电所"],
+        "",
+    );
+    cli(
+        &data,
         &[
             "user",
             "add",
@@ -213,6 +218,11 @@ async fn killed_again_and_again_at_named_points_nothing_acknowledged_is_lost() {
     let dir = tempfile::tempdir().unwrap();
     let data = Data::new(dir.path().join("server"));
     cli(&data, &["init"], "");
+    cli(
+        &data,
+        &["unit", "add", "--unit", "zhuxian", "--name", "朱仙供电所"],
+        "",
+    );
     for (user, role) in [
         ("office1", "office_staff"),
         ("cm-li", "customer_manager"),

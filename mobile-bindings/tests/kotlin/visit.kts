@@ -37,6 +37,10 @@ fun cli(vararg args: String, input: String? = null): Pair<Int, String> {
 }
 
 fun addUser(name: String, role: String) {
+    if (!cli("unit", "list").second.lines().any { it.split(" ").first() == "demo" }) {
+        val (c, o) = cli("unit", "add", "--unit", "demo", "--name", "演示供电所")
+        check(c == 0) { "unit add failed: $o" }
+    }
     val (code, out) = cli("user", "add", "--username", name, "--role", role, "--unit", "demo", "--display-name", name, input = password)
     check(code == 0) { "user add failed: $out" }
 }

@@ -115,6 +115,10 @@ class Server:
                               capture_output=True, text=True, timeout=120)
 
     def add_user(self, username, role, unit):
+        units = self.cli("unit", "list").stdout.split()
+        if unit not in units:
+            r = self.cli("unit", "add", "--unit", unit, "--name", unit)
+            assert r.returncode == 0, r.stderr
         r = self.cli("user", "add", "--username", username, "--role", role, "--unit", unit,
                      "--display-name", username, stdin=PASSWORD)
         assert r.returncode == 0, r.stderr

@@ -68,6 +68,7 @@ pub fn users(env: &Env, who: &Principal) -> Result<Vec<UserSummary>, ServerError
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnitSummary {
     pub unit: String,
+    pub name: String,
     /// Active users per role code.
     pub roles: Vec<(String, usize)>,
     /// Display names of the unit's leaders (单位负责人): late supervision orders go to them.
@@ -82,7 +83,7 @@ pub struct UnitSummary {
     pub restricted: usize,
 }
 
-/// Every unit that has active users.
+/// Every unit.
 pub fn units(env: &Env, who: &Principal) -> Result<Vec<UnitSummary>, ServerError> {
     guard(who)?;
     let today = field_core::job::local_date(chrono::Utc::now());
@@ -90,7 +91,7 @@ pub fn units(env: &Env, who: &Principal) -> Result<Vec<UnitSummary>, ServerError
     let users = tx.user_list(None)?;
     let (rules, grid) = (env.rules(), env.grid());
     let mut out = Vec::new();
-    for unit in tx.units()? {
+    for super::units::Unit { unit, name } in super::units::list_in(&*tx)? {
         let mine: Vec<&UserSummary> = users
             .iter()
             .filter(|u| u.unit == unit && !u.disabled)
@@ -129,6 +130,7 @@ pub fn units(env: &Env, who: &Principal) -> Result<Vec<UnitSummary>, ServerError
             grid_cells: cells.map_or(0, |g| g.cells.len()),
             restricted: cells.map_or(0, |g| g.restricted().count()),
             unit,
+            name,
         });
     }
     Ok(out)
@@ -216,6 +218,9 @@ fn change(
     let user = tx
         .user_by_name(username)?
         .ok_or_else(|| no_user(username))?;
+    if let Some(u) = c.unit.as_ref().filter(|u| **u != user.unit) {
+        super::units::require(&*tx, u)?;
+    }
     // A role or unit change ends trust only when it changes something.
     let moved = c.role.as_ref().is_some_and(|r| *r != user.role)
         || c.unit.as_ref().is_some_and(|u| *u != user.unit);

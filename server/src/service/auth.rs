@@ -130,6 +130,7 @@ pub fn add_user(
             "unit and display name are required",
         ));
     }
+    super::units::require(tx, unit.trim())?;
     let id = tx
         .insert_user(&NewUser {
             username,

@@ -21,6 +21,8 @@ use rand::RngCore;
 use std::collections::BTreeMap;
 
 pub const DEMO_UNIT: &str = "zhuxian";
+/// The demo unit's name.
+pub const DEMO_UNIT_NAME: &str = "朱仙供电所";
 /// The demo unit's grid cells.
 const GRID_CELLS: &str = r#"{"unit": "zhuxian", "version": 1, "cells": [
     {"id": "ZX-01", "name": "城西网格", "grade": "healthy"},
@@ -153,6 +155,7 @@ pub fn seed(
     }
     store_blobs(env, &blobs)?;
     let mut tx = env.store.write()?;
+    super::units::add(&mut *tx, DEMO_UNIT, DEMO_UNIT_NAME, "demo")?;
     let mut ids = BTreeMap::new();
     for (user, role, name, hash) in &hashed {
         ids.insert(

@@ -28,6 +28,7 @@ pub mod review;
 pub mod session;
 pub mod supervision;
 pub mod sync;
+pub mod units;
 pub mod uploads;
 pub mod view;
 

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 /// The tables in an order that satisfies the foreign keys, each with its columns (as both
 /// schemas name them) and its primary key. An integer key is paged by value, others by offset.
 const TABLES: &[(&str, &str, &str)] = &[
+    ("units", "unit, name, created_at, created_by", "unit"),
     (
         "users",
         "id, username, password_hash, role, unit, display_name, created_at, disabled, leader",

@@ -780,8 +780,10 @@ pub trait ReadTx {
     // The customer's view.
     /// Per customer manager of a unit: jobs handled, open, satisfaction.
     fn manager_stats(&self, unit: &str) -> Result<Vec<ManagerStats>>;
-    /// Units with active users.
+    /// Every unit's code, in order.
     fn units(&self) -> Result<Vec<String>>;
+    /// A unit's name, `None` when no such unit exists.
+    fn unit_name(&self, unit: &str) -> Result<Option<String>>;
 
     // Scheduled work.
     /// A value of the server's own state (e.g. the day time limits were last recomputed).
@@ -808,6 +810,8 @@ pub trait WriteTx: ReadTx {
     // Users, devices, tokens.
     /// `None` when the username is taken.
     fn insert_user(&mut self, user: &NewUser) -> Result<Option<i64>>;
+    /// A new unit; `false` when its code is taken.
+    fn insert_unit(&mut self, unit: &str, name: &str, at: i64, by: &str) -> Result<bool>;
     fn upsert_device(&mut self, device: &DeviceRow) -> Result<()>;
     fn insert_token(
         &mut self,

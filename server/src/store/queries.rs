@@ -862,10 +862,15 @@ impl<T: Conn> ReadTx for T {
     }
 
     fn units(&self) -> Result<Vec<String>> {
-        self.db().column(
-            "SELECT DISTINCT unit FROM users WHERE disabled = 0 ORDER BY unit",
-            args![],
-        )
+        self.db()
+            .column("SELECT unit FROM units ORDER BY unit", args![])
+    }
+
+    fn unit_name(&self, unit: &str) -> Result<Option<String>> {
+        self.db()
+            .opt("SELECT name FROM units WHERE unit = ?1", args![unit], |r| {
+                r.get(0)
+            })
     }
 
     fn stage_clocks(&self, job_id: &str) -> Result<Vec<StageClockRow>> {
@@ -1093,6 +1098,14 @@ impl<T: Conn + Finish> WriteTx for T {
             ],
             |r| r.get(0),
         )
+    }
+
+    fn insert_unit(&mut self, unit: &str, name: &str, at: i64, by: &str) -> Result<bool> {
+        Ok(self.db().execute(
+            "INSERT INTO units (unit, name, created_at, created_by) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+            args![unit, name, at, by],
+        )? == 1)
     }
 
     fn upsert_device(&mut self, d: &DeviceRow) -> Result<()> {

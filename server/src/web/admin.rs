@@ -5,7 +5,7 @@ use super::layout::{self, badge};
 use super::{ShowErr, Shown, Web, check_csrf, urlencode};
 use crate::i18n::{self, Lang};
 use crate::service::Env;
-use crate::service::admin;
+use crate::service::{admin, units};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -27,8 +27,8 @@ fn role_select(lang: Lang, current: &str) -> Markup {
 pub async fn users(State(env): State<Arc<Env>>, web: Web) -> Result<Response, Shown> {
     let lang = web.lang;
     let who = web.session.who.clone();
-    let list = env
-        .blocking(move |env| admin::users(env, &who))
+    let (list, units) = env
+        .blocking(move |env| Ok((admin::users(env, &who)?, units::list(env)?)))
         .await
         .page(lang)?;
     let body = html! {
@@ -65,13 +65,24 @@ pub async fn users(State(env): State<Arc<Env>>, web: Web) -> Result<Response, Sh
                 label { (lang.t("用户名（工号）", "User name (work number)")) input type="text" name="username" required maxlength="64" pattern="[A-Za-z0-9._\\-]+"; }
                 label { (lang.t("姓名", "Name")) input type="text" name="display_name" required maxlength="64"; }
                 label { (lang.t("角色", "Role")) (role_select(lang, "customer_manager")) }
-                label { (lang.t("单位", "Unit")) input type="text" name="unit" required maxlength="64" value=(web.session.who.unit); }
+                label { (lang.t("单位", "Unit")) (unit_select(&units, &web.session.who.unit)) }
                 label { (lang.t("初始密码（空：自动生成）", "Password (empty: generated)")) input type="password" name="password" maxlength="256" autocomplete="new-password"; }
                 div.actions { button type="submit" { (lang.t("创建", "Create")) } }
             }
         }
     };
     Ok(layout::page(&web, "/admin", lang.t("系统管理", "Administration"), body).into_response())
+}
+
+/// The units to choose from, `current` selected.
+fn unit_select(units: &[units::Unit], current: &str) -> Markup {
+    html! {
+        select name="unit" required {
+            @for u in units {
+                option value=(u.unit) selected[u.unit == current] { (u.name) " (" (u.unit) ")" }
+            }
+        }
+    }
 }
 
 /// A page that shows a new password once.
@@ -122,8 +133,8 @@ pub async fn user(
     let lang = web.lang;
     let who = web.session.who.clone();
     let u = username.clone();
-    let d = env
-        .blocking(move |env| admin::user(env, &who, &u))
+    let (d, units) = env
+        .blocking(move |env| Ok((admin::user(env, &who, &u)?, units::list(env)?)))
         .await
         .page(lang)?;
     let base = format!("/admin/users/{}", urlencode(&username));
@@ -170,7 +181,7 @@ pub async fn user(
             form.filters method="post" action={ (base) "/role" } {
                 input type="hidden" name="csrf" value=(csrf);
                 label { (lang.t("角色", "Role")) (role_select(lang, &d.user.role)) }
-                label { (lang.t("单位", "Unit")) input type="text" name="unit" required maxlength="64" value=(d.user.unit); }
+                label { (lang.t("单位", "Unit")) (unit_select(&units, &d.user.unit)) }
                 div.actions { button type="submit" { (lang.t("保存", "Save")) } }
             }
         }
@@ -259,7 +270,7 @@ pub async fn units(State(env): State<Arc<Env>>, web: Web) -> Result<Response, Sh
     let body = html! {
         h1 { (lang.t("系统管理 · 单位", "Administration · units")) }
         p.small {
-            (lang.t("单位随其用户产生（在用户管理中新建用户并填写单位）。", "A unit exists through its users (create a user with that unit)."))
+            (lang.t("先新建单位，再在用户管理中新建其用户。", "Create a unit first, then its users (Users)."))
         }
         section.card #units {
             table.list {
@@ -272,7 +283,7 @@ pub async fn units(State(env): State<Arc<Env>>, web: Web) -> Result<Response, Sh
                     @for u in &list {
                         tr data-unit=(u.unit) {
                             td data-label=(lang.t("单位", "Unit")) {
-                                strong { (u.unit) } br;
+                                strong { (u.name) } " " code { (u.unit) } br;
                                 a.small href={ "/public/" (urlencode(&u.unit)) } { (lang.t("公示页", "public page")) }
                             }
                             td data-label=(lang.t("人员", "People")) {
@@ -299,9 +310,34 @@ pub async fn units(State(env): State<Arc<Env>>, web: Web) -> Result<Response, Sh
                 }
             }
         }
+        section.card #new-unit {
+            h2 { (lang.t("新建单位", "New unit")) }
+            form.filters method="post" action="/admin/units" {
+                input type="hidden" name="csrf" value=(web.session.csrf);
+                label { (lang.t("代码（字母、数字、- _ .）", "Code (letters, digits, - _ .)")) input type="text" name="unit" required maxlength="64" pattern="[A-Za-z0-9._\\-]+"; }
+                label { (lang.t("名称", "Name")) input type="text" name="name" required maxlength="64"; }
+                div.actions { button type="submit" { (lang.t("新建", "Create")) } }
+            }
+        }
         p { a href="/admin" { (lang.t("« 用户管理", "« Users")) } " · " a href="/admin/reference" { (lang.t("基础数据 »", "Reference data »")) } }
     };
     Ok(layout::page(&web, "/admin/units", lang.t("单位", "Units"), body).into_response())
+}
+
+/// `POST /admin/units`: a new unit.
+pub async fn create_unit(
+    State(env): State<Arc<Env>>,
+    web: Web,
+    body: Bytes,
+) -> Result<Response, Shown> {
+    let f = super::Form::parse(&body);
+    check_csrf(&web, f.get("csrf"))?;
+    let who = web.session.who.clone();
+    let (unit, name) = (f.get("unit").to_string(), f.get("name").to_string());
+    env.blocking(move |env| crate::service::units::create(env, &who, &unit, &name))
+        .await
+        .page(web.lang)?;
+    Ok(Redirect::to("/admin/units#units").into_response())
 }
 
 /// `POST /admin/users/{username}/{action}`: disable, enable, leader, not-leader, password, role,

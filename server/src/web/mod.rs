@@ -53,7 +53,7 @@ pub fn router() -> Router<Arc<Env>> {
         .route("/jobs", get(list::page))
         .route("/board", get(board::page))
         .route("/admin", get(admin::users))
-        .route("/admin/units", get(admin::units))
+        .route("/admin/units", get(admin::units).post(admin::create_unit))
         .route("/admin/users", post(admin::create))
         .route("/admin/users/{username}", get(admin::user))
         .route("/admin/users/{username}/{action}", post(admin::act))

@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_upload_locks.sql"),
     include_str!("migrations/0003_actor_identity.sql"),
     include_str!("migrations/0004_device_revoked.sql"),
+    include_str!("migrations/0005_units.sql"),
 ];
 
 /// Advisory lock keys (any 64-bit number no other application on the database uses).

@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0015_upload_locks.sql"),
     include_str!("migrations/0016_actor_identity.sql"),
     include_str!("migrations/0017_device_revoked.sql"),
+    include_str!("migrations/0018_units.sql"),
 ];
 
 /// The database file inside the data directory.
@@ -608,6 +609,34 @@ mod tests {
             taken.is_err(),
             "a second device cannot register a taken actor"
         );
+    }
+
+    #[test]
+    fn a_version_17_database_gets_a_record_for_every_unit_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(FILE)).unwrap();
+            for sql in &MIGRATIONS[..17] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO users (username, password_hash, role, unit, display_name, created_at)
+                    VALUES ('cm', 'h', 'customer_manager', 'u1', 'cm', 0),
+                           ('cm2', 'h', 'customer_manager', 'u1', 'cm2', 0);
+                 INSERT INTO jobs (job_id, unit, kind, job_no, status, customer_name, created_by,
+                    updated_at) VALUES ('j1', 'u2', 'hv', 'YK-1', 'accepted', '客户', 'cm', 0);
+                 INSERT INTO reference_data (kind, id, version, unit, effective_from, body,
+                    installed_at, installed_by)
+                    VALUES ('rule_set', 'r', 9, 'u3', '2026-01-01', '{}', 0, 'x');
+                 PRAGMA user_version = 17;",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let r = store.read().unwrap();
+        assert_eq!(r.units().unwrap(), ["u1", "u2", "u3"]);
+        assert_eq!(r.unit_name("u1").unwrap().as_deref(), Some("u1"));
+        assert_eq!(r.unit_name("nope").unwrap(), None);
     }
 
     #[test]
