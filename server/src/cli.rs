@@ -108,6 +108,28 @@ pub enum Command {
         #[command(subcommand)]
         command: BlobsCommand,
     },
+    /// Back up the installation into a new folder: a consistent snapshot of the database
+    /// (SQLite or PostgreSQL, while the servers run), the photo files (or their list), the
+    /// signing key and a manifest with counts and digests. `backup verify DIR` checks one.
+    #[command(args_conflicts_with_subcommands = true)]
+    Backup {
+        #[command(subcommand)]
+        command: Option<BackupCommand>,
+        /// The new (or empty) folder to write.
+        #[arg(long, required = true)]
+        out: Option<PathBuf>,
+        /// `copy` the photo files into the backup, or only `list` them (a bucket with its own
+        /// versioning or replication keeps them).
+        #[arg(long, default_value = "copy", value_parser = ["copy", "list"])]
+        blobs: String,
+    },
+    /// Restore a backup into a new installation (an empty database; the data folder's database
+    /// must not exist): verified whole first, then the database, the photo files and the key.
+    Restore {
+        /// The backup folder (`fieldline backup --out`).
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// The database: move an installation to another store.
     Db {
         #[command(subcommand)]
@@ -123,6 +145,19 @@ pub enum BlobsCommand {
     Check {
         #[arg(long)]
         full: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Check a backup: every file against the manifest, the database snapshot table by table,
+    /// every photo file re-hashed (unless --quick: sizes only), the key against the contracts it
+    /// countersigned. Exits with 1 when anything is wrong.
+    Verify {
+        /// The backup folder.
+        dir: PathBuf,
+        #[arg(long)]
+        quick: bool,
     },
 }
 
@@ -493,6 +528,130 @@ async fn run_inner(cli: Cli) -> Result<(), ServerError> {
         Command::Db {
             command: DbCommand::Copy { from, to },
         } => db_copy(&cfg, &from, &to),
+        Command::Backup {
+            command: Some(BackupCommand::Verify { dir, quick }),
+            ..
+        } => backup_verify(&dir, !quick).await,
+        Command::Backup { out, blobs, .. } => {
+            let out = out.expect("clap requires --out");
+            backup(&cfg, &out, &blobs).await
+        }
+        Command::Restore { from } => restore(&cfg, &from).await,
+    }
+}
+
+/// A progress line on stderr, rewritten in place (only on a terminal: never into a log file).
+fn show_progress(p: crate::service::backup::Progress) {
+    use crate::service::backup::Progress;
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return;
+    }
+    match p {
+        Progress::Table { table, rows } => eprint!("\r\x1b[K{table}: {rows}"),
+        Progress::Blob { done, of } => {
+            if done == of || done % 100 == 0 {
+                eprint!("\r\x1b[K照片 / photos: {done}/{of}")
+            }
+        }
+    }
+}
+
+async fn backup(cfg: &Config, out: &std::path::Path, blobs: &str) -> Result<(), ServerError> {
+    use crate::service::backup::{self, BlobMode};
+    let mode = if blobs == "list" {
+        BlobMode::Listed
+    } else {
+        BlobMode::Copied
+    };
+    let started = std::time::Instant::now();
+    let m = backup::backup(cfg, out, mode, show_progress).await;
+    eprintln!();
+    let m = m?;
+    println!(
+        "备份完成 / backup written: {} ({} rows: {} jobs, {} users, {} changes; {} photo files, {} MiB {}; signing key {}) in {:.1} s",
+        out.display(),
+        m.tables.iter().map(|t| t.rows).sum::<u64>(),
+        m.rows("jobs"),
+        m.rows("users"),
+        m.rows("changes"),
+        m.blobs.count,
+        m.blobs.bytes / (1 << 20),
+        if mode == BlobMode::Listed {
+            "listed, not copied"
+        } else {
+            "copied"
+        },
+        m.signing_key.as_ref().map_or("none", |k| k.public.as_str()),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn backup_verify(dir: &std::path::Path, full: bool) -> Result<(), ServerError> {
+    let v = crate::service::backup::verify(dir, full, show_progress).await;
+    eprintln!();
+    let v = v?;
+    for p in &v.problems {
+        println!("  ✗ {p}");
+    }
+    if v.problems.is_empty() {
+        println!(
+            "备份完好 / the backup is whole: {} from {} ({} tables, {} photo files{})",
+            dir.display(),
+            v.manifest.created_at,
+            v.manifest.tables.len(),
+            v.manifest.blobs.count,
+            if full { ", re-hashed" } else { ", sizes only" }
+        );
+        Ok(())
+    } else {
+        Err(ServerError::Setup {
+            zh: format!("备份有 {} 处问题", v.problems.len()),
+            en: format!("the backup has {} problem(s)", v.problems.len()),
+        })
+    }
+}
+
+async fn restore(cfg: &Config, from: &std::path::Path) -> Result<(), ServerError> {
+    let started = std::time::Instant::now();
+    let r = crate::service::backup::restore(cfg, from, &operator(), show_progress).await;
+    eprintln!();
+    let r = r?;
+    println!(
+        "已恢复 / restored {} rows from the backup of {}; photo files: {} copied, {} already in the store{}; signing key: {} ({:.1} s)",
+        r.rows,
+        r.manifest.created_at,
+        r.blobs_copied,
+        r.blobs_present,
+        if r.blobs_missing.is_empty() {
+            String::new()
+        } else {
+            format!(", {} missing", r.blobs_missing.len())
+        },
+        match (&r.key, &r.manifest.signing_key) {
+            (Some(path), _) => path.display().to_string(),
+            (None, Some(k)) => format!("the configured key ({})", k.public),
+            (None, None) => "none in the backup (a new one is made at the first start)".into(),
+        },
+        started.elapsed().as_secs_f64()
+    );
+    if r.blobs_missing.is_empty() {
+        Ok(())
+    } else {
+        for sha in &r.blobs_missing {
+            println!("  ✗ {sha}");
+        }
+        Err(ServerError::Setup {
+            zh: format!(
+                "照片存储缺少 {} 个备份只列出而未复制的文件：请从存储桶的版本或副本恢复它们，然后运行 fieldline blobs check",
+                r.blobs_missing.len()
+            ),
+            en: format!(
+                "the blob store lacks {} photo files the backup only listed: restore them from the bucket's versions or replica, then run fieldline blobs check",
+                r.blobs_missing.len()
+            ),
+        })
     }
 }
 

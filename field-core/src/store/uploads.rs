@@ -97,6 +97,20 @@ impl Store {
         Ok(())
     }
 
+    /// Queues a blob the server reported lacking again (it was uploaded before, then lost with a
+    /// restore), when this phone still holds it; whether it was queued.
+    pub fn requeue_upload(&self, sha256: &str) -> Result<bool, StoreError> {
+        if !self.blobs.path(sha256)?.exists() {
+            return Ok(false);
+        }
+        Ok(self.lock().conn.execute(
+            "UPDATE photo_upload SET uploaded_at = NULL, upload_url = NULL, attempts = 0,
+                last_error = NULL
+             WHERE sha256 = ?1 AND uploaded_at IS NOT NULL",
+            params![sha256],
+        )? > 0)
+    }
+
     /// Records a failed attempt (shown to the user; the blob stays queued).
     pub fn upload_failed(&self, sha256: &str, error: &str) -> Result<(), StoreError> {
         self.lock().conn.execute(

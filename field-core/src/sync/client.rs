@@ -114,6 +114,8 @@ pub struct SyncReport {
     pub duration_ms: u64,
     /// Jobs that went through automerge's sync protocol (server lacked their base).
     pub fallback_jobs: u32,
+    /// Photo files queued again because the server no longer had them (a restore).
+    pub photos_requeued: u32,
     pub rejected: Vec<Rejected>,
     /// Jobs that left this user's scope (removed, or kept for export if they held unsynced work).
     pub left_scope: Vec<String>,
@@ -485,6 +487,12 @@ fn apply(
     }
     store.sync_acks(&resp.acks, &out.dirty)?;
     pushed.extend(resp.acks.iter().map(|a| a.job_id.clone()));
+    for sha in &resp.wanted_blobs {
+        // Only well-formed names reach the store; anything else is the server's mistake.
+        if crate::validate::is_sha256_hex(sha) && store.requeue_upload(sha)? {
+            report.photos_requeued += 1;
+        }
+    }
     for job in &resp.fallback {
         store.sync_fallback_start(job)?;
         report.fallback_jobs += 1;

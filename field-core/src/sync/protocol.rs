@@ -105,6 +105,10 @@ pub struct SyncResponse {
     /// Jobs that left the caller's scope (e.g. reassigned) within this page.
     #[serde(default)]
     pub gone: Vec<String>,
+    /// Photo files that jobs this request pushed name but the server lacks (e.g. lost with a
+    /// restore from a backup): a device holding one uploads it again.
+    #[serde(default)]
+    pub wanted_blobs: Vec<String>,
 }
 
 /// One item of reference data (`GET /api/v1/reference?after=`, JSON): a rule set, a write

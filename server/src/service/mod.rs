@@ -8,6 +8,7 @@ pub mod assessment;
 pub mod assignment;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod board;
 pub mod clocks;
 pub mod contracts;

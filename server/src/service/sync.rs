@@ -18,6 +18,9 @@ use field_core::sync::protocol::{
     PROTOCOL_VERSION, Rejected, SyncMessage, SyncRequest, SyncResponse,
 };
 
+/// The most photo files one response asks for again (the rest at the next push).
+const WANTED_BLOBS_MAX: usize = 1000;
+
 /// Handles a decoded, authenticated sync request.
 pub fn handle(env: &Env, who: &Principal, req: &SyncRequest) -> Result<SyncResponse, ServerError> {
     if req.device_id != who.device_id {
@@ -36,6 +39,7 @@ pub fn handle(env: &Env, who: &Principal, req: &SyncRequest) -> Result<SyncRespo
         cursor: req.cursor,
         more: false,
         gone: Vec::new(),
+        wanted_blobs: Vec::new(),
     };
     // Outside the write lock, on a reader: ids, scope, then the bytes.
     let mut checked = Vec::with_capacity(req.push.len());
@@ -141,8 +145,25 @@ pub fn handle(env: &Env, who: &Principal, req: &SyncRequest) -> Result<SyncRespo
     for (job_id, loaded) in checkin {
         env.docs.checkin(&job_id, loaded);
     }
+    let reader = env.store.read()?;
+    // The photo files the pushed jobs name that the server lacks (normally those still to be
+    // uploaded; after a restore, also those lost with it): the device sends them again.
+    let pushed: std::collections::BTreeSet<&str> = resp
+        .acks
+        .iter()
+        .map(|a| a.job_id.as_str())
+        .chain(req.messages.iter().map(|m| m.job_id.as_str()))
+        .filter(|j| !resp.rejected.iter().any(|r| r.job_id == *j))
+        .collect();
+    for job in pushed {
+        for sha in reader.missing_blobs(job)? {
+            if resp.wanted_blobs.len() < WANTED_BLOBS_MAX {
+                resp.wanted_blobs.push(sha);
+            }
+        }
+    }
     let page = req.page_bytes.unwrap_or(feed::PAGE_BYTES_DEFAULT);
-    let page = feed::page(&*env.store.read()?, who, req.cursor, page)?;
+    let page = feed::page(&*reader, who, req.cursor, page)?;
     resp.pull = page.pull;
     resp.cursor = page.cursor;
     resp.more = page.more;

@@ -101,6 +101,9 @@ const TABLES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The tables whose key is one integer column, paged by its value (the others by offset).
+const INTEGER_KEYED: &[&str] = &["users", "changes", "audit", "reviews", "reference_data"];
+
 /// Rows read per statement.
 const PAGE: usize = 1000;
 
@@ -176,7 +179,7 @@ fn pages(
     key: &str,
     mut f: impl FnMut(Vec<Row>) -> Result<()>,
 ) -> Result<()> {
-    let integer_key = matches!(key, "id" | "seq");
+    let integer_key = INTEGER_KEYED.contains(&table);
     let mut after = i64::MIN;
     let mut offset = 0usize;
     loop {
@@ -218,9 +221,10 @@ pub fn copy(
     {
         let target = to.read()?;
         let stats = target.stats()?;
-        let state: i64 = target
-            .connection()
-            .value("SELECT COUNT(*) FROM server_state", &[])?;
+        let state: i64 = target.connection().value(
+            "SELECT (SELECT COUNT(*) FROM server_state) + (SELECT COUNT(*) FROM units)",
+            &[],
+        )?;
         if stats != super::Stats::default() || state > 0 {
             return Err(StoreError::Database(
                 "目标数据库不是空的 / the destination database is not empty: copy into a new one"
@@ -268,23 +272,31 @@ pub fn copy(
     }
     tx.commit()?;
     // Read everything back from the destination and compare.
-    let target = to.read()?;
-    for (i, (table, columns, key)) in TABLES.iter().enumerate() {
-        let mut digest = TableDigest::default();
-        pages(target.connection(), table, columns, key, |rows| {
-            rows.iter().for_each(|r| digest.add(r));
-            Ok(())
-        })?;
-        let (_, rows, hex) = &report.tables[i];
-        if digest.rows != *rows || digest.hex() != *hex {
+    let copied = digests(to)?;
+    for ((table, rows, hex), (_, got_rows, got_hex)) in report.tables.iter().zip(&copied) {
+        if got_rows != rows || got_hex != hex {
             return Err(StoreError::Database(format!(
-                "复制后 {table} 不一致 / {table} differs after the copy: {rows} rows {hex} in the source, {} rows {} in the destination",
-                digest.rows,
-                digest.hex()
+                "复制后 {table} 不一致 / {table} differs after the copy: {rows} rows {hex} in the source, {got_rows} rows {got_hex} in the destination"
             )));
         }
     }
     Ok(report)
+}
+
+/// Every copied table's `(name, rows, digest hex)` as one read snapshot of `store` sees them:
+/// what a copy (or a backup) must reproduce.
+pub fn digests(store: &dyn ServerStore) -> Result<Vec<(String, u64, String)>> {
+    let read = store.read()?;
+    let mut out = Vec::with_capacity(TABLES.len());
+    for (table, columns, key) in TABLES {
+        let mut digest = TableDigest::default();
+        pages(read.connection(), table, columns, key, |rows| {
+            rows.iter().for_each(|r| digest.add(r));
+            Ok(())
+        })?;
+        out.push((table.to_string(), digest.rows, digest.hex()));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -780,6 +780,8 @@ pub trait ReadTx {
     // The customer's view.
     /// Per customer manager of a unit: jobs handled, open, satisfaction.
     fn manager_stats(&self, unit: &str) -> Result<Vec<ManagerStats>>;
+    /// The photo files job `job_id` names that the blob store has not received (or lost).
+    fn missing_blobs(&self, job_id: &str) -> Result<Vec<String>>;
     /// Every unit's code, in order.
     fn units(&self) -> Result<Vec<String>>;
     /// A unit's name, `None` when no such unit exists.

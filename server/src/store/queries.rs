@@ -866,6 +866,15 @@ impl<T: Conn> ReadTx for T {
             .column("SELECT unit FROM units ORDER BY unit", args![])
     }
 
+    fn missing_blobs(&self, job_id: &str) -> Result<Vec<String>> {
+        self.db().column(
+            "SELECT DISTINCT r.sha256 FROM blob_ref r WHERE r.job_id = ?1
+                AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = r.sha256)
+             ORDER BY r.sha256",
+            args![job_id],
+        )
+    }
+
     fn unit_name(&self, unit: &str) -> Result<Option<String>> {
         self.db()
             .opt("SELECT name FROM units WHERE unit = ?1", args![unit], |r| {

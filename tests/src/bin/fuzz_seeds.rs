@@ -122,6 +122,7 @@ fn main() {
         cursor: 43,
         more: false,
         gone: vec!["gone-job".into()],
+        wanted_blobs: vec!["ab".repeat(32)],
     };
     write(out, "sync_request", "response", &protocol::encode(&resp));
 
