@@ -107,9 +107,10 @@ impl BlobStore {
         match config.blob_store.as_str() {
             "fs" | "" => Ok(BlobStore::fs(&config.data_dir)),
             "s3" => BlobStore::s3(&config.s3),
-            other => Err(ServerError::Io(format!(
-                "invalid configuration: blob_store must be \"fs\" or \"s3\", not {other:?}"
-            ))),
+            other => Err(ServerError::Setup {
+                zh: format!("设置 blob_store 须为 \"fs\" 或 \"s3\"，不是 {other:?}"),
+                en: format!("the setting blob_store must be \"fs\" or \"s3\", not {other:?}"),
+            }),
         }
     }
 

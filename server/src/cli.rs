@@ -370,7 +370,12 @@ async fn run_inner(cli: Cli) -> Result<(), ServerError> {
             }
             let stop = shutdown_signal();
             let running = crate::start(&cfg).await?;
-            tracing::info!(addr = %running.addr, "fieldline listening on http://{}", running.addr);
+            tracing::info!(
+                addr = %running.addr,
+                backend = running.env.store.backend(),
+                "fieldline listening on http://{}",
+                running.addr
+            );
             stop.await;
             tracing::info!("fieldline shutting down");
             running.stop().await;
@@ -380,13 +385,14 @@ async fn run_inner(cli: Cli) -> Result<(), ServerError> {
             if let Some(l) = listen {
                 cfg.listen = l;
             }
+            let listener = crate::listen(&cfg).await?;
             let env = crate::open(&cfg)?;
             let data_dir = cfg.data_dir.clone();
             let users = env
                 .blocking(move |env| crate::service::demo::seed(env, &data_dir))
                 .await?;
             let stop = shutdown_signal();
-            let running = crate::serve(&cfg, env).await?;
+            let running = crate::serve_on(listener, &cfg, env).await?;
             println!(
                 "fieldline demo · 演示数据（单位 {}）",
                 crate::service::demo::DEMO_UNIT

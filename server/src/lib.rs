@@ -164,9 +164,23 @@ pub fn init_logging() {
     }
 }
 
+/// Checks what can be checked of `config` without creating anything: the blob store's settings
+/// and the signing key (a configured one, or the data folder's own if it has one), so that a
+/// wrong setting leaves no new database or key behind.
+pub fn preflight(config: &Config) -> Result<(), ServerError> {
+    blobs::BlobStore::from_config(config)?;
+    let shared =
+        !config.signing_key.trim().is_empty() || !config.signing_key_file.trim().is_empty();
+    if shared || config.data_dir.join(signing::KEY_FILE).exists() {
+        signing::from_config(config)?;
+    }
+    Ok(())
+}
+
 /// Opens the store of `config` and builds the services over it.
 pub fn open(config: &Config) -> Result<Arc<Env>, ServerError> {
     files::private_by_default();
+    preflight(config)?;
     let store = store::open(config)?;
     let key = signing::checked(config, &*store)?;
     let env = Arc::new(Env::new(config, store, Some(key))?);
@@ -191,25 +205,50 @@ pub fn open(config: &Config) -> Result<Arc<Env>, ServerError> {
     Ok(env)
 }
 
-/// Opens the store and starts serving on `config.listen` (port 0 picks a free port).
+/// Opens the store and starts serving on `config.listen` (port 0 picks a free port). The
+/// address is taken first: a port in use leaves nothing created behind.
 pub async fn start(config: &Config) -> Result<Running, ServerError> {
+    let listener = listen(config).await?;
     let env = open(config)?;
-    serve(config, env).await
+    serve_on(listener, config, env).await
+}
+
+/// Takes `config.listen`.
+pub async fn listen(config: &Config) -> Result<tokio::net::TcpListener, ServerError> {
+    tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| ServerError::Setup {
+            zh: format!(
+                "无法监听 {}：{e}（端口被占用时请换用 --listen 或停止占用它的进程）",
+                config.listen
+            ),
+            en: format!(
+                "cannot listen on {}: {e} (if the port is in use, choose another with --listen or stop what holds it)",
+                config.listen
+            ),
+        })
 }
 
 /// Serves `env` on `config.listen`.
 pub async fn serve(config: &Config, env: Arc<Env>) -> Result<Running, ServerError> {
+    let listener = listen(config).await?;
+    serve_on(listener, config, env).await
+}
+
+/// Serves `env` on `listener`.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    config: &Config,
+    env: Arc<Env>,
+) -> Result<Running, ServerError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServerError::Io(e.to_string()))?;
     let pruner = spawn_upload_pruning(
         env.clone(),
         Duration::from_secs(config.upload_expiry_hours * 3600),
     );
     let clocks = spawn_clocks(env.clone());
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .map_err(|e| ServerError::Io(format!("cannot listen on {}: {e}", config.listen)))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| ServerError::Io(e.to_string()))?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = http::router(env.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
@@ -222,7 +261,6 @@ pub async fn serve(config: &Config, env: Arc<Env>) -> Result<Running, ServerErro
             tracing::error!(error = %e, "server stopped with an error");
         }
     });
-    tracing::info!(%addr, backend = env.store.backend(), "listening");
     Ok(Running {
         addr,
         env,

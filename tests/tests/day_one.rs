@@ -618,3 +618,66 @@ async fn operators_run_users_from_the_command_line() {
     }
     terminate(server);
 }
+
+#[test]
+fn a_failed_start_leaves_nothing_behind_and_names_what_is_wrong() {
+    let tmp = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().to_string();
+    std::fs::write(tmp.path().join("short.key"), b"zz\n").unwrap();
+    let key = tmp.path().join("short.key").display().to_string();
+    for (name, args, env, says) in [
+        (
+            "port",
+            vec!["serve", "--listen", port.as_str()],
+            None,
+            "choose another with --listen",
+        ),
+        (
+            "blobs",
+            vec!["serve", "--listen", "127.0.0.1:0"],
+            Some(("FIELDLINE_BLOB_STORE", "s4")),
+            "blob_store must be",
+        ),
+        (
+            "key",
+            vec!["serve", "--listen", "127.0.0.1:0"],
+            Some(("FIELDLINE_SIGNING_KEY_FILE", key.as_str())),
+            "short.key",
+        ),
+        (
+            "demo",
+            vec!["demo", "--listen", port.as_str()],
+            None,
+            "choose another with --listen",
+        ),
+    ] {
+        let data = tmp.path().join(name);
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--data-dir")
+            .arg(&data)
+            .args(&args)
+            .env_remove("FIELDLINE_DATABASE_URL");
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let err = failed(&cmd.output().unwrap());
+        assert!(err.contains(says), "{name}: {err}");
+        assert!(!data.exists(), "{name}: {} was created", data.display());
+    }
+    // An unreachable database is named (never its password), with the cause.
+    let out = Command::new(BIN)
+        .args([
+            "--database-url",
+            "postgres://fieldline:secret@127.0.0.1:1/fieldline",
+            "audit",
+        ])
+        .output()
+        .unwrap();
+    let err = failed(&out);
+    assert!(
+        err.contains("127.0.0.1:1/fieldline") && err.contains("refused") && !err.contains("secret"),
+        "{err}"
+    );
+    drop(taken);
+}

@@ -166,9 +166,19 @@ impl PostgresStore {
         });
         match rx.recv() {
             Ok(Ok(client)) => Ok(client),
-            Ok(Err(e)) => Err(StoreError::Database(format!(
-                "无法连接数据库 / cannot reach the database: {e}"
-            ))),
+            Ok(Err(e)) => {
+                // The pool's error says only "error connecting to server": its causes say why.
+                let mut why = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    why.push_str(&format!(": {c}"));
+                    cause = c.source();
+                }
+                Err(StoreError::Database(format!(
+                    "无法连接数据库 {t} / cannot reach the database {t}: {why}",
+                    t = self.target
+                )))
+            }
             Err(_) => Err(StoreError::Database("the database runtime stopped".into())),
         }
     }

@@ -101,14 +101,31 @@ impl SqliteStore {
         if schema == super::Schema::Create {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Io(format!("{}: {e}", dir.display())))?;
-        } else if !path.is_file() {
-            return Err(StoreError::Missing {
-                where_: path.display().to_string(),
-            });
+        } else {
+            match std::fs::metadata(&path) {
+                Ok(m) if m.is_file() => {}
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    return Err(StoreError::Io(format!(
+                        "{}: 无权读取：请以服务器的用户（数据目录的所有者）运行 / permission denied: run the command as the server's user (the owner of the data folder)",
+                        path.display()
+                    )));
+                }
+                _ => {
+                    return Err(StoreError::Missing {
+                        where_: path.display().to_string(),
+                    });
+                }
+            }
         }
         let mut conn = Connection::open(&path)
             .map_err(|e| StoreError::Database(format!("{}: {e}", path.display())))?;
-        configure(&conn)?;
+        // Every database error of the open names the file (e.g. "attempt to write a readonly
+        // database" says nothing of which).
+        let at = |e: StoreError| match e {
+            StoreError::Database(m) => StoreError::Database(format!("{}: {m}", path.display())),
+            other => other,
+        };
+        configure(&conn).map_err(at)?;
         if schema == super::Schema::AsIs {
             let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
             super::check_version(
@@ -118,7 +135,7 @@ impl SqliteStore {
                 &path.display().to_string(),
             )?;
         } else {
-            migrate(&mut conn)?;
+            migrate(&mut conn).map_err(at)?;
         }
         Ok(SqliteStore {
             path,
