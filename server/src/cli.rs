@@ -108,6 +108,11 @@ pub enum Command {
         #[command(subcommand)]
         command: BlobsCommand,
     },
+    /// The server's contract-countersigning key: show it, or rotate it (stop the servers first).
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// Back up the installation into a new folder: a consistent snapshot of the database
     /// (SQLite or PostgreSQL, while the servers run), the photo files (or their list), the
     /// signing key and a manifest with counts and digests. `backup verify DIR` checks one.
@@ -145,6 +150,21 @@ pub enum BlobsCommand {
     Check {
         #[arg(long)]
         full: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Print the key's public half and the retired keys still trusted.
+    Show,
+    /// Replace the key: the old public half stays trusted for the receipts it signed, new
+    /// receipts are signed with the new key. Stop every server first. With the data folder's own
+    /// key a new one is made; with a shared key (signing_key_file, FIELDLINE_SIGNING_KEY) give
+    /// the new secret with --new-key-file, then install it on every node.
+    Rotate {
+        /// The new key's 32 secret bytes (for a shared key).
+        #[arg(long)]
+        new_key_file: Option<PathBuf>,
     },
 }
 
@@ -543,6 +563,34 @@ async fn run_inner(cli: Cli) -> Result<(), ServerError> {
             backup(&cfg, &out, &blobs).await
         }
         Command::Restore { from } => restore(&cfg, &from).await,
+        Command::Key {
+            command: KeyCommand::Show,
+        } => {
+            let env = open(&cfg, Schema::AsIs)?;
+            match env.server_key() {
+                Some(k) => println!("当前 / current  {k}"),
+                None => println!("尚无签名密钥 / no signing key yet"),
+            }
+            for r in crate::signing::retired(&*env.store.read()?)? {
+                println!("已退役 / retired {} ({})", r.public, r.retired_at);
+            }
+            Ok(())
+        }
+        Command::Key {
+            command: KeyCommand::Rotate { new_key_file },
+        } => {
+            let r = crate::service::keys::rotate(&cfg, new_key_file.as_deref(), &operator())?;
+            println!(
+                "签名密钥已更换 / signing key rotated: {} → {}",
+                r.old_public, r.new_public
+            );
+            if r.shared {
+                println!(
+                    "请在启动前把每个节点的 signing_key_file 或 FIELDLINE_SIGNING_KEY 换成新密钥 / before starting, install the new key on every node (signing_key_file or FIELDLINE_SIGNING_KEY)"
+                );
+            }
+            Ok(())
+        }
     }
 }
 
@@ -984,8 +1032,15 @@ async fn contract_command(cfg: &Config, command: ContractCommand) -> Result<(), 
             json,
             ..
         } => {
+            // The server's own keys (its retired ones too) unless the caller names one.
+            let retired = match (&server_key, &own_key) {
+                (None, Some(_)) => open(cfg, Schema::AsIs)
+                    .map(|env| env.retired_keys.clone())
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
             let key = server_key.or(own_key);
-            let v = crate::service::contracts::verify_archive(&dir, key.as_deref())?;
+            let v = crate::service::contracts::verify_archive(&dir, key.as_deref(), &retired)?;
             print_verification(&v, json);
             if v.is_valid() {
                 Ok(())

@@ -39,6 +39,7 @@ pub struct Running {
     task: tokio::task::JoinHandle<()>,
     pruner: tokio::task::JoinHandle<()>,
     clocks: tokio::task::JoinHandle<()>,
+    blob_check: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -48,6 +49,7 @@ impl Running {
         let _ = self.task.await;
         self.pruner.abort();
         self.clocks.abort();
+        self.blob_check.abort();
         let env = self.env.clone();
         match tokio::task::spawn_blocking(move || env.store.close()).await {
             Ok(Ok(())) => {}
@@ -97,6 +99,46 @@ async fn holds_lease(env: &Arc<Env>, name: &'static str, ttl: Duration) -> bool 
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
+
+/// Photo files the periodic check looks at per ten minutes (a HEAD request each on S3).
+const BLOB_CHECK_BATCH: u32 = 2000;
+
+/// Walks the recorded photo files in the background, a batch every ten minutes on the node
+/// holding the `blob_check` lease, and reports each one missing from the blob store (or at a
+/// wrong size) with its jobs: a warning in the log and the `fieldline_blobs_missing` gauge.
+fn spawn_blob_check(env: Arc<Env>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        let (mut after, mut found, mut last_pass) = (String::new(), 0u64, 0u64);
+        loop {
+            tick.tick().await;
+            if !holds_lease(&env, "blob_check", LEASE).await {
+                continue;
+            }
+            match service::integrity::check_after(&env, &after, BLOB_CHECK_BATCH, false).await {
+                Ok(batch) => {
+                    for l in &batch.lost {
+                        tracing::warn!(
+                            sha256 = %l.sha256,
+                            problem = ?l.problem,
+                            jobs = %l.jobs.join(","),
+                            "a photo file the database records is not in the blob store: restore it from the backup (fieldline blobs check lists all)"
+                        );
+                    }
+                    found += batch.lost.len() as u64;
+                    env.metrics.blob_check(batch.checked, found.max(last_pass));
+                    match batch.last {
+                        Some(last) => after = last,
+                        None => {
+                            (after, last_pass, found) = (String::new(), found, 0);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "checking photo files failed"),
+            }
+        }
+    })
+}
 
 /// How long a node's claim on the periodic work lasts without renewal (it renews every tick).
 const LEASE: Duration = Duration::from_secs(15 * 60);
@@ -249,6 +291,7 @@ pub async fn serve_on(
         Duration::from_secs(config.upload_expiry_hours * 3600),
     );
     let clocks = spawn_clocks(env.clone());
+    let blob_check = spawn_blob_check(env.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = http::router(env.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
@@ -268,5 +311,6 @@ pub async fn serve_on(
         task,
         pruner,
         clocks,
+        blob_check,
     })
 }

@@ -33,6 +33,8 @@ pub struct Metrics {
     clock_jobs: AtomicU64,
     clock_last_seconds_bits: AtomicU64,
     escalations: AtomicU64,
+    blobs_checked: AtomicU64,
+    blob_problems: AtomicU64,
 }
 
 fn add(c: &AtomicU64, n: u64) {
@@ -77,6 +79,13 @@ impl Metrics {
     /// Supervision orders escalated.
     pub fn escalated(&self, n: usize) {
         add(&self.escalations, n as u64);
+    }
+
+    /// The periodic photo-file check looked at `checked` files; `problems`: missing or damaged
+    /// ones in its latest pass over the store.
+    pub fn blob_check(&self, checked: u64, problems: u64) {
+        add(&self.blobs_checked, checked);
+        self.blob_problems.store(problems, Ordering::Relaxed);
     }
 
     /// The exposition text, with the gauges read at scrape time.
@@ -194,6 +203,18 @@ impl Metrics {
             "fieldline_supervision_escalations_total",
             "Supervision orders escalated to a unit's leaders.",
             get(&self.escalations),
+        );
+        counter(
+            &mut out,
+            "fieldline_blobs_checked_total",
+            "Photo files the periodic check found in the blob store at their size (or not).",
+            get(&self.blobs_checked),
+        );
+        gauge(
+            &mut out,
+            "fieldline_blobs_missing",
+            "Photo files the database records that the periodic check found missing or at a wrong size in its latest pass (fieldline blobs check lists them with their jobs).",
+            get(&self.blob_problems).to_string(),
         );
         gauge(
             &mut out,

@@ -13,6 +13,29 @@ pub const KEY_FILE: &str = "server-signing.key";
 /// contract look altered.
 pub const COUNTERSIGNED_BY: &str = "countersigned_by";
 
+/// `server_state` key holding the keys rotated out (`fieldline key rotate`), oldest first: still
+/// trusted for the receipts they signed.
+pub const RETIRED: &str = "retired_signing_keys";
+
+/// A key rotated out.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RetiredKey {
+    pub public: String,
+    /// RFC 3339.
+    pub retired_at: String,
+}
+
+/// The keys rotated out, oldest first.
+pub fn retired(tx: &dyn crate::store::ReadTx) -> Result<Vec<RetiredKey>, ServerError> {
+    match tx.state(RETIRED)? {
+        Some(text) => serde_json::from_str(&text).map_err(|e| ServerError::Setup {
+            zh: format!("数据库中的 {RETIRED} 无法读取：{e}"),
+            en: format!("{RETIRED} in the database cannot be read: {e}"),
+        }),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// The key `config` names, checked against the one that countersigned this database's
 /// contracts (if any did): a missing key is not created anew, a different one is refused, and
 /// the message says which file to restore.

@@ -284,7 +284,7 @@ async fn a_visit_offline_is_countersigned_verified_and_archived() {
     .unwrap()
     .unwrap()
     .public_hex();
-    let v = verify_archive(&dir, Some(&server_key)).unwrap();
+    let v = verify_archive(&dir, Some(&server_key), &[]).unwrap();
     assert!(v.is_valid() && v.countersigned, "{v:?}");
     assert!(
         v.unchecked.is_empty(),
@@ -319,7 +319,7 @@ async fn a_visit_offline_is_countersigned_verified_and_archived() {
             .join(format!("tampered-{}", file.replace('/', "-")));
         copy_dir(&dir, &copy);
         tamper(&copy.join(&file));
-        let v = verify_archive(&copy, Some(&server_key)).unwrap();
+        let v = verify_archive(&copy, Some(&server_key), &[]).unwrap();
         assert_eq!(
             v.altered_parts(),
             vec![&part],

@@ -515,6 +515,46 @@ async fn missing_photo_files_are_noticed_and_exports_refuse_to_be_partial() {
     let page = refused.text().await.unwrap();
     assert!(page.contains("导出不完整"), "{page}");
     terminate(server);
+    // A server started on it finds them in its periodic check (its first batch runs at start)
+    // and says so: a warning naming the job, and the gauge.
+    let (server, url, logs) = spawn_listening_logged(
+        Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("FIELDLINE_DATABASE_URL")
+            .env("FIELDLINE_LOG_FORMAT", "json"),
+    );
+    let mut gauge = String::new();
+    for _ in 0..100 {
+        let metrics = reqwest::get(format!("{url}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        gauge = metrics
+            .lines()
+            .find(|l| l.starts_with("fieldline_blobs_missing "))
+            .unwrap_or_default()
+            .to_string();
+        if gauge != "fieldline_blobs_missing 0" && !gauge.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        gauge.starts_with("fieldline_blobs_missing ") && gauge != "fieldline_blobs_missing 0",
+        "{gauge}"
+    );
+    let warned = logs.text();
+    assert!(
+        warned
+            .lines()
+            .any(|l| l.contains("not in the blob store") && l.contains(&job)),
+        "{warned}"
+    );
+    terminate(server);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -680,4 +720,111 @@ fn a_failed_start_leaves_nothing_behind_and_names_what_is_wrong() {
         "{err}"
     );
     drop(taken);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_key_keeps_earlier_contracts_valid_everywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&run(&data, &["init"], ""));
+    add_user(&data, "cm-li", "customer_manager", "demo");
+    let (server, url) = serve(&data);
+    let listen = url.trim_start_matches("http://").to_string();
+    let phone = Phone::login_at(&url, "cm-li").await;
+    let job = phone
+        .store
+        .create_job(
+            "cm-li",
+            &field_core::contract::sample::residential_job(
+                "YK-2026-000001",
+                "李春兰",
+                at("2026-11-02"),
+            ),
+        )
+        .unwrap();
+    let sign = |id: &str| {
+        phone
+            .store
+            .sign_contract(
+                &job.id,
+                "cm-li",
+                &field_core::contract::sample::sign_request(id, vec![]),
+            )
+            .expect("signed")
+    };
+    sign("contract-1");
+    phone.sync().await;
+    phone.sync().await;
+    assert!(
+        phone
+            .store
+            .verify_contract(&job.id, "contract-1")
+            .unwrap()
+            .is_valid()
+    );
+    terminate(server);
+    let key = data.join("server-signing.key");
+    let old_secret = std::fs::read(&key).unwrap();
+
+    let said = ok(&run(&data, &["key", "rotate"], ""));
+    assert!(said.contains("signing key rotated"), "{said}");
+    let shown = ok(&run(&data, &["key", "show"], ""));
+    assert!(shown.contains("retired"), "{shown}");
+    assert_ne!(std::fs::read(&key).unwrap(), old_secret);
+    assert!(!data.join("server-signing.key.new").exists());
+    let audit = ok(&run(&data, &["audit", "--limit", "1"], ""));
+    assert!(audit.contains("signing_key_rotated"), "{audit}");
+
+    // Serving again: the receipt the old key signed still verifies (server, export, phone),
+    // and new receipts are signed with the new key.
+    let (server, _) = spawn_listening(
+        Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["serve", "--listen", &listen])
+            .env_remove("FIELDLINE_DATABASE_URL"),
+    );
+    ok(&run(&data, &["contract", "verify", "--job", &job.id], ""));
+    sign("contract-2");
+    phone.sync().await;
+    phone.sync().await;
+    for c in ["contract-1", "contract-2"] {
+        let v = phone.store.verify_contract(&job.id, c).unwrap();
+        assert!(v.is_valid() && v.countersigned, "{c} on the phone: {v:?}");
+    }
+    terminate(server);
+    ok(&run(&data, &["contract", "verify", "--job", &job.id], ""));
+    let out = tmp.path().join("export");
+    ok(&run(
+        &data,
+        &[
+            "contract",
+            "export",
+            "--job",
+            &job.id,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "",
+    ));
+    for c in ["contract-1", "contract-2"] {
+        let archive = out.join(c);
+        ok(&run(
+            &data,
+            &["contract", "verify", "--archive", archive.to_str().unwrap()],
+            "",
+        ));
+    }
+    // The old key put back is refused: it no longer signs for this database.
+    std::fs::write(&key, &old_secret).unwrap();
+    let err = failed(
+        &Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("FIELDLINE_DATABASE_URL")
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("countersigned"), "{err}");
 }

@@ -387,7 +387,7 @@ async fn a_manifest_naming_paths_is_refused_and_exports_stay_inside_their_folder
     }
     assert!(!out.path().join("escaped.jpg").exists());
     // Verification of the archive refuses the manifest instead of reading paths from it.
-    let v = fieldline_server::service::contracts::verify_archive(&archive, None).unwrap();
+    let v = fieldline_server::service::contracts::verify_archive(&archive, None, &[]).unwrap();
     assert!(!v.is_valid());
 }
 

@@ -26,7 +26,7 @@ pub use manifest::{
 pub use raster::signature_png;
 pub use signature::{MAX_POINTS, MAX_STROKES, SignaturePad, StrokePoint};
 pub use template::{Clause, FieldSpec, Format, Label, Template, template, template_for, templates};
-pub use verify::{Evidence, Finding, Part, Trust, Verification, verify};
+pub use verify::{Evidence, Finding, Part, Trust, Verification, trusted_server_key, verify};
 
 use crate::codes::JobKind;
 use crate::job::{Contract, ContractReceipt, Job, local_date};

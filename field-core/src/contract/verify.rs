@@ -191,6 +191,28 @@ fn finding(part: Part, zh: impl Into<String>, en: impl Into<String>) -> Finding 
     }
 }
 
+/// The server key to trust for `e`'s receipt: the key the receipt names when it is one of the
+/// server's retired keys (a receipt signed before a key rotation), else the current one.
+pub fn trusted_server_key<'a>(
+    e: &Evidence,
+    current: Option<&'a str>,
+    retired: &'a [String],
+) -> Option<&'a str> {
+    let named = e
+        .receipt
+        .as_ref()
+        .and_then(|(json, _)| serde_json::from_str::<serde_json::Value>(json).ok())
+        .and_then(|v| v.get("server_key")?.as_str().map(str::to_string));
+    match named {
+        Some(k) => retired
+            .iter()
+            .find(|r| **r == k)
+            .map(String::as_str)
+            .or(current),
+        None => current,
+    }
+}
+
 /// Verifies `e`. `photo_sha256` returns the SHA-256 of a photo's original bytes as stored
 /// here, or `None` when they are not available.
 pub fn verify(

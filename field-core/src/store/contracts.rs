@@ -92,7 +92,8 @@ impl Store {
     }
 
     /// Verifies a contract of a job against this device's key (when it signed it), the server
-    /// key learned at login and the photo files on this phone.
+    /// keys learned at login and sync (a receipt signed before a key rotation by the retired key
+    /// it names) and the photo files on this phone.
     pub fn verify_contract(
         &self,
         job_id: &str,
@@ -112,10 +113,11 @@ impl Store {
             .get(contract_id)
             .and_then(|c| c.device.as_deref())
             == Some(device.device_id.as_str());
-        let server_key = self.sync_setting("server_key")?;
+        let (current, retired) = self.server_keys()?;
+        let server_key = contract::trusted_server_key(&evidence, current.as_deref(), &retired);
         let trust = Trust {
             device_key: own.then_some(device.public_key.as_str()),
-            server_key: server_key.as_deref(),
+            server_key,
         };
         Ok(contract::verify(&evidence, trust, &mut |p| {
             self.blobs
@@ -123,5 +125,30 @@ impl Store {
                 .ok()
                 .map(|b| contract::sha256_hex(&b))
         }))
+    }
+}
+
+impl Store {
+    /// Remembers the server's countersigning key and its retired ones (valid hex keys only).
+    pub fn set_server_keys(&self, current: &str, retired: &[String]) -> Result<(), StoreError> {
+        let hex64 = |k: &str| k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex64(current) {
+            return Ok(());
+        }
+        let retired: Vec<&String> = retired.iter().filter(|k| hex64(k)).take(64).collect();
+        self.set_sync_setting("server_key", current)?;
+        self.set_sync_setting(
+            "retired_server_keys",
+            &serde_json::to_string(&retired).unwrap_or_else(|_| "[]".into()),
+        )
+    }
+
+    /// The server's countersigning key (when known) and its retired keys.
+    pub fn server_keys(&self) -> Result<(Option<String>, Vec<String>), StoreError> {
+        let retired = self
+            .sync_setting("retired_server_keys")?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        Ok((self.sync_setting("server_key")?, retired))
     }
 }

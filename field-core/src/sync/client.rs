@@ -223,7 +223,7 @@ pub async fn login(
         unit: body.user.unit.clone(),
     })?;
     if let Some(key) = &body.server_key {
-        store.set_sync_setting("server_key", key)?;
+        store.set_server_keys(key, &body.retired_server_keys)?;
     }
     Ok(body.user)
 }
@@ -487,6 +487,9 @@ fn apply(
     }
     store.sync_acks(&resp.acks, &out.dirty)?;
     pushed.extend(resp.acks.iter().map(|a| a.job_id.clone()));
+    if let Some((current, retired)) = resp.server_keys.split_first() {
+        store.set_server_keys(current, retired)?;
+    }
     for sha in &resp.wanted_blobs {
         // Only well-formed names reach the store; anything else is the server's mistake.
         if crate::validate::is_sha256_hex(sha) && store.requeue_upload(sha)? {

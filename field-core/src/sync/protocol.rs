@@ -109,6 +109,10 @@ pub struct SyncResponse {
     /// restore from a backup): a device holding one uploads it again.
     #[serde(default)]
     pub wanted_blobs: Vec<String>,
+    /// The server's countersigning key and then its retired ones (after a key rotation the
+    /// phone learns the new key without logging in again).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_keys: Vec<String>,
 }
 
 /// One item of reference data (`GET /api/v1/reference?after=`, JSON): a rule set, a write
@@ -170,6 +174,9 @@ pub struct LoginResponse {
     /// The server's ed25519 public key (hex) that countersigns contracts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_key: Option<String>,
+    /// The server's earlier keys (rotated out), still trusted for the receipts they signed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_server_keys: Vec<String>,
 }
 
 /// Errors encoding or decoding a body.

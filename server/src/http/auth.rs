@@ -55,6 +55,7 @@ pub async fn login(
         expires_at: expires,
         user: user_info(&issued.principal),
         server_key: env.server_key(),
+        retired_server_keys: env.retired_keys.clone(),
     }))
 }
 

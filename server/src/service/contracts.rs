@@ -84,7 +84,11 @@ pub async fn verify_job(
         let hashes = photo_hashes(&env.blobs, &evidence.manifest).await;
         let trust = Trust {
             device_key: registered.as_deref(),
-            server_key: Some(server_key),
+            server_key: contract::trusted_server_key(
+                &evidence,
+                Some(server_key),
+                &env.retired_keys,
+            ),
         };
         out.push(contract::verify(&evidence, trust, &mut |p| {
             hashes.get(&p.sha256).cloned()
@@ -235,8 +239,13 @@ fn read_opt(path: &Path) -> Result<Option<String>, ServerError> {
 }
 
 /// Verifies an exported archive directory. `server_key`: the key to trust (the server's own when
-/// run on the server); `None` trusts the key the receipt names and says so.
-pub fn verify_archive(dir: &Path, server_key: Option<&str>) -> Result<Verification, ServerError> {
+/// run on the server; `retired`, its keys rotated out); `None` trusts the key the receipt names
+/// and says so.
+pub fn verify_archive(
+    dir: &Path,
+    server_key: Option<&str>,
+    retired: &[String],
+) -> Result<Verification, ServerError> {
     let ids_text = read_opt(&dir.join(files::IDS))?.ok_or_else(|| {
         ServerError::bad(
             "not_an_archive",
@@ -284,7 +293,7 @@ pub fn verify_archive(dir: &Path, server_key: Option<&str>) -> Result<Verificati
     };
     let trust = Trust {
         device_key: None,
-        server_key,
+        server_key: contract::trusted_server_key(&evidence, server_key, retired),
     };
     Ok(contract::verify(&evidence, trust, &mut |p| {
         let path = dir.join(files::PHOTOS).join(format!("{}.jpg", p.photo_id));

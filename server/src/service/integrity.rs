@@ -121,37 +121,67 @@ pub async fn check_all(
     let mut after = String::new();
     let (mut checked, mut lost) = (0u64, Vec::new());
     loop {
-        let from = after.clone();
-        let page = env
-            .blocking(move |env| Ok(env.store.read()?.blobs_after(&from, 500)?))
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = last.0.clone();
-        for (sha, bytes) in page {
+        let batch = check_after(env, &after, 500, full).await?;
+        for _ in 0..batch.checked {
             checked += 1;
-            if let Some(p) = problem(env, &sha, bytes, full).await? {
-                let key = sha.clone();
-                let mut jobs: Vec<String> = env
-                    .blocking(move |env| {
-                        Ok(env
-                            .store
-                            .read()?
-                            .blob_refs(&key)?
-                            .into_iter()
-                            .map(|(job, _, _)| job)
-                            .collect())
-                    })
-                    .await?;
-                jobs.sort();
-                jobs.dedup();
-                lost.push(Lost {
-                    sha256: sha,
-                    problem: p,
-                    jobs,
-                });
-            }
             progress(checked);
         }
+        lost.extend(batch.lost);
+        match batch.last {
+            Some(last) => after = last,
+            None => return Ok((checked, lost)),
+        }
     }
-    Ok((checked, lost))
+}
+
+/// What one batch of the check found.
+pub struct Batch {
+    pub checked: u64,
+    pub lost: Vec<Lost>,
+    /// The last file looked at (the next batch starts after it); `None` at the end.
+    pub last: Option<String>,
+}
+
+/// Checks up to `limit` recorded photo files after `after` (by name).
+pub async fn check_after(
+    env: &Arc<Env>,
+    after: &str,
+    limit: u32,
+    full: bool,
+) -> Result<Batch, ServerError> {
+    let from = after.to_string();
+    let page = env
+        .blocking(move |env| Ok(env.store.read()?.blobs_after(&from, limit)?))
+        .await?;
+    let last = page.last().map(|p| p.0.clone());
+    let mut batch = Batch {
+        checked: 0,
+        lost: Vec::new(),
+        last,
+    };
+    for (sha, bytes) in page {
+        batch.checked += 1;
+        if let Some(p) = problem(env, &sha, bytes, full).await? {
+            let key = sha.clone();
+            let mut jobs: Vec<String> = env
+                .blocking(move |env| {
+                    Ok(env
+                        .store
+                        .read()?
+                        .blob_refs(&key)?
+                        .into_iter()
+                        .map(|(job, _, _)| job)
+                        .collect())
+                })
+                .await?;
+            jobs.sort();
+            jobs.dedup();
+            batch.lost.push(Lost {
+                sha256: sha,
+                problem: p,
+                jobs,
+            });
+        }
+    }
+    Ok(batch)
 }

@@ -19,6 +19,7 @@ pub mod feed;
 pub mod grid;
 pub mod integrity;
 pub mod jobs;
+pub mod keys;
 pub mod lease;
 pub mod listing;
 pub mod on_behalf;
@@ -57,6 +58,9 @@ pub struct Env {
     pub policies: RwLock<PolicyBook>,
     /// Countersigns contracts; `None` for tools that only read.
     pub signing_key: Option<KeyPair>,
+    /// The public halves of the keys rotated out, oldest first: still trusted for the receipts
+    /// they signed.
+    pub retired_keys: Vec<String>,
     pub auth: auth::AuthSettings,
     /// Scratch space for exports being built (under the data directory: they hold personal data).
     pub tmp_dir: std::path::PathBuf,
@@ -85,7 +89,12 @@ impl Env {
             policies,
             grid,
         } = reference::load(&*store)?;
+        let retired_keys = crate::signing::retired(&*store.read()?)?
+            .into_iter()
+            .map(|k| k.public)
+            .collect();
         Ok(Env {
+            retired_keys,
             store,
             docs: docs::DocCache::default(),
             blobs: BlobStore::from_config(config)?,
@@ -171,6 +180,16 @@ impl Env {
     /// The server's public key (hex), if it has one.
     pub fn server_key(&self) -> Option<String> {
         self.signing_key.as_ref().map(KeyPair::public_hex)
+    }
+
+    /// The countersigning key, then the retired ones (empty without a key).
+    pub fn server_keys(&self) -> Vec<String> {
+        match self.server_key() {
+            Some(k) => std::iter::once(k)
+                .chain(self.retired_keys.iter().cloned())
+                .collect(),
+            None => Vec::new(),
+        }
     }
 }
 

@@ -40,6 +40,7 @@ pub fn handle(env: &Env, who: &Principal, req: &SyncRequest) -> Result<SyncRespo
         more: false,
         gone: Vec::new(),
         wanted_blobs: Vec::new(),
+        server_keys: env.server_keys(),
     };
     // Outside the write lock, on a reader: ids, scope, then the bytes.
     let mut checked = Vec::with_capacity(req.push.len());

@@ -123,6 +123,7 @@ fn main() {
         more: false,
         gone: vec!["gone-job".into()],
         wanted_blobs: vec!["ab".repeat(32)],
+        server_keys: vec!["cd".repeat(32)],
     };
     write(out, "sync_request", "response", &protocol::encode(&resp));
 
