@@ -286,6 +286,8 @@ pub struct SyncResult {
     pub photos_uploaded: u32,
     pub photos_blobs_pending: u32,
     pub photo_bytes_sent: u64,
+    /// Photo files queued again because the server no longer had them (restored from a backup).
+    pub photos_requeued: u32,
     /// Why photo uploads stopped early (documents synced regardless).
     pub photo_error: Option<String>,
     /// Rule sets, write policies and calendar bundles installed from the server.
@@ -322,6 +324,7 @@ impl From<field_core::sync::SyncReport> for SyncResult {
             photos_uploaded: photos.blobs_uploaded,
             photos_blobs_pending: photos.blobs_pending,
             photo_bytes_sent: photos.bytes_sent,
+            photos_requeued: r.photos_requeued,
             photo_error: r.photo_error,
             reference_installed: r.reference_installed,
             reference_errors: r.reference_errors,
