@@ -162,10 +162,22 @@ async fn the_admin_runs_users_and_devices() {
     let page = r.text().await.unwrap();
     assert!(page.contains("单位 zhuxain 不存在"), "{page}");
 
-    // The audit trail has it all.
-    let kinds: Vec<String> = server.audit(None).into_iter().map(|e| e.kind).collect();
+    // The audit trail has it all, each act once, by the admin.
+    let entries = server.audit(None);
+    let added: Vec<_> = entries
+        .iter()
+        .filter(|e| e.kind == "user_added" && e.detail["user"] == "cm-sun")
+        .collect();
+    assert_eq!(added.len(), 1, "{added:?}");
+    assert_eq!(added[0].username.as_deref(), Some("admin"));
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.kind == "unit_added" && e.detail["unit"] == "xinzhuang")
+    );
+    let kinds: Vec<String> = entries.into_iter().map(|e| e.kind).collect();
     for k in [
-        "user_created",
+        "user_added",
         "user_disabled",
         "user_enabled",
         "password_reset",

@@ -187,7 +187,6 @@ pub fn create(
         display_name,
         &who.username,
     )?;
-    audit::append(&mut *tx, by(who, "user_created", username))?;
     tx.commit()?;
     Ok(password)
 }
