@@ -371,6 +371,83 @@ impl Phone {
     }
 }
 
+impl Phone {
+    /// Creates the sample contract's job (`field_core::contract::sample`, unit `demo`) as this
+    /// phone's user.
+    pub fn create_sample_contract_job(&self) -> field_core::Job {
+        self.store
+            .create_job(
+                &self.user,
+                &field_core::contract::sample::residential_job(
+                    "YK-2026-000001",
+                    "李春兰",
+                    at("2026-11-02"),
+                ),
+            )
+            .expect("the sample contract's job")
+    }
+
+    /// Signs the sample contract `contract_id` on `job_id`.
+    pub fn sign_sample_contract(&self, job_id: &str, contract_id: &str) {
+        self.store
+            .sign_contract(
+                job_id,
+                &self.user,
+                &field_core::contract::sample::sign_request(contract_id, vec![]),
+            )
+            .expect("signed");
+    }
+}
+
+/// The stdout of a command that must have succeeded (its stderr in the failure otherwise).
+pub fn command_ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The stderr of a command that must have failed.
+pub fn command_failed(out: &std::process::Output) -> String {
+    assert!(!out.status.success(), "should fail: {out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+/// Stops a server process the way a service manager does (SIGTERM), waits for it and checks it
+/// stopped cleanly.
+pub fn stop_cleanly(mut child: std::process::Child) {
+    // SAFETY: signalling a child process we started.
+    unsafe {
+        libc_kill(child.id() as i32, 15);
+    }
+    let status = child.wait().expect("the server process");
+    assert!(status.success(), "a clean stop: {status:?}");
+}
+
+/// The arguments of `fieldline user add` for `user` of `role` in `unit` (its display name the
+/// user name; the password goes to stdin).
+pub fn user_add_args<'a>(user: &'a str, role: &'a str, unit: &'a str) -> [&'a str; 10] {
+    [
+        "user",
+        "add",
+        "--username",
+        user,
+        "--role",
+        role,
+        "--unit",
+        unit,
+        "--display-name",
+        user,
+    ]
+}
+
 /// The office (signed in on `office`) assigns the job's managers; `None` leaves one as it is.
 pub fn assign(office: &Phone, job_id: &str, cm: Option<&str>, pm: Option<&str>) {
     office

@@ -4,6 +4,7 @@
 //! the customer file is complete. A damaged backup is refused before anything is created.
 
 use fieldline_tests::*;
+use fieldline_tests::{command_failed as failed, command_ok as ok};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -55,32 +56,8 @@ impl Drop for Server {
     }
 }
 
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn failed(out: &Output) -> String {
-    assert!(!out.status.success(), "should fail: {out:?}");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn terminate(mut server: Server) {
-    let mut child = server.0.take().unwrap();
-    // SAFETY: signalling a child process we started.
-    unsafe {
-        libc_kill(child.id() as i32, 15);
-    }
-    assert!(child.wait().unwrap().success(), "a clean stop");
-}
-
-unsafe extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
+    stop_cleanly(server.0.take().unwrap());
 }
 
 fn photo_input() -> field_core::store::PhotoInput {
@@ -121,37 +98,13 @@ async fn backup_lose_everything_restore_and_the_phones_sync_on() {
         "",
     ));
     for (user, role) in [("cm-li", "customer_manager"), ("office1", "office_staff")] {
-        ok(&old.run(
-            &[
-                "user",
-                "add",
-                "--username",
-                user,
-                "--role",
-                role,
-                "--unit",
-                "demo",
-                "--display-name",
-                user,
-            ],
-            &format!("{PASSWORD}\n"),
-        ));
+        ok(&old.run(&user_add_args(user, role, "demo"), &format!("{PASSWORD}\n")));
     }
     let (server, url) = old.serve("127.0.0.1:0");
     let listen = url.trim_start_matches("http://").to_string();
     let phone = Phone::login_at(&url, "cm-li").await;
     // A job with a photo and a contract the server countersigns.
-    let job = phone
-        .store
-        .create_job(
-            "cm-li",
-            &field_core::contract::sample::residential_job(
-                "YK-2026-000001",
-                "李春兰",
-                at("2026-11-02"),
-            ),
-        )
-        .unwrap();
+    let job = phone.create_sample_contract_job();
     let photo = field_core::photo::sample::jpeg(640, 480, 5, &Default::default());
     phone
         .store
@@ -163,14 +116,7 @@ async fn backup_lose_everything_restore_and_the_phones_sync_on() {
             &field_core::photo::IngestOptions::default(),
         )
         .unwrap();
-    phone
-        .store
-        .sign_contract(
-            &job.id,
-            "cm-li",
-            &field_core::contract::sample::sign_request("contract-1", vec![]),
-        )
-        .expect("signed");
+    phone.sign_sample_contract(&job.id, "contract-1");
     phone.sync().await;
     phone.sync().await;
 

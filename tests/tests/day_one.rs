@@ -4,6 +4,7 @@
 
 use field_core::JobKind;
 use fieldline_tests::*;
+use fieldline_tests::{command_failed as failed, command_ok as ok};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -21,20 +22,6 @@ fn run(dir: &Path, args: &[&str], stdin: &str) -> Output {
     )
 }
 
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn failed(out: &Output) -> String {
-    assert!(!out.status.success(), "should fail: {out:?}");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// Adds `user` to `unit`, creating the unit first when the installation lacks it.
 fn add_user(dir: &Path, user: &str, role: &str, unit: &str) {
     let units = ok(&run(dir, &["unit", "list"], ""));
@@ -50,18 +37,7 @@ fn add_user(dir: &Path, user: &str, role: &str, unit: &str) {
     }
     ok(&run(
         dir,
-        &[
-            "user",
-            "add",
-            "--username",
-            user,
-            "--role",
-            role,
-            "--unit",
-            unit,
-            "--display-name",
-            user,
-        ],
+        &user_add_args(user, role, unit),
         &format!("{PASSWORD}\n"),
     ));
 }
@@ -79,18 +55,8 @@ fn serve(dir: &Path) -> (std::process::Child, String) {
 }
 
 /// Stops a server the way a service manager does (SIGTERM) and waits for it.
-fn terminate(mut child: std::process::Child) {
-    // SAFETY: signalling a child process we started.
-    unsafe {
-        libc_kill(child.id() as i32, 15);
-    }
-    let status = child.wait().unwrap();
-    assert!(status.success(), "a clean stop: {status:?}");
-}
-
-unsafe extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
+fn terminate(child: std::process::Child) {
+    stop_cleanly(child);
 }
 
 /// A new installation with `users` (name, role) of unit zhuxian, served, and a phone of the
@@ -346,25 +312,8 @@ async fn a_restore_without_the_signing_key_does_not_start() {
     add_user(&data, "cm-li", "customer_manager", "demo");
     let (server, url) = serve(&data);
     let phone = Phone::login_at(&url, "cm-li").await;
-    let job = phone
-        .store
-        .create_job(
-            "cm-li",
-            &field_core::contract::sample::residential_job(
-                "YK-2026-000001",
-                "李春兰",
-                at("2026-11-02"),
-            ),
-        )
-        .unwrap();
-    phone
-        .store
-        .sign_contract(
-            &job.id,
-            "cm-li",
-            &field_core::contract::sample::sign_request("contract-1", vec![]),
-        )
-        .expect("signed");
+    let job = phone.create_sample_contract_job();
+    phone.sign_sample_contract(&job.id, "contract-1");
     phone.sync().await;
     phone.sync().await;
     terminate(server);
@@ -420,18 +369,7 @@ fn the_audit_shows_recent_events_first_and_what_was_done_to_whom() {
     ));
     for user in ["office1", "cm-li", "cm-zhao"] {
         ok(&as_operator(
-            &[
-                "user",
-                "add",
-                "--username",
-                user,
-                "--role",
-                "customer_manager",
-                "--unit",
-                "zhuxian",
-                "--display-name",
-                user,
-            ],
+            &user_add_args(user, "customer_manager", "zhuxian"),
             &format!("{PASSWORD}\n"),
         ));
     }
@@ -731,27 +669,8 @@ async fn a_rotated_key_keeps_earlier_contracts_valid_everywhere() {
     let (server, url) = serve(&data);
     let listen = url.trim_start_matches("http://").to_string();
     let phone = Phone::login_at(&url, "cm-li").await;
-    let job = phone
-        .store
-        .create_job(
-            "cm-li",
-            &field_core::contract::sample::residential_job(
-                "YK-2026-000001",
-                "李春兰",
-                at("2026-11-02"),
-            ),
-        )
-        .unwrap();
-    let sign = |id: &str| {
-        phone
-            .store
-            .sign_contract(
-                &job.id,
-                "cm-li",
-                &field_core::contract::sample::sign_request(id, vec![]),
-            )
-            .expect("signed")
-    };
+    let job = phone.create_sample_contract_job();
+    let sign = |id: &str| phone.sign_sample_contract(&job.id, id);
     sign("contract-1");
     phone.sync().await;
     phone.sync().await;

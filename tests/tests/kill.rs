@@ -230,18 +230,7 @@ async fn killed_again_and_again_at_named_points_nothing_acknowledged_is_lost() {
     ] {
         cli(
             &data,
-            &[
-                "user",
-                "add",
-                "--username",
-                user,
-                "--role",
-                role,
-                "--unit",
-                "zhuxian",
-                "--display-name",
-                user,
-            ],
+            &user_add_args(user, role, "zhuxian"),
             "password-123\n",
         );
     }

@@ -65,13 +65,30 @@ pub fn dir_of(path: &Path) -> Result<PathBuf> {
 }
 
 fn configure(conn: &Connection) -> Result<()> {
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // Switching a new database to WAL takes a lock that another process opening it at the same
+    // moment may hold, and SQLite answers "database is locked" at once there instead of waiting
+    // as the busy timeout does elsewhere: retried for as long.
+    let started = std::time::Instant::now();
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < Duration::from_secs(10) =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => {
+                other?;
+                break;
+            }
+        }
+    }
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
     // The workspace links SQLCipher (for the phones), built to keep temporary tables in memory;
     // the server has no key and keeps large sorts (exports) in temporary files, as SQLite does.
     conn.pragma_update(None, "temp_store", "FILE")?;
-    conn.busy_timeout(Duration::from_secs(10))?;
     Ok(())
 }
 
@@ -121,11 +138,15 @@ impl SqliteStore {
             .map_err(|e| StoreError::Database(format!("{}: {e}", path.display())))?;
         // Every database error of the open names the file (e.g. "attempt to write a readonly
         // database" says nothing of which).
-        let at = |e: StoreError| match e {
-            StoreError::Database(m) => StoreError::Database(format!("{}: {m}", path.display())),
-            other => other,
+        let at = |step: &str| {
+            let path = path.display().to_string();
+            let step = step.to_string();
+            move |e: StoreError| match e {
+                StoreError::Database(m) => StoreError::Database(format!("{path} ({step}): {m}")),
+                other => other,
+            }
         };
-        configure(&conn).map_err(at)?;
+        configure(&conn).map_err(at("opening"))?;
         if schema == super::Schema::AsIs {
             let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
             super::check_version(
@@ -135,7 +156,7 @@ impl SqliteStore {
                 &path.display().to_string(),
             )?;
         } else {
-            migrate(&mut conn).map_err(at)?;
+            migrate(&mut conn).map_err(at("upgrading the schema"))?;
         }
         Ok(SqliteStore {
             path,
