@@ -258,6 +258,24 @@ impl Metrics {
              # TYPE fieldline_db_writer_seconds_total counter\nfieldline_db_writer_seconds_total {}",
             store.write_nanos as f64 / 1e9
         );
+        let name = "fieldline_db_writer_hold_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} How long each write transaction held the writer (the section serialized across the installation).\n# TYPE {name} histogram"
+        );
+        let bounds = crate::store::WRITER_BUCKETS.iter().map(f64::to_string);
+        for (le, n) in bounds
+            .chain(std::iter::once("+Inf".to_string()))
+            .zip(store.write_buckets)
+        {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "{name}_sum {}\n{name}_count {}",
+            store.write_nanos as f64 / 1e9,
+            store.writes
+        );
         out
     }
 }

@@ -66,6 +66,25 @@ async fn metrics_count_what_the_server_did_and_requests_carry_an_id() {
         metric(&text, "fieldline_feed_position").unwrap() >= 1.0,
         "{text}"
     );
+    // How long write transactions held the writer, as a histogram: every one counted once,
+    // the buckets cumulative.
+    let writes = metric(&text, "fieldline_db_writer_hold_seconds_count").unwrap();
+    assert!(writes >= 1.0, "{text}");
+    assert_eq!(
+        metric(
+            &text,
+            "fieldline_db_writer_hold_seconds_bucket{le=\"+Inf\"}"
+        ),
+        Some(writes)
+    );
+    assert_eq!(metric(&text, "fieldline_db_writes_total"), Some(writes));
+    let buckets: Vec<f64> = text
+        .lines()
+        .filter(|l| l.starts_with("fieldline_db_writer_hold_seconds_bucket"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(buckets.len(), 14);
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
     // Route templates, never raw paths: a job id never becomes a series.
     let _ = http
         .get(format!("{}/api/v1/jobs/{}", server.url(), job.id))

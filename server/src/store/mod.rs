@@ -613,28 +613,56 @@ pub struct StoreStatus {
     /// lock: its use bounds the writes a whole cluster can make per second).
     pub writes: u64,
     pub write_nanos: u64,
+    /// Write transactions held at most each bound of [`WRITER_BUCKETS`] (cumulative, as a
+    /// Prometheus histogram's buckets), then all of them (+Inf).
+    pub write_buckets: [u64; WRITER_BUCKETS.len() + 1],
 }
 
-/// Counts write transactions and the time each held the writer.
+/// The upper bounds of the writer-hold histogram, seconds (then +Inf).
+pub const WRITER_BUCKETS: [f64; 13] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+];
+
+/// Counts write transactions and the time each held the writer, in total and as a histogram.
 #[derive(Debug, Default)]
 pub struct WriterClock {
     writes: std::sync::atomic::AtomicU64,
     nanos: std::sync::atomic::AtomicU64,
+    /// Per bucket of [`WRITER_BUCKETS`] and one for longer: the holds that fell in it.
+    buckets: [std::sync::atomic::AtomicU64; WRITER_BUCKETS.len() + 1],
 }
 
 impl WriterClock {
     /// A write transaction that started at `since` ended.
     pub fn ended(&self, since: std::time::Instant) {
         use std::sync::atomic::Ordering::Relaxed;
+        let held = since.elapsed();
         self.writes.fetch_add(1, Relaxed);
-        self.nanos
-            .fetch_add(since.elapsed().as_nanos() as u64, Relaxed);
+        self.nanos.fetch_add(held.as_nanos() as u64, Relaxed);
+        let seconds = held.as_secs_f64();
+        let i = WRITER_BUCKETS
+            .iter()
+            .position(|b| seconds <= *b)
+            .unwrap_or(WRITER_BUCKETS.len());
+        self.buckets[i].fetch_add(1, Relaxed);
     }
 
     /// `(writes, nanoseconds)` so far.
     pub fn read(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
         (self.writes.load(Relaxed), self.nanos.load(Relaxed))
+    }
+
+    /// The histogram's cumulative buckets (+Inf last).
+    pub fn buckets(&self) -> [u64; WRITER_BUCKETS.len() + 1] {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut total = 0;
+        let mut out = [0; WRITER_BUCKETS.len() + 1];
+        for (o, n) in out.iter_mut().zip(&self.buckets) {
+            total += n.load(Relaxed);
+            *o = total;
+        }
+        out
     }
 }
 

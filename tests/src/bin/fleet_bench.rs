@@ -200,7 +200,8 @@ fn build_job(
             },
             application: Application::default(),
         },
-        &field_core::RuleSet::default(),
+        // The set in force for the unit on the acceptance day, as the server requires.
+        field_core::RuleBook::default().in_force("zhuxian", field_core::job::local_date(base)),
         &ctx(0),
     )
     .expect("create");
@@ -401,6 +402,59 @@ async fn metric(url: &str, name: &str) -> f64 {
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0.0)
+}
+
+/// The writer-hold histogram of a node: `(upper bound in seconds, cumulative count)`.
+async fn writer_buckets(url: &str) -> Vec<(f64, f64)> {
+    let text = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("fieldline_db_writer_hold_seconds_bucket{le=\""))
+        .filter_map(|l| {
+            let (le, n) = l.split_once("\"} ")?;
+            let bound = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((bound, n.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// The bucket bound (ms) at or below which a share `q` of the holds counted between two
+/// readings of the summed histograms fell.
+fn hold_quantile(before: &[(f64, f64)], after: &[(f64, f64)], q: f64) -> String {
+    let deltas: Vec<(f64, f64)> = after
+        .iter()
+        .zip(before.iter().map(|b| b.1).chain(std::iter::repeat(0.0)))
+        .map(|((bound, n), m)| (*bound, n - m))
+        .collect();
+    let total = deltas.last().map_or(0.0, |d| d.1);
+    match deltas.iter().find(|d| d.1 >= q * total) {
+        Some((b, _)) if b.is_finite() => format!("≤ {} ms", b * 1e3),
+        Some(_) => "> 1000 ms".into(),
+        None => "-".into(),
+    }
+}
+
+/// Sums the histograms of several nodes (same buckets).
+fn sum_buckets(all: Vec<Vec<(f64, f64)>>) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for h in all {
+        if out.is_empty() {
+            out = h;
+        } else {
+            for (o, (_, n)) in out.iter_mut().zip(h) {
+                o.1 += n;
+            }
+        }
+    }
+    out
 }
 
 /// Starts `setup.nodes` server processes on one database with the bench's users.
@@ -684,9 +738,11 @@ async fn run_setup(
     let (cpu0, db0) = (node_cpu(), postgres_cpu_seconds());
     let mut held0 = 0.0;
     let mut writes0 = 0.0;
+    let mut hist0 = Vec::new();
     for u in &urls {
         held0 += metric(u, "fieldline_db_writer_seconds_total").await;
         writes0 += metric(u, "fieldline_db_writes_total").await;
+        hist0.push(writer_buckets(u).await);
     }
     let steady = Instant::now();
     for round in 0..rounds {
@@ -730,10 +786,13 @@ async fn run_setup(
     let (cpu1, db1) = (node_cpu(), postgres_cpu_seconds());
     let mut held1 = 0.0;
     let mut writes1 = 0.0;
+    let mut hist1 = Vec::new();
     for u in &urls {
         held1 += metric(u, "fieldline_db_writer_seconds_total").await;
         writes1 += metric(u, "fieldline_db_writes_total").await;
+        hist1.push(writer_buckets(u).await);
     }
+    let (hist0, hist1) = (sum_buckets(hist0), sum_buckets(hist1));
     latencies.sort_by(f64::total_cmp);
     let syncs = latencies.len().max(1) as f64;
     let mean_trips = trips.iter().sum::<u32>() as f64 / trips.len().max(1) as f64;
@@ -757,6 +816,11 @@ async fn run_setup(
         writes / syncs,
         (held1 - held0) * 1e3 / writes,
         (held1 - held0) * 1e3 / syncs,
+    );
+    println!(
+        "[{label}] serialized section (the writer held) per write transaction: p50 {}, p99 {}",
+        hold_quantile(&hist0, &hist1, 0.5),
+        hold_quantile(&hist0, &hist1, 0.99),
     );
     drop(nodes);
     docs_s

@@ -314,6 +314,7 @@ impl ServerStore for PostgresStore {
             waiting: pool.waiting as u64,
             writes,
             write_nanos,
+            write_buckets: self.clock.buckets(),
         }
     }
 }

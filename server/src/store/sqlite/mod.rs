@@ -302,6 +302,7 @@ impl ServerStore for SqliteStore {
             waiting: 0,
             writes,
             write_nanos,
+            write_buckets: self.clock.buckets(),
         }
     }
 }
