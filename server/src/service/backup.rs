@@ -169,13 +169,15 @@ async fn fetch(
 /// The photo files a database snapshot records: `(sha256, bytes)` by name.
 fn recorded_blobs(store: &dyn ServerStore) -> Result<Vec<(String, u64)>, ServerError> {
     let read = store.read()?;
-    let rows = read
-        .connection()
-        .query("SELECT sha256, bytes FROM blobs ORDER BY sha256", &[])?;
-    rows.iter()
-        .map(|r| Ok((r.get::<String>(0)?, r.get::<i64>(1)? as u64)))
-        .collect::<Result<Vec<_>, store::StoreError>>()
-        .map_err(Into::into)
+    let mut out: Vec<(String, u64)> = Vec::new();
+    loop {
+        let after = out.last().map(|b| b.0.clone()).unwrap_or_default();
+        let page = read.blobs_after(&after, 1000)?;
+        if page.is_empty() {
+            return Ok(out);
+        }
+        out.extend(page.into_iter().map(|(sha, n)| (sha, n as u64)));
+    }
 }
 
 fn parse_list(text: &str) -> Result<Vec<(String, u64)>, ServerError> {
