@@ -584,7 +584,10 @@ pub fn spawn_listening_logged(
     cmd: &mut std::process::Command,
 ) -> (std::process::Child, String, Logs) {
     use std::io::BufRead;
+    // Its stdout goes nowhere (a server writes only logs, to stderr): a server left running by
+    // a failed test must not hold the test runner's output open.
     let mut child = cmd
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start fieldline serve");

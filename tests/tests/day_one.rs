@@ -485,13 +485,19 @@ async fn missing_photo_files_are_noticed_and_exports_refuse_to_be_partial() {
         gauge.starts_with("fieldline_blobs_missing ") && gauge != "fieldline_blobs_missing 0",
         "{gauge}"
     );
-    let warned = logs.text();
-    assert!(
-        warned
-            .lines()
-            .any(|l| l.contains("not in the blob store") && l.contains(&job)),
-        "{warned}"
-    );
+    // The warning was written before the gauge was set; its line reaches us on the log
+    // reader's thread.
+    let warned = |text: &str| {
+        text.lines()
+            .any(|l| l.contains("not in the blob store") && l.contains(&job))
+    };
+    for _ in 0..100 {
+        if warned(&logs.text()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(warned(&logs.text()), "{}", logs.text());
     terminate(server);
 }
 
