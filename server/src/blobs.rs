@@ -282,13 +282,32 @@ impl BlobStore {
     /// The SHA-256 (hex) of the stored bytes of blob `sha256`, read as a stream: whether what
     /// is stored is still what was uploaded. `None` when it is not stored.
     pub async fn stored_sha256(&self, sha256: &str) -> Result<Option<String>, ServerError> {
+        Ok(self.read_hashed(sha256, None).await?.map(|(_, hash)| hash))
+    }
+
+    /// Streams blob `sha256` (into the new file `copy` when given, synced): its size and the
+    /// SHA-256 (hex) of its bytes, `None` when it is not stored.
+    pub async fn read_hashed(
+        &self,
+        sha256: &str,
+        copy: Option<&Path>,
+    ) -> Result<Option<(u64, String)>, ServerError> {
         use sha2::{Digest, Sha256};
+        use tokio::io::AsyncWriteExt;
         let read = match self.download(sha256, None).await {
             Ok(Download::Bytes(r)) => r,
             Ok(Download::Unsatisfiable { .. }) | Err(ServerError::NotFound) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let mut hasher = Sha256::new();
+        let mut out = match copy {
+            Some(file) => Some(
+                tokio::fs::File::create(file)
+                    .await
+                    .map_err(|e| io("cannot create", file, e))?,
+            ),
+            None => None,
+        };
+        let (mut hasher, mut bytes) = (Sha256::new(), 0u64);
         let mut body = read.body;
         while let Some(chunk) = body
             .try_next()
@@ -296,8 +315,19 @@ impl BlobStore {
             .map_err(|e| ServerError::Io(format!("reading blob {sha256}: {e}")))?
         {
             hasher.update(&chunk);
+            bytes += chunk.len() as u64;
+            if let (Some(out), Some(file)) = (out.as_mut(), copy) {
+                out.write_all(&chunk)
+                    .await
+                    .map_err(|e| io("cannot write", file, e))?;
+            }
         }
-        Ok(Some(hex::encode(hasher.finalize())))
+        if let (Some(out), Some(file)) = (out, copy) {
+            out.sync_all()
+                .await
+                .map_err(|e| io("cannot sync", file, e))?;
+        }
+        Ok(Some((bytes, hex::encode(hasher.finalize()))))
     }
 
     /// An upload id names parts only when it is what the server hands out (32 hex digits).

@@ -5,6 +5,23 @@
 
 use std::path::{Path, PathBuf};
 
+/// An io error as an error naming `path`.
+pub fn io_at(path: &Path) -> impl Fn(std::io::Error) -> crate::ServerError + '_ {
+    move |e| crate::ServerError::Io(format!("{}: {e}", path.display()))
+}
+
+/// Writes `bytes` to the new file `path` durably (never replacing a file that is there).
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), crate::ServerError> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io_at(path))?;
+    f.write_all(bytes).map_err(io_at(path))?;
+    f.sync_all().map_err(io_at(path))
+}
+
 /// From now on files and directories this process creates are readable by its user only.
 pub fn private_by_default() {
     #[cfg(unix)]

@@ -211,11 +211,7 @@ pub fn init_logging() {
 /// wrong setting leaves no new database or key behind.
 pub fn preflight(config: &Config) -> Result<(), ServerError> {
     blobs::BlobStore::from_config(config)?;
-    let shared =
-        !config.signing_key.trim().is_empty() || !config.signing_key_file.trim().is_empty();
-    if shared || config.data_dir.join(signing::KEY_FILE).exists() {
-        signing::from_config(config)?;
-    }
+    signing::load(config)?;
     Ok(())
 }
 

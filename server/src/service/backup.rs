@@ -12,14 +12,14 @@
 //! not empty, and puts back the database, the photo files and the key.
 
 use crate::ServerError;
-use crate::blobs::{BlobStore, Download};
+use crate::blobs::BlobStore;
 use crate::config::Config;
+use crate::files::{io_at, write_new};
 use crate::store::{self, Schema, ServerStore};
 use field_core::contract::KeyPair;
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub const MANIFEST: &str = "manifest.json";
@@ -104,10 +104,6 @@ fn setup(zh: String, en: String) -> ServerError {
     ServerError::Setup { zh, en }
 }
 
-fn io_at(path: &Path) -> impl Fn(std::io::Error) -> ServerError + '_ {
-    move |e| ServerError::Io(format!("{}: {e}", path.display()))
-}
-
 /// The size and SHA-256 of a file, read as a stream.
 fn file_entry(dir: &Path, name: &str) -> Result<FileEntry, ServerError> {
     let path = dir.join(name);
@@ -128,42 +124,6 @@ fn file_entry(dir: &Path, name: &str) -> Result<FileEntry, ServerError> {
         bytes,
         sha256: hex::encode(h.finalize()),
     })
-}
-
-/// Writes `bytes` to `path` durably (never replacing a file that is there).
-fn write_new(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(io_at(path))?;
-    f.write_all(bytes).map_err(io_at(path))?;
-    f.sync_all().map_err(io_at(path))
-}
-
-/// Streams blob `sha256` of `store` into `file`: its size and SHA-256, `None` when missing.
-async fn fetch(
-    store: &BlobStore,
-    sha256: &str,
-    file: &Path,
-) -> Result<Option<(u64, String)>, ServerError> {
-    use tokio::io::AsyncWriteExt;
-    let mut read = match store.download(sha256, None).await {
-        Ok(Download::Bytes(r)) => r,
-        Ok(Download::Unsatisfiable { .. }) | Err(ServerError::NotFound) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let mut out = tokio::fs::File::create(file).await.map_err(io_at(file))?;
-    let mut h = Sha256::new();
-    let mut bytes = 0u64;
-    while let Some(chunk) = read.body.next().await {
-        let chunk = chunk.map_err(io_at(file))?;
-        h.update(&chunk);
-        bytes += chunk.len() as u64;
-        out.write_all(&chunk).await.map_err(io_at(file))?;
-    }
-    out.sync_all().await.map_err(io_at(file))?;
-    Ok(Some((bytes, hex::encode(h.finalize()))))
 }
 
 /// The photo files a database snapshot records: `(sha256, bytes)` by name.
@@ -189,10 +149,8 @@ fn parse_list(text: &str) -> Result<Vec<(String, u64)>, ServerError> {
                 parts.next().map(str::parse::<u64>),
                 parts.next(),
             ) {
-                (Some(sha), Some(Ok(bytes)), None)
-                    if sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()) =>
-                {
-                    Ok((sha.to_ascii_lowercase(), bytes))
+                (Some(sha), Some(Ok(bytes)), None) if field_core::validate::is_sha256_hex(sha) => {
+                    Ok((sha.to_string(), bytes))
                 }
                 _ => Err(setup(
                     format!("{BLOB_LIST} 中有无效的行：{l:?}"),
@@ -266,7 +224,7 @@ pub async fn backup(
         let tmp = out.join("blob.partial");
         let mut bad = Vec::new();
         for (i, (sha, bytes)) in blobs.iter().enumerate() {
-            match fetch(&blob_source, sha, &tmp).await? {
+            match blob_source.read_hashed(sha, Some(&tmp)).await? {
                 Some((n, hash)) if n == *bytes && hash == *sha => into.put_file(sha, &tmp).await?,
                 Some(_) => bad.push(format!("{sha} (damaged)")),
                 None => bad.push(format!("{sha} (missing)")),
@@ -556,13 +514,8 @@ pub async fn restore(
         !config.signing_key.trim().is_empty() || !config.signing_key_file.trim().is_empty();
     let own_key = config.data_dir.join(crate::signing::KEY_FILE);
     if let Some(k) = &manifest.signing_key {
-        let present = if shared_key {
-            Some(crate::signing::from_config(config)?)
-        } else if own_key.exists() {
-            Some(crate::signing::load_or_create(&config.data_dir)?)
-        } else {
-            None
-        };
+        // The key a start would use, if there is one (none is made here).
+        let present = crate::signing::load(config)?;
         if let Some(present) = present
             && present.public_hex() != k.public
         {
@@ -640,7 +593,7 @@ pub async fn restore(
         if blobs.size(sha).await? == Some(*bytes) {
             present += 1;
         } else if manifest.blobs.mode == BlobMode::Copied {
-            match fetch(&backed_up, sha, &tmp).await? {
+            match backed_up.read_hashed(sha, Some(&tmp)).await? {
                 Some((n, hash)) if n == *bytes && hash == *sha => {
                     blobs.put_file(sha, &tmp).await?;
                     copied += 1;

@@ -18,7 +18,8 @@ pub fn for_admin(
     unit: &str,
 ) -> Result<(GridCells, Vec<String>), ServerError> {
     guard(who)?;
-    Ok((cells(env, unit), env.store.read()?.units()?))
+    let units = env.store.read()?.units()?;
+    Ok((cells(env, unit), units.into_iter().map(|u| u.0).collect()))
 }
 
 /// A unit's cells as published now (an empty list before any).

@@ -122,10 +122,8 @@ pub async fn check_all(
     let (mut checked, mut lost) = (0u64, Vec::new());
     loop {
         let batch = check_after(env, &after, 500, full).await?;
-        for _ in 0..batch.checked {
-            checked += 1;
-            progress(checked);
-        }
+        checked += batch.checked;
+        progress(checked);
         lost.extend(batch.lost);
         match batch.last {
             Some(last) => after = last,

@@ -9,10 +9,11 @@
 //! by running the command again.
 
 use super::audit;
+use crate::ServerError;
 use crate::config::Config;
+use crate::files::{self, io_at};
 use crate::signing::{self, COUNTERSIGNED_BY, KEY_FILE, RETIRED, RetiredKey};
 use crate::store::{self, Schema};
-use crate::{ServerError, files};
 use field_core::contract::KeyPair;
 use std::path::Path;
 
@@ -22,10 +23,6 @@ pub struct Rotation {
     pub new_public: String,
     /// The key is shared (configured): the operator installs the new one on every node.
     pub shared: bool,
-}
-
-fn io_at(path: &Path) -> impl Fn(std::io::Error) -> ServerError + '_ {
-    move |e| ServerError::Io(format!("{}: {e}", path.display()))
 }
 
 fn read_key(path: &Path) -> Result<KeyPair, ServerError> {
@@ -84,13 +81,7 @@ pub fn rotate(
         ));
     }
     if !shared {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&pending)
-            .map_err(io_at(&pending))?;
-        std::io::Write::write_all(&mut f, &new.secret_bytes()).map_err(io_at(&pending))?;
-        f.sync_all().map_err(io_at(&pending))?;
+        files::write_new(&pending, &new.secret_bytes())?;
     }
     let mut tx = store.write()?;
     let mut retired = signing::retired(&*tx)?;

@@ -96,7 +96,8 @@ impl PublicCache {
 
 /// Units with a public page.
 pub fn units(env: &Env) -> Result<Vec<String>, ServerError> {
-    Ok(env.store.read()?.units()?)
+    let units = env.store.read()?.units()?;
+    Ok(units.into_iter().map(|u| u.0).collect())
 }
 
 /// The customer managers of `unit` (not found for a unit without any), from the node's cache

@@ -77,11 +77,9 @@ pub fn list(env: &Env) -> Result<Vec<Unit>, ServerError> {
 
 /// Every unit, by code, as `tx` sees them.
 pub fn list_in(tx: &dyn ReadTx) -> Result<Vec<Unit>, ServerError> {
-    tx.units()?
+    Ok(tx
+        .units()?
         .into_iter()
-        .map(|unit| {
-            let name = tx.unit_name(&unit)?.unwrap_or_else(|| unit.clone());
-            Ok(Unit { unit, name })
-        })
-        .collect()
+        .map(|(unit, name)| Unit { unit, name })
+        .collect())
 }

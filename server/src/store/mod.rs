@@ -810,8 +810,8 @@ pub trait ReadTx {
     fn manager_stats(&self, unit: &str) -> Result<Vec<ManagerStats>>;
     /// The photo files job `job_id` names that the blob store has not received (or lost).
     fn missing_blobs(&self, job_id: &str) -> Result<Vec<String>>;
-    /// Every unit's code, in order.
-    fn units(&self) -> Result<Vec<String>>;
+    /// Every unit's code and name, by code.
+    fn units(&self) -> Result<Vec<(String, String)>>;
     /// A unit's name, `None` when no such unit exists.
     fn unit_name(&self, unit: &str) -> Result<Option<String>>;
 

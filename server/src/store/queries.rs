@@ -861,9 +861,11 @@ impl<T: Conn> ReadTx for T {
         )
     }
 
-    fn units(&self) -> Result<Vec<String>> {
+    fn units(&self) -> Result<Vec<(String, String)>> {
         self.db()
-            .column("SELECT unit FROM units ORDER BY unit", args![])
+            .all("SELECT unit, name FROM units ORDER BY unit", args![], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
     }
 
     fn missing_blobs(&self, job_id: &str) -> Result<Vec<String>> {

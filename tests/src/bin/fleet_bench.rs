@@ -390,28 +390,26 @@ fn postgres_cpu_seconds() -> f64 {
     total
 }
 
-/// A metric's value from a node's `/metrics`.
-async fn metric(url: &str, name: &str) -> f64 {
-    let text = reqwest::get(format!("{url}/metrics"))
+/// A node's `/metrics` text.
+async fn metrics_text(url: &str) -> String {
+    reqwest::get(format!("{url}/metrics"))
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// A metric's value in a `/metrics` text.
+fn metric(text: &str, name: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0.0)
 }
 
-/// The writer-hold histogram of a node: `(upper bound in seconds, cumulative count)`.
-async fn writer_buckets(url: &str) -> Vec<(f64, f64)> {
-    let text = reqwest::get(format!("{url}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+/// The writer-hold histogram in a `/metrics` text: `(upper bound in seconds, cumulative count)`.
+fn writer_buckets(text: &str) -> Vec<(f64, f64)> {
     text.lines()
         .filter_map(|l| l.strip_prefix("fieldline_db_writer_hold_seconds_bucket{le=\""))
         .filter_map(|l| {
@@ -740,9 +738,10 @@ async fn run_setup(
     let mut writes0 = 0.0;
     let mut hist0 = Vec::new();
     for u in &urls {
-        held0 += metric(u, "fieldline_db_writer_seconds_total").await;
-        writes0 += metric(u, "fieldline_db_writes_total").await;
-        hist0.push(writer_buckets(u).await);
+        let text = metrics_text(u).await;
+        held0 += metric(&text, "fieldline_db_writer_seconds_total");
+        writes0 += metric(&text, "fieldline_db_writes_total");
+        hist0.push(writer_buckets(&text));
     }
     let steady = Instant::now();
     for round in 0..rounds {
@@ -788,9 +787,10 @@ async fn run_setup(
     let mut writes1 = 0.0;
     let mut hist1 = Vec::new();
     for u in &urls {
-        held1 += metric(u, "fieldline_db_writer_seconds_total").await;
-        writes1 += metric(u, "fieldline_db_writes_total").await;
-        hist1.push(writer_buckets(u).await);
+        let text = metrics_text(u).await;
+        held1 += metric(&text, "fieldline_db_writer_seconds_total");
+        writes1 += metric(&text, "fieldline_db_writes_total");
+        hist1.push(writer_buckets(&text));
     }
     let (hist0, hist1) = (sum_buckets(hist0), sum_buckets(hist1));
     latencies.sort_by(f64::total_cmp);

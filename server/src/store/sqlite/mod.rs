@@ -673,7 +673,8 @@ mod tests {
         }
         let store = SqliteStore::open(dir.path()).unwrap();
         let r = store.read().unwrap();
-        assert_eq!(r.units().unwrap(), ["u1", "u2", "u3"]);
+        let units: Vec<String> = r.units().unwrap().into_iter().map(|u| u.0).collect();
+        assert_eq!(units, ["u1", "u2", "u3"]);
         assert_eq!(r.unit_name("u1").unwrap().as_deref(), Some("u1"));
         assert_eq!(r.unit_name("nope").unwrap(), None);
     }
