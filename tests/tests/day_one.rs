@@ -44,14 +44,39 @@ fn add_user(dir: &Path, user: &str, role: &str, unit: &str) {
 
 /// `fieldline serve` on `dir`: the process and its URL.
 fn serve(dir: &Path) -> (std::process::Child, String) {
-    spawn_listening(
-        Command::new(BIN)
-            .arg("--data-dir")
-            .arg(dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env_remove("FIELDLINE_DATABASE_URL")
-            .stderr(Stdio::null()),
-    )
+    spawn_listening(&mut serve_command(dir, "127.0.0.1:0"))
+}
+
+/// The command `fieldline --data-dir DIR serve --listen LISTEN` on SQLite.
+fn serve_command(dir: &Path, listen: &str) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--data-dir")
+        .arg(dir)
+        .args(["serve", "--listen", listen])
+        .env_remove("FIELDLINE_DATABASE_URL");
+    c
+}
+
+/// A new installation with a customer manager `cm-li` of the sample contract's unit, served,
+/// and their phone holding the sample contract's job: (folder's owner, data folder, server,
+/// URL, phone, job).
+async fn installation_with_a_contract_job() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::process::Child,
+    String,
+    Phone,
+    field_core::Job,
+) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&run(&data, &["init"], ""));
+    // The sample contract's job belongs to the unit `demo`.
+    add_user(&data, "cm-li", "customer_manager", "demo");
+    let (server, url) = serve(&data);
+    let phone = Phone::login_at(&url, "cm-li").await;
+    let job = phone.create_sample_contract_job();
+    (tmp, data, server, url, phone, job)
 }
 
 /// Stops a server the way a service manager does (SIGTERM) and waits for it.
@@ -305,29 +330,14 @@ async fn a_clean_stop_leaves_a_whole_database_and_a_lost_phone_stays_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_without_the_signing_key_does_not_start() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    ok(&run(&data, &["init"], ""));
-    // The sample contract's job belongs to the unit `demo`.
-    add_user(&data, "cm-li", "customer_manager", "demo");
-    let (server, url) = serve(&data);
-    let phone = Phone::login_at(&url, "cm-li").await;
-    let job = phone.create_sample_contract_job();
+    let (_tmp, data, server, _url, phone, job) = installation_with_a_contract_job().await;
     phone.sign_sample_contract(&job.id, "contract-1");
     phone.sync().await;
     phone.sync().await;
     terminate(server);
     let key = data.join("server-signing.key");
     let original = std::fs::read(&key).unwrap();
-    let start = || {
-        Command::new(BIN)
-            .arg("--data-dir")
-            .arg(&data)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env_remove("FIELDLINE_DATABASE_URL")
-            .output()
-            .unwrap()
-    };
+    let start = || serve_command(&data, "127.0.0.1:0").output().unwrap();
     // The key left behind in a restore: no start, no new key, the file to restore named.
     std::fs::remove_file(&key).unwrap();
     let err = failed(&start());
@@ -456,12 +466,7 @@ async fn missing_photo_files_are_noticed_and_exports_refuse_to_be_partial() {
     // A server started on it finds them in its periodic check (its first batch runs at start)
     // and says so: a warning naming the job, and the gauge.
     let (server, url, logs) = spawn_listening_logged(
-        Command::new(BIN)
-            .arg("--data-dir")
-            .arg(&data)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env_remove("FIELDLINE_DATABASE_URL")
-            .env("FIELDLINE_LOG_FORMAT", "json"),
+        serve_command(&data, "127.0.0.1:0").env("FIELDLINE_LOG_FORMAT", "json"),
     );
     let mut gauge = String::new();
     for _ in 0..100 {
@@ -668,14 +673,8 @@ fn a_failed_start_leaves_nothing_behind_and_names_what_is_wrong() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_key_keeps_earlier_contracts_valid_everywhere() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    ok(&run(&data, &["init"], ""));
-    add_user(&data, "cm-li", "customer_manager", "demo");
-    let (server, url) = serve(&data);
+    let (tmp, data, server, url, phone, job) = installation_with_a_contract_job().await;
     let listen = url.trim_start_matches("http://").to_string();
-    let phone = Phone::login_at(&url, "cm-li").await;
-    let job = phone.create_sample_contract_job();
     let sign = |id: &str| phone.sign_sample_contract(&job.id, id);
     sign("contract-1");
     phone.sync().await;
@@ -702,13 +701,7 @@ async fn a_rotated_key_keeps_earlier_contracts_valid_everywhere() {
 
     // Serving again: the receipt the old key signed still verifies (server, export, phone),
     // and new receipts are signed with the new key.
-    let (server, _) = spawn_listening(
-        Command::new(BIN)
-            .arg("--data-dir")
-            .arg(&data)
-            .args(["serve", "--listen", &listen])
-            .env_remove("FIELDLINE_DATABASE_URL"),
-    );
+    let (server, _) = spawn_listening(&mut serve_command(&data, &listen));
     ok(&run(&data, &["contract", "verify", "--job", &job.id], ""));
     sign("contract-2");
     phone.sync().await;
@@ -742,14 +735,6 @@ async fn a_rotated_key_keeps_earlier_contracts_valid_everywhere() {
     }
     // The old key put back is refused: it no longer signs for this database.
     std::fs::write(&key, &old_secret).unwrap();
-    let err = failed(
-        &Command::new(BIN)
-            .arg("--data-dir")
-            .arg(&data)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env_remove("FIELDLINE_DATABASE_URL")
-            .output()
-            .unwrap(),
-    );
+    let err = failed(&serve_command(&data, "127.0.0.1:0").output().unwrap());
     assert!(err.contains("countersigned"), "{err}");
 }
