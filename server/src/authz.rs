@@ -38,6 +38,14 @@ pub fn can_read_job(tx: &dyn ReadTx, who: &Principal, job_id: &str) -> Result<bo
     Ok(tx.has_access(job_id, &who.username)?)
 }
 
+/// Whether the caller may see the job `state` describes (read in the same snapshot): what
+/// [`can_read_job`] decides, without reading again.
+pub fn may_write(who: &Principal, state: &crate::store::JobState) -> bool {
+    who.role == Role::Admin
+        || (sees_unit(who.role) && state.meta.unit == who.unit)
+        || state.access.contains(&who.username)
+}
+
 /// Whether the caller may push changes to an existing job at all (what they may change in it is
 /// the write policy's business).
 pub fn can_write_job(tx: &dyn ReadTx, who: &Principal, job_id: &str) -> Result<bool, ServerError> {

@@ -3,7 +3,7 @@
 //! appointed to the job's supporting project (聘任, with who approved it, as the `pm_appointed`
 //! milestone). Written into the job on the office's behalf, so both managers' phones receive
 //! the job by sync. A project manager is released (自动解聘) when the project is settled: see
-//! [`release_on_settlement`], run with every recorded change.
+//! `server_edits`, run with every recorded change.
 
 use super::auth::Principal;
 use super::{Env, on_behalf, public};
@@ -11,7 +11,7 @@ use crate::error::ServerError;
 use field_core::job::schema::Section;
 use field_core::job::{Assignment, Milestone};
 use field_core::policy::Right;
-use field_core::{Edit, Job, MilestoneEvent, Role};
+use field_core::{Edit, MilestoneEvent, Role};
 use serde::{Deserialize, Serialize};
 
 /// What the counter fills in (empty: leave as it is).
@@ -171,19 +171,4 @@ pub fn assign(
         },
         |_, _| Ok(()),
     )
-}
-
-/// The release of the job's project manager (自动解聘) once its supporting project is settled:
-/// `assignment.pm_released_at` set to the settlement's time, written by the server. Their
-/// running-project count drops; they keep the job on their phone, like a closed job.
-pub fn release_on_settlement(job: &Job) -> Option<Edit> {
-    let a = &job.assignment;
-    let settled = job.project.settlement.settled_at?;
-    if a.project_manager.as_deref().is_none_or(str::is_empty) || a.pm_released_at.is_some() {
-        return None;
-    }
-    Some(Edit::UpdateAssignment(Assignment {
-        pm_released_at: Some(settled),
-        ..Default::default()
-    }))
 }

@@ -36,22 +36,30 @@ impl DocCache {
         let Some(meta) = tx.job_meta(job_id)? else {
             return Ok(None);
         };
+        self.checkout_at(tx, job_id, meta.version).map(Some)
+    }
+
+    /// The job's document at `version` (what `tx` holds), from the cache when it has exactly
+    /// that version.
+    pub fn checkout_at(
+        &self,
+        tx: &dyn ReadTx,
+        job_id: &str,
+        version: i64,
+    ) -> Result<Loaded, ServerError> {
         {
             let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(l) = docs.remove(job_id)
-                && l.version == meta.doc_seq
+                && l.version == version
             {
-                return Ok(Some(l));
+                return Ok(l);
             }
         }
         let bytes = tx.job_bytes(job_id)?.unwrap_or_default();
         let doc = JobDoc::load(&bytes, server_actor()).map_err(|e| {
             ServerError::Internal(format!("stored job {job_id} is unreadable: {e}"))
         })?;
-        Ok(Some(Loaded {
-            doc,
-            version: meta.doc_seq,
-        }))
+        Ok(Loaded { doc, version })
     }
 
     /// Returns a document whose every change is committed at `version`.

@@ -5,7 +5,6 @@
 
 use super::Env;
 use super::auth::Principal;
-use super::docs::Loaded;
 use super::jobs::{self, Origin};
 use super::session::WEB_DEVICE;
 use crate::authz;
@@ -16,52 +15,60 @@ use field_core::policy::Checked;
 use field_core::{Edit, EditContext, Job, JobDoc};
 
 /// Writes the edits `plan` gives as one recorded change; `after` runs in the same transaction
-/// with the changed document (e.g. to note the heads a review saw).
+/// with the changed document (e.g. to note the heads a review saw). If another write of the job
+/// comes first, the edits are planned again from the job as it then stands.
 pub fn write<T>(
     env: &Env,
     who: &Principal,
     job_id: &str,
-    allowed: impl FnOnce() -> Result<(), ServerError>,
-    plan: impl FnOnce(&Job, DateTime<Utc>) -> Result<Vec<Edit>, ServerError>,
-    after: impl FnOnce(&mut dyn WriteTx, &mut JobDoc) -> Result<T, ServerError>,
+    allowed: impl Fn() -> Result<(), ServerError>,
+    plan: impl Fn(&Job, DateTime<Utc>) -> Result<Vec<Edit>, ServerError>,
+    mut after: impl FnMut(&mut dyn WriteTx, &mut JobDoc) -> Result<T, ServerError>,
 ) -> Result<T, ServerError> {
-    let mut tx = env.store.write()?;
-    if !authz::can_read_job(&*tx, who, job_id)? {
-        return Err(ServerError::NotFound);
-    }
-    allowed()?;
-    let Loaded { mut doc, .. } = env
-        .docs
-        .checkout(&*tx, job_id)?
-        .ok_or(ServerError::NotFound)?;
-    let before = doc.heads();
-    let now = Utc::now();
-    let job = doc
-        .read()
-        .map_err(|e| ServerError::Internal(e.to_string()))?;
-    let edits = plan(&job, now)?;
-    let ctx = EditContext {
-        actor: who.username.clone(),
-        device: WEB_DEVICE.into(),
-        now,
-    };
-    for e in &edits {
-        doc.apply(e, &ctx).map_err(|e| match e {
-            field_core::job::JobError::Invalid(i) => ServerError::bad("invalid_value", i.zh, i.en),
-            other => ServerError::Internal(other.to_string()),
-        })?;
-    }
-    let version = jobs::record(
-        &mut *tx,
+    let out = jobs::write(
         env,
-        Origin::OnBehalf(who),
         job_id,
-        &mut doc,
-        &before,
-        &Checked::default(),
+        |tx| {
+            let Some(state) = tx.job_state(job_id)? else {
+                return Err(ServerError::NotFound);
+            };
+            if !authz::may_write(who, &state) {
+                return Err(ServerError::NotFound);
+            }
+            allowed()?;
+            let mut doc = jobs::load(tx, env, job_id, &state)?;
+            let before = doc.heads();
+            let now = Utc::now();
+            let job = doc
+                .read()
+                .map_err(|e| ServerError::Internal(e.to_string()))?;
+            let edits = plan(&job, now)?;
+            let ctx = EditContext {
+                actor: who.username.clone(),
+                device: WEB_DEVICE.into(),
+                now,
+            };
+            for e in &edits {
+                doc.apply(e, &ctx).map_err(|e| match e {
+                    field_core::job::JobError::Invalid(i) => {
+                        ServerError::bad("invalid_value", i.zh, i.en)
+                    }
+                    other => ServerError::Internal(other.to_string()),
+                })?;
+            }
+            Ok(Some(jobs::plan(
+                tx,
+                env,
+                Origin::OnBehalf(who),
+                job_id,
+                doc,
+                &before,
+                Some(&job),
+                Some(&state),
+                &Checked::default(),
+            )?))
+        },
+        &mut after,
     )?;
-    let out = after(&mut *tx, &mut doc)?;
-    tx.commit()?;
-    env.docs.checkin(job_id, Loaded { doc, version });
-    Ok(out)
+    out.ok_or(ServerError::NotFound)
 }

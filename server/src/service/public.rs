@@ -8,10 +8,9 @@ use crate::error::ServerError;
 use field_core::MilestoneEvent;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// `server_state` key of the secret progress links are derived from.
-const SECRET: &str = "progress_link_secret";
+use super::server_edits::{PROGRESS_SECRET as SECRET, progress_mac as mac};
 
 /// A customer manager as the public sees them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,31 +168,9 @@ fn secret(env: &Env) -> Result<Vec<u8>, ServerError> {
     Ok(s.into_bytes())
 }
 
-fn mac(secret: &[u8], job_id: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(secret);
-    h.update(b"/progress/");
-    h.update(job_id.as_bytes());
-    h.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// The token of a job's progress page: its id and a MAC only the server can make.
 pub fn token(env: &Env, job_id: &str) -> Result<String, ServerError> {
     Ok(format!("{job_id}.{}", mac(&secret(env)?, job_id)))
-}
-
-/// The progress token of `job_id` read inside a transaction (`None` until the secret exists:
-/// [`ensure_secret`] creates it when the server opens).
-pub fn token_in(
-    tx: &dyn crate::store::ReadTx,
-    job_id: &str,
-) -> Result<Option<String>, ServerError> {
-    Ok(tx
-        .state(SECRET)?
-        .map(|s| format!("{job_id}.{}", mac(s.as_bytes(), job_id))))
 }
 
 /// Creates the progress-link secret if the store has none yet.

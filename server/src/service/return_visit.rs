@@ -6,7 +6,7 @@
 //! phones by sync and are in the audit trail.
 
 use super::auth::Principal;
-use super::{Env, jobs, on_behalf};
+use super::{Env, on_behalf};
 use crate::error::ServerError;
 use field_core::job::schema::Section;
 use field_core::job::{Milestone, ReturnVisit};
@@ -76,7 +76,7 @@ pub fn record_visit(
     }
     let comment = clean(&input.comment, "回访意见", "the comment")?;
     change(env, who, job_id, |job, now| {
-        if jobs::powered_on(job).is_none() {
+        if super::derived::powered_on(job).is_none() {
             return Err(ServerError::bad(
                 "not_powered_on",
                 "尚未送电，不能回访",
@@ -127,7 +127,7 @@ pub fn record_follow_up(
         ));
     }
     change(env, who, job_id, |job, now| {
-        if jobs::visit_state(env, job) != Some("follow_up") {
+        if super::derived::visit_state(env, job) != Some("follow_up") {
             return Err(ServerError::bad(
                 "no_follow_up",
                 "此工单没有待跟进的低分回访",
@@ -149,7 +149,7 @@ fn change(
     env: &Env,
     who: &Principal,
     job_id: &str,
-    plan: impl FnOnce(&Job, chrono::DateTime<chrono::Utc>) -> Result<Vec<Edit>, ServerError>,
+    plan: impl Fn(&Job, chrono::DateTime<chrono::Utc>) -> Result<Vec<Edit>, ServerError>,
 ) -> Result<(), ServerError> {
     on_behalf::write(
         env,

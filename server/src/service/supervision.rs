@@ -8,17 +8,16 @@
 
 use super::audit;
 use super::auth::Principal;
-use super::docs::Loaded;
 use super::jobs::{self, Origin, SERVER_ORIGIN};
 use super::{Env, on_behalf};
 use crate::error::ServerError;
-use crate::store::{AuditEntry, SupervisionRow};
+use crate::store::AuditEntry;
 use chrono::{NaiveDate, Utc};
+use field_core::Edit;
 use field_core::job::schema::Section;
 use field_core::job::{SupervisionEscalation, SupervisionOrder};
 use field_core::policy::{Checked, Right};
 use field_core::sla::Stage;
-use field_core::{Edit, Job};
 use serde::{Deserialize, Serialize};
 
 /// Longest reason, answer or remarks (characters).
@@ -134,13 +133,13 @@ pub fn issue(
                 ));
             };
             Ok(vec![Edit::IssueSupervision {
-                id: order_id,
+                id: order_id.clone(),
                 order: SupervisionOrder {
                     issued_by_name: Some(who.display_name.clone()),
                     manager_name: Some(name.clone().unwrap_or_else(|| manager.clone())),
                     manager: Some(manager),
-                    stage,
-                    reason,
+                    stage: stage.clone(),
+                    reason: reason.clone(),
                     due_on: Some(due_on),
                     ..Default::default()
                 },
@@ -171,42 +170,11 @@ pub fn close(
             }
             Ok(vec![Edit::CloseSupervision {
                 id: order_id.to_string(),
-                remarks,
+                remarks: remarks.clone(),
             }])
         },
         |_, _| Ok(()),
     )
-}
-
-/// The board's rows of a job's orders (orders missing their addressee or deadline are left out).
-pub fn rows(job: &Job) -> Vec<SupervisionRow> {
-    let ms = |t: Option<chrono::DateTime<Utc>>| t.map(|t| t.timestamp_millis());
-    job.supervision
-        .iter()
-        .filter_map(|(id, o)| {
-            Some(SupervisionRow {
-                job_id: job.id.clone(),
-                order_id: id.clone(),
-                unit: job.unit.clone(),
-                job_no: job.job_no.clone(),
-                manager: o.manager.clone()?,
-                manager_name: o.manager_name.clone().or_else(|| o.manager.clone())?,
-                issued_by: o
-                    .issued_by_name
-                    .clone()
-                    .or_else(|| o.issued_by.clone())
-                    .unwrap_or_default(),
-                stage: o.stage.clone(),
-                reason: o.reason.clone().unwrap_or_default(),
-                issued_at: ms(o.issued_at),
-                due_on: o.due_on?.to_string(),
-                answered_at: ms(o.answer.answered_at),
-                escalated_at: ms(o.escalation.escalated_at),
-                leaders: o.escalation.leaders.clone(),
-                closed_at: ms(o.closed_at),
-            })
-        })
-        .collect()
 }
 
 /// Escalates every open order left unanswered after its deadline (as of `today`) to its unit's
@@ -231,63 +199,96 @@ fn escalate(
     order_id: &str,
     today: NaiveDate,
 ) -> Result<bool, ServerError> {
-    let mut tx = env.store.write()?;
-    let Some(Loaded { mut doc, .. }) = env.docs.checkout(&*tx, job_id)? else {
-        return Ok(false);
-    };
-    let before = doc.heads();
-    let job = doc
-        .read()
-        .map_err(|e| ServerError::Internal(e.to_string()))?;
-    let Some(order) = job.supervision.get(order_id) else {
-        return Ok(false);
-    };
-    if !order.is_late(today) || order.escalation.escalated_at.is_some() {
-        return Ok(false);
-    }
-    let leaders = tx.unit_leaders(&job.unit)?;
-    let join =
-        |f: fn(&(String, String)) -> &str| leaders.iter().map(f).collect::<Vec<_>>().join(",");
-    let now = Utc::now();
-    let escalation = SupervisionEscalation {
-        escalated_at: Some(now),
-        leaders: Some(join(|l| &l.0)),
-        leader_names: Some(join(|l| &l.1)),
-    };
-    let escalate = Edit::RecordEscalation {
-        id: order_id.to_string(),
-        escalation,
-    };
-    jobs::apply_as_server(&mut doc, &[escalate], now)?;
-    let version = jobs::record(
-        &mut *tx,
+    // (manager, due day, leaders, unit) of the order escalated.
+    type Escalated = (
+        Option<String>,
+        Option<NaiveDate>,
+        Vec<(String, String)>,
+        String,
+    );
+    let escalated = std::cell::RefCell::new(None::<Escalated>);
+    let done = jobs::write(
         env,
-        Origin::Server,
         job_id,
-        &mut doc,
-        &before,
-        &Checked::default(),
-    )?;
-    audit::append(
-        &mut *tx,
-        AuditEntry {
-            kind: "supervision_escalated".into(),
-            username: Some(SERVER_ORIGIN.into()),
-            device_id: Some(SERVER_ORIGIN.into()),
-            job_id: Some(job_id.to_string()),
-            detail: serde_json::json!({
-                "order": order_id,
-                "manager": order.manager,
-                "due_on": order.due_on,
-                "leaders": leaders.iter().map(|l| &l.0).collect::<Vec<_>>(),
-            }),
-            ..Default::default()
+        |tx| {
+            let Some(state) = tx.job_state(job_id)? else {
+                return Ok(None);
+            };
+            let mut doc = jobs::load(tx, env, job_id, &state)?;
+            let before = doc.heads();
+            let job = doc
+                .read()
+                .map_err(|e| ServerError::Internal(e.to_string()))?;
+            let Some(order) = job.supervision.get(order_id) else {
+                return Ok(None);
+            };
+            if !order.is_late(today) || order.escalation.escalated_at.is_some() {
+                return Ok(None);
+            }
+            let leaders = tx.unit_leaders(&job.unit)?;
+            let join = |f: fn(&(String, String)) -> &str| {
+                leaders.iter().map(f).collect::<Vec<_>>().join(",")
+            };
+            let now = Utc::now();
+            let escalation = SupervisionEscalation {
+                escalated_at: Some(now),
+                leaders: Some(join(|l| &l.0)),
+                leader_names: Some(join(|l| &l.1)),
+            };
+            let escalate = Edit::RecordEscalation {
+                id: order_id.to_string(),
+                escalation,
+            };
+            jobs::apply_as_server(&mut doc, &[escalate], now)?;
+            *escalated.borrow_mut() = Some((
+                order.manager.clone(),
+                order.due_on,
+                leaders,
+                job.unit.clone(),
+            ));
+            Ok(Some(jobs::plan(
+                tx,
+                env,
+                Origin::Server,
+                job_id,
+                doc,
+                &before,
+                Some(&job),
+                Some(&state),
+                &Checked::default(),
+            )?))
+        },
+        |tx, _| {
+            let e = escalated.borrow();
+            let Some((manager, due_on, leaders, _)) = e.as_ref() else {
+                return Ok(());
+            };
+            audit::append(
+                tx,
+                AuditEntry {
+                    kind: "supervision_escalated".into(),
+                    username: Some(SERVER_ORIGIN.into()),
+                    device_id: Some(SERVER_ORIGIN.into()),
+                    job_id: Some(job_id.to_string()),
+                    detail: serde_json::json!({
+                        "order": order_id,
+                        "manager": manager,
+                        "due_on": due_on,
+                        "leaders": leaders.iter().map(|l| &l.0).collect::<Vec<_>>(),
+                    }),
+                    ..Default::default()
+                },
+            )?;
+            Ok(())
         },
     )?;
-    tx.commit()?;
-    env.docs.checkin(job_id, Loaded { doc, version });
-    if leaders.is_empty() {
-        tracing::warn!(job = %job_id, order = %order_id, unit = %job.unit,
+    if done.is_none() {
+        return Ok(false);
+    }
+    if let Some((_, _, leaders, unit)) = escalated.borrow().as_ref()
+        && leaders.is_empty()
+    {
+        tracing::warn!(job = %job_id, order = %order_id, unit = %unit,
             "supervision order escalated, but the unit has no leader");
     }
     Ok(true)

@@ -1,25 +1,57 @@
-//! One sync exchange. The request was decoded before this runs (never under the database lock);
-//! every job's bytes are checked before the write transaction starts. Then each pushed job is
-//! applied in its own savepoint: a refused job is undone and reported in `rejected`, the others
-//! are acknowledged, and the response is sent only after the transaction committed. The feed page
-//! is read afterwards from a reader, which never waits for the writer.
+//! One sync exchange. The request was decoded before this runs. Each pushed job (and each
+//! message of a fallback exchange) is planned on a read of the store, outside any lock: checked,
+//! merged, its rights checked, what to store worked out (`push`, `jobs`). Then one write
+//! transaction stores the planned jobs, in job order, each only if its job is still at the
+//! version it was planned from; a refused job is reported in `rejected` and blocks nothing, a job
+//! another write changed meanwhile is planned again (and left for the next sync if that keeps
+//! happening). The response is sent only after the commit; the feed page is read afterwards from
+//! a reader, which never waits for writers.
 
 use super::auth::Principal;
-use super::docs::{Loaded, server_actor};
-use super::jobs::{self, Outcome, PushError};
+use super::docs::server_actor;
+use super::jobs::{self, Planned};
+use super::push::{self, PushError, PushPlan};
 use super::{Env, audit, feed};
 use crate::authz;
 use crate::error::ServerError;
-use crate::store::WriteTx;
+use crate::store::{AuditEntry, ReadTx};
 use automerge::AutoCommit;
 use automerge::sync::{self as amsync, SyncDoc};
 use field_core::job::JobDoc;
 use field_core::sync::protocol::{
-    PROTOCOL_VERSION, Rejected, SyncMessage, SyncRequest, SyncResponse,
+    Ack, PROTOCOL_VERSION, PushJob, Rejected, SyncMessage, SyncRequest, SyncResponse,
 };
 
 /// The most photo files one response asks for again (the rest at the next push).
 const WANTED_BLOBS_MAX: usize = 1000;
+
+/// One job's part of a request.
+#[derive(Clone)]
+enum Item<'r> {
+    Push(&'r PushJob),
+    Message(&'r str, amsync::Message),
+}
+
+impl Item<'_> {
+    fn job_id(&self) -> &str {
+        match self {
+            Item::Push(p) => &p.job_id,
+            Item::Message(job_id, _) => job_id,
+        }
+    }
+}
+
+/// What one item came to once planned.
+#[derive(Default)]
+struct Outcome {
+    ack: Option<Ack>,
+    planned: Option<Box<Planned>>,
+    /// The job falls back to automerge's sync protocol.
+    fallback: Option<String>,
+    message: Option<SyncMessage>,
+    /// A fallback exchange's state to save: `(job_id, state)`.
+    state: Option<(String, Vec<u8>)>,
+}
 
 /// Handles a decoded, authenticated sync request.
 pub fn handle(env: &Env, who: &Principal, req: &SyncRequest) -> Result<SyncResponse, ServerError> {
@@ -42,96 +74,65 @@ pub fn handle(env: &Env, who: &Principal, req: &SyncRequest) -> Result<SyncRespo
         wanted_blobs: Vec::new(),
         server_keys: env.server_keys(),
     };
-    // Outside the write lock, on a reader: ids, scope, then the bytes.
-    let mut checked = Vec::with_capacity(req.push.len());
-    {
-        let reader = env.store.read()?;
-        for push in &req.push {
-            match jobs::precheck(&*reader, who, push) {
-                Ok(()) => checked.push(push),
-                Err(PushError::Refused(r)) => resp.rejected.push(r),
-                Err(PushError::Failed(e)) => return Err(e),
-            }
-        }
-    }
-    let mut messages = Vec::with_capacity(req.messages.len());
+    let mut items: Vec<Item> = req.push.iter().map(Item::Push).collect();
     for m in &req.messages {
         if let Err(e) = field_core::validate::check_id("job_id", &m.job_id) {
-            resp.rejected.push(Rejected {
-                job_id: m.job_id.clone(),
-                code: "invalid_job_id".into(),
-                zh: e.zh,
-                en: e.en,
-                paths: Vec::new(),
-            });
+            resp.rejected
+                .push(rejected(&m.job_id, "invalid_job_id", e.zh, e.en));
             continue;
         }
         match amsync::Message::decode(&m.message) {
-            Ok(msg) => messages.push((m.job_id.as_str(), msg)),
-            Err(e) => resp.rejected.push(Rejected {
-                job_id: m.job_id.clone(),
-                code: "bad_sync_message".into(),
-                zh: format!("同步消息无法解析：{e}"),
-                en: format!("the sync message cannot be decoded: {e}"),
-                paths: Vec::new(),
-            }),
+            Ok(msg) => items.push(Item::Message(&m.job_id, msg)),
+            Err(e) => resp.rejected.push(rejected(
+                &m.job_id,
+                "bad_sync_message",
+                format!("同步消息无法解析：{e}"),
+                format!("the sync message cannot be decoded: {e}"),
+            )),
         }
     }
-    let mut checkin: Vec<(String, Loaded)> = Vec::new();
-    // A request that only pulls never takes the writer (with several nodes, the one writer of
-    // the whole cluster).
-    let writes = !(checked.is_empty() && messages.is_empty() && resp.rejected.is_empty());
-    if writes {
-        let mut tx = env.store.write()?;
-        for push in checked {
-            let mut sp = tx.savepoint()?;
-            match jobs::apply_push(&mut *sp, env, who, push) {
-                Ok(Outcome::Acked { ack, loaded }) => {
-                    sp.commit()?;
-                    if let Some(l) = loaded {
-                        checkin.push((ack.job_id.clone(), *l));
-                    }
-                    resp.acks.push(ack);
-                }
-                Ok(Outcome::Fallback) => {
-                    drop(sp);
-                    tracing::info!(job = %push.job_id, device = %who.device_id, "server lacks base: fallback to automerge sync");
-                    env.docs.evict(&push.job_id);
-                    resp.fallback.push(push.job_id.clone());
-                    if let Some(m) = start_fallback(&mut *tx, env, who, &push.job_id)? {
-                        resp.messages.push(m);
-                    }
-                }
-                Err(PushError::Refused(r)) => {
-                    drop(sp);
-                    env.docs.evict(&push.job_id);
-                    resp.rejected.push(r);
-                }
-                Err(PushError::Failed(e)) => return Err(e),
-            }
+    // Rows of the same job in one request are written in request order, jobs in id order (so
+    // two requests never wait for each other's jobs in opposite orders).
+    items.sort_by(|a, b| a.job_id().cmp(b.job_id()));
+    let mut audited = 0;
+    for attempt in 0..jobs::ATTEMPTS {
+        if items.is_empty() && audited == resp.rejected.len() {
+            break;
         }
-        for (job_id, msg) in messages {
-            let mut sp = tx.savepoint()?;
-            match receive_fallback(&mut *sp, env, who, job_id, msg) {
-                Ok((reply, loaded)) => {
-                    sp.commit()?;
-                    if let Some(l) = loaded {
-                        checkin.push((job_id.to_string(), l));
+        let planned = {
+            let reader = env.store.read()?;
+            let mut planned = Vec::with_capacity(items.len());
+            for item in &items {
+                match plan(&*reader, env, who, item) {
+                    Ok(outcome) => planned.push((item.clone(), outcome)),
+                    Err(PushError::Refused(r)) => {
+                        env.docs.evict(item.job_id());
+                        resp.rejected.push(r);
                     }
-                    resp.messages.extend(reply);
+                    Err(PushError::Failed(e)) => return Err(e),
                 }
-                Err(PushError::Refused(r)) => {
-                    drop(sp);
-                    env.docs.evict(job_id);
-                    resp.rejected.push(r);
-                }
-                Err(PushError::Failed(e)) => return Err(e),
             }
+            planned
+        };
+        let mut again = Vec::new();
+        let mut stored = Vec::with_capacity(planned.len());
+        let mut tx = env.store.write_jobs()?;
+        for (item, outcome) in planned {
+            if let Some(p) = &outcome.planned
+                && !p.store(&mut *tx, env)?
+            {
+                again.push(item);
+                continue;
+            }
+            if let Some((job_id, state)) = &outcome.state {
+                tx.save_fallback_state(&who.device_id, job_id, state)?;
+            }
+            stored.push(outcome);
         }
-        for r in &resp.rejected {
+        for r in &resp.rejected[audited..] {
             audit::append(
                 &mut *tx,
-                crate::store::AuditEntry {
+                AuditEntry {
                     job_id: Some(r.job_id.clone()),
                     paths: r.paths.clone(),
                     detail: serde_json::json!({ "code": r.code, "en": r.en }),
@@ -142,9 +143,30 @@ pub fn handle(env: &Env, who: &Principal, req: &SyncRequest) -> Result<SyncRespo
         crate::fault::point("sync_before_commit");
         tx.commit()?;
         crate::fault::point("sync_after_commit");
+        audited = resp.rejected.len();
+        for outcome in stored {
+            if let Some(p) = outcome.planned {
+                p.check_in(env);
+            }
+            resp.acks.extend(outcome.ack);
+            resp.fallback.extend(outcome.fallback);
+            resp.messages.extend(outcome.message);
+        }
+        if !again.is_empty() {
+            tracing::debug!(
+                jobs = again.len(),
+                attempt,
+                "jobs changed meanwhile: planned again"
+            );
+        }
+        items = again;
     }
-    for (job_id, loaded) in checkin {
-        env.docs.checkin(&job_id, loaded);
+    for item in &items {
+        // Still changed by others each time: the device pushes it again at its next sync.
+        tracing::info!(job = %item.job_id(), device = %who.device_id, "job busy: left for the next sync");
+    }
+    for outcome in resp.fallback.iter() {
+        tracing::info!(job = %outcome, device = %who.device_id, "server lacks base: fallback to automerge sync");
     }
     let reader = env.store.read()?;
     // The photo files the pushed jobs name that the server lacks (normally those still to be
@@ -172,134 +194,182 @@ pub fn handle(env: &Env, who: &Principal, req: &SyncRequest) -> Result<SyncRespo
     Ok(resp)
 }
 
-fn load_state(
-    tx: &dyn WriteTx,
-    who: &Principal,
-    job_id: &str,
-) -> Result<amsync::State, ServerError> {
-    // Always rebuilt from its saved form: in-memory state goes stale when a message is lost.
-    Ok(tx
-        .fallback_state(&who.device_id, job_id)?
-        .and_then(|b| amsync::State::decode(&b).ok())
-        .unwrap_or_default())
+fn rejected(job_id: &str, code: &str, zh: impl Into<String>, en: impl Into<String>) -> Rejected {
+    Rejected {
+        job_id: job_id.to_string(),
+        code: code.to_string(),
+        zh: zh.into(),
+        en: en.into(),
+        paths: Vec::new(),
+    }
 }
 
-/// Opens an automerge sync-protocol exchange for a job whose pushed changes lack their base.
+/// Plans one item on `tx`.
+fn plan(tx: &dyn ReadTx, env: &Env, who: &Principal, item: &Item) -> Result<Outcome, PushError> {
+    match item {
+        Item::Push(p) => Ok(match push::plan_push(tx, env, who, p)? {
+            PushPlan::Ack(ack) => Outcome {
+                ack: Some(ack),
+                ..Default::default()
+            },
+            PushPlan::Write(ack, planned) => Outcome {
+                ack: Some(ack),
+                planned: Some(planned),
+                ..Default::default()
+            },
+            PushPlan::Fallback => {
+                env.docs.evict(&p.job_id);
+                let (message, state) = start_fallback(tx, env, who, &p.job_id)?;
+                Outcome {
+                    fallback: Some(p.job_id.clone()),
+                    message,
+                    state: Some((p.job_id.clone(), state)),
+                    ..Default::default()
+                }
+            }
+        }),
+        Item::Message(job_id, message) => receive_fallback(tx, env, who, job_id, message.clone()),
+    }
+}
+
+/// Opens an automerge sync-protocol exchange for a job whose pushed changes lack their base:
+/// the first message and the state to save.
 fn start_fallback(
-    tx: &mut dyn WriteTx,
+    tx: &dyn ReadTx,
     env: &Env,
     who: &Principal,
     job_id: &str,
-) -> Result<Option<SyncMessage>, ServerError> {
+) -> Result<(Option<SyncMessage>, Vec<u8>), ServerError> {
     let mut state = amsync::State::new();
-    let msg = if tx.job_meta(job_id)?.is_some() {
-        if !authz::can_write_job(&*tx, who, job_id)? {
-            None
-        } else {
-            let mut l = env
-                .docs
-                .checkout(&*tx, job_id)?
-                .ok_or(ServerError::NotFound)?;
+    let msg = match tx.job_state(job_id)? {
+        Some(s) if authz::may_write(who, &s) => {
+            let mut l = env.docs.checkout_at(tx, job_id, s.meta.version)?;
             let m = l.doc.automerge().sync().generate_sync_message(&mut state);
             env.docs.checkin(job_id, l);
             m
         }
-    } else {
-        AutoCommit::new().sync().generate_sync_message(&mut state)
+        Some(_) => None,
+        None => AutoCommit::new().sync().generate_sync_message(&mut state),
     };
-    tx.save_fallback_state(&who.device_id, job_id, &state.encode())?;
-    Ok(msg.map(|m| SyncMessage {
-        job_id: job_id.to_string(),
-        message: m.encode(),
-    }))
+    Ok((
+        msg.map(|m| SyncMessage {
+            job_id: job_id.to_string(),
+            message: m.encode(),
+        }),
+        state.encode(),
+    ))
 }
 
-/// Receives one fallback message and answers it. The server always answers (with at least its
-/// heads), so the device can tell when both sides agree and stop. What the message brings is
-/// checked and recorded like a push.
+/// Receives one fallback message and plans the answer. The server always answers (with at
+/// least its heads), so the device can tell when both sides agree and stop. What the message
+/// brings is checked and planned like a push.
 fn receive_fallback(
-    tx: &mut dyn WriteTx,
+    tx: &dyn ReadTx,
     env: &Env,
     who: &Principal,
     job_id: &str,
     message: amsync::Message,
-) -> Result<(Option<SyncMessage>, Option<Loaded>), PushError> {
-    let mut state = load_state(&*tx, who, job_id)?;
+) -> Result<Outcome, PushError> {
+    // Always rebuilt from its saved form: in-memory state goes stale when a message is lost.
+    let mut state = tx
+        .fallback_state(&who.device_id, job_id)?
+        .and_then(|b| amsync::State::decode(&b).ok())
+        .unwrap_or_default();
     let bad = |e: automerge::AutomergeError| {
-        jobs::refused(
+        push::refused(
             job_id,
             "bad_sync_message",
             format!("同步消息无法应用：{e}"),
             format!("the sync message cannot be applied: {e}"),
         )
     };
-    let exists = tx.job_meta(job_id)?.is_some();
-    if exists && !authz::can_write_job(&*tx, who, job_id)? {
-        return Err(jobs::not_yours(job_id));
+    let job_state = tx.job_state(job_id)?;
+    if let Some(s) = &job_state
+        && !authz::may_write(who, s)
+    {
+        return Err(push::not_yours(job_id));
     }
-    let (reply, mut loaded) = if exists {
-        let mut l = env
-            .docs
-            .checkout(&*tx, job_id)?
-            .ok_or_else(|| ServerError::Internal(format!("job {job_id} vanished")))?;
-        let before = l.doc.heads();
-        let before_job = l
-            .doc
-            .job()
-            .map_err(|e| ServerError::Internal(e.to_string()))?;
-        l.doc
-            .automerge()
-            .sync()
-            .receive_sync_message(&mut state, message)
-            .map_err(bad)?;
-        let reply = l.doc.automerge().sync().generate_sync_message(&mut state);
-        if l.doc.heads() != before {
-            l.version =
-                jobs::record_checked(tx, env, who, job_id, &mut l.doc, &before, Some(&before_job))?;
-        }
-        (reply, Some(l))
-    } else {
-        let mut scratch = AutoCommit::new();
-        scratch
-            .sync()
-            .receive_sync_message(&mut state, message)
-            .map_err(bad)?;
-        let reply = scratch.sync().generate_sync_message(&mut state);
-        if scratch.get_heads().is_empty() {
-            (reply, None)
-        } else {
-            let mut doc = JobDoc::load(&scratch.save(), server_actor()).map_err(|e| {
-                jobs::refused(
+    let (reply, mut planned, mut kept) = match &job_state {
+        Some(s) => {
+            let mut l = env.docs.checkout_at(tx, job_id, s.meta.version)?;
+            let before = l.doc.heads();
+            let before_job = l
+                .doc
+                .job()
+                .map_err(|e| ServerError::Internal(e.to_string()))?;
+            l.doc
+                .automerge()
+                .sync()
+                .receive_sync_message(&mut state, message)
+                .map_err(bad)?;
+            let reply = l.doc.automerge().sync().generate_sync_message(&mut state);
+            if l.doc.heads() != before {
+                let p = push::plan_checked(
+                    tx,
+                    env,
+                    who,
                     job_id,
-                    "not_a_job",
-                    format!("不是有效的工单文档：{e}"),
-                    format!("not a valid job document: {e}"),
-                )
-            })?;
-            let version = jobs::record_checked(tx, env, who, job_id, &mut doc, &[], None)?;
-            (reply, Some(Loaded { doc, version }))
+                    l.doc,
+                    &before,
+                    Some(&before_job),
+                    Some(s),
+                )?;
+                (reply, Some(Box::new(p)), None)
+            } else {
+                (reply, None, Some(l))
+            }
+        }
+        None => {
+            let mut scratch = AutoCommit::new();
+            scratch
+                .sync()
+                .receive_sync_message(&mut state, message)
+                .map_err(bad)?;
+            let reply = scratch.sync().generate_sync_message(&mut state);
+            if scratch.get_heads().is_empty() {
+                (reply, None, None)
+            } else {
+                let doc = JobDoc::load(&scratch.save(), server_actor()).map_err(|e| {
+                    push::refused(
+                        job_id,
+                        "not_a_job",
+                        format!("不是有效的工单文档：{e}"),
+                        format!("not a valid job document: {e}"),
+                    )
+                })?;
+                let p = push::plan_checked(tx, env, who, job_id, doc, &[], None, None)?;
+                (reply, Some(Box::new(p)), None)
+            }
         }
     };
     let reply = match reply {
         Some(m) => Some(m),
         // Nothing new to send, but the device must learn our heads to finish.
-        None => loaded.as_mut().and_then(|l| {
+        None => {
             let mut for_heads = state.clone();
             for_heads.have_responded = false;
             for_heads.in_flight = false;
             for_heads.last_sent_heads = Vec::new();
-            l.doc
-                .automerge()
-                .sync()
-                .generate_sync_message(&mut for_heads)
-        }),
+            let doc = match (planned.as_mut(), kept.as_mut()) {
+                (Some(p), _) => Some(&mut p.doc),
+                (None, Some(l)) => Some(&mut l.doc),
+                (None, None) => None,
+            };
+            doc.and_then(|d| d.automerge().sync().generate_sync_message(&mut for_heads))
+        }
     };
-    tx.save_fallback_state(&who.device_id, job_id, &state.encode())?;
-    Ok((
-        reply.map(|m| SyncMessage {
+    if let Some(l) = kept {
+        // Unchanged: back to the cache at the version it was read at.
+        env.docs.checkin(job_id, l);
+    }
+    Ok(Outcome {
+        ack: None,
+        planned,
+        fallback: None,
+        message: reply.map(|m| SyncMessage {
             job_id: job_id.to_string(),
             message: m.encode(),
         }),
-        loaded,
-    ))
+        state: Some((job_id.to_string(), state.encode())),
+    })
 }

@@ -35,13 +35,17 @@ const TABLES: &[(&str, &str, &str)] = &[
     (
         "jobs",
         "job_id, unit, kind, job_no, status, customer_name, customer_manager, project_manager, \
-         next_due, sla_state, created_by, snapshot_seq, updated_at, doc_seq, review_state, \
-         accepted_on, address, key_project, powered_on, visit_state, satisfaction, \
-         project_progress",
+         next_due, sla_state, created_by, updated_at, review_state, accepted_on, address, \
+         key_project, powered_on, visit_state, satisfaction, project_progress, changes_n, \
+         snapshot_n",
         "job_id",
     ),
     ("job_snapshots", "job_id, snapshot", "job_id"),
-    ("changes", "seq, job_id, hash, bytes, origin_device", "seq"),
+    (
+        "changes",
+        "seq, job_id, n, hash, bytes, origin_device",
+        "seq",
+    ),
     (
         "job_access",
         "job_id, username, entered_seq",
@@ -151,6 +155,11 @@ impl TableDigest {
                     h.update((b.len() as u64).to_be_bytes());
                     h.update(b);
                 }
+                // Rows read back never hold arrays; counted apart all the same.
+                Value::List(items) => {
+                    h.update([5]);
+                    h.update((items.len() as u64).to_be_bytes());
+                }
             }
         }
         for (x, d) in self.xor.iter_mut().zip(h.finalize()) {
@@ -256,7 +265,6 @@ pub fn copy(
     if tx.connection().dialect() == super::sql::Dialect::Postgres {
         for (table, column) in [
             ("users", "id"),
-            ("changes", "seq"),
             ("audit", "id"),
             ("reviews", "id"),
             ("reference_data", "seq"),
@@ -269,6 +277,11 @@ pub fn copy(
                 &[],
             )?;
         }
+        // The feed's positions continue after the copied changes.
+        tx.connection().execute(
+            "UPDATE feed_counter SET last = (SELECT COALESCE(MAX(seq), 0) FROM changes)",
+            &[],
+        )?;
     }
     tx.commit()?;
     // Read everything back from the destination and compare.

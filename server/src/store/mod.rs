@@ -136,13 +136,75 @@ pub struct JobMeta {
     pub job_id: String,
     pub unit: String,
     pub created_by: String,
-    /// Feed position of the job's newest change (the version of its document).
-    pub doc_seq: i64,
-    pub snapshot_seq: i64,
+    /// How many changes the job has (numbered 1, 2, …): the version of its document, which a
+    /// write planned from it must still find ([`WriteTx::write_job`]).
+    pub version: i64,
+    /// How many of them its snapshot holds.
+    pub snapshot_n: i64,
+}
+
+/// A job's version, next due date and worst time-limit state.
+pub type JobClock = (i64, Option<String>, Option<String>);
+
+/// A job as a write is planned from it: its meta and who may see it through an assignment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobState {
+    pub meta: JobMeta,
+    /// Users with access (managers, the creator until a customer manager is assigned), sorted.
+    pub access: Vec<String>,
+}
+
+/// A change to append to a job's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewChange {
+    pub hash: Vec<u8>,
+    pub bytes: Vec<u8>,
+    /// The device that pushed it (`server` for the server's own).
+    pub origin: String,
+}
+
+/// A photo file a job's document names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobRefRow {
+    pub sha256: String,
+    pub photo_id: String,
+    pub role: String,
+    pub bytes: i64,
+    pub mime: String,
+}
+
+/// Everything one write of a job stores, planned before the transaction from the job as it
+/// stood at version `expected` (so the work that depends on a job runs beside the writes of
+/// other jobs, never inside a lock they wait for). [`WriteTx::write_job`] stores it only if the
+/// job is still at that version.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobWrite {
+    pub job_id: String,
+    /// The version the write was planned from; `None`: a new job.
+    pub expected: Option<i64>,
+    /// The list row (lists, filters, clocks' summary).
+    pub row: JobRow,
+    /// The running stage clocks, when they changed.
+    pub clocks: Option<Vec<StageClockRow>>,
+    /// The supervision orders, when they changed.
+    pub supervision: Option<Vec<SupervisionRow>>,
+    /// The new changes, in the document's order.
+    pub changes: Vec<NewChange>,
+    /// The audit entries of the write (one per change, and any other).
+    pub audit: Vec<AuditEntry>,
+    /// Users who gain / lose access (told at this write's feed position).
+    pub grant: Vec<String>,
+    pub revoke: Vec<String>,
+    /// Photo files the job names for the first time.
+    pub blob_refs: Vec<BlobRefRow>,
+    /// The whole document, to keep as the job's snapshot (it holds every change).
+    pub snapshot: Option<Vec<u8>>,
+    /// Server state set where not yet set (the countersigning key's first use).
+    pub state: Vec<(String, String)>,
 }
 
 /// The list row of a job (what lists and filters need).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobRow {
     pub job_id: String,
     pub unit: String,
@@ -463,17 +525,6 @@ pub struct FeedChange {
     pub bytes: Vec<u8>,
 }
 
-/// A photo blob a job's document names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlobRef<'a> {
-    pub sha256: &'a str,
-    pub job_id: &'a str,
-    pub photo_id: &'a str,
-    pub role: &'a str,
-    pub bytes: i64,
-    pub mime: &'a str,
-}
-
 /// A tus upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadRow {
@@ -616,6 +667,12 @@ pub struct StoreStatus {
     /// Write transactions held at most each bound of [`WRITER_BUCKETS`] (cumulative, as a
     /// Prometheus histogram's buckets), then all of them (+Inf).
     pub write_buckets: [u64; WRITER_BUCKETS.len() + 1],
+    /// Commits that added to the feed, the time each spent in the feed's serialized section
+    /// (drawing positions to the commit; SQLite: the whole write transaction, which holds the
+    /// one writer), and its histogram like `write_buckets`.
+    pub feed_commits: u64,
+    pub feed_nanos: u64,
+    pub feed_buckets: [u64; WRITER_BUCKETS.len() + 1],
 }
 
 /// The upper bounds of the writer-hold histogram, seconds (then +Inf).
@@ -635,8 +692,12 @@ pub struct WriterClock {
 impl WriterClock {
     /// A write transaction that started at `since` ended.
     pub fn ended(&self, since: std::time::Instant) {
+        self.record(since.elapsed());
+    }
+
+    /// A hold of `held`.
+    pub fn record(&self, held: std::time::Duration) {
         use std::sync::atomic::Ordering::Relaxed;
-        let held = since.elapsed();
         self.writes.fetch_add(1, Relaxed);
         self.nanos.fetch_add(held.as_nanos() as u64, Relaxed);
         let seconds = held.as_secs_f64();
@@ -676,8 +737,15 @@ pub trait ServerStore: Send + Sync + 'static {
 
     /// A read transaction: a consistent snapshot from the reader pool.
     fn read(&self) -> Result<Box<dyn ReadTx + '_>>;
-    /// The write transaction (one at a time); rolled back unless committed.
+    /// A write transaction under the cluster's one writer (administration and other rare
+    /// writes that read and then write shared rows); rolled back unless committed.
     fn write(&self) -> Result<Box<dyn WriteTx + '_>>;
+    /// A write transaction for jobs ([`WriteTx::write_job`]), which runs beside the writes of
+    /// other jobs: each job is checked against the version it was planned from, and only the
+    /// feed's positions are drawn one commit at a time. SQLite has one writer for all.
+    fn write_jobs(&self) -> Result<Box<dyn WriteTx + '_>> {
+        self.write()
+    }
     /// The backend's name, for logs (`sqlite`, …).
     fn backend(&self) -> &'static str;
     /// Connections and the writer's use so far.
@@ -695,12 +763,12 @@ pub trait ReadTx {
 
     // Jobs.
     fn job_meta(&self, job_id: &str) -> Result<Option<JobMeta>>;
+    /// A job's meta and access in one read (what planning a write needs).
+    fn job_state(&self, job_id: &str) -> Result<Option<JobState>>;
     /// The stored document: its snapshot followed by the changes after it.
     fn job_bytes(&self, job_id: &str) -> Result<Option<Vec<u8>>>;
     fn has_access(&self, job_id: &str, username: &str) -> Result<bool>;
     fn access_users(&self, job_id: &str) -> Result<Vec<String>>;
-    /// Changes stored after the job's snapshot.
-    fn changes_after_snapshot(&self, job_id: &str) -> Result<i64>;
     /// Rows of the job's change log.
     fn job_change_count(&self, job_id: &str) -> Result<i64>;
     /// The newest feed position.
@@ -818,8 +886,8 @@ pub trait ReadTx {
     // Scheduled work.
     /// A value of the server's own state (e.g. the day time limits were last recomputed).
     fn state(&self, key: &str) -> Result<Option<String>>;
-    /// A job's clock columns: next due date and worst state.
-    fn job_clock(&self, job_id: &str) -> Result<Option<(Option<String>, Option<String>)>>;
+    /// A job's clock columns, next due date and worst state, with its version.
+    fn job_clock(&self, job_id: &str) -> Result<Option<JobClock>>;
     /// Jobs with a running clock (a due date) after `after` in id order, at most `limit`.
     fn running_clocks(&self, after: &str, limit: u32) -> Result<Vec<String>>;
 
@@ -863,35 +931,23 @@ pub trait WriteTx: ReadTx {
     fn update_user(&mut self, username: &str, change: &UserChange) -> Result<bool>;
 
     // Jobs.
-    fn upsert_job(&mut self, row: &JobRow) -> Result<()>;
-    /// Rewrites only a job's clock columns (the daily recomputation; `updated_at` stays).
-    fn set_clock(
+    /// Stores a planned write of a job if the job is still at the version it was planned from
+    /// (a new job: if it does not exist yet); `false` when it moved on (nothing written: plan
+    /// again). Positions in the feed are drawn by the backend (see the module's notes).
+    fn write_job(&mut self, w: &JobWrite) -> Result<bool>;
+    /// Rewrites a job's clocks (the daily recomputation: `updated_at` stays) if it is still at
+    /// `version`; whether it was.
+    fn set_job_clocks(
         &mut self,
         job_id: &str,
-        next_due: Option<&str>,
-        sla_state: Option<&str>,
-    ) -> Result<()>;
+        version: i64,
+        clock: Option<(Option<&str>, Option<&str>)>,
+        stages: &[StageClockRow],
+    ) -> Result<bool>;
     fn set_state(&mut self, key: &str, value: &str) -> Result<()>;
-    /// Replaces a job's running stage clocks.
-    fn set_stage_clocks(&mut self, job_id: &str, clocks: &[StageClockRow]) -> Result<()>;
-    /// Replaces a job's supervision orders.
-    fn set_supervision(&mut self, job_id: &str, orders: &[SupervisionRow]) -> Result<()>;
-    /// Appends a change to the log; `None` when the job already has it.
-    fn insert_change(
-        &mut self,
-        job_id: &str,
-        hash: &[u8],
-        bytes: &[u8],
-        origin: &str,
-    ) -> Result<Option<i64>>;
-    fn set_doc_seq(&mut self, job_id: &str, doc_seq: i64) -> Result<()>;
-    fn save_snapshot(&mut self, job_id: &str, snapshot: &[u8], seq: i64) -> Result<()>;
-    fn grant_access(&mut self, job_id: &str, username: &str, pos: i64) -> Result<()>;
-    fn revoke_access(&mut self, job_id: &str, username: &str, pos: i64) -> Result<()>;
     fn save_fallback_state(&mut self, device_id: &str, job_id: &str, state: &[u8]) -> Result<()>;
 
     // Blobs and uploads.
-    fn insert_blob_ref(&mut self, r: &BlobRef) -> Result<()>;
     fn insert_blob(&mut self, sha256: &str, bytes: i64, at: i64) -> Result<()>;
     fn forget_blob(&mut self, sha256: &str) -> Result<()>;
     fn insert_upload(&mut self, u: &UploadRow, at: i64) -> Result<()>;

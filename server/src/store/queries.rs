@@ -2,20 +2,59 @@
 //! [`super::sql`]). Reads are implemented for any transaction guard that has a connection;
 //! writes for the write guards.
 
-use super::sql::{Db, Dialect, Row, Value, args};
+use super::sql::{Db, Dialect, Row, Ty, Value, args, insert_rows};
 use crate::store::{
-    AssessmentQuery, AuditEntry, AuditQuery, BlobRef, BoardCounts, BoardQuery, BoardRow, DeviceRow,
-    FeedChange, JobCounts, JobListQuery, JobListRow, JobMeta, JobRow, ListSort, ManagerStats,
-    NewUser, PoweredJob, ProjectClock, ReadTx, ReferenceRow, Result, ReviewRow, Scope, SessionRow,
+    AssessmentQuery, AuditEntry, AuditQuery, BoardCounts, BoardQuery, BoardRow, DeviceRow,
+    FeedChange, JobCounts, JobListQuery, JobListRow, JobMeta, ListSort, ManagerStats, NewUser,
+    PoweredJob, ProjectClock, ReadTx, ReferenceRow, Result, ReviewRow, Scope, SessionRow,
     StageClockRow, Stats, TokenRow, UploadRow, UserRow, WriteTx,
 };
 use crate::store::{
-    DeviceSummary, SessionSummary, SupervisionQuery, SupervisionRow, UserChange, UserSummary,
+    DeviceSummary, JobState, JobWrite, SessionSummary, SupervisionQuery, SupervisionRow,
+    UserChange, UserSummary,
 };
 
 /// Access to the connection of a transaction guard.
 pub(crate) trait Conn {
     fn db(&self) -> &dyn Db;
+
+    /// Where the feed's positions come from. `None`: drawn as rows are inserted (SQLite: one
+    /// writer, so positions commit in order). `Some`: the transaction notes what needs a
+    /// position and draws them all at its commit, under the feed's one lock (PostgreSQL).
+    fn deferred_feed(&self) -> Option<&std::cell::RefCell<PendingFeed>> {
+        None
+    }
+
+    /// Notes that the transaction added to the feed (its commit is the serialized section).
+    fn fed(&self) {}
+}
+
+/// What a transaction adds to the feed, positioned at its commit (PostgreSQL).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct PendingFeed {
+    /// `(job_id, n)` of each new change, in order.
+    pub changes: Vec<(String, i64)>,
+    /// `(job_id, username)` gaining access.
+    pub grants: Vec<(String, String)>,
+    /// `(job_id, username)` losing it.
+    pub lefts: Vec<(String, String)>,
+}
+
+impl PendingFeed {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.grants.is_empty() && self.lefts.is_empty()
+    }
+
+    /// How far each list reached (a savepoint rolled back truncates them back).
+    pub fn mark(&self) -> (usize, usize, usize) {
+        (self.changes.len(), self.grants.len(), self.lefts.len())
+    }
+
+    pub fn truncate(&mut self, (c, g, l): (usize, usize, usize)) {
+        self.changes.truncate(c);
+        self.grants.truncate(g);
+        self.lefts.truncate(l);
+    }
 }
 
 /// How a write guard ends.
@@ -283,35 +322,61 @@ impl<T: Conn> ReadTx for T {
 
     fn job_meta(&self, job_id: &str) -> Result<Option<JobMeta>> {
         self.db().opt(
-            "SELECT job_id, unit, created_by, doc_seq, snapshot_seq FROM jobs WHERE job_id = ?1",
+            "SELECT job_id, unit, created_by, changes_n, snapshot_n FROM jobs WHERE job_id = ?1",
             args![job_id],
             |r| {
                 Ok(JobMeta {
                     job_id: r.get(0)?,
                     unit: r.get(1)?,
                     created_by: r.get(2)?,
-                    doc_seq: r.get(3)?,
-                    snapshot_seq: r.get(4)?,
+                    version: r.get(3)?,
+                    snapshot_n: r.get(4)?,
                 })
             },
         )
     }
 
+    fn job_state(&self, job_id: &str) -> Result<Option<JobState>> {
+        let rows = self.db().query(
+            "SELECT j.job_id, j.unit, j.created_by, j.changes_n, j.snapshot_n, a.username
+             FROM jobs j LEFT JOIN job_access a ON a.job_id = j.job_id
+             WHERE j.job_id = ?1 ORDER BY a.username",
+            args![job_id],
+        )?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let meta = JobMeta {
+            job_id: first.get(0)?,
+            unit: first.get(1)?,
+            created_by: first.get(2)?,
+            version: first.get(3)?,
+            snapshot_n: first.get(4)?,
+        };
+        let mut access = Vec::new();
+        for r in &rows {
+            if let Some(user) = r.get::<Option<String>>(5)? {
+                access.push(user);
+            }
+        }
+        Ok(Some(JobState { meta, access }))
+    }
+
     fn job_bytes(&self, job_id: &str) -> Result<Option<Vec<u8>>> {
         let db = self.db();
         let row: Option<(Option<Vec<u8>>, i64)> = db.opt(
-            "SELECT s.snapshot, j.snapshot_seq FROM jobs j
+            "SELECT s.snapshot, j.snapshot_n FROM jobs j
              LEFT JOIN job_snapshots s ON s.job_id = j.job_id WHERE j.job_id = ?1",
             args![job_id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let Some((snapshot, snapshot_seq)) = row else {
+        let Some((snapshot, snapshot_n)) = row else {
             return Ok(None);
         };
         let mut bytes = snapshot.unwrap_or_default();
         for mut row in db.query(
-            "SELECT bytes FROM changes WHERE job_id = ?1 AND seq > ?2 ORDER BY seq",
-            args![job_id, snapshot_seq],
+            "SELECT bytes FROM changes WHERE job_id = ?1 AND n > ?2 ORDER BY n",
+            args![job_id, snapshot_n],
         )? {
             if let Value::Blob(chunk) = row.take(0) {
                 bytes.extend(chunk);
@@ -337,14 +402,6 @@ impl<T: Conn> ReadTx for T {
         )
     }
 
-    fn changes_after_snapshot(&self, job_id: &str) -> Result<i64> {
-        self.db().value(
-            "SELECT COUNT(*) FROM changes c JOIN jobs j ON j.job_id = c.job_id
-             WHERE c.job_id = ?1 AND c.seq > j.snapshot_seq",
-            args![job_id],
-        )
-    }
-
     fn job_change_count(&self, job_id: &str) -> Result<i64> {
         self.db().value(
             "SELECT COUNT(*) FROM changes WHERE job_id = ?1",
@@ -353,8 +410,12 @@ impl<T: Conn> ReadTx for T {
     }
 
     fn max_seq(&self) -> Result<i64> {
-        self.db()
-            .value("SELECT COALESCE(MAX(seq), 0) FROM changes", args![])
+        let db = self.db();
+        match db.dialect() {
+            Dialect::Sqlite => db.value("SELECT COALESCE(MAX(seq), 0) FROM changes", args![]),
+            // Positions are drawn from the counter at commit (the module's notes).
+            Dialect::Postgres => db.value("SELECT last FROM feed_counter", args![]),
+        }
     }
 
     fn fallback_state(&self, device_id: &str, job_id: &str) -> Result<Option<Vec<u8>>> {
@@ -958,11 +1019,11 @@ impl<T: Conn> ReadTx for T {
         )
     }
 
-    fn job_clock(&self, job_id: &str) -> Result<Option<(Option<String>, Option<String>)>> {
+    fn job_clock(&self, job_id: &str) -> Result<Option<crate::store::JobClock>> {
         self.db().opt(
-            "SELECT next_due, sla_state FROM jobs WHERE job_id = ?1",
+            "SELECT changes_n, next_due, sla_state FROM jobs WHERE job_id = ?1",
             args![job_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
     }
 
@@ -1206,143 +1267,31 @@ impl<T: Conn + Finish> WriteTx for T {
         Ok(n == 1)
     }
 
-    fn upsert_job(&mut self, j: &JobRow) -> Result<()> {
-        self.db().execute(
-            "INSERT INTO jobs (job_id, unit, kind, job_no, status, customer_name, customer_manager,
-                project_manager, next_due, sla_state, created_by, updated_at, review_state,
-                accepted_on, address, key_project, powered_on, visit_state, satisfaction,
-                project_progress)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19, ?20)
-             ON CONFLICT (job_id) DO UPDATE SET kind = excluded.kind, job_no = excluded.job_no,
-                status = excluded.status, customer_name = excluded.customer_name,
-                customer_manager = excluded.customer_manager,
-                project_manager = excluded.project_manager, next_due = excluded.next_due,
-                sla_state = excluded.sla_state, updated_at = excluded.updated_at,
-                review_state = excluded.review_state, accepted_on = excluded.accepted_on,
-                address = excluded.address, key_project = excluded.key_project,
-                powered_on = excluded.powered_on, visit_state = excluded.visit_state,
-                satisfaction = excluded.satisfaction, project_progress = excluded.project_progress",
-            args![
-                &j.job_id,
-                &j.unit,
-                &j.kind,
-                &j.job_no,
-                &j.status,
-                &j.customer_name,
-                &j.customer_manager,
-                &j.project_manager,
-                &j.next_due,
-                &j.sla_state,
-                &j.created_by,
-                j.updated_at,
-                &j.review_state,
-                &j.accepted_on,
-                &j.address,
-                j.key_project,
-                &j.powered_on,
-                &j.visit_state,
-                j.satisfaction,
-                j.project_progress,
-            ],
-        )?;
-        Ok(())
+    fn write_job(&mut self, w: &JobWrite) -> Result<bool> {
+        write_job(self, w)
     }
 
-    fn insert_change(
+    fn set_job_clocks(
         &mut self,
         job_id: &str,
-        hash: &[u8],
-        bytes: &[u8],
-        origin: &str,
-    ) -> Result<Option<i64>> {
-        self.db().opt(
-            "INSERT INTO changes (job_id, hash, bytes, origin_device) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT DO NOTHING RETURNING seq",
-            args![job_id, hash, bytes, origin],
-            |r| r.get(0),
-        )
-    }
-
-    fn set_doc_seq(&mut self, job_id: &str, doc_seq: i64) -> Result<()> {
-        self.db().execute(
-            "UPDATE jobs SET doc_seq = ?2 WHERE job_id = ?1",
-            args![job_id, doc_seq],
-        )?;
-        Ok(())
-    }
-
-    fn set_clock(
-        &mut self,
-        job_id: &str,
-        next_due: Option<&str>,
-        sla_state: Option<&str>,
-    ) -> Result<()> {
-        self.db().execute(
-            "UPDATE jobs SET next_due = ?2, sla_state = ?3 WHERE job_id = ?1",
-            args![job_id, next_due, sla_state],
-        )?;
-        Ok(())
-    }
-
-    fn set_supervision(&mut self, job_id: &str, orders: &[SupervisionRow]) -> Result<()> {
+        version: i64,
+        clock: Option<(Option<&str>, Option<&str>)>,
+        stages: &[StageClockRow],
+    ) -> Result<bool> {
         let db = self.db();
-        db.execute(
-            "DELETE FROM supervision_orders WHERE job_id = ?1",
-            args![job_id],
+        // Also when nothing changes: the row is locked, so the clocks below are this version's.
+        let (due, state) = clock.unwrap_or((None, None));
+        let found = db.execute(
+            "UPDATE jobs SET next_due = CASE WHEN ?4 = 1 THEN ?2 ELSE next_due END,
+                sla_state = CASE WHEN ?4 = 1 THEN ?3 ELSE sla_state END
+             WHERE job_id = ?1 AND changes_n = ?5",
+            args![job_id, due, state, clock.is_some(), version],
         )?;
-        for o in orders {
-            db.execute(
-                "INSERT INTO supervision_orders (job_id, order_id, unit, job_no, manager,
-                    manager_name, issued_by, stage, reason, issued_at, due_on, answered_at,
-                    escalated_at, leaders, closed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                args![
-                    job_id,
-                    &o.order_id,
-                    &o.unit,
-                    &o.job_no,
-                    &o.manager,
-                    &o.manager_name,
-                    &o.issued_by,
-                    &o.stage,
-                    &o.reason,
-                    o.issued_at,
-                    &o.due_on,
-                    o.answered_at,
-                    o.escalated_at,
-                    &o.leaders,
-                    o.closed_at
-                ],
-            )?;
+        if found != 1 {
+            return Ok(false);
         }
-        Ok(())
-    }
-
-    fn set_stage_clocks(&mut self, job_id: &str, clocks: &[StageClockRow]) -> Result<()> {
-        let db = self.db();
-        db.execute("DELETE FROM job_clocks WHERE job_id = ?1", args![job_id])?;
-        for c in clocks {
-            db.execute(
-                "INSERT INTO job_clocks (job_id, stage, started_on, due_on, used_days, limit_days,
-                    state, paused, warning, warn_rank, ended_on)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                args![
-                    job_id,
-                    &c.stage,
-                    &c.started_on,
-                    &c.due_on,
-                    c.used_days,
-                    c.limit_days,
-                    &c.state,
-                    c.paused,
-                    &c.warning,
-                    c.warn_rank,
-                    &c.ended_on
-                ],
-            )?;
-        }
-        Ok(())
+        replace_clocks(db, job_id, stages)?;
+        Ok(true)
     }
 
     fn set_state(&mut self, key: &str, value: &str) -> Result<()> {
@@ -1354,57 +1303,11 @@ impl<T: Conn + Finish> WriteTx for T {
         Ok(())
     }
 
-    fn save_snapshot(&mut self, job_id: &str, snapshot: &[u8], seq: i64) -> Result<()> {
-        let db = self.db();
-        db.execute(
-            "INSERT INTO job_snapshots (job_id, snapshot) VALUES (?1, ?2)
-             ON CONFLICT (job_id) DO UPDATE SET snapshot = excluded.snapshot",
-            args![job_id, snapshot],
-        )?;
-        db.execute(
-            "UPDATE jobs SET snapshot_seq = ?2 WHERE job_id = ?1",
-            args![job_id, seq],
-        )?;
-        Ok(())
-    }
-
-    fn grant_access(&mut self, job_id: &str, username: &str, pos: i64) -> Result<()> {
-        self.db().execute(
-            "INSERT INTO job_access (job_id, username, entered_seq) VALUES (?1, ?2, ?3)
-             ON CONFLICT DO NOTHING",
-            args![job_id, username, pos],
-        )?;
-        Ok(())
-    }
-
-    fn revoke_access(&mut self, job_id: &str, username: &str, pos: i64) -> Result<()> {
-        let db = self.db();
-        db.execute(
-            "DELETE FROM job_access WHERE job_id = ?1 AND username = ?2",
-            args![job_id, username],
-        )?;
-        db.execute(
-            "INSERT INTO access_left (username, pos, job_id) VALUES (?1, ?2, ?3)
-             ON CONFLICT DO NOTHING",
-            args![username, pos, job_id],
-        )?;
-        Ok(())
-    }
-
     fn save_fallback_state(&mut self, device_id: &str, job_id: &str, state: &[u8]) -> Result<()> {
         self.db().execute(
             "INSERT INTO fallback_state (device_id, job_id, state) VALUES (?1, ?2, ?3)
              ON CONFLICT (device_id, job_id) DO UPDATE SET state = excluded.state",
             args![device_id, job_id, state],
-        )?;
-        Ok(())
-    }
-
-    fn insert_blob_ref(&mut self, b: &BlobRef) -> Result<()> {
-        self.db().execute(
-            "INSERT INTO blob_ref (sha256, job_id, photo_id, role, bytes, mime)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-            args![b.sha256, b.job_id, b.photo_id, b.role, b.bytes, b.mime],
         )?;
         Ok(())
     }
@@ -1501,23 +1404,7 @@ impl<T: Conn + Finish> WriteTx for T {
             "INSERT INTO audit (at, kind, username, role, device_id, job_id, change_hash,
                 device_time, sections, paths, detail)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
-            args![
-                e.at,
-                &e.kind,
-                &e.username,
-                &e.role,
-                &e.device_id,
-                &e.job_id,
-                &e.change_hash,
-                e.device_time,
-                serde_json::to_string(&e.sections).expect("json"),
-                serde_json::to_string(&e.paths).expect("json"),
-                if e.detail.is_null() {
-                    "{}".to_string()
-                } else {
-                    e.detail.to_string()
-                },
-            ],
+            &audit_values(e),
         )
     }
 
@@ -1609,6 +1496,322 @@ impl<T: Conn + Finish> WriteTx for T {
             ],
         )
     }
+}
+
+/// The columns of a job's list row, in [`job_row_values`]' order.
+const JOB_ROW_COLS: &str = "job_id, unit, kind, job_no, status, customer_name, customer_manager,
+    project_manager, next_due, sla_state, created_by, updated_at, review_state, accepted_on,
+    address, key_project, powered_on, visit_state, satisfaction, project_progress";
+
+fn job_row_values(j: &crate::store::JobRow) -> Vec<Value> {
+    args![
+        &j.job_id,
+        &j.unit,
+        &j.kind,
+        &j.job_no,
+        &j.status,
+        &j.customer_name,
+        &j.customer_manager,
+        &j.project_manager,
+        &j.next_due,
+        &j.sla_state,
+        &j.created_by,
+        j.updated_at,
+        &j.review_state,
+        &j.accepted_on,
+        &j.address,
+        j.key_project,
+        &j.powered_on,
+        &j.visit_state,
+        j.satisfaction,
+        j.project_progress,
+    ]
+    .to_vec()
+}
+
+/// [`WriteTx::write_job`]: the list row first, checked against the planned version (the row's
+/// lock then keeps other writers of this job out until the commit), then one statement per
+/// table that changed.
+fn write_job<T: Conn + ?Sized>(tx: &T, w: &JobWrite) -> Result<bool> {
+    let db = tx.db();
+    let version = w.expected.unwrap_or(0) + w.changes.len() as i64;
+    let mut values = job_row_values(&w.row);
+    values.push(Value::Int(version));
+    values.push(
+        w.snapshot
+            .as_ref()
+            .map_or(Value::Null, |_| Value::Int(version)),
+    );
+    let found = match w.expected {
+        None => db.execute(
+            &format!(
+                "INSERT INTO jobs ({JOB_ROW_COLS}, changes_n, snapshot_n)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                    ?17, ?18, ?19, ?20, ?21, COALESCE(?22, 0))
+                 ON CONFLICT (job_id) DO NOTHING"
+            ),
+            &values,
+        )?,
+        Some(expected) => {
+            // The unit and the creator never change (columns 2 and 11 of the row).
+            let mut values = values;
+            values.push(Value::Int(expected));
+            values.remove(10);
+            values.remove(1);
+            db.execute(
+                "UPDATE jobs SET kind = ?2, job_no = ?3, status = ?4, customer_name = ?5,
+                    customer_manager = ?6, project_manager = ?7, next_due = ?8, sla_state = ?9,
+                    updated_at = ?10, review_state = ?11, accepted_on = ?12, address = ?13,
+                    key_project = ?14, powered_on = ?15, visit_state = ?16, satisfaction = ?17,
+                    project_progress = ?18, changes_n = ?19,
+                    snapshot_n = COALESCE(?20, snapshot_n)
+                 WHERE job_id = ?1 AND changes_n = ?21",
+                &values,
+            )?
+        }
+    };
+    if found != 1 {
+        return Ok(false);
+    }
+    let job_id = w.job_id.as_str();
+    let first = w.expected.unwrap_or(0);
+    insert_rows(
+        db,
+        "changes",
+        &[
+            ("job_id", Ty::Text),
+            ("n", Ty::Int),
+            ("hash", Ty::Blob),
+            ("bytes", Ty::Blob),
+            ("origin_device", Ty::Text),
+        ],
+        w.changes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                args![job_id, first + 1 + i as i64, &c.hash, &c.bytes, &c.origin].to_vec()
+            })
+            .collect(),
+        "",
+    )?;
+    if let Some(snapshot) = &w.snapshot {
+        db.execute(
+            "INSERT INTO job_snapshots (job_id, snapshot) VALUES (?1, ?2)
+             ON CONFLICT (job_id) DO UPDATE SET snapshot = excluded.snapshot",
+            args![job_id, snapshot],
+        )?;
+    }
+    if let Some(clocks) = &w.clocks {
+        replace_clocks(db, job_id, clocks)?;
+    }
+    if let Some(orders) = &w.supervision {
+        replace_supervision(db, job_id, orders)?;
+    }
+    insert_rows(
+        db,
+        "blob_ref",
+        &[
+            ("sha256", Ty::Text),
+            ("job_id", Ty::Text),
+            ("photo_id", Ty::Text),
+            ("role", Ty::Text),
+            ("bytes", Ty::Int),
+            ("mime", Ty::Text),
+        ],
+        w.blob_refs
+            .iter()
+            .map(|b| args![&b.sha256, job_id, &b.photo_id, &b.role, b.bytes, &b.mime].to_vec())
+            .collect(),
+        "ON CONFLICT DO NOTHING",
+    )?;
+    insert_audit(db, &w.audit)?;
+    for user in &w.revoke {
+        db.execute(
+            "DELETE FROM job_access WHERE job_id = ?1 AND username = ?2",
+            args![job_id, user],
+        )?;
+    }
+    match tx.deferred_feed() {
+        Some(pending) => {
+            let mut p = pending.borrow_mut();
+            p.changes
+                .extend((first + 1..=version).map(|n| (job_id.to_string(), n)));
+            p.grants
+                .extend(w.grant.iter().map(|u| (job_id.to_string(), u.clone())));
+            p.lefts
+                .extend(w.revoke.iter().map(|u| (job_id.to_string(), u.clone())));
+        }
+        None if !w.grant.is_empty() || !w.revoke.is_empty() => {
+            // The changes above have their positions already: access moves at the newest.
+            let pos: i64 = db.value("SELECT COALESCE(MAX(seq), 0) FROM changes", args![])?;
+            for user in &w.revoke {
+                db.execute(
+                    "INSERT INTO access_left (username, pos, job_id) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
+                    args![user, pos, job_id],
+                )?;
+            }
+            for user in &w.grant {
+                db.execute(
+                    "INSERT INTO job_access (job_id, username, entered_seq) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
+                    args![job_id, user, pos],
+                )?;
+            }
+        }
+        None => {}
+    }
+    for (key, value) in &w.state {
+        db.execute(
+            "INSERT INTO server_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+            args![key, value],
+        )?;
+    }
+    if !w.changes.is_empty() {
+        tx.fed();
+    }
+    Ok(true)
+}
+
+fn replace_clocks(db: &dyn Db, job_id: &str, clocks: &[StageClockRow]) -> Result<()> {
+    db.execute("DELETE FROM job_clocks WHERE job_id = ?1", args![job_id])?;
+    insert_rows(
+        db,
+        "job_clocks",
+        &[
+            ("job_id", Ty::Text),
+            ("stage", Ty::Text),
+            ("started_on", Ty::Text),
+            ("due_on", Ty::Text),
+            ("used_days", Ty::Int),
+            ("limit_days", Ty::Int),
+            ("state", Ty::Text),
+            ("paused", Ty::Int),
+            ("warning", Ty::Text),
+            ("warn_rank", Ty::Int),
+            ("ended_on", Ty::Text),
+        ],
+        clocks
+            .iter()
+            .map(|c| {
+                args![
+                    job_id,
+                    &c.stage,
+                    &c.started_on,
+                    &c.due_on,
+                    c.used_days,
+                    c.limit_days,
+                    &c.state,
+                    c.paused,
+                    &c.warning,
+                    c.warn_rank,
+                    &c.ended_on
+                ]
+                .to_vec()
+            })
+            .collect(),
+        "",
+    )?;
+    Ok(())
+}
+
+fn replace_supervision(db: &dyn Db, job_id: &str, orders: &[SupervisionRow]) -> Result<()> {
+    db.execute(
+        "DELETE FROM supervision_orders WHERE job_id = ?1",
+        args![job_id],
+    )?;
+    insert_rows(
+        db,
+        "supervision_orders",
+        &[
+            ("job_id", Ty::Text),
+            ("order_id", Ty::Text),
+            ("unit", Ty::Text),
+            ("job_no", Ty::Text),
+            ("manager", Ty::Text),
+            ("manager_name", Ty::Text),
+            ("issued_by", Ty::Text),
+            ("stage", Ty::Text),
+            ("reason", Ty::Text),
+            ("issued_at", Ty::Int),
+            ("due_on", Ty::Text),
+            ("answered_at", Ty::Int),
+            ("escalated_at", Ty::Int),
+            ("leaders", Ty::Text),
+            ("closed_at", Ty::Int),
+        ],
+        orders
+            .iter()
+            .map(|o| {
+                args![
+                    job_id,
+                    &o.order_id,
+                    &o.unit,
+                    &o.job_no,
+                    &o.manager,
+                    &o.manager_name,
+                    &o.issued_by,
+                    &o.stage,
+                    &o.reason,
+                    o.issued_at,
+                    &o.due_on,
+                    o.answered_at,
+                    o.escalated_at,
+                    &o.leaders,
+                    o.closed_at
+                ]
+                .to_vec()
+            })
+            .collect(),
+        "",
+    )?;
+    Ok(())
+}
+
+fn audit_values(e: &AuditEntry) -> Vec<Value> {
+    args![
+        e.at,
+        &e.kind,
+        &e.username,
+        &e.role,
+        &e.device_id,
+        &e.job_id,
+        &e.change_hash,
+        e.device_time,
+        serde_json::to_string(&e.sections).expect("json"),
+        serde_json::to_string(&e.paths).expect("json"),
+        if e.detail.is_null() {
+            "{}".to_string()
+        } else {
+            e.detail.to_string()
+        },
+    ]
+    .to_vec()
+}
+
+const AUDIT_COLUMNS: [(&str, Ty); 11] = [
+    ("at", Ty::Int),
+    ("kind", Ty::Text),
+    ("username", Ty::Text),
+    ("role", Ty::Text),
+    ("device_id", Ty::Text),
+    ("job_id", Ty::Text),
+    ("change_hash", Ty::Text),
+    ("device_time", Ty::Int),
+    ("sections", Ty::Text),
+    ("paths", Ty::Text),
+    ("detail", Ty::Text),
+];
+
+fn insert_audit(db: &dyn Db, entries: &[AuditEntry]) -> Result<()> {
+    insert_rows(
+        db,
+        "audit",
+        &AUDIT_COLUMNS,
+        entries.iter().map(audit_values).collect(),
+        "",
+    )?;
+    Ok(())
 }
 
 /// The feed's query for `scope` selecting `seq`, `job_id` and `what` (the bytes, or their

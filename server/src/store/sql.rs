@@ -31,6 +31,8 @@ pub enum Value {
     Real(f64),
     Text(String),
     Blob(Vec<u8>),
+    /// A column of values, bound as one PostgreSQL array (see [`insert_rows`]).
+    List(Vec<Value>),
 }
 
 impl From<&str> for Value {
@@ -230,6 +232,84 @@ impl dyn Db + '_ {
     /// The first column of each row.
     pub fn column<T: FromValue>(&self, sql: &str, args: &[Value]) -> Result<Vec<T>> {
         self.all(sql, args, |r| r.get(0))
+    }
+}
+
+/// The SQL type of a column [`insert_rows`] writes (PostgreSQL binds each column as an array
+/// of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    Text,
+    Int,
+    Real,
+    Blob,
+}
+
+impl Ty {
+    fn array(self) -> &'static str {
+        match self {
+            Ty::Text => "TEXT[]",
+            Ty::Int => "BIGINT[]",
+            Ty::Real => "DOUBLE PRECISION[]",
+            Ty::Blob => "BYTEA[]",
+        }
+    }
+}
+
+/// Inserts `rows` (each a value per column of `columns`) into `table`, followed by `tail`
+/// (e.g. `ON CONFLICT DO NOTHING`). On PostgreSQL it is one statement whatever the number of
+/// rows (each column bound as an array and `UNNEST`ed, so the text, and its prepared statement,
+/// never varies); on SQLite, in the process, one cached single-row statement per row.
+pub fn insert_rows(
+    db: &dyn Db,
+    table: &str,
+    columns: &[(&str, Ty)],
+    rows: Vec<Vec<Value>>,
+    tail: &str,
+) -> Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let names = columns.iter().map(|c| c.0).collect::<Vec<_>>().join(", ");
+    match db.dialect() {
+        Dialect::Postgres => {
+            let mut arrays: Vec<Vec<Value>> = vec![Vec::with_capacity(rows.len()); columns.len()];
+            for row in rows {
+                if row.len() != columns.len() {
+                    return Err(StoreError::Database(format!(
+                        "{table}: a row of {} values for {} columns",
+                        row.len(),
+                        columns.len()
+                    )));
+                }
+                for (column, value) in arrays.iter_mut().zip(row) {
+                    column.push(value);
+                }
+            }
+            let unnest = columns
+                .iter()
+                .enumerate()
+                .map(|(i, (_, ty))| format!("CAST(?{} AS {})", i + 1, ty.array()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let args: Vec<Value> = arrays.into_iter().map(Value::List).collect();
+            db.execute(
+                &format!("INSERT INTO {table} ({names}) SELECT * FROM UNNEST({unnest}) {tail}"),
+                &args,
+            )
+        }
+        Dialect::Sqlite => {
+            let marks = (1..=columns.len())
+                .map(|i| format!("?{i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("INSERT INTO {table} ({names}) VALUES ({marks}) {tail}");
+            let mut n = 0;
+            for row in rows {
+                n += db.execute(&sql, &row)?;
+            }
+            Ok(n)
+        }
     }
 }
 

@@ -3,9 +3,9 @@
 
 use super::{ShowErr, Shown, Web, check_csrf};
 use crate::i18n::Lang;
+use crate::service::Env;
 use crate::service::return_visit::{self, CHANNELS, VisitInput};
 use crate::service::view::JobView;
-use crate::service::{Env, jobs};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
@@ -17,7 +17,7 @@ pub fn card(env: &Env, web: &Web, v: &JobView) -> Markup {
     if !return_visit::may_visit(env, &web.session.who) {
         return html! {};
     }
-    let state = jobs::visit_state(env, &v.job);
+    let state = crate::service::derived::visit_state(env, &v.job);
     let id = &v.job.id;
     html! {
         @match state {

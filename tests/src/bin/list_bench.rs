@@ -255,15 +255,18 @@ async fn main() {
         let mut tx = env.store.write().unwrap();
         for _ in 0..10_000.min(jobs - i) {
             let r = row(i, &mut rng);
-            tx.upsert_job(&r).unwrap();
-            tx.set_stage_clocks(&r.job_id, &clocks(&r, &mut rng))
-                .unwrap();
-            for u in [&r.customer_manager, &r.project_manager]
-                .into_iter()
-                .flatten()
-            {
-                tx.grant_access(&r.job_id, u, 0).unwrap();
-            }
+            let write = fieldline_server::store::JobWrite {
+                job_id: r.job_id.clone(),
+                clocks: Some(clocks(&r, &mut rng)),
+                grant: [&r.customer_manager, &r.project_manager]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect(),
+                row: r,
+                ..Default::default()
+            };
+            assert!(tx.write_job(&write).unwrap());
             i += 1;
         }
         tx.commit().unwrap();

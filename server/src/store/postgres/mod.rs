@@ -13,7 +13,7 @@
 //!   session advisory lock: nodes that start together wait for one another, and each applies
 //!   only what is missing.
 
-use super::queries::{self, Conn};
+use super::queries::{self, Conn, PendingFeed};
 use super::sql::{Db, Dialect, Row, Value, numbered_to_dollar};
 use super::{ReadTx, Result, ServerStore, StoreError, StoreStatus, WriteTx, WriterClock};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_actor_identity.sql"),
     include_str!("migrations/0004_device_revoked.sql"),
     include_str!("migrations/0005_units.sql"),
+    include_str!("migrations/0006_feed_positions.sql"),
 ];
 
 /// Advisory lock keys (any 64-bit number no other application on the database uses).
@@ -44,6 +45,12 @@ pub struct PostgresStore {
     /// `host:port/db` without the password, for logs.
     target: String,
     clock: WriterClock,
+    /// The feed's serialized section: from drawing positions to the commit.
+    feed_clock: WriterClock,
+    /// Tests only: draw positions without holding the feed's lock until the commit (the rule
+    /// broken, to show the cluster test catches it).
+    #[cfg(feature = "fault-injection")]
+    unsafe_feed: std::sync::atomic::AtomicBool,
     /// This node's writers queue here, not for the cluster's lock while holding a pooled
     /// connection: a pool full of waiting writers would starve the writer that holds the lock
     /// and needs one more connection to read.
@@ -110,6 +117,9 @@ impl PostgresStore {
             runtime: Some(runtime),
             target,
             clock: WriterClock::default(),
+            feed_clock: WriterClock::default(),
+            #[cfg(feature = "fault-injection")]
+            unsafe_feed: std::sync::atomic::AtomicBool::new(false),
             writer: std::sync::Mutex::new(()),
         };
         match schema {
@@ -146,6 +156,12 @@ impl PostgresStore {
             schema,
             &self.target,
         )
+    }
+
+    /// Tests only: breaks the feed's rule (positions drawn, then committed without the lock).
+    #[cfg(feature = "fault-injection")]
+    pub fn break_feed_order(&self) {
+        self.unsafe_feed.store(true, Ordering::SeqCst);
     }
 
     /// Where the store connects (no password), for logs.
@@ -276,29 +292,25 @@ impl ServerStore for PostgresStore {
     fn read(&self) -> Result<Box<dyn ReadTx + '_>> {
         let client = self.connection()?;
         client.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
-        Ok(Box::new(PgTx {
-            client: Some(client),
-            done: false,
-            writer: None,
-            _queue: None,
-        }))
+        Ok(Box::new(PgTx::new(self, client, None)))
     }
 
     fn write(&self) -> Result<Box<dyn WriteTx + '_>> {
         let queue = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let client = self.connection()?;
         client.batch("BEGIN")?;
-        let mut tx = PgTx {
-            client: Some(client),
-            done: false,
-            writer: None,
-            _queue: Some(queue),
-        };
+        let mut tx = PgTx::new(self, client, Some(queue));
         // One writer in the whole cluster at a time (see the module's notes).
         tx.db()
             .batch(&format!("SELECT pg_advisory_xact_lock({WRITER_LOCK})"))?;
-        tx.writer = Some((std::time::Instant::now(), &self.clock));
+        tx.writer = Some(std::time::Instant::now());
         Ok(Box::new(tx))
+    }
+
+    fn write_jobs(&self) -> Result<Box<dyn WriteTx + '_>> {
+        let client = self.connection()?;
+        client.batch("BEGIN")?;
+        Ok(Box::new(PgTx::new(self, client, None)))
     }
 
     fn backend(&self) -> &'static str {
@@ -308,6 +320,7 @@ impl ServerStore for PostgresStore {
     fn status(&self) -> StoreStatus {
         let pool = self.pool.status();
         let (writes, write_nanos) = self.clock.read();
+        let (feed_commits, feed_nanos) = self.feed_clock.read();
         StoreStatus {
             connections: pool.size as u64,
             idle: pool.available as u64,
@@ -315,6 +328,9 @@ impl ServerStore for PostgresStore {
             writes,
             write_nanos,
             write_buckets: self.clock.buckets(),
+            feed_commits,
+            feed_nanos,
+            feed_buckets: self.feed_clock.buckets(),
         }
     }
 }
@@ -323,16 +339,36 @@ impl ServerStore for PostgresStore {
 struct PgTx<'s> {
     client: Option<Object>,
     done: bool,
-    /// A write transaction: when it took the writer lock, and where its hold time is counted.
-    writer: Option<(std::time::Instant, &'s WriterClock)>,
+    store: &'s PostgresStore,
+    /// A write transaction under the cluster's writer lock: when it took it.
+    writer: Option<std::time::Instant>,
+    /// What the transaction adds to the feed, positioned at its commit.
+    feed: std::cell::RefCell<PendingFeed>,
     /// A write transaction's place as this node's one writer (released last).
     _queue: Option<std::sync::MutexGuard<'s, ()>>,
 }
 
+impl<'s> PgTx<'s> {
+    fn new(
+        store: &'s PostgresStore,
+        client: Object,
+        queue: Option<std::sync::MutexGuard<'s, ()>>,
+    ) -> PgTx<'s> {
+        PgTx {
+            client: Some(client),
+            done: false,
+            store,
+            writer: None,
+            feed: Default::default(),
+            _queue: queue,
+        }
+    }
+}
+
 impl Drop for PgTx<'_> {
     fn drop(&mut self) {
-        if let Some((since, clock)) = self.writer {
-            clock.ended(since);
+        if let Some(since) = self.writer {
+            self.store.clock.ended(since);
         }
         if let Some(client) = self.client.take()
             && !self.done
@@ -344,15 +380,125 @@ impl Drop for PgTx<'_> {
     }
 }
 
+/// The feed's serialized section, one statement sent together with the `COMMIT`: the counter's
+/// row lock (held until the commit is visible, so positions become visible in order) draws `?1`
+/// positions, the transaction's new changes take them in order, and its access moves take the
+/// last. Returns how long the statement waited for the lock, in seconds.
+const FEED_SECTION: &str = "WITH c AS (
+        UPDATE feed_counter SET last = last + ?1
+        RETURNING last - ?1 AS base, last, clock_timestamp() AS locked),
+    ch AS (
+        UPDATE changes SET seq = c.base + p.i
+        FROM c, UNNEST(CAST(?2 AS TEXT[]), CAST(?3 AS BIGINT[])) WITH ORDINALITY AS p(job_id, n, i)
+        WHERE changes.job_id = p.job_id AND changes.n = p.n
+        RETURNING 1),
+    g AS (
+        INSERT INTO job_access (job_id, username, entered_seq)
+        SELECT q.job_id, q.username, c.last
+        FROM c, UNNEST(CAST(?4 AS TEXT[]), CAST(?5 AS TEXT[])) AS q(job_id, username)
+        ON CONFLICT DO NOTHING
+        RETURNING 1),
+    l AS (
+        INSERT INTO access_left (username, pos, job_id)
+        SELECT r.username, c.last, r.job_id
+        FROM c, UNNEST(CAST(?6 AS TEXT[]), CAST(?7 AS TEXT[])) AS r(job_id, username)
+        ON CONFLICT DO NOTHING
+        RETURNING 1)
+    SELECT (SELECT COUNT(*) FROM ch) + (SELECT COUNT(*) FROM g) + (SELECT COUNT(*) FROM l),
+        CAST(EXTRACT(EPOCH FROM (SELECT locked FROM c) - statement_timestamp()) AS DOUBLE PRECISION)";
+
+fn texts(items: impl Iterator<Item = String>) -> Value {
+    Value::List(items.map(Value::Text).collect())
+}
+
+impl PgTx<'_> {
+    /// Commits, drawing the feed's positions first when the transaction added to it.
+    fn finish(&mut self) -> Result<()> {
+        let pending = std::mem::take(&mut *self.feed.borrow_mut());
+        let client = self.client.as_ref().expect("a live transaction");
+        if pending.is_empty() {
+            client.batch("COMMIT")?;
+            return Ok(());
+        }
+        #[cfg(feature = "fault-injection")]
+        if self.store.unsafe_feed.load(Ordering::SeqCst) {
+            return self.finish_unsafely(pending);
+        }
+        let k = pending.changes.len().max(1) as i64;
+        let args = [
+            Value::Int(k),
+            texts(pending.changes.iter().map(|c| c.0.clone())),
+            Value::List(pending.changes.iter().map(|c| Value::Int(c.1)).collect()),
+            texts(pending.grants.iter().map(|g| g.0.clone())),
+            texts(pending.grants.iter().map(|g| g.1.clone())),
+            texts(pending.lefts.iter().map(|l| l.0.clone())),
+            texts(pending.lefts.iter().map(|l| l.1.clone())),
+        ];
+        let started = std::time::Instant::now();
+        let (client, stmt) = prepared(client, FEED_SECTION)?;
+        let params = params(&args);
+        // One round trip: the section and the commit are sent together.
+        let (section, commit) = wait(futures_util::future::join(
+            client.query_one(&stmt, &params),
+            client.batch_execute("COMMIT"),
+        ));
+        let row = section.map_err(pg_err)?;
+        commit.map_err(pg_err)?;
+        let waited: f64 = row.try_get(1).map_err(pg_err)?;
+        let held = started
+            .elapsed()
+            .saturating_sub(std::time::Duration::from_secs_f64(
+                waited.clamp(0.0, 3600.0),
+            ));
+        self.store.feed_clock.record(held);
+        Ok(())
+    }
+
+    /// The rule broken on purpose (tests): positions drawn in a transaction of their own, so
+    /// another writer may commit a larger one first.
+    #[cfg(feature = "fault-injection")]
+    fn finish_unsafely(&mut self, pending: PendingFeed) -> Result<()> {
+        let k = pending.changes.len().max(1) as i64;
+        let last: i64 = {
+            let other = self.store.connection()?;
+            let db: &dyn Db = &other;
+            db.value(
+                "UPDATE feed_counter SET last = last + ?1 RETURNING last",
+                &[Value::Int(k)],
+            )?
+        };
+        let db = self.db();
+        for (i, (job_id, n)) in pending.changes.iter().enumerate() {
+            db.execute(
+                "UPDATE changes SET seq = ?3 WHERE job_id = ?1 AND n = ?2",
+                &[
+                    Value::Text(job_id.clone()),
+                    Value::Int(*n),
+                    Value::Int(last - k + 1 + i as i64),
+                ],
+            )?;
+        }
+        std::thread::sleep(std::time::Duration::from_micros((last as u64 % 7) * 300));
+        db.batch("COMMIT")
+    }
+}
+
 impl Conn for PgTx<'_> {
     fn db(&self) -> &dyn Db {
         self.client.as_ref().expect("a live transaction")
     }
+
+    fn deferred_feed(&self) -> Option<&std::cell::RefCell<PendingFeed>> {
+        Some(&self.feed)
+    }
 }
 
-/// A savepoint inside a write transaction: released by `commit`, rolled back on drop.
+/// A savepoint inside a write transaction: released by `commit`, rolled back on drop (with
+/// what it added to the transaction's feed).
 struct PgSavepoint<'t> {
     client: &'t Object,
+    feed: &'t std::cell::RefCell<PendingFeed>,
+    mark: (usize, usize, usize),
     name: String,
     done: bool,
 }
@@ -360,6 +506,7 @@ struct PgSavepoint<'t> {
 impl Drop for PgSavepoint<'_> {
     fn drop(&mut self) {
         if !self.done {
+            self.feed.borrow_mut().truncate(self.mark);
             let _ = self.client.batch(&format!(
                 "ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}",
                 self.name
@@ -372,15 +519,24 @@ impl Conn for PgSavepoint<'_> {
     fn db(&self) -> &dyn Db {
         self.client
     }
+
+    fn deferred_feed(&self) -> Option<&std::cell::RefCell<PendingFeed>> {
+        Some(self.feed)
+    }
 }
 
 static SAVEPOINTS: AtomicU64 = AtomicU64::new(0);
 
-fn open_savepoint(client: &Object) -> Result<PgSavepoint<'_>> {
+fn open_savepoint<'t>(
+    client: &'t Object,
+    feed: &'t std::cell::RefCell<PendingFeed>,
+) -> Result<PgSavepoint<'t>> {
     let name = format!("sp_{}", SAVEPOINTS.fetch_add(1, Ordering::Relaxed));
     client.batch(&format!("SAVEPOINT {name}"))?;
     Ok(PgSavepoint {
         client,
+        mark: feed.borrow().mark(),
+        feed,
         name,
         done: false,
     })
@@ -390,11 +546,12 @@ impl queries::Finish for PgTx<'_> {
     fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>> {
         Ok(Box::new(open_savepoint(
             self.client.as_ref().expect("a live transaction"),
+            &self.feed,
         )?))
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {
-        self.db().batch("COMMIT")?;
+        self.finish()?;
         self.done = true;
         Ok(())
     }
@@ -402,7 +559,7 @@ impl queries::Finish for PgTx<'_> {
 
 impl queries::Finish for PgSavepoint<'_> {
     fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>> {
-        Ok(Box::new(open_savepoint(self.client)?))
+        Ok(Box::new(open_savepoint(self.client, self.feed)?))
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {
@@ -488,6 +645,56 @@ fn read_row(row: &tokio_postgres::Row) -> Result<Row> {
 
 type BoxError = Box<dyn std::error::Error + Sync + Send>;
 
+/// A column of values as the array `ty` names (`sql::insert_rows`).
+fn list_to_sql(
+    items: &[Value],
+    ty: &Type,
+    out: &mut bytes::BytesMut,
+) -> std::result::Result<IsNull, BoxError> {
+    use tokio_postgres::types::Kind;
+    let Kind::Array(element) = ty.kind() else {
+        return Err(format!("a list bound to {ty}").into());
+    };
+    fn each<'v, T>(
+        items: &'v [Value],
+        f: impl Fn(&'v Value) -> Option<T>,
+    ) -> std::result::Result<Vec<Option<T>>, BoxError> {
+        items
+            .iter()
+            .map(|v| match v {
+                Value::Null => Ok(None),
+                v => f(v)
+                    .map(Some)
+                    .ok_or_else(|| BoxError::from(format!("{v:?} in an array"))),
+            })
+            .collect()
+    }
+    match *element {
+        Type::INT8 => each(items, |v| match v {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        })?
+        .to_sql(ty, out),
+        Type::FLOAT8 => each(items, |v| match v {
+            Value::Real(f) => Some(*f),
+            Value::Int(i) => Some(*i as f64),
+            _ => None,
+        })?
+        .to_sql(ty, out),
+        Type::TEXT => each(items, |v| match v {
+            Value::Text(s) => Some(s.replace('\0', "\u{FFFD}")),
+            _ => None,
+        })?
+        .to_sql(ty, out),
+        Type::BYTEA => each(items, |v| match v {
+            Value::Blob(b) => Some(b.as_slice()),
+            _ => None,
+        })?
+        .to_sql(ty, out),
+        _ => Err(format!("a list bound to {ty}").into()),
+    }
+}
+
 impl ToSql for Value {
     fn to_sql(
         &self,
@@ -513,6 +720,7 @@ impl ToSql for Value {
             Value::Text(s) if s.contains('\0') => s.replace('\0', "\u{FFFD}").to_sql(ty, out),
             Value::Text(s) => s.as_str().to_sql(ty, out),
             Value::Blob(b) => b.as_slice().to_sql(ty, out),
+            Value::List(items) => list_to_sql(items, ty, out),
         }
     }
 

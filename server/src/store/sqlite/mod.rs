@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0016_actor_identity.sql"),
     include_str!("migrations/0017_device_revoked.sql"),
     include_str!("migrations/0018_units.sql"),
+    include_str!("migrations/0019_job_versions.sql"),
 ];
 
 /// The database file inside the data directory.
@@ -99,6 +100,8 @@ pub struct SqliteStore {
     readers: Mutex<Readers>,
     returned: Condvar,
     clock: WriterClock,
+    /// Write transactions that added to the feed (the one writer is the serialized section).
+    feed_clock: WriterClock,
 }
 
 struct Readers {
@@ -167,6 +170,7 @@ impl SqliteStore {
             }),
             returned: Condvar::new(),
             clock: WriterClock::default(),
+            feed_clock: WriterClock::default(),
         })
     }
 
@@ -286,6 +290,8 @@ impl ServerStore for SqliteStore {
             done: false,
             started: std::time::Instant::now(),
             clock: &self.clock,
+            feed_clock: &self.feed_clock,
+            fed: std::cell::Cell::new(false),
         }))
     }
 
@@ -303,6 +309,9 @@ impl ServerStore for SqliteStore {
             writes,
             write_nanos,
             write_buckets: self.clock.buckets(),
+            feed_commits: self.feed_clock.read().0,
+            feed_nanos: self.feed_clock.read().1,
+            feed_buckets: self.feed_clock.buckets(),
         }
     }
 }
@@ -333,6 +342,9 @@ struct SqliteWrite<'s> {
     done: bool,
     started: std::time::Instant,
     clock: &'s WriterClock,
+    feed_clock: &'s WriterClock,
+    /// Whether it added to the feed.
+    fed: std::cell::Cell<bool>,
 }
 
 impl Drop for SqliteWrite<'_> {
@@ -341,12 +353,16 @@ impl Drop for SqliteWrite<'_> {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
         self.clock.ended(self.started);
+        if self.fed.get() && self.done {
+            self.feed_clock.ended(self.started);
+        }
     }
 }
 
 /// A savepoint inside a write transaction: released by `commit`, rolled back on drop.
 struct SqliteSavepoint<'t> {
     conn: &'t Connection,
+    fed: &'t std::cell::Cell<bool>,
     name: String,
     done: bool,
 }
@@ -371,11 +387,19 @@ impl Conn for SqliteWrite<'_> {
     fn db(&self) -> &dyn Db {
         &*self.conn
     }
+
+    fn fed(&self) {
+        self.fed.set(true);
+    }
 }
 
 impl Conn for SqliteSavepoint<'_> {
     fn db(&self) -> &dyn Db {
         self.conn
+    }
+
+    fn fed(&self) {
+        self.fed.set(true);
     }
 }
 
@@ -387,7 +411,19 @@ fn to_sql(v: &Value) -> rusqlite::types::ToSqlOutput<'_> {
         Value::Real(f) => ValueRef::Real(*f),
         Value::Text(s) => ValueRef::Text(s.as_bytes()),
         Value::Blob(b) => ValueRef::Blob(b),
+        // Refused before binding (`scalars`): SQLite has no arrays.
+        Value::List(_) => ValueRef::Null,
     })
+}
+
+/// Refuses arguments SQLite cannot bind (a list is PostgreSQL's array).
+fn scalars(args: &[Value]) -> Result<()> {
+    if args.iter().any(|v| matches!(v, Value::List(_))) {
+        return Err(StoreError::Database(
+            "SQLite binds no arrays: insert rows one by one (sql::insert_rows)".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn from_sql(v: rusqlite::types::ValueRef<'_>) -> Value {
@@ -407,6 +443,7 @@ impl Db for Connection {
     }
 
     fn query(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
+        scalars(args)?;
         let mut stmt = self.prepare_cached(sql)?;
         let columns = stmt.column_count();
         let mut rows = stmt.query(rusqlite::params_from_iter(args.iter().map(to_sql)))?;
@@ -422,6 +459,7 @@ impl Db for Connection {
     }
 
     fn execute(&self, sql: &str, args: &[Value]) -> Result<u64> {
+        scalars(args)?;
         let mut stmt = self.prepare_cached(sql)?;
         Ok(stmt.execute(rusqlite::params_from_iter(args.iter().map(to_sql)))? as u64)
     }
@@ -433,12 +471,16 @@ impl Db for Connection {
 
 static SAVEPOINTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-fn open_savepoint(conn: &Connection) -> Result<SqliteSavepoint<'_>> {
+fn open_savepoint<'t>(
+    conn: &'t Connection,
+    fed: &'t std::cell::Cell<bool>,
+) -> Result<SqliteSavepoint<'t>> {
     let n = SAVEPOINTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = format!("sp_{n}");
     conn.execute_batch(&format!("SAVEPOINT {name}"))?;
     Ok(SqliteSavepoint {
         conn,
+        fed,
         name,
         done: false,
     })
@@ -446,7 +488,7 @@ fn open_savepoint(conn: &Connection) -> Result<SqliteSavepoint<'_>> {
 
 impl queries::Finish for SqliteWrite<'_> {
     fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>> {
-        Ok(Box::new(open_savepoint(&self.conn)?))
+        Ok(Box::new(open_savepoint(&self.conn, &self.fed)?))
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {
@@ -458,7 +500,7 @@ impl queries::Finish for SqliteWrite<'_> {
 
 impl queries::Finish for SqliteSavepoint<'_> {
     fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>> {
-        Ok(Box::new(open_savepoint(self.conn)?))
+        Ok(Box::new(open_savepoint(self.conn, self.fed)?))
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {
@@ -497,7 +539,7 @@ mod tests {
         let r = store.read().unwrap();
         let meta = r.job_meta("j1").unwrap().unwrap();
         assert_eq!(meta.unit, "u");
-        assert_eq!(meta.doc_seq, 2, "the document version is backfilled");
+        assert_eq!(meta.version, 2, "the document version is backfilled");
         let stats = r.stats().unwrap();
         assert_eq!(
             (stats.jobs, stats.changes, stats.blobs, stats.audit),
@@ -585,11 +627,24 @@ mod tests {
             satisfaction: None,
             project_progress: None,
         };
-        tx.upsert_job(&row).unwrap();
+        let mut write = crate::store::JobWrite {
+            job_id: "j3".into(),
+            row: row.clone(),
+            snapshot: Some(b"snap".to_vec()),
+            ..Default::default()
+        };
+        assert!(tx.write_job(&write).unwrap());
+        assert!(!tx.write_job(&write).unwrap(), "a new job that exists");
         row.customer_name = "新城充电站".into();
-        tx.upsert_job(&row).unwrap();
-        tx.save_snapshot("j3", b"snap", 0).unwrap();
-        tx.save_snapshot("j3", b"snap2", 0).unwrap();
+        write.row = row;
+        write.expected = Some(0);
+        write.snapshot = Some(b"snap2".to_vec());
+        assert!(tx.write_job(&write).unwrap());
+        write.expected = Some(1);
+        assert!(
+            !tx.write_job(&write).unwrap(),
+            "a version the job is not at"
+        );
         tx.commit().unwrap();
         let r = store.read().unwrap();
         let found = |text: &str| search(&*r, text);
@@ -714,8 +769,17 @@ mod tests {
             due_on: "2026-11-30".into(),
             ..Default::default()
         };
-        tx.set_supervision("j1", std::slice::from_ref(&order))
-            .unwrap();
+        let write = crate::store::JobWrite {
+            job_id: "j1".into(),
+            row: crate::store::JobRow {
+                job_id: "j1".into(),
+                unit: "u".into(),
+                ..Default::default()
+            },
+            supervision: Some(vec![order.clone()]),
+            ..Default::default()
+        };
+        assert!(tx.write_job(&write).unwrap());
         tx.commit().unwrap();
         let r = store.read().unwrap();
         assert_eq!(
