@@ -258,26 +258,54 @@ impl Metrics {
              # TYPE fieldline_db_writer_seconds_total counter\nfieldline_db_writer_seconds_total {}",
             store.write_nanos as f64 / 1e9
         );
-        let name = "fieldline_db_writer_hold_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {name} How long each write transaction held the writer (the section serialized across the installation).\n# TYPE {name} histogram"
+        counter(
+            &mut out,
+            "fieldline_db_statements_total",
+            "Statements sent to the database server (PostgreSQL; 0 on SQLite).",
+            store.statements,
         );
-        let bounds = crate::store::WRITER_BUCKETS.iter().map(f64::to_string);
-        for (le, n) in bounds
-            .chain(std::iter::once("+Inf".to_string()))
-            .zip(store.write_buckets)
-        {
-            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {n}");
-        }
-        let _ = writeln!(
-            out,
-            "{name}_sum {}\n{name}_count {}",
-            store.write_nanos as f64 / 1e9,
-            store.writes
+        counter(
+            &mut out,
+            "fieldline_db_round_trips_total",
+            "Round trips to the database server (PostgreSQL; 0 on SQLite).",
+            store.round_trips,
+        );
+        histogram(
+            &mut out,
+            "fieldline_db_writer_hold_seconds",
+            "How long each write transaction held the cluster's writer (administration; SQLite: every write).",
+            &store.write_buckets,
+            store.write_nanos,
+            store.writes,
+        );
+        histogram(
+            &mut out,
+            "fieldline_feed_section_seconds",
+            "How long each commit that added to the feed spent in the section serialized across the installation (PostgreSQL: drawing positions to the commit; SQLite: the write transaction).",
+            &store.feed_buckets,
+            store.feed_nanos,
+            store.feed_commits,
         );
         out
     }
+}
+
+/// A histogram of held times: cumulative buckets over [`crate::store::WRITER_BUCKETS`], the sum
+/// and the count.
+fn histogram(out: &mut String, name: &str, help: &str, buckets: &[u64], nanos: u64, count: u64) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+    let bounds = crate::store::WRITER_BUCKETS.iter().map(f64::to_string);
+    for (le, n) in bounds
+        .chain(std::iter::once("+Inf".to_string()))
+        .zip(buckets)
+    {
+        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {n}");
+    }
+    let _ = writeln!(
+        out,
+        "{name}_sum {}\n{name}_count {count}",
+        nanos as f64 / 1e9
+    );
 }
 
 /// A label value as the text format wants it.

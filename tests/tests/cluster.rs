@@ -269,10 +269,11 @@ fn feed_run(nodes: &[std::sync::Arc<dyn fieldline_server::store::ServerStore>]) 
                 loop {
                     let done = !writing.load(Ordering::SeqCst);
                     loop {
-                        let page = store
-                            .read()
-                            .unwrap()
-                            .feed_changes(Scope::All, "reader", cursor, 25)
+                        // As a feed page does: the bound first, then the changes up to it.
+                        let read = store.read_fresh().unwrap();
+                        let upto = read.max_seq().unwrap();
+                        let page = read
+                            .feed_changes(Scope::All, "reader", cursor, upto, 25)
                             .unwrap();
                         let Some(last) = page.last() else { break };
                         cursor = last.seq;
@@ -354,6 +355,98 @@ fn the_feed_test_fails_when_positions_commit_out_of_order() {
     let (disorder, skipped) = run.faults();
     eprintln!("rule broken: {disorder} out of order, {skipped} skipped over 3 readers");
     assert!(skipped > 0, "the broken rule shows as skipped changes");
+}
+
+/// The feed waits only for writers of its own database: a transaction left open in another
+/// database of the cluster holds nothing back; one left open in this database holds back what
+/// is written after it began (delayed, never skipped) until it ends.
+#[test]
+fn the_feed_waits_only_for_writers_of_its_own_database() {
+    let _serial = ONE_AT_A_TIME.blocking_lock();
+    use fieldline_server::store::{JobRow, JobWrite, NewChange, Scope, ServerStore};
+    let (Some(url), Some(other)) = (test_database(), test_database()) else {
+        eprintln!("skipped: SQLite has one writer");
+        return;
+    };
+    let store = fieldline_server::store::postgres::PostgresStore::open(&url, 4).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // A session that has begun writing and stays open.
+    let hold = |url: &str| {
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            client
+                .batch_execute("BEGIN; SELECT pg_current_xact_id()")
+                .await
+                .unwrap();
+            client
+        })
+    };
+    let mut version = None;
+    let mut write = |marker: &str| {
+        let mut tx = store.write_jobs().unwrap();
+        let w = JobWrite {
+            job_id: "job-h".into(),
+            expected: version,
+            row: JobRow {
+                job_id: "job-h".into(),
+                unit: "u".into(),
+                ..Default::default()
+            },
+            changes: vec![NewChange {
+                hash: marker.as_bytes().to_vec(),
+                bytes: marker.as_bytes().to_vec(),
+                origin: "phone".into(),
+            }],
+            ..Default::default()
+        };
+        assert!(tx.write_job(&w).unwrap());
+        tx.commit().unwrap();
+        version = Some(version.unwrap_or(0) + 1);
+    };
+    let served = |after: i64| {
+        let r = store.read_fresh().unwrap();
+        let upto = r.max_seq().unwrap();
+        let got: Vec<String> = r
+            .feed_changes(Scope::All, "reader", after, upto, 100)
+            .unwrap()
+            .into_iter()
+            .map(|c| String::from_utf8(c.bytes).unwrap())
+            .collect();
+        (upto, got)
+    };
+    write("first");
+    let (h0, got) = served(0);
+    assert_eq!(got, ["first"]);
+    let elsewhere = hold(&other);
+    write("second");
+    let (h1, got) = served(h0);
+    assert_eq!(
+        got,
+        ["second"],
+        "another database's open transaction holds nothing back"
+    );
+    let here = hold(&url);
+    write("third");
+    let (h2, got) = served(h1);
+    assert!(
+        got.is_empty(),
+        "written after a writer of this database began: {got:?}"
+    );
+    assert!(h2 >= h1);
+    rt.block_on(here.batch_execute("ROLLBACK")).unwrap();
+    let (_, got) = served(h2);
+    assert_eq!(
+        got,
+        ["third"],
+        "served once that writer ended, after the old cursor"
+    );
+    rt.block_on(elsewhere.batch_execute("ROLLBACK")).unwrap();
 }
 
 /// A tus upload begun on one node resumes on another: the nodes keep nothing of it locally

@@ -54,7 +54,7 @@ pub async fn web_session(
     };
     let t = token.clone();
     let s = env
-        .blocking(move |env| session::resolve(&*env.store.read()?, &t))
+        .blocking(move |env| session::resolve(&*env.store.read_fresh()?, &t))
         .await?;
     Ok(s.map(|s| (token, s)))
 }
@@ -65,7 +65,7 @@ pub async fn authenticate(env: &Arc<Env>, headers: &HeaderMap) -> Result<Princip
         Some(t) => t?,
         None => return Err(ServerError::Unauthorized("missing bearer token")),
     };
-    env.blocking(move |env| auth::authenticate(&*env.store.read()?, &token))
+    env.blocking(move |env| auth::authenticate(&*env.store.read_fresh()?, &token))
         .await
 }
 

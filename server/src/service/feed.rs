@@ -32,7 +32,8 @@ pub struct Page {
 
 /// One page of the feed for `who` after `cursor`: changes of jobs in scope, and the earlier
 /// history of jobs that entered the scope after `cursor`. Changes this device pushed itself are
-/// left out.
+/// left out. Nothing beyond the newest position read first is used, so `tx` needs no snapshot:
+/// every position up to it is final (committed or never to be).
 pub fn page(
     tx: &dyn ReadTx,
     who: &Principal,
@@ -61,9 +62,14 @@ pub fn page(
     let mut limit_pos = max_seq;
     let mut after = cursor;
     'sizes: for batch in 0.. {
-        let rows = tx.feed_sizes(scope, &who.device_id, after, SIZE_ROWS)?;
+        let rows = tx.feed_sizes(scope, &who.device_id, after, max_seq, SIZE_ROWS)?;
         let last_batch = rows.len() < SIZE_ROWS as usize;
         for (seq, len) in rows {
+            if seq > max_seq {
+                // Committed after the page's bound was read (a reader without a snapshot):
+                // the next page starts there.
+                break 'sizes;
+            }
             measured += len.max(0) as usize;
             parts.push((seq, len.max(0) as usize, Part::Change));
             after = seq;
@@ -147,7 +153,7 @@ pub fn page(
     // (position, seq, job_id, bytes)
     let mut items: Vec<(i64, i64, String, Vec<u8>)> = Vec::new();
     if changes > 0 {
-        for c in tx.feed_changes(scope, &who.device_id, cursor, changes as u32)? {
+        for c in tx.feed_changes(scope, &who.device_id, cursor, next_cursor, changes as u32)? {
             if c.seq <= next_cursor {
                 items.push((c.seq, c.seq, c.job_id, c.bytes));
             }

@@ -217,9 +217,10 @@ pub fn installed(env: &Env, who: &Principal) -> Result<Vec<ReferenceRow>, Server
 
 /// The phones' feed: what was installed after `after` for the caller's unit and every unit.
 pub fn feed(env: &Env, who: &Principal, after: i64) -> Result<ReferencePage, ServerError> {
+    // One statement: no snapshot needed (installs commit one at a time, in order).
     let rows = env
         .store
-        .read()?
+        .read_fresh()?
         .reference_after(after.max(0), &who.unit, PAGE)?;
     let next = rows.last().map_or(after.max(0), |r| r.seq);
     Ok(ReferencePage {

@@ -100,7 +100,7 @@ pub fn handle(env: &Env, who: &Principal, req: &SyncRequest) -> Result<SyncRespo
             break;
         }
         let planned = {
-            let reader = env.store.read()?;
+            let reader = env.store.read_fresh()?;
             let mut planned = Vec::with_capacity(items.len());
             for item in &items {
                 match plan(&*reader, env, who, item) {
@@ -168,7 +168,7 @@ pub fn handle(env: &Env, who: &Principal, req: &SyncRequest) -> Result<SyncRespo
     for outcome in resp.fallback.iter() {
         tracing::info!(job = %outcome, device = %who.device_id, "server lacks base: fallback to automerge sync");
     }
-    let reader = env.store.read()?;
+    let reader = env.store.read_fresh()?;
     // The photo files the pushed jobs name that the server lacks (normally those still to be
     // uploaded; after a restore, also those lost with it): the device sends them again.
     let pushed: std::collections::BTreeSet<&str> = resp

@@ -277,9 +277,14 @@ pub fn copy(
                 &[],
             )?;
         }
-        // The feed's positions continue after the copied changes.
+        // The feed's positions continue after the copied ones (see the migration
+        // `0006_feed_positions.sql`).
         tx.connection().execute(
-            "UPDATE feed_counter SET last = (SELECT COALESCE(MAX(seq), 0) FROM changes)",
+            "UPDATE feed_origin SET
+                base = GREATEST(COALESCE((SELECT MAX(seq) FROM changes), 0),
+                                COALESCE((SELECT MAX(entered_seq) FROM job_access), 0),
+                                COALESCE((SELECT MAX(pos) FROM access_left), 0)) + 1,
+                xid0 = CAST(CAST(pg_current_xact_id() AS TEXT) AS BIGINT)",
             &[],
         )?;
     }

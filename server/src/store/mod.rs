@@ -673,6 +673,10 @@ pub struct StoreStatus {
     pub feed_commits: u64,
     pub feed_nanos: u64,
     pub feed_buckets: [u64; WRITER_BUCKETS.len() + 1],
+    /// Statements sent to the database server, and the round trips they took (PostgreSQL;
+    /// SQLite runs in the process: 0).
+    pub statements: u64,
+    pub round_trips: u64,
 }
 
 /// The upper bounds of the writer-hold histogram, seconds (then +Inf).
@@ -737,6 +741,13 @@ pub trait ServerStore: Send + Sync + 'static {
 
     /// A read transaction: a consistent snapshot from the reader pool.
     fn read(&self) -> Result<Box<dyn ReadTx + '_>>;
+    /// Reads without a snapshot across them: each statement sees the newest commits (on
+    /// PostgreSQL no `BEGIN` and `ROLLBACK` around them). For planning a job's write, which the
+    /// version check makes safe, and for feed pages, which never look beyond the position they
+    /// read first (every position up to it is final).
+    fn read_fresh(&self) -> Result<Box<dyn ReadTx + '_>> {
+        self.read()
+    }
     /// A write transaction under the cluster's one writer (administration and other rare
     /// writes that read and then write shared rows); rolled back unless committed.
     fn write(&self) -> Result<Box<dyn WriteTx + '_>>;
@@ -771,18 +782,20 @@ pub trait ReadTx {
     fn access_users(&self, job_id: &str) -> Result<Vec<String>>;
     /// Rows of the job's change log.
     fn job_change_count(&self, job_id: &str) -> Result<i64>;
-    /// The newest feed position.
+    /// The newest feed position a reader may serve: every position up to it is final
+    /// (committed, or never to be), whichever writers are still running.
     fn max_seq(&self) -> Result<i64>;
     fn fallback_state(&self, device_id: &str, job_id: &str) -> Result<Option<Vec<u8>>>;
 
     // The feed.
-    /// Changes after `cursor` in scope, in position order, except those `device` pushed, at most
-    /// `limit` rows.
+    /// Changes after `cursor` up to `upto` (a position [`ReadTx::max_seq`] gave) in scope, in
+    /// position order, except those `device` pushed, at most `limit` rows.
     fn feed_changes(
         &self,
         scope: Scope,
         device_id: &str,
         cursor: i64,
+        upto: i64,
         limit: u32,
     ) -> Result<Vec<FeedChange>>;
     /// Like [`ReadTx::feed_changes`], the position and size in bytes of each change only (a page
@@ -792,6 +805,7 @@ pub trait ReadTx {
         scope: Scope,
         device_id: &str,
         cursor: i64,
+        upto: i64,
         limit: u32,
     ) -> Result<Vec<(i64, i64)>>;
     /// The bytes of a job's changes up to position `upto`.

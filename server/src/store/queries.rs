@@ -19,42 +19,21 @@ pub(crate) trait Conn {
     fn db(&self) -> &dyn Db;
 
     /// Where the feed's positions come from. `None`: drawn as rows are inserted (SQLite: one
-    /// writer, so positions commit in order). `Some`: the transaction notes what needs a
-    /// position and draws them all at its commit, under the feed's one lock (PostgreSQL).
-    fn deferred_feed(&self) -> Option<&std::cell::RefCell<PendingFeed>> {
-        None
+    /// writer, so positions commit in order). `Some(first)`: the transaction reserves `k`
+    /// ordinals from `first` on, turned into positions by `fieldline_feed_position`
+    /// (PostgreSQL: from the transaction's id, see the migration `0006_feed_positions.sql`).
+    fn feed_ordinals(&self, _k: usize) -> Result<Option<i64>> {
+        Ok(None)
     }
 
-    /// Notes that the transaction added to the feed (its commit is the serialized section).
+    /// Tests only: the feed's horizon ignores transactions still running (the rule broken).
+    fn unsafe_horizon(&self) -> bool {
+        false
+    }
+
+    /// Notes that the transaction is about to add to the feed: from here to its end it holds a
+    /// lock other writers may wait for (SQLite's one writer; PostgreSQL: the job's row).
     fn fed(&self) {}
-}
-
-/// What a transaction adds to the feed, positioned at its commit (PostgreSQL).
-#[derive(Debug, Default, Clone)]
-pub(crate) struct PendingFeed {
-    /// `(job_id, n)` of each new change, in order.
-    pub changes: Vec<(String, i64)>,
-    /// `(job_id, username)` gaining access.
-    pub grants: Vec<(String, String)>,
-    /// `(job_id, username)` losing it.
-    pub lefts: Vec<(String, String)>,
-}
-
-impl PendingFeed {
-    pub fn is_empty(&self) -> bool {
-        self.changes.is_empty() && self.grants.is_empty() && self.lefts.is_empty()
-    }
-
-    /// How far each list reached (a savepoint rolled back truncates them back).
-    pub fn mark(&self) -> (usize, usize, usize) {
-        (self.changes.len(), self.grants.len(), self.lefts.len())
-    }
-
-    pub fn truncate(&mut self, (c, g, l): (usize, usize, usize)) {
-        self.changes.truncate(c);
-        self.grants.truncate(g);
-        self.lefts.truncate(l);
-    }
 }
 
 /// How a write guard ends.
@@ -413,8 +392,11 @@ impl<T: Conn> ReadTx for T {
         let db = self.db();
         match db.dialect() {
             Dialect::Sqlite => db.value("SELECT COALESCE(MAX(seq), 0) FROM changes", args![]),
-            // Positions are drawn from the counter at commit (the module's notes).
-            Dialect::Postgres => db.value("SELECT last FROM feed_counter", args![]),
+            Dialect::Postgres if self.unsafe_horizon() => {
+                db.value("SELECT COALESCE(MAX(seq), 0) FROM changes", args![])
+            }
+            // Below every transaction still running (the module's notes).
+            Dialect::Postgres => db.value("SELECT fieldline_feed_horizon()", args![]),
         }
     }
 
@@ -431,12 +413,13 @@ impl<T: Conn> ReadTx for T {
         scope: Scope,
         device_id: &str,
         cursor: i64,
+        upto: i64,
         limit: u32,
     ) -> Result<Vec<FeedChange>> {
         let (sql, key) = feed_query(scope, "c.bytes");
         let rows = self
             .db()
-            .query(&sql, args![cursor, device_id, key, limit])?;
+            .query(&sql, args![cursor, device_id, key, limit, upto])?;
         rows.into_iter()
             .map(|mut r| {
                 Ok(FeedChange {
@@ -456,11 +439,12 @@ impl<T: Conn> ReadTx for T {
         scope: Scope,
         device_id: &str,
         cursor: i64,
+        upto: i64,
         limit: u32,
     ) -> Result<Vec<(i64, i64)>> {
         let (sql, key) = feed_query(scope, "CAST(length(c.bytes) AS BIGINT)");
         self.db()
-            .all(&sql, args![cursor, device_id, key, limit], |r| {
+            .all(&sql, args![cursor, device_id, key, limit, upto], |r| {
                 Ok((r.get(0)?, r.get(2)?))
             })
     }
@@ -1534,6 +1518,9 @@ fn job_row_values(j: &crate::store::JobRow) -> Vec<Value> {
 /// table that changed.
 fn write_job<T: Conn + ?Sized>(tx: &T, w: &JobWrite) -> Result<bool> {
     let db = tx.db();
+    if !w.changes.is_empty() {
+        tx.fed();
+    }
     let version = w.expected.unwrap_or(0) + w.changes.len() as i64;
     let mut values = job_row_values(&w.row);
     values.push(Value::Int(version));
@@ -1575,21 +1562,32 @@ fn write_job<T: Conn + ?Sized>(tx: &T, w: &JobWrite) -> Result<bool> {
     }
     let job_id = w.job_id.as_str();
     let first = w.expected.unwrap_or(0);
+    let moves = w.grant.len() + w.revoke.len();
+    let ordinals = tx.feed_ordinals(w.changes.len() + moves)?;
+    let mut columns = vec![
+        ("job_id", Ty::Text),
+        ("n", Ty::Int),
+        ("hash", Ty::Blob),
+        ("bytes", Ty::Blob),
+        ("origin_device", Ty::Text),
+    ];
+    if ordinals.is_some() {
+        columns.push(("seq", Ty::Position));
+    }
     insert_rows(
         db,
         "changes",
-        &[
-            ("job_id", Ty::Text),
-            ("n", Ty::Int),
-            ("hash", Ty::Blob),
-            ("bytes", Ty::Blob),
-            ("origin_device", Ty::Text),
-        ],
+        &columns,
         w.changes
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                args![job_id, first + 1 + i as i64, &c.hash, &c.bytes, &c.origin].to_vec()
+                let mut row =
+                    args![job_id, first + 1 + i as i64, &c.hash, &c.bytes, &c.origin].to_vec();
+                if let Some(o) = ordinals {
+                    row.push(Value::Int(o + i as i64));
+                }
+                row
             })
             .collect(),
         "",
@@ -1631,44 +1629,41 @@ fn write_job<T: Conn + ?Sized>(tx: &T, w: &JobWrite) -> Result<bool> {
             args![job_id, user],
         )?;
     }
-    match tx.deferred_feed() {
-        Some(pending) => {
-            let mut p = pending.borrow_mut();
-            p.changes
-                .extend((first + 1..=version).map(|n| (job_id.to_string(), n)));
-            p.grants
-                .extend(w.grant.iter().map(|u| (job_id.to_string(), u.clone())));
-            p.lefts
-                .extend(w.revoke.iter().map(|u| (job_id.to_string(), u.clone())));
+    if moves > 0 {
+        // Access moves at the write's newest feed position (SQLite: the changes above have
+        // theirs already; PostgreSQL: the ordinals after them).
+        let pos = match ordinals {
+            Some(o) => Value::Int(o + w.changes.len() as i64),
+            None => Value::Int(db.value("SELECT COALESCE(MAX(seq), 0) FROM changes", args![])?),
+        };
+        let at = match ordinals {
+            Some(_) => "fieldline_feed_position(?2)",
+            None => "?2",
+        };
+        for user in &w.revoke {
+            db.execute(
+                &format!(
+                    "INSERT INTO access_left (username, pos, job_id) VALUES (?1, {at}, ?3)
+                     ON CONFLICT DO NOTHING"
+                ),
+                &[Value::from(user), pos.clone(), Value::from(job_id)],
+            )?;
         }
-        None if !w.grant.is_empty() || !w.revoke.is_empty() => {
-            // The changes above have their positions already: access moves at the newest.
-            let pos: i64 = db.value("SELECT COALESCE(MAX(seq), 0) FROM changes", args![])?;
-            for user in &w.revoke {
-                db.execute(
-                    "INSERT INTO access_left (username, pos, job_id) VALUES (?1, ?2, ?3)
-                     ON CONFLICT DO NOTHING",
-                    args![user, pos, job_id],
-                )?;
-            }
-            for user in &w.grant {
-                db.execute(
-                    "INSERT INTO job_access (job_id, username, entered_seq) VALUES (?1, ?2, ?3)
-                     ON CONFLICT DO NOTHING",
-                    args![job_id, user, pos],
-                )?;
-            }
+        for user in &w.grant {
+            db.execute(
+                &format!(
+                    "INSERT INTO job_access (job_id, username, entered_seq) VALUES (?3, ?1, {at})
+                     ON CONFLICT DO NOTHING"
+                ),
+                &[Value::from(user), pos.clone(), Value::from(job_id)],
+            )?;
         }
-        None => {}
     }
     for (key, value) in &w.state {
         db.execute(
             "INSERT INTO server_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
             args![key, value],
         )?;
-    }
-    if !w.changes.is_empty() {
-        tx.fed();
     }
     Ok(true)
 }
@@ -1815,21 +1810,23 @@ fn insert_audit(db: &dyn Db, entries: &[AuditEntry]) -> Result<()> {
 }
 
 /// The feed's query for `scope` selecting `seq`, `job_id` and `what` (the bytes, or their
-/// length), with its scope key: changes after `?1`, not pushed by device `?2`, at most `?4`.
+/// length), with its scope key: changes after `?1` up to `?5`, not pushed by device `?2`, at
+/// most `?4`.
 fn feed_query(scope: Scope, what: &str) -> (String, String) {
     let (from_where, key) = match scope {
         Scope::All => (
-            "FROM changes c WHERE c.seq > ?1 AND c.origin_device != ?2 AND CAST(?3 AS TEXT) = ''",
+            "FROM changes c WHERE c.seq > ?1 AND c.seq <= ?5 AND c.origin_device != ?2
+               AND CAST(?3 AS TEXT) = ''",
             String::new(),
         ),
         Scope::Unit(unit) => (
             "FROM changes c JOIN jobs j ON j.job_id = c.job_id
-             WHERE c.seq > ?1 AND c.origin_device != ?2 AND j.unit = ?3",
+             WHERE c.seq > ?1 AND c.seq <= ?5 AND c.origin_device != ?2 AND j.unit = ?3",
             unit.to_string(),
         ),
         Scope::User(user) => (
             "FROM changes c JOIN job_access a ON a.job_id = c.job_id
-             WHERE c.seq > ?1 AND c.origin_device != ?2 AND a.username = ?3",
+             WHERE c.seq > ?1 AND c.seq <= ?5 AND c.origin_device != ?2 AND a.username = ?3",
             user.to_string(),
         ),
     };

@@ -243,13 +243,16 @@ pub enum Ty {
     Int,
     Real,
     Blob,
+    /// A feed position, given as the transaction's ordinal (PostgreSQL only: stored as
+    /// `fieldline_feed_position(ordinal)`).
+    Position,
 }
 
 impl Ty {
     fn array(self) -> &'static str {
         match self {
             Ty::Text => "TEXT[]",
-            Ty::Int => "BIGINT[]",
+            Ty::Int | Ty::Position => "BIGINT[]",
             Ty::Real => "DOUBLE PRECISION[]",
             Ty::Blob => "BYTEA[]",
         }
@@ -292,12 +295,31 @@ pub fn insert_rows(
                 .map(|(i, (_, ty))| format!("CAST(?{} AS {})", i + 1, ty.array()))
                 .collect::<Vec<_>>()
                 .join(", ");
+            let aliases = (1..=columns.len())
+                .map(|i| format!("c{i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let select = columns
+                .iter()
+                .enumerate()
+                .map(|(i, (_, ty))| match ty {
+                    Ty::Position => format!("fieldline_feed_position(u.c{})", i + 1),
+                    _ => format!("u.c{}", i + 1),
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
             let args: Vec<Value> = arrays.into_iter().map(Value::List).collect();
             db.execute(
-                &format!("INSERT INTO {table} ({names}) SELECT * FROM UNNEST({unnest}) {tail}"),
+                &format!(
+                    "INSERT INTO {table} ({names}) SELECT {select} \
+                     FROM UNNEST({unnest}) AS u({aliases}) {tail}"
+                ),
                 &args,
             )
         }
+        Dialect::Sqlite if columns.iter().any(|c| c.1 == Ty::Position) => Err(
+            StoreError::Database(format!("{table}: SQLite draws feed positions itself")),
+        ),
         Dialect::Sqlite => {
             let marks = (1..=columns.len())
                 .map(|i| format!("?{i}"))

@@ -19,6 +19,16 @@
 //!    run, and the ratio of docs/s.
 //! 3. A fleet: DEVICES managers download their jobs, then for ROUNDS rounds each edits 5 of its
 //!    jobs and syncs, all at once: sync latency p50/p99 and round trips per sync.
+//! 4. A larger fleet: PHONES lightweight clients (the field-core sync client over stores
+//!    prepared by a first download, one manager each) sync at once for PHONE_ROUNDS rounds, each
+//!    having edited 5 of its jobs: latency p50/p99 and pushing syncs/s.
+//! 5. PostgreSQL only: statements per pushing sync of one job, counted in PostgreSQL's own
+//!    statement log (`log_statement = all` for the measured syncs; the log is read beside the
+//!    cluster's data directory, or at `--pg-log PATH`), and by the server (`/metrics`).
+//!
+//! For each fleet it prints how long the section serialized across the installation took per
+//! commit (`fieldline_feed_section_seconds`: PostgreSQL's feed positions to the commit, SQLite's
+//! write transaction), p50/p99.
 
 use chrono::{Duration, Utc};
 use field_core::job::{Application, Assignment, ChecklistItem, Customer, JobDoc, Milestone};
@@ -355,6 +365,13 @@ struct Workload<'a> {
     raw: usize,
     devices: usize,
     rounds: usize,
+    /// The larger fleet.
+    phones: usize,
+    phone_rounds: usize,
+    /// Customer managers the jobs are spread over (one per phone of the larger fleet).
+    managers: usize,
+    /// The PostgreSQL cluster's admin URL (statement log).
+    postgres_admin: Option<&'a str>,
 }
 
 /// Where the bench's server nodes keep their data.
@@ -408,10 +425,11 @@ fn metric(text: &str, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// The writer-hold histogram in a `/metrics` text: `(upper bound in seconds, cumulative count)`.
-fn writer_buckets(text: &str) -> Vec<(f64, f64)> {
+/// A histogram in a `/metrics` text: `(upper bound in seconds, cumulative count)`.
+fn buckets(text: &str, name: &str) -> Vec<(f64, f64)> {
+    let prefix = format!("{name}_bucket{{le=\"");
     text.lines()
-        .filter_map(|l| l.strip_prefix("fieldline_db_writer_hold_seconds_bucket{le=\""))
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
         .filter_map(|l| {
             let (le, n) = l.split_once("\"} ")?;
             let bound = if le == "+Inf" {
@@ -468,7 +486,7 @@ impl Drop for Nodes {
     }
 }
 
-fn start_nodes(setup: &Setup, dir: &std::path::Path, devices: usize) -> Nodes {
+fn start_nodes(setup: &Setup, dir: &std::path::Path, managers: usize) -> Nodes {
     let bin = std::env::current_exe()
         .unwrap()
         .with_file_name("fieldline-under-test");
@@ -484,14 +502,13 @@ fn start_nodes(setup: &Setup, dir: &std::path::Path, devices: usize) -> Nodes {
     };
     {
         let store = fieldline_server::store::open(&config).unwrap();
-        let managers: Vec<String> = (0..devices).map(|d| format!("cm-{d}")).collect();
+        let managers: Vec<String> = (0..managers).map(|d| format!("cm-{d}")).collect();
         let mut users = vec![("office1", Role::OfficeStaff)];
         users.extend(managers.iter().map(|m| (m.as_str(), Role::CustomerManager)));
         fieldline_tests::add_users(&*store, &users, "zhuxian");
     }
     if !setup.database_url.is_empty() {
-        // The cost of one statement's round trip through the store (a sync makes about a
-        // hundred inside its write transaction).
+        // The cost of one statement's round trip through the store.
         let store = fieldline_server::store::open(&config).unwrap();
         let r = store.read().unwrap();
         for _ in 0..200 {
@@ -534,6 +551,9 @@ async fn main() {
     let changes = arg("changes", 50).max(3);
     let devices = arg("devices", 4).max(1);
     let rounds = arg("rounds", 20);
+    let fleet_phones = arg("phones", 64);
+    let phone_rounds = arg("phone-rounds", 10);
+    let managers = devices.max(fleet_phones);
     let no_js = std::env::args().any(|a| a == "--no-js");
     let args: Vec<String> = std::env::args().collect();
     let postgres = args
@@ -542,7 +562,9 @@ async fn main() {
         .and_then(|i| args.get(i + 1).cloned())
         .or_else(|| std::env::var("FIELDLINE_TEST_POSTGRES").ok())
         .filter(|u| !u.is_empty());
-    println!("fleet bench: {jobs} jobs × {changes} changes, {devices} devices, {rounds} rounds");
+    println!(
+        "fleet bench: {jobs} jobs × {changes} changes, {devices} devices × {rounds} rounds, {fleet_phones} phones × {phone_rounds} rounds"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let device_dir = tempfile::tempdir().unwrap();
@@ -558,7 +580,7 @@ async fn main() {
             build_job(
                 i,
                 changes,
-                &format!("cm-{}", i % devices),
+                &format!("cm-{}", i % managers),
                 &device.actor,
                 &device.device_id,
             )
@@ -603,6 +625,10 @@ async fn main() {
                 raw,
                 devices,
                 rounds,
+                phones: fleet_phones,
+                phone_rounds,
+                managers,
+                postgres_admin: postgres.as_deref(),
             },
         )
         .await;
@@ -651,10 +677,11 @@ async fn run_setup(
         raw,
         devices,
         rounds,
+        ..
     } = *work;
     std::fs::create_dir_all(phones_dir).unwrap();
     let jobs = documents.len();
-    let nodes = start_nodes(setup, data, devices);
+    let nodes = start_nodes(setup, data, work.managers);
     let urls: Vec<String> = nodes.0.iter().map(|(_, u)| u.clone()).collect();
     let pids: Vec<u32> = nodes.0.iter().map(|(c, _)| c.id()).collect();
     let node_cpu = || pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>();
@@ -730,100 +757,299 @@ async fn run_setup(
         "[{label}] fleet download: {devices} devices pulled {pulled} docs in {secs:.2} s = {:.0} docs/s",
         pulled as f64 / secs
     );
-    let mut latencies = Vec::new();
-    let mut trips = Vec::new();
-    let mut edited = 0usize;
-    let (cpu0, db0) = (node_cpu(), postgres_cpu_seconds());
-    let mut held0 = 0.0;
-    let mut writes0 = 0.0;
-    let mut hist0 = Vec::new();
-    for u in &urls {
-        let text = metrics_text(u).await;
-        held0 += metric(&text, "fieldline_db_writer_seconds_total");
-        writes0 += metric(&text, "fieldline_db_writes_total");
-        hist0.push(writer_buckets(&text));
-    }
-    let steady = Instant::now();
-    for round in 0..rounds {
-        let results = futures_join(phones.iter().enumerate().map(|(d, p)| async move {
-            let mine: Vec<String> = p
-                .list_jobs(&field_core::store::JobFilter {
-                    limit: Some(5),
-                    ..Default::default()
-                })
-                .unwrap()
-                .items
-                .into_iter()
-                .map(|s| s.job_id)
-                .collect();
-            for id in &mine {
-                p.edit(
-                    id,
-                    &format!("cm-{d}"),
-                    &Edit::SpliceNotes {
-                        pos: 0,
-                        delete: 0,
-                        insert: format!("第{round}轮"),
-                    },
-                )
-                .unwrap();
-            }
-            let t = Instant::now();
-            let r = field_core::sync::sync(p, &SyncOptions::default(), &|_| {})
-                .await
-                .unwrap();
-            (t.elapsed().as_secs_f64() * 1e3, r.round_trips, mine.len())
-        }))
+    let fleet = Fleet {
+        label,
+        urls: &urls,
+        node_cpu: &node_cpu,
+        postgres: !setup.database_url.is_empty(),
+    };
+    let phones: Vec<(Store, String)> = phones
+        .into_iter()
+        .enumerate()
+        .map(|(d, p)| (p, format!("cm-{d}")))
+        .collect();
+    fleet
+        .rounds(&format!("{devices} phones"), &phones, rounds)
         .await;
-        for (ms, rt, n) in results {
-            latencies.push(ms);
-            trips.push(rt);
-            edited += n;
-        }
+
+    // 3. The larger fleet: a store per manager, prepared by its first download.
+    let mut small = Vec::new();
+    for d in 0..work.phones {
+        let store = Store::open(
+            phones_dir.join(format!("phone-{d}.db")),
+            &fieldline_tests::phone_key(),
+        )
+        .unwrap();
+        field_core::sync::login(
+            &store,
+            &urls[d % urls.len()],
+            &format!("cm-{d}"),
+            "password-123",
+        )
+        .await
+        .unwrap();
+        field_core::sync::sync(&store, &SyncOptions::default(), &|_| {})
+            .await
+            .unwrap();
+        small.push((store, format!("cm-{d}")));
     }
-    let wall = steady.elapsed().as_secs_f64();
-    let (cpu1, db1) = (node_cpu(), postgres_cpu_seconds());
-    let mut held1 = 0.0;
-    let mut writes1 = 0.0;
-    let mut hist1 = Vec::new();
-    for u in &urls {
-        let text = metrics_text(u).await;
-        held1 += metric(&text, "fieldline_db_writer_seconds_total");
-        writes1 += metric(&text, "fieldline_db_writes_total");
-        hist1.push(writer_buckets(&text));
+    fleet
+        .rounds(
+            &format!("{} phones", work.phones),
+            &small,
+            work.phone_rounds,
+        )
+        .await;
+
+    // 4. Statements per pushing sync of one job, from PostgreSQL's statement log.
+    if let (Some(admin), false) = (work.postgres_admin, setup.database_url.is_empty()) {
+        statement_log(label, admin, &urls, &small[0].0, "cm-0").await;
     }
-    let (hist0, hist1) = (sum_buckets(hist0), sum_buckets(hist1));
-    latencies.sort_by(f64::total_cmp);
-    let syncs = latencies.len().max(1) as f64;
-    let mean_trips = trips.iter().sum::<u32>() as f64 / trips.len().max(1) as f64;
-    let writes = (writes1 - writes0).max(1.0);
-    println!(
-        "[{label}] fleet steady state: {} syncs ({edited} edited docs) in {wall:.2} s = {:.0} syncs/s: latency p50 {:.1} ms, p99 {:.1} ms, round trips per sync {:.2}",
-        latencies.len(),
-        syncs / wall,
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99),
-        mean_trips
-    );
-    println!(
-        "[{label}] per sync: server CPU {:.2} ms{}, {:.1} write transactions holding the writer {:.2} ms each ({:.1} ms per sync)",
-        (cpu1 - cpu0) * 1e3 / syncs,
-        if setup.database_url.is_empty() {
-            String::new()
-        } else {
-            format!(", database CPU {:.2} ms", (db1 - db0) * 1e3 / syncs)
-        },
-        writes / syncs,
-        (held1 - held0) * 1e3 / writes,
-        (held1 - held0) * 1e3 / syncs,
-    );
-    println!(
-        "[{label}] serialized section (the writer held) per write transaction: p50 {}, p99 {}",
-        hold_quantile(&hist0, &hist1, 0.5),
-        hold_quantile(&hist0, &hist1, 0.99),
-    );
     drop(nodes);
     docs_s
+}
+
+/// The phones of a fleet syncing through the nodes, with the server's figures around them.
+struct Fleet<'a> {
+    label: &'a str,
+    urls: &'a [String],
+    node_cpu: &'a dyn Fn() -> f64,
+    postgres: bool,
+}
+
+/// What the nodes' `/metrics` say, summed over the nodes.
+#[derive(Default)]
+struct Reading {
+    writer_seconds: f64,
+    writes: f64,
+    writer: Vec<(f64, f64)>,
+    feed_seconds: f64,
+    feed_commits: f64,
+    feed: Vec<(f64, f64)>,
+    statements: f64,
+    round_trips: f64,
+}
+
+impl Fleet<'_> {
+    async fn read(&self) -> Reading {
+        let mut r = Reading::default();
+        let (mut writer, mut feed) = (Vec::new(), Vec::new());
+        for u in self.urls {
+            let text = metrics_text(u).await;
+            r.writer_seconds += metric(&text, "fieldline_db_writer_hold_seconds_sum");
+            r.writes += metric(&text, "fieldline_db_writer_hold_seconds_count");
+            r.feed_seconds += metric(&text, "fieldline_feed_section_seconds_sum");
+            r.feed_commits += metric(&text, "fieldline_feed_section_seconds_count");
+            r.statements += metric(&text, "fieldline_db_statements_total");
+            r.round_trips += metric(&text, "fieldline_db_round_trips_total");
+            writer.push(buckets(&text, "fieldline_db_writer_hold_seconds"));
+            feed.push(buckets(&text, "fieldline_feed_section_seconds"));
+        }
+        r.writer = sum_buckets(writer);
+        r.feed = sum_buckets(feed);
+        r
+    }
+
+    /// `rounds` rounds in which every phone edits 5 of its jobs, then all sync at once.
+    async fn rounds(&self, what: &str, phones: &[(Store, String)], rounds: usize) {
+        let label = self.label;
+        let mut latencies = Vec::new();
+        let mut trips = Vec::new();
+        let mut edited = 0usize;
+        let (cpu0, db0) = ((self.node_cpu)(), postgres_cpu_seconds());
+        let before = self.read().await;
+        let steady = Instant::now();
+        for round in 0..rounds {
+            let results = futures_join(phones.iter().map(|(p, me)| async move {
+                let mine: Vec<String> = p
+                    .list_jobs(&field_core::store::JobFilter {
+                        limit: Some(5),
+                        ..Default::default()
+                    })
+                    .unwrap()
+                    .items
+                    .into_iter()
+                    .map(|s| s.job_id)
+                    .collect();
+                for id in &mine {
+                    p.edit(
+                        id,
+                        me,
+                        &Edit::SpliceNotes {
+                            pos: 0,
+                            delete: 0,
+                            insert: format!("第{round}轮"),
+                        },
+                    )
+                    .unwrap();
+                }
+                let t = Instant::now();
+                let r = field_core::sync::sync(p, &SyncOptions::default(), &|_| {})
+                    .await
+                    .unwrap();
+                assert!(r.rejected.is_empty(), "refused: {:?}", r.rejected.first());
+                (t.elapsed().as_secs_f64() * 1e3, r.round_trips, mine.len())
+            }))
+            .await;
+            for (ms, rt, n) in results {
+                latencies.push(ms);
+                trips.push(rt);
+                edited += n;
+            }
+        }
+        let wall = steady.elapsed().as_secs_f64();
+        let (cpu1, db1) = ((self.node_cpu)(), postgres_cpu_seconds());
+        let after = self.read().await;
+        latencies.sort_by(f64::total_cmp);
+        let syncs = latencies.len().max(1) as f64;
+        let mean_trips = trips.iter().sum::<u32>() as f64 / trips.len().max(1) as f64;
+        println!(
+            "[{label}] {what} × {rounds} rounds: {} pushing syncs ({edited} edited docs) in {wall:.2} s = {:.0} pushing syncs/s: latency p50 {:.1} ms, p99 {:.1} ms, round trips per sync {:.2}",
+            latencies.len(),
+            syncs / wall,
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99),
+            mean_trips
+        );
+        let writes = (after.writes - before.writes).max(1.0);
+        let commits = (after.feed_commits - before.feed_commits).max(1.0);
+        println!(
+            "[{label}] {what}, per sync: server CPU {:.2} ms{}; {:.2} writer transactions ({:.2} ms held each); feed section p50 {}, p99 {}, mean {:.3} ms over {:.0} commits{}",
+            (cpu1 - cpu0) * 1e3 / syncs,
+            if self.postgres {
+                format!(", database CPU {:.2} ms", (db1 - db0) * 1e3 / syncs)
+            } else {
+                String::new()
+            },
+            (after.writes - before.writes) / syncs,
+            (after.writer_seconds - before.writer_seconds) * 1e3 / writes,
+            hold_quantile(&before.feed, &after.feed, 0.5),
+            hold_quantile(&before.feed, &after.feed, 0.99),
+            (after.feed_seconds - before.feed_seconds) * 1e3 / commits,
+            after.feed_commits - before.feed_commits,
+            if self.postgres {
+                format!(
+                    "; {:.1} statements, {:.1} round trips to the database per sync",
+                    (after.statements - before.statements) / syncs,
+                    (after.round_trips - before.round_trips) / syncs
+                )
+            } else {
+                String::new()
+            },
+        );
+    }
+}
+
+/// Statements per pushing sync of one job in PostgreSQL's statement log: `log_statement = all`
+/// for the whole cluster (a reload; every session picks it up) while `phone` pushes one edited
+/// job at a time, twenty times, then off again. Background work of the nodes during those
+/// seconds counts too (it is little).
+async fn statement_log(label: &str, admin: &str, urls: &[String], phone: &Store, user: &str) {
+    let (client, conn) = match tokio_postgres::connect(admin, tokio_postgres::NoTls).await {
+        Ok(c) => c,
+        Err(e) => {
+            println!("[{label}] statement log: not read ({e})");
+            return;
+        }
+    };
+    tokio::spawn(conn);
+    let dir: String = match client.query_one("SHOW data_directory", &[]).await {
+        Ok(row) => row.get(0),
+        Err(e) => {
+            println!("[{label}] statement log: not read ({e})");
+            return;
+        }
+    };
+    let args: Vec<String> = std::env::args().collect();
+    let log = args
+        .iter()
+        .position(|a| a == "--pg-log")
+        .and_then(|i| args.get(i + 1).map(std::path::PathBuf::from))
+        .unwrap_or_else(|| std::path::Path::new(&dir).with_file_name("server.log"));
+    let Ok(start) = std::fs::metadata(&log).map(|m| m.len()) else {
+        println!(
+            "[{label}] statement log: {} not readable (give --pg-log PATH)",
+            log.display()
+        );
+        return;
+    };
+    let set = |on: bool| {
+        let sql = if on {
+            "ALTER SYSTEM SET log_statement = 'all'"
+        } else {
+            "ALTER SYSTEM RESET log_statement"
+        };
+        let client = &client;
+        async move {
+            client.batch_execute(sql).await.unwrap();
+            client
+                .batch_execute("SELECT pg_reload_conf()")
+                .await
+                .unwrap();
+            // Backends read the new setting between statements.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    };
+    let ours = |text: &str| {
+        let metrics = text;
+        (
+            metric(metrics, "fieldline_db_statements_total"),
+            metric(metrics, "fieldline_db_round_trips_total"),
+        )
+    };
+    let mut ours0 = (0.0, 0.0);
+    for u in urls {
+        let (s, r) = ours(&metrics_text(u).await);
+        ours0 = (ours0.0 + s, ours0.1 + r);
+    }
+    set(true).await;
+    let start = start.max(std::fs::metadata(&log).map(|m| m.len()).unwrap_or(start));
+    const SYNCS: usize = 20;
+    let mine: Vec<String> = phone
+        .list_jobs(&field_core::store::JobFilter {
+            limit: Some(1),
+            ..Default::default()
+        })
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|s| s.job_id)
+        .collect();
+    for i in 0..SYNCS {
+        phone
+            .edit(
+                &mine[0],
+                user,
+                &Edit::SpliceNotes {
+                    pos: 0,
+                    delete: 0,
+                    insert: format!("记{i}"),
+                },
+            )
+            .unwrap();
+        field_core::sync::sync(phone, &SyncOptions::default(), &|_| {})
+            .await
+            .unwrap();
+    }
+    let mut ours1 = (0.0, 0.0);
+    for u in urls {
+        let (s, r) = ours(&metrics_text(u).await);
+        ours1 = (ours1.0 + s, ours1.1 + r);
+    }
+    set(false).await;
+    let text = std::fs::read(&log).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text[(start as usize).min(text.len())..]);
+    let logged = text
+        .lines()
+        .filter(|l| l.contains("LOG:  statement: ") || l.contains("LOG:  execute "))
+        .filter(|l| !l.contains("log_statement") && !l.contains("pg_reload_conf"))
+        .count();
+    println!(
+        "[{label}] one job per pushing sync, {SYNCS} syncs: {:.1} statements per sync in PostgreSQL's log; the server counted {:.1} statements in {:.1} round trips per sync",
+        logged as f64 / SYNCS as f64,
+        (ours1.0 - ours0.0) / SYNCS as f64,
+        (ours1.1 - ours0.1) / SYNCS as f64,
+    );
 }
 
 /// Runs futures concurrently on this task and collects their outputs in order.

@@ -13,7 +13,7 @@
 //!   session advisory lock: nodes that start together wait for one another, and each applies
 //!   only what is missing.
 
-use super::queries::{self, Conn, PendingFeed};
+use super::queries::{self, Conn};
 use super::sql::{Db, Dialect, Row, Value, numbered_to_dollar};
 use super::{ReadTx, Result, ServerStore, StoreError, StoreStatus, WriteTx, WriterClock};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
@@ -30,6 +30,10 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_feed_positions.sql"),
 ];
 
+/// Statements sent and round trips waited for, by every PostgreSQL store of the process.
+static STATEMENTS: AtomicU64 = AtomicU64::new(0);
+static ROUND_TRIPS: AtomicU64 = AtomicU64::new(0);
+
 /// Advisory lock keys (any 64-bit number no other application on the database uses).
 const WRITER_LOCK: i64 = 0x4649_454c_444c_0001;
 const MIGRATION_LOCK: i64 = 0x4649_454c_444c_0002;
@@ -45,10 +49,10 @@ pub struct PostgresStore {
     /// `host:port/db` without the password, for logs.
     target: String,
     clock: WriterClock,
-    /// The feed's serialized section: from drawing positions to the commit.
+    /// Commits that added to the feed: how long each held its jobs' row locks.
     feed_clock: WriterClock,
-    /// Tests only: draw positions without holding the feed's lock until the commit (the rule
-    /// broken, to show the cluster test catches it).
+    /// Tests only: readers ignore writers still running (the rule broken, to show the cluster
+    /// test catches it).
     #[cfg(feature = "fault-injection")]
     unsafe_feed: std::sync::atomic::AtomicBool,
     /// This node's writers queue here, not for the cluster's lock while holding a pooled
@@ -158,7 +162,8 @@ impl PostgresStore {
         )
     }
 
-    /// Tests only: breaks the feed's rule (positions drawn, then committed without the lock).
+    /// Tests only: breaks the feed's rule (readers serve up to the newest position committed,
+    /// ignoring transactions still running).
     #[cfg(feature = "fault-injection")]
     pub fn break_feed_order(&self) {
         self.unsafe_feed.store(true, Ordering::SeqCst);
@@ -295,6 +300,13 @@ impl ServerStore for PostgresStore {
         Ok(Box::new(PgTx::new(self, client, None)))
     }
 
+    fn read_fresh(&self) -> Result<Box<dyn ReadTx + '_>> {
+        let mut tx = PgTx::new(self, self.connection()?, None);
+        // No transaction: nothing to end.
+        tx.done = true;
+        Ok(Box::new(tx))
+    }
+
     fn write(&self) -> Result<Box<dyn WriteTx + '_>> {
         let queue = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let client = self.connection()?;
@@ -331,6 +343,8 @@ impl ServerStore for PostgresStore {
             feed_commits,
             feed_nanos,
             feed_buckets: self.feed_clock.buckets(),
+            statements: STATEMENTS.load(Ordering::Relaxed),
+            round_trips: ROUND_TRIPS.load(Ordering::Relaxed),
         }
     }
 }
@@ -342,8 +356,10 @@ struct PgTx<'s> {
     store: &'s PostgresStore,
     /// A write transaction under the cluster's writer lock: when it took it.
     writer: Option<std::time::Instant>,
-    /// What the transaction adds to the feed, positioned at its commit.
-    feed: std::cell::RefCell<PendingFeed>,
+    /// The next feed ordinal of the transaction (see the migration `0006_feed_positions.sql`).
+    ordinal: std::cell::Cell<i64>,
+    /// When it started writing a job of the feed (the job's row lock is held from there).
+    fed: std::cell::Cell<Option<std::time::Instant>>,
     /// A write transaction's place as this node's one writer (released last).
     _queue: Option<std::sync::MutexGuard<'s, ()>>,
 }
@@ -359,7 +375,8 @@ impl<'s> PgTx<'s> {
             done: false,
             store,
             writer: None,
-            feed: Default::default(),
+            ordinal: std::cell::Cell::new(0),
+            fed: std::cell::Cell::new(None),
             _queue: queue,
         }
     }
@@ -380,107 +397,20 @@ impl Drop for PgTx<'_> {
     }
 }
 
-/// The feed's serialized section, one statement sent together with the `COMMIT`: the counter's
-/// row lock (held until the commit is visible, so positions become visible in order) draws `?1`
-/// positions, the transaction's new changes take them in order, and its access moves take the
-/// last. Returns how long the statement waited for the lock, in seconds.
-const FEED_SECTION: &str = "WITH c AS (
-        UPDATE feed_counter SET last = last + ?1
-        RETURNING last - ?1 AS base, last, clock_timestamp() AS locked),
-    ch AS (
-        UPDATE changes SET seq = c.base + p.i
-        FROM c, UNNEST(CAST(?2 AS TEXT[]), CAST(?3 AS BIGINT[])) WITH ORDINALITY AS p(job_id, n, i)
-        WHERE changes.job_id = p.job_id AND changes.n = p.n
-        RETURNING 1),
-    g AS (
-        INSERT INTO job_access (job_id, username, entered_seq)
-        SELECT q.job_id, q.username, c.last
-        FROM c, UNNEST(CAST(?4 AS TEXT[]), CAST(?5 AS TEXT[])) AS q(job_id, username)
-        ON CONFLICT DO NOTHING
-        RETURNING 1),
-    l AS (
-        INSERT INTO access_left (username, pos, job_id)
-        SELECT r.username, c.last, r.job_id
-        FROM c, UNNEST(CAST(?6 AS TEXT[]), CAST(?7 AS TEXT[])) AS r(job_id, username)
-        ON CONFLICT DO NOTHING
-        RETURNING 1)
-    SELECT (SELECT COUNT(*) FROM ch) + (SELECT COUNT(*) FROM g) + (SELECT COUNT(*) FROM l),
-        CAST(EXTRACT(EPOCH FROM (SELECT locked FROM c) - statement_timestamp()) AS DOUBLE PRECISION)";
+/// Ordinals one transaction may draw (the positions of transaction ids 2^20 apart).
+const ORDINALS: i64 = 1 << 20;
 
-fn texts(items: impl Iterator<Item = String>) -> Value {
-    Value::List(items.map(Value::Text).collect())
-}
-
-impl PgTx<'_> {
-    /// Commits, drawing the feed's positions first when the transaction added to it.
-    fn finish(&mut self) -> Result<()> {
-        let pending = std::mem::take(&mut *self.feed.borrow_mut());
-        let client = self.client.as_ref().expect("a live transaction");
-        if pending.is_empty() {
-            client.batch("COMMIT")?;
-            return Ok(());
-        }
-        #[cfg(feature = "fault-injection")]
-        if self.store.unsafe_feed.load(Ordering::SeqCst) {
-            return self.finish_unsafely(pending);
-        }
-        let k = pending.changes.len().max(1) as i64;
-        let args = [
-            Value::Int(k),
-            texts(pending.changes.iter().map(|c| c.0.clone())),
-            Value::List(pending.changes.iter().map(|c| Value::Int(c.1)).collect()),
-            texts(pending.grants.iter().map(|g| g.0.clone())),
-            texts(pending.grants.iter().map(|g| g.1.clone())),
-            texts(pending.lefts.iter().map(|l| l.0.clone())),
-            texts(pending.lefts.iter().map(|l| l.1.clone())),
-        ];
-        let started = std::time::Instant::now();
-        let (client, stmt) = prepared(client, FEED_SECTION)?;
-        let params = params(&args);
-        // One round trip: the section and the commit are sent together.
-        let (section, commit) = wait(futures_util::future::join(
-            client.query_one(&stmt, &params),
-            client.batch_execute("COMMIT"),
-        ));
-        let row = section.map_err(pg_err)?;
-        commit.map_err(pg_err)?;
-        let waited: f64 = row.try_get(1).map_err(pg_err)?;
-        let held = started
-            .elapsed()
-            .saturating_sub(std::time::Duration::from_secs_f64(
-                waited.clamp(0.0, 3600.0),
-            ));
-        self.store.feed_clock.record(held);
-        Ok(())
+/// Reserves `k` feed ordinals of a transaction.
+fn reserve(next: &std::cell::Cell<i64>, k: usize) -> Result<Option<i64>> {
+    let first = next.get();
+    let end = first.saturating_add(k as i64);
+    if end > ORDINALS {
+        return Err(StoreError::Database(format!(
+            "one transaction may add at most {ORDINALS} entries to the feed"
+        )));
     }
-
-    /// The rule broken on purpose (tests): positions drawn in a transaction of their own, so
-    /// another writer may commit a larger one first.
-    #[cfg(feature = "fault-injection")]
-    fn finish_unsafely(&mut self, pending: PendingFeed) -> Result<()> {
-        let k = pending.changes.len().max(1) as i64;
-        let last: i64 = {
-            let other = self.store.connection()?;
-            let db: &dyn Db = &other;
-            db.value(
-                "UPDATE feed_counter SET last = last + ?1 RETURNING last",
-                &[Value::Int(k)],
-            )?
-        };
-        let db = self.db();
-        for (i, (job_id, n)) in pending.changes.iter().enumerate() {
-            db.execute(
-                "UPDATE changes SET seq = ?3 WHERE job_id = ?1 AND n = ?2",
-                &[
-                    Value::Text(job_id.clone()),
-                    Value::Int(*n),
-                    Value::Int(last - k + 1 + i as i64),
-                ],
-            )?;
-        }
-        std::thread::sleep(std::time::Duration::from_micros((last as u64 % 7) * 300));
-        db.batch("COMMIT")
-    }
+    next.set(end);
+    Ok(Some(first))
 }
 
 impl Conn for PgTx<'_> {
@@ -488,17 +418,28 @@ impl Conn for PgTx<'_> {
         self.client.as_ref().expect("a live transaction")
     }
 
-    fn deferred_feed(&self) -> Option<&std::cell::RefCell<PendingFeed>> {
-        Some(&self.feed)
+    fn feed_ordinals(&self, k: usize) -> Result<Option<i64>> {
+        reserve(&self.ordinal, k)
+    }
+
+    fn unsafe_horizon(&self) -> bool {
+        #[cfg(feature = "fault-injection")]
+        return self.store.unsafe_feed.load(Ordering::SeqCst);
+        #[cfg(not(feature = "fault-injection"))]
+        false
+    }
+
+    fn fed(&self) {
+        if self.fed.get().is_none() {
+            self.fed.set(Some(std::time::Instant::now()));
+        }
     }
 }
 
-/// A savepoint inside a write transaction: released by `commit`, rolled back on drop (with
-/// what it added to the transaction's feed).
+/// A savepoint inside a write transaction: released by `commit`, rolled back on drop.
 struct PgSavepoint<'t> {
     client: &'t Object,
-    feed: &'t std::cell::RefCell<PendingFeed>,
-    mark: (usize, usize, usize),
+    tx: &'t PgTx<'t>,
     name: String,
     done: bool,
 }
@@ -506,7 +447,6 @@ struct PgSavepoint<'t> {
 impl Drop for PgSavepoint<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.feed.borrow_mut().truncate(self.mark);
             let _ = self.client.batch(&format!(
                 "ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}",
                 self.name
@@ -520,46 +460,51 @@ impl Conn for PgSavepoint<'_> {
         self.client
     }
 
-    fn deferred_feed(&self) -> Option<&std::cell::RefCell<PendingFeed>> {
-        Some(self.feed)
+    fn feed_ordinals(&self, k: usize) -> Result<Option<i64>> {
+        self.tx.feed_ordinals(k)
+    }
+
+    fn unsafe_horizon(&self) -> bool {
+        self.tx.unsafe_horizon()
+    }
+
+    fn fed(&self) {
+        self.tx.fed()
     }
 }
 
 static SAVEPOINTS: AtomicU64 = AtomicU64::new(0);
 
-fn open_savepoint<'t>(
-    client: &'t Object,
-    feed: &'t std::cell::RefCell<PendingFeed>,
-) -> Result<PgSavepoint<'t>> {
+fn open_savepoint<'t>(tx: &'t PgTx<'t>) -> Result<PgSavepoint<'t>> {
+    let client = tx.client.as_ref().expect("a live transaction");
     let name = format!("sp_{}", SAVEPOINTS.fetch_add(1, Ordering::Relaxed));
     client.batch(&format!("SAVEPOINT {name}"))?;
     Ok(PgSavepoint {
         client,
-        mark: feed.borrow().mark(),
-        feed,
+        tx,
         name,
         done: false,
     })
 }
 
-impl queries::Finish for PgTx<'_> {
+impl<'s> queries::Finish for PgTx<'s> {
     fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>> {
-        Ok(Box::new(open_savepoint(
-            self.client.as_ref().expect("a live transaction"),
-            &self.feed,
-        )?))
+        Ok(Box::new(open_savepoint(self)?))
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {
-        self.finish()?;
+        self.db().batch("COMMIT")?;
         self.done = true;
+        if let Some(since) = self.fed.get() {
+            self.store.feed_clock.ended(since);
+        }
         Ok(())
     }
 }
 
 impl queries::Finish for PgSavepoint<'_> {
     fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>> {
-        Ok(Box::new(open_savepoint(self.client, self.feed)?))
+        Ok(Box::new(open_savepoint(self.tx)?))
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {
@@ -573,6 +518,8 @@ impl queries::Finish for PgSavepoint<'_> {
 /// Waits for a future of the client. The client's futures only talk over channels to the
 /// connection task (which runs on the store's runtime), so any thread may wait for them.
 fn wait<T>(f: impl std::future::Future<Output = T>) -> T {
+    STATEMENTS.fetch_add(1, Ordering::Relaxed);
+    ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
     futures_executor::block_on(f)
 }
 
@@ -604,7 +551,13 @@ fn prepared<'c>(
     sql: &str,
 ) -> Result<(&'c tokio_postgres::Client, tokio_postgres::Statement)> {
     let wrapper: &deadpool_postgres::ClientWrapper = object;
-    let stmt = wait(wrapper.prepare_cached(&numbered_to_dollar(sql))).map_err(pg_err)?;
+    let cached = wrapper.statement_cache.size();
+    let stmt = futures_executor::block_on(wrapper.prepare_cached(&numbered_to_dollar(sql)))
+        .map_err(pg_err)?;
+    if wrapper.statement_cache.size() > cached {
+        // Prepared now: a round trip of its own (once per connection and statement).
+        ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
+    }
     Ok((wrapper, stmt))
 }
 

@@ -312,6 +312,8 @@ impl ServerStore for SqliteStore {
             feed_commits: self.feed_clock.read().0,
             feed_nanos: self.feed_clock.read().1,
             feed_buckets: self.feed_clock.buckets(),
+            statements: 0,
+            round_trips: 0,
         }
     }
 }
