@@ -57,6 +57,7 @@ pub fn can_write_job(tx: &dyn ReadTx, who: &Principal, job_id: &str) -> Result<b
 /// entries are new, values pass the phone's limits.
 pub fn check_write(
     doc: &mut JobDoc,
+    changes: &[automerge::Change],
     before: &[ChangeHash],
     before_job: Option<&Job>,
     who: &Principal,
@@ -76,7 +77,7 @@ pub fn check_write(
         device_id: &who.device_id,
         actor,
     };
-    field_core::policy::check_changes(doc, before, before_job, &writer, policy)
+    field_core::policy::check_these_changes(doc, changes, before, before_job, &writer, policy)
 }
 
 /// Whether the caller may read blob `sha256`: it is stored and some job that names it is theirs.
@@ -109,14 +110,27 @@ pub fn check_blob_names(
     job: &Job,
     before_job: Option<&Job>,
 ) -> Result<Option<Refusal>, ServerError> {
-    for (photo_id, photo) in &job.photos {
-        if before_job.is_some_and(|b| b.photos.contains_key(photo_id)) {
-            continue;
-        }
+    let new_photos: Vec<_> = job
+        .photos
+        .iter()
+        .filter(|(id, _)| !before_job.is_some_and(|b| b.photos.contains_key(*id)))
+        .collect();
+    let shas: Vec<&str> = new_photos
+        .iter()
+        .flat_map(|(_, p)| p.blobs().into_iter().map(|(_, sha, _)| sha))
+        .collect();
+    // One read for every file the new photos name.
+    let found: std::collections::HashMap<String, crate::store::BlobNamed> = tx
+        .blobs_named(&shas)?
+        .into_iter()
+        .map(|b| (b.sha256.clone(), b))
+        .collect();
+    let none = crate::store::BlobNamed::default();
+    for (photo_id, photo) in new_photos {
         for (role, sha, _) in photo.blobs() {
             let declared = photo.declared_mime(role);
-            let refs = tx.blob_refs(sha)?;
-            let stored = tx.blob_stored(sha)?;
+            let named = found.get(sha).unwrap_or(&none);
+            let (refs, stored) = (&named.refs, named.stored);
             if refs.iter().any(|(_, mime, _)| mime != declared) {
                 return Ok(Some(Refusal::new(
                     "content_mismatch",
@@ -130,7 +144,7 @@ pub fn check_blob_names(
                 continue;
             }
             let mut readable = false;
-            for (other, _, _) in &refs {
+            for (other, _, _) in refs {
                 if other == job_id || can_read_job(tx, who, other)? {
                     readable = true;
                     break;

@@ -398,6 +398,15 @@ impl JobDoc {
         self.doc.save()
     }
 
+    /// The whole document without DEFLATE on its columns: larger, and several times quicker to
+    /// write (the server's snapshots, which the database stores as they are).
+    pub fn save_plain(&mut self) -> Vec<u8> {
+        self.doc.save_with_options(automerge::SaveOptions {
+            deflate: false,
+            retain_orphans: true,
+        })
+    }
+
     /// Changes since the last `save`/`save_incremental`.
     pub fn save_incremental(&mut self) -> Vec<u8> {
         self.doc.save_incremental()

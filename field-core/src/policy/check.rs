@@ -119,6 +119,19 @@ pub fn check_changes(
     policy: &WritePolicy,
 ) -> Result<Checked, Refusal> {
     let changes = doc.changes_since(before);
+    check_these_changes(doc, &changes, before, before_job, writer, policy)
+}
+
+/// [`check_changes`] for `changes`, which the caller already has: exactly the changes `doc`
+/// holds beyond `before` (collecting them again costs as much as the check).
+pub fn check_these_changes(
+    doc: &mut JobDoc,
+    changes: &[automerge::Change],
+    before: &[ChangeHash],
+    before_job: Option<&Job>,
+    writer: &Writer,
+    policy: &WritePolicy,
+) -> Result<Checked, Refusal> {
     let after = doc.job().map_err(|e| {
         Refusal::new(
             "not_a_job",
@@ -137,7 +150,7 @@ pub fn check_changes(
         notes: false,
     };
     let mut out = Vec::with_capacity(changes.len());
-    for change in &changes {
+    for change in changes {
         if change.actor_id() != writer.actor {
             return Err(Refusal::new(
                 "foreign_actor",

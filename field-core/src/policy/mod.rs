@@ -8,7 +8,9 @@
 
 mod check;
 
-pub use check::{ChangeTouches, Checked, Refusal, Writer, check_changes, touched_paths};
+pub use check::{
+    ChangeTouches, Checked, Refusal, Writer, check_changes, check_these_changes, touched_paths,
+};
 
 use crate::codes::{MilestoneEvent, Role};
 use crate::job::schema::Section;

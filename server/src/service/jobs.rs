@@ -107,21 +107,36 @@ pub fn load(
         .map(|l| l.doc)
 }
 
-/// Plans recording the changes `doc` holds beyond `before` (the job as `state` describes it;
-/// `None`: a new job) that passed the checks, or come from the server itself.
-#[allow(clippy::too_many_arguments)]
+/// The job a write is planned from.
+#[derive(Default)]
+pub struct Before<'a> {
+    /// Its heads (empty: a new job).
+    pub heads: &'a [ChangeHash],
+    /// The typed job at those heads.
+    pub job: Option<&'a Job>,
+    /// Its meta and access as read (`None`: a new job).
+    pub state: Option<&'a JobState>,
+    /// The changes the document holds beyond `heads`, when the caller collected them already.
+    pub changes: Option<Vec<automerge::Change>>,
+}
+
+/// Plans recording the changes `doc` holds beyond `before` that passed the checks, or come
+/// from the server itself.
 pub fn plan(
     tx: &dyn ReadTx,
     env: &Env,
     origin: Origin,
     job_id: &str,
     mut doc: JobDoc,
-    before: &[ChangeHash],
-    before_job: Option<&Job>,
-    state: Option<&JobState>,
+    before: Before,
     checked: &Checked,
 ) -> Result<Planned, ServerError> {
     let internal = |e: field_core::job::JobError| ServerError::Internal(e.to_string());
+    let (before_job, state) = (before.job, before.state);
+    let mut changes = match before.changes {
+        Some(c) => c,
+        None => doc.changes_since(before.heads),
+    };
     let job = doc.job().map_err(internal)?;
     let now = chrono::Utc::now();
     let facts = server_edits::facts(tx, env, &job)?;
@@ -141,7 +156,9 @@ pub fn plan(
     let job = if own.is_empty() {
         job
     } else {
+        let from = doc.heads();
         apply_as_server(&mut doc, &own, now)?;
+        changes.extend(doc.changes_since(&from));
         doc.job().map_err(internal)?
     };
     let created_by = state.map_or(origin.username(), |s| s.meta.created_by.as_str());
@@ -159,7 +176,6 @@ pub fn plan(
         }
         None => (Some(clocks), (!orders.is_empty()).then_some(orders)),
     };
-    let changes = doc.changes_since(before);
     let audit = audit_entries(tx, &origin, job_id, &doc, &changes, checked)?;
     let (grant, revoke) = access_moves(&job, created_by, state);
     let blob_refs = new_blob_refs(&job, before_job);
@@ -168,7 +184,7 @@ pub fn plan(
     // A new job gets its snapshot at once: loading it later then needs no replay of changes.
     let snapshot = match state {
         Some(s) if version - s.meta.snapshot_n <= COMPACT_AFTER => None,
-        _ => Some(doc.save()),
+        _ => Some(doc.save_plain()),
     };
     let changes = changes
         .iter()
@@ -399,9 +415,11 @@ pub fn reproject(env: &Env) -> Result<usize, ServerError> {
                     Origin::Server,
                     id,
                     doc,
-                    &heads,
-                    None,
-                    Some(&state),
+                    Before {
+                        heads: &heads,
+                        state: Some(&state),
+                        ..Default::default()
+                    },
                     &Checked::default(),
                 )?;
                 // Every derived row, whatever it was.
@@ -467,9 +485,7 @@ pub fn import_trusted(
         &job.id,
         JobDoc::load(&doc.save(), server_actor())
             .map_err(|e| ServerError::Internal(e.to_string()))?,
-        &[],
-        None,
-        None,
+        Before::default(),
         &Checked::default(),
     )?;
     if !tx.write_job(&planned.write)? {

@@ -62,9 +62,12 @@ pub fn write<T>(
                 Origin::OnBehalf(who),
                 job_id,
                 doc,
-                &before,
-                Some(&job),
-                Some(&state),
+                jobs::Before {
+                    heads: &before,
+                    job: Some(&job),
+                    state: Some(&state),
+                    changes: None,
+                },
                 &Checked::default(),
             )?))
         },

@@ -275,7 +275,9 @@ pub fn plan_checked(
         ));
     }
     let policy = env.policy(&who.unit);
-    let checked = authz::check_write(&mut doc, before, before_job, who, &policy)
+    // Collected once: for the check and for the change log.
+    let changes = doc.changes_since(before);
+    let checked = authz::check_write(&mut doc, &changes, before, before_job, who, &policy)
         .map_err(|r| from_refusal(job_id, r))?;
     if let Some(r) = authz::check_blob_names(tx, who, job_id, &job, before_job)? {
         return Err(from_refusal(job_id, r));
@@ -291,9 +293,12 @@ pub fn plan_checked(
         Origin::Device(who),
         job_id,
         doc,
-        before,
-        before_job,
-        state,
+        jobs::Before {
+            heads: before,
+            job: before_job,
+            state,
+            changes: Some(changes),
+        },
         &checked,
     )?)
 }

@@ -252,9 +252,12 @@ fn escalate(
                 Origin::Server,
                 job_id,
                 doc,
-                &before,
-                Some(&job),
-                Some(&state),
+                jobs::Before {
+                    heads: &before,
+                    job: Some(&job),
+                    state: Some(&state),
+                    changes: None,
+                },
                 &Checked::default(),
             )?))
         },

@@ -525,6 +525,16 @@ pub struct FeedChange {
     pub bytes: Vec<u8>,
 }
 
+/// A blob as [`ReadTx::blobs_named`] finds it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlobNamed {
+    pub sha256: String,
+    /// `(job_id, mime, role)` of every job that names it.
+    pub refs: Vec<(String, String, String)>,
+    /// The file was received.
+    pub stored: bool,
+}
+
 /// A tus upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadRow {
@@ -821,6 +831,9 @@ pub trait ReadTx {
     fn blob_ref_bytes(&self, sha256: &str, job_id: &str) -> Result<Option<i64>>;
     /// Jobs naming a blob, with its media type and role.
     fn blob_refs(&self, sha256: &str) -> Result<Vec<(String, String, String)>>;
+    /// For each of `shas` in one read: the jobs naming it with the media type and role they
+    /// declare, and whether the store has the file.
+    fn blobs_named(&self, shas: &[&str]) -> Result<Vec<BlobNamed>>;
     /// Stored blobs (sha256, bytes), newest first, at most `limit`.
     fn recent_blobs(&self, limit: u32) -> Result<Vec<(String, i64)>>;
     /// Stored blobs (sha256, bytes) after `after` in hash order, at most `limit` (a check

@@ -509,6 +509,44 @@ impl<T: Conn> ReadTx for T {
         )
     }
 
+    fn blobs_named(&self, shas: &[&str]) -> Result<Vec<crate::store::BlobNamed>> {
+        if shas.is_empty() {
+            return Ok(Vec::new());
+        }
+        let db = self.db();
+        let list = serde_json::to_string(shas).expect("json");
+        let rows = db.query(
+            &format!(
+                "SELECT s.value, r.job_id, r.mime, r.role,
+                    CASE WHEN EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = s.value)
+                         THEN 1 ELSE 0 END
+                 FROM {} LEFT JOIN blob_ref r ON r.sha256 = s.value ORDER BY s.value",
+                db.dialect().text_list("?1")
+            ),
+            args![list],
+        )?;
+        let mut out: Vec<crate::store::BlobNamed> = Vec::new();
+        for r in &rows {
+            let sha: String = r.get(0)?;
+            if out.last().is_none_or(|b| b.sha256 != sha) {
+                out.push(crate::store::BlobNamed {
+                    sha256: sha,
+                    refs: Vec::new(),
+                    stored: r.get::<i64>(4)? != 0,
+                });
+            }
+            if let (Some(job), Some(mime), Some(role)) = (
+                r.get::<Option<String>>(1)?,
+                r.get::<Option<String>>(2)?,
+                r.get::<Option<String>>(3)?,
+            ) {
+                let last = out.last_mut().expect("pushed above");
+                last.refs.push((job, mime, role));
+            }
+        }
+        Ok(out)
+    }
+
     fn recent_blobs(&self, limit: u32) -> Result<Vec<(String, i64)>> {
         self.db().all(
             "SELECT sha256, bytes FROM blobs ORDER BY stored_at DESC, sha256 LIMIT ?1",

@@ -14,6 +14,17 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// A table `s(value)` of the texts in the JSON array bound to `param` (one statement text
+    /// whatever the list's length).
+    pub fn text_list(self, param: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_each({param}) AS s"),
+            Dialect::Postgres => {
+                format!("json_array_elements_text(CAST({param} AS JSON)) AS s(value)")
+            }
+        }
+    }
+
     /// `INDEXED BY name` where SQLite needs the hint (the planner picks well in PostgreSQL).
     pub fn indexed_by(self, index: &str) -> String {
         match self {
