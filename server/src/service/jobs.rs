@@ -166,15 +166,16 @@ pub fn plan(
     let orders = derived::supervision_rows(&job);
     // Derived rows are rewritten only when they changed (the daily recomputation keeps the
     // clocks of an untouched job current).
-    let (clocks, orders) = match before_job {
+    let (clocks, orders, previous) = match before_job {
         Some(b) => {
-            let (_, old_clocks) = derived::list_row(env, b, created_by, 0);
+            let (old_row, old_clocks) = derived::list_row(env, b, created_by, 0);
             (
                 (old_clocks != clocks).then_some(clocks),
                 (derived::supervision_rows(b) != orders).then_some(orders),
+                Some(old_row),
             )
         }
-        None => (Some(clocks), (!orders.is_empty()).then_some(orders)),
+        None => (Some(clocks), (!orders.is_empty()).then_some(orders), None),
     };
     let audit = audit_entries(tx, &origin, job_id, &doc, &changes, checked)?;
     let (grant, revoke) = access_moves(&job, created_by, state);
@@ -203,6 +204,7 @@ pub fn plan(
             job_id: job_id.to_string(),
             expected,
             row,
+            previous,
             clocks,
             supervision: orders,
             changes,

@@ -184,6 +184,10 @@ pub struct JobWrite {
     pub expected: Option<i64>,
     /// The list row (lists, filters, clocks' summary).
     pub row: JobRow,
+    /// The list row the job had at `expected`, as planned from it: only the columns that differ
+    /// are rewritten (the clock columns and `updated_at` always), so indexes and the text
+    /// search of unchanged columns are left alone. `None`: every column.
+    pub previous: Option<JobRow>,
     /// The running stage clocks, when they changed.
     pub clocks: Option<Vec<StageClockRow>>,
     /// The supervision orders, when they changed.

@@ -1578,20 +1578,41 @@ fn write_job<T: Conn + ?Sized>(tx: &T, w: &JobWrite) -> Result<bool> {
             &values,
         )?,
         Some(expected) => {
-            // The unit and the creator never change (columns 2 and 11 of the row).
-            let mut values = values;
-            values.push(Value::Int(expected));
-            values.remove(10);
-            values.remove(1);
+            // The unit and the creator never change (columns 2 and 11 of the row); of the
+            // others, those the planned row changes, and always the clock columns (the daily
+            // recomputation moves them) and the time.
+            let names: Vec<&str> = JOB_ROW_COLS.split(',').map(str::trim).collect();
+            let old = w.previous.as_ref().map(job_row_values);
+            let mut sets = Vec::new();
+            let mut args = vec![values[0].clone()];
+            for (i, name) in names.iter().enumerate() {
+                let always = matches!(
+                    *name,
+                    "next_due" | "sla_state" | "updated_at" | "visit_state"
+                );
+                if matches!(*name, "job_id" | "unit" | "created_by")
+                    || (!always && old.as_ref().is_some_and(|o| o[i] == values[i]))
+                {
+                    continue;
+                }
+                args.push(values[i].clone());
+                sets.push(format!("{name} = ?{}", args.len()));
+            }
+            args.push(Value::Int(version));
+            sets.push(format!("changes_n = ?{}", args.len()));
+            args.push(values[21].clone());
+            sets.push(format!(
+                "snapshot_n = COALESCE(?{}, snapshot_n)",
+                args.len()
+            ));
+            args.push(Value::Int(expected));
             db.execute(
-                "UPDATE jobs SET kind = ?2, job_no = ?3, status = ?4, customer_name = ?5,
-                    customer_manager = ?6, project_manager = ?7, next_due = ?8, sla_state = ?9,
-                    updated_at = ?10, review_state = ?11, accepted_on = ?12, address = ?13,
-                    key_project = ?14, powered_on = ?15, visit_state = ?16, satisfaction = ?17,
-                    project_progress = ?18, changes_n = ?19,
-                    snapshot_n = COALESCE(?20, snapshot_n)
-                 WHERE job_id = ?1 AND changes_n = ?21",
-                &values,
+                &format!(
+                    "UPDATE jobs SET {} WHERE job_id = ?1 AND changes_n = ?{}",
+                    sets.join(", "),
+                    args.len()
+                ),
+                &args,
             )?
         }
     };

@@ -647,12 +647,33 @@ mod tests {
             !tx.write_job(&write).unwrap(),
             "a version the job is not at"
         );
+        // Planned from the row it had: only what changed is rewritten (here the status and the
+        // address; the name stays as stored).
+        write.expected = Some(0);
+        write.snapshot = None;
+        write.previous = Some(write.row.clone());
+        write.row.status = "surveyed".into();
+        write.row.address = "邾县滨河路 3 号".into();
+        assert!(tx.write_job(&write).unwrap());
         tx.commit().unwrap();
         let r = store.read().unwrap();
         let found = |text: &str| search(&*r, text);
         assert!(found("恒泰物流").is_empty(), "the old name is gone");
         assert_eq!(found("充电站"), vec!["j3"]);
         assert_eq!(found("充电"), vec!["j3"]);
+        assert_eq!(
+            found("滨河路"),
+            vec!["j3"],
+            "the changed address is searchable"
+        );
+        let j3 = r
+            .list_jobs(&JobListQuery {
+                text: Some("充电站".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(j3[0].status, "surveyed");
         assert_eq!(r.job_bytes("j3").unwrap().unwrap(), b"snap2");
         let counts = r.count_jobs(&JobListQuery::default()).unwrap();
         assert_eq!(counts.total, 3);
