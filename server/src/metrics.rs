@@ -280,11 +280,19 @@ impl Metrics {
         );
         histogram(
             &mut out,
-            "fieldline_feed_section_seconds",
-            "How long each commit that added to the feed spent in the section serialized across the installation (PostgreSQL: drawing positions to the commit; SQLite: the write transaction).",
-            &store.feed_buckets,
-            store.feed_nanos,
-            store.feed_commits,
+            "fieldline_serialized_section_seconds",
+            "How long each commit that added to the feed spent in a section serialized across the installation (SQLite: its write transaction; PostgreSQL has none).",
+            &store.serial_buckets,
+            store.serial_nanos,
+            store.serial_commits,
+        );
+        histogram(
+            &mut out,
+            "fieldline_job_lock_seconds",
+            "How long each commit that added to the feed held its jobs' locks, which only writes of the same jobs wait for (PostgreSQL: row locks; SQLite: the writer).",
+            &store.job_lock_buckets,
+            store.job_lock_nanos,
+            store.job_lock_commits,
         );
         out
     }

@@ -681,12 +681,19 @@ pub struct StoreStatus {
     /// Write transactions held at most each bound of [`WRITER_BUCKETS`] (cumulative, as a
     /// Prometheus histogram's buckets), then all of them (+Inf).
     pub write_buckets: [u64; WRITER_BUCKETS.len() + 1],
-    /// Commits that added to the feed, the time each spent in the feed's serialized section
-    /// (drawing positions to the commit; SQLite: the whole write transaction, which holds the
-    /// one writer), and its histogram like `write_buckets`.
-    pub feed_commits: u64,
-    pub feed_nanos: u64,
-    pub feed_buckets: [u64; WRITER_BUCKETS.len() + 1],
+    /// Commits that added to the feed inside a section serialized across the installation, the
+    /// time each spent in it, and its histogram like `write_buckets`: SQLite's one writer (the
+    /// whole write transaction); on PostgreSQL there is none (job writes take no lock beyond
+    /// their jobs' rows, feed positions none), so these stay 0.
+    pub serial_commits: u64,
+    pub serial_nanos: u64,
+    pub serial_buckets: [u64; WRITER_BUCKETS.len() + 1],
+    /// Commits that added to the feed, and how long each held its jobs' locks (from its first
+    /// job's version check to the commit): PostgreSQL's row locks, which only other writes of
+    /// the same jobs wait for; SQLite: the writer, as above.
+    pub job_lock_commits: u64,
+    pub job_lock_nanos: u64,
+    pub job_lock_buckets: [u64; WRITER_BUCKETS.len() + 1],
     /// Statements sent to the database server, and the round trips they took (PostgreSQL;
     /// SQLite runs in the process: 0).
     pub statements: u64,

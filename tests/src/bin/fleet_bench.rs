@@ -27,8 +27,8 @@
 //!    cluster's data directory, or at `--pg-log PATH`), and by the server (`/metrics`).
 //!
 //! For each fleet it prints how long the section serialized across the installation took per
-//! commit (`fieldline_feed_section_seconds`: PostgreSQL's feed positions to the commit, SQLite's
-//! write transaction), p50/p99.
+//! commit (`fieldline_serialized_section_seconds`: SQLite's write transaction; PostgreSQL has
+//! none) and how long each commit held its jobs' locks (`fieldline_job_lock_seconds`), p50/p99.
 
 use chrono::{Duration, Utc};
 use field_core::job::{Application, Assignment, ChecklistItem, Customer, JobDoc, Milestone};
@@ -826,6 +826,9 @@ struct Reading {
     feed_seconds: f64,
     feed_commits: f64,
     feed: Vec<(f64, f64)>,
+    lock_seconds: f64,
+    lock_commits: f64,
+    lock: Vec<(f64, f64)>,
     statements: f64,
     round_trips: f64,
 }
@@ -833,20 +836,24 @@ struct Reading {
 impl Fleet<'_> {
     async fn read(&self) -> Reading {
         let mut r = Reading::default();
-        let (mut writer, mut feed) = (Vec::new(), Vec::new());
+        let (mut writer, mut feed, mut lock) = (Vec::new(), Vec::new(), Vec::new());
         for u in self.urls {
             let text = metrics_text(u).await;
             r.writer_seconds += metric(&text, "fieldline_db_writer_hold_seconds_sum");
             r.writes += metric(&text, "fieldline_db_writer_hold_seconds_count");
-            r.feed_seconds += metric(&text, "fieldline_feed_section_seconds_sum");
-            r.feed_commits += metric(&text, "fieldline_feed_section_seconds_count");
+            r.feed_seconds += metric(&text, "fieldline_serialized_section_seconds_sum");
+            r.feed_commits += metric(&text, "fieldline_serialized_section_seconds_count");
+            r.lock_seconds += metric(&text, "fieldline_job_lock_seconds_sum");
+            r.lock_commits += metric(&text, "fieldline_job_lock_seconds_count");
             r.statements += metric(&text, "fieldline_db_statements_total");
             r.round_trips += metric(&text, "fieldline_db_round_trips_total");
             writer.push(buckets(&text, "fieldline_db_writer_hold_seconds"));
-            feed.push(buckets(&text, "fieldline_feed_section_seconds"));
+            feed.push(buckets(&text, "fieldline_serialized_section_seconds"));
+            lock.push(buckets(&text, "fieldline_job_lock_seconds"));
         }
         r.writer = sum_buckets(writer);
         r.feed = sum_buckets(feed);
+        r.lock = sum_buckets(lock);
         r
     }
 
@@ -912,9 +919,10 @@ impl Fleet<'_> {
             mean_trips
         );
         let writes = (after.writes - before.writes).max(1.0);
-        let commits = (after.feed_commits - before.feed_commits).max(1.0);
+        let serial = after.feed_commits - before.feed_commits;
+        let locks = (after.lock_commits - before.lock_commits).max(1.0);
         println!(
-            "[{label}] {what}, per sync: server CPU {:.2} ms{}; {:.2} writer transactions ({:.2} ms held each); feed section p50 {}, p99 {}, mean {:.3} ms over {:.0} commits{}",
+            "[{label}] {what}, per sync: server CPU {:.2} ms{}; {:.2} transactions under the cluster's writer ({:.2} ms held each)",
             (cpu1 - cpu0) * 1e3 / syncs,
             if self.postgres {
                 format!(", database CPU {:.2} ms", (db1 - db0) * 1e3 / syncs)
@@ -923,10 +931,22 @@ impl Fleet<'_> {
             },
             (after.writes - before.writes) / syncs,
             (after.writer_seconds - before.writer_seconds) * 1e3 / writes,
-            hold_quantile(&before.feed, &after.feed, 0.5),
-            hold_quantile(&before.feed, &after.feed, 0.99),
-            (after.feed_seconds - before.feed_seconds) * 1e3 / commits,
-            after.feed_commits - before.feed_commits,
+        );
+        println!(
+            "[{label}] {what}: serialized section (across the installation) {}; jobs' locks held per commit p50 {}, p99 {}, mean {:.3} ms{}",
+            if serial > 0.0 {
+                format!(
+                    "p50 {}, p99 {}, mean {:.3} ms over {serial:.0} commits",
+                    hold_quantile(&before.feed, &after.feed, 0.5),
+                    hold_quantile(&before.feed, &after.feed, 0.99),
+                    (after.feed_seconds - before.feed_seconds) * 1e3 / serial,
+                )
+            } else {
+                "none".to_string()
+            },
+            hold_quantile(&before.lock, &after.lock, 0.5),
+            hold_quantile(&before.lock, &after.lock, 0.99),
+            (after.lock_seconds - before.lock_seconds) * 1e3 / locks,
             if self.postgres {
                 format!(
                     "; {:.1} statements, {:.1} round trips to the database per sync",

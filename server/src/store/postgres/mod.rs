@@ -50,7 +50,7 @@ pub struct PostgresStore {
     target: String,
     clock: WriterClock,
     /// Commits that added to the feed: how long each held its jobs' row locks.
-    feed_clock: WriterClock,
+    job_lock_clock: WriterClock,
     /// Tests only: readers ignore writers still running (the rule broken, to show the cluster
     /// test catches it).
     #[cfg(feature = "fault-injection")]
@@ -121,7 +121,7 @@ impl PostgresStore {
             runtime: Some(runtime),
             target,
             clock: WriterClock::default(),
-            feed_clock: WriterClock::default(),
+            job_lock_clock: WriterClock::default(),
             #[cfg(feature = "fault-injection")]
             unsafe_feed: std::sync::atomic::AtomicBool::new(false),
             writer: std::sync::Mutex::new(()),
@@ -332,7 +332,7 @@ impl ServerStore for PostgresStore {
     fn status(&self) -> StoreStatus {
         let pool = self.pool.status();
         let (writes, write_nanos) = self.clock.read();
-        let (feed_commits, feed_nanos) = self.feed_clock.read();
+        let (job_lock_commits, job_lock_nanos) = self.job_lock_clock.read();
         StoreStatus {
             connections: pool.size as u64,
             idle: pool.available as u64,
@@ -340,9 +340,12 @@ impl ServerStore for PostgresStore {
             writes,
             write_nanos,
             write_buckets: self.clock.buckets(),
-            feed_commits,
-            feed_nanos,
-            feed_buckets: self.feed_clock.buckets(),
+            serial_commits: 0,
+            serial_nanos: 0,
+            serial_buckets: Default::default(),
+            job_lock_commits,
+            job_lock_nanos,
+            job_lock_buckets: self.job_lock_clock.buckets(),
             statements: STATEMENTS.load(Ordering::Relaxed),
             round_trips: ROUND_TRIPS.load(Ordering::Relaxed),
         }
@@ -496,7 +499,7 @@ impl<'s> queries::Finish for PgTx<'s> {
         self.db().batch("COMMIT")?;
         self.done = true;
         if let Some(since) = self.fed.get() {
-            self.store.feed_clock.ended(since);
+            self.store.job_lock_clock.ended(since);
         }
         Ok(())
     }

@@ -309,9 +309,13 @@ impl ServerStore for SqliteStore {
             writes,
             write_nanos,
             write_buckets: self.clock.buckets(),
-            feed_commits: self.feed_clock.read().0,
-            feed_nanos: self.feed_clock.read().1,
-            feed_buckets: self.feed_clock.buckets(),
+            serial_commits: self.feed_clock.read().0,
+            serial_nanos: self.feed_clock.read().1,
+            serial_buckets: self.feed_clock.buckets(),
+            // The one writer is every job's lock.
+            job_lock_commits: self.feed_clock.read().0,
+            job_lock_nanos: self.feed_clock.read().1,
+            job_lock_buckets: self.feed_clock.buckets(),
             statements: 0,
             round_trips: 0,
         }
