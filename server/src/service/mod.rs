@@ -33,6 +33,7 @@ pub mod server_edits;
 pub mod session;
 pub mod supervision;
 pub mod sync;
+pub mod tus;
 pub mod units;
 pub mod uploads;
 pub mod view;
