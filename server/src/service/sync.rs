@@ -100,10 +100,9 @@ pub fn handle(env: &Env, who: &Principal, req: &SyncRequest) -> Result<SyncRespo
             break;
         }
         let planned = {
-            let reader = env.store.read_fresh()?;
             let mut planned = Vec::with_capacity(items.len());
-            for item in &items {
-                match plan(&*reader, env, who, item) {
+            for (item, outcome) in items.iter().zip(plan_all(env, who, &items)?) {
+                match outcome {
                     Ok(outcome) => planned.push((item.clone(), outcome)),
                     Err(PushError::Refused(r)) => {
                         env.docs.evict(item.job_id());
@@ -192,6 +191,49 @@ pub fn handle(env: &Env, who: &Principal, req: &SyncRequest) -> Result<SyncRespo
     resp.more = page.more;
     resp.gone = page.gone;
     Ok(resp)
+}
+
+/// Requests with at least this many jobs are planned on several threads.
+const PARALLEL_FROM: usize = 16;
+/// The most threads one request plans on.
+const PLAN_THREADS: usize = 4;
+
+/// Plans every item, in order: on this thread, or for a large request (a first upload) split
+/// over up to [`PLAN_THREADS`] threads, each with its own reader.
+fn plan_all(
+    env: &Env,
+    who: &Principal,
+    items: &[Item],
+) -> Result<Vec<Result<Outcome, PushError>>, ServerError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(PLAN_THREADS);
+    if items.len() < PARALLEL_FROM || threads < 2 {
+        let reader = env.store.read_fresh()?;
+        return Ok(items.iter().map(|i| plan(&*reader, env, who, i)).collect());
+    }
+    let span = tracing::Span::current();
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = items
+            .chunks(items.len().div_ceil(threads))
+            .map(|part| {
+                let span = span.clone();
+                scope.spawn(move || -> Result<Vec<_>, ServerError> {
+                    let _in = span.enter();
+                    let reader = env.store.read_fresh()?;
+                    Ok(part.iter().map(|i| plan(&*reader, env, who, i)).collect())
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        for part in parts {
+            out.extend(
+                part.join()
+                    .map_err(|_| ServerError::Internal("planning a push panicked".into()))??,
+            );
+        }
+        Ok(out)
+    })
 }
 
 fn rejected(job_id: &str, code: &str, zh: impl Into<String>, en: impl Into<String>) -> Rejected {
