@@ -120,6 +120,18 @@ pub struct Before<'a> {
     pub changes: Option<Vec<automerge::Change>>,
 }
 
+impl<'a> Before<'a> {
+    /// An existing job at `heads` (as `job`, read with `state`), its changes to be collected.
+    pub fn at(heads: &'a [ChangeHash], job: &'a Job, state: &'a JobState) -> Before<'a> {
+        Before {
+            heads,
+            job: Some(job),
+            state: Some(state),
+            changes: None,
+        }
+    }
+}
+
 /// Plans recording the changes `doc` holds beyond `before` that passed the checks, or come
 /// from the server itself.
 pub fn plan(

@@ -62,12 +62,7 @@ pub fn write<T>(
                 Origin::OnBehalf(who),
                 job_id,
                 doc,
-                jobs::Before {
-                    heads: &before,
-                    job: Some(&job),
-                    state: Some(&state),
-                    changes: None,
-                },
+                jobs::Before::at(&before, &job, &state),
                 &Checked::default(),
             )?))
         },

@@ -172,15 +172,7 @@ pub fn plan_push(
     let mut doc = jobs::load(tx, env, job_id, &state)?;
     let before = doc.heads();
     if push.changes.is_empty() {
-        let ack = ack(&mut doc);
-        env.docs.checkin(
-            job_id,
-            super::docs::Loaded {
-                doc,
-                version: state.meta.version,
-            },
-        );
-        return Ok(PushPlan::Ack(ack));
+        return Ok(unchanged(env, job_id, state.meta.version, doc));
     }
     let before_job = doc
         .job()
@@ -199,18 +191,11 @@ pub fn plan_push(
     if !complete(&mut doc, push) {
         return Ok(PushPlan::Fallback);
     }
-    let ack = ack(&mut doc);
     if doc.heads() == before {
-        // Nothing new (a repeated push): nothing to store.
-        env.docs.checkin(
-            job_id,
-            super::docs::Loaded {
-                doc,
-                version: state.meta.version,
-            },
-        );
-        return Ok(PushPlan::Ack(ack));
+        // Nothing new (a repeated push).
+        return Ok(unchanged(env, job_id, state.meta.version, doc));
     }
+    let ack = ack(&mut doc);
     let planned = plan_checked(
         tx,
         env,
@@ -222,6 +207,18 @@ pub fn plan_push(
         Some(&state),
     )?;
     Ok(PushPlan::Write(ack, Box::new(planned)))
+}
+
+/// Nothing to store: the document goes back to the cache as read, and the push is
+/// acknowledged with its heads.
+fn unchanged(env: &Env, job_id: &str, version: i64, mut doc: JobDoc) -> PushPlan {
+    let ack = Ack {
+        job_id: job_id.to_string(),
+        heads: to_hashes(&doc.heads()),
+    };
+    env.docs
+        .checkin(job_id, super::docs::Loaded { doc, version });
+    PushPlan::Ack(ack)
 }
 
 fn check_size(job_id: &str, doc: &JobDoc) -> Result<(), PushError> {

@@ -252,12 +252,7 @@ fn escalate(
                 Origin::Server,
                 job_id,
                 doc,
-                jobs::Before {
-                    heads: &before,
-                    job: Some(&job),
-                    state: Some(&state),
-                    changes: None,
-                },
+                jobs::Before::at(&before, &job, &state),
                 &Checked::default(),
             )?))
         },

@@ -729,20 +729,7 @@ async fn run_setup(
     // 2. The fleet: device d syncs through node d mod N.
     let mut phones = Vec::new();
     for d in 0..devices {
-        let store = Store::open(
-            phones_dir.join(format!("cm-{d}.db")),
-            &fieldline_tests::phone_key(),
-        )
-        .unwrap();
-        field_core::sync::login(
-            &store,
-            &urls[d % urls.len()],
-            &format!("cm-{d}"),
-            "password-123",
-        )
-        .await
-        .unwrap();
-        phones.push(store);
+        phones.push(phone(&phones_dir.join(format!("cm-{d}.db")), &urls, d).await);
     }
     let t = Instant::now();
     let downloads = futures_join(phones.iter().map(|p| async move {
@@ -775,19 +762,7 @@ async fn run_setup(
     // 3. The larger fleet: a store per manager, prepared by its first download.
     let mut small = Vec::new();
     for d in 0..work.phones {
-        let store = Store::open(
-            phones_dir.join(format!("phone-{d}.db")),
-            &fieldline_tests::phone_key(),
-        )
-        .unwrap();
-        field_core::sync::login(
-            &store,
-            &urls[d % urls.len()],
-            &format!("cm-{d}"),
-            "password-123",
-        )
-        .await
-        .unwrap();
+        let store = phone(&phones_dir.join(format!("phone-{d}.db")), &urls, d).await;
         field_core::sync::sync(&store, &SyncOptions::default(), &|_| {})
             .await
             .unwrap();
@@ -807,6 +782,34 @@ async fn run_setup(
     }
     drop(nodes);
     docs_s
+}
+
+/// The ids of the first `n` jobs of a phone's list.
+fn first_jobs(phone: &Store, n: u32) -> Vec<String> {
+    phone
+        .list_jobs(&field_core::store::JobFilter {
+            limit: Some(n),
+            ..Default::default()
+        })
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|s| s.job_id)
+        .collect()
+}
+
+/// Manager `cm-{d}`'s phone: a store at `path`, logged in through node d mod N.
+async fn phone(path: &std::path::Path, urls: &[String], d: usize) -> Store {
+    let store = Store::open(path, &fieldline_tests::phone_key()).unwrap();
+    field_core::sync::login(
+        &store,
+        &urls[d % urls.len()],
+        &format!("cm-{d}"),
+        "password-123",
+    )
+    .await
+    .unwrap();
+    store
 }
 
 /// The phones of a fleet syncing through the nodes, with the server's figures around them.
@@ -868,16 +871,7 @@ impl Fleet<'_> {
         let steady = Instant::now();
         for round in 0..rounds {
             let results = futures_join(phones.iter().map(|(p, me)| async move {
-                let mine: Vec<String> = p
-                    .list_jobs(&field_core::store::JobFilter {
-                        limit: Some(5),
-                        ..Default::default()
-                    })
-                    .unwrap()
-                    .items
-                    .into_iter()
-                    .map(|s| s.job_id)
-                    .collect();
+                let mine = first_jobs(p, 5);
                 for id in &mine {
                     p.edit(
                         id,
@@ -1025,16 +1019,7 @@ async fn statement_log(label: &str, admin: &str, urls: &[String], phone: &Store,
     set(true).await;
     let start = start.max(std::fs::metadata(&log).map(|m| m.len()).unwrap_or(start));
     const SYNCS: usize = 20;
-    let mine: Vec<String> = phone
-        .list_jobs(&field_core::store::JobFilter {
-            limit: Some(1),
-            ..Default::default()
-        })
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|s| s.job_id)
-        .collect();
+    let mine = first_jobs(phone, 1);
     for i in 0..SYNCS {
         phone
             .edit(
