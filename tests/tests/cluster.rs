@@ -197,7 +197,7 @@ fn feed_run(nodes: &[std::sync::Arc<dyn fieldline_server::store::ServerStore>]) 
         ..Default::default()
     };
     {
-        let mut tx = nodes[0].write_jobs().unwrap();
+        let mut tx = nodes[0].write_beside().unwrap();
         for j in 0..WRITERS / 2 {
             let write = JobWrite {
                 job_id: format!("job-{j}"),
@@ -235,7 +235,7 @@ fn feed_run(nodes: &[std::sync::Arc<dyn fieldline_server::store::ServerStore>]) 
                             .unwrap()
                             .unwrap()
                             .version;
-                        let mut tx = store.write_jobs().unwrap();
+                        let mut tx = store.write_beside().unwrap();
                         let write = JobWrite {
                             job_id: format!("job-{job}"),
                             expected: Some(version),
@@ -389,7 +389,7 @@ fn the_feed_waits_only_for_writers_of_its_own_database() {
     };
     let mut version = None;
     let mut write = |marker: &str| {
-        let mut tx = store.write_jobs().unwrap();
+        let mut tx = store.write_beside().unwrap();
         let w = JobWrite {
             job_id: "job-h".into(),
             expected: version,

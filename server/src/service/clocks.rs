@@ -69,7 +69,7 @@ pub fn refresh(env: &Env, today: NaiveDate) -> Result<Refresh, ServerError> {
         };
         let Some(last) = ids.last() else { break };
         after = last.clone();
-        let mut tx = env.store.write_jobs()?;
+        let mut tx = env.store.write_beside()?;
         for (id, version, due, state, stages) in &computed {
             done.jobs += 1;
             let Some((found, old_due, old_state)) = tx.job_clock(id)? else {

@@ -388,7 +388,7 @@ pub fn write<T>(
         let Some(mut planned) = planned else {
             return Ok(None);
         };
-        let mut tx = env.store.write_jobs()?;
+        let mut tx = env.store.write_beside()?;
         if !planned.store(&mut *tx, env)? {
             continue;
         }

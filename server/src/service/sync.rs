@@ -115,7 +115,7 @@ pub fn handle(env: &Env, who: &Principal, req: &SyncRequest) -> Result<SyncRespo
         };
         let mut again = Vec::new();
         let mut stored = Vec::with_capacity(planned.len());
-        let mut tx = env.store.write_jobs()?;
+        let mut tx = env.store.write_beside()?;
         for (item, outcome) in planned {
             if let Some(p) = &outcome.planned
                 && !p.store(&mut *tx, env)?

@@ -41,7 +41,7 @@ pub struct Claim {
 /// Ends `holder`'s claim on upload `id`.
 async fn release(env: &Arc<Env>, id: String, holder: String) -> Result<(), ServerError> {
     env.blocking(move |env| {
-        let mut tx = env.store.write()?;
+        let mut tx = env.store.write_beside()?;
         tx.release_upload(&id, &holder)?;
         tx.commit()?;
         Ok(())
@@ -79,7 +79,7 @@ impl Drop for Claim {
             rt.spawn(async move {
                 let released = env
                     .blocking(move |env| {
-                        let mut tx = env.store.write()?;
+                        let mut tx = env.store.write_beside()?;
                         tx.release_upload(&id, &holder)?;
                         tx.commit()?;
                         Ok(())
@@ -134,7 +134,7 @@ pub async fn claim(env: &Arc<Env>, id: &str) -> Result<Option<Claim>, ServerErro
 /// Claims (or renews the claim on) upload `id` for `holder` for the next [`CLAIM_MS`].
 async fn claim_for(env: &Arc<Env>, id: String, holder: String) -> Result<bool, ServerError> {
     env.blocking(move |env| {
-        let mut tx = env.store.write()?;
+        let mut tx = env.store.write_beside()?;
         let now = now_ms();
         let claimed = tx.claim_upload(&id, &holder, now, now + CLAIM_MS)?;
         tx.commit()?;
@@ -236,7 +236,7 @@ pub async fn get(env: &Arc<Env>, who: &Principal, id: String) -> Result<Upload, 
 pub async fn set_offset(env: &Arc<Env>, id: &str, offset: u64) -> Result<(), ServerError> {
     let id = id.to_string();
     env.blocking(move |env| {
-        let mut tx = env.store.write()?;
+        let mut tx = env.store.write_beside()?;
         tx.set_upload_offset(&id, offset, now_ms())?;
         tx.commit()?;
         Ok(())

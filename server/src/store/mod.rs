@@ -772,10 +772,11 @@ pub trait ServerStore: Send + Sync + 'static {
     /// A write transaction under the cluster's one writer (administration and other rare
     /// writes that read and then write shared rows); rolled back unless committed.
     fn write(&self) -> Result<Box<dyn WriteTx + '_>>;
-    /// A write transaction for jobs ([`WriteTx::write_job`]), which runs beside the writes of
-    /// other jobs: each job is checked against the version it was planned from, and only the
-    /// feed's positions are drawn one commit at a time. SQLite has one writer for all.
-    fn write_jobs(&self) -> Result<Box<dyn WriteTx + '_>> {
+    /// A write transaction that runs beside other writers: for jobs ([`WriteTx::write_job`]:
+    /// each checked against the version it was planned from; feed positions need no lock) and
+    /// for single-row writes whose own statement decides (an upload's claim, offset and
+    /// release). PostgreSQL takes no cluster-wide lock for it; SQLite has one writer for all.
+    fn write_beside(&self) -> Result<Box<dyn WriteTx + '_>> {
         self.write()
     }
     /// The backend's name, for logs (`sqlite`, …).

@@ -319,7 +319,7 @@ impl ServerStore for PostgresStore {
         Ok(Box::new(tx))
     }
 
-    fn write_jobs(&self) -> Result<Box<dyn WriteTx + '_>> {
+    fn write_beside(&self) -> Result<Box<dyn WriteTx + '_>> {
         let client = self.connection()?;
         client.batch("BEGIN")?;
         Ok(Box::new(PgTx::new(self, client, None)))
