@@ -1,23 +1,25 @@
 //! The server's storage seam: a [`ServerStore`] hands out read transactions (from a pool of
-//! readers, never waiting behind the writer) and write transactions (one writer at a time), and
-//! all SQL lives behind it. The embedded SQLite implementation is [`sqlite::SqliteStore`];
-//! another database implements the same traits.
+//! readers, never waiting behind a writer), write transactions, and all SQL lives behind it. The
+//! embedded SQLite implementation is [`sqlite::SqliteStore`], the one for several nodes
+//! [`postgres::PostgresStore`].
 //!
 //! Transactions are guards: a write transaction commits only through [`WriteTx::commit`] and
 //! rolls back when dropped (also while a panic unwinds), so no error path can leave the database
-//! inside an open transaction. [`WriteTx::savepoint`] nests a guard of the same kind, which is
-//! how one refused job of a sync request is undone without touching the others.
+//! inside an open transaction. [`WriteTx::savepoint`] nests a guard of the same kind. A job's
+//! write is planned before the transaction and stored by [`WriteTx::write_job`] only if the job
+//! is still at the version it was planned from; [`ServerStore::write_beside`] gives the
+//! transaction for that, which on PostgreSQL runs beside other writers.
 //!
 //! # The feed cursor
 //!
 //! The change log's `seq` is the sync feed's cursor: a phone asks for the changes after the last
 //! `seq` it stored. That is only correct if no change with a smaller `seq` can become visible
-//! after a larger one was read. SQLite has one writer, so sequence numbers commit in order. A
-//! store with concurrent writers must keep the same rule: a reader may hand out positions only up
-//! to the lowest position still being written (for PostgreSQL: assign positions from a counter
-//! row updated inside the committing transaction, which serialises commits that add changes, or
-//! cap reads at the snapshot's `xmin`). [`ReadTx::feed_changes`] and friends are the only places
-//! that read positions.
+//! after a larger one was read. Every read of the feed is bounded by [`ReadTx::max_seq`], the
+//! newest position every earlier one of which is final. SQLite has one writer, so positions
+//! commit in order and the bound is the newest change. PostgreSQL draws a position from the
+//! writing transaction's id and bounds reads below the oldest writer of the database still
+//! running (`postgres/migrations/0006_feed_positions.sql`). [`ReadTx::max_seq`],
+//! [`ReadTx::feed_changes`] and friends are the only places that read positions.
 
 pub mod copy;
 pub mod postgres;
