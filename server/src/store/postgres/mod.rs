@@ -723,3 +723,110 @@ mod tests {
         assert!(rows.is_empty());
     }
 }
+
+#[cfg(test)]
+mod upgrade {
+    use super::*;
+    use crate::store::{JobRow, JobWrite, NewChange, Scope};
+
+    /// A database at schema 5 (one writer, positions from an identity column) with a job of two
+    /// changes and an assignment is upgraded to positions from transaction ids: the job's
+    /// changes are numbered, its version and document stand, and new positions come after
+    /// every old one, so a phone's cursor from before misses nothing.
+    #[test]
+    fn a_version_5_database_keeps_its_feed_and_continues_after_it() {
+        let Some(admin) = std::env::var("FIELDLINE_TEST_POSTGRES")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            eprintln!("skipped: FIELDLINE_TEST_POSTGRES is not set");
+            return;
+        };
+        let name = format!("fl_upgrade_{}", uuid::Uuid::new_v4().simple());
+        let url = create_database(&admin, &name).unwrap();
+        {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                client
+                    .batch_execute(
+                        "CREATE TABLE fieldline_schema (
+                            only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
+                            version BIGINT NOT NULL)",
+                    )
+                    .await
+                    .unwrap();
+                for sql in &MIGRATIONS[..5] {
+                    client.batch_execute(sql).await.unwrap();
+                }
+                client
+                    .batch_execute(
+                        "INSERT INTO fieldline_schema (only_row, version) VALUES (TRUE, 5);
+                         INSERT INTO jobs (job_id, unit, kind, job_no, status, customer_name,
+                            created_by, updated_at, doc_seq, snapshot_seq)
+                            VALUES ('j1', 'u', 'hv', 'YK-1', 'accepted', '客户', 'cm', 0, 41, 0);
+                         INSERT INTO changes (seq, job_id, hash, bytes, origin_device)
+                            VALUES (40, 'j1', '\\x01', '\\x0a', 'd'), (41, 'j1', '\\x02', '\\x0b', 'd');
+                         INSERT INTO job_access (job_id, username, entered_seq)
+                            VALUES ('j1', 'cm', 41);",
+                    )
+                    .await
+                    .unwrap();
+            });
+        }
+        let store = PostgresStore::open(&url, 4).unwrap();
+        let r = store.read_fresh().unwrap();
+        let meta = r.job_meta("j1").unwrap().unwrap();
+        assert_eq!(
+            (meta.version, meta.snapshot_n),
+            (2, 0),
+            "the changes are counted"
+        );
+        assert_eq!(r.job_bytes("j1").unwrap().unwrap(), vec![0x0a, 0x0b]);
+        // Everything up to the bound is final: the old positions, and those no transaction can
+        // draw any more.
+        let old = r.max_seq().unwrap();
+        assert!(old >= 41, "the old positions are all served: {old}");
+        let served = r
+            .feed_changes(Scope::User("cm"), "other", 0, old, 10)
+            .unwrap();
+        assert_eq!(
+            served.iter().map(|c| c.seq).collect::<Vec<_>>(),
+            [40, 41],
+            "the old feed as it was"
+        );
+        drop(r);
+        let mut tx = store.write_beside().unwrap();
+        let write = JobWrite {
+            job_id: "j1".into(),
+            expected: Some(2),
+            row: JobRow {
+                job_id: "j1".into(),
+                unit: "u".into(),
+                ..Default::default()
+            },
+            changes: vec![NewChange {
+                hash: vec![3],
+                bytes: vec![0x0c],
+                origin: "d".into(),
+            }],
+            ..Default::default()
+        };
+        assert!(tx.write_job(&write).unwrap());
+        tx.commit().unwrap();
+        let r = store.read_fresh().unwrap();
+        let upto = r.max_seq().unwrap();
+        let after = r
+            .feed_changes(Scope::User("cm"), "other", old, upto, 10)
+            .unwrap();
+        assert_eq!(after.len(), 1, "the new change comes after the old cursor");
+        assert!(after[0].seq > 41);
+        assert_eq!(r.job_bytes("j1").unwrap().unwrap(), vec![0x0a, 0x0b, 0x0c]);
+    }
+}
