@@ -29,27 +29,16 @@ pub fn feed_scope(who: &Principal) -> Scope<'_> {
 /// their unit's, managers the jobs assigned to them (and creators until a customer manager is
 /// assigned).
 pub fn can_read_job(tx: &dyn ReadTx, who: &Principal, job_id: &str) -> Result<bool, ServerError> {
-    let Some(meta) = tx.job_meta(job_id)? else {
-        return Ok(false);
-    };
-    if who.role == Role::Admin || (sees_unit(who.role) && meta.unit == who.unit) {
-        return Ok(true);
-    }
-    Ok(tx.has_access(job_id, &who.username)?)
+    Ok(tx.job_state(job_id)?.is_some_and(|s| may_see(who, &s)))
 }
 
-/// Whether the caller may see the job `state` describes (read in the same snapshot): what
-/// [`can_read_job`] decides, without reading again.
-pub fn may_write(who: &Principal, state: &crate::store::JobState) -> bool {
+/// Whether the caller may see the job `state` describes, which is also whether they may push
+/// changes to it at all (what they may change in it is the write policy's business): the rule
+/// of [`can_read_job`], for a job already read.
+pub fn may_see(who: &Principal, state: &crate::store::JobState) -> bool {
     who.role == Role::Admin
         || (sees_unit(who.role) && state.meta.unit == who.unit)
         || state.access.contains(&who.username)
-}
-
-/// Whether the caller may push changes to an existing job at all (what they may change in it is
-/// the write policy's business).
-pub fn can_write_job(tx: &dyn ReadTx, who: &Principal, job_id: &str) -> Result<bool, ServerError> {
-    can_read_job(tx, who, job_id)
 }
 
 /// The changes `doc` holds beyond `before` against the caller's rights: the caller's own device

@@ -153,10 +153,9 @@ pub fn page(
     // (position, seq, job_id, bytes)
     let mut items: Vec<(i64, i64, String, Vec<u8>)> = Vec::new();
     if changes > 0 {
+        // The store bounds the read at the page's end.
         for c in tx.feed_changes(scope, &who.device_id, cursor, next_cursor, changes as u32)? {
-            if c.seq <= next_cursor {
-                items.push((c.seq, c.seq, c.job_id, c.bytes));
-            }
+            items.push((c.seq, c.seq, c.job_id, c.bytes));
         }
     }
     for (at, _, part) in &parts {

@@ -85,13 +85,8 @@ impl Planned {
     /// After the commit: the document goes back to the cache at its new version.
     pub fn check_in(self, env: &Env) {
         let version = self.version();
-        env.docs.checkin(
-            &self.write.job_id.clone(),
-            Loaded {
-                doc: self.doc,
-                version,
-            },
-        );
+        let Planned { write, doc } = self;
+        env.docs.checkin(&write.job_id, Loaded { doc, version });
     }
 }
 
@@ -436,14 +431,9 @@ pub fn reproject(env: &Env) -> Result<usize, ServerError> {
                     },
                     &Checked::default(),
                 )?;
-                // Every derived row, whatever it was.
-                let job = planned
-                    .doc
-                    .job()
-                    .map_err(|e| ServerError::Internal(e.to_string()))?;
-                let (_, clocks) = derived::list_row(env, &job, &state.meta.created_by, 0);
-                planned.write.clocks = Some(clocks);
-                planned.write.supervision = Some(derived::supervision_rows(&job));
+                // Planned as from no earlier job, every derived row is written (none, for
+                // supervision orders: what the store holds is cleared).
+                planned.write.supervision.get_or_insert_with(Vec::new);
                 Ok(Some(planned))
             },
             |_, _| Ok(()),

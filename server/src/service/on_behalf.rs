@@ -32,7 +32,7 @@ pub fn write<T>(
             let Some(state) = tx.job_state(job_id)? else {
                 return Err(ServerError::NotFound);
             };
-            if !authz::may_write(who, &state) {
+            if !authz::may_see(who, &state) {
                 return Err(ServerError::NotFound);
             }
             allowed()?;

@@ -82,11 +82,6 @@ fn from_hash(h: &Hash) -> Option<ChangeHash> {
     ChangeHash::try_from(h.as_ref()).ok()
 }
 
-/// Starts with automerge's magic bytes.
-pub fn looks_like_automerge(bytes: &[u8]) -> bool {
-    bytes.starts_with(&[0x85, 0x6f, 0x4a, 0x83])
-}
-
 /// True when the first change chunk depends on changes not in the bytes.
 fn push_has_deps(bytes: &[u8]) -> bool {
     automerge::Automerge::load_with_options(
@@ -121,7 +116,7 @@ pub fn plan_push(
         .map_err(|e| refused(job_id, "invalid_job_id", e.zh, e.en))?;
     let state = tx.job_state(job_id)?;
     if let Some(s) = &state
-        && !authz::may_write(who, s)
+        && !authz::may_see(who, s)
     {
         return Err(not_yours(job_id));
     }

@@ -284,7 +284,7 @@ fn start_fallback(
 ) -> Result<(Option<SyncMessage>, Vec<u8>), ServerError> {
     let mut state = amsync::State::new();
     let msg = match tx.job_state(job_id)? {
-        Some(s) if authz::may_write(who, &s) => {
+        Some(s) if authz::may_see(who, &s) => {
             let mut l = env.docs.checkout_at(tx, job_id, s.meta.version)?;
             let m = l.doc.automerge().sync().generate_sync_message(&mut state);
             env.docs.checkin(job_id, l);
@@ -327,7 +327,7 @@ fn receive_fallback(
     };
     let job_state = tx.job_state(job_id)?;
     if let Some(s) = &job_state
-        && !authz::may_write(who, s)
+        && !authz::may_see(who, s)
     {
         return Err(push::not_yours(job_id));
     }

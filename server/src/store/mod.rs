@@ -802,8 +802,6 @@ pub trait ReadTx {
     fn job_state(&self, job_id: &str) -> Result<Option<JobState>>;
     /// The stored document: its snapshot followed by the changes after it.
     fn job_bytes(&self, job_id: &str) -> Result<Option<Vec<u8>>>;
-    fn has_access(&self, job_id: &str, username: &str) -> Result<bool>;
-    fn access_users(&self, job_id: &str) -> Result<Vec<String>>;
     /// Rows of the job's change log.
     fn job_change_count(&self, job_id: &str) -> Result<i64>;
     /// The newest feed position a reader may serve: every position up to it is final

@@ -364,23 +364,6 @@ impl<T: Conn> ReadTx for T {
         Ok(Some(bytes))
     }
 
-    fn has_access(&self, job_id: &str, username: &str) -> Result<bool> {
-        Ok(!self
-            .db()
-            .query(
-                "SELECT 1 FROM job_access WHERE job_id = ?1 AND username = ?2",
-                args![job_id, username],
-            )?
-            .is_empty())
-    }
-
-    fn access_users(&self, job_id: &str) -> Result<Vec<String>> {
-        self.db().column(
-            "SELECT username FROM job_access WHERE job_id = ?1 ORDER BY username",
-            args![job_id],
-        )
-    }
-
     fn job_change_count(&self, job_id: &str) -> Result<i64> {
         self.db().value(
             "SELECT COUNT(*) FROM changes WHERE job_id = ?1",
@@ -1622,7 +1605,8 @@ fn write_job<T: Conn + ?Sized>(tx: &T, w: &JobWrite) -> Result<bool> {
     let job_id = w.job_id.as_str();
     let first = w.expected.unwrap_or(0);
     let moves = w.grant.len() + w.revoke.len();
-    let ordinals = tx.feed_ordinals(w.changes.len() + moves)?;
+    // One position for the changes each, and one for every access move of the write.
+    let ordinals = tx.feed_ordinals(w.changes.len() + usize::from(moves > 0))?;
     let mut columns = vec![
         ("job_id", Ty::Text),
         ("n", Ty::Int),

@@ -1005,10 +1005,9 @@ async fn statement_log(label: &str, admin: &str, urls: &[String], phone: &Store,
         }
     };
     let ours = |text: &str| {
-        let metrics = text;
         (
-            metric(metrics, "fieldline_db_statements_total"),
-            metric(metrics, "fieldline_db_round_trips_total"),
+            metric(text, "fieldline_db_statements_total"),
+            metric(text, "fieldline_db_round_trips_total"),
         )
     };
     let mut ours0 = (0.0, 0.0);
