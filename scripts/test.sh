@@ -105,7 +105,7 @@ if [ "$pg_status" -ne 0 ]; then
 else
   echo "PostgreSQL at $pg_url"
   set +e
-  FIELDLINE_TEST_POSTGRES="$pg_url" cargo test --locked --no-fail-fast -p fieldline-tests -p fieldline-server 2>&1 | tee "$log"
+  FIELDLINE_TEST_POSTGRES="$pg_url" cargo test --locked --no-fail-fast -p fieldline-tests -p fieldline-server -p fieldline-store 2>&1 | tee "$log"
   pg_test_status=${PIPESTATUS[0]}
   set -e
   # The office API against a demo server on PostgreSQL too (schemathesis).

@@ -4,12 +4,24 @@
 //! here.
 
 use crate::error::ServerError;
-use crate::service::auth::Principal;
 use crate::store::{ReadTx, Scope};
-use automerge::ChangeHash;
+use automerge::{ActorId, ChangeHash};
 use field_core::job::JobDoc;
 use field_core::policy::{Checked, Refusal, WritePolicy, Writer};
 use field_core::{Job, Role};
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub unit: String,
+    pub device_id: String,
+    /// The automerge actor the caller's device registered (`None`: an old app that did not).
+    pub actor: Option<ActorId>,
+}
 
 /// Office staff, dispatchers and admins see every job of their unit (admins: of every unit).
 pub fn sees_unit(role: Role) -> bool {

@@ -751,8 +751,8 @@ fn db_copy(cfg: &Config, from: &str, to: &str) -> Result<(), ServerError> {
 }
 
 /// The operator as the administration services see them: an admin of every unit.
-fn operator_principal() -> auth::Principal {
-    auth::Principal {
+fn operator_principal() -> crate::authz::Principal {
+    crate::authz::Principal {
         user_id: 0,
         username: operator(),
         display_name: operator(),

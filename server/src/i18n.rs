@@ -241,6 +241,14 @@ pub const FIELDS: &[(&str, &str, &str)] = &[
     ("created_at", "创建时间", "created"),
 ];
 
+/// A return visit's contact channels: `(code, zh, en)`.
+pub const VISIT_CHANNELS: &[(&str, &str, &str)] = &[
+    ("phone", "电话", "phone"),
+    ("on_site", "上门", "on site"),
+    ("sms", "短信", "SMS"),
+    ("wechat", "微信", "WeChat"),
+];
+
 /// A label for the last key of a document path (`customer.contact_phone` → 联系电话).
 pub fn field(lang: Lang, key: &str) -> String {
     match FIELDS.iter().find(|(k, _, _)| *k == key) {
@@ -332,7 +340,7 @@ fn code_label(lang: Lang, key: &str, v: &str) -> Option<String> {
         "event" => code!(MilestoneEvent),
         "state" => code!(ReviewState),
         "purpose" => code!(PhotoPurpose),
-        "channel" => crate::service::return_visit::CHANNELS
+        "channel" => VISIT_CHANNELS
             .iter()
             .find(|(c, _, _)| *c == v)
             .map(|(_, zh, en)| lang.t(zh, en).to_string()),

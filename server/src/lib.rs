@@ -310,3 +310,69 @@ pub async fn serve_on(
         blob_check,
     })
 }
+
+/// The layers inside this crate, checked on its sources (the store's boundary is its own crate,
+/// which the compiler checks): services never reach the HTTP or web layers above them, and the
+/// modules the services build on never reach the services.
+#[cfg(test)]
+mod layers {
+    use std::path::Path;
+
+    fn sources(dir: &Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                out.push((path.display().to_string(), text));
+            }
+        }
+    }
+
+    /// Files under `under` (relative to `src`) that name any of `forbidden`.
+    fn offenders(under: &[&str], forbidden: &[&str]) -> Vec<String> {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        for u in under {
+            let p = src.join(u);
+            if p.is_dir() {
+                sources(&p, &mut files);
+            } else {
+                files.push((
+                    p.display().to_string(),
+                    std::fs::read_to_string(&p).unwrap(),
+                ));
+            }
+        }
+        files
+            .into_iter()
+            .filter(|(_, text)| forbidden.iter().any(|f| text.contains(f)))
+            .map(|(path, _)| path)
+            .collect()
+    }
+
+    #[test]
+    fn services_never_call_up_into_http_or_web() {
+        let found = offenders(&["service"], &["crate::http", "crate::web"]);
+        assert!(found.is_empty(), "services calling up: {found:?}");
+    }
+
+    #[test]
+    fn what_services_build_on_never_calls_them() {
+        let below = [
+            "authz.rs",
+            "error.rs",
+            "i18n.rs",
+            "config.rs",
+            "blobs.rs",
+            "files.rs",
+            "range.rs",
+            "signing.rs",
+            "metrics.rs",
+            "store.rs",
+        ];
+        let found = offenders(&below, &["crate::service", "crate::http", "crate::web"]);
+        assert!(found.is_empty(), "lower modules calling up: {found:?}");
+    }
+}

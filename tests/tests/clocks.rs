@@ -3,7 +3,7 @@
 
 use field_core::job::local_date;
 use field_core::{Edit, JobKind, Role};
-use fieldline_server::service::auth::Principal;
+use fieldline_server::authz::Principal;
 use fieldline_server::service::clocks;
 use fieldline_server::service::listing::{self, ListFilter};
 use fieldline_tests::*;

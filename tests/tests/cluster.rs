@@ -139,7 +139,7 @@ async fn phones_alternate_between_nodes_and_converge() {
         }
     }
     for env in [&a.env, &b.env] {
-        let who = fieldline_server::service::auth::Principal {
+        let who = fieldline_server::authz::Principal {
             user_id: 0,
             username: "office1".into(),
             display_name: "office1".into(),

@@ -358,7 +358,7 @@ async fn credentials_end_when_trust_ends() {
     let (server, _) = setup().await;
     let base = server.url();
     let env = server.env().clone();
-    let admin = auth::Principal {
+    let admin = fieldline_server::authz::Principal {
         user_id: 0,
         username: "admin1".into(),
         display_name: "admin1".into(),

@@ -749,7 +749,7 @@ async fn the_server_refuses_every_write_the_policy_forbids() {
         let mut sb = d.fork_as(ActorId::random());
         let bytes = fieldline_server::service::jobs::document(
             server.env(),
-            &fieldline_server::service::auth::Principal {
+            &fieldline_server::authz::Principal {
                 user_id: 0,
                 username: "admin1".into(),
                 display_name: String::new(),

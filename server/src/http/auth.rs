@@ -1,9 +1,10 @@
 //! `POST /api/v1/auth/login` and `GET /api/v1/me`.
 
 use super::caller::Caller;
+use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::service::Env;
-use crate::service::auth::{self, LoginAttempt, Principal};
+use crate::service::auth::{self, LoginAttempt};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};

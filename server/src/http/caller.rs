@@ -2,9 +2,10 @@
 //! bearer token, or a browser's session cookie (which must also send its CSRF token in
 //! `X-CSRF-Token` for anything but a read). One access path for sync and the browser.
 
+use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::service::Env;
-use crate::service::auth::{self, Principal};
+use crate::service::auth;
 use crate::service::session::{self, WebSession};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

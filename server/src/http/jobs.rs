@@ -3,8 +3,8 @@
 
 use super::caller::Caller;
 use crate::authz;
+use crate::authz::Principal;
 use crate::error::ServerError;
-use crate::service::auth::Principal;
 use crate::service::{Env, audit, contracts, jobs};
 use crate::store::AuditEntry;
 use axum::Json;

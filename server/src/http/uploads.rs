@@ -128,7 +128,7 @@ pub async fn delete(
 async fn caller(
     env: &Arc<Env>,
     headers: &HeaderMap,
-) -> Result<crate::service::auth::Principal, ServerError> {
+) -> Result<crate::authz::Principal, ServerError> {
     super::caller::authenticate(env, headers).await
 }
 

@@ -4,8 +4,9 @@
 //! disable, or a change of role or unit ends every token and browser session of the user (an
 //! enable revives none), and the user page lists the live ones to end one by one.
 
-use super::auth::{self, Principal};
+use super::auth;
 use super::{Env, audit, now_ms};
+use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::store::{DeviceSummary, SessionSummary, UserChange, UserSummary};
 use field_core::Role;

@@ -4,7 +4,7 @@
 //! way (progress, overdue). For office staff, dispatchers and admins (admins: any unit).
 
 use super::Env;
-use super::auth::Principal;
+use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::store::AssessmentQuery;
 use chrono::{Datelike, NaiveDate};

@@ -5,8 +5,8 @@
 //! the job by sync. A project manager is released (自动解聘) when the project is settled: see
 //! `server_edits`, run with every recorded change.
 
-use super::auth::Principal;
 use super::{Env, on_behalf, public};
+use crate::authz::Principal;
 use crate::error::ServerError;
 use field_core::job::schema::Section;
 use field_core::job::{Assignment, Milestone};

@@ -4,9 +4,9 @@
 //! written in the transaction of what they record and never changed (the database refuses
 //! updates and deletes).
 
-use super::auth::Principal;
 use super::{Env, now_ms};
 use crate::authz;
+use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::store::{AuditEntry, AuditQuery, WriteTx};
 use serde::{Deserialize, Serialize};

@@ -4,6 +4,7 @@
 //! its contract-signing key and its automerge actor at its first login and keeps both.
 
 use super::{Env, audit, now_ms};
+use crate::authz::Principal;
 use crate::config::Config;
 use crate::error::ServerError;
 use crate::store::{AuditEntry, DeviceRow, NewUser, ReadTx, WriteTx};
@@ -16,19 +17,6 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// The authenticated caller of a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub user_id: i64,
-    pub username: String,
-    pub display_name: String,
-    pub role: Role,
-    pub unit: String,
-    pub device_id: String,
-    /// The automerge actor the caller's device registered (`None`: an old app that did not).
-    pub actor: Option<ActorId>,
-}
 
 /// Login and token settings.
 pub struct AuthSettings {

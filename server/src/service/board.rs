@@ -3,7 +3,7 @@
 //! and per manager, and listed most urgent first. For dispatchers, office staff and admins.
 
 use super::Env;
-use super::auth::Principal;
+use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::store::{
     BoardCounts, BoardQuery, BoardRow, JobListQuery, JobListRow, ListSort, SupervisionQuery,

@@ -3,10 +3,10 @@
 //! photo originals, contract archives) written to a scratch file and streamed, and the one-time
 //! written notice (一次性书面告知书) of the completion inspection. Every export is audited.
 
-use super::auth::Principal;
 use super::listing::{self, ListFilter};
 use super::view::{self, JobView};
 use super::{Env, audit, contracts, jobs};
+use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::i18n::{self, Lang};
 use crate::store::{AuditEntry, JobListRow};

@@ -2,8 +2,8 @@
 //! every page can be stored on its own; plus the earlier history of jobs that entered the
 //! caller's scope and the jobs that left it.
 
-use super::auth::Principal;
 use crate::authz;
+use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::store::{ReadTx, Scope};
 use field_core::sync::protocol::PullJob;

@@ -2,8 +2,8 @@
 //! of that unit's `grid_cells` reference data, so the server judges jobs by it at once and the
 //! unit's phones get it at their next sync. The public page lists the restricted cells.
 
-use super::auth::Principal;
 use super::{Env, reference};
+use crate::authz::Principal;
 use crate::error::ServerError;
 use field_core::grid::{GridCell, GridCells};
 

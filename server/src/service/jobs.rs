@@ -5,10 +5,10 @@
 //! [`JobWrite`]. The write transaction then only stores it, if the job is still at the version
 //! it was planned from; if another write of the job came first, the write is planned again.
 
-use super::auth::Principal;
 use super::docs::{Loaded, server_actor};
 use super::{Env, audit, derived, now_ms, server_edits};
 use crate::authz;
+use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::store::{
     AuditEntry, BlobRefRow, JobState, JobWrite, NewChange, ReadTx, StoreError, WriteTx,

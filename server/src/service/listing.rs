@@ -2,8 +2,8 @@
 //! the totals per state. The same filter drives the page, its exports and its bulk actions.
 
 use super::Env;
-use super::auth::Principal;
 use crate::authz;
+use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::store::{JobCounts, JobListQuery, JobListRow, ListSort};
 use field_core::Role;

@@ -4,10 +4,10 @@
 //! recorded like a phone's push (change log, audit, list row), so the phones get them by sync.
 
 use super::Env;
-use super::auth::Principal;
 use super::jobs::{self, Origin};
 use super::session::WEB_DEVICE;
 use crate::authz;
+use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::store::WriteTx;
 use chrono::{DateTime, Utc};

@@ -4,10 +4,10 @@
 //! of a new job; then the record path plans what to store (`jobs::plan`).
 
 use super::Env;
-use super::auth::Principal;
 use super::docs::server_actor;
 use super::jobs::{self, Origin, Planned};
 use crate::authz;
+use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::store::{JobState, ReadTx, StoreError};
 use automerge::ChangeHash;

@@ -6,8 +6,8 @@
 //! ever removed: a newer version or effective date takes over, and a job keeps the rule set it
 //! was accepted under.
 
-use super::auth::Principal;
 use super::{Env, audit, clocks, now_ms};
+use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::store::{AuditEntry, ReferenceRow, ServerStore};
 use field_core::grid::{GridBook, GridCells};

@@ -5,8 +5,8 @@
 //! written into the job document on the dispatcher's behalf, like a review, so they reach the
 //! phones by sync and are in the audit trail.
 
-use super::auth::Principal;
 use super::{Env, on_behalf};
+use crate::authz::Principal;
 use crate::error::ServerError;
 use field_core::job::schema::Section;
 use field_core::job::{Milestone, ReturnVisit};
@@ -14,13 +14,8 @@ use field_core::policy::Right;
 use field_core::{Edit, Job, MilestoneEvent};
 use serde::{Deserialize, Serialize};
 
-/// Contact channels: `(code, zh, en)`.
-pub const CHANNELS: &[(&str, &str, &str)] = &[
-    ("phone", "电话", "phone"),
-    ("on_site", "上门", "on site"),
-    ("sms", "短信", "SMS"),
-    ("wechat", "微信", "WeChat"),
-];
+/// Contact channels: `(code, zh, en)` (the labels live with the other codes' in `i18n`).
+pub use crate::i18n::VISIT_CHANNELS as CHANNELS;
 pub const COMMENT_MAX: usize = 500;
 /// The milestone id of the visit (one per job).
 pub const VISIT_MILESTONE: &str = "return-visit";

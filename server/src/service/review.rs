@@ -4,9 +4,9 @@
 //! ordinary sync. Each review records the document heads it saw, so the next one can see what
 //! changed since.
 
-use super::auth::Principal;
 use super::{Env, now_ms, on_behalf};
 use crate::authz;
+use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::store::ReviewRow;
 use automerge::ChangeHash;

@@ -2,8 +2,9 @@
 //! as its SHA-256, expiring and revocable, with a CSRF token every form must carry. Logins go
 //! through the same credential check, limits and audit as phones.
 
-use super::auth::{self, Principal};
+use super::auth;
 use super::{Env, audit, now_ms};
+use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::store::{AuditEntry, ReadTx};
 use field_core::Role;

@@ -7,9 +7,9 @@
 //! `supervision_escalated` entry.
 
 use super::audit;
-use super::auth::Principal;
 use super::jobs::{self, Origin, SERVER_ORIGIN};
 use super::{Env, on_behalf};
+use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::store::AuditEntry;
 use chrono::{NaiveDate, Utc};

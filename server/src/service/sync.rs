@@ -7,12 +7,12 @@
 //! happening). The response is sent only after the commit; the feed page is read afterwards from
 //! a reader, which never waits for writers.
 
-use super::auth::Principal;
 use super::docs::server_actor;
 use super::jobs::{self, Planned};
 use super::push::{self, PushError, PushPlan};
 use super::{Env, audit, feed};
 use crate::authz;
+use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::store::{AuditEntry, ReadTx};
 use automerge::AutoCommit;

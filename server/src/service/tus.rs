@@ -5,8 +5,8 @@
 //! (access, references, verification) are `uploads`'; handlers parse headers and render.
 
 use super::Env;
-use super::auth::Principal;
 use super::uploads::{self, Upload, parse_metadata};
+use crate::authz::Principal;
 use crate::error::ServerError;
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};

@@ -2,9 +2,9 @@
 //! add`) before anyone joins them. A user's unit, and any change of it, must name one: a typo
 //! never makes a new unit of one person.
 
-use super::auth::Principal;
 use super::{Env, audit, auth};
 use crate::ServerError;
+use crate::authz::Principal;
 use crate::store::{ReadTx, WriteTx};
 
 /// A unit's code and name.

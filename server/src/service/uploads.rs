@@ -4,9 +4,9 @@
 //! records. The final bytes must hash to the declared SHA-256 before the blob exists. A blob the
 //! server has already is not uploaded again: the upload is created complete.
 
-use super::auth::Principal;
 use super::{Env, now_ms};
 use crate::authz;
+use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::store::UploadRow;
 use base64::Engine;

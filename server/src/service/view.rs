@@ -3,9 +3,9 @@
 //! pages and the JSON API both show this one view.
 
 use super::Env;
-use super::auth::Principal;
 use super::docs::server_actor;
 use crate::authz;
+use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::store::{ReadTx, ReviewRow};
 use field_core::Job;

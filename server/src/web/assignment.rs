@@ -20,7 +20,7 @@ pub struct Candidates {
 /// Loads the candidates when `who` may assign (else `None`: no form).
 pub fn candidates(
     env: &Env,
-    who: &crate::service::auth::Principal,
+    who: &crate::authz::Principal,
     unit: &str,
 ) -> Result<Option<Candidates>, crate::error::ServerError> {
     if !assignment::may_assign(env, who) {

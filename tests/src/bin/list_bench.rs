@@ -15,8 +15,8 @@
 
 use field_core::{JobKind, JobStatus};
 use fieldline_server::Config;
+use fieldline_server::authz::Principal;
 use fieldline_server::service::assessment::{self, AssessmentFilter};
-use fieldline_server::service::auth::Principal;
 use fieldline_server::service::listing::{self, ListFilter};
 use fieldline_server::store::{JobRow, StageClockRow};
 use fieldline_tests::{PASSWORD, TestServer, add_user_to, form_login};

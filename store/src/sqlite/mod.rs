@@ -3,9 +3,9 @@
 //! writer connection behind a mutex and a pool of read-only connections beside it (WAL readers
 //! see the last commit and never wait for the writer).
 
-use super::queries::{self, Conn};
-use super::sql::{Db, Dialect, Row, Value};
-use super::{ReadTx, Result, ServerStore, StoreError, StoreStatus, WriteTx, WriterClock};
+use crate::conn::Conn;
+use crate::sql::{Db, Dialect, Row, Value};
+use crate::{ReadTx, Result, ServerStore, StoreError, StoreStatus, WriteTx, WriterClock};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -492,7 +492,7 @@ fn open_savepoint<'t>(
     })
 }
 
-impl queries::Finish for SqliteWrite<'_> {
+impl crate::conn::Finish for SqliteWrite<'_> {
     fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>> {
         Ok(Box::new(open_savepoint(&self.conn, &self.fed)?))
     }
@@ -504,7 +504,7 @@ impl queries::Finish for SqliteWrite<'_> {
     }
 }
 
-impl queries::Finish for SqliteSavepoint<'_> {
+impl crate::conn::Finish for SqliteSavepoint<'_> {
     fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>> {
         Ok(Box::new(open_savepoint(self.conn, self.fed)?))
     }
@@ -563,7 +563,7 @@ mod tests {
 
     /// The ids of the jobs a text search finds.
     fn search(r: &dyn ReadTx, text: &str) -> Vec<String> {
-        r.list_jobs(&crate::store::JobListQuery {
+        r.list_jobs(&crate::JobListQuery {
             text: Some(text.into()),
             limit: 10,
             ..Default::default()
@@ -576,7 +576,7 @@ mod tests {
 
     #[test]
     fn a_version_6_database_keeps_its_snapshots_and_finds_its_jobs_by_text() {
-        use crate::store::{JobListQuery, JobRow};
+        use crate::{JobListQuery, JobRow};
         let dir = tempfile::tempdir().unwrap();
         {
             let conn = Connection::open(dir.path().join(FILE)).unwrap();
@@ -633,7 +633,7 @@ mod tests {
             satisfaction: None,
             project_progress: None,
         };
-        let mut write = crate::store::JobWrite {
+        let mut write = crate::JobWrite {
             job_id: "j3".into(),
             row: row.clone(),
             snapshot: Some(b"snap".to_vec()),
@@ -719,7 +719,7 @@ mod tests {
         drop(r);
         // The index keeps it so.
         let mut tx = store.write().unwrap();
-        let taken = tx.upsert_device(&crate::store::DeviceRow {
+        let taken = tx.upsert_device(&crate::DeviceRow {
             device_id: "again".into(),
             user_id: 1,
             last_seen: 50,
@@ -763,7 +763,7 @@ mod tests {
 
     #[test]
     fn a_version_11_database_gains_supervision_orders_and_unit_leaders() {
-        use crate::store::{SupervisionQuery, SupervisionRow, UserChange};
+        use crate::{SupervisionQuery, SupervisionRow, UserChange};
         let dir = tempfile::tempdir().unwrap();
         {
             let conn = Connection::open(dir.path().join(FILE)).unwrap();
@@ -796,9 +796,9 @@ mod tests {
             due_on: "2026-11-30".into(),
             ..Default::default()
         };
-        let write = crate::store::JobWrite {
+        let write = crate::JobWrite {
             job_id: "j1".into(),
-            row: crate::store::JobRow {
+            row: crate::JobRow {
                 job_id: "j1".into(),
                 unit: "u".into(),
                 ..Default::default()
@@ -869,7 +869,7 @@ mod tests {
 
     #[test]
     fn transactions_roll_back_unless_committed_and_savepoints_nest() {
-        use crate::store::{AuditEntry, AuditQuery};
+        use crate::{AuditEntry, AuditQuery};
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
         let entry = |kind: &str| AuditEntry {
@@ -926,7 +926,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
         let mut tx = store.write().unwrap();
-        tx.append_audit(&crate::store::AuditEntry {
+        tx.append_audit(&crate::AuditEntry {
             kind: "uncommitted".into(),
             ..Default::default()
         })

@@ -115,7 +115,7 @@ impl From<&Option<i64>> for Value {
 /// The arguments of a statement: `args![a, b]`.
 macro_rules! args {
     ($($v:expr),* $(,)?) => {
-        &[$($crate::store::sql::Value::from($v)),*][..]
+        &[$($crate::sql::Value::from($v)),*][..]
     };
 }
 pub(crate) use args;

@@ -4,18 +4,21 @@
 //!   tokio runtime, so the synchronous [`ServerStore`] API works from any thread (the services
 //!   call it on blocking threads, the command line from `main`).
 //! - A read is a `REPEATABLE READ READ ONLY` transaction: one snapshot, like SQLite's readers.
-//! - A write takes the cluster-wide writer lock (`pg_advisory_xact_lock`) first, so write
-//!   transactions of every node run one at a time, as SQLite's do. The services' read-modify-
-//!   write steps (merge a change into a job, then project it) stay correct across nodes, and
-//!   the feed cursor is safe: a change's position is drawn under the lock, and the lock is
-//!   released only after the commit is visible, so no reader can see position n + 1 before n.
+//! - Job writes ([`ServerStore::write_beside`]) take no lock across the cluster: each job's write
+//!   is checked against the version it was planned from and holds only that job's row from the
+//!   check to the commit. A change's feed position is drawn from the writing transaction's id,
+//!   and readers serve only below the oldest writer of the database still running
+//!   (`migrations/0006_feed_positions.sql`), so no reader can see position n + 1 before n.
+//! - Administrative writes ([`ServerStore::write`]), rare and reading shared rows before they
+//!   write, take the cluster-wide writer lock (`pg_advisory_xact_lock`) first and run one at a
+//!   time, as SQLite's do.
 //! - Migrations (`migrations/*.sql`, numbered like SQLite's but on their own track) run under a
 //!   session advisory lock: nodes that start together wait for one another, and each applies
 //!   only what is missing.
 
-use super::queries::{self, Conn};
-use super::sql::{Db, Dialect, Row, Value, numbered_to_dollar};
-use super::{ReadTx, Result, ServerStore, StoreError, StoreStatus, WriteTx, WriterClock};
+use crate::conn::Conn;
+use crate::sql::{Db, Dialect, Row, Value, numbered_to_dollar};
+use crate::{ReadTx, Result, ServerStore, StoreError, StoreStatus, WriteTx, WriterClock};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
@@ -490,7 +493,7 @@ fn open_savepoint<'t>(tx: &'t PgTx<'t>) -> Result<PgSavepoint<'t>> {
     })
 }
 
-impl<'s> queries::Finish for PgTx<'s> {
+impl<'s> crate::conn::Finish for PgTx<'s> {
     fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>> {
         Ok(Box::new(open_savepoint(self)?))
     }
@@ -505,7 +508,7 @@ impl<'s> queries::Finish for PgTx<'s> {
     }
 }
 
-impl queries::Finish for PgSavepoint<'_> {
+impl crate::conn::Finish for PgSavepoint<'_> {
     fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>> {
         Ok(Box::new(open_savepoint(self.tx)?))
     }
@@ -713,7 +716,7 @@ mod tests {
         let r = store.read().unwrap();
         assert_eq!(r.state("k\0ey").unwrap().as_deref(), Some("va\u{FFFD}lue"));
         let rows = r
-            .list_jobs(&crate::store::JobListQuery {
+            .list_jobs(&crate::JobListQuery {
                 text: Some("a\0b".into()),
                 sla_state: Some("x\0".into()),
                 limit: 10,
@@ -727,7 +730,7 @@ mod tests {
 #[cfg(test)]
 mod upgrade {
     use super::*;
-    use crate::store::{JobRow, JobWrite, NewChange, Scope};
+    use crate::{JobRow, JobWrite, NewChange, Scope};
 
     /// A database at schema 5 (one writer, positions from an identity column) with a job of two
     /// changes and an assignment is upgraded to positions from transaction ids: the job's

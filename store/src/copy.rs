@@ -4,8 +4,8 @@
 //! digest of every row (order-independent, so the two databases' sort orders do not matter)
 //! must be equal on both sides.
 
-use super::sql::{Row, Value};
-use super::{Result, ServerStore, StoreError};
+use crate::sql::{Row, Value};
+use crate::{Result, ServerStore, StoreError};
 use sha2::{Digest, Sha256};
 
 /// The tables in an order that satisfies the foreign keys, each with its columns (as both
@@ -332,7 +332,7 @@ mod tests {
     #[test]
     fn the_copy_names_every_column_of_the_schema() {
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::sqlite::SqliteStore::open(dir.path()).unwrap();
+        let store = crate::sqlite::SqliteStore::open(dir.path()).unwrap();
         let read = store.read().unwrap();
         let db = read.connection();
         let tables: Vec<String> = db
