@@ -1,5 +1,5 @@
 //! Backend-neutral SQL: the values a statement takes and returns, and [`Db`], the one seam both
-//! stores implement. Every statement of `queries.rs` is written once, in the SQL that SQLite
+//! stores implement. Every statement of the aggregates is written once, in the SQL that SQLite
 //! and PostgreSQL share, with SQLite's numbered placeholders (`?1`, `?2`…); the PostgreSQL
 //! connection rewrites them to `$1`, `$2`…. Where the two differ (index hints, text search), the
 //! statement asks the connection's [`Dialect`].
