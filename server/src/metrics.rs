@@ -281,7 +281,7 @@ impl Metrics {
         histogram(
             &mut out,
             "fieldline_serialized_section_seconds",
-            "How long each commit that added to the feed spent in a section serialized across the installation (SQLite: its write transaction; PostgreSQL has none).",
+            "How long each commit that added to the feed spent in a section serialized across the installation (SQLite: its write transaction, without the flush to disk; PostgreSQL has none).",
             &store.serial_buckets,
             store.serial_nanos,
             store.serial_commits,
@@ -293,6 +293,14 @@ impl Metrics {
             &store.job_lock_buckets,
             store.job_lock_nanos,
             store.job_lock_commits,
+        );
+        histogram(
+            &mut out,
+            "fieldline_db_flush_seconds",
+            "SQLite's flushes of its write-ahead log to disk, each covering every commit written before it began (group commit; outside the writer). PostgreSQL: none (its own).",
+            &store.flush_buckets,
+            store.flush_nanos,
+            store.flushes,
         );
         out
     }

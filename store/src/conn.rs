@@ -22,6 +22,13 @@ pub(crate) trait Conn {
         false
     }
 
+    /// The newest feed position that is on disk, where commits become visible before they are
+    /// durable (SQLite's group commit): the feed is never served beyond it. `None`: every
+    /// visible commit is durable.
+    fn durable_seq(&self) -> Option<i64> {
+        None
+    }
+
     /// Notes that the transaction is about to add to the feed: from here to its end it holds a
     /// lock other writers may wait for (SQLite's one writer; PostgreSQL: the job's row).
     fn fed(&self) {}

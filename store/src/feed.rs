@@ -69,7 +69,10 @@ impl<T: Conn> FeedReads for T {
     fn max_seq(&self) -> Result<i64> {
         let db = self.db();
         match db.dialect() {
-            Dialect::Sqlite => db.value("SELECT COALESCE(MAX(seq), 0) FROM changes", args![]),
+            Dialect::Sqlite => {
+                let newest: i64 = db.value("SELECT COALESCE(MAX(seq), 0) FROM changes", args![])?;
+                Ok(self.durable_seq().map_or(newest, |d| newest.min(d)))
+            }
             Dialect::Postgres if self.unsafe_horizon() => {
                 db.value("SELECT COALESCE(MAX(seq), 0) FROM changes", args![])
             }

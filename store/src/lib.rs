@@ -199,6 +199,11 @@ pub struct StoreStatus {
     pub job_lock_commits: u64,
     pub job_lock_nanos: u64,
     pub job_lock_buckets: [u64; WRITER_BUCKETS.len() + 1],
+    /// SQLite's flushes of its write-ahead log (group commit: outside the writer, each covering
+    /// every commit written before it began), their time and histogram; PostgreSQL: 0.
+    pub flushes: u64,
+    pub flush_nanos: u64,
+    pub flush_buckets: [u64; WRITER_BUCKETS.len() + 1],
     /// Statements sent to the database server, and the round trips they took (PostgreSQL;
     /// SQLite runs in the process: 0).
     pub statements: u64,

@@ -349,6 +349,9 @@ impl ServerStore for PostgresStore {
             job_lock_commits,
             job_lock_nanos,
             job_lock_buckets: self.job_lock_clock.buckets(),
+            flushes: 0,
+            flush_nanos: 0,
+            flush_buckets: Default::default(),
             statements: STATEMENTS.load(Ordering::Relaxed),
             round_trips: ROUND_TRIPS.load(Ordering::Relaxed),
         }
