@@ -40,6 +40,10 @@ pub struct Config {
     pub archive_max_mib: u64,
     /// Customer files built at once (each streams its photos to a temporary file).
     pub archive_builds: u32,
+    /// Sync exchanges worked on at once by this node (decoding, planning, writing); more wait
+    /// their turn. Bounding them to about the node's cores keeps a write that holds a lock from
+    /// sharing the cores with dozens of others. 0: as many as the node has cores.
+    pub sync_workers: u32,
     /// Largest accepted photo upload (one blob), MiB.
     pub max_upload_mib: u64,
     /// Uploads untouched this long are forgotten with their partial bytes (the phone starts
@@ -95,6 +99,7 @@ impl Default for Config {
             public_cache_seconds: 60,
             archive_max_mib: 2048,
             archive_builds: 2,
+            sync_workers: 0,
             max_upload_mib: 64,
             upload_expiry_hours: 7 * 24,
             blob_store: "fs".into(),

@@ -39,7 +39,7 @@ pub async fn sync(
 ) -> Result<impl IntoResponse, ServerError> {
     check_protocol(&headers)?;
     let bytes = env
-        .blocking(move |env| {
+        .sync_work(move |env| {
             let req: SyncRequest = protocol::decode(&body, MAX_DECODED_BYTES).map_err(|e| {
                 let text = e.to_string();
                 match e {

@@ -74,6 +74,8 @@ pub struct Env {
     pub node_id: String,
     /// The customers' public lists, counted at most once a minute per unit.
     pub public: public::PublicCache,
+    /// Sync exchanges being worked on: at most `sync_workers` at once ([`Env::sync_work`]).
+    pub syncs: tokio::sync::Semaphore,
     /// Customer files (一户一档) building now: at most `archive_builds` at once.
     pub archives: tokio::sync::Semaphore,
     /// The largest customer file's photos, bytes.
@@ -120,6 +122,10 @@ impl Env {
                 config.public_cache_seconds,
             )),
             archives: tokio::sync::Semaphore::new(config.archive_builds.max(1) as usize),
+            syncs: tokio::sync::Semaphore::new(match config.sync_workers {
+                0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+                n => n as usize,
+            }),
             archive_max_bytes: config.archive_max_mib.saturating_mul(1024 * 1024),
         })
     }
@@ -136,6 +142,21 @@ impl Env {
         tokio::task::spawn_blocking(move || span.in_scope(|| f(&env)))
             .await
             .map_err(|e| ServerError::Internal(format!("blocking task failed: {e}")))?
+    }
+
+    /// Runs a sync exchange's blocking work once one of the `sync_workers` places is free (the
+    /// others wait their turn, holding no lock).
+    pub async fn sync_work<T, F>(self: &Arc<Self>, f: F) -> Result<T, ServerError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Env) -> Result<T, ServerError> + Send + 'static,
+    {
+        let _place = self
+            .syncs
+            .acquire()
+            .await
+            .map_err(|e| ServerError::Internal(format!("sync workers closed: {e}")))?;
+        self.blocking(f).await
     }
 
     /// The rule sets in use (a snapshot: installing more replaces it).

@@ -22,6 +22,10 @@ use field_core::sync::protocol::{
     Ack, PROTOCOL_VERSION, PushJob, Rejected, SyncMessage, SyncRequest, SyncResponse,
 };
 
+/// At most this many jobs, or jobs with this many new changes, are written per transaction.
+const COMMIT_JOBS: usize = 16;
+const COMMIT_CHANGES: usize = 400;
+
 /// The most photo files one response asks for again (the rest at the next push).
 const WANTED_BLOBS_MAX: usize = 1000;
 
@@ -115,33 +119,48 @@ pub fn handle(env: &Env, who: &Principal, req: &SyncRequest) -> Result<SyncRespo
         };
         let mut again = Vec::new();
         let mut stored = Vec::with_capacity(planned.len());
-        let mut tx = env.store.write_beside()?;
-        for (item, outcome) in planned {
-            if let Some(p) = &outcome.planned
-                && !p.store(&mut *tx, env)?
+        // Written a few jobs per transaction (each job's write stands alone), so a large push
+        // never holds the writer (SQLite) or many rows (PostgreSQL) for long.
+        let mut planned = planned.into_iter().peekable();
+        let mut first = true;
+        while first || planned.peek().is_some() {
+            let mut tx = env.store.write_beside()?;
+            let (mut jobs_in, mut changes_in) = (0, 0);
+            while jobs_in < COMMIT_JOBS
+                && changes_in < COMMIT_CHANGES
+                && let Some((item, outcome)) = planned.next()
             {
-                again.push(item);
-                continue;
+                jobs_in += 1;
+                if let Some(p) = &outcome.planned {
+                    changes_in += p.write.changes.len();
+                    if !p.store(&mut *tx, env)? {
+                        again.push(item);
+                        continue;
+                    }
+                }
+                if let Some((job_id, state)) = &outcome.state {
+                    tx.save_fallback_state(&who.device_id, job_id, state)?;
+                }
+                stored.push(outcome);
             }
-            if let Some((job_id, state)) = &outcome.state {
-                tx.save_fallback_state(&who.device_id, job_id, state)?;
+            if first {
+                for r in &resp.rejected[audited..] {
+                    audit::append(
+                        &mut *tx,
+                        AuditEntry {
+                            job_id: Some(r.job_id.clone()),
+                            paths: r.paths.clone(),
+                            detail: serde_json::json!({ "code": r.code, "en": r.en }),
+                            ..audit::by(who, "push_refused")
+                        },
+                    )?;
+                }
+                first = false;
             }
-            stored.push(outcome);
+            crate::fault::point("sync_before_commit");
+            tx.commit()?;
+            crate::fault::point("sync_after_commit");
         }
-        for r in &resp.rejected[audited..] {
-            audit::append(
-                &mut *tx,
-                AuditEntry {
-                    job_id: Some(r.job_id.clone()),
-                    paths: r.paths.clone(),
-                    detail: serde_json::json!({ "code": r.code, "en": r.en }),
-                    ..audit::by(who, "push_refused")
-                },
-            )?;
-        }
-        crate::fault::point("sync_before_commit");
-        tx.commit()?;
-        crate::fault::point("sync_after_commit");
         audited = resp.rejected.len();
         for outcome in stored {
             if let Some(p) = outcome.planned {

@@ -25,7 +25,7 @@ use crate::{ReadTx, Result, ServerStore, StoreError, StoreStatus, WriteTx, Write
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// The migrations, in order: migration `i` takes the schema from version `i` to `i + 1`.
@@ -82,8 +82,13 @@ pub fn dir_of(path: &Path) -> Result<PathBuf> {
     Ok(path.to_path_buf())
 }
 
+/// Prepared statements kept per connection: every statement of the store fits (rusqlite's
+/// default of 16 would re-prepare the write path's statements in each transaction).
+const STATEMENT_CACHE: usize = 256;
+
 fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // Switching a new database to WAL takes a lock that another process opening it at the same
     // moment may hold, and SQLite answers "database is locked" at once there instead of waiting
     // as the busy timeout does elsewhere: retried for as long.
@@ -105,6 +110,8 @@ fn configure(conn: &Connection) -> Result<()> {
     // The writer flushes the WAL itself after letting the writer go (the module's notes); a
     // checkpoint flushes the WAL before copying it into the database, and the database after.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // Checkpoints run beside the writer ([`checkpoints`]), never inside a commit.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.pragma_update(None, "foreign_keys", true)?;
     // The workspace links SQLCipher (for the phones), built to keep temporary tables in memory;
     // the server has no key and keeps large sorts (exports) in temporary files, as SQLite does.
@@ -121,7 +128,44 @@ pub struct SqliteStore {
     clock: WriterClock,
     /// Write transactions that added to the feed (the one writer is the serialized section).
     feed_clock: WriterClock,
-    durability: Durability,
+    durability: Arc<Durability>,
+    /// Ends the checkpointing thread when the store goes.
+    _checkpoints: std::sync::mpsc::Sender<()>,
+}
+
+/// How often the WAL is copied into the database when there were commits.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Copies the WAL into the database on a thread of its own, beside the writer (a commit never
+/// pays for it): a passive checkpoint every [`CHECKPOINT_EVERY`] when there were commits, until
+/// the store is dropped (`stop` disconnects). A checkpoint flushes the WAL before it copies and
+/// the database after, so it needs no flush of ours.
+fn checkpoints(
+    path: PathBuf,
+    durability: Arc<Durability>,
+    stop: std::sync::mpsc::Receiver<()>,
+) -> Result<()> {
+    let conn = Connection::open(&path).map_err(db_err)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            let mut done = 0;
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stop.recv_timeout(CHECKPOINT_EVERY)
+            {
+                let committed = durability.committed.load(Ordering::Acquire);
+                if committed == done {
+                    continue;
+                }
+                match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    Ok(()) => done = committed,
+                    Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed; will retry"),
+                }
+            }
+        })
+        .map_err(|e| StoreError::Io(format!("checkpoint thread: {e}")))?;
+    Ok(())
 }
 
 /// Which commits are on disk (the module's notes on group commit).
@@ -258,8 +302,12 @@ impl SqliteStore {
         let seq: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
             r.get(0)
         })?;
-        let durability = Durability::new(PathBuf::from(wal), seq);
+        let durability = Arc::new(Durability::new(PathBuf::from(wal), seq));
         durability.flush()?;
+        let (stop, stopped) = std::sync::mpsc::channel();
+        if schema != super::Schema::AsIs {
+            checkpoints(path.clone(), durability.clone(), stopped)?;
+        }
         std::fs::File::open(&path)
             .and_then(|f| f.sync_all())
             .map_err(|e| StoreError::Io(format!("{}: {e}", path.display())))?;
@@ -274,6 +322,7 @@ impl SqliteStore {
             clock: WriterClock::default(),
             feed_clock: WriterClock::default(),
             durability,
+            _checkpoints: stop,
         })
     }
 
@@ -300,6 +349,7 @@ impl SqliteStore {
                 .map_err(db_err)
                 .and_then(|c| {
                     c.busy_timeout(Duration::from_secs(10))?;
+                    c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
                     c.pragma_update(None, "query_only", true)?;
                     Ok(c)
                 });
@@ -624,7 +674,9 @@ impl crate::conn::Finish for SqliteWrite<'_> {
     fn commit(mut self: Box<Self>) -> Result<()> {
         let conn = self.conn();
         let seq = if self.fed.get() {
-            conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| r.get(0))?
+            conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
+                r.get(0)
+            })?
         } else {
             0
         };
@@ -1147,7 +1199,10 @@ mod tests {
                                 &[Value::from(format!("j{t}-{i}").as_str())],
                             )
                             .unwrap();
-                        assert!(served >= mine, "commit {mine} returned before it was served");
+                        assert!(
+                            served >= mine,
+                            "commit {mine} returned before it was served"
+                        );
                     }
                 });
             }
@@ -1155,6 +1210,9 @@ mod tests {
         let status = store.status();
         assert_eq!(status.writes, (threads * each) as u64);
         assert!(status.flushes >= 1 && status.flushes <= status.writes);
-        assert_eq!(store.read().unwrap().max_seq().unwrap(), (threads * each) as i64);
+        assert_eq!(
+            store.read().unwrap().max_seq().unwrap(),
+            (threads * each) as i64
+        );
     }
 }

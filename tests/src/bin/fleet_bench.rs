@@ -458,6 +458,22 @@ fn hold_quantile(before: &[(f64, f64)], after: &[(f64, f64)], q: f64) -> String 
     }
 }
 
+/// The share of holds longer than `bound` seconds (a bucket's bound) between two readings.
+fn share_over(before: &[(f64, f64)], after: &[(f64, f64)], bound: f64) -> f64 {
+    let at = |h: &[(f64, f64)], b: f64| {
+        h.iter()
+            .find(|(le, _)| (*le - b).abs() < 1e-12)
+            .map_or(0.0, |x| x.1)
+    };
+    let total = |h: &[(f64, f64)]| h.last().map_or(0.0, |x| x.1);
+    let all = total(after) - total(before);
+    if all <= 0.0 {
+        return 0.0;
+    }
+    let within = at(after, bound) - at(before, bound);
+    (all - within) / all
+}
+
 /// Sums the histograms of several nodes (same buckets).
 fn sum_buckets(all: Vec<Vec<(f64, f64)>>) -> Vec<(f64, f64)> {
     let mut out: Vec<(f64, f64)> = Vec::new();
@@ -930,10 +946,11 @@ impl Fleet<'_> {
             "[{label}] {what}: serialized section (across the installation) {}; jobs' locks held per commit p50 {}, p99 {}, mean {:.3} ms{}",
             if serial > 0.0 {
                 format!(
-                    "p50 {}, p99 {}, mean {:.3} ms over {serial:.0} commits",
+                    "p50 {}, p99 {}, mean {:.3} ms over {serial:.0} commits, {:.1} % over 1 ms",
                     hold_quantile(&before.feed, &after.feed, 0.5),
                     hold_quantile(&before.feed, &after.feed, 0.99),
                     (after.feed_seconds - before.feed_seconds) * 1e3 / serial,
+                    share_over(&before.feed, &after.feed, 0.001) * 100.0,
                 )
             } else {
                 "none".to_string()
