@@ -13,18 +13,20 @@
 //! of each flushing under the lock. [`crate::WriteTx::commit`] returns only once its commit is
 //! durable.
 //!
-//! A commit is visible to readers before it is durable, so the feed is bounded by the newest
-//! *durable* position, not the newest committed one: after a power loss the positions of lost
-//! commits are drawn again by later ones, and a phone must never have read past them. Other reads
-//! may show a commit a moment before it is flushed; a power loss in that moment loses only what
-//! no caller was told was stored.
+//! A commit is visible to readers before it is durable, so the feed is never served beyond a
+//! position this store committed and has not yet flushed: a transaction that adds to the feed
+//! notes the newest position before its own (its floor) before it commits, and until its flush
+//! is done readers serve no further than the lowest such floor. After a power loss the positions
+//! of lost commits are drawn again by later ones, and a phone must never have read past them.
+//! Other reads may show a commit a moment before it is flushed; a power loss in that moment loses
+//! only what no caller was told was stored.
 
 use crate::conn::Conn;
 use crate::sql::{Db, Dialect, Row, Value};
 use crate::{ReadTx, Result, ServerStore, StoreError, StoreStatus, WriteTx, WriterClock};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -174,33 +176,55 @@ struct Durability {
     wal: PathBuf,
     /// Commits so far, numbered as they end under the writer (after their frames are written).
     committed: AtomicU64,
-    /// The newest feed position committed so far (set under the writer with `committed`).
-    committed_seq: AtomicI64,
     /// The newest commit number a finished flush covers; a flush is led under the mutex, so a
     /// commit waiting for it finds, once it has the mutex, whether an earlier flush covered it.
     flushed: Mutex<u64>,
-    /// The newest feed position a finished flush covers: the feed's bound.
-    durable_seq: AtomicI64,
+    /// Commits that added to the feed and are not known to be flushed yet, each with its floor
+    /// (the newest position before its own): the feed is served no further than the lowest.
+    unflushed: Mutex<std::collections::BTreeMap<u64, i64>>,
+    next_hold: AtomicU64,
     /// Flushes done, and the time they took (`/metrics`: beside the writer, not in it).
     flushes: WriterClock,
 }
 
 impl Durability {
-    fn new(wal: PathBuf, seq: i64) -> Self {
+    fn new(wal: PathBuf) -> Self {
         Durability {
             wal,
             committed: AtomicU64::new(0),
-            committed_seq: AtomicI64::new(seq),
             flushed: Mutex::new(0),
-            durable_seq: AtomicI64::new(seq),
+            unflushed: Mutex::new(std::collections::BTreeMap::new()),
+            next_hold: AtomicU64::new(0),
             flushes: WriterClock::default(),
         }
     }
 
-    /// Called under the writer right after a commit whose newest feed position is `seq`: the
-    /// commit's number.
-    fn committed(&self, seq: i64) -> u64 {
-        self.committed_seq.fetch_max(seq, Ordering::AcqRel);
+    /// Before a commit that adds to the feed becomes visible: the feed stops at `floor` until
+    /// [`Durability::release`] of the returned hold.
+    fn hold(&self, floor: i64) -> u64 {
+        let id = self.next_hold.fetch_add(1, Ordering::Relaxed);
+        self.unflushed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, floor);
+        id
+    }
+
+    fn release(&self, hold: u64) {
+        self.unflushed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&hold);
+    }
+
+    /// The newest position the feed may serve, when a commit of this store is not flushed yet.
+    fn bound(&self) -> Option<i64> {
+        let unflushed = self.unflushed.lock().unwrap_or_else(|p| p.into_inner());
+        unflushed.values().min().copied()
+    }
+
+    /// Called under the writer right after a commit: the commit's number.
+    fn committed(&self) -> u64 {
         self.committed.fetch_add(1, Ordering::AcqRel) + 1
     }
 
@@ -213,12 +237,10 @@ impl Durability {
         }
         // Every commit counted here has its frames written: the flush below covers them.
         let upto = self.committed.load(Ordering::Acquire);
-        let seq = self.committed_seq.load(Ordering::Acquire);
         let started = std::time::Instant::now();
         self.flush()?;
         self.flushes.ended(started);
         *flushed = upto;
-        self.durable_seq.fetch_max(seq, Ordering::AcqRel);
         Ok(())
     }
 
@@ -299,10 +321,7 @@ impl SqliteStore {
         // What an earlier process wrote is flushed before this one serves any of it.
         let mut wal = path.clone().into_os_string();
         wal.push("-wal");
-        let seq: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
-            r.get(0)
-        })?;
-        let durability = Arc::new(Durability::new(PathBuf::from(wal), seq));
+        let durability = Arc::new(Durability::new(PathBuf::from(wal)));
         durability.flush()?;
         let (stop, stopped) = std::sync::mpsc::channel();
         if schema != super::Schema::AsIs {
@@ -443,7 +462,7 @@ impl ServerStore for SqliteStore {
             done: false,
             started: std::time::Instant::now(),
             store: self,
-            fed: std::cell::Cell::new(false),
+            fed: std::cell::Cell::new(None),
         }))
     }
 
@@ -504,8 +523,8 @@ struct SqliteWrite<'s> {
     done: bool,
     started: std::time::Instant,
     store: &'s SqliteStore,
-    /// Whether it added to the feed.
-    fed: std::cell::Cell<bool>,
+    /// Whether it added to the feed: the newest position before its own (its floor).
+    fed: std::cell::Cell<Option<i64>>,
 }
 
 impl SqliteWrite<'_> {
@@ -521,7 +540,7 @@ impl SqliteWrite<'_> {
             }
             drop(conn);
             self.store.clock.ended(self.started);
-            if self.fed.get() && self.done {
+            if self.fed.get().is_some() && self.done {
                 self.store.feed_clock.ended(self.started);
             }
         }
@@ -537,7 +556,7 @@ impl Drop for SqliteWrite<'_> {
 /// A savepoint inside a write transaction: released by `commit`, rolled back on drop.
 struct SqliteSavepoint<'t> {
     conn: &'t Connection,
-    fed: &'t std::cell::Cell<bool>,
+    fed: &'t std::cell::Cell<Option<i64>>,
     name: String,
     done: bool,
 }
@@ -558,7 +577,7 @@ impl Conn for SqliteRead<'_> {
     }
 
     fn durable_seq(&self) -> Option<i64> {
-        Some(self.store.durability.durable_seq.load(Ordering::Acquire))
+        self.store.durability.bound()
     }
 }
 
@@ -568,7 +587,7 @@ impl Conn for SqliteWrite<'_> {
     }
 
     fn fed(&self) {
-        self.fed.set(true);
+        note_floor(self.conn(), &self.fed);
     }
 }
 
@@ -578,7 +597,20 @@ impl Conn for SqliteSavepoint<'_> {
     }
 
     fn fed(&self) {
-        self.fed.set(true);
+        note_floor(self.conn, self.fed);
+    }
+}
+
+/// The first time a write transaction adds to the feed: the newest position before its own. (A
+/// failed read notes 0, which only holds the feed back until the commit is flushed.)
+fn note_floor(conn: &Connection, fed: &std::cell::Cell<Option<i64>>) {
+    if fed.get().is_none() {
+        let floor = conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
+                r.get(0)
+            })
+            .unwrap_or(0);
+        fed.set(Some(floor));
     }
 }
 
@@ -652,7 +684,7 @@ static SAVEPOINTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::
 
 fn open_savepoint<'t>(
     conn: &'t Connection,
-    fed: &'t std::cell::Cell<bool>,
+    fed: &'t std::cell::Cell<Option<i64>>,
 ) -> Result<SqliteSavepoint<'t>> {
     let n = SAVEPOINTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = format!("sp_{n}");
@@ -672,20 +704,24 @@ impl crate::conn::Finish for SqliteWrite<'_> {
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {
-        let conn = self.conn();
-        let seq = if self.fed.get() {
-            conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
-                r.get(0)
-            })?
-        } else {
-            0
-        };
-        conn.execute_batch("COMMIT")?;
+        let durability = &self.store.durability;
+        // Held before the commit is visible, released once it is on disk.
+        let hold = self.fed.get().map(|floor| durability.hold(floor));
+        if let Err(e) = self.conn().execute_batch("COMMIT") {
+            if let Some(h) = hold {
+                durability.release(h);
+            }
+            return Err(e.into());
+        }
         self.done = true;
-        let n = self.store.durability.committed(seq);
+        let n = durability.committed();
         // The writer goes before the flush (the module's notes on group commit).
         self.let_go();
-        self.store.durability.wait(n)
+        let flushed = durability.wait(n);
+        if let Some(h) = hold {
+            durability.release(h);
+        }
+        flushed
     }
 }
 
@@ -1153,8 +1189,9 @@ mod tests {
         tx.commit().unwrap();
         // A commit returns once flushed: its changes are in the feed at once.
         assert_eq!(store.read().unwrap().max_seq().unwrap(), 2);
-        // A commit the store has not flushed (written by another connection, as if a writer
-        // had committed and not yet flushed) is visible but not served.
+        // A commit of this store that is visible but not flushed yet (held as `commit` holds
+        // it before `COMMIT`; its rows written here by another connection) is not served.
+        let hold = store.durability.hold(2);
         let other = Connection::open(store.path()).unwrap();
         other
             .execute(
@@ -1167,11 +1204,17 @@ mod tests {
         assert_eq!(r.job_change_count("j1").unwrap(), 3);
         assert_eq!(r.max_seq().unwrap(), 2, "served beyond the flushed commits");
         drop(r);
-        // The next flush covers it.
-        let mut tx = store.write().unwrap();
+        // Once flushed, it is.
+        store.durability.release(hold);
+        assert_eq!(store.read().unwrap().max_seq().unwrap(), 3);
+        // What another store on the same file commits (another node, a command) is served at
+        // once: it returned only once flushed.
+        let node2 = SqliteStore::open(dir.path()).unwrap();
+        let mut tx = node2.write().unwrap();
         assert!(tx.write_job(&new_job("j2", 1)).unwrap());
         tx.commit().unwrap();
         assert_eq!(store.read().unwrap().max_seq().unwrap(), 4);
+        assert_eq!(store.durability.bound(), None);
     }
 
     #[test]
@@ -1180,32 +1223,37 @@ mod tests {
         let store = SqliteStore::open(dir.path()).unwrap();
         let threads = 4;
         let each = 25;
+        let writing = std::sync::atomic::AtomicBool::new(true);
         std::thread::scope(|s| {
-            for t in 0..threads {
-                let store = &store;
-                s.spawn(move || {
-                    for i in 0..each {
-                        let mut tx = store.write().unwrap();
-                        assert!(tx.write_job(&new_job(&format!("j{t}-{i}"), 1)).unwrap());
-                        tx.commit().unwrap();
-                        // Returned: durable, so served.
-                        let served = store.read().unwrap().max_seq().unwrap();
-                        let mine: i64 = store
-                            .read()
-                            .unwrap()
-                            .connection()
-                            .value(
-                                "SELECT seq FROM changes WHERE job_id = ?1",
-                                &[Value::from(format!("j{t}-{i}").as_str())],
-                            )
-                            .unwrap();
-                        assert!(
-                            served >= mine,
-                            "commit {mine} returned before it was served"
-                        );
-                    }
-                });
+            // A reader as a feed page reads: the bound never goes back.
+            let reader = s.spawn(|| {
+                let mut last = 0;
+                while writing.load(Ordering::SeqCst) {
+                    let served = store.read().unwrap().max_seq().unwrap();
+                    assert!(
+                        served >= last,
+                        "the feed's bound went back: {last} → {served}"
+                    );
+                    last = served;
+                }
+            });
+            let writers: Vec<_> = (0..threads)
+                .map(|t| {
+                    let store = &store;
+                    s.spawn(move || {
+                        for i in 0..each {
+                            let mut tx = store.write().unwrap();
+                            assert!(tx.write_job(&new_job(&format!("j{t}-{i}"), 1)).unwrap());
+                            tx.commit().unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for w in writers {
+                w.join().unwrap();
             }
+            writing.store(false, Ordering::SeqCst);
+            reader.join().unwrap();
         });
         let status = store.status();
         assert_eq!(status.writes, (threads * each) as u64);
