@@ -541,9 +541,20 @@ fn start_nodes(setup: &Setup, dir: &std::path::Path, managers: usize) -> Nodes {
         );
     }
     let key = "5a".repeat(32);
+    // `--server-cpus 1`: the servers run on those CPUs only (`taskset`), so that with the bench
+    // itself pinned elsewhere (`taskset -c 0 fleet_bench …`) the phones do not share the
+    // servers' cores, as on a real installation.
+    let server_cpus = std::env::args().skip_while(|a| a != "--server-cpus").nth(1);
     let nodes = (0..setup.nodes)
         .map(|n| {
-            let mut cmd = Command::new(&bin);
+            let mut cmd = match &server_cpus {
+                Some(cpus) => {
+                    let mut c = Command::new("taskset");
+                    c.args(["-c", cpus]).arg(&bin);
+                    c
+                }
+                None => Command::new(&bin),
+            };
             cmd.args(["--data-dir"])
                 .arg(dir.join(format!("node-{n}")))
                 .args(["serve", "--listen", "127.0.0.1:0"])
