@@ -847,7 +847,7 @@ impl Inner {
             }
             let snapshot = doc.save();
             let today = local_date(now);
-            let tx = self.conn.transaction()?;
+            let tx = self.conn.savepoint()?;
             tx.execute(
                 "INSERT INTO job_doc (job_id, snapshot) VALUES (?1, ?2)",
                 params![job_id, snapshot],
@@ -912,7 +912,7 @@ impl Inner {
         };
         let today = local_date(now);
         let limits = projection::limits_for(job, &self.rules, &self.calendar, today);
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         if let Some(snapshot) = snapshot {
             tx.execute("DELETE FROM job_chunk WHERE job_id = ?1", [job_id])?;
             tx.execute(

@@ -4,7 +4,7 @@
 
 use super::{DirtyJob, Store, StoreError};
 use crate::job::JobError;
-use crate::sync::protocol::{Ack, Hash, PushJob, SyncMessage};
+use crate::sync::protocol::{Ack, Hash, PullJob, PushJob, SyncMessage};
 use automerge::ChangeHash;
 use automerge::sync::{self as amsync, SyncDoc};
 use rusqlite::{OptionalExtension, params};
@@ -30,6 +30,54 @@ pub(super) fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
         .chunks_exact(32)
         .filter_map(|c| ChangeHash::try_from(c).ok())
         .collect()
+}
+
+/// What [`Store::sync_merge_pulled`] stored of a page.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PulledPage {
+    /// Jobs merged, each with whether it had local changes waiting (then both sides' work met).
+    pub merged: Vec<(String, bool)>,
+    /// Jobs whose changes lack their dependencies: nothing of them was stored.
+    pub incomplete: Vec<String>,
+}
+
+/// The jobs of a page, in one transaction the caller opened and ends.
+fn merge_page(
+    inner: &mut super::Inner,
+    pulls: &[PullJob],
+    now: chrono::DateTime<chrono::Utc>,
+    page: &mut PulledPage,
+) -> Result<(), StoreError> {
+    for p in pulls {
+        crate::validate::check_id("job.id", &p.job_id)?;
+        let waiting: i64 = inner.conn.query_row(
+            "SELECT COUNT(*) FROM outbox WHERE job_id = ?1",
+            [&p.job_id],
+            |r| r.get(0),
+        )?;
+        match inner.merge_locked(&p.job_id, &p.changes, now) {
+            Ok(_) => {}
+            Err(StoreError::MissingDeps(_)) => {
+                inner.cache.remove(&p.job_id);
+                page.incomplete.push(p.job_id.clone());
+                continue;
+            }
+            Err(e) => {
+                inner.cache.remove(&p.job_id);
+                return Err(e);
+            }
+        }
+        inner.conn.execute(
+            "DELETE FROM sync_refused WHERE job_id = ?1 AND left_scope = 1",
+            [&p.job_id],
+        )?;
+        if waiting == 0 {
+            let heads = inner.doc(&p.job_id)?.heads();
+            set_base(&inner.conn, &p.job_id, &heads)?;
+        }
+        page.merged.push((p.job_id.clone(), waiting > 0));
+    }
+    Ok(())
 }
 
 /// Records the server heads a job's next push starts from.
@@ -319,6 +367,46 @@ impl Store {
         Ok(done)
     }
 
+    /// Stores a page of pulled jobs in one transaction (one flush for the page, not two or three
+    /// per job): each job's changes merged, a left-scope hold lifted, and, when it has no local
+    /// changes waiting, its heads as the base of its next push — as [`Store::merge_remote`],
+    /// `sync_in_scope` and [`Store::sync_pulled`] do one by one. A job whose changes lack their
+    /// dependencies is left out whole and named in `incomplete`; any other error ends the page
+    /// with the jobs before it stored.
+    pub(crate) fn sync_merge_pulled(&self, pulls: &[PullJob]) -> Result<PulledPage, StoreError> {
+        let now = self.now();
+        let mut inner = self.lock();
+        if !inner.conn.is_autocommit() {
+            // Left open by a panic in an earlier call: nothing of it was committed.
+            inner.conn.execute_batch("ROLLBACK")?;
+        }
+        inner.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let mut page = PulledPage::default();
+        let merged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            merge_page(&mut inner, pulls, now, &mut page)
+        }));
+        let ended = match &merged {
+            Ok(_) => inner.conn.execute_batch("COMMIT"),
+            Err(_) => inner.conn.execute_batch("ROLLBACK"),
+        };
+        if ended.is_err() || !matches!(merged, Ok(Ok(()))) {
+            // What the cache holds of these jobs may be ahead of what was stored.
+            for p in pulls {
+                inner.cache.remove(&p.job_id);
+            }
+        }
+        match merged {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(result) => {
+                if let Err(e) = ended {
+                    let _ = inner.conn.execute_batch("ROLLBACK");
+                    return Err(e.into());
+                }
+                result.map(|()| page)
+            }
+        }
+    }
+
     /// After pulling a job: when it has no local changes waiting, everything it holds is on the
     /// server, so its heads become the base of its next push (which then carries only new work).
     /// Checked and written under the store lock, so an edit cannot slip in between.
@@ -356,5 +444,83 @@ impl Store {
             [job_id],
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::Customer;
+    use crate::{JobKind, NewJob};
+
+    fn job(store: &Store) -> String {
+        let accepted = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 3, 2, 1, 0, 0)
+            .single()
+            .unwrap();
+        store
+            .create_job(
+                "o",
+                &NewJob {
+                    id: None,
+                    job_no: None,
+                    kind: JobKind::LowVoltageSmallMicro,
+                    unit: "zhuxian".into(),
+                    accepted_at: accepted,
+                    customer: Customer {
+                        name: Some("邾县宏达五金厂".into()),
+                        ..Default::default()
+                    },
+                    application: Default::default(),
+                },
+            )
+            .unwrap()
+            .id
+    }
+
+    #[test]
+    fn a_page_of_pulls_is_stored_together_and_a_bad_job_ends_it_after_the_good_ones() {
+        let server = Store::open_in_memory().unwrap();
+        let phone = Store::open_in_memory().unwrap();
+        let (a, b) = (job(&server), job(&server));
+        // The phone's own job: a local change waiting, so its base stays.
+        let own = job(&phone);
+        server
+            .merge_remote(&own, &phone.document_bytes(&own).unwrap())
+            .unwrap();
+        let pull = |id: &str| PullJob {
+            job_id: id.into(),
+            changes: server.document_bytes(id).unwrap(),
+        };
+        let page = phone
+            .sync_merge_pulled(&[pull(&a), pull(&own), pull(&b)])
+            .unwrap();
+        assert_eq!(
+            page.merged,
+            vec![(a.clone(), false), (own.clone(), true), (b.clone(), false)]
+        );
+        assert!(page.incomplete.is_empty());
+        for id in [&a, &b] {
+            assert_eq!(phone.job(id).unwrap().id, *id);
+        }
+        // Jobs with nothing waiting got a base; the one with local work did not.
+        let bases: i64 = phone
+            .lock()
+            .conn
+            .query_row("SELECT COUNT(*) FROM sync_base", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(bases, 2);
+        // A job that is not automerge ends the page: the job before it is stored, none after.
+        let c = job(&server);
+        let d = job(&server);
+        let bad = PullJob {
+            job_id: "bad-job".into(),
+            changes: b"not automerge".to_vec(),
+        };
+        assert!(phone.sync_merge_pulled(&[pull(&c), bad, pull(&d)]).is_err());
+        assert!(phone.job(&c).is_ok());
+        assert!(phone.job(&d).is_err());
+        // The store is usable afterwards (no transaction left open).
+        assert!(phone.sync_merge_pulled(&[pull(&d)]).is_ok());
+        assert!(phone.job(&d).is_ok());
     }
 }

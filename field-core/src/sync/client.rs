@@ -513,24 +513,14 @@ fn apply(
     for r in &resp.rejected {
         store.sync_set_aside(r)?;
     }
-    let mut incomplete = Vec::new();
-    for p in &resp.pull {
-        let was_dirty = store.dirty_jobs()?.iter().any(|d| d.job_id == p.job_id);
-        match store.merge_remote(&p.job_id, &p.changes) {
-            Ok(_) => {}
-            Err(StoreError::MissingDeps(_)) => {
-                incomplete.push(p.job_id.clone());
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        }
-        store.sync_in_scope(&p.job_id)?;
-        store.sync_pulled(&p.job_id)?;
+    let page = store.sync_merge_pulled(&resp.pull)?;
+    for (job_id, was_dirty) in page.merged {
         if was_dirty {
             report.jobs_merged += 1;
         }
-        pulled.insert(p.job_id.clone());
+        pulled.insert(job_id);
     }
+    let incomplete = page.incomplete;
     for job in &resp.gone {
         store.sync_left_scope(job)?;
     }
