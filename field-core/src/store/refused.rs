@@ -415,14 +415,13 @@ impl Store {
         };
         inner.set_aside(&why, true, now)
     }
+}
 
-    /// A job came (back) into scope: a left-scope hold is lifted, so its work is pushed again.
-    pub(crate) fn sync_in_scope(&self, job_id: &str) -> Result<(), StoreError> {
-        let inner = self.lock();
-        inner.conn.execute(
-            "DELETE FROM sync_refused WHERE job_id = ?1 AND left_scope = 1",
-            [job_id],
-        )?;
-        Ok(())
-    }
+/// A job came (back) into scope: a left-scope hold is lifted, so its work is pushed again.
+pub(super) fn lift_left_scope(conn: &rusqlite::Connection, job_id: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "DELETE FROM sync_refused WHERE job_id = ?1 AND left_scope = 1",
+        [job_id],
+    )?;
+    Ok(())
 }

@@ -67,10 +67,9 @@ fn merge_page(
                 return Err(e);
             }
         }
-        inner.conn.execute(
-            "DELETE FROM sync_refused WHERE job_id = ?1 AND left_scope = 1",
-            [&p.job_id],
-        )?;
+        super::refused::lift_left_scope(&inner.conn, &p.job_id)?;
+        // Nothing of its own waiting: everything it holds is on the server, so its heads become
+        // the base of its next push (which then carries only new work).
         if waiting == 0 {
             let heads = inner.doc(&p.job_id)?.heads();
             set_base(&inner.conn, &p.job_id, &heads)?;
@@ -369,10 +368,10 @@ impl Store {
 
     /// Stores a page of pulled jobs in one transaction (one flush for the page, not two or three
     /// per job): each job's changes merged, a left-scope hold lifted, and, when it has no local
-    /// changes waiting, its heads as the base of its next push — as [`Store::merge_remote`],
-    /// `sync_in_scope` and [`Store::sync_pulled`] do one by one. A job whose changes lack their
-    /// dependencies is left out whole and named in `incomplete`; any other error ends the page
-    /// with the jobs before it stored.
+    /// changes waiting, its heads as the base of its next push (the merge is
+    /// [`Store::merge_remote`]'s; all under the store lock, so no edit slips in between). A job
+    /// whose changes lack their dependencies is left out whole and named in `incomplete`; any
+    /// other error ends the page with the jobs before it stored.
     pub(crate) fn sync_merge_pulled(&self, pulls: &[PullJob]) -> Result<PulledPage, StoreError> {
         let now = self.now();
         let mut inner = self.lock();
@@ -405,24 +404,6 @@ impl Store {
                 result.map(|()| page)
             }
         }
-    }
-
-    /// After pulling a job: when it has no local changes waiting, everything it holds is on the
-    /// server, so its heads become the base of its next push (which then carries only new work).
-    /// Checked and written under the store lock, so an edit cannot slip in between.
-    pub(crate) fn sync_pulled(&self, job_id: &str) -> Result<(), StoreError> {
-        let mut inner = self.lock();
-        let waiting: i64 = inner.conn.query_row(
-            "SELECT COUNT(*) FROM outbox WHERE job_id = ?1",
-            [job_id],
-            |r| r.get(0),
-        )?;
-        if waiting > 0 {
-            return Ok(());
-        }
-        let heads = inner.doc(job_id)?.heads();
-        set_base(&inner.conn, job_id, &heads)?;
-        Ok(())
     }
 
     /// Whether a fallback exchange is still going on.

@@ -3,8 +3,8 @@
 //! repeating any request is harmless).
 
 use super::protocol::{
-    self, ApiError, LoginRequest, LoginResponse, PROTOCOL_HEADER, PROTOCOL_VERSION, Rejected,
-    SyncRequest, SyncResponse, UserInfo,
+    self, ApiError, LoginRequest, LoginResponse, PROTOCOL_HEADER, PROTOCOL_VERSION, PullJob,
+    Rejected, SyncRequest, SyncResponse, UserInfo,
 };
 use crate::store::{Store, StoreError};
 use std::time::{Duration, Instant};
@@ -465,9 +465,13 @@ async fn repair(
         return Err(api_error(resp).await);
     }
     let bytes = resp.bytes().await.map_err(network)?;
-    store.merge_remote(job_id, &bytes)?;
-    store.sync_in_scope(job_id)?;
-    store.sync_pulled(job_id)?;
+    let page = store.sync_merge_pulled(&[PullJob {
+        job_id: job_id.to_string(),
+        changes: bytes.to_vec(),
+    }])?;
+    if !page.incomplete.is_empty() {
+        return Err(StoreError::MissingDeps(job_id.to_string()).into());
+    }
     Ok(())
 }
 
