@@ -22,9 +22,9 @@ pub(crate) trait Conn {
         false
     }
 
-    /// The newest feed position that is on disk, where commits become visible before they are
-    /// durable (SQLite's group commit): the feed is never served beyond it. `None`: every
-    /// visible commit is durable.
+    /// Where commits become visible before they are durable (SQLite's group commit): the
+    /// position before the oldest commit of this store not yet flushed, beyond which the feed is
+    /// not served. `None`: nothing holds the feed back.
     fn durable_seq(&self) -> Option<i64> {
         None
     }

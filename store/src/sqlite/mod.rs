@@ -457,7 +457,9 @@ impl ServerStore for SqliteStore {
             conn.execute_batch("ROLLBACK")?;
         }
         conn.execute_batch("BEGIN IMMEDIATE")?;
+        let changes_before = conn.total_changes();
         Ok(Box::new(SqliteWrite {
+            changes_before,
             conn: Some(conn),
             done: false,
             started: std::time::Instant::now(),
@@ -473,6 +475,8 @@ impl ServerStore for SqliteStore {
     fn status(&self) -> StoreStatus {
         let readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
         let (writes, write_nanos) = self.clock.read();
+        let (serial_commits, serial_nanos) = self.feed_clock.read();
+        let (flushes, flush_nanos) = self.durability.flushes.read();
         StoreStatus {
             connections: readers.open as u64 + 1,
             idle: readers.idle.len() as u64,
@@ -480,15 +484,15 @@ impl ServerStore for SqliteStore {
             writes,
             write_nanos,
             write_buckets: self.clock.buckets(),
-            serial_commits: self.feed_clock.read().0,
-            serial_nanos: self.feed_clock.read().1,
+            serial_commits,
+            serial_nanos,
             serial_buckets: self.feed_clock.buckets(),
             // The one writer is every job's lock.
-            job_lock_commits: self.feed_clock.read().0,
-            job_lock_nanos: self.feed_clock.read().1,
+            job_lock_commits: serial_commits,
+            job_lock_nanos: serial_nanos,
             job_lock_buckets: self.feed_clock.buckets(),
-            flushes: self.durability.flushes.read().0,
-            flush_nanos: self.durability.flushes.read().1,
+            flushes,
+            flush_nanos,
             flush_buckets: self.durability.flushes.buckets(),
             statements: 0,
             round_trips: 0,
@@ -525,6 +529,9 @@ struct SqliteWrite<'s> {
     store: &'s SqliteStore,
     /// Whether it added to the feed: the newest position before its own (its floor).
     fed: std::cell::Cell<Option<i64>>,
+    /// The connection's count of changed rows when the transaction began: a commit that
+    /// changed none writes nothing to the log, so it waits for no flush.
+    changes_before: u64,
 }
 
 impl SqliteWrite<'_> {
@@ -699,12 +706,12 @@ fn open_savepoint<'t>(
 
 impl crate::conn::Finish for SqliteWrite<'_> {
     fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>> {
-        let conn = self.conn.as_ref().expect("a live write transaction");
-        Ok(Box::new(open_savepoint(conn, &self.fed)?))
+        Ok(Box::new(open_savepoint(self.conn(), &self.fed)?))
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {
         let durability = &self.store.durability;
+        let wrote = self.conn().total_changes() != self.changes_before;
         // Held before the commit is visible, released once it is on disk.
         let hold = self.fed.get().map(|floor| durability.hold(floor));
         if let Err(e) = self.conn().execute_batch("COMMIT") {
@@ -717,7 +724,7 @@ impl crate::conn::Finish for SqliteWrite<'_> {
         let n = durability.committed();
         // The writer goes before the flush (the module's notes on group commit).
         self.let_go();
-        let flushed = durability.wait(n);
+        let flushed = if wrote { durability.wait(n) } else { Ok(()) };
         if let Some(h) = hold {
             durability.release(h);
         }
@@ -1215,6 +1222,22 @@ mod tests {
         tx.commit().unwrap();
         assert_eq!(store.read().unwrap().max_seq().unwrap(), 4);
         assert_eq!(store.durability.bound(), None);
+    }
+
+    #[test]
+    fn a_commit_that_changed_nothing_waits_for_no_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let flushes = || store.status().flushes;
+        let before = flushes();
+        let tx = store.write().unwrap();
+        assert_eq!(tx.job_change_count("j1").unwrap(), 0);
+        tx.commit().unwrap();
+        assert_eq!(flushes(), before, "an empty commit flushed");
+        let mut tx = store.write().unwrap();
+        assert!(tx.write_job(&new_job("j1", 1)).unwrap());
+        tx.commit().unwrap();
+        assert_eq!(flushes(), before + 1);
     }
 
     #[test]
