@@ -37,13 +37,14 @@ use field_core::{Edit, EditContext, JobKind, MilestoneEvent, NewJob, Role, Store
 use std::process::{Child, Command};
 use std::time::Instant;
 
+/// The value after `--name` on the command line.
+fn flag(name: &str) -> Option<String> {
+    let flag = format!("--{name}");
+    std::env::args().skip_while(|a| *a != flag).nth(1)
+}
+
 fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == &format!("--{name}"))
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    flag(name).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -544,7 +545,7 @@ fn start_nodes(setup: &Setup, dir: &std::path::Path, managers: usize) -> Nodes {
     // `--server-cpus 1`: the servers run on those CPUs only (`taskset`), so that with the bench
     // itself pinned elsewhere (`taskset -c 0 fleet_bench …`) the phones do not share the
     // servers' cores, as on a real installation.
-    let server_cpus = std::env::args().skip_while(|a| a != "--server-cpus").nth(1);
+    let server_cpus = flag("server-cpus");
     let nodes = (0..setup.nodes)
         .map(|n| {
             let mut cmd = match &server_cpus {
@@ -582,11 +583,7 @@ async fn main() {
     let phone_rounds = arg("phone-rounds", 10);
     let managers = devices.max(fleet_phones);
     let no_js = std::env::args().any(|a| a == "--no-js");
-    let args: Vec<String> = std::env::args().collect();
-    let postgres = args
-        .iter()
-        .position(|a| a == "--postgres")
-        .and_then(|i| args.get(i + 1).cloned())
+    let postgres = flag("postgres")
         .or_else(|| std::env::var("FIELDLINE_TEST_POSTGRES").ok())
         .filter(|u| !u.is_empty());
     println!(
@@ -1002,11 +999,8 @@ async fn statement_log(label: &str, admin: &str, urls: &[String], phone: &Store,
             return;
         }
     };
-    let args: Vec<String> = std::env::args().collect();
-    let log = args
-        .iter()
-        .position(|a| a == "--pg-log")
-        .and_then(|i| args.get(i + 1).map(std::path::PathBuf::from))
+    let log = flag("pg-log")
+        .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::Path::new(&dir).with_file_name("server.log"));
     let Ok(start) = std::fs::metadata(&log).map(|m| m.len()) else {
         println!(
