@@ -237,6 +237,113 @@ pub fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// Checks a contact phone number a customer gives: a mainland mobile number (11 digits starting
+/// with 1) or a landline with its area code (`0` then 9–11 digits, a `-` after the area code
+/// allowed), `+86` in front allowed. Spaces are ignored.
+pub fn check_phone_number(field: &str, phone: &str) -> Result<(), Invalid> {
+    let digits = normalized_phone(phone);
+    let local = digits
+        .strip_prefix("86")
+        .filter(|_| phone.trim_start().starts_with('+'));
+    let n = local.unwrap_or(&digits);
+    let mobile = n.len() == 11 && n.starts_with('1');
+    let landline = n.starts_with('0') && (10..=12).contains(&n.len());
+    let shape_ok = phone
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == ' ' || c == '-' || c == '+');
+    if shape_ok && (mobile || landline) {
+        return Ok(());
+    }
+    Err(Invalid::new(
+        field,
+        "请填写正确的联系电话：11 位手机号，或带区号的固定电话（如 0710-1234567）",
+        "enter a valid phone number: an 11-digit mobile number, or a landline with its area code \
+         (e.g. 0710-1234567)",
+    ))
+}
+
+/// The digits of a phone number (how two spellings of one number compare).
+pub fn normalized_phone(phone: &str) -> String {
+    phone.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Checks the number of the one document an application is accepted on (一证受理): an 18-digit
+/// resident ID number (居民身份证号, its check digit verified) or an 18-character unified social
+/// credit code (统一社会信用代码, its check character verified).
+pub fn check_id_document(field: &str, number: &str) -> Result<(), Invalid> {
+    let n = number.trim().to_ascii_uppercase();
+    if resident_id_valid(&n) || credit_code_valid(&n) {
+        return Ok(());
+    }
+    Err(Invalid::new(
+        field,
+        "证件号码无效：请填写 18 位居民身份证号或 18 位统一社会信用代码",
+        "the document number is invalid: enter an 18-digit resident ID number or an \
+         18-character unified social credit code",
+    ))
+}
+
+/// GB 11643: 17 digits and an ISO 7064 MOD 11-2 check character (0–9 or X).
+fn resident_id_valid(n: &str) -> bool {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: &[u8; 11] = b"10X98765432";
+    let b = n.as_bytes();
+    if b.len() != 18 || !b[..17].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let sum: u32 = b[..17]
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    b[17] == CHECK[(sum % 11) as usize]
+}
+
+/// GB 32100: 17 characters of the code alphabet and a MOD 31 check character.
+fn credit_code_valid(n: &str) -> bool {
+    const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    const WEIGHTS: [u32; 17] = [
+        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+    ];
+    let b = n.as_bytes();
+    if b.len() != 18 {
+        return false;
+    }
+    let mut values = [0u32; 18];
+    for (i, c) in b.iter().enumerate() {
+        match ALPHABET.iter().position(|a| a == c) {
+            Some(v) => values[i] = v as u32,
+            None => return false,
+        }
+    }
+    let sum: u32 = values[..17].iter().zip(WEIGHTS).map(|(v, w)| v * w).sum();
+    let check = (31 - sum % 31) % 31;
+    values[17] == check
+}
+
+/// A document number as shown to someone who holds only a link: its first four and last four
+/// characters.
+pub fn mask_id(number: &str) -> String {
+    mask(number.trim(), 4, 4)
+}
+
+/// A phone number as shown to someone who holds only a link: its first three and last four
+/// digits.
+pub fn mask_phone(phone: &str) -> String {
+    mask(&normalized_phone(phone), 3, 4)
+}
+
+fn mask(s: &str, head: usize, tail: usize) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= head + tail {
+        return "*".repeat(chars.len());
+    }
+    let mut out: String = chars[..head].iter().collect();
+    out.push_str(&"*".repeat(chars.len() - head - tail));
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,5 +377,45 @@ mod tests {
         assert!(check_id("id", "").is_err());
         assert!(check_id("id", "a.b").is_err());
         assert!(check_id("id", &"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn phone_numbers_are_mobiles_or_landlines_with_area_codes() {
+        for ok in [
+            "13800138000",
+            "+86 138 0013 8000",
+            "0710-1234567",
+            "010 12345678",
+        ] {
+            assert!(check_phone_number("p", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "12345",
+            "1380013800",
+            "138001380000",
+            "abc13800138000",
+            "7101234567",
+            "",
+        ] {
+            assert!(check_phone_number("p", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn id_documents_have_their_check_characters_verified() {
+        // A resident ID (GB 11643's example) and a unified social credit code.
+        assert!(check_id_document("i", "11010519491231002X").is_ok());
+        assert!(check_id_document("i", "11010519491231002x").is_ok());
+        assert!(check_id_document("i", "110105194912310021").is_err());
+        assert!(check_id_document("i", "91350100M000100Y43").is_ok());
+        assert!(check_id_document("i", "91350100M000100Y44").is_err());
+        assert!(check_id_document("i", "1234").is_err());
+    }
+
+    #[test]
+    fn masks_keep_only_the_ends() {
+        assert_eq!(mask_id("11010519491231002X"), "1101**********002X");
+        assert_eq!(mask_phone("138 0013 8000"), "138****8000");
+        assert_eq!(mask_phone("123"), "***");
     }
 }

@@ -32,6 +32,9 @@ pub struct Config {
     /// Requests per minute from one client address to the customers' pages (`/public`, `/p/…`),
     /// which need no login.
     pub public_requests_per_minute_per_address: u32,
+    /// Online applications (申请用电) one client address may file per hour (each phone number
+    /// may file three a day).
+    pub applications_per_hour_per_address: u32,
     /// How long a unit's public list of customer managers is reused, seconds (it counts every
     /// job of the unit).
     pub public_cache_seconds: u64,
@@ -96,6 +99,7 @@ impl Default for Config {
             login_attempts_per_minute_per_address: 60,
             client_ip_header: String::new(),
             public_requests_per_minute_per_address: 120,
+            applications_per_hour_per_address: 10,
             public_cache_seconds: 60,
             archive_max_mib: 2048,
             archive_builds: 2,

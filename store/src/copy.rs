@@ -11,7 +11,11 @@ use sha2::{Digest, Sha256};
 /// The tables in an order that satisfies the foreign keys, each with its columns (as both
 /// schemas name them) and its primary key. An integer key is paged by value, others by offset.
 const TABLES: &[(&str, &str, &str)] = &[
-    ("units", "unit, name, created_at, created_by", "unit"),
+    (
+        "units",
+        "unit, name, created_at, created_by, address, hall_hours, hotline",
+        "unit",
+    ),
     (
         "users",
         "id, username, password_hash, role, unit, display_name, created_at, disabled, leader",
@@ -102,6 +106,12 @@ const TABLES: &[(&str, &str, &str)] = &[
         "reference_data",
         "seq, kind, id, version, unit, effective_from, body, installed_at, installed_by",
         "seq",
+    ),
+    (
+        "applications",
+        "id, unit, state, same_key, phone_key, detail, created_at, decided_at, decided_by, \
+         reason, job_id",
+        "id",
     ),
 ];
 

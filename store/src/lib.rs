@@ -21,6 +21,7 @@
 //! running (`postgres/migrations/0006_feed_positions.sql`). [`FeedReads::max_seq`],
 //! [`FeedReads::feed_changes`] and friends are the only places that read positions.
 
+pub mod applications;
 pub mod assessment;
 pub mod audit;
 pub mod board;
@@ -37,6 +38,7 @@ pub mod sqlite;
 pub mod uploads;
 pub mod users;
 
+pub use applications::{ApplicationReads, ApplicationRow, ApplicationWrites};
 pub use assessment::{AssessmentQuery, AssessmentReads, ManagerStats, PoweredJob, ProjectClock};
 pub use audit::{AuditEntry, AuditQuery, AuditReads, AuditWrites};
 pub use board::{
@@ -52,8 +54,8 @@ pub use reference::{ReferenceReads, ReferenceRow, ReferenceWrites};
 pub use sessions::{SessionReads, SessionRow, SessionSummary, SessionWrites};
 pub use uploads::{BlobNamed, UploadReads, UploadRow, UploadWrites};
 pub use users::{
-    DeviceRow, DeviceSummary, NewUser, TokenRow, UserChange, UserReads, UserRow, UserSummary,
-    UserWrites,
+    DeviceRow, DeviceSummary, NewUser, TokenRow, UnitRecord, UserChange, UserReads, UserRow,
+    UserSummary, UserWrites,
 };
 
 use conn::{Conn, Finish};
@@ -308,6 +310,7 @@ pub trait ReadTx:
     + ListReads
     + BoardReads
     + AssessmentReads
+    + ApplicationReads
 {
     fn stats(&self) -> Result<Stats>;
 
@@ -318,7 +321,14 @@ pub trait ReadTx:
 
 /// Every write of the store, by aggregate, inside one transaction.
 pub trait WriteTx:
-    ReadTx + UserWrites + SessionWrites + JobWrites + UploadWrites + AuditWrites + ReferenceWrites
+    ReadTx
+    + UserWrites
+    + SessionWrites
+    + JobWrites
+    + UploadWrites
+    + AuditWrites
+    + ReferenceWrites
+    + ApplicationWrites
 {
     /// A nested transaction: commits into this one, or is undone when dropped.
     fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>>;

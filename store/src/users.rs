@@ -82,6 +82,17 @@ pub struct UserChange {
     pub unit: Option<String>,
 }
 
+/// A unit (供电单位) as customers see it: its display name (e.g. 邾县供电公司), the service hall's
+/// address and opening hours, and its hotline.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct UnitRecord {
+    pub unit: String,
+    pub name: String,
+    pub address: String,
+    pub hall_hours: String,
+    pub hotline: String,
+}
+
 /// Reads of users, units, devices and tokens.
 pub trait UserReads {
     fn user_by_name(&self, username: &str) -> Result<Option<UserRow>>;
@@ -112,8 +123,8 @@ pub trait UserReads {
     /// `(username, display name)` of a unit's enabled leaders.
     fn unit_leaders(&self, unit: &str) -> Result<Vec<(String, String)>>;
 
-    /// Every unit's code and name, by code.
-    fn units(&self) -> Result<Vec<(String, String)>>;
+    /// Every unit's record, by code.
+    fn units(&self) -> Result<Vec<UnitRecord>>;
 
     /// A unit's name, `None` when no such unit exists.
     fn unit_name(&self, unit: &str) -> Result<Option<String>>;
@@ -126,6 +137,9 @@ pub trait UserWrites {
 
     /// A new unit; `false` when its code is taken.
     fn insert_unit(&mut self, unit: &str, name: &str, at: i64, by: &str) -> Result<bool>;
+
+    /// Changes a unit's name, address, hours and hotline; `false` when there is no such unit.
+    fn update_unit(&mut self, u: &UnitRecord) -> Result<bool>;
 
     fn upsert_device(&mut self, device: &DeviceRow) -> Result<()>;
 
@@ -288,11 +302,20 @@ impl<T: Conn> UserReads for T {
         )
     }
 
-    fn units(&self) -> Result<Vec<(String, String)>> {
-        self.db()
-            .all("SELECT unit, name FROM units ORDER BY unit", args![], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+    fn units(&self) -> Result<Vec<UnitRecord>> {
+        self.db().all(
+            "SELECT unit, name, address, hall_hours, hotline FROM units ORDER BY unit",
+            args![],
+            |r| {
+                Ok(UnitRecord {
+                    unit: r.get(0)?,
+                    name: r.get(1)?,
+                    address: r.get(2)?,
+                    hall_hours: r.get(3)?,
+                    hotline: r.get(4)?,
+                })
+            },
+        )
     }
 
     fn unit_name(&self, unit: &str) -> Result<Option<String>> {
@@ -325,6 +348,14 @@ impl<T: Conn + Finish> UserWrites for T {
             "INSERT INTO units (unit, name, created_at, created_by) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT DO NOTHING",
             args![unit, name, at, by],
+        )? == 1)
+    }
+
+    fn update_unit(&mut self, u: &UnitRecord) -> Result<bool> {
+        Ok(self.db().execute(
+            "UPDATE units SET name = ?2, address = ?3, hall_hours = ?4, hotline = ?5
+             WHERE unit = ?1",
+            args![&u.unit, &u.name, &u.address, &u.hall_hours, &u.hotline],
         )? == 1)
     }
 

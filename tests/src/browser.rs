@@ -260,6 +260,17 @@ impl Browser {
         e.send_keys(text).await.unwrap();
     }
 
+    /// Chooses a local file in a file input (the browser runs on this machine).
+    pub async fn upload(&self, css: &str, file: &std::path::Path) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .send_keys(&file.display().to_string())
+            .await
+            .unwrap_or_else(|e| panic!("upload {} in {css}: {e}", file.display()));
+    }
+
     pub async fn select(&self, css: &str, value: &str) {
         self.client
             .find(Locator::Css(css))

@@ -332,7 +332,8 @@ section! {
 
 section! {
     /// One group of the document checklist (收资清单), e.g. "subject proof": which document was
-    /// collected for it.
+    /// collected for it. A job accepted on one document (一证受理) marks the groups still missing
+    /// with the day they are to be collected by (`due_on`).
     ChecklistItem {
         doc_type: String,
         collected: bool,
@@ -340,6 +341,7 @@ section! {
         collected_by: String,
         collected_at: DateTime<Utc>,
         note: String,
+        due_on: NaiveDate,
     };
     photos: BTreeMap<String, bool>,
 }

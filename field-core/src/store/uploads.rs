@@ -139,6 +139,12 @@ impl Store {
         self.blobs.read_range(sha256, offset, len)
     }
 
+    /// Keeps a blob fetched from the server (already checked against its name): shown offline
+    /// from now on, never uploaded back.
+    pub fn keep_blob(&self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.blobs.put(sha256, bytes)
+    }
+
     /// The bytes of a stored blob.
     pub fn blob(&self, sha256: &str) -> Result<Vec<u8>, StoreError> {
         self.blobs.get(sha256)

@@ -162,14 +162,26 @@ pub async fn blob(
     headers: HeaderMap,
 ) -> Result<Response, ServerError> {
     let (mime, displayable) = tus::open_blob(&env, &who, &sha256).await?;
+    serve_blob(&env, &sha256, mime, displayable, &headers).await
+}
+
+/// Streams a blob the caller was found to may see, as `mime` when `displayable` (else as a
+/// download), honouring `If-None-Match` and a single `Range`.
+pub async fn serve_blob(
+    env: &Env,
+    sha256: &str,
+    mime: String,
+    displayable: bool,
+    headers: &HeaderMap,
+) -> Result<Response, ServerError> {
     let etag = format!("\"{sha256}\"");
-    if header_str(&headers, "if-none-match") == Some(etag.as_str()) {
+    if header_str(headers, "if-none-match") == Some(etag.as_str()) {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
     // A range applies only to the blob the client already has part of (If-Range names it).
-    let range = header_str(&headers, "range")
-        .filter(|_| header_str(&headers, "if-range").is_none_or(|tag| tag == etag));
-    let read = match env.blobs.download(&sha256, range).await? {
+    let range = header_str(headers, "range")
+        .filter(|_| header_str(headers, "if-range").is_none_or(|tag| tag == etag));
+    let read = match env.blobs.download(sha256, range).await? {
         crate::blobs::Download::Bytes(read) => read,
         crate::blobs::Download::Unsatisfiable { len } => {
             return Ok((

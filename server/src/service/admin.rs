@@ -92,7 +92,7 @@ pub fn units(env: &Env, who: &Principal) -> Result<Vec<UnitSummary>, ServerError
     let users = tx.user_list(None)?;
     let (rules, grid) = (env.rules(), env.grid());
     let mut out = Vec::new();
-    for super::units::Unit { unit, name } in super::units::list_in(&*tx)? {
+    for super::units::Unit { unit, name, .. } in super::units::list_in(&*tx)? {
         let mine: Vec<&UserSummary> = users
             .iter()
             .filter(|u| u.unit == unit && !u.disabled)

@@ -72,7 +72,12 @@ pub fn project_managers(env: &Env, unit: &str) -> Result<Vec<PmLoad>, ServerErro
 }
 
 /// The display name of an enabled user of `role` in `unit`.
-fn member(env: &Env, username: &str, role: Role, unit: &str) -> Result<String, ServerError> {
+pub(crate) fn member(
+    env: &Env,
+    username: &str,
+    role: Role,
+    unit: &str,
+) -> Result<String, ServerError> {
     let user = env.store.read()?.user_by_name(username)?;
     match user {
         Some(u) if u.role == role.as_str() && u.unit == unit && !u.disabled => Ok(u.display_name),

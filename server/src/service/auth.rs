@@ -33,6 +33,8 @@ pub struct AuthSettings {
     pub secure_cookies: bool,
     /// Requests to the customers' pages per client address.
     pub public_limiter: LoginLimiter,
+    /// Online applications filed per client address and hour.
+    pub apply_limiter: LoginLimiter,
 }
 
 impl AuthSettings {
@@ -47,6 +49,10 @@ impl AuthSettings {
             public_limiter: LoginLimiter::new(
                 config.public_requests_per_minute_per_address,
                 Duration::from_secs(60),
+            ),
+            apply_limiter: LoginLimiter::new(
+                config.applications_per_hour_per_address,
+                Duration::from_secs(3600),
             ),
             client_ip_header: Some(config.client_ip_header.trim().to_ascii_lowercase())
                 .filter(|h| !h.is_empty()),

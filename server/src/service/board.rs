@@ -61,6 +61,19 @@ pub struct Board {
     pub supervision: Vec<SupervisionRow>,
     /// The day the board was drawn for (China time, `YYYY-MM-DD`).
     pub today: String,
+    /// Online applications not started the same working day (seed 000), oldest first.
+    pub late_applications: Vec<LateApplication>,
+}
+
+/// An online application still waiting at the counter after the working day it was filed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LateApplication {
+    pub id: String,
+    pub number: String,
+    pub unit: String,
+    /// When it was filed (China time, `YYYY-MM-DD HH:MM`).
+    pub filed_at: String,
+    pub applicant: String,
 }
 
 /// Who may see the board.
@@ -160,7 +173,24 @@ pub fn board(env: &Env, who: &Principal, filter: &BoardFilter) -> Result<Board, 
     if let Some(m) = &q.manager {
         supervision.retain(|o| &o.manager == m);
     }
+    drop(tx);
+    let units = q.unit.clone().map(|u| vec![u]);
+    let late_applications = super::applications::late(env, units.as_deref())?
+        .into_iter()
+        .map(|a| LateApplication {
+            filed_at: a
+                .filed_at
+                .with_timezone(&field_core::job::china_offset())
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            applicant: a.detail.name,
+            id: a.id,
+            number: a.number,
+            unit: a.unit,
+        })
+        .collect();
     Ok(Board {
+        late_applications,
         supervision,
         today: today().to_string(),
         rows,

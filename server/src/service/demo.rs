@@ -156,6 +156,13 @@ pub fn seed(
     store_blobs(env, &blobs)?;
     let mut tx = env.store.write()?;
     super::units::add(&mut *tx, DEMO_UNIT, DEMO_UNIT_NAME, "demo")?;
+    tx.update_unit(&super::units::Unit {
+        unit: DEMO_UNIT.into(),
+        name: DEMO_UNIT_NAME.into(),
+        address: "朱仙镇人民路 18 号供电营业厅".into(),
+        hall_hours: "工作日 8:30–12:00，14:00–17:30".into(),
+        hotline: "0710-5551234".into(),
+    })?;
     let mut ids = BTreeMap::new();
     for (user, role, name, hash) in &hashed {
         ids.insert(

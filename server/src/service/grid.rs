@@ -19,7 +19,10 @@ pub fn for_admin(
 ) -> Result<(GridCells, Vec<String>), ServerError> {
     guard(who)?;
     let units = env.store.read()?.units()?;
-    Ok((cells(env, unit), units.into_iter().map(|u| u.0).collect()))
+    Ok((
+        cells(env, unit),
+        units.into_iter().map(|u| u.unit).collect(),
+    ))
 }
 
 /// A unit's cells as published now (an empty list before any).

@@ -4,6 +4,7 @@
 //! [`Env::blocking`].
 
 pub mod admin;
+pub mod applications;
 pub mod assessment;
 pub mod assignment;
 pub mod audit;

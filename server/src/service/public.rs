@@ -42,6 +42,41 @@ pub struct Progress {
     pub steps: Vec<(MilestoneEvent, chrono::NaiveDate)>,
     /// The customer manager to contact: name and work number (never the login name).
     pub contact: Option<(String, String)>,
+    /// What the customer gave, as the link may show it: name, masked document number, masked
+    /// phone number.
+    pub customer: Option<Given>,
+    /// The unit as customers know it.
+    pub unit_record: Option<super::units::Unit>,
+}
+
+/// What a customer gave, masked for whoever holds the link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Given {
+    pub name: String,
+    pub id_number: String,
+    pub phone: String,
+}
+
+impl Given {
+    /// The name as given, the document and phone numbers masked.
+    pub fn masked(name: &str, id_number: &str, phone: &str) -> Given {
+        Given {
+            name: name.to_string(),
+            id_number: field_core::validate::mask_id(id_number),
+            phone: field_core::validate::mask_phone(phone),
+        }
+    }
+}
+
+/// What a tracking link opens: the job's progress, or the application it was made from while
+/// the counter has not accepted it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tracking {
+    Job(Box<Progress>),
+    Application(
+        Box<super::applications::ApplicationView>,
+        Option<super::units::Unit>,
+    ),
 }
 
 /// A user's public work number (工号), from their number in Fieldline.
@@ -94,9 +129,8 @@ impl PublicCache {
 }
 
 /// Units with a public page.
-pub fn units(env: &Env) -> Result<Vec<String>, ServerError> {
-    let units = env.store.read()?.units()?;
-    Ok(units.into_iter().map(|u| u.0).collect())
+pub fn units(env: &Env) -> Result<Vec<super::units::Unit>, ServerError> {
+    super::units::list(env)
 }
 
 /// The customer managers of `unit` (not found for a unit without any), from the node's cache
@@ -178,8 +212,9 @@ pub fn ensure_secret(env: &Env) -> Result<(), ServerError> {
     secret(env).map(|_| ())
 }
 
-/// The progress a token opens (not found for anything else, without saying why).
-pub fn progress(env: &Env, token: &str) -> Result<Progress, ServerError> {
+/// The id a token names, if the token is one the server made (not found otherwise, without
+/// saying why).
+fn token_id<'a>(env: &Env, token: &'a str) -> Result<&'a str, ServerError> {
     let (job_id, sent) = token.split_once('.').ok_or(ServerError::NotFound)?;
     if job_id.is_empty()
         || job_id.len() > 64
@@ -190,6 +225,29 @@ pub fn progress(env: &Env, token: &str) -> Result<Progress, ServerError> {
     {
         return Err(ServerError::NotFound);
     }
+    Ok(job_id)
+}
+
+/// What a tracking token opens: the job's progress, else its application's state.
+pub fn track(env: &Env, token: &str) -> Result<Tracking, ServerError> {
+    let id = token_id(env, token)?;
+    match progress(env, token) {
+        Err(ServerError::NotFound) => {}
+        other => return other.map(|p| Tracking::Job(Box::new(p))),
+    }
+    let a = super::applications::by_token_id(env, id)?.ok_or(ServerError::NotFound)?;
+    let unit = env
+        .store
+        .read()?
+        .units()?
+        .into_iter()
+        .find(|u| u.unit == a.unit);
+    Ok(Tracking::Application(Box::new(a), unit))
+}
+
+/// The progress a token opens (not found for anything else, without saying why).
+pub fn progress(env: &Env, token: &str) -> Result<Progress, ServerError> {
+    let job_id = token_id(env, token)?;
     let tx = env.store.read()?;
     let mut loaded = env
         .docs
@@ -224,7 +282,18 @@ pub fn progress(env: &Env, token: &str) -> Result<Progress, ServerError> {
             .map(|u| (u.display_name, work_number(u.id))),
         None => None,
     };
+    let c = &job.customer;
+    let customer = c.name.as_deref().map(|name| {
+        Given::masked(
+            name,
+            c.id_number.as_deref().unwrap_or_default(),
+            c.contact_phone.as_deref().unwrap_or_default(),
+        )
+    });
+    let unit_record = tx.units()?.into_iter().find(|u| u.unit == job.unit);
     Ok(Progress {
+        customer,
+        unit_record,
         job_no: job.job_no.clone(),
         unit: job.unit.clone(),
         kind: job.kind,

@@ -7,12 +7,8 @@ use crate::ServerError;
 use crate::authz::Principal;
 use crate::store::{ReadTx, WriteTx};
 
-/// A unit's code and name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unit {
-    pub unit: String,
-    pub name: String,
-}
+/// A unit's code, name, service hall and hotline.
+pub use crate::store::UnitRecord as Unit;
 
 /// The longest unit name, in characters.
 pub const NAME_MAX: usize = 64;
@@ -77,9 +73,90 @@ pub fn list(env: &Env) -> Result<Vec<Unit>, ServerError> {
 
 /// Every unit, by code, as `tx` sees them.
 pub fn list_in(tx: &dyn ReadTx) -> Result<Vec<Unit>, ServerError> {
-    Ok(tx
-        .units()?
+    Ok(tx.units()?)
+}
+
+/// A unit's record (not found when there is no such unit).
+pub fn get(env: &Env, unit: &str) -> Result<Unit, ServerError> {
+    list(env)?
         .into_iter()
-        .map(|(unit, name)| Unit { unit, name })
-        .collect())
+        .find(|u| u.unit == unit)
+        .ok_or(ServerError::NotFound)
+}
+
+/// Longest address and opening hours, in characters.
+pub const PLACE_MAX: usize = 200;
+
+fn text(field: &str, zh: &str, en: &str, value: &str, max: usize) -> Result<String, ServerError> {
+    let value = value.trim();
+    if value.chars().count() > max || value.chars().any(char::is_control) {
+        return Err(ServerError::bad(
+            "invalid_value",
+            format!("{zh}无效：最多 {max} 个字符"),
+            format!("the {en} is invalid: at most {max} characters ({field})"),
+        ));
+    }
+    Ok(value.to_string())
+}
+
+/// Changes a unit's display name, service hall address, opening hours and hotline, as the admin
+/// `who`.
+pub fn update(env: &Env, who: &Principal, record: &Unit) -> Result<(), ServerError> {
+    super::admin::require_admin(who, "修改单位", "change units")?;
+    let name = text("name", "单位名称", "name", &record.name, NAME_MAX)?;
+    if name.is_empty() {
+        return Err(ServerError::bad(
+            "invalid_name",
+            format!("单位名称无效：1–{NAME_MAX} 个字符"),
+            format!("the unit's name is invalid: 1–{NAME_MAX} characters"),
+        ));
+    }
+    let hotline = text("hotline", "服务电话", "hotline", &record.hotline, 32)?;
+    if !hotline
+        .chars()
+        .all(|c| c.is_ascii_digit() || " -+()".contains(c))
+    {
+        return Err(ServerError::bad(
+            "invalid_value",
+            "服务电话只能包含数字和 + - ( ) 空格",
+            "the hotline may contain only digits, spaces and + - ( )",
+        ));
+    }
+    let clean = Unit {
+        unit: record.unit.clone(),
+        name,
+        address: text(
+            "address",
+            "营业厅地址",
+            "address",
+            &record.address,
+            PLACE_MAX,
+        )?,
+        hall_hours: text(
+            "hall_hours",
+            "营业时间",
+            "opening hours",
+            &record.hall_hours,
+            PLACE_MAX,
+        )?,
+        hotline,
+    };
+    let mut tx = env.store.write()?;
+    if !tx.update_unit(&clean)? {
+        return Err(ServerError::NotFound);
+    }
+    audit::append(
+        &mut *tx,
+        crate::store::AuditEntry {
+            kind: "unit_changed".into(),
+            username: Some(who.username.clone()),
+            detail: serde_json::json!({
+                "unit": clean.unit, "name": clean.name, "address": clean.address,
+                "hall_hours": clean.hall_hours, "hotline": clean.hotline,
+            }),
+            ..Default::default()
+        },
+    )?;
+    tx.commit()?;
+    Ok(())
 }

@@ -284,6 +284,7 @@ pub async fn units(State(env): State<Arc<Env>>, web: Web) -> Result<Response, Sh
                         tr data-unit=(u.unit) {
                             td data-label=(lang.t("单位", "Unit")) {
                                 strong { (u.name) } " " code { (u.unit) } br;
+                                a.small href={ "/admin/units/" (urlencode(&u.unit)) } { (lang.t("编辑", "edit")) } " · "
                                 a.small href={ "/public/" (urlencode(&u.unit)) } { (lang.t("公示页", "public page")) }
                             }
                             td data-label=(lang.t("人员", "People")) {
@@ -322,6 +323,62 @@ pub async fn units(State(env): State<Arc<Env>>, web: Web) -> Result<Response, Sh
         p { a href="/admin" { (lang.t("« 用户管理", "« Users")) } " · " a href="/admin/reference" { (lang.t("基础数据 »", "Reference data »")) } }
     };
     Ok(layout::page(&web, "/admin/units", lang.t("单位", "Units"), body).into_response())
+}
+
+/// `GET /admin/units/{unit}`: a unit's record as customers see it.
+pub async fn unit(
+    State(env): State<Arc<Env>>,
+    web: Web,
+    Path(unit): Path<String>,
+) -> Result<Response, Shown> {
+    let lang = web.lang;
+    let who = web.session.who.clone();
+    let u = env
+        .blocking(move |env| {
+            admin::require_admin(&who, "修改单位", "change units")?;
+            crate::service::units::get(env, &unit)
+        })
+        .await
+        .page(lang)?;
+    let here = format!("/admin/units/{}", urlencode(&u.unit));
+    let body = html! {
+        h1 { (lang.t("单位信息", "Unit")) " · " code { (u.unit) } }
+        p.small.muted { (lang.t("客户在网上办电页面、回执和报装指南上看到的是以下信息，而不是单位代码。",
+            "Customers see these on the public pages, receipts and guides, never the unit's code.")) }
+        form.stack.card #unit-form method="post" action=(here) {
+            input type="hidden" name="csrf" value=(web.session.csrf);
+            label { (lang.t("名称（如 邾县供电公司）", "Name (e.g. 邾县供电公司)")) input type="text" name="name" required maxlength="64" value=(u.name); }
+            label { (lang.t("营业厅地址", "Service hall address")) input type="text" name="address" maxlength="200" value=(u.address); }
+            label { (lang.t("营业时间", "Opening hours")) input type="text" name="hall_hours" maxlength="200" value=(u.hall_hours); }
+            label { (lang.t("服务电话", "Hotline")) input type="text" name="hotline" maxlength="32" value=(u.hotline); }
+            div.actions { button type="submit" { (lang.t("保存", "Save")) } }
+        }
+        p { a href="/admin/units" { (lang.t("« 单位", "« Units")) } }
+    };
+    Ok(layout::page(&web, &here, lang.t("单位信息", "Unit"), body).into_response())
+}
+
+/// `POST /admin/units/{unit}`: changes a unit's record.
+pub async fn update_unit(
+    State(env): State<Arc<Env>>,
+    web: Web,
+    Path(unit): Path<String>,
+    body: Bytes,
+) -> Result<Response, Shown> {
+    let f = super::Form::parse(&body);
+    check_csrf(&web, f.get("csrf"))?;
+    let who = web.session.who.clone();
+    let record = crate::service::units::Unit {
+        unit: unit.clone(),
+        name: f.get("name").to_string(),
+        address: f.get("address").to_string(),
+        hall_hours: f.get("hall_hours").to_string(),
+        hotline: f.get("hotline").to_string(),
+    };
+    env.blocking(move |env| crate::service::units::update(env, &who, &record))
+        .await
+        .page(web.lang)?;
+    Ok(Redirect::to("/admin/units#units").into_response())
 }
 
 /// `POST /admin/units`: a new unit.

@@ -271,6 +271,25 @@ pub async fn page(
     };
     let body = html! {
         (body)
+        @if !b.late_applications.is_empty() {
+            section.card #late-applications {
+                h2 { (lang.t("线上申请未当日受理", "Online applications not started the same working day")) " " (layout::badge("overdue", &b.late_applications.len().to_string())) }
+                table.list {
+                    thead { tr {
+                        th { (lang.t("申请编号", "Number")) } th { (lang.t("提交时间", "Filed")) } th { (lang.t("申请人", "Applicant")) }
+                    } }
+                    tbody {
+                        @for a in &b.late_applications {
+                            tr {
+                                td data-label=(lang.t("申请编号", "Number")) { a href={ "/applications/" (a.id) } { (a.number) } }
+                                td data-label=(lang.t("提交时间", "Filed")) { (a.filed_at) }
+                                td data-label=(lang.t("申请人", "Applicant")) { (a.applicant) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         (super::supervision::board_list(lang, &b.supervision, &b.today, &web.session.who.username))
         (visit_list(
             &b.visits_due,

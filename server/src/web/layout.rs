@@ -87,6 +87,9 @@ pub fn page(web: &Web, here: &str, title: &str, body: Markup) -> Markup {
                     a.brand href="/jobs" { (lang.t("Fieldline 业扩报装", "Fieldline new connections")) }
                     a href="/jobs" { (lang.t("工单列表", "Jobs")) }
                     a href="/jobs?review=pending" { (lang.t("待审核", "To review")) }
+                    @if matches!(who.role, field_core::Role::OfficeStaff | field_core::Role::Admin) {
+                        a href="/applications" { (lang.t("线上申请", "Online applications")) }
+                    }
                     @if crate::service::board::may_see(who) {
                         a href="/board" { (lang.t("调度台", "Board")) }
                     }

@@ -6,6 +6,8 @@
 //! or 404 like the API.
 
 pub mod admin;
+pub mod applications;
+pub mod apply;
 pub mod assessment;
 pub mod assignment;
 pub mod board;
@@ -54,6 +56,10 @@ pub fn router() -> Router<Arc<Env>> {
         .route("/board", get(board::page))
         .route("/admin", get(admin::users))
         .route("/admin/units", get(admin::units).post(admin::create_unit))
+        .route(
+            "/admin/units/{unit}",
+            get(admin::unit).post(admin::update_unit),
+        )
         .route("/admin/users", post(admin::create))
         .route("/admin/users/{username}", get(admin::user))
         .route("/admin/users/{username}/{action}", post(admin::act))
@@ -65,7 +71,19 @@ pub fn router() -> Router<Arc<Env>> {
         .route("/admin/grid", get(grid::page).post(grid::act))
         .route("/public", get(public::units))
         .route("/public/{unit}", get(public::managers))
+        .route(
+            "/public/{unit}/apply",
+            get(apply::form)
+                .post(apply::submit)
+                .layer(DefaultBodyLimit::max(apply::APPLY_BODY_MAX)),
+        )
         .route("/p/{token}", get(public::progress))
+        .route("/p/{token}/receipt", get(public::receipt))
+        .route("/applications", get(applications::queue))
+        .route("/applications/{id}", get(applications::detail))
+        .route("/applications/{id}/photo/{role}", get(applications::photo))
+        .route("/applications/{id}/accept", post(applications::accept))
+        .route("/applications/{id}/decline", post(applications::decline))
         .route("/assessment", get(assessment::page))
         .route("/assessment.csv", get(assessment::csv))
         .route("/assessment.xlsx", get(assessment::xlsx))

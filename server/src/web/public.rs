@@ -71,18 +71,43 @@ pub async fn units(
     let units = env.blocking(public::units).await.page(lang)?;
     let body = html! {
         main {
-            h1 { (lang.t("客户自选客户经理", "Choose your customer manager")) }
-            p { (lang.t("请选择供电单位：", "Choose your supply unit:")) }
-            ul { @for u in &units { li { a href={ "/public/" (u) } { (u) } } } }
+            h1 { (lang.t("网上办电", "Apply for electricity online")) }
+            p { (lang.t("请选择为您供电的单位：", "Choose the unit that supplies you:")) }
+            ul #units {
+                @for u in &units {
+                    li {
+                        a href={ "/public/" (super::urlencode(&u.unit)) } { (u.name) }
+                        @if !u.address.is_empty() { span.small.muted { " · " (u.address) } }
+                    }
+                }
+            }
+            (hotlines(lang, None))
         }
     };
-    Ok(layout::bare_at(
-        lang,
-        "/public",
-        lang.t("客户经理公示", "Customer managers"),
-        body,
-    )
-    .into_response())
+    Ok(layout::bare_at(lang, "/public", lang.t("网上办电", "Apply online"), body).into_response())
+}
+
+/// The hall's address, hours and hotline, and the national hotlines (95598 for service,
+/// 12398 for complaints about energy regulation).
+pub fn hotlines(lang: Lang, unit: Option<&crate::service::units::Unit>) -> Markup {
+    html! {
+        section.card #contacts {
+            @if let Some(u) = unit {
+                h2 { (u.name) }
+                dl.fields {
+                    @if !u.address.is_empty() { dt { (lang.t("营业厅地址", "Service hall")) } dd #hall-address { (u.address) } }
+                    @if !u.hall_hours.is_empty() { dt { (lang.t("营业时间", "Opening hours")) } dd #hall-hours { (u.hall_hours) } }
+                    @if !u.hotline.is_empty() { dt { (lang.t("服务电话", "Hotline")) } dd #hall-hotline { a href={ "tel:" (u.hotline) } { (u.hotline) } } }
+                }
+            }
+            p.small {
+                (lang.t("供电服务热线 ", "Electricity service hotline "))
+                a href="tel:95598" { strong { "95598" } }
+                (lang.t("　·　能源监管投诉举报热线 ", " · Energy regulation complaints "))
+                a href="tel:12398" { strong { "12398" } }
+            }
+        }
+    }
 }
 
 /// `GET /public/{unit}`: the unit's customer managers.
@@ -95,22 +120,31 @@ pub async fn managers(
     limit(&env, peer, &headers)?;
     let lang = lang_of(&headers);
     let u = unit.clone();
-    let (list, grid) = env
+    let (list, grid, record) = env
         .blocking(move |env| {
             Ok((
-                public::managers(env, &u)?,
+                match public::managers(env, &u) {
+                    Err(crate::error::ServerError::NotFound) => Vec::new(),
+                    other => other?,
+                },
                 crate::service::grid::cells(env, &u),
+                crate::service::units::get(env, &u)?,
             ))
         })
         .await
         .page(lang)?;
     let body = html! {
         main {
-            h1 { (lang.t("客户经理公示", "Customer managers")) " · " (unit) }
+            h1 { (record.name) }
+            p.actions {
+                a.button #apply-link href={ "/public/" (super::urlencode(&unit)) "/apply" } { (lang.t("申请用电", "Apply for electricity")) }
+            }
+            (hotlines(lang, Some(&record)))
+            h2 { (lang.t("客户经理公示", "Customer managers")) }
             p.muted {
                 (lang.t(
-                    "办理用电业务时，您可以在受理时自行选择客户经理。下表为各客户经理的办理情况。",
-                    "When you apply, you may choose your customer manager at the counter. Their record:",
+                    "申请用电时，您可以自行选择客户经理。下表为各客户经理的办理情况。",
+                    "When you apply, you may choose your customer manager yourself. Their record:",
                 ))
             }
             table.list #managers {
@@ -168,24 +202,28 @@ pub async fn managers(
         }
     };
     let here = format!("/public/{}", super::urlencode(&unit));
-    Ok(layout::bare_at(
-        lang,
-        &here,
-        lang.t("客户经理公示", "Customer managers"),
-        body,
-    )
-    .into_response())
+    Ok(layout::bare_at(lang, &here, &record.name, body).into_response())
 }
 
-fn progress_body(lang: Lang, p: &Progress) -> Markup {
+fn given(lang: Lang, g: &public::Given) -> Markup {
+    html! {
+        dt { (lang.t("申请人", "Applicant")) } dd #given-name { (g.name) }
+        dt { (lang.t("证件号码", "Document number")) } dd #given-id { (g.id_number) }
+        dt { (lang.t("联系电话", "Phone")) } dd #given-phone { (g.phone) }
+    }
+}
+
+fn progress_body(lang: Lang, p: &Progress, token: &str) -> Markup {
     html! {
         main {
             h1 { (lang.t("办电进度", "Your application")) " · " (p.job_no) }
             section.card #progress {
                 dl.fields {
+                    @if let Some(u) = &p.unit_record { dt { (lang.t("供电单位", "Supplied by")) } dd { (u.name) } }
+                    @if let Some(g) = &p.customer { (given(lang, g)) }
                     dt { (lang.t("业务类型", "Kind")) } dd { (lang.t(p.kind.zh(), p.kind.en())) }
                     dt { (lang.t("受理日期", "Accepted on")) } dd { (p.accepted_on) }
-                    dt { (lang.t("当前环节", "Current stage")) } dd { strong { (lang.t(p.status.zh(), p.status.en())) } }
+                    dt { (lang.t("当前环节", "Current stage")) } dd #stage { strong { (lang.t(p.status.zh(), p.status.en())) } }
                     @if let Some((stage, due)) = &p.next {
                         dt { (lang.t("下一步时限", "Next step due")) }
                         dd #next-due { (lang.t(stage.zh(), stage.en())) " · " (lang.t("最迟 ", "by ")) strong { (due) } }
@@ -205,13 +243,101 @@ fn progress_body(lang: Lang, p: &Progress) -> Markup {
                     ol { @for (e, d) in &p.steps { li { (d) " · " (lang.t(e.zh(), e.en())) } } }
                 }
             }
-            p.small.muted { (lang.t("本页只显示办理进度，不含您的个人信息。", "This page shows progress only, none of your personal details.")) }
+            p.no-print { a href={ "/p/" (token) "/receipt" } { (lang.t("查看并打印回执", "View and print the receipt")) } }
+            (hotlines(lang, p.unit_record.as_ref()))
+            p.small.muted { (lang.t("本页只显示办理进度和您提交的信息（证件号和电话已部分隐藏）。请妥善保管本链接。", "This page shows the progress and what you gave (document and phone numbers partly hidden). Keep this link private.")) }
         }
     }
 }
 
-/// `GET /p/{token}`: a job's progress.
+fn application_state(lang: Lang, state: &str) -> Markup {
+    match state {
+        "pending" => super::layout::badge("pending", lang.t("待受理", "waiting at the counter")),
+        "declined" => super::layout::badge("bad", lang.t("不予受理", "declined")),
+        _ => super::layout::badge("ok", lang.t("已受理", "accepted")),
+    }
+}
+
+fn application_body(
+    lang: Lang,
+    a: &crate::service::applications::ApplicationView,
+    unit: Option<&crate::service::units::Unit>,
+    token: &str,
+    filed: Option<&str>,
+) -> Markup {
+    let d = &a.detail;
+    let g = public::Given::masked(&d.name, &d.id_number, &d.phone);
+    html! {
+        main {
+            h1 { (lang.t("用电申请", "Your application")) " · " (a.number) }
+            @match filed {
+                Some("again") => p.notice #filed { (lang.t("您已提交过相同的申请，以下是该申请的办理情况。", "You had filed this application before: here is where it stands.")) },
+                Some(_) => p.notice #filed { (lang.t("申请已提交。请保存本页链接，随时查询办理进度。", "Your application was filed. Keep this page's link to follow it.")) },
+                None => {},
+            }
+            section.card #progress {
+                dl.fields {
+                    @if let Some(u) = unit { dt { (lang.t("供电单位", "Supplied by")) } dd { (u.name) } }
+                    (given(lang, &g))
+                    dt { (lang.t("业务类型", "Kind")) } dd { (lang.t(d.kind.zh(), d.kind.en())) }
+                    dt { (lang.t("提交时间", "Filed")) } dd { (crate::i18n::millis(a.filed_at.timestamp_millis())) }
+                    dt { (lang.t("状态", "State")) } dd #stage { (application_state(lang, &a.state)) }
+                    @if let Some((_, name, no)) = &d.manager {
+                        dt { (lang.t("您选择的客户经理", "The customer manager you chose")) } dd #chosen { (name) " · " (lang.t("工号 ", "work number ")) (no) }
+                    }
+                    @if let Some(r) = &a.reason {
+                        dt { (lang.t("不予受理原因", "Why it was declined")) } dd #reason { (r) }
+                    }
+                }
+                @if a.state == "pending" {
+                    p.small { (lang.t("营业厅将在工作日当天处理线上申请，受理后本页显示办理进度。", "The service hall handles online applications the same working day; once accepted, this page shows the progress.")) }
+                }
+            }
+            p.no-print { a #receipt-link href={ "/p/" (token) "/receipt" } { (lang.t("查看并打印回执", "View and print the receipt")) } }
+            (hotlines(lang, unit))
+            p.small.muted { (lang.t("证件号和电话已部分隐藏。请妥善保管本链接。", "Document and phone numbers are partly hidden. Keep this link private.")) }
+        }
+    }
+}
+
+/// `?filed=…` after filing an application.
+#[derive(serde::Deserialize, Default)]
+pub struct TrackQuery {
+    #[serde(default)]
+    filed: Option<String>,
+}
+
+/// `GET /p/{token}`: a job's progress, or the application it is made from.
 pub async fn progress(
+    State(env): State<Arc<Env>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<TrackQuery>,
+) -> Result<Response, Shown> {
+    limit(&env, peer, &headers)?;
+    let lang = lang_of(&headers);
+    let here = format!("/p/{}", super::urlencode(&token));
+    let t = token.clone();
+    let tracked = env
+        .blocking(move |env| public::track(env, &t))
+        .await
+        .page(lang)?;
+    let body = match &tracked {
+        public::Tracking::Job(p) => progress_body(lang, p, &super::urlencode(&token)),
+        public::Tracking::Application(a, unit) => application_body(
+            lang,
+            a,
+            unit.as_ref(),
+            &super::urlencode(&token),
+            q.filed.as_deref(),
+        ),
+    };
+    Ok(layout::bare_at(lang, &here, lang.t("办电进度", "Your application"), body).into_response())
+}
+
+/// `GET /p/{token}/receipt`: the applicant's receipt (回执), printable.
+pub async fn receipt(
     State(env): State<Arc<Env>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -219,16 +345,64 @@ pub async fn progress(
 ) -> Result<Response, Shown> {
     limit(&env, peer, &headers)?;
     let lang = lang_of(&headers);
-    let here = format!("/p/{}", super::urlencode(&token));
-    let p = env
-        .blocking(move |env| public::progress(env, &token))
+    let here = format!("/p/{}/receipt", super::urlencode(&token));
+    let t = token.clone();
+    let tracked = env
+        .blocking(move |env| public::track(env, &t))
         .await
         .page(lang)?;
+    let link = format!("{}/p/{}", origin(&env, &headers), super::urlencode(&token));
+    let (number, unit, kind, customer, filed, manager) = match &tracked {
+        public::Tracking::Job(p) => (
+            p.job_no.clone(),
+            p.unit_record.clone(),
+            p.kind,
+            p.customer.clone(),
+            p.accepted_on.to_string(),
+            p.contact.clone(),
+        ),
+        public::Tracking::Application(a, unit) => (
+            a.number.clone(),
+            unit.clone(),
+            a.detail.kind,
+            Some(public::Given::masked(
+                &a.detail.name,
+                &a.detail.id_number,
+                &a.detail.phone,
+            )),
+            crate::i18n::millis(a.filed_at.timestamp_millis()),
+            a.detail.manager.clone().map(|(_, n, w)| (n, w)),
+        ),
+    };
+    let body = html! {
+        main.receipt {
+            h1 { (lang.t("用电申请回执", "Application receipt")) }
+            section.card #receipt {
+                dl.fields {
+                    dt { (lang.t("编号", "Number")) } dd #receipt-number { strong { (number) } }
+                    @if let Some(u) = &unit { dt { (lang.t("供电单位", "Supplied by")) } dd { (u.name) } }
+                    dt { (lang.t("业务类型", "Kind")) } dd { (lang.t(kind.zh(), kind.en())) }
+                    @if let Some(g) = &customer { (given(lang, g)) }
+                    dt { (lang.t("提交 / 受理", "Filed / accepted")) } dd { (filed) }
+                    @if let Some((n, w)) = &manager { dt { (lang.t("客户经理", "Customer manager")) } dd { (n) " · " (lang.t("工号 ", "work number ")) (w) } }
+                }
+                div.progress-link {
+                    div.qr { (qr_svg(&link)) }
+                    p.small { (lang.t("扫码或访问以下链接查询办理进度：", "Scan, or open this link to follow your application:")) br; code { (link) } }
+                }
+            }
+            (hotlines(lang, unit.as_ref()))
+            p.no-print.actions {
+                button type="button" data-print hidden { (lang.t("打印回执", "Print the receipt")) }
+                a href={ "/p/" (super::urlencode(&token)) } { (lang.t("返回办理进度", "Back to the progress")) }
+            }
+        }
+    };
     Ok(layout::bare_at(
         lang,
         &here,
-        lang.t("办电进度", "Your application"),
-        progress_body(lang, &p),
+        lang.t("用电申请回执", "Application receipt"),
+        body,
     )
     .into_response())
 }

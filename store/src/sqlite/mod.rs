@@ -51,6 +51,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0017_device_revoked.sql"),
     include_str!("migrations/0018_units.sql"),
     include_str!("migrations/0019_job_versions.sql"),
+    include_str!("migrations/0020_applications.sql"),
 ];
 
 /// The database file inside the data directory.
@@ -983,7 +984,7 @@ mod tests {
         }
         let store = SqliteStore::open(dir.path()).unwrap();
         let r = store.read().unwrap();
-        let units: Vec<String> = r.units().unwrap().into_iter().map(|u| u.0).collect();
+        let units: Vec<String> = r.units().unwrap().into_iter().map(|u| u.unit).collect();
         assert_eq!(units, ["u1", "u2", "u3"]);
         assert_eq!(r.unit_name("u1").unwrap().as_deref(), Some("u1"));
         assert_eq!(r.unit_name("nope").unwrap(), None);

@@ -26,4 +26,10 @@
       input.focus();
     });
   }
+  // Receipts: the print button (hidden without script: the browser's own print works).
+  var print = document.querySelector('button[data-print]');
+  if (print) {
+    print.hidden = false;
+    print.addEventListener('click', function () { window.print(); });
+  }
 })();

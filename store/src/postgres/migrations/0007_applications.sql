@@ -1,0 +1,28 @@
+-- SQLite migration 20.
+-- Units are places a customer recognises: where the service hall is, when it is open, whom to
+-- call. The public pages and the applicant's papers show these, never the unit's code.
+ALTER TABLE units ADD COLUMN address TEXT NOT NULL DEFAULT '';
+ALTER TABLE units ADD COLUMN hall_hours TEXT NOT NULL DEFAULT '';
+ALTER TABLE units ADD COLUMN hotline TEXT NOT NULL DEFAULT '';
+
+-- Online applications (线上申请): what an anonymous customer filed, waiting at the counter until
+-- it is accepted (then `job_id` names the job made from it, which has the application's id) or
+-- declined (with `reason`, which the applicant sees). `same_key` and `phone_key` are digests of
+-- the unit, ID number and address, and of the phone number: one open application per person
+-- and place, and a budget per phone. `detail` is the JSON of the form as given and its photo.
+CREATE TABLE applications (
+    id TEXT PRIMARY KEY,
+    unit TEXT NOT NULL,
+    state TEXT NOT NULL,
+    same_key TEXT NOT NULL,
+    phone_key TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    decided_at BIGINT,
+    decided_by TEXT,
+    reason TEXT,
+    job_id TEXT
+);
+CREATE INDEX applications_queue ON applications (unit, state, created_at);
+CREATE INDEX applications_same ON applications (same_key, state);
+CREATE INDEX applications_phone ON applications (phone_key, created_at);
