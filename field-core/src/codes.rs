@@ -186,6 +186,7 @@ coded_enum! {
         ProjectManagerAppointed = "pm_appointed", "聘任项目经理", "project manager appointed";
         SurveyDone = "survey_done", "现场勘查完成", "site survey done";
         SupplyPlanReplied = "supply_plan_replied", "供电方案答复", "supply plan replied";
+        PlanConfirmed = "plan_confirmed", "客户确认供电方案", "supply plan confirmed by the customer";
         ApprovalApplied = "approval_applied", "行政审批申请", "administrative approval applied";
         ApprovalGranted = "approval_granted", "行政审批办结", "administrative approval granted";
         DesignReviewRequested = "design_review_requested", "受理设计审查", "design review requested";

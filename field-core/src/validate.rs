@@ -123,6 +123,9 @@ const LONG_FIELDS: &[&str] = &[
     "supply_management",
     "address",
     "property_boundary",
+    "plan_question",
+    "rating_comment",
+    "fees_basis",
 ];
 
 /// Numeric ranges by field name: (min, max), both inclusive.
@@ -132,7 +135,8 @@ fn number_range(key: &str) -> Option<(f64, f64)> {
         "grid_distance_m" => (0.0, 1_000_000.0),
         "replacement_share_pct" | "progress_pct" => (0.0, 100.0),
         "satisfaction" => (1.0, 5.0),
-        "initial_reading" | "quantity" | "amount_yuan" => (0.0, 1e12),
+        "initial_reading" | "quantity" | "amount_yuan" | "fees_yuan" => (0.0, 1e12),
+        "rating" => (1.0, 5.0),
         "version" => (0.0, 1e9),
         _ => return None,
     })

@@ -22,6 +22,8 @@ pub struct PoweredJob {
     pub accepted_on: String,
     pub powered_on: String,
     pub satisfaction: Option<i64>,
+    /// The customer's own rating.
+    pub customer_rating: Option<i64>,
 }
 
 /// A running supporting project (配套工程).
@@ -38,7 +40,9 @@ pub struct ManagerStats {
     pub username: String,
     pub handled: i64,
     pub open: i64,
+    /// The average of the return visits' scores and the customers' own ratings.
     pub satisfaction: Option<f64>,
+    /// How many scores (visits and ratings) the average is of.
     pub visits: i64,
 }
 
@@ -60,7 +64,8 @@ pub trait AssessmentReads {
 impl<T: Conn> AssessmentReads for T {
     fn powered_jobs(&self, q: &AssessmentQuery) -> Result<Vec<PoweredJob>> {
         self.db().all(
-            "SELECT kind, customer_manager, accepted_on, powered_on, satisfaction FROM jobs
+            "SELECT kind, customer_manager, accepted_on, powered_on, satisfaction, customer_rating
+             FROM jobs
              WHERE (CAST(?1 AS TEXT) IS NULL OR unit = ?1) AND powered_on >= ?2
                AND powered_on <= ?3",
             args![&q.unit, &q.from, &q.to],
@@ -71,6 +76,7 @@ impl<T: Conn> AssessmentReads for T {
                     accepted_on: r.get(2)?,
                     powered_on: r.get(3)?,
                     satisfaction: r.get(4)?,
+                    customer_rating: r.get(5)?,
                 })
             },
         )
@@ -110,7 +116,9 @@ impl<T: Conn> AssessmentReads for T {
             "SELECT customer_manager, COUNT(*),
                     CAST(SUM(CASE WHEN status IN ('powered_on', 'closed') THEN 0 ELSE 1 END)
                         AS BIGINT),
-                    CAST(AVG(satisfaction) AS DOUBLE PRECISION), COUNT(satisfaction)
+                    CAST(SUM(COALESCE(satisfaction, 0) + COALESCE(customer_rating, 0)) AS DOUBLE PRECISION)
+                        / NULLIF(COUNT(satisfaction) + COUNT(customer_rating), 0),
+                    CAST(COUNT(satisfaction) + COUNT(customer_rating) AS BIGINT)
              FROM jobs WHERE unit = ?1 AND customer_manager IS NOT NULL
              GROUP BY customer_manager",
             args![unit],

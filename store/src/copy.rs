@@ -40,7 +40,8 @@ const TABLES: &[(&str, &str, &str)] = &[
         "jobs",
         "job_id, unit, kind, job_no, status, customer_name, customer_manager, project_manager, \
          next_due, sla_state, created_by, updated_at, review_state, accepted_on, address, \
-         key_project, powered_on, visit_state, satisfaction, project_progress, changes_n, \
+         key_project, powered_on, visit_state, satisfaction, project_progress, customer_rating, \
+         changes_n, \
          snapshot_n",
         "job_id",
     ),

@@ -111,6 +111,8 @@ pub struct JobRow {
     pub satisfaction: Option<i64>,
     /// The supporting project's progress, percent.
     pub project_progress: Option<f64>,
+    /// The customer's own rating through their tracking link, 1–5.
+    pub customer_rating: Option<i64>,
 }
 
 /// An office review.
@@ -385,7 +387,7 @@ impl<T: Conn + Finish> JobWrites for T {
 /// The columns of a job's list row, in [`job_row_values`]' order.
 const JOB_ROW_COLS: &str = "job_id, unit, kind, job_no, status, customer_name, customer_manager,
     project_manager, next_due, sla_state, created_by, updated_at, review_state, accepted_on,
-    address, key_project, powered_on, visit_state, satisfaction, project_progress";
+    address, key_project, powered_on, visit_state, satisfaction, project_progress, customer_rating";
 
 fn job_row_values(j: &crate::JobRow) -> Vec<Value> {
     args![
@@ -409,6 +411,7 @@ fn job_row_values(j: &crate::JobRow) -> Vec<Value> {
         &j.visit_state,
         j.satisfaction,
         j.project_progress,
+        j.customer_rating,
     ]
     .to_vec()
 }
@@ -434,7 +437,7 @@ fn write_job<T: Conn + ?Sized>(tx: &T, w: &JobWrite) -> Result<bool> {
             &format!(
                 "INSERT INTO jobs ({JOB_ROW_COLS}, changes_n, snapshot_n)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                    ?17, ?18, ?19, ?20, ?21, COALESCE(?22, 0))
+                    ?17, ?18, ?19, ?20, ?21, ?22, COALESCE(?23, 0))
                  ON CONFLICT (job_id) DO NOTHING"
             ),
             &values,
@@ -462,7 +465,7 @@ fn write_job<T: Conn + ?Sized>(tx: &T, w: &JobWrite) -> Result<bool> {
             }
             args.push(Value::Int(version));
             sets.push(format!("changes_n = ?{}", args.len()));
-            args.push(values[21].clone());
+            args.push(values[22].clone());
             sets.push(format!(
                 "snapshot_n = COALESCE(?{}, snapshot_n)",
                 args.len()

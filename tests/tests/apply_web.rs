@@ -5,8 +5,80 @@
 //! a declined application, a duplicate, a tampered link, the limits per address and per phone,
 //! and the dispatch board's warning for an application not started the same working day.
 
+use field_core::job::{Metering, Milestone, SupplyPlan};
+use field_core::{Edit, MilestoneEvent};
 use fieldline_tests::browser::Browser;
 use fieldline_tests::*;
+
+/// A customer manager's figures on the public list: (average satisfaction, scores).
+async fn public_manager(base: &str, name: &str) -> (Option<f64>, u64) {
+    let html = reqwest::get(format!("{base}/public/zhuxian"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let row = html
+        .split("<tr>")
+        .find(|r| r.contains(name))
+        .unwrap_or_else(|| panic!("{name} on the list"));
+    let cell = row
+        .split("平均满意度\">")
+        .nth(1)
+        .unwrap()
+        .split("</td>")
+        .next()
+        .unwrap();
+    if cell.trim() == "—" {
+        return (None, 0);
+    }
+    let avg: f64 = cell.split(" / 5").next().unwrap().trim().parse().unwrap();
+    let n: u64 = cell
+        .split('(')
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    (Some(avg), n)
+}
+
+/// Installs the meter, signs the contract and powers the job on, on the phone, and syncs.
+async fn power_on(phone: &Phone, id: &str) {
+    let s = &phone.store;
+    let me = phone.user.as_str();
+    s.edit(
+        id,
+        me,
+        &Edit::UpdateMetering(Metering {
+            meter_asset_no: Some("3200001234567".into()),
+            initial_reading: Some(0.0),
+            installer: Some(me.into()),
+            installed_at: Some(chrono::Utc::now()),
+            ..Default::default()
+        }),
+    )
+    .unwrap();
+    s.sign_contract(
+        id,
+        me,
+        &field_core::contract::sample::sign_request("contract-1", vec![]),
+    )
+    .expect("contract signed");
+    s.edit(
+        id,
+        me,
+        &Edit::RecordPowerOn {
+            id: "power-on".into(),
+            at: chrono::Utc::now(),
+        },
+    )
+    .expect("powered on");
+    phone.sync().await;
+}
 
 const ID_NUMBER: &str = "11010519491231002X";
 const ADDRESS: &str = "朱仙镇人民路 88 号";
@@ -72,7 +144,11 @@ async fn a_customer_applies_online_and_the_chosen_manager_gets_the_job() {
     let Some(mut b) = Browser::start("apply").await else {
         return;
     };
-    let server = TestServer::start_with(|c| c.client_ip_header = "x-forwarded-for".into()).await;
+    let server = TestServer::start_with(|c| {
+        c.client_ip_header = "x-forwarded-for".into();
+        c.public_cache_seconds = 0;
+    })
+    .await;
     let users = seed_demo(&server).await;
     let base = server.url();
     let (_dir, photo_path, photo) = id_photo();
@@ -171,10 +247,11 @@ async fn a_customer_applies_online_and_the_chosen_manager_gets_the_job() {
     b.shot("job").await;
 
     // The chosen manager's phone receives the job with the ID photo.
-    let phone = Phone::offline();
+    let mut phone = Phone::offline();
     field_core::sync::login(&phone.store, &base, "cm-li", &users.password("cm-li"))
         .await
         .unwrap();
+    phone.user = "cm-li".into();
     phone.sync().await;
     let job = phone.store.job(&id).unwrap();
     assert_eq!(job.application.channel.as_deref(), Some("online"));
@@ -211,6 +288,157 @@ async fn a_customer_applies_online_and_the_chosen_manager_gets_the_job() {
     assert!(b.text("#contact").await.contains("李强"));
     assert_eq!(b.text("#given-id").await, "1101**********002X");
     b.shot("accepted").await;
+
+    // The manager replies the supply plan with the agreed power-on date; the customer sees the
+    // parts meant for them and confirms it; the phone sees the confirmation.
+    let me = "cm-li";
+    let agreed = field_core::job::local_date(chrono::Utc::now()) + chrono::Duration::days(10);
+    let now = chrono::Utc::now();
+    phone
+        .store
+        .edit(
+            &id,
+            me,
+            &Edit::UpdateSupplyPlan(SupplyPlan {
+                source: Some(field_core::Source::Single),
+                voltage: Some(field_core::Voltage::V220),
+                capacity_kva: Some(8.0),
+                metering_point: Some("表箱内电能表".into()),
+                property_boundary: Some("进户线与表箱接线端子处".into()),
+                fees_yuan: Some(0.0),
+                fees_basis: Some("低压居民新装零投资，不收取费用".into()),
+                power_on_agreed_on: Some(agreed),
+                reply_mode: Some("online".into()),
+                replied_at: Some(now),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+    phone
+        .store
+        .edit(
+            &id,
+            me,
+            &Edit::AddMilestone {
+                id: "plan-replied".into(),
+                milestone: Milestone {
+                    event: Some(MilestoneEvent::SupplyPlanReplied),
+                    at: Some(now),
+                    ..Default::default()
+                },
+            },
+        )
+        .unwrap();
+    phone.sync().await;
+    b.goto(&format!("{base}{tracking}")).await;
+    assert!(b.text("#plan-fees").await.contains("无需缴费"));
+    assert_eq!(b.text("#plan-power-on").await, agreed.to_string());
+    b.shot("plan").await;
+    b.click("#confirm-plan").await;
+    assert!(b.text("#plan-confirmed").await.contains("确认"));
+    b.shot("plan-confirmed").await;
+    phone.sync().await;
+    let job = phone.store.job(&id).unwrap();
+    assert!(job.customer_voice.plan_confirmed_at.is_some());
+    assert_eq!(
+        job.customer_voice.plan_replied_at,
+        job.supply_plan.replied_at
+    );
+    assert!(
+        job.first(MilestoneEvent::PlanConfirmed).is_some(),
+        "on the phone's timeline"
+    );
+    // Confirming again is refused, not recorded twice.
+    let again = reqwest::Client::new()
+        .post(format!("{base}{tracking}/plan"))
+        .form(&[("action", "confirm")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+
+    // Power-on, then the customer rates 2: the follow-up opens on the board, and the public
+    // list and the assessment count the rating.
+    let before = public_manager(&base, "李强").await;
+    let month = field_core::job::local_date(chrono::Utc::now())
+        .format("%Y-%m")
+        .to_string();
+    let dispatcher = form_login(&base, "dispatcher1", &users.password("dispatcher1")).await;
+    let assessed = |session: String, month: String, base: String| async move {
+        session_get(
+            &base,
+            &session,
+            &format!("/api/v1/assessment?month={month}"),
+        )
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()
+    };
+    let a0 = assessed(dispatcher.clone(), month.clone(), base.clone()).await;
+    power_on(&phone, &id).await;
+    b.goto(&format!("{base}{tracking}")).await;
+    b.js("document.querySelector('#stars input[value=\"2\"]').click(); return 0")
+        .await;
+    b.fill("#rating textarea[name=comment]", "等待时间较长")
+        .await;
+    b.click("#rate").await;
+    assert!(b.text("#rated").await.contains('2'));
+    b.shot("rated").await;
+    let twice = reqwest::Client::new()
+        .post(format!("{base}{tracking}/rating"))
+        .form(&[("score", "5")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status(), 409, "rated once");
+    let board = session_get(&base, &dispatcher, "/board")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let follow = board.split("id=\"follow-ups\"").nth(1).unwrap_or_default();
+    assert!(
+        follow.contains(&job.job_no),
+        "the low rating's follow-up: {follow:.600}"
+    );
+    let after = public_manager(&base, "李强").await;
+    assert_eq!(after.1, before.1 + 1, "one more score");
+    let expected = (before.0.unwrap_or(0.0) * before.1 as f64 + 2.0) / (before.1 + 1) as f64;
+    assert!(
+        (after.0.unwrap() - expected).abs() < 0.051,
+        "{after:?} vs {expected}"
+    );
+    let a1 = assessed(dispatcher.clone(), month.clone(), base.clone()).await;
+    let n = |a: &serde_json::Value| {
+        a["satisfaction"]["visits"].as_u64().unwrap()
+            + a["satisfaction"]["ratings"].as_u64().unwrap()
+    };
+    assert_eq!(
+        a1["satisfaction"]["ratings"].as_u64(),
+        Some(a0["satisfaction"]["ratings"].as_u64().unwrap() + 1)
+    );
+    let avg0 = a0["satisfaction"]["average"].as_f64().unwrap_or(0.0);
+    let want = (avg0 * n(&a0) as f64 + 2.0) / n(&a1) as f64;
+    assert!(
+        (a1["satisfaction"]["average"].as_f64().unwrap() - want).abs() < 1e-9,
+        "{a1} vs {want}"
+    );
+    assert_eq!(
+        a1["satisfaction"]["low"].as_u64(),
+        Some(a0["satisfaction"]["low"].as_u64().unwrap() + 1)
+    );
+    phone.sync().await;
+    let job = phone.store.job(&id).unwrap();
+    assert_eq!(
+        job.customer_voice.rating,
+        Some(2),
+        "the phone sees the rating"
+    );
+    assert_eq!(
+        job.return_visit.satisfaction, None,
+        "never mixed with the return visit"
+    );
     b.close().await;
 
     // A tampered link opens nothing.
@@ -363,6 +591,7 @@ async fn a_customer_applies_online_and_the_chosen_manager_gets_the_job() {
     let warned = board
         .split("id=\"late-applications\"")
         .nth(1)
+        .and_then(|s| s.split("</section>").next())
         .unwrap_or_default();
     assert!(
         warned.contains("王五") && !warned.contains("张三丰"),
@@ -451,4 +680,90 @@ async fn applications_are_limited_per_address_and_per_phone() {
     )
     .await;
     assert_eq!(r.status(), 400, "a wrong check digit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_applies_and_follows_through_the_json_api() {
+    use base64::Engine;
+    let server = TestServer::start().await;
+    let _users = seed_demo(&server).await;
+    let base = server.url();
+    let (_dir, _, photo) = id_photo();
+    let http = reqwest::Client::new();
+    let units: serde_json::Value = http
+        .get(format!("{base}/api/v1/public/units"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(units[0]["name"], "朱仙供电所");
+    let managers: serde_json::Value = http
+        .get(format!("{base}/api/v1/public/units/zhuxian/managers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let zhao = managers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"].as_str().unwrap().contains("赵敏"))
+        .unwrap()["work_number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = serde_json::json!({
+        "kind": "lv_small_micro", "name": "邾县宏达五金厂", "id_number": "91350100M000100Y43",
+        "phone": "0710-7654321", "address": "朱仙镇工业园 9 号", "capacity_kva": 30.0,
+        "manager": zhao,
+        "id_photo": base64::engine::general_purpose::STANDARD.encode(&photo),
+    });
+    let url = format!("{base}/api/v1/public/units/zhuxian/applications");
+    let r = http.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let filed: serde_json::Value = r.json().await.unwrap();
+    let token = filed["token"].as_str().unwrap().to_string();
+    assert!(filed["number"].as_str().unwrap().starts_with("SQ"));
+    let again = http.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(again.status(), 200, "the same application");
+    let again: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(again["token"].as_str(), Some(token.as_str()));
+    assert_eq!(again["duplicate"], true);
+    let tracked: serde_json::Value = http
+        .get(format!("{base}/api/v1/public/track/{token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tracked["kind"], "application");
+    assert_eq!(tracked["state"], "pending");
+    assert_eq!(tracked["id_number"], "9135**********0Y43");
+    assert!(tracked["contact"].as_str().unwrap().contains("赵敏"));
+    // No plan yet: a confirmation is a conflict with the job's state (and there is no job).
+    let r = http
+        .post(format!(
+            "{base}/api/v1/public/track/{token}/plan/confirmation"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "an application has no plan to confirm");
+    // Bad input gets the error body, in both languages.
+    let mut bad = body.clone();
+    bad["id_photo"] = serde_json::json!("not base64!");
+    bad["id_number"] = serde_json::json!("421122198001010016");
+    let r = http.post(&url).json(&bad).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let e: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(e["code"], "invalid_photo");
+    assert!(
+        e["zh"].as_str().unwrap().contains("base64")
+            && e["en"].as_str().unwrap().contains("base64")
+    );
 }

@@ -189,6 +189,10 @@ fn base_job(n: usize, keys: &(KeyPair, KeyPair)) -> JobDoc {
             channel: Some("电话".into()),
             ..Default::default()
         }),
+        Edit::UpdateCustomerVoice(CustomerVoice {
+            plan_question: Some("何时送电？".into()),
+            ..Default::default()
+        }),
         Edit::UpdateReview(Review {
             state: Some(field_core::ReviewState::Pending),
             ..Default::default()
@@ -418,6 +422,9 @@ fn probe(doc: &mut AutoCommit, section: Section, op: Op, who: &Who, role: Role) 
         (S::ReturnVisit, Add) => put(doc, "return_visit", "comment", "满意"),
         (S::ReturnVisit, Change) => put(doc, "return_visit", "channel", "上门"),
         (S::ReturnVisit, Delete) => del(doc, "return_visit", "channel"),
+        (S::CustomerVoice, Add) => put(doc, "customer_voice", "rating_comment", "很好"),
+        (S::CustomerVoice, Change) => put(doc, "customer_voice", "plan_question", "改过的问题"),
+        (S::CustomerVoice, Delete) => del(doc, "customer_voice", "plan_question"),
         (S::Review, Add) => put(doc, "review", "comment", "通过"),
         (S::Review, Change) => put(doc, "review", "state", "approved"),
         (S::Review, Delete) => del(doc, "review", "state"),
@@ -1165,6 +1172,14 @@ fn phone_probe(
         })),
         (S::ReturnVisit, Change) => edit(Edit::UpdateReturnVisit(ReturnVisit {
             channel: Some("上门".into()),
+            ..Default::default()
+        })),
+        (S::CustomerVoice, Add) => edit(Edit::UpdateCustomerVoice(CustomerVoice {
+            rating_comment: Some("很好".into()),
+            ..Default::default()
+        })),
+        (S::CustomerVoice, Change) => edit(Edit::UpdateCustomerVoice(CustomerVoice {
+            plan_question: Some("改过的问题".into()),
             ..Default::default()
         })),
         (S::Review, Add) => edit(Edit::UpdateReview(Review {

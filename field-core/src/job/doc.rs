@@ -40,6 +40,7 @@ const SECTIONS: &[&[&str]] = &[
     &["metering"],
     &["metering", "seals"],
     &["return_visit"],
+    &["customer_voice"],
     &["review"],
     &["review", "findings"],
     &["milestones"],

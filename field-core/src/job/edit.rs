@@ -73,6 +73,8 @@ pub enum Edit {
         seal: Seal,
     },
     UpdateReturnVisit(ReturnVisit),
+    /// The customer's word through their tracking link (written by the server only).
+    UpdateCustomerVoice(CustomerVoice),
     UpdateReview(Review),
     /// Records which document was collected for a checklist group.
     CheckDocument {
@@ -272,6 +274,7 @@ impl Edit {
             Edit::UpdateMetering(_) => "update_metering",
             Edit::PutSeal { .. } => "put_seal",
             Edit::UpdateReturnVisit(_) => "update_return_visit",
+            Edit::UpdateCustomerVoice(_) => "update_customer_voice",
             Edit::UpdateReview(_) => "update_review",
             Edit::CheckDocument { .. } => "check_document",
             Edit::AddMilestone { .. } => "add_milestone",
@@ -449,6 +452,16 @@ impl Edit {
             }
             Edit::PutSeal { id, seal } => entry(&["metering", "seals"], id, fields("seal", seal)?)?,
             Edit::UpdateReturnVisit(r) => patch(&["return_visit"], fields("return_visit", r)?),
+            Edit::UpdateCustomerVoice(v) => {
+                if v.rating.is_some_and(|r| !(1..=5).contains(&r)) {
+                    return Err(Invalid::new(
+                        "customer_voice.rating",
+                        "评价应为 1–5 分",
+                        "a rating is 1 to 5",
+                    ));
+                }
+                patch(&["customer_voice"], fields("customer_voice", v)?)
+            }
             Edit::UpdateReview(r) => patch(&["review"], fields("review", r)?),
             Edit::CheckDocument { group, item } => {
                 check_id("checklist.group", group)?;

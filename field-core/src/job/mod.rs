@@ -90,6 +90,9 @@ pub struct Job {
     pub inspections: Inspections,
     pub metering: Metering,
     pub return_visit: ReturnVisit,
+    /// What the customer said through their tracking link (absent in older documents).
+    #[serde(default)]
+    pub customer_voice: CustomerVoice,
     pub review: Review,
     pub milestones: BTreeMap<String, Milestone>,
     pub pauses: BTreeMap<String, Pause>,

@@ -160,6 +160,7 @@ pub fn root_field(key: &str) -> Option<FieldKind> {
         "inspections" => FieldKind::Map(inspections_field),
         "metering" => Metering::KIND,
         "return_visit" => ReturnVisit::KIND,
+        "customer_voice" => CustomerVoice::KIND,
         "review" => Review::KIND,
         "milestones" => FieldKind::Entries(Milestone::field),
         "pauses" => FieldKind::Entries(Pause::field),
@@ -191,6 +192,7 @@ crate::codes::coded_enum! {
         Milestones = "milestones", "里程碑", "milestones";
         Pauses = "pauses", "等待客户（暂停计时）", "waiting on the customer";
         ReturnVisit = "return_visit", "回访", "return visit";
+        CustomerVoice = "customer_voice", "客户意见（方案确认、评价）", "the customer's word (plan confirmation, rating)";
         Review = "review", "审核", "office review";
         Supervision = "supervision", "督办", "supervision orders";
         SupervisionAnswers = "supervision_answers", "督办答复", "supervision answers";
@@ -223,6 +225,7 @@ pub fn section_of<S: AsRef<str>>(path: &[S]) -> Option<Section> {
         "milestones" => Section::Milestones,
         "pauses" => Section::Pauses,
         "return_visit" => Section::ReturnVisit,
+        "customer_voice" => Section::CustomerVoice,
         "review" => Section::Review,
         "supervision" if key(2) == Some("answer") => Section::SupervisionAnswers,
         "supervision" if key(2) == Some("escalation") => Section::SupervisionEscalations,

@@ -145,6 +145,9 @@ section! {
         reply_mode: String,
         replied_at: DateTime<Utc>,
         valid_until_on: NaiveDate,
+        fees_yuan: f64,
+        fees_basis: String,
+        power_on_agreed_on: NaiveDate,
     }
 }
 
@@ -271,6 +274,22 @@ section! {
         follow_up: String,
         follow_up_by: String,
         follow_up_at: DateTime<Utc>,
+    }
+}
+
+section! {
+    /// The customer's own word, given through their tracking link and written by the server on
+    /// their behalf (no phone role writes it): the supply plan confirmed (the reply it confirms
+    /// is `plan_replied_at`) or a question about it, and their rating of the service and the
+    /// customer manager after power-on (kept apart from the dispatcher's return visit).
+    CustomerVoice {
+        plan_replied_at: DateTime<Utc>,
+        plan_confirmed_at: DateTime<Utc>,
+        plan_question: String,
+        plan_question_at: DateTime<Utc>,
+        rating: i64,
+        rating_comment: String,
+        rated_at: DateTime<Utc>,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod health;
 pub mod jobs;
 pub mod office;
 pub mod openapi;
+pub mod public;
 pub mod reference;
 pub mod sync;
 pub mod uploads;
@@ -57,6 +58,28 @@ pub fn router(env: Arc<Env>) -> Router {
             get(jobs::contract_pdf),
         )
         .route("/api/v1/blobs/{sha256}", get(uploads::blob))
+        .route("/api/v1/public/units", get(public::units))
+        .route(
+            "/api/v1/public/units/{unit}/managers",
+            get(public::managers),
+        )
+        .route(
+            "/api/v1/public/units/{unit}/applications",
+            post(public::apply).layer(DefaultBodyLimit::max(public::APPLY_BODY_MAX)),
+        )
+        .route("/api/v1/public/track/{token}", get(public::track))
+        .route(
+            "/api/v1/public/track/{token}/plan/confirmation",
+            post(public::confirm_plan).layer(DefaultBodyLimit::max(public::SMALL_BODY_MAX)),
+        )
+        .route(
+            "/api/v1/public/track/{token}/plan/question",
+            post(public::ask).layer(DefaultBodyLimit::max(public::SMALL_BODY_MAX)),
+        )
+        .route(
+            "/api/v1/public/track/{token}/rating",
+            post(public::rating).layer(DefaultBodyLimit::max(public::SMALL_BODY_MAX)),
+        )
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .merge(
             // Upload bodies stream to disk; their size is checked against Upload-Length.

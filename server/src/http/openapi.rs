@@ -52,7 +52,8 @@ impl utoipa::Modify for Bearer {
         title = "Fieldline office API",
         description = "Jobs as the office sees them: lists with filters and totals, a job's full view, \
                        its audit trail, what changed since the last review, and the review itself; \
-                       the dispatch board and a unit's monthly assessment. \
+                       the dispatch board and a unit's monthly assessment; and the customer's \
+                       channel without a login (apply online, follow, confirm the plan, rate). \
                        Errors are `{code, zh, en}`.",
         version = "1"
     ),
@@ -65,11 +66,19 @@ impl utoipa::Modify for Bearer {
         super::office::review,
         super::dispatch::board,
         super::dispatch::assessment,
+        super::public::units,
+        super::public::managers,
+        super::public::apply,
+        super::public::track,
+        super::public::confirm_plan,
+        super::public::ask,
+        super::public::rating,
     ),
     modifiers(&Bearer),
     tags(
         (name = "office", description = "营业厅审核 / office review"),
-        (name = "dispatch", description = "调度台与考核 / dispatch board and assessment")
+        (name = "dispatch", description = "调度台与考核 / dispatch board and assessment"),
+        (name = "customer", description = "网上办电（无需登录，按地址限流）/ the customer's channel: no login, limited per address")
     )
 )]
 pub struct ApiDoc;

@@ -267,6 +267,14 @@ pub async fn file(
     photo: Vec<u8>,
     client: String,
 ) -> Result<Filed, ServerError> {
+    // A unit that does not exist is not found, whatever was filled in.
+    let u = unit.clone();
+    let known = env
+        .blocking(move |env| Ok(env.store.read()?.unit_name(&u)?.is_some()))
+        .await?;
+    if !known {
+        return Err(ServerError::NotFound);
+    }
     env.auth.apply_limiter.check(&client)?;
     let now = Utc::now();
     let today = field_core::job::local_date(now);
@@ -274,12 +282,7 @@ pub async fn file(
     let u = unit.clone();
     let manager = input.manager.clone().filter(|m| !m.trim().is_empty());
     let chosen = env
-        .blocking(move |env| {
-            if env.store.read()?.unit_name(&u)?.is_none() {
-                return Err(ServerError::NotFound);
-            }
-            manager.map(|m| chosen_manager(env, &u, &m)).transpose()
-        })
+        .blocking(move |env| manager.map(|m| chosen_manager(env, &u, &m)).transpose())
         .await?;
     detail.manager = chosen;
     let (same, by_phone) = (

@@ -43,10 +43,15 @@ impl OnTime {
     }
 }
 
-/// Satisfaction of the visits of the jobs powered on in the month.
+/// Satisfaction of the jobs powered on in the month: the dispatcher's return visits and the
+/// customers' own ratings (each a score; the average is over both).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Satisfaction {
+    /// Return visits scored.
     pub visits: usize,
+    /// Customers' own ratings through their tracking link.
+    #[serde(default)]
+    pub ratings: usize,
     pub average: Option<f64>,
     /// Scores at or below the rule set's `low_satisfaction_max`.
     pub low: usize,
@@ -180,7 +185,8 @@ pub fn assess(
     let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     let mut managers: BTreeMap<String, ManagerMonth> = BTreeMap::new();
     let mut total = (0.0, 0usize);
-    let mut sat = (0i64, 0usize, 0usize);
+    // Sum, scores, low scores, of them the customers' own.
+    let mut sat = (0i64, 0usize, 0usize, 0usize);
     for j in &jobs {
         let (Ok(acc), Ok(on)) = (
             j.accepted_on.parse::<NaiveDate>(),
@@ -199,10 +205,16 @@ pub fn assess(
             .or_default();
         m.connection.avg_working_days += days; // a sum until the end
         m.connection.jobs += 1;
-        if let Some(s) = j.satisfaction {
+        for (score, own) in [(j.satisfaction, false), (j.customer_rating, true)] {
+            let Some(s) = score else { continue };
             sat.0 += s;
             sat.1 += 1;
-            m.satisfaction.visits += 1;
+            if own {
+                sat.3 += 1;
+                m.satisfaction.ratings += 1;
+            } else {
+                m.satisfaction.visits += 1;
+            }
             m.satisfaction.average = Some(m.satisfaction.average.unwrap_or(0.0) + s as f64);
             if s <= low {
                 sat.2 += 1;
@@ -227,7 +239,8 @@ pub fn assess(
         })
         .collect();
     a.satisfaction = Satisfaction {
-        visits: sat.1,
+        visits: sat.1 - sat.3,
+        ratings: sat.3,
         average: (sat.1 > 0).then(|| sat.0 as f64 / sat.1 as f64),
         low: sat.2,
     };
@@ -256,7 +269,7 @@ pub fn assess(
             m.satisfaction.average = m
                 .satisfaction
                 .average
-                .map(|s| s / m.satisfaction.visits.max(1) as f64);
+                .map(|s| s / (m.satisfaction.visits + m.satisfaction.ratings).max(1) as f64);
             m
         })
         .collect();

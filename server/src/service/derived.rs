@@ -68,6 +68,7 @@ pub fn list_row(
         powered_on: powered_on(job).map(|d| d.to_string()),
         visit_state: visit_state(env, job).map(str::to_string),
         satisfaction: job.return_visit.satisfaction,
+        customer_rating: job.customer_voice.rating,
         project_progress: job.project.progress_pct,
     };
     (row, stages)
@@ -84,12 +85,22 @@ pub fn powered_on(job: &Job) -> Option<chrono::NaiveDate> {
         .map(field_core::job::local_date)
 }
 
-/// Where a powered-on job's return visit stands: `due`, `follow_up` (scored at or below the
-/// rule set's `low_satisfaction_max`, no follow-up recorded) or `done`.
+/// Where a powered-on job's return visit stands: `due`, `follow_up` (the visit or the customer's
+/// own rating scored at or below the rule set's `low_satisfaction_max`, no follow-up recorded)
+/// or `done`.
 pub fn visit_state(env: &Env, job: &Job) -> Option<&'static str> {
     powered_on(job)?;
     let v = &job.return_visit;
     let low = env.rules().for_job(job).thresholds.low_satisfaction_max;
+    let voice = &job.customer_voice;
+    let rated_low = voice.rating.is_some_and(|r| r <= low);
+    // A follow-up recorded before the rating does not answer it.
+    let answered = v
+        .follow_up_at
+        .is_some_and(|f| voice.rated_at.is_none_or(|r| f >= r));
+    if rated_low && !answered {
+        return Some("follow_up");
+    }
     Some(match (v.visited_at, v.satisfaction, v.follow_up_at) {
         (None, _, _) => "due",
         (Some(_), Some(s), None) if s <= low => "follow_up",

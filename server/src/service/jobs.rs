@@ -39,13 +39,19 @@ pub enum Origin<'a> {
     Seed(&'a str),
     /// The server's own work (escalating a late supervision order).
     Server,
+    /// The customer, through their tracking link (no account): the changes are the server's,
+    /// the audit names the customer.
+    Customer,
 }
+
+/// The name the audit gives a customer acting through their tracking link.
+pub const CUSTOMER: &str = "customer";
 
 impl Origin<'_> {
     fn device(&self) -> &str {
         match self {
             Origin::Device(p) => &p.device_id,
-            Origin::OnBehalf(_) | Origin::Server => SERVER_ORIGIN,
+            Origin::OnBehalf(_) | Origin::Server | Origin::Customer => SERVER_ORIGIN,
             Origin::Seed(name) => name,
         }
     }
@@ -55,6 +61,7 @@ impl Origin<'_> {
             Origin::Device(p) | Origin::OnBehalf(p) => &p.username,
             Origin::Seed(name) => name,
             Origin::Server => SERVER_ORIGIN,
+            Origin::Customer => CUSTOMER,
         }
     }
 }
@@ -290,6 +297,12 @@ fn audit_entries(
         };
         let entry = match (origin, by_server) {
             (Origin::OnBehalf(who), true) => audit::by(who, "change"),
+            (Origin::Customer, _) => AuditEntry {
+                kind: "change".into(),
+                username: Some(CUSTOMER.into()),
+                device_id: Some("progress-link".into()),
+                ..Default::default()
+            },
             (Origin::Server, _) | (_, true) => AuditEntry {
                 kind: "change".into(),
                 username: Some(SERVER_ORIGIN.into()),

@@ -13,6 +13,7 @@ pub mod backup;
 pub mod board;
 pub mod clocks;
 pub mod contracts;
+pub mod customer_voice;
 pub mod demo;
 pub mod derived;
 pub mod docs;

@@ -47,6 +47,28 @@ pub struct Progress {
     pub customer: Option<Given>,
     /// The unit as customers know it.
     pub unit_record: Option<super::units::Unit>,
+    /// The supply plan's parts meant for the customer, once it was replied.
+    pub plan: Option<PlanForCustomer>,
+    /// Whether the customer confirmed the plan as last replied.
+    pub plan_confirmed: bool,
+    /// What the customer said so far.
+    pub voice: field_core::job::CustomerVoice,
+    /// Whether the job is powered on (the customer may rate it then).
+    pub powered_on: bool,
+}
+
+/// The parts of the supply plan (供电方案) meant for the customer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanForCustomer {
+    pub replied_on: Option<chrono::NaiveDate>,
+    pub source: Option<field_core::Source>,
+    pub voltage: Option<field_core::Voltage>,
+    pub capacity_kva: Option<f64>,
+    pub metering_point: Option<String>,
+    pub property_boundary: Option<String>,
+    pub fees_yuan: Option<f64>,
+    pub fees_basis: Option<String>,
+    pub power_on_agreed_on: Option<chrono::NaiveDate>,
 }
 
 /// What a customer gave, masked for whoever holds the link.
@@ -214,7 +236,7 @@ pub fn ensure_secret(env: &Env) -> Result<(), ServerError> {
 
 /// The id a token names, if the token is one the server made (not found otherwise, without
 /// saying why).
-fn token_id<'a>(env: &Env, token: &'a str) -> Result<&'a str, ServerError> {
+pub(crate) fn token_id<'a>(env: &Env, token: &'a str) -> Result<&'a str, ServerError> {
     let (job_id, sent) = token.split_once('.').ok_or(ServerError::NotFound)?;
     if job_id.is_empty()
         || job_id.len() > 64
@@ -267,13 +289,13 @@ pub fn progress(env: &Env, token: &str) -> Result<Progress, ServerError> {
         .filter(|c| c.running())
         .filter_map(|c| c.due_on.map(|d| (c.stage, d)))
         .min_by_key(|(_, d)| *d);
-    let mut steps: Vec<(MilestoneEvent, chrono::NaiveDate)> = job
-        .milestones
-        .values()
-        .filter_map(|m| Some((m.event?, field_core::job::local_date(m.at?))))
+    // In the order they happened (the timeline's order), shown by day.
+    let steps: Vec<(MilestoneEvent, chrono::NaiveDate)> = job
+        .timeline()
+        .into_iter()
+        .filter_map(|(_, m)| Some((m.event?, field_core::job::local_date(m.at?))))
         .filter(|(e, _)| *e != MilestoneEvent::ReviewSubmitted)
         .collect();
-    steps.sort_by_key(|(_, d)| *d);
     // The job's customer manager, while an active user of its unit: name and work number.
     let contact = match job.assignment.customer_manager.as_deref() {
         Some(cm) => tx
@@ -291,7 +313,26 @@ pub fn progress(env: &Env, token: &str) -> Result<Progress, ServerError> {
         )
     });
     let unit_record = tx.units()?.into_iter().find(|u| u.unit == job.unit);
+    let sp = &job.supply_plan;
+    let replied = sp
+        .replied_at
+        .or_else(|| job.first(MilestoneEvent::SupplyPlanReplied));
+    let plan = replied.map(|at| PlanForCustomer {
+        replied_on: Some(field_core::job::local_date(at)),
+        source: sp.source,
+        voltage: sp.voltage,
+        capacity_kva: sp.capacity_kva,
+        metering_point: sp.metering_point.clone(),
+        property_boundary: sp.property_boundary.clone(),
+        fees_yuan: sp.fees_yuan,
+        fees_basis: sp.fees_basis.clone(),
+        power_on_agreed_on: sp.power_on_agreed_on,
+    });
     Ok(Progress {
+        plan,
+        plan_confirmed: super::customer_voice::plan_confirmed(&job),
+        voice: job.customer_voice.clone(),
+        powered_on: super::customer_voice::powered_on(&job).is_some(),
         customer,
         unit_record,
         job_no: job.job_no.clone(),

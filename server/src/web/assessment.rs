@@ -77,6 +77,7 @@ fn manager_rows(lang: Lang, a: &Assessment, name: &dyn Fn(&str) -> String) -> Ve
             ),
             lang.t("环节按时率", "stages on time"),
             lang.t("回访数", "visits"),
+            lang.t("客户评价数", "customer ratings"),
             lang.t("平均满意度", "average satisfaction"),
             lang.t("低分回访", "low scores"),
         ]
@@ -95,6 +96,7 @@ fn manager_rows(lang: Lang, a: &Assessment, name: &dyn Fn(&str) -> String) -> Ve
             },
             pct(m.on_time.rate()),
             m.satisfaction.visits.to_string(),
+            m.satisfaction.ratings.to_string(),
             num(m.satisfaction.average),
             m.satisfaction.low.to_string(),
         ]);
@@ -193,7 +195,7 @@ pub async fn page(
                 dd { @if a.total.jobs > 0 { (format!("{:.1}", a.total.avg_working_days)) (lang.t(" 个工作日", " working days")) } @else { "—" } }
                 dt { (lang.t("环节按时率", "Stages on time")) } dd { (pct(a.on_time.rate())) " (" (a.on_time.met) "/" (a.on_time.met + a.on_time.missed) ")" }
                 dt { (lang.t("回访满意度", "Satisfaction")) }
-                dd { (num(a.satisfaction.average)) " · " (a.satisfaction.visits) (lang.t(" 次回访，低分 ", " visits, low ")) (a.satisfaction.low) }
+                dd #satisfaction-total { (num(a.satisfaction.average)) " · " (a.satisfaction.visits) (lang.t(" 次回访，", " visits, ")) (a.satisfaction.ratings) (lang.t(" 次客户评价，低分 ", " customer ratings, low ")) (a.satisfaction.low) }
             }
         }
         section.card #by-kind {

@@ -584,13 +584,14 @@ pub async fn detail(
             (section(lang, doc, "inspections"))
             (section(lang, doc, "metering"))
             (section(lang, doc, "return_visit"))
+            (section(lang, doc, "customer_voice"))
             (milestones(lang, &v))
             section.card #progress-link {
                 h2 { (lang.t("客户查询办电进度", "The customer's progress page")) }
                 div.progress-link {
                     div.qr { (super::public::qr_svg(&progress_url)) }
                     p.small {
-                        (lang.t("请客户扫码或打开此链接查看进度（不含个人信息）：", "The customer scans this or opens the link (no personal details shown):"))
+                        (lang.t("请客户扫码或打开此链接查看进度、确认方案和评价（证件号和电话部分隐藏）：", "The customer scans this or opens the link to follow the job, confirm the plan and rate us (document and phone numbers partly hidden):"))
                         br; a href=(progress_url) { code { (progress_url) } }
                     }
                 }

@@ -79,6 +79,8 @@ pub fn router() -> Router<Arc<Env>> {
         )
         .route("/p/{token}", get(public::progress))
         .route("/p/{token}/receipt", get(public::receipt))
+        .route("/p/{token}/plan", post(public::plan))
+        .route("/p/{token}/rating", post(public::rating))
         .route("/applications", get(applications::queue))
         .route("/applications/{id}", get(applications::detail))
         .route("/applications/{id}/photo/{role}", get(applications::photo))

@@ -243,11 +243,139 @@ fn progress_body(lang: Lang, p: &Progress, token: &str) -> Markup {
                     ol { @for (e, d) in &p.steps { li { (d) " · " (lang.t(e.zh(), e.en())) } } }
                 }
             }
+            @if let Some(plan) = &p.plan { (plan_card(lang, p, plan, token)) }
+            @if p.powered_on { (rating_card(lang, p, token)) }
             p.no-print { a href={ "/p/" (token) "/receipt" } { (lang.t("查看并打印回执", "View and print the receipt")) } }
             (hotlines(lang, p.unit_record.as_ref()))
             p.small.muted { (lang.t("本页只显示办理进度和您提交的信息（证件号和电话已部分隐藏）。请妥善保管本链接。", "This page shows the progress and what you gave (document and phone numbers partly hidden). Keep this link private.")) }
         }
     }
+}
+
+fn plan_card(lang: Lang, p: &Progress, plan: &public::PlanForCustomer, token: &str) -> Markup {
+    let v = &p.voice;
+    let dash = || "—".to_string();
+    html! {
+        section.card #plan {
+            h2 { (lang.t("供电方案", "Your supply plan")) }
+            dl.fields {
+                @if let Some(d) = plan.replied_on { dt { (lang.t("答复日期", "Replied on")) } dd { (d) } }
+                dt { (lang.t("供电电源", "Supply source")) } dd { (plan.source.map(|s| lang.t(s.zh(), s.en()).to_string()).unwrap_or_else(dash)) }
+                dt { (lang.t("供电电压", "Voltage")) } dd { (plan.voltage.map(|s| lang.t(s.zh(), s.en()).to_string()).unwrap_or_else(dash)) }
+                dt { (lang.t("供电容量", "Capacity")) } dd { @if let Some(c) = plan.capacity_kva { (c) " kVA" } @else { "—" } }
+                dt { (lang.t("计量点", "Metering point")) } dd { (plan.metering_point.clone().unwrap_or_else(dash)) }
+                dt { (lang.t("产权分界点", "Property boundary")) } dd { (plan.property_boundary.clone().unwrap_or_else(dash)) }
+                dt { (lang.t("应缴费用", "Fees due")) }
+                dd #plan-fees {
+                    @match plan.fees_yuan {
+                        Some(f) if f > 0.0 => { (format!("{f:.2}")) (lang.t(" 元", " yuan")) },
+                        Some(_) => (lang.t("无需缴费", "none")),
+                        None => "—",
+                    }
+                    @if let Some(b) = &plan.fees_basis { br; span.small.muted { (lang.t("收费依据：", "Basis: ")) (b) } }
+                }
+                dt { (lang.t("约定送电日期", "Agreed power-on date")) } dd #plan-power-on { (plan.power_on_agreed_on.map(|d| d.to_string()).unwrap_or_else(dash)) }
+            }
+            @if p.plan_confirmed {
+                p.notice #plan-confirmed {
+                    (lang.t("您已于 ", "You confirmed this plan on "))
+                    (v.plan_confirmed_at.map(|t| field_core::job::local_date(t).to_string()).unwrap_or_default())
+                    (lang.t(" 确认本方案。", "."))
+                }
+            } @else {
+                @if let Some(q) = &v.plan_question {
+                    p.notice #plan-asked { (lang.t("您的问题已转给客户经理：", "Your question went to your customer manager: ")) (q) }
+                }
+                form.no-print method="post" action={ "/p/" (token) "/plan" } {
+                    input type="hidden" name="action" value="confirm";
+                    div.actions { button #confirm-plan type="submit" { (lang.t("确认供电方案", "Confirm the supply plan")) } }
+                }
+                form.stack.no-print #ask-form method="post" action={ "/p/" (token) "/plan" } {
+                    input type="hidden" name="action" value="ask";
+                    label { (lang.t("对方案有疑问？请留言，客户经理会联系您：", "A question about the plan? Your customer manager will contact you:"))
+                        textarea name="question" maxlength="1000" required {} }
+                    div.actions { button.secondary type="submit" { (lang.t("提交问题", "Send the question")) } }
+                }
+            }
+        }
+    }
+}
+
+fn rating_card(lang: Lang, p: &Progress, token: &str) -> Markup {
+    let v = &p.voice;
+    html! {
+        section.card #rating {
+            h2 { (lang.t("服务评价", "Rate our service")) }
+            @if let Some(r) = v.rating {
+                p.notice #rated { (lang.t("感谢您的评价：", "Thank you for your rating: ")) strong { (r) (lang.t(" 分", " / 5")) } }
+            } @else {
+                form.stack method="post" action={ "/p/" (token) "/rating" } {
+                    fieldset #stars {
+                        legend { (lang.t("您对本次办电服务和客户经理的满意度（1–5 分）", "How satisfied are you with the service and your customer manager (1–5)?")) }
+                        @for n in 1..=5 {
+                            label.inline { input type="radio" name="score" value=(n) required; (n) }
+                        }
+                    }
+                    label { (lang.t("意见和建议（选填）", "Comments (optional)")) textarea name="comment" maxlength="1000" {} }
+                    div.actions { button #rate type="submit" { (lang.t("提交评价", "Send the rating")) } }
+                }
+            }
+        }
+    }
+}
+
+/// `POST /p/{token}/plan`: the customer confirms the supply plan (`action=confirm`) or asks
+/// about it (`action=ask`, `question`).
+pub async fn plan(
+    State(env): State<Arc<Env>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, Shown> {
+    limit(&env, peer, &headers)?;
+    let lang = lang_of(&headers);
+    let f = super::Form::parse(&body);
+    let (action, question) = (f.get("action").to_string(), f.get("question").to_string());
+    let t = token.clone();
+    env.blocking(move |env| match action.as_str() {
+        "confirm" => crate::service::customer_voice::confirm_plan(env, &t),
+        "ask" => crate::service::customer_voice::ask(env, &t, &question),
+        _ => Err(crate::error::ServerError::bad(
+            "invalid_value",
+            "未知的操作",
+            "unknown action",
+        )),
+    })
+    .await
+    .page(lang)?;
+    Ok(
+        axum::response::Redirect::to(&format!("/p/{}#plan", super::urlencode(&token)))
+            .into_response(),
+    )
+}
+
+/// `POST /p/{token}/rating`: the customer's rating (`score` 1–5, `comment`), once.
+pub async fn rating(
+    State(env): State<Arc<Env>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, Shown> {
+    limit(&env, peer, &headers)?;
+    let lang = lang_of(&headers);
+    let f = super::Form::parse(&body);
+    let score = f.get("score").trim().parse::<i64>().unwrap_or(0);
+    let comment = f.get("comment").to_string();
+    let t = token.clone();
+    env.blocking(move |env| crate::service::customer_voice::rate(env, &t, score, &comment))
+        .await
+        .page(lang)?;
+    Ok(
+        axum::response::Redirect::to(&format!("/p/{}#rating", super::urlencode(&token)))
+            .into_response(),
+    )
 }
 
 fn application_state(lang: Lang, state: &str) -> Markup {

@@ -113,6 +113,7 @@ fn row(i: usize, rng: &mut Rng) -> JobRow {
         visit_state: None,
         satisfaction: (status == JobStatus::Closed).then(|| 1 + (rng.next() % 5) as i64),
         project_progress: Some((rng.next() % 101) as f64),
+        customer_rating: None,
     }
 }
 

@@ -26,3 +26,6 @@ CREATE TABLE applications (
 CREATE INDEX applications_queue ON applications (unit, state, created_at);
 CREATE INDEX applications_same ON applications (same_key, state);
 CREATE INDEX applications_phone ON applications (phone_key, created_at);
+
+-- The customer's own rating (1–5) through their tracking link, beside the return visit's.
+ALTER TABLE jobs ADD COLUMN customer_rating BIGINT;
