@@ -6,7 +6,9 @@
 pub mod calendar;
 pub mod codes;
 pub mod contract;
+pub mod fees;
 pub mod grid;
+pub mod guide;
 pub mod job;
 #[cfg(feature = "photo")]
 pub mod photo;

@@ -223,6 +223,20 @@ async fn a_customer_applies_online_and_the_chosen_manager_gets_the_job() {
         1,
         "the tracking link's QR code"
     );
+    let receipt = reqwest::get(format!("{base}{tracking}/receipt.pdf"))
+        .await
+        .unwrap();
+    assert_eq!(receipt.status(), 200);
+    let receipt = receipt.bytes().await.unwrap();
+    assert!(receipt.starts_with(b"%PDF"));
+    if let Some(text) = pdf_text(&receipt) {
+        let flat: String = text.split_whitespace().collect();
+        assert!(
+            flat.contains(&number) && flat.contains("139****1111"),
+            "{text:.600}"
+        );
+        assert!(!flat.contains("13900001111"), "the phone masked");
+    }
     b.shot("receipt-390").await;
     b.resize(1280, 900).await;
 
@@ -766,4 +780,121 @@ async fn an_app_applies_and_follows_through_the_json_api() {
         e["zh"].as_str().unwrap().contains("base64")
             && e["en"].as_str().unwrap().contains("base64")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guide_shows_the_rules_and_fees_in_force_as_a_page_and_a_pdf() {
+    let Some(mut b) = Browser::start("guide").await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let users = seed_demo(&server).await;
+    let base = server.url();
+    let today = field_core::job::local_date(chrono::Utc::now());
+    let whole = server
+        .env()
+        .rules()
+        .in_force("zhuxian", today)
+        .limits
+        .small_micro_whole_job;
+
+    // From the unit's page to a kind's guide: the limits the clocks use, the fees in force.
+    b.goto(&format!("{base}/public/zhuxian")).await;
+    b.click("#guides a[href='/public/zhuxian/guide/lv_small_micro']")
+        .await;
+    let row = b.text("#limits tr[data-stage=whole_job] td.days").await;
+    assert!(row.contains(&whole.to_string()), "{row}");
+    assert!(b.text("#fees").await.contains("零投资"));
+    assert!(b.text("#documents").await.contains("营业执照"));
+    assert!(b.text("#rights").await.contains("12398"));
+    b.shot("guide").await;
+    b.resize(390, 844).await;
+    b.shot("guide-390").await;
+    b.resize(1280, 900).await;
+
+    // The admin installs the unit's own fee schedule: the page and the PDF follow at once.
+    let admin = form_login(&base, "admin", &users.password("admin")).await;
+    let csrf = page_csrf(&base, &admin, "/admin/reference").await;
+    let schedule = serde_json::json!({
+        "id": "zhuxian-fees", "version": 1, "effective_from": "2026-01-01", "unit": "zhuxian",
+        "items": [{
+            "kinds": ["lv_small_micro"],
+            "item": {"zh": "临时接电费", "en": "temporary connection charge"},
+            "standard": {"zh": "每户 120 元", "en": "120 yuan per connection"},
+            "basis": {"zh": "邾县发改委〔2026〕18 号", "en": "county notice 2026/18"}
+        }]
+    });
+    let r = session_post(
+        &base,
+        &admin,
+        "/admin/reference",
+        &[
+            ("csrf", csrf.as_str()),
+            ("kind", "fee_schedule"),
+            ("body", &schedule.to_string()),
+        ],
+    )
+    .await;
+    assert!(
+        r.status().is_success() || r.status().is_redirection(),
+        "{}",
+        r.status()
+    );
+    b.goto(&format!("{base}/public/zhuxian/guide/lv_small_micro"))
+        .await;
+    let fees = b.text("#fees").await;
+    assert!(
+        fees.contains("每户 120 元") && !fees.contains("零投资"),
+        "{fees}"
+    );
+    let pdf = reqwest::get(format!("{base}/public/zhuxian/guide/lv_small_micro/pdf"))
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let bytes = pdf.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"%PDF"));
+    if let Some(text) = pdf_text(&bytes) {
+        let flat: String = text.split_whitespace().collect();
+        for want in [
+            "供电业务报装指南",
+            "朱仙供电所",
+            "每户120元",
+            "95598",
+            "12398",
+        ] {
+            assert!(flat.contains(want), "{want} in the PDF: {text:.800}");
+        }
+        assert!(
+            flat.contains(&format!("≤{whole}")),
+            "the whole-job limit in the PDF"
+        );
+    }
+    // A bad schedule is refused with the reason; nothing changes.
+    let r = session_post(
+        &base,
+        &admin,
+        "/admin/reference",
+        &[
+            ("csrf", csrf.as_str()),
+            ("kind", "fee_schedule"),
+            ("body", "{\"id\":\"x\"}"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("收费标准无效"));
+    // An unknown kind or unit is not found.
+    for bad in [
+        "/public/zhuxian/guide/nuclear",
+        "/public/nowhere/guide/hv",
+        "/public/nowhere/guide/hv/pdf",
+    ] {
+        assert_eq!(
+            reqwest::get(format!("{base}{bad}")).await.unwrap().status(),
+            404,
+            "{bad}"
+        );
+    }
+    b.close().await;
 }

@@ -671,7 +671,8 @@ pub fn receipt_pdf(
     Ok(pdf)
 }
 
-fn no_pdf() -> ServerError {
+/// The error of a PDF asked of a server built without the `pdf` feature.
+pub fn no_pdf() -> ServerError {
     ServerError::NotImplemented {
         code: "pdf_not_built",
         zh: "此服务器构建时未启用 PDF 功能".into(),

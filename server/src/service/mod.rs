@@ -20,6 +20,7 @@ pub mod docs;
 pub mod exports;
 pub mod feed;
 pub mod grid;
+pub mod guide;
 pub mod integrity;
 pub mod jobs;
 pub mod keys;
@@ -61,6 +62,7 @@ pub struct Env {
     rules: RwLock<Arc<RuleBook>>,
     calendar: RwLock<Arc<Calendar>>,
     grid: RwLock<Arc<field_core::grid::GridBook>>,
+    fees: RwLock<Arc<field_core::fees::FeeBook>>,
     pub policies: RwLock<PolicyBook>,
     /// Countersigns contracts; `None` for tools that only read.
     pub signing_key: Option<KeyPair>,
@@ -96,6 +98,7 @@ impl Env {
             calendar,
             policies,
             grid,
+            fees,
         } = reference::load(&*store)?;
         let retired_keys = crate::signing::retired(&*store.read()?)?
             .into_iter()
@@ -114,6 +117,7 @@ impl Env {
             rules: RwLock::new(Arc::new(rules)),
             calendar: RwLock::new(Arc::new(calendar)),
             grid: RwLock::new(Arc::new(grid)),
+            fees: RwLock::new(Arc::new(fees)),
             policies: RwLock::new(policies),
             signing_key,
             auth: auth::AuthSettings::new(config),
@@ -179,6 +183,11 @@ impl Env {
         self.grid.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The fee schedules (收费标准): the national default and what is installed.
+    pub fn fees(&self) -> Arc<field_core::fees::FeeBook> {
+        self.fees.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// Reloads rules, calendar and write policies after reference data was installed.
     pub fn reload_reference(&self) -> Result<(), ServerError> {
         let reference::Loaded {
@@ -186,8 +195,10 @@ impl Env {
             calendar,
             policies,
             grid,
+            fees,
         } = reference::load(&*self.store)?;
         *self.grid.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(grid);
+        *self.fees.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fees);
         *self.rules.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(rules);
         *self.calendar.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(calendar);
         *self.policies.write().unwrap_or_else(|p| p.into_inner()) = policies;

@@ -345,3 +345,114 @@ pub fn progress(env: &Env, token: &str) -> Result<Progress, ServerError> {
         contact,
     })
 }
+
+/// The applicant's receipt (回执) as a PDF: the number, the unit, what they gave (masked), the
+/// chosen or assigned manager, and the tracking link as a QR code. CPU-bound: call it from a
+/// blocking thread.
+pub fn receipt_pdf(
+    env: &Env,
+    token: &str,
+    link: &str,
+    english: bool,
+) -> Result<Vec<u8>, ServerError> {
+    use field_core::report::{Report, ReportBlock as B};
+    let s = |zh: &str, en: &str| {
+        if english {
+            en.to_string()
+        } else {
+            zh.to_string()
+        }
+    };
+    let (number, unit, kind, given, when, manager, state) = match track(env, token)? {
+        Tracking::Job(p) => (
+            p.job_no.clone(),
+            p.unit_record.clone(),
+            p.kind,
+            p.customer.clone(),
+            p.accepted_on.to_string(),
+            p.contact.clone(),
+            if english {
+                p.status.en()
+            } else {
+                p.status.zh()
+            }
+            .to_string(),
+        ),
+        Tracking::Application(a, unit) => (
+            a.number.clone(),
+            unit,
+            a.detail.kind,
+            Some(Given::masked(
+                &a.detail.name,
+                &a.detail.id_number,
+                &a.detail.phone,
+            )),
+            a.filed_at
+                .with_timezone(&field_core::job::china_offset())
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            a.detail.manager.clone().map(|(_, n, w)| (n, w)),
+            match a.state.as_str() {
+                "pending" => s("待受理", "waiting at the counter"),
+                "declined" => s("不予受理", "declined"),
+                _ => s("已受理", "accepted"),
+            },
+        ),
+    };
+    let mut fields = vec![(s("编号", "Number"), number)];
+    if let Some(u) = &unit {
+        fields.push((s("供电单位", "Supplied by"), u.name.clone()));
+    }
+    fields.push((
+        s("业务类型", "Kind"),
+        if english { kind.en() } else { kind.zh() }.to_string(),
+    ));
+    if let Some(g) = given {
+        fields.push((s("申请人", "Applicant"), g.name));
+        fields.push((s("证件号码", "Document number"), g.id_number));
+        fields.push((s("联系电话", "Phone"), g.phone));
+    }
+    fields.push((s("提交 / 受理", "Filed / accepted"), when));
+    fields.push((s("状态", "State"), state));
+    if let Some((n, w)) = manager {
+        fields.push((s("客户经理", "Customer manager"), format!("{n} · {w}")));
+    }
+    let mut blocks = vec![B::Fields(fields)];
+    blocks.push(B::Qr {
+        text: link.to_string(),
+        caption: format!(
+            "{}{link}",
+            s(
+                "扫码或访问以下链接查询办理进度：",
+                "Scan, or open this link to follow your application: "
+            )
+        ),
+    });
+    if let Some(u) = &unit {
+        let mut contact = vec![];
+        if !u.address.is_empty() {
+            contact.push((s("营业厅地址", "Service hall"), u.address.clone()));
+        }
+        if !u.hall_hours.is_empty() {
+            contact.push((s("营业时间", "Opening hours"), u.hall_hours.clone()));
+        }
+        if !u.hotline.is_empty() {
+            contact.push((s("服务电话", "Hotline"), u.hotline.clone()));
+        }
+        if !contact.is_empty() {
+            blocks.push(B::Fields(contact));
+        }
+    }
+    blocks.push(B::Note(s(
+        "供电服务热线 95598 · 能源监管投诉举报热线 12398。证件号和电话已部分隐藏，请妥善保管本回执。",
+        "Electricity service 95598 · energy regulation complaints 12398. Document and phone numbers are partly hidden; keep this receipt private.",
+    )));
+    let report = Report {
+        title: s("用电申请回执", "Application receipt"),
+        subtitle: unit.map(|u| u.name).unwrap_or_default(),
+        footer: s("Fieldline 网上办电", "Fieldline online applications"),
+        blocks,
+        signatures: Vec::new(),
+    };
+    crate::pdf::render_report(&report)?.ok_or_else(super::exports::no_pdf)
+}

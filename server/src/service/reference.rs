@@ -1,4 +1,5 @@
-//! Reference data (基础数据): rule sets, write policies and working-day calendar bundles, national or
+//! Reference data (基础数据): rule sets, write policies, working-day calendar bundles, grid cells and
+//! fee schedules (收费标准), national or
 //! for one unit, each with its version and effective date. Admins install them in the browser (or
 //! `fieldline policy add`); the server uses them at once (rules and calendar for every clock,
 //! policies for every write) and the phones get them with their next sync
@@ -25,6 +26,7 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "电网网格（接入受限）",
         "grid cells (restricted access)",
     ),
+    ("fee_schedule", "收费标准和收费依据", "fees and their basis"),
 ];
 /// Largest document accepted (bytes).
 pub const BODY_MAX: usize = 1024 * 1024;
@@ -108,6 +110,20 @@ pub fn parse(kind: &str, body: &str) -> Result<ReferenceRow, ServerError> {
                 None,
             ))
         }
+        "fee_schedule" => {
+            let f = field_core::fees::FeeSchedule::from_json(body).map_err(|e| {
+                bad(
+                    format!("收费标准无效：{e}"),
+                    format!("the fee schedule is invalid: {e}"),
+                )
+            })?;
+            Ok(row(
+                f.id.clone(),
+                i64::from(f.version),
+                f.unit.clone(),
+                Some(f.effective_from.to_string()),
+            ))
+        }
         other => Err(bad(
             format!("未知的基础数据类型：{other}"),
             format!("unknown kind of reference data: {other}"),
@@ -121,6 +137,7 @@ pub struct Loaded {
     pub calendar: Calendar,
     pub policies: PolicyBook,
     pub grid: GridBook,
+    pub fees: field_core::fees::FeeBook,
 }
 
 /// Rules, calendar, write policies and grid cells: the compiled-in defaults with everything
@@ -130,6 +147,7 @@ pub fn load(store: &dyn ServerStore) -> Result<Loaded, ServerError> {
     let mut calendar = Calendar::embedded();
     let mut policies = PolicyBook::default();
     let mut grid = GridBook::default();
+    let mut fees = field_core::fees::FeeBook::default();
     let broken = |r: &ReferenceRow, e: String| {
         ServerError::Internal(format!("installed {} {} v{}: {e}", r.kind, r.id, r.version))
     };
@@ -153,6 +171,10 @@ pub fn load(store: &dyn ServerStore) -> Result<Loaded, ServerError> {
                 grid.add_json(&r.body)
                     .map_err(|e| broken(&r, e.to_string()))?;
             }
+            "fee_schedule" => {
+                fees.add_json(&r.body)
+                    .map_err(|e| broken(&r, e.to_string()))?;
+            }
             other => tracing::warn!(kind = other, "unknown reference data kind left out"),
         }
     }
@@ -161,6 +183,7 @@ pub fn load(store: &dyn ServerStore) -> Result<Loaded, ServerError> {
         calendar,
         policies,
         grid,
+        fees,
     })
 }
 

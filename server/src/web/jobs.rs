@@ -560,6 +560,9 @@ pub async fn detail(
                 a.button.secondary #receipt-link href={ "/jobs/" (v.job.id) "/receipt.pdf" } {
                     (lang.t("书面回执（PDF，含进度二维码）", "Written receipt (PDF with the progress QR code)"))
                 }
+                a.button.secondary #guide-link href={ "/public/" (super::urlencode(&v.job.unit)) "/guide/" (v.job.kind.as_str()) "/pdf" } {
+                    (lang.t("报装指南（PDF，交客户）", "Guide for the customer (PDF)"))
+                }
                 @if has_notice {
                     a.button.secondary href={ "/jobs/" (v.job.id) "/notice.pdf" } {
                         (lang.t("一次性书面告知书（PDF）", "One-time written notice (PDF)"))

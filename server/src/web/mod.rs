@@ -13,6 +13,7 @@ pub mod assignment;
 pub mod board;
 pub mod exports;
 pub mod grid;
+pub mod guide;
 pub mod jobs;
 pub mod layout;
 pub mod list;
@@ -77,8 +78,11 @@ pub fn router() -> Router<Arc<Env>> {
                 .post(apply::submit)
                 .layer(DefaultBodyLimit::max(apply::APPLY_BODY_MAX)),
         )
+        .route("/public/{unit}/guide/{kind}", get(guide::page))
+        .route("/public/{unit}/guide/{kind}/pdf", get(guide::pdf))
         .route("/p/{token}", get(public::progress))
         .route("/p/{token}/receipt", get(public::receipt))
+        .route("/p/{token}/receipt.pdf", get(public::receipt_pdf))
         .route("/p/{token}/plan", post(public::plan))
         .route("/p/{token}/rating", post(public::rating))
         .route("/applications", get(applications::queue))

@@ -140,6 +140,7 @@ pub async fn managers(
                 a.button #apply-link href={ "/public/" (super::urlencode(&unit)) "/apply" } { (lang.t("申请用电", "Apply for electricity")) }
             }
             (hotlines(lang, Some(&record)))
+            (super::guide::links(lang, &unit))
             h2 { (lang.t("客户经理公示", "Customer managers")) }
             p.muted {
                 (lang.t(
@@ -522,6 +523,7 @@ pub async fn receipt(
             (hotlines(lang, unit.as_ref()))
             p.no-print.actions {
                 button type="button" data-print hidden { (lang.t("打印回执", "Print the receipt")) }
+                a.button.secondary #receipt-pdf href={ "/p/" (super::urlencode(&token)) "/receipt.pdf" } { (lang.t("下载 PDF 回执", "Download the PDF")) }
                 a href={ "/p/" (super::urlencode(&token)) } { (lang.t("返回办理进度", "Back to the progress")) }
             }
         }
@@ -533,4 +535,22 @@ pub async fn receipt(
         body,
     )
     .into_response())
+}
+
+/// `GET /p/{token}/receipt.pdf`: the applicant's receipt as a PDF.
+pub async fn receipt_pdf(
+    State(env): State<Arc<Env>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Result<Response, Shown> {
+    limit(&env, peer, &headers)?;
+    let lang = lang_of(&headers);
+    let link = format!("{}/p/{}", origin(&env, &headers), super::urlencode(&token));
+    let english = lang == Lang::En;
+    let pdf = env
+        .blocking(move |env| public::receipt_pdf(env, &token, &link, english))
+        .await
+        .page(lang)?;
+    Ok(super::guide::pdf_response("用电申请回执.pdf", pdf))
 }
