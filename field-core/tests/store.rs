@@ -426,3 +426,28 @@ fn the_list_clocks_move_with_the_day_once_per_day() {
     let store = open(&dir);
     assert_eq!(store.refresh_clocks_if_new_day(later).unwrap(), None);
 }
+
+#[test]
+fn the_phone_builds_the_customers_guide_from_its_rules_and_fees() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    // National fees until the unit's schedule arrives by sync; kept across reopening.
+    let g = store.guide(JobKind::LowVoltageResidential).unwrap();
+    assert!(g.fee_schedule.starts_with("national-fees"));
+    assert!(g.fees.iter().any(|f| f.standard.zh.contains("零投资")));
+    let own = r#"{"id": "own-fees", "version": 2, "effective_from": "2020-01-01",
+        "items": [{"item": {"zh": "某项", "en": "an item"}, "standard": {"zh": "100 元", "en": "100 yuan"},
+                   "basis": {"zh": "某文件", "en": "a notice"}}]}"#;
+    assert!(
+        store.install_fees("{").is_err(),
+        "a broken schedule is refused"
+    );
+    store.install_fees(own).unwrap();
+    drop(store);
+    let store = open(&dir);
+    let g = store.guide(JobKind::LowVoltageResidential).unwrap();
+    assert_eq!(g.fee_schedule, "own-fees v2");
+    assert_eq!(g.fees.len(), 1);
+    let r = g.report(&field_core::guide::GuideHeader::default());
+    assert!(r.title.contains("低压居民"));
+}

@@ -451,6 +451,34 @@ impl FieldApp {
             .map_err(blocking_error)?
     }
 
+    /// The customer's guide (供电业务报装指南) for `kind` as PDF, from the rule set and the fee
+    /// schedule in force for this phone's unit (what the server's public guide shows), with the
+    /// link to apply online as a QR code once the phone knows its server; printed or shared
+    /// from the phone. Only in builds with the `pdf` feature.
+    pub async fn guide_pdf(
+        &self,
+        kind: JobKind,
+        unit_name: String,
+        english: bool,
+    ) -> Result<Vec<u8>, FieldlineError> {
+        let guide = self.store.guide(kind)?;
+        let apply_link = match (self.store.sync_setting("server")?, self.store.identity()) {
+            (Some(server), Some(who)) => {
+                format!("{}/public/{}/apply", server.trim_end_matches('/'), who.unit)
+            }
+            _ => String::new(),
+        };
+        let report = guide.report(&field_core::guide::GuideHeader {
+            unit_name,
+            apply_link,
+            english,
+            ..Default::default()
+        });
+        tokio::task::spawn_blocking(move || crate::pdf::render_report(&report))
+            .await
+            .map_err(blocking_error)?
+    }
+
     /// Pushes every local change, pulls what the phone lacks, then uploads queued photos.
     /// Interrupting it loses nothing; run it again.
     pub async fn sync(

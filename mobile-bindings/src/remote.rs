@@ -102,6 +102,7 @@ pub enum MilestoneEvent {
     ProjectManagerAppointed,
     SurveyDone,
     SupplyPlanReplied,
+    PlanConfirmed,
     ApprovalApplied,
     ApprovalGranted,
     DesignReviewRequested,
@@ -238,6 +239,12 @@ pub struct SupplyPlan {
     pub replied_at: Option<Timestamp>,
     #[uniffi(default)]
     pub valid_until_on: Option<Date>,
+    #[uniffi(default)]
+    pub fees_yuan: Option<f64>,
+    #[uniffi(default)]
+    pub fees_basis: Option<String>,
+    #[uniffi(default)]
+    pub power_on_agreed_on: Option<Date>,
 }
 
 #[uniffi::remote(Record)]
@@ -364,6 +371,25 @@ pub struct ReturnVisit {
     pub follow_up_by: Option<String>,
     #[uniffi(default)]
     pub follow_up_at: Option<Timestamp>,
+}
+
+/// What the customer said through their tracking link (written by the server; read-only here).
+#[uniffi::remote(Record)]
+pub struct CustomerVoice {
+    #[uniffi(default)]
+    pub plan_replied_at: Option<Timestamp>,
+    #[uniffi(default)]
+    pub plan_confirmed_at: Option<Timestamp>,
+    #[uniffi(default)]
+    pub plan_question: Option<String>,
+    #[uniffi(default)]
+    pub plan_question_at: Option<Timestamp>,
+    #[uniffi(default)]
+    pub rating: Option<i64>,
+    #[uniffi(default)]
+    pub rating_comment: Option<String>,
+    #[uniffi(default)]
+    pub rated_at: Option<Timestamp>,
 }
 
 #[uniffi::remote(Record)]

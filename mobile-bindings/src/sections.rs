@@ -471,6 +471,8 @@ pub struct ChecklistItemView {
     pub collected_by: Option<String>,
     pub collected_at: Option<Timestamp>,
     pub note: Option<String>,
+    /// The day a missing document is to be collected by (accepted on one document).
+    pub due_on: Option<Date>,
     pub photos: HashMap<String, bool>,
 }
 
@@ -483,6 +485,7 @@ impl From<&job::ChecklistItem> for ChecklistItemView {
             collected_by: s.collected_by.clone(),
             collected_at: s.collected_at.clone(),
             note: s.note.clone(),
+            due_on: s.due_on,
             photos: s
                 .photos
                 .iter()
@@ -506,6 +509,8 @@ pub struct ChecklistItemPatch {
     pub collected_at: Option<Timestamp>,
     #[uniffi(default)]
     pub note: Option<String>,
+    #[uniffi(default)]
+    pub due_on: Option<Date>,
 }
 
 impl From<ChecklistItemPatch> for job::ChecklistItem {
@@ -517,6 +522,7 @@ impl From<ChecklistItemPatch> for job::ChecklistItem {
             collected_by: p.collected_by,
             collected_at: p.collected_at,
             note: p.note,
+            due_on: p.due_on,
             ..Default::default()
         }
     }

@@ -47,6 +47,8 @@ pub struct JobView {
     pub inspections: InspectionsView,
     pub metering: MeteringView,
     pub return_visit: ReturnVisit,
+    /// The customer's own word: the supply plan confirmed or asked about, their rating.
+    pub customer_voice: field_core::job::CustomerVoice,
     pub review: ReviewView,
     pub milestones: HashMap<String, Milestone>,
     pub pauses: HashMap<String, Pause>,
@@ -96,6 +98,7 @@ impl From<&field_core::Job> for JobView {
             },
             metering: (&j.metering).into(),
             return_visit: j.return_visit.clone(),
+            customer_voice: j.customer_voice.clone(),
             review: (&j.review).into(),
             milestones: copy(&j.milestones),
             pauses: copy(&j.pauses),

@@ -91,8 +91,20 @@ pub fn blob_access(
     if !tx.blob_stored(sha256)? {
         return Ok(None);
     }
+    // The photo of an online application (the customer's ID card or licence): the counter and
+    // the job's managers, not the rest of the unit.
+    let private = tx.is_application_blob(sha256)?;
     for (job_id, mime, role) in tx.blob_refs(sha256)? {
-        if can_read_job(tx, who, &job_id)? {
+        let Some(state) = tx.job_state(&job_id)? else {
+            continue;
+        };
+        let sees = if private {
+            matches!(who.role, Role::Admin | Role::OfficeStaff) && may_see(who, &state)
+                || state.access.contains(&who.username)
+        } else {
+            may_see(who, &state)
+        };
+        if sees {
             return Ok(Some((mime, role)));
         }
     }

@@ -53,11 +53,18 @@ pub trait ApplicationReads {
         before: i64,
         limit: u32,
     ) -> Result<Vec<ApplicationRow>>;
+
+    /// Whether a blob is a file of an application's photo (kept from most of the unit).
+    fn is_application_blob(&self, sha256: &str) -> Result<bool>;
 }
 
 /// Writes of applications.
 pub trait ApplicationWrites {
+    /// A new application and the files of its photo.
     fn insert_application(&mut self, a: &ApplicationRow) -> Result<()>;
+
+    /// Marks the files of an application's photo.
+    fn insert_application_blobs(&mut self, application_id: &str, shas: &[&str]) -> Result<()>;
 
     /// Decides a pending application (`accepted` with its job, or `declined` with a reason);
     /// `false` when it is not pending (anymore).
@@ -161,9 +168,31 @@ impl<T: Conn> ApplicationReads for T {
             row,
         )
     }
+
+    fn is_application_blob(&self, sha256: &str) -> Result<bool> {
+        Ok(self
+            .db()
+            .opt(
+                "SELECT 1 FROM application_blobs WHERE sha256 = ?1",
+                args![sha256],
+                |r| r.get::<i64>(0),
+            )?
+            .is_some())
+    }
 }
 
 impl<T: Conn + Finish> ApplicationWrites for T {
+    fn insert_application_blobs(&mut self, application_id: &str, shas: &[&str]) -> Result<()> {
+        for sha in shas {
+            self.db().execute(
+                "INSERT INTO application_blobs (sha256, application_id) VALUES (?1, ?2)
+                 ON CONFLICT DO NOTHING",
+                args![*sha, application_id],
+            )?;
+        }
+        Ok(())
+    }
+
     fn insert_application(&mut self, a: &ApplicationRow) -> Result<()> {
         self.db().execute(
             &format!(

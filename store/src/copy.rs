@@ -114,6 +114,7 @@ const TABLES: &[(&str, &str, &str)] = &[
          reason, job_id",
         "id",
     ),
+    ("application_blobs", "sha256, application_id", "sha256"),
 ];
 
 /// The tables whose key is one integer column, paged by its value (the others by offset).

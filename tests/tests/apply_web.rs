@@ -295,6 +295,15 @@ async fn a_customer_applies_online_and_the_chosen_manager_gets_the_job() {
             .await
             .unwrap();
     assert!(display.starts_with(&[0xFF, 0xD8]));
+    // The ID photo: the counter and the job's managers, not the rest of the unit.
+    let sha = p.display_sha256.clone().unwrap();
+    let office = form_login(&base, "office1", &users.password("office1")).await;
+    let dispatch = form_login(&base, "dispatcher1", &users.password("dispatcher1")).await;
+    let other_cm = form_login(&base, "cm-zhao", &users.password("cm-zhao")).await;
+    let blob = format!("/api/v1/blobs/{sha}");
+    assert_eq!(session_get(&base, &office, &blob).await.status(), 200);
+    assert_eq!(session_get(&base, &dispatch, &blob).await.status(), 404);
+    assert_eq!(session_get(&base, &other_cm, &blob).await.status(), 404);
 
     // The tracking link now shows the job's progress and whom to contact.
     b.click("header.top form[action='/logout'] button").await;

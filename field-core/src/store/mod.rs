@@ -85,6 +85,8 @@ pub enum StoreError {
     Policy(#[from] PolicyError),
     #[error(transparent)]
     Grid(#[from] crate::grid::GridError),
+    #[error(transparent)]
+    Fees(#[from] crate::fees::FeeError),
     #[error("无法写入导出文件 / cannot write the export: {0}")]
     Export(String),
     /// Changes of a job arrived without the changes they depend on; nothing was stored.
@@ -533,6 +535,42 @@ impl Store {
         )?;
         inner.grid = book;
         Ok(true)
+    }
+
+    /// Installs a fee schedule (收费标准), delivered by sync.
+    pub fn install_fees(&self, json: &str) -> Result<(), StoreError> {
+        let f = crate::fees::FeeSchedule::from_json(json)?;
+        self.lock().conn.execute(
+            "INSERT OR REPLACE INTO fee_schedules (id, version, body) VALUES (?1, ?2, ?3)",
+            params![f.id, f.version, json],
+        )?;
+        Ok(())
+    }
+
+    /// The customer's guide (报装指南) for `kind`, as of today, for this phone's unit: the rule
+    /// set and the fee schedule in force (the national ones until the phone has its unit's).
+    pub fn guide(&self, kind: crate::JobKind) -> Result<crate::guide::Guide, StoreError> {
+        let today = local_date(self.now());
+        let inner = self.lock();
+        let unit = inner
+            .identity
+            .as_ref()
+            .map(|i| i.unit.clone())
+            .unwrap_or_default();
+        let mut fees = crate::fees::FeeBook::default();
+        let bodies: Vec<String> = inner
+            .conn
+            .prepare("SELECT body FROM fee_schedules ORDER BY id, version")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for b in bodies {
+            fees.add_json(&b)?;
+        }
+        Ok(crate::guide::guide(
+            inner.rules.in_force(&unit, today),
+            fees.in_force(&unit, today),
+            kind,
+        ))
     }
 
     /// The grid cells of `unit` the phone has (none until delivered).

@@ -168,6 +168,17 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         );",
         backfill: None,
     },
+    // 11: fee schedules (收费标准和收费依据) for the customer's guide, every version kept.
+    Migration {
+        sql: "
+        CREATE TABLE fee_schedules (
+            id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            PRIMARY KEY (id, version)
+        );",
+        backfill: None,
+    },
 ];
 
 pub(crate) fn version(conn: &Connection) -> rusqlite::Result<usize> {

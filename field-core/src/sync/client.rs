@@ -428,6 +428,7 @@ async fn pull_reference(
                 "write_policy" => store.install_policy(&item.body),
                 "calendar" => store.install_calendar(&item.body).map(|_| ()),
                 "grid_cells" => store.install_grid(&item.body).map(|_| ()),
+                "fee_schedule" => store.install_fees(&item.body),
                 other => {
                     tracing::debug!(kind = other, "reference data of an unknown kind skipped");
                     continue;

@@ -305,37 +305,25 @@ pub async fn file(
     if prior.1 >= PER_PHONE_PER_DAY {
         return Err(ServerError::TooManyRequests);
     }
-    if photo.is_empty() {
-        return Err(ServerError::bad(
-            "invalid_value",
-            "请上传身份证或营业执照照片",
-            "attach a photo of the ID card or business licence",
-        ));
-    }
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let no = number(&id, now);
-    let kind = detail.kind;
-    let ingested = tokio::task::spawn_blocking(move || ingest(&photo, &no, kind, now))
-        .await
-        .map_err(|e| ServerError::Internal(e.to_string()))??;
-    for r in &ingested.1 {
+    let (row, blobs) = {
+        let (unit, detail) = (unit.clone(), detail.clone());
+        tokio::task::spawn_blocking(move || build(&unit, detail, &photo, now))
+            .await
+            .map_err(|e| ServerError::Internal(e.to_string()))??
+    };
+    for r in &blobs {
         store_blob(env, &r.0, &r.1).await?;
     }
-    detail.photo = ingested.0;
-    let row = ApplicationRow {
-        id: id.clone(),
-        unit: unit.clone(),
-        state: "pending".into(),
-        same_key: same,
-        phone_key: by_phone.clone(),
-        detail: serde_json::to_string(&detail).map_err(|e| ServerError::Internal(e.to_string()))?,
-        created_at: now.timestamp_millis(),
-        ..Default::default()
-    };
+    let id = row.id.clone();
+    let shas: Vec<String> = blobs.iter().map(|b| b.0.clone()).collect();
     let inserted = env
         .blocking(move |env| {
             let mut tx = env.store.write()?;
             tx.insert_application(&row)?;
+            tx.insert_application_blobs(
+                &row.id,
+                &shas.iter().map(String::as_str).collect::<Vec<_>>(),
+            )?;
             audit::append(
                 &mut *tx,
                 AuditEntry {
@@ -369,6 +357,52 @@ pub async fn file(
     })
 }
 
+/// An application ready to store from a checked form: a new id, its photo checked (a JPEG or
+/// PNG by its bytes, bounded in bytes and pixels) and copied (display copy, thumbnail), and the
+/// row with its keys. CPU-bound: call it from a blocking thread.
+pub(crate) fn build(
+    unit: &str,
+    mut detail: ApplicationDetail,
+    photo: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(ApplicationRow, Blobs), ServerError> {
+    if photo.is_empty() {
+        return Err(ServerError::bad(
+            "invalid_value",
+            "请上传身份证或营业执照照片",
+            "attach a photo of the ID card or business licence",
+        ));
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let (record, blobs) = ingest(photo, &number(&id, now), detail.kind, now)?;
+    detail.photo = record;
+    let row = ApplicationRow {
+        unit: unit.to_string(),
+        state: "pending".into(),
+        same_key: same_key(unit, &detail.id_number, &detail.address),
+        phone_key: phone_key(&detail.phone),
+        detail: serde_json::to_string(&detail).map_err(|e| ServerError::Internal(e.to_string()))?,
+        created_at: now.timestamp_millis(),
+        id,
+        ..Default::default()
+    };
+    Ok((row, blobs))
+}
+
+/// A demo application of `unit` filed at `now` (the form checked like any other), with the
+/// customer manager `manager` (user name, name, work number) chosen.
+pub(crate) fn demo(
+    unit: &str,
+    input: &ApplyInput,
+    manager: Option<(String, String, String)>,
+    photo: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(ApplicationRow, Blobs), ServerError> {
+    let mut detail = check(input, field_core::job::local_date(now))?;
+    detail.manager = manager;
+    build(unit, detail, photo, now)
+}
+
 async fn public_token(env: &std::sync::Arc<Env>, id: &str) -> Result<String, ServerError> {
     let id = id.to_string();
     env.blocking(move |env| public::token(env, &id)).await
@@ -399,7 +433,8 @@ async fn duplicate(
     })
 }
 
-type Blobs = Vec<(String, Vec<u8>)>;
+/// The files of a photo: `(sha256, bytes)`.
+pub(crate) type Blobs = Vec<(String, Vec<u8>)>;
 
 /// Checks and copies the photo: the record and the three blobs (original, display, thumbnail).
 fn ingest(

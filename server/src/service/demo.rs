@@ -153,7 +153,18 @@ pub fn seed(
         docs.push(doc);
         blobs.extend(b);
     }
+    // Online applications waiting at the counter: one with a customer manager chosen.
+    let applications = demo_applications()?;
+    let files: Vec<Blob> = applications
+        .iter()
+        .flat_map(|(_, f)| f.iter())
+        .map(|(sha256, bytes)| Blob {
+            sha256: sha256.clone(),
+            bytes: bytes.clone(),
+        })
+        .collect();
     store_blobs(env, &blobs)?;
+    store_blobs(env, &files)?;
     let mut tx = env.store.write()?;
     super::units::add(&mut *tx, DEMO_UNIT, DEMO_UNIT_NAME, "demo")?;
     tx.update_unit(&super::units::Unit {
@@ -185,6 +196,25 @@ pub fn seed(
     for doc in &mut docs {
         jobs::import_trusted(&mut *tx, env, "demo-seed", doc)?;
     }
+    for (row, files) in &applications {
+        // The chosen manager's work number is her user id, known only now.
+        let mut row = row.clone();
+        if let Ok(mut d) =
+            serde_json::from_str::<super::applications::ApplicationDetail>(&row.detail)
+            && let Some(m) = &mut d.manager
+        {
+            m.2 = super::public::work_number(ids[m.0.as_str()]);
+            row.detail =
+                serde_json::to_string(&d).map_err(|e| ServerError::Internal(e.to_string()))?;
+        }
+        let row = &row;
+        tx.insert_application(row)?;
+        let shas: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+        tx.insert_application_blobs(&row.id, &shas)?;
+        for (sha, bytes) in files {
+            tx.insert_blob(sha, bytes.len() as i64, now_ms())?;
+        }
+    }
     tx.commit()?;
     // The unit's grid cells (接入受限): one sick, one sub-healthy, one healthy.
     super::reference::install(env, "demo-seed", "grid_cells", GRID_CELLS)?;
@@ -194,6 +224,56 @@ pub fn seed(
         .collect();
     std::fs::write(&file, text).map_err(|e| ServerError::Io(e.to_string()))?;
     Ok(out)
+}
+
+/// Two online applications filed a little earlier today, one choosing 赵敏 (her work number is
+/// filled in once users exist).
+fn demo_applications()
+-> Result<Vec<(crate::store::ApplicationRow, super::applications::Blobs)>, ServerError> {
+    use super::applications::{ApplyInput, demo};
+    let now = chrono::Utc::now();
+    let form =
+        |kind: &str, name: &str, id: &str, phone: &str, address: &str, kva: f64| ApplyInput {
+            kind: kind.into(),
+            name: name.into(),
+            id_number: id.into(),
+            phone: phone.into(),
+            address: address.into(),
+            capacity_kva: Some(kva),
+            wanted_on: None,
+            manager: None,
+        };
+    let photo = |seed| field_core::photo::sample::jpeg(1024, 640, seed, &Default::default());
+    Ok(vec![
+        demo(
+            DEMO_UNIT,
+            &form(
+                "lv_residential",
+                "孙丽华",
+                "421122198001010016",
+                "13971234567",
+                "朱仙镇幸福里 6 栋 302",
+                8.0,
+            ),
+            Some(("cm-zhao".into(), person("cm-zhao"), String::new())),
+            &photo(101),
+            now - chrono::Duration::hours(2),
+        )?,
+        demo(
+            DEMO_UNIT,
+            &form(
+                "lv_small_micro",
+                "朱仙镇鑫源面馆",
+                "91350100M000100Y43",
+                "0710-5557788",
+                "朱仙镇老街 12 号",
+                25.0,
+            ),
+            None,
+            &photo(102),
+            now - chrono::Duration::minutes(40),
+        )?,
+    ])
 }
 
 fn register_devices(

@@ -861,6 +861,7 @@ mod tests {
             visit_state: None,
             satisfaction: None,
             project_progress: None,
+            customer_rating: None,
         };
         let mut write = crate::JobWrite {
             job_id: "j3".into(),
@@ -1285,6 +1286,83 @@ mod tests {
         assert_eq!(
             store.read().unwrap().max_seq().unwrap(),
             (threads * each) as i64
+        );
+    }
+
+    #[test]
+    fn a_version_19_database_gains_unit_places_and_online_applications() {
+        use crate::{ApplicationRow, UnitRecord};
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(FILE)).unwrap();
+            for sql in &MIGRATIONS[..19] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO units (unit, name, created_at, created_by) VALUES ('zx', '邾县', 0, 'a');
+                 PRAGMA user_version = 19;",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let units = store.read().unwrap().units().unwrap();
+        assert_eq!(
+            units,
+            vec![UnitRecord {
+                unit: "zx".into(),
+                name: "邾县".into(),
+                ..Default::default()
+            }]
+        );
+        let app = |id: &str, at: i64| ApplicationRow {
+            id: id.into(),
+            unit: "zx".into(),
+            state: "pending".into(),
+            same_key: "same".into(),
+            phone_key: "phone".into(),
+            detail: "{}".into(),
+            created_at: at,
+            ..Default::default()
+        };
+        let mut tx = store.write().unwrap();
+        tx.insert_application(&app("a1", 10)).unwrap();
+        tx.commit().unwrap();
+        // One pending application per person and place.
+        let mut tx = store.write().unwrap();
+        assert!(tx.insert_application(&app("a2", 20)).is_err());
+        drop(tx);
+        let r = store.read().unwrap();
+        assert_eq!(r.open_application("same").unwrap().unwrap().id, "a1");
+        assert_eq!(r.applications_by_phone("phone", 0).unwrap(), 1);
+        assert_eq!(r.pending_before(None, 11, 10).unwrap().len(), 1);
+        assert_eq!(
+            r.pending_before(Some(&["other".into()]), 11, 10)
+                .unwrap()
+                .len(),
+            0
+        );
+        drop(r);
+        let mut tx = store.write().unwrap();
+        assert!(
+            tx.decide_application("a1", "declined", "o", 30, Some("no"), None)
+                .unwrap()
+        );
+        assert!(
+            !tx.decide_application("a1", "accepted", "o", 31, None, Some("a1"))
+                .unwrap(),
+            "decided once"
+        );
+        tx.insert_application(&app("a3", 40)).unwrap();
+        tx.commit().unwrap();
+        let r = store.read().unwrap();
+        assert_eq!(
+            r.application("a1").unwrap().unwrap().reason.as_deref(),
+            Some("no")
+        );
+        assert_eq!(r.open_application("same").unwrap().unwrap().id, "a3");
+        assert_eq!(
+            r.applications_of("zx", Some("pending"), 10).unwrap().len(),
+            1
         );
     }
 }

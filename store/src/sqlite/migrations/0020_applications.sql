@@ -23,8 +23,18 @@ CREATE TABLE applications (
     job_id TEXT
 );
 CREATE INDEX applications_queue ON applications (unit, state, created_at);
+-- At most one pending application per person and place: a second filing racing the first fails
+-- here and is answered with the first.
+CREATE UNIQUE INDEX applications_pending ON applications (same_key) WHERE state = 'pending';
 CREATE INDEX applications_same ON applications (same_key, state);
 CREATE INDEX applications_phone ON applications (phone_key, created_at);
+
+-- The files of an application's photo: only the counter and the job's managers see them, never
+-- the rest of the unit (a dispatcher sees the job, not the customer's ID card).
+CREATE TABLE application_blobs (
+    sha256 TEXT PRIMARY KEY,
+    application_id TEXT NOT NULL
+);
 
 -- The customer's own rating (1–5) through their tracking link, beside the return visit's.
 ALTER TABLE jobs ADD COLUMN customer_rating INTEGER;
