@@ -373,7 +373,6 @@ pub struct ReturnVisit {
     pub follow_up_at: Option<Timestamp>,
 }
 
-/// What the customer said through their tracking link (written by the server; read-only here).
 #[uniffi::remote(Record)]
 pub struct CustomerVoice {
     #[uniffi(default)]

@@ -471,7 +471,6 @@ pub struct ChecklistItemView {
     pub collected_by: Option<String>,
     pub collected_at: Option<Timestamp>,
     pub note: Option<String>,
-    /// The day a missing document is to be collected by (accepted on one document).
     pub due_on: Option<Date>,
     pub photos: HashMap<String, bool>,
 }
@@ -485,7 +484,7 @@ impl From<&job::ChecklistItem> for ChecklistItemView {
             collected_by: s.collected_by.clone(),
             collected_at: s.collected_at.clone(),
             note: s.note.clone(),
-            due_on: s.due_on,
+            due_on: s.due_on.clone(),
             photos: s
                 .photos
                 .iter()
