@@ -301,7 +301,7 @@ fn upgrade_from_version_1_projects_existing_jobs() {
     let v: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 9);
+    assert_eq!(v, 10, "every migration applied (the last: fee schedules)");
     drop(conn);
     assert_eq!(
         Store::open(&path, &common_key())

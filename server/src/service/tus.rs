@@ -115,12 +115,29 @@ pub async fn receive<E: std::fmt::Display>(
     let upload = uploads::get(env, who, id).await?;
     // One PATCH at a time per upload, whichever node it reaches.
     let claim = uploads::claim(env, &upload.id).await?.ok_or_else(busy)?;
+    // Whatever the outcome, the claim ends before the answer: the client's next request (a
+    // retried chunk after a checksum failure, say) must find the upload free, not wait for a
+    // background release.
+    let outcome = receive_claimed(env, who, upload, claimed, checksum, body, &claim).await;
+    claim.release().await?;
+    outcome
+}
+
+/// [`receive`]'s work under the claim.
+async fn receive_claimed<E: std::fmt::Display>(
+    env: &Arc<Env>,
+    who: &Principal,
+    upload: Upload,
+    claimed: u64,
+    checksum: Option<[u8; 32]>,
+    body: impl Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    claim: &uploads::Claim,
+) -> Result<u64, ServerError> {
     // Re-read under the claim: a PATCH that just ended may have moved the offset.
     let mut upload = uploads::get(env, who, upload.id.clone()).await?;
     upload.offset = uploads::ensure_finished(env, &upload).await?;
     if upload.offset == upload.length {
         // Complete already (or the server had the blob): nothing more to take.
-        claim.release().await?;
         return Ok(upload.offset);
     }
     // The stored parts must hold exactly the bytes before the offset (they may not, after an
@@ -131,7 +148,6 @@ pub async fn receive<E: std::fmt::Display>(
         upload.offset = 0;
     }
     if claimed != upload.offset {
-        claim.release().await?;
         return Err(ServerError::Conflict {
             code: "offset_mismatch",
             zh: format!("上传偏移应为 {}", upload.offset),
@@ -217,7 +233,6 @@ pub async fn receive<E: std::fmt::Display>(
         let done = Upload { offset, ..upload };
         uploads::finish(env, &done).await?;
     }
-    claim.release().await?;
     Ok(offset)
 }
 
