@@ -146,7 +146,7 @@ pub(super) fn network(e: reqwest::Error) -> SyncError {
     SyncError::Network(text)
 }
 
-fn http(timeout: Duration) -> Result<reqwest::Client, SyncError> {
+pub(super) fn http(timeout: Duration) -> Result<reqwest::Client, SyncError> {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(10))

@@ -40,11 +40,7 @@ pub async fn fetch_photo(
         .sync_setting("server")?
         .ok_or(SyncError::NotLoggedIn)?;
     let token = store.sync_setting("token")?.ok_or(SyncError::NotLoggedIn)?;
-    let client = reqwest::Client::builder()
-        .timeout(options.timeout)
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .build()
-        .map_err(network)?;
+    let client = super::client::http(options.timeout)?;
     let resp = client
         .get(format!(
             "{}/api/v1/blobs/{sha}",

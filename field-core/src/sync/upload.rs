@@ -71,11 +71,7 @@ pub async fn upload_pending(
         .sync_setting("server")?
         .ok_or(SyncError::NotLoggedIn)?;
     let token = store.sync_setting("token")?.ok_or(SyncError::NotLoggedIn)?;
-    let client = reqwest::Client::builder()
-        .timeout(options.timeout)
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .build()
-        .map_err(network)?;
+    let client = super::client::http(options.timeout)?;
     let mut up = Uploader {
         store,
         client,

@@ -746,9 +746,7 @@ pub fn accept(
             ..Default::default()
         }));
     }
-    for e in &edits {
-        doc.apply(e, &ctx).map_err(bad)?;
-    }
+    jobs::apply_edits(&mut doc, &edits, &ctx)?;
     let planned = {
         let tx = env.store.read()?;
         jobs::plan(

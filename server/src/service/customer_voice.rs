@@ -83,14 +83,7 @@ fn write(
                 device: jobs::SERVER_ORIGIN.into(),
                 now,
             };
-            for e in plan(&job, now)? {
-                doc.apply(&e, &ctx).map_err(|e| match e {
-                    field_core::job::JobError::Invalid(i) => {
-                        ServerError::bad("invalid_value", i.zh, i.en)
-                    }
-                    other => ServerError::Internal(other.to_string()),
-                })?;
-            }
+            jobs::apply_edits(&mut doc, &plan(&job, now)?, &ctx)?;
             Ok(Some(jobs::plan(
                 tx,
                 env,

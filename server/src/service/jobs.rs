@@ -455,6 +455,22 @@ pub fn reproject(env: &Env) -> Result<usize, ServerError> {
     Ok(ids.len())
 }
 
+/// Applies `edits` as `ctx`'s: an edit the document refuses is a bad request with its reason
+/// (zh and en), anything else the server's own failure.
+pub fn apply_edits(
+    doc: &mut JobDoc,
+    edits: &[field_core::Edit],
+    ctx: &field_core::EditContext,
+) -> Result<(), ServerError> {
+    for e in edits {
+        doc.apply(e, ctx).map_err(|e| match e {
+            field_core::job::JobError::Invalid(i) => ServerError::bad("invalid_value", i.zh, i.en),
+            other => ServerError::Internal(other.to_string()),
+        })?;
+    }
+    Ok(())
+}
+
 /// Applies edits the server makes itself (receipts, releases, tokens, escalations), each as its
 /// own change by the server's actor.
 pub fn apply_as_server(

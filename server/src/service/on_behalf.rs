@@ -48,14 +48,7 @@ pub fn write<T>(
                 device: WEB_DEVICE.into(),
                 now,
             };
-            for e in &edits {
-                doc.apply(e, &ctx).map_err(|e| match e {
-                    field_core::job::JobError::Invalid(i) => {
-                        ServerError::bad("invalid_value", i.zh, i.en)
-                    }
-                    other => ServerError::Internal(other.to_string()),
-                })?;
-            }
+            jobs::apply_edits(&mut doc, &edits, &ctx)?;
             Ok(Some(jobs::plan(
                 tx,
                 env,

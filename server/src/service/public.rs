@@ -346,6 +346,70 @@ pub fn progress(env: &Env, token: &str) -> Result<Progress, ServerError> {
     })
 }
 
+/// What an applicant's receipt (回执) states.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Receipt {
+    /// The application's number, or the job's once accepted.
+    pub number: String,
+    pub unit: Option<super::units::Unit>,
+    pub kind: field_core::JobKind,
+    pub given: Option<Given>,
+    /// When it was filed (China time) or accepted (the day).
+    pub when: String,
+    /// The customer manager: name and work number.
+    pub manager: Option<(String, String)>,
+    /// Where it stands, in the reader's language.
+    pub state: String,
+}
+
+/// The receipt of what a tracking link opens.
+pub fn receipt(t: &Tracking, english: bool) -> Receipt {
+    let s = |zh: &str, en: &str| {
+        if english {
+            en.to_string()
+        } else {
+            zh.to_string()
+        }
+    };
+    match t {
+        Tracking::Job(p) => Receipt {
+            number: p.job_no.clone(),
+            unit: p.unit_record.clone(),
+            kind: p.kind,
+            given: p.customer.clone(),
+            when: p.accepted_on.to_string(),
+            manager: p.contact.clone(),
+            state: if english {
+                p.status.en()
+            } else {
+                p.status.zh()
+            }
+            .to_string(),
+        },
+        Tracking::Application(a, unit) => Receipt {
+            number: a.number.clone(),
+            unit: unit.clone(),
+            kind: a.detail.kind,
+            given: Some(Given::masked(
+                &a.detail.name,
+                &a.detail.id_number,
+                &a.detail.phone,
+            )),
+            when: a
+                .filed_at
+                .with_timezone(&field_core::job::china_offset())
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            manager: a.detail.manager.clone().map(|(_, n, w)| (n, w)),
+            state: match a.state.as_str() {
+                "pending" => s("待受理", "waiting at the counter"),
+                "declined" => s("不予受理", "declined"),
+                _ => s("已受理", "accepted"),
+            },
+        },
+    }
+}
+
 /// The applicant's receipt (回执) as a PDF: the number, the unit, what they gave (masked), the
 /// chosen or assigned manager, and the tracking link as a QR code. CPU-bound: call it from a
 /// blocking thread.
@@ -363,42 +427,15 @@ pub fn receipt_pdf(
             zh.to_string()
         }
     };
-    let (number, unit, kind, given, when, manager, state) = match track(env, token)? {
-        Tracking::Job(p) => (
-            p.job_no.clone(),
-            p.unit_record.clone(),
-            p.kind,
-            p.customer.clone(),
-            p.accepted_on.to_string(),
-            p.contact.clone(),
-            if english {
-                p.status.en()
-            } else {
-                p.status.zh()
-            }
-            .to_string(),
-        ),
-        Tracking::Application(a, unit) => (
-            a.number.clone(),
-            unit,
-            a.detail.kind,
-            Some(Given::masked(
-                &a.detail.name,
-                &a.detail.id_number,
-                &a.detail.phone,
-            )),
-            a.filed_at
-                .with_timezone(&field_core::job::china_offset())
-                .format("%Y-%m-%d %H:%M")
-                .to_string(),
-            a.detail.manager.clone().map(|(_, n, w)| (n, w)),
-            match a.state.as_str() {
-                "pending" => s("待受理", "waiting at the counter"),
-                "declined" => s("不予受理", "declined"),
-                _ => s("已受理", "accepted"),
-            },
-        ),
-    };
+    let Receipt {
+        number,
+        unit,
+        kind,
+        given,
+        when,
+        manager,
+        state,
+    } = receipt(&track(env, token)?, english);
     let mut fields = vec![(s("编号", "Number"), number)];
     if let Some(u) = &unit {
         fields.push((s("供电单位", "Supplied by"), u.name.clone()));

@@ -115,11 +115,8 @@ pub async fn form(
     headers: HeaderMap,
     Path(unit): Path<String>,
 ) -> Result<Response, Shown> {
+    super::public::limit(&env, peer, &headers)?;
     let lang = lang_of(&headers);
-    env.auth
-        .public_limiter
-        .check(&client(&env, peer, &headers))
-        .page(lang)?;
     let (record, managers) = unit_and_managers(&env, &unit).await.page(lang)?;
     let here = format!("/public/{}/apply", super::urlencode(&unit));
     let title = lang.t("申请用电", "Apply for electricity");
@@ -218,9 +215,9 @@ pub async fn submit(
     Path(unit): Path<String>,
     parts: Multipart,
 ) -> Result<Response, Shown> {
+    super::public::limit(&env, peer, &headers)?;
     let lang = lang_of(&headers);
     let who = client(&env, peer, &headers);
-    env.auth.public_limiter.check(&who).page(lang)?;
     let (input, photo) = read_form(parts).await.page(lang)?;
     match applications::file(&env, unit.clone(), input.clone(), photo, who).await {
         Ok(filed) => {

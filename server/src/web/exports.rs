@@ -171,7 +171,7 @@ pub async fn notice(
 }
 
 /// A PDF shown in the browser (with a file name for saving it).
-fn inline_pdf(name: &str, pdf: Vec<u8>) -> Response {
+pub fn inline_pdf(name: &str, pdf: Vec<u8>) -> Response {
     (
         StatusCode::OK,
         [

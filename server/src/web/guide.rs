@@ -2,30 +2,18 @@
 //! (also what the counter hands out and the phone prints).
 
 use super::layout;
-use super::public::{hotlines, origin};
+use super::public::{hotlines, limit, origin};
 use super::{ShowErr, Shown, lang_of};
 use crate::i18n::Lang;
 use crate::service::Env;
 use crate::service::guide::{self, UnitGuide};
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use field_core::JobKind;
 use maud::{Markup, html};
 use std::net::SocketAddr;
 use std::sync::Arc;
-
-fn limit(env: &Env, peer: SocketAddr, headers: &HeaderMap) -> Result<(), Shown> {
-    let client = crate::service::auth::client_address(
-        peer.ip(),
-        env.auth.client_ip_header.as_deref(),
-        headers,
-    );
-    env.auth
-        .public_limiter
-        .check(&client)
-        .map_err(|e| Shown(lang_of(headers), e))
-}
 
 /// Links to every kind's guide of `unit` (the unit's public page lists them).
 pub fn links(lang: Lang, unit: &str) -> Markup {
@@ -170,34 +158,5 @@ pub async fn pdf(
         .blocking(move |env| guide::pdf(env, &unit, &kind, english, &link))
         .await
         .page(lang)?;
-    Ok(pdf_response(&name, pdf))
-}
-
-/// A PDF shown in the browser, saved under `name`.
-pub fn pdf_response(name: &str, pdf: Vec<u8>) -> Response {
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "application/pdf".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!(
-                    "inline; filename=\"{ascii}\"; filename*=UTF-8''{}",
-                    super::urlencode(name)
-                ),
-            ),
-        ],
-        pdf,
-    )
-        .into_response()
+    Ok(super::exports::inline_pdf(&name, pdf))
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 /// Counts a request to the customers' pages against its address's limit (they need no login,
 /// so every address gets a budget per minute).
-fn limit(env: &Env, peer: SocketAddr, headers: &HeaderMap) -> Result<(), Shown> {
+pub(super) fn limit(env: &Env, peer: SocketAddr, headers: &HeaderMap) -> Result<(), Shown> {
     let client = crate::service::auth::client_address(
         peer.ip(),
         env.auth.client_ip_header.as_deref(),
@@ -481,28 +481,15 @@ pub async fn receipt(
         .await
         .page(lang)?;
     let link = format!("{}/p/{}", origin(&env, &headers), super::urlencode(&token));
-    let (number, unit, kind, customer, filed, manager) = match &tracked {
-        public::Tracking::Job(p) => (
-            p.job_no.clone(),
-            p.unit_record.clone(),
-            p.kind,
-            p.customer.clone(),
-            p.accepted_on.to_string(),
-            p.contact.clone(),
-        ),
-        public::Tracking::Application(a, unit) => (
-            a.number.clone(),
-            unit.clone(),
-            a.detail.kind,
-            Some(public::Given::masked(
-                &a.detail.name,
-                &a.detail.id_number,
-                &a.detail.phone,
-            )),
-            crate::i18n::millis(a.filed_at.timestamp_millis()),
-            a.detail.manager.clone().map(|(_, n, w)| (n, w)),
-        ),
-    };
+    let public::Receipt {
+        number,
+        unit,
+        kind,
+        given: customer,
+        when: filed,
+        manager,
+        state,
+    } = public::receipt(&tracked, lang == Lang::En);
     let body = html! {
         main.receipt {
             h1 { (lang.t("用电申请回执", "Application receipt")) }
@@ -513,6 +500,7 @@ pub async fn receipt(
                     dt { (lang.t("业务类型", "Kind")) } dd { (lang.t(kind.zh(), kind.en())) }
                     @if let Some(g) = &customer { (given(lang, g)) }
                     dt { (lang.t("提交 / 受理", "Filed / accepted")) } dd { (filed) }
+                    dt { (lang.t("状态", "State")) } dd { (state) }
                     @if let Some((n, w)) = &manager { dt { (lang.t("客户经理", "Customer manager")) } dd { (n) " · " (lang.t("工号 ", "work number ")) (w) } }
                 }
                 div.progress-link {
@@ -552,5 +540,5 @@ pub async fn receipt_pdf(
         .blocking(move |env| public::receipt_pdf(env, &token, &link, english))
         .await
         .page(lang)?;
-    Ok(super::guide::pdf_response("用电申请回执.pdf", pdf))
+    Ok(super::exports::inline_pdf("用电申请回执.pdf", pdf))
 }
