@@ -59,9 +59,29 @@ pub trait AssessmentReads {
 
     /// Per customer manager of a unit: jobs handled, open, satisfaction.
     fn manager_stats(&self, unit: &str) -> Result<Vec<ManagerStats>>;
+
+    /// The latest day up to `until` (`YYYY-MM-DD`) on which a job of `unit` (every unit's for
+    /// `None`) was powered on or a stage clock ended: the assessment's figures are there.
+    fn latest_assessed_day(&self, unit: Option<&str>, until: &str) -> Result<Option<String>>;
 }
 
 impl<T: Conn> AssessmentReads for T {
+    fn latest_assessed_day(&self, unit: Option<&str>, until: &str) -> Result<Option<String>> {
+        self.db()
+            .opt(
+                "SELECT MAX(d) FROM (
+                    SELECT MAX(powered_on) AS d FROM jobs
+                    WHERE (CAST(?1 AS TEXT) IS NULL OR unit = ?1) AND powered_on <= ?2
+                    UNION ALL
+                    SELECT MAX(c.ended_on) AS d FROM job_clocks c JOIN jobs j ON j.job_id = c.job_id
+                    WHERE (CAST(?1 AS TEXT) IS NULL OR j.unit = ?1) AND c.ended_on <= ?2
+                 ) AS days",
+                args![unit, until],
+                |r| r.get::<Option<String>>(0),
+            )
+            .map(Option::flatten)
+    }
+
     fn powered_jobs(&self, q: &AssessmentQuery) -> Result<Vec<PoweredJob>> {
         self.db().all(
             "SELECT kind, customer_manager, accepted_on, powered_on, satisfaction, customer_rating

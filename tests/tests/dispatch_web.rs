@@ -136,7 +136,13 @@ async fn the_dispatcher_sees_warnings_per_stage_and_manager() {
     assert!(job.return_visit.follow_up_at.is_some());
     assert_eq!(job.status(), field_core::JobStatus::Closed);
 
-    // Assessment (考核): the demo's powered-on jobs fall in this month or the ones before.
+    // Assessment (考核): without a month it opens on the latest month with figures.
+    b.goto(&format!("{base}/assessment")).await;
+    assert!(
+        b.count("#by-kind svg.chart rect").await > 0,
+        "the first view of the assessment has figures"
+    );
+    // The demo's powered-on jobs fall in this month or the ones before.
     let today = field_core::job::local_date(chrono::Utc::now());
     let mut shown = false;
     for back in 0..4 {

@@ -132,8 +132,21 @@ pub fn assess(
         ));
     }
     let today = field_core::job::local_date(chrono::Utc::now());
+    let unit = match (who.role, filter.unit.trim()) {
+        (Role::Admin, "") => None,
+        (Role::Admin, u) => Some(u.chars().take(64).collect::<String>()),
+        _ => Some(who.unit.clone()),
+    };
+    // Without a month: the latest one with figures (a job powered on or a clock ended), so a
+    // quiet start of a month does not open on an empty page.
     let month = if filter.month.is_empty() {
-        today.format("%Y-%m").to_string()
+        let latest = env
+            .store
+            .read()?
+            .latest_assessed_day(unit.as_deref(), &today.to_string())?;
+        latest
+            .and_then(|d| d.get(..7).map(str::to_string))
+            .unwrap_or_else(|| today.format("%Y-%m").to_string())
     } else {
         filter.month.clone()
     };
@@ -151,11 +164,6 @@ pub fn assess(
             "a unit is at most 64 characters",
         ));
     }
-    let unit = match (who.role, filter.unit.trim()) {
-        (Role::Admin, "") => None,
-        (Role::Admin, u) => Some(u.to_string()),
-        _ => Some(who.unit.clone()),
-    };
     let q = AssessmentQuery {
         unit: unit.clone(),
         from: from.to_string(),
