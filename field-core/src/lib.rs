@@ -13,6 +13,7 @@ pub mod job;
 #[cfg(feature = "photo")]
 pub mod photo;
 pub mod policy;
+pub mod qualification;
 pub mod report;
 pub mod rules;
 pub mod validate;

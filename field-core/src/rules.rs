@@ -126,6 +126,10 @@ pub struct Thresholds {
     /// A return visit scored at or below this (1–5) opens a follow-up.
     #[serde(default = "default_low_satisfaction_max")]
     pub low_satisfaction_max: i64,
+    /// Assigning a manager who falls short of the seed's conditions (seed 003 第五条/第六条):
+    /// `warn` (the default) or `block`.
+    #[serde(default)]
+    pub manager_qualification: crate::qualification::QualificationRule,
 }
 
 fn default_return_visit_after_days() -> u32 {
@@ -974,6 +978,7 @@ impl Default for RuleSet {
                 warn_percent: default_warn_percent(),
                 return_visit_after_days: default_return_visit_after_days(),
                 low_satisfaction_max: default_low_satisfaction_max(),
+                manager_qualification: Default::default(),
             },
         }
     }

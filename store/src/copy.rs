@@ -115,6 +115,16 @@ const TABLES: &[(&str, &str, &str)] = &[
         "id",
     ),
     ("application_blobs", "sha256, application_id", "sha256"),
+    (
+        "qualifications",
+        "username, title, skill, updated_at, updated_by",
+        "username",
+    ),
+    (
+        "trainings",
+        "id, username, course, completed_on, certificate, recorded_at, recorded_by",
+        "id",
+    ),
 ];
 
 /// The tables whose key is one integer column, paged by its value (the others by offset).

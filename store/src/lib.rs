@@ -54,8 +54,8 @@ pub use reference::{ReferenceReads, ReferenceRow, ReferenceWrites};
 pub use sessions::{SessionReads, SessionRow, SessionSummary, SessionWrites};
 pub use uploads::{BlobNamed, UploadReads, UploadRow, UploadWrites};
 pub use users::{
-    DeviceRow, DeviceSummary, NewUser, TokenRow, UnitRecord, UserChange, UserReads, UserRow,
-    UserSummary, UserWrites,
+    DeviceRow, DeviceSummary, NewUser, QualificationRow, TokenRow, TrainingRow, UnitRecord,
+    UserChange, UserReads, UserRow, UserSummary, UserWrites,
 };
 
 use conn::{Conn, Finish};

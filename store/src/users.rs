@@ -93,6 +93,27 @@ pub struct UnitRecord {
     pub hotline: String,
 }
 
+/// A manager's title and skill grade (codes of `field_core::qualification`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QualificationRow {
+    pub username: String,
+    pub title: String,
+    pub skill: String,
+}
+
+/// A training a user passed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TrainingRow {
+    pub id: String,
+    pub username: String,
+    pub course: String,
+    /// `YYYY-MM-DD`.
+    pub completed_on: String,
+    pub certificate: String,
+    pub recorded_at: i64,
+    pub recorded_by: String,
+}
+
 /// Reads of users, units, devices and tokens.
 pub trait UserReads {
     fn user_by_name(&self, username: &str) -> Result<Option<UserRow>>;
@@ -128,6 +149,12 @@ pub trait UserReads {
 
     /// A unit's name, `None` when no such unit exists.
     fn unit_name(&self, unit: &str) -> Result<Option<String>>;
+
+    /// The titles and skill grades recorded for the users of `unit`.
+    fn qualifications_of(&self, unit: &str) -> Result<Vec<QualificationRow>>;
+
+    /// The trainings of the users of `unit`, oldest first.
+    fn trainings_of(&self, unit: &str) -> Result<Vec<TrainingRow>>;
 }
 
 /// Writes of users, units, devices and tokens.
@@ -140,6 +167,15 @@ pub trait UserWrites {
 
     /// Changes a unit's name, address, hours and hotline; `false` when there is no such unit.
     fn update_unit(&mut self, u: &UnitRecord) -> Result<bool>;
+
+    /// Records a user's title and skill grade.
+    fn set_qualification(&mut self, q: &QualificationRow, at: i64, by: &str) -> Result<()>;
+
+    /// Records a training a user passed.
+    fn insert_training(&mut self, t: &TrainingRow) -> Result<()>;
+
+    /// Removes a training recorded by mistake; `false` when there is none.
+    fn delete_training(&mut self, id: &str, username: &str) -> Result<bool>;
 
     fn upsert_device(&mut self, device: &DeviceRow) -> Result<()>;
 
@@ -318,6 +354,42 @@ impl<T: Conn> UserReads for T {
         )
     }
 
+    fn qualifications_of(&self, unit: &str) -> Result<Vec<QualificationRow>> {
+        self.db().all(
+            "SELECT q.username, q.title, q.skill FROM qualifications q
+             JOIN users u ON u.username = q.username WHERE u.unit = ?1 ORDER BY q.username",
+            args![unit],
+            |r| {
+                Ok(QualificationRow {
+                    username: r.get(0)?,
+                    title: r.get(1)?,
+                    skill: r.get(2)?,
+                })
+            },
+        )
+    }
+
+    fn trainings_of(&self, unit: &str) -> Result<Vec<TrainingRow>> {
+        self.db().all(
+            "SELECT t.id, t.username, t.course, t.completed_on, t.certificate, t.recorded_at,
+                    t.recorded_by
+             FROM trainings t JOIN users u ON u.username = t.username WHERE u.unit = ?1
+             ORDER BY t.username, t.completed_on, t.id",
+            args![unit],
+            |r| {
+                Ok(TrainingRow {
+                    id: r.get(0)?,
+                    username: r.get(1)?,
+                    course: r.get(2)?,
+                    completed_on: r.get(3)?,
+                    certificate: r.get(4)?,
+                    recorded_at: r.get(5)?,
+                    recorded_by: r.get(6)?,
+                })
+            },
+        )
+    }
+
     fn unit_name(&self, unit: &str) -> Result<Option<String>> {
         self.db()
             .opt("SELECT name FROM units WHERE unit = ?1", args![unit], |r| {
@@ -348,6 +420,42 @@ impl<T: Conn + Finish> UserWrites for T {
             "INSERT INTO units (unit, name, created_at, created_by) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT DO NOTHING",
             args![unit, name, at, by],
+        )? == 1)
+    }
+
+    fn set_qualification(&mut self, q: &QualificationRow, at: i64, by: &str) -> Result<()> {
+        self.db().execute(
+            "INSERT INTO qualifications (username, title, skill, updated_at, updated_by)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (username) DO UPDATE SET title = excluded.title,
+                skill = excluded.skill, updated_at = excluded.updated_at,
+                updated_by = excluded.updated_by",
+            args![&q.username, &q.title, &q.skill, at, by],
+        )?;
+        Ok(())
+    }
+
+    fn insert_training(&mut self, t: &TrainingRow) -> Result<()> {
+        self.db().execute(
+            "INSERT INTO trainings (id, username, course, completed_on, certificate, recorded_at,
+                recorded_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            args![
+                &t.id,
+                &t.username,
+                &t.course,
+                &t.completed_on,
+                &t.certificate,
+                t.recorded_at,
+                &t.recorded_by
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn delete_training(&mut self, id: &str, username: &str) -> Result<bool> {
+        Ok(self.db().execute(
+            "DELETE FROM trainings WHERE id = ?1 AND username = ?2",
+            args![id, username],
         )? == 1)
     }
 

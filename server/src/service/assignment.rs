@@ -71,7 +71,8 @@ pub fn project_managers(env: &Env, unit: &str) -> Result<Vec<PmLoad>, ServerErro
         .collect())
 }
 
-/// The display name of an enabled user of `role` in `unit`.
+/// The display name of an enabled user of `role` in `unit`, who meets the conditions for it
+/// where the unit's rules block those who do not.
 pub(crate) fn member(
     env: &Env,
     username: &str,
@@ -80,7 +81,11 @@ pub(crate) fn member(
 ) -> Result<String, ServerError> {
     let user = env.store.read()?.user_by_name(username)?;
     match user {
-        Some(u) if u.role == role.as_str() && u.unit == unit && !u.disabled => Ok(u.display_name),
+        Some(u) if u.role == role.as_str() && u.unit == unit && !u.disabled => {
+            // Seed 003: a manager who falls short is refused where the unit's rules block it.
+            super::qualifications::require(env, unit, username, role)?;
+            Ok(u.display_name)
+        }
         _ => Err(ServerError::bad(
             "invalid_value",
             format!("{username} 不是本单位在岗的{}", role.zh()),

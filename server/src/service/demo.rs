@@ -190,6 +190,34 @@ pub fn seed(
         },
     )?;
     register_devices(&mut *tx, &devices, &ids)?;
+    // Managers' qualifications (任职条件): 赵敏 has not had the business-expansion training yet,
+    // so the counter sees her flagged.
+    for (user, title, trained) in [
+        ("cm-li", "engineer", true),
+        ("cm-zhao", "assistant_engineer", false),
+        ("pm-wang", "engineer", false),
+    ] {
+        tx.set_qualification(
+            &crate::store::QualificationRow {
+                username: user.into(),
+                title: title.into(),
+                skill: "none".into(),
+            },
+            now_ms(),
+            "demo",
+        )?;
+        if trained {
+            tx.insert_training(&crate::store::TrainingRow {
+                id: format!("demo-training-{user}"),
+                username: user.into(),
+                course: field_core::qualification::BUSINESS_EXPANSION_COURSE.into(),
+                completed_on: "2025-06-20".into(),
+                certificate: "YK-2025-0618".into(),
+                recorded_at: now_ms(),
+                recorded_by: "demo".into(),
+            })?;
+        }
+    }
     for b in &blobs {
         tx.insert_blob(&b.sha256, b.bytes.len() as i64, now_ms())?;
     }

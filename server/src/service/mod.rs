@@ -29,6 +29,7 @@ pub mod listing;
 pub mod on_behalf;
 pub mod public;
 pub mod push;
+pub mod qualifications;
 pub mod reference;
 pub mod return_visit;
 pub mod review;

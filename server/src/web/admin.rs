@@ -5,11 +5,12 @@ use super::layout::{self, badge};
 use super::{ShowErr, Shown, Web, check_csrf, urlencode};
 use crate::i18n::{self, Lang};
 use crate::service::Env;
-use crate::service::{admin, units};
+use crate::service::{admin, qualifications, units};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use field_core::Role;
+use field_core::qualification::{Skill, Title};
 use maud::{Markup, html};
 use std::sync::Arc;
 
@@ -133,8 +134,14 @@ pub async fn user(
     let lang = web.lang;
     let who = web.session.who.clone();
     let u = username.clone();
-    let (d, units) = env
-        .blocking(move |env| Ok((admin::user(env, &who, &u)?, units::list(env)?)))
+    let (d, units, (q, trainings), short) = env
+        .blocking(move |env| {
+            let d = admin::user(env, &who, &u)?;
+            let q = qualifications::of_user(env, &d.user.unit, &u)?;
+            let role = Role::parse(&d.user.role).unwrap_or(Role::OfficeStaff);
+            let short = qualifications::check(env, &d.user.unit, &u, role)?.0;
+            Ok((d, units::list(env)?, q, short))
+        })
         .await
         .page(lang)?;
     let base = format!("/admin/users/{}", urlencode(&username));
@@ -183,6 +190,52 @@ pub async fn user(
                 label { (lang.t("角色", "Role")) (role_select(lang, &d.user.role)) }
                 label { (lang.t("单位", "Unit")) (unit_select(&units, &d.user.unit)) }
                 div.actions { button type="submit" { (lang.t("保存", "Save")) } }
+            }
+        }
+        section.card #qualifications {
+            h2 { (lang.t("任职资格：职称、技能等级与培训", "Qualifications: title, skill grade and trainings")) }
+            @if !short.is_empty() {
+                p.error #shortfalls { (lang.t("不符合任职条件：", "Falls short: ")) @for (i, r) in short.iter().enumerate() { @if i > 0 { "；" } (lang.t(&r.zh, &r.en)) } }
+            }
+            form.filters method="post" action={ (base) "/qualification" } {
+                input type="hidden" name="csrf" value=(csrf);
+                label { (lang.t("职称", "Title")) select name="title" {
+                    @for t in Title::ALL { option value=(t.as_str()) selected[*t == q.title] { (lang.t(t.zh(), t.en())) } }
+                } }
+                label { (lang.t("技能等级", "Skill grade")) select name="skill" {
+                    @for k in Skill::ALL { option value=(k.as_str()) selected[*k == q.skill] { (lang.t(k.zh(), k.en())) } }
+                } }
+                div.actions { button type="submit" { (lang.t("保存", "Save")) } }
+            }
+            @if !trainings.is_empty() {
+                table.list #trainings {
+                    thead { tr { th { (lang.t("培训", "Training")) } th { (lang.t("结业日期", "Completed")) } th { (lang.t("证书编号", "Certificate")) } th {} } }
+                    tbody {
+                        @for t in &trainings {
+                            tr {
+                                td data-label=(lang.t("培训", "Training")) { (course_name(lang, &t.course)) }
+                                td data-label=(lang.t("结业日期", "Completed")) { (t.completed_on) }
+                                td data-label=(lang.t("证书编号", "Certificate")) { (t.certificate) }
+                                td {
+                                    form method="post" action={ (base) "/remove-training" } {
+                                        input type="hidden" name="csrf" value=(csrf);
+                                        input type="hidden" name="id" value=(t.id);
+                                        button.link type="submit" { (lang.t("删除", "Remove")) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            form.filters #training-form method="post" action={ (base) "/training" } {
+                input type="hidden" name="csrf" value=(csrf);
+                label { (lang.t("培训课程", "Course")) select name="course" {
+                    @for (code, zh, en) in qualifications::COURSES { option value=(code) { (lang.t(zh, en)) } }
+                } }
+                label { (lang.t("结业日期", "Completed on")) input type="date" name="completed_on" required; }
+                label { (lang.t("证书编号（选填）", "Certificate (optional)")) input type="text" name="certificate" maxlength="64"; }
+                div.actions { button type="submit" { (lang.t("记录培训", "Record the training")) } }
             }
         }
         section.card #devices {
@@ -257,6 +310,14 @@ pub async fn user(
         p { a href="/admin" { (lang.t("« 全部用户", "« All users")) } }
     };
     Ok(layout::page(&web, &base, lang.t("用户", "User"), body).into_response())
+}
+
+fn course_name(lang: Lang, code: &str) -> String {
+    qualifications::COURSES
+        .iter()
+        .find(|c| c.0 == code)
+        .map(|c| lang.t(c.1, c.2).to_string())
+        .unwrap_or_else(|| code.to_string())
 }
 
 /// `GET /admin/units`: every unit, its people, jobs and the reference data in force.
@@ -433,6 +494,28 @@ pub async fn act(
         "role" => {
             let (r, unit) = (f.get("role").to_string(), f.get("unit").to_string());
             env.blocking(move |env| admin::set_role_unit(env, &who, &u, &r, &unit))
+                .await
+                .page(web.lang)?;
+        }
+        "qualification" => {
+            let (t, k) = (f.get("title").to_string(), f.get("skill").to_string());
+            env.blocking(move |env| qualifications::set(env, &who, &u, &t, &k))
+                .await
+                .page(web.lang)?;
+        }
+        "training" => {
+            let (c, d, n) = (
+                f.get("course").to_string(),
+                f.get("completed_on").to_string(),
+                f.get("certificate").to_string(),
+            );
+            env.blocking(move |env| qualifications::add_training(env, &who, &u, &c, &d, &n))
+                .await
+                .page(web.lang)?;
+        }
+        "remove-training" => {
+            let id = f.get("id").to_string();
+            env.blocking(move |env| qualifications::remove_training(env, &who, &u, &id))
                 .await
                 .page(web.lang)?;
         }

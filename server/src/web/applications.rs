@@ -98,12 +98,13 @@ pub async fn detail(
 ) -> Result<Response, Shown> {
     let lang = web.lang;
     let who = web.session.who.clone();
-    let (a, managers, collect_by) = env
+    let w = who.clone();
+    let (a, candidates, collect_by) = env
         .blocking(move |env| {
             let a = applications::get(env, &who, &id)?;
-            let managers = crate::service::assignment::customer_managers(env, &a.unit)?;
+            let candidates = super::assignment::candidates(env, &w, &a.unit)?;
             let today = field_core::job::local_date(chrono::Utc::now());
-            Ok((a, managers, env.calendar().add_working_days(today, 5)))
+            Ok((a, candidates, env.calendar().add_working_days(today, 5)))
         })
         .await
         .page(lang)?;
@@ -143,14 +144,18 @@ pub async fn detail(
                         label { (web.t("客户经理", "Customer manager"))
                             select name="customer_manager" {
                                 option value="" { (web.t("（稍后派工）", "(assign later)")) }
-                                @for m in &managers {
-                                    option value=(m.username) { (m.name) "（" (m.work_number) "）· " (m.open) (web.t(" 件在办", " open")) }
+                                @for m in candidates.iter().flat_map(|c| c.customer_managers.iter()) {
+                                    option value=(m.username) {
+                                        (m.name) "（" (m.work_number) "）· " (m.open) (web.t(" 件在办", " open"))
+                                        @if candidates.as_ref().is_some_and(|c| c.shortfalls.get(&m.username).is_some_and(|r| !r.is_empty())) { (web.t(" ⚠ 资格不符", " ⚠ falls short")) }
+                                    }
                                 }
                             }
                         }
                     } @else {
                         p { (web.t("客户自选的客户经理将被派工。", "The customer manager the customer chose is assigned.")) }
                     }
+                    @if let Some(c) = &candidates { (super::assignment::shortfalls_card(lang, c)) }
                     label { (web.t("其余资料补交期限", "Other documents to be collected by"))
                         input type="date" name="collect_by" value=(collect_by); }
                     div.actions { button #accept-button type="submit" { (web.t("受理", "Accept")) } }

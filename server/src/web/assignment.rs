@@ -15,6 +15,40 @@ use std::sync::Arc;
 pub struct Candidates {
     pub customer_managers: Vec<PublicManager>,
     pub project_managers: Vec<PmLoad>,
+    /// Where each candidate falls short of the seed's conditions (任职条件), by user name.
+    pub shortfalls: std::collections::HashMap<String, Vec<field_core::rules::Reason>>,
+    /// Whether the unit blocks assigning them (else a warning).
+    pub blocks: bool,
+}
+
+impl Candidates {
+    fn flag(&self, lang: crate::i18n::Lang, username: &str) -> &'static str {
+        match self.shortfalls.get(username) {
+            Some(s) if !s.is_empty() => lang.t(" ⚠ 资格不符", " ⚠ falls short"),
+            _ => "",
+        }
+    }
+}
+
+/// Where the candidates fall short, for the counter's forms.
+pub fn shortfalls_card(lang: crate::i18n::Lang, c: &Candidates) -> Markup {
+    let short: Vec<(&String, &Vec<field_core::rules::Reason>)> =
+        c.shortfalls.iter().filter(|(_, r)| !r.is_empty()).collect();
+    if short.is_empty() {
+        return html! {};
+    }
+    let mut short = short;
+    short.sort_by(|a, b| a.0.cmp(b.0));
+    html! {
+        div.notice.small #qualification-warning {
+            @if c.blocks {
+                (lang.t("本单位规则：不符合任职条件的经理不能派工。", "This unit's rules: a manager who falls short cannot be assigned."))
+            } @else {
+                (lang.t("提示：以下经理不符合任职条件，派工前请核实。", "Note: these managers fall short of the conditions; check before assigning."))
+            }
+            ul { @for (u, reasons) in short { li { code { (u) } "：" @for (i, r) in reasons.iter().enumerate() { @if i > 0 { "；" } (lang.t(&r.zh, &r.en)) } } } }
+        }
+    }
 }
 
 /// Loads the candidates when `who` may assign (else `None`: no form).
@@ -26,9 +60,35 @@ pub fn candidates(
     if !assignment::may_assign(env, who) {
         return Ok(None);
     }
+    let customer_managers = assignment::customer_managers(env, unit)?;
+    let project_managers = assignment::project_managers(env, unit)?;
+    let quals = crate::service::qualifications::of_unit(env, unit)?;
+    let none = field_core::qualification::Qualifications::default();
+    let mut shortfalls = std::collections::HashMap::new();
+    for (name, role) in customer_managers
+        .iter()
+        .map(|m| (&m.username, field_core::Role::CustomerManager))
+        .chain(
+            project_managers
+                .iter()
+                .map(|p| (&p.username, field_core::Role::ProjectManager)),
+        )
+    {
+        let q = quals.get(name).unwrap_or(&none);
+        shortfalls.insert(name.clone(), field_core::qualification::shortfalls(role, q));
+    }
+    let today = field_core::job::local_date(chrono::Utc::now());
+    let blocks = env
+        .rules()
+        .in_force(unit, today)
+        .thresholds
+        .manager_qualification
+        == field_core::qualification::QualificationRule::Block;
     Ok(Some(Candidates {
-        customer_managers: assignment::customer_managers(env, unit)?,
-        project_managers: assignment::project_managers(env, unit)?,
+        customer_managers,
+        project_managers,
+        shortfalls,
+        blocks,
     }))
 }
 
@@ -53,6 +113,7 @@ pub fn card(web: &Web, v: &JobView, c: Option<&Candidates>) -> Markup {
                             option value=(m.username) selected[a.customer_manager.as_deref() == Some(m.username.as_str())] {
                                 (m.name) "（" (m.work_number) "）· " (m.handled) " · " (m.open) " · "
                                 (m.satisfaction.map(|s| format!("{s:.1}")).unwrap_or_else(|| "—".into()))
+                                (c.flag(lang, &m.username))
                             }
                         }
                     }
@@ -70,7 +131,7 @@ pub fn card(web: &Web, v: &JobView, c: Option<&Candidates>) -> Markup {
                             option value="" { (lang.t("（不变）", "(unchanged)")) }
                             @for p in &c.project_managers {
                                 option value=(p.username) selected[a.project_manager.as_deref() == Some(p.username.as_str())] {
-                                    (p.name) "（" (p.username) "）· " (p.running)
+                                    (p.name) "（" (p.username) "）· " (p.running) (c.flag(lang, &p.username))
                                 }
                             }
                         }
@@ -80,6 +141,7 @@ pub fn card(web: &Web, v: &JobView, c: Option<&Candidates>) -> Markup {
                         input type="text" name="approved_by" maxlength="100";
                     }
                 }
+                (shortfalls_card(lang, c))
                 div.actions { button type="submit" { (lang.t("保存派工", "Save the assignment")) } }
             }
         }

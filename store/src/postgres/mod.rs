@@ -31,7 +31,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_device_revoked.sql"),
     include_str!("migrations/0005_units.sql"),
     include_str!("migrations/0006_feed_positions.sql"),
-    include_str!("migrations/0007_applications.sql"),
+    include_str!("migrations/0007_customer_channel.sql"),
 ];
 
 /// Statements sent and round trips waited for, by every PostgreSQL store of the process.

@@ -51,7 +51,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0017_device_revoked.sql"),
     include_str!("migrations/0018_units.sql"),
     include_str!("migrations/0019_job_versions.sql"),
-    include_str!("migrations/0020_applications.sql"),
+    include_str!("migrations/0020_customer_channel.sql"),
 ];
 
 /// The database file inside the data directory.

@@ -39,3 +39,23 @@ CREATE TABLE application_blobs (
 
 -- The customer's own rating (1–5) through their tracking link, beside the return visit's.
 ALTER TABLE jobs ADD COLUMN customer_rating BIGINT;
+
+-- Managers' qualifications (任职条件, seed 003): a title and a skill grade per user, and the
+-- trainings they passed, recorded by admins.
+CREATE TABLE qualifications (
+    username TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    skill TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    updated_by TEXT NOT NULL
+);
+CREATE TABLE trainings (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    course TEXT NOT NULL,
+    completed_on TEXT NOT NULL,
+    certificate TEXT NOT NULL,
+    recorded_at BIGINT NOT NULL,
+    recorded_by TEXT NOT NULL
+);
+CREATE INDEX trainings_user ON trainings (username, completed_on);

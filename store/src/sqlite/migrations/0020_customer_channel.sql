@@ -1,3 +1,5 @@
+-- The customer's channel (units as places, online applications, the customer's rating) and the
+-- managers' qualifications.
 -- Units are places a customer recognises: where the service hall is, when it is open, whom to
 -- call. The public pages and the applicant's papers show these, never the unit's code.
 ALTER TABLE units ADD COLUMN address TEXT NOT NULL DEFAULT '';
@@ -38,3 +40,23 @@ CREATE TABLE application_blobs (
 
 -- The customer's own rating (1–5) through their tracking link, beside the return visit's.
 ALTER TABLE jobs ADD COLUMN customer_rating INTEGER;
+
+-- Managers' qualifications (任职条件, seed 003): a title and a skill grade per user, and the
+-- trainings they passed, recorded by admins.
+CREATE TABLE qualifications (
+    username TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    skill TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    updated_by TEXT NOT NULL
+);
+CREATE TABLE trainings (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    course TEXT NOT NULL,
+    completed_on TEXT NOT NULL,
+    certificate TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    recorded_by TEXT NOT NULL
+);
+CREATE INDEX trainings_user ON trainings (username, completed_on);
