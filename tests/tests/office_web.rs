@@ -372,13 +372,24 @@ async fn office_reviews_returns_and_approves_in_a_real_browser() {
     for row in all["rows"].as_array().unwrap() {
         let jid = row["job_id"].as_str().unwrap();
         let v = get_json(&format!("{base}/api/v1/jobs/{jid}"), &cookie).await;
+        // A notice for every inspection with findings.
+        let with_findings = ["design_review", "mid", "completion"]
+            .into_iter()
+            .filter(|k| {
+                v["document"]
+                    .pointer(&format!("/inspections/{k}/findings"))
+                    .and_then(Json::as_object)
+                    .is_some_and(|f| !f.is_empty())
+            })
+            .count();
         let found = v["document"]
             .pointer("/inspections/completion/findings")
             .and_then(Json::as_object)
             .is_some_and(|f| !f.is_empty());
-        let link = format!("a[href='/jobs/{jid}/notice.pdf']");
+        let link = format!("a[href='/jobs/{jid}/notice.pdf?inspection=completion']");
         b.goto(&format!("{base}/jobs/{jid}")).await;
         assert_eq!(b.count(&link).await, usize::from(found), "{jid}");
+        assert_eq!(b.count("a.notice-link").await, with_findings, "{jid}");
         if contracted.is_none()
             && v["job"]["contracts"]
                 .as_object()
@@ -405,6 +416,20 @@ async fn office_reviews_returns_and_approves_in_a_real_browser() {
         assert!(text.contains("告知"), "{text}");
         assert!(text.contains(v["job"]["customer"]["name"].as_str().unwrap()));
     }
+    // Printed, the notice is recorded as given in the job (the manager's phone gets it).
+    let after = get_json(&format!("{base}/api/v1/jobs/{jid}"), &cookie).await;
+    assert_eq!(
+        after["job"]["inspections"]["completion"]["written_notice"],
+        true
+    );
+    // A notice for an inspection without findings is refused with the reason.
+    let r = reqwest::Client::new()
+        .get(format!("{base}/jobs/{jid}/notice.pdf?inspection=nonsense"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
 
     // Exports of the filtered list, downloaded by the browser.
     b.goto(&format!("{base}/jobs?cm=cm-li")).await;

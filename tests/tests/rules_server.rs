@@ -310,3 +310,96 @@ async fn a_job_refused_under_a_policy_goes_through_when_retried_after_the_policy
     );
     let _ = base;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_written_notice_for_any_inspection_with_findings_is_recorded_as_given_when_printed() {
+    use field_core::InspectionKind;
+    use field_core::job::{Finding, FindingTarget, Inspection};
+    let server = TestServer::start().await;
+    server.add_user("cm", Role::CustomerManager, "zhuxian");
+    server.add_user("office", Role::OfficeStaff, "zhuxian");
+    let phone = Phone::login(&server, "cm").await;
+    let base = server.url();
+    let s = &phone.store;
+    let id = s
+        .create_job("cm", &new_job(JobKind::HighVoltage, "zhuxian", "园区厂房"))
+        .unwrap()
+        .id;
+    s.edit(
+        &id,
+        "cm",
+        &Edit::UpdateInspection {
+            kind: InspectionKind::DesignReview,
+            inspection: Inspection {
+                requested_at: Some(at("2026-11-03")),
+                replied_at: Some(at("2026-11-04")),
+                inspector: Some("cm".into()),
+                passed: Some(false),
+                ..Default::default()
+            },
+        },
+    )
+    .unwrap();
+    s.edit(
+        &id,
+        "cm",
+        &Edit::PutFinding {
+            target: FindingTarget::Inspection(InspectionKind::DesignReview),
+            id: "f-1".into(),
+            finding: Finding {
+                text: Some("无功补偿容量不足".into()),
+                severity: Some("major".into()),
+                ..Default::default()
+            },
+        },
+    )
+    .unwrap();
+    phone.sync().await;
+    let office = form_login(&base, "office", PASSWORD).await;
+    let page = session_get(&base, &office, &format!("/jobs/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("notice.pdf?inspection=design_review"),
+        "the design review's notice is offered"
+    );
+    assert!(
+        !page.contains("notice.pdf?inspection=completion"),
+        "no findings, no notice"
+    );
+    let r = session_get(
+        &base,
+        &office,
+        &format!("/jobs/{id}/notice.pdf?inspection=completion"),
+    )
+    .await;
+    assert_eq!(r.status(), 400, "nothing to notify");
+    let r = session_get(
+        &base,
+        &office,
+        &format!("/jobs/{id}/notice.pdf?inspection=design_review"),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let pdf = r.bytes().await.unwrap();
+    if let Some(text) = pdf_text(&pdf) {
+        let flat: String = text.split_whitespace().collect();
+        assert!(
+            flat.contains("设计审查一次性书面告知书") && flat.contains("无功补偿容量不足"),
+            "{text:.500}"
+        );
+    }
+    // Recorded as given, and the manager's phone learns it.
+    phone.sync().await;
+    let job = s.job(&id).unwrap();
+    assert_eq!(job.inspections.design_review.written_notice, Some(true));
+    assert_eq!(job.inspections.completion.written_notice, None);
+    let audit = server.audit(Some(&id));
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.kind == "download" || e.detail.to_string().contains("written_notice"))
+    );
+}

@@ -10,6 +10,7 @@ use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::i18n::{self, Lang};
 use crate::store::{AuditEntry, JobListRow};
+use field_core::InspectionKind;
 use field_core::report::{Report, ReportBlock};
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
@@ -516,9 +517,12 @@ pub fn summary_report(lang: Lang, v: &JobView) -> Report {
 
 /// The one-time written notice (一次性书面告知书) of the completion inspection: every finding at
 /// once. `None` when the inspection raised none.
-pub fn notice_report(lang: Lang, v: &JobView) -> Option<Report> {
+pub fn notice_report(lang: Lang, v: &JobView, kind: InspectionKind) -> Option<Report> {
     let j = &v.job;
-    let insp = v.document.pointer("/inspections/completion")?.as_object()?;
+    let insp = v
+        .document
+        .pointer(&format!("/inspections/{}", kind.as_str()))?
+        .as_object()?;
     let findings = insp.get("findings")?.as_object()?;
     if findings.is_empty() {
         return None;
@@ -559,13 +563,17 @@ pub fn notice_report(lang: Lang, v: &JobView) -> Option<Report> {
         ),
         (lang.t("检验人", "inspector").into(), s(insp, "inspector")),
     ])];
-    b.push(ReportBlock::Para(
-        lang.t(
-            "经现场竣工检验，贵方受电工程存在下列问题。现将全部问题一次性书面告知，请逐项整改，完成后再次申请竣工检验。整改期间暂停计算供电企业办理时限。",
-            "The completion inspection of your works found the problems below. They are all listed here at once: please fix each one and then request the inspection again. The utility's time limit is paused meanwhile.",
+    b.push(ReportBlock::Para(if lang == Lang::En {
+        format!(
+            "The {} of your works found the problems below. They are all listed here at once: please fix each one and then request it again. The utility's time limit is paused meanwhile.",
+            kind.en()
         )
-        .into(),
-    ));
+    } else {
+        format!(
+            "经{}，贵方受电工程存在下列问题。现将全部问题一次性书面告知，请逐项整改，完成后再次申请。整改期间暂停计算供电企业办理时限。",
+            kind.zh()
+        )
+    }));
     b.push(ReportBlock::Table {
         header: [
             ("序号", "no."),
@@ -603,12 +611,11 @@ pub fn notice_report(lang: Lang, v: &JobView) -> Option<Report> {
         )
     )));
     Some(Report {
-        title: lang
-            .t(
-                "受电工程竣工检验一次性书面告知书",
-                "One-time written notice of the completion inspection",
-            )
-            .into(),
+        title: if lang == Lang::En {
+            format!("One-time written notice of the {}", kind.en())
+        } else {
+            format!("受电工程{}一次性书面告知书", kind.zh())
+        },
         subtitle: format!("{} · {}", j.job_no, j.unit),
         footer: format!("{} {}", lang.t("工单", "job"), j.job_no),
         blocks: b,
@@ -620,29 +627,67 @@ pub fn notice_report(lang: Lang, v: &JobView) -> Option<Report> {
     })
 }
 
-/// The notice PDF of a job for `who`. Errors: not found, no findings, no PDF support.
+/// The notice PDF of an inspection of a job for `who`; printing it records the notice as given
+/// (`inspections.<kind>.written_notice`, written on `who`'s behalf so the manager's phone shows
+/// it). Errors: not found, no findings, no PDF support.
 pub fn notice_pdf(
     env: &Env,
     who: &Principal,
     job_id: &str,
+    kind: InspectionKind,
     lang: Lang,
 ) -> Result<Vec<u8>, ServerError> {
     let v = view::job_view(env, who, job_id)?;
-    let report = notice_report(lang, &v).ok_or_else(|| {
+    let report = notice_report(lang, &v, kind).ok_or_else(|| {
         ServerError::bad(
             "no_findings",
-            "竣工检验没有提出整改意见，无需书面告知",
-            "the completion inspection raised no findings: there is nothing to notify",
+            format!("{}没有提出整改意见，无需书面告知", kind.zh()),
+            format!(
+                "the {} raised no findings: there is nothing to notify",
+                kind.en()
+            ),
         )
     })?;
     let pdf = crate::pdf::render_report(&report)?.ok_or_else(no_pdf)?;
+    if v.job.inspections.get(kind).written_notice != Some(true) {
+        super::on_behalf::write(
+            env,
+            who,
+            job_id,
+            || Ok(()),
+            |_, _| {
+                Ok(vec![field_core::Edit::UpdateInspection {
+                    kind,
+                    inspection: field_core::job::Inspection {
+                        written_notice: Some(true),
+                        ..Default::default()
+                    },
+                }])
+            },
+            |_, _| Ok(()),
+        )?;
+    }
     audited(
         env,
         who,
         Some(job_id),
-        serde_json::json!({ "what": "written_notice" }),
+        serde_json::json!({ "what": "written_notice", "inspection": kind.as_str() }),
     )?;
     Ok(pdf)
+}
+
+/// The inspections of a job with findings: those a written notice can be printed for.
+pub fn notice_kinds(v: &JobView) -> Vec<InspectionKind> {
+    InspectionKind::ALL
+        .iter()
+        .copied()
+        .filter(|k| {
+            v.document
+                .pointer(&format!("/inspections/{}/findings", k.as_str()))
+                .and_then(Json::as_object)
+                .is_some_and(|m| !m.is_empty())
+        })
+        .collect()
 }
 
 /// The written receipt (书面回执) of a job for `who`: what was done, the next step's time limit as

@@ -149,25 +149,42 @@ pub async fn archive(
         .into_response())
 }
 
-/// `GET /jobs/{id}/notice.pdf`: the one-time written notice of the completion inspection.
+/// `GET /jobs/{id}/notice.pdf?inspection=`: the one-time written notice of an inspection with findings
+/// (the completion inspection by default); printing it records the notice as given.
 pub async fn notice(
     State(env): State<Arc<Env>>,
     web: Web,
     Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<NoticeQuery>,
 ) -> Result<Response, Shown> {
     let lang = web.lang;
     let who = web.session.who.clone();
     let i = id.clone();
+    let kind = match q.inspection.as_deref() {
+        None | Some("") => field_core::InspectionKind::Completion,
+        Some(k) => field_core::InspectionKind::parse(k)
+            .ok_or(crate::error::ServerError::NotFound)
+            .page(lang)?,
+    };
     let pdf = env
-        .blocking(move |env| exports::notice_pdf(env, &who, &i, lang))
+        .blocking(move |env| exports::notice_pdf(env, &who, &i, kind, lang))
         .await
         .page(lang)?;
     let name = format!(
-        "{}-{}.pdf",
+        "{}-{}-{}.pdf",
         lang.t("一次性书面告知书", "written-notice"),
+        kind.as_str(),
         id
     );
     Ok(inline_pdf(&name, pdf))
+}
+
+/// `?inspection=` of the written notice (`design_review`, `mid`, `completion`; completion by
+/// default).
+#[derive(serde::Deserialize, Default)]
+pub struct NoticeQuery {
+    #[serde(default)]
+    inspection: Option<String>,
 }
 
 /// A PDF shown in the browser (with a file name for saving it).

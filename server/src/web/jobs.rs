@@ -538,11 +538,7 @@ pub async fn detail(
     let progress_url = format!("{}/p/{token}", super::public::origin(&env, &headers));
     let may = review::may_review(&env, &web.session.who);
     let doc = &v.document;
-    let has_notice = v
-        .document
-        .pointer("/inspections/completion/findings")
-        .and_then(Json::as_object)
-        .is_some_and(|m| !m.is_empty());
+    let notices = crate::service::exports::notice_kinds(&v);
     let body = html! {
             (heading(lang, &v))
             (tabs(&web, &v, "detail"))
@@ -563,9 +559,10 @@ pub async fn detail(
                 a.button.secondary #guide-link href={ "/public/" (super::urlencode(&v.job.unit)) "/guide/" (v.job.kind.as_str()) "/pdf" } {
                     (lang.t("报装指南（PDF，交客户）", "Guide for the customer (PDF)"))
                 }
-                @if has_notice {
-                    a.button.secondary href={ "/jobs/" (v.job.id) "/notice.pdf" } {
-                        (lang.t("一次性书面告知书（PDF）", "One-time written notice (PDF)"))
+                @for k in &notices {
+                    a.button.secondary.notice-link href={ "/jobs/" (v.job.id) "/notice.pdf?inspection=" (k.as_str()) } {
+                        (lang.t(k.zh(), k.en())) (lang.t("一次性书面告知书（PDF）", ": one-time written notice (PDF)"))
+                        @if v.job.inspections.get(*k).written_notice == Some(true) { (lang.t("（已告知）", " (given)")) }
                     }
                 }
             }
