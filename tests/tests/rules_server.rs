@@ -403,3 +403,117 @@ async fn a_written_notice_for_any_inspection_with_findings_is_recorded_as_given_
             .any(|e| e.kind == "download" || e.detail.to_string().contains("written_notice"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_supporting_project_recorded_on_the_project_managers_phone_reaches_the_office() {
+    use field_core::job::{
+        Assignment, Material, Permit, Project, ProjectAcceptance, ProjectDesign,
+    };
+    let server = TestServer::start().await;
+    server.add_user("cm", Role::CustomerManager, "zhuxian");
+    server.add_user("pm", Role::ProjectManager, "zhuxian");
+    server.add_user("office", Role::OfficeStaff, "zhuxian");
+    let cm = Phone::login(&server, "cm").await;
+    let base = server.url();
+    let id = cm
+        .store
+        .create_job(
+            "cm",
+            &new_job(JobKind::HighVoltage, "zhuxian", "开发区厂房"),
+        )
+        .unwrap()
+        .id;
+    cm.sync().await;
+    // The counter appoints the project manager; his phone gets the job.
+    let office = Phone::login(&server, "office").await;
+    office.sync().await;
+    assign(&office, &id, None, Some("pm"));
+    office.sync().await;
+    let pm = Phone::login(&server, "pm").await;
+    pm.sync().await;
+    let s = &pm.store;
+    let edits = [
+        Edit::UpdateProject(Project {
+            project_no: Some("PJ-2026-031".into()),
+            utility_invested: Some(true),
+            voltage: Some(Voltage::Kv10),
+            ..Default::default()
+        }),
+        Edit::UpdateProjectDesign(ProjectDesign {
+            designer: Some("邾县电力设计院".into()),
+            plan: Some("新建 10 千伏电缆 0.8 千米".into()),
+            approved_at: Some(at("2026-11-05")),
+            approved_by: Some("王总".into()),
+        }),
+        Edit::PutMaterial {
+            id: "m-1".into(),
+            item: Material {
+                name: Some("YJV22-8.7/15kV 电缆".into()),
+                spec: Some("3×240".into()),
+                quantity: Some(800.0),
+                unit: Some("米".into()),
+                requisition_no: Some("WZ-2026-118".into()),
+                requisitioned: Some(true),
+                received: Some(true),
+            },
+        },
+        Edit::PutPermit {
+            id: "p-1".into(),
+            permit: Permit {
+                kind: Some("掘路".into()),
+                number: Some("JL-2026-0451".into()),
+                authority: Some("邾县城管局".into()),
+                issued_on: Some("2026-11-06".parse().unwrap()),
+                expires_on: Some("2026-12-06".parse().unwrap()),
+            },
+        },
+        Edit::UpdateProjectAcceptance(ProjectAcceptance {
+            accepted_at: Some(at("2026-11-20")),
+            accepted_by: Some("pm".into()),
+            passed: Some(true),
+            remarks: Some("验收合格".into()),
+        }),
+    ];
+    for e in &edits {
+        s.edit(&id, "pm", e).unwrap();
+    }
+    // His rights stop at the project: the customer's section is not his.
+    assert!(
+        s.edit(
+            &id,
+            "pm",
+            &Edit::UpdateAssignment(Assignment {
+                customer_manager: Some("pm".into()),
+                ..Default::default()
+            })
+        )
+        .is_err()
+    );
+    let report = pm.sync().await;
+    assert!(report.rejected.is_empty(), "{report:?}");
+    let session = form_login(&base, "office", PASSWORD).await;
+    let v = view(&base, &session, &id).await;
+    // (The typed view leaves nested parts to the whole document.)
+    let p = &v["document"]["project"];
+    assert_eq!(p["project_no"], "PJ-2026-031");
+    assert_eq!(p["design"]["designer"], "邾县电力设计院");
+    assert_eq!(p["materials"]["m-1"]["requisition_no"], "WZ-2026-118");
+    assert_eq!(p["permits"]["p-1"]["number"], "JL-2026-0451");
+    assert_eq!(p["acceptance"]["passed"], true);
+    let page = session_get(&base, &session, &format!("/jobs/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    for shown in ["邾县电力设计院", "WZ-2026-118", "JL-2026-0451", "验收合格"] {
+        assert!(page.contains(shown), "{shown} on the office's page");
+    }
+    // And the customer manager's phone has it all after a sync.
+    cm.sync().await;
+    let job = cm.store.job(&id).unwrap();
+    assert_eq!(
+        job.project.permits["p-1"].number.as_deref(),
+        Some("JL-2026-0451")
+    );
+    assert_eq!(job.project.acceptance.passed, Some(true));
+}
