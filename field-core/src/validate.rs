@@ -126,6 +126,7 @@ const LONG_FIELDS: &[&str] = &[
     "plan_question",
     "rating_comment",
     "fees_basis",
+    "watermark",
 ];
 
 /// Numeric ranges by field name: (min, max), both inclusive.

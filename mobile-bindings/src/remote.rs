@@ -461,6 +461,8 @@ pub struct Photo {
     pub thumbnail_sha256: Option<String>,
     #[uniffi(default)]
     pub thumbnail_bytes: Option<i64>,
+    #[uniffi(default)]
+    pub watermark: Option<String>,
 }
 
 #[uniffi::remote(Record)]

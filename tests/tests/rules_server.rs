@@ -517,3 +517,82 @@ async fn the_supporting_project_recorded_on_the_project_managers_phone_reaches_t
     );
     assert_eq!(job.project.acceptance.passed, Some(true));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photos_watermark_is_readable_on_the_server_as_drawn_on_the_phone() {
+    use field_core::photo::{GeoPoint, IngestOptions, sample};
+    use field_core::store::PhotoInput;
+    let server = TestServer::start().await;
+    server.add_user("cm", Role::CustomerManager, "zhuxian");
+    server.add_user("office", Role::OfficeStaff, "zhuxian");
+    let phone = Phone::login(&server, "cm").await;
+    let base = server.url();
+    let job = phone
+        .store
+        .create_job(
+            "cm",
+            &new_job(JobKind::LowVoltageResidential, "zhuxian", "李四"),
+        )
+        .unwrap();
+    let added = phone
+        .store
+        .add_photo(
+            &job.id,
+            "cm",
+            &sample::jpeg(1200, 900, 3, &Default::default()),
+            &PhotoInput {
+                purpose: field_core::PhotoPurpose::Meter,
+                caption: Some("表箱".into()),
+                gps: Some(GeoPoint {
+                    latitude: 32.060255,
+                    longitude: 118.796877,
+                    accuracy_m: Some(5.0),
+                }),
+                checklist_group: None,
+                author_name: Some("李强".into()),
+            },
+            &IngestOptions::default(),
+        )
+        .unwrap();
+    phone.sync().await;
+    let office = form_login(&base, "office", PASSWORD).await;
+    let v = view(&base, &office, &job.id).await;
+    let mark = v["job"]["photos"][&added.photo_id]["watermark"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let lines: Vec<&str> = mark.lines().collect();
+    // The job number, the purpose and the time (China time), the position and who took it.
+    assert!(
+        lines[0].starts_with(&format!("工单 {}", job.job_no)),
+        "{mark}"
+    );
+    assert!(lines[0].contains("计量装置"), "{mark}");
+    let taken = v["job"]["photos"][&added.photo_id]["taken_at"]
+        .as_str()
+        .unwrap();
+    let china = chrono::DateTime::parse_from_rfc3339(taken)
+        .unwrap()
+        .with_timezone(&field_core::job::china_offset())
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    assert!(lines[0].ends_with(&china), "{mark} vs {china}");
+    assert!(
+        lines[1].contains("32.060255°N 118.796877°E ±5米") && lines[1].contains("李强"),
+        "{mark}"
+    );
+    assert!(lines.iter().any(|l| *l == "说明 表箱"), "{mark}");
+    let page = session_get(
+        &base,
+        &office,
+        &format!("/jobs/{}/photos/{}", job.id, added.photo_id),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        page.contains("id=\"watermark\"") && page.contains("118.796877"),
+        "on the photo's page"
+    );
+}

@@ -368,6 +368,8 @@ section! {
 section! {
     /// A photo of the job (照片): metadata only. The original, the display copy and the
     /// thumbnail are content-addressed blobs named by their SHA-256. Recorded once, never edited.
+    /// `watermark` holds the lines drawn on the display copy (job number, time, position, who),
+    /// one per line, so they can be read without reading pixels.
     Photo {
         purpose: PhotoPurpose,
         caption: String,
@@ -393,6 +395,7 @@ section! {
         display_height: i64,
         thumbnail_sha256: String,
         thumbnail_bytes: i64,
+        watermark: String,
     }
 }
 

@@ -183,8 +183,11 @@ pub fn ingest(
         let thumb_job = scope.spawn(move || encode(thumb, opts.quality));
         let taken_at = exif.taken_at.unwrap_or(ctx.device_time);
         let (gps, gps_source) = position(ctx.gps, exif.gps);
-        if opts.watermark {
-            watermark::draw(&mut display, &watermark_lines(ctx, taken_at, gps.as_ref()));
+        let lines = opts
+            .watermark
+            .then(|| watermark_lines(ctx, taken_at, gps.as_ref()));
+        if let Some(lines) = &lines {
+            watermark::draw(&mut display, lines);
         }
         let display = encode(display, opts.quality)?;
         let thumbnail = thumb_job
@@ -202,6 +205,7 @@ pub fn ingest(
             taken_at,
             gps,
             gps_source,
+            lines.map(|l| l.join("\n")),
         ))
     })
 }
@@ -237,6 +241,7 @@ fn finish(
     taken_at: DateTime<Utc>,
     gps: Option<GeoPoint>,
     gps_source: Option<&'static str>,
+    watermark: Option<String>,
 ) -> IngestedPhoto {
     let (ow, oh) = if exif.orientation >= 5 {
         (source_h, source_w)
@@ -267,6 +272,7 @@ fn finish(
         display_height: Some(i64::from(display.height)),
         thumbnail_sha256: Some(thumbnail.sha256.clone()),
         thumbnail_bytes: Some(thumbnail.bytes.len() as i64),
+        watermark,
         device: None,
     };
     IngestedPhoto {

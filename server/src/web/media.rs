@@ -182,6 +182,10 @@ pub async fn viewer(
                 }))
                 (row("device", p.device.clone().unwrap_or("—".into())))
                 @if let Some(c) = &p.camera { dt { (lang.t("相机", "camera")) } dd { (c) } }
+                @if let Some(w) = &p.watermark {
+                    dt { (lang.t("水印文字", "watermark")) }
+                    dd #watermark { @for line in w.lines() { (line) br; } }
+                }
                 dt { (lang.t("原图尺寸", "original size")) }
                 dd {
                     (p.width.unwrap_or(0)) " × " (p.height.unwrap_or(0)) " · "
