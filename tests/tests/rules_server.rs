@@ -581,7 +581,7 @@ async fn a_photos_watermark_is_readable_on_the_server_as_drawn_on_the_phone() {
         lines[1].contains("32.060255°N 118.796877°E ±5米") && lines[1].contains("李强"),
         "{mark}"
     );
-    assert!(lines.iter().any(|l| *l == "说明 表箱"), "{mark}");
+    assert!(lines.contains(&"说明 表箱"), "{mark}");
     let page = session_get(
         &base,
         &office,
