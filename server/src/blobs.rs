@@ -210,6 +210,27 @@ impl BlobStore {
         }
     }
 
+    /// Stores `bytes` (already known to hash to `sha256`) through a scratch file in `scratch`.
+    pub async fn put_bytes(
+        &self,
+        scratch: &Path,
+        sha256: &str,
+        bytes: &[u8],
+    ) -> Result<(), ServerError> {
+        tokio::fs::create_dir_all(scratch)
+            .await
+            .map_err(|e| io("cannot create", scratch, e))?;
+        let path = scratch.join(format!("put-{}", uuid::Uuid::new_v4().simple()));
+        tokio::fs::write(&path, bytes)
+            .await
+            .map_err(|e| io("cannot write", &path, e))?;
+        let put = self.put_file(sha256, &path).await;
+        if put.is_err() {
+            let _ = tokio::fs::remove_file(&path).await;
+        }
+        put
+    }
+
     /// Streams a blob, or the single byte range a `Range` header asks for.
     pub async fn download(
         &self,

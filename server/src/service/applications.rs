@@ -83,6 +83,16 @@ pub struct ApplicationView {
     pub detail: ApplicationDetail,
 }
 
+impl ApplicationView {
+    /// Still pending after the working day it was filed (seed 000: started the same working
+    /// day): filed on a working day before `today`, or on a day off and `today` is past the
+    /// next working day.
+    pub fn is_late(&self, calendar: &field_core::Calendar, today: NaiveDate) -> bool {
+        let filed = field_core::job::local_date(self.filed_at);
+        self.state == "pending" && calendar.working_day_on_or_after(filed) < today
+    }
+}
+
 /// What filing returned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Filed {
@@ -311,19 +321,24 @@ pub async fn file(
             .await
             .map_err(|e| ServerError::Internal(e.to_string()))??
     };
-    for r in &blobs {
-        store_blob(env, &r.0, &r.1).await?;
+    for (sha, bytes) in &blobs {
+        env.blobs.put_bytes(&env.tmp_dir, sha, bytes).await?;
     }
     let id = row.id.clone();
-    let shas: Vec<String> = blobs.iter().map(|b| b.0.clone()).collect();
+    // The files' records, the application and its audit entry: one write.
+    let files: Vec<(String, i64)> = blobs
+        .iter()
+        .map(|(sha, bytes)| (sha.clone(), bytes.len() as i64))
+        .collect();
     let inserted = env
         .blocking(move |env| {
             let mut tx = env.store.write()?;
+            for (sha, len) in &files {
+                tx.insert_blob(sha, *len, now_ms())?;
+            }
             tx.insert_application(&row)?;
-            tx.insert_application_blobs(
-                &row.id,
-                &shas.iter().map(String::as_str).collect::<Vec<_>>(),
-            )?;
+            let shas: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+            tx.insert_application_blobs(&row.id, &shas)?;
             audit::append(
                 &mut *tx,
                 AuditEntry {
@@ -339,9 +354,8 @@ pub async fn file(
         .await;
     if let Err(e) = inserted {
         // Another filing of the same person and place came first.
-        let s = same_key(&unit, &detail.id_number, &detail.address);
         let open = env
-            .blocking(move |env| Ok(env.store.read()?.open_application(&s)?))
+            .blocking(move |env| Ok(env.store.read()?.open_application(&same)?))
             .await?;
         return match open {
             Some(open) => duplicate(env, open, &by_phone).await,
@@ -474,34 +488,6 @@ fn ingest(
     // Recorded in the job by whoever accepts it; who uploaded it is the caption's business.
     record.author = None;
     Ok((record, blobs))
-}
-
-/// Puts one blob into the blob store and records it.
-async fn store_blob(
-    env: &std::sync::Arc<Env>,
-    sha256: &str,
-    bytes: &[u8],
-) -> Result<(), ServerError> {
-    tokio::fs::create_dir_all(&env.tmp_dir)
-        .await
-        .map_err(|e| ServerError::Io(e.to_string()))?;
-    let path = env
-        .tmp_dir
-        .join(format!("apply-{}", uuid::Uuid::new_v4().simple()));
-    tokio::fs::write(&path, bytes)
-        .await
-        .map_err(|e| ServerError::Io(e.to_string()))?;
-    let put = env.blobs.put_file(sha256, &path).await;
-    let _ = tokio::fs::remove_file(&path).await;
-    put?;
-    let (sha, len) = (sha256.to_string(), bytes.len() as i64);
-    env.blocking(move |env| {
-        let mut tx = env.store.write()?;
-        tx.insert_blob(&sha, len, now_ms())?;
-        tx.commit()?;
-        Ok(())
-    })
-    .await
 }
 
 fn view(row: ApplicationRow) -> Result<ApplicationView, ServerError> {
@@ -844,14 +830,7 @@ pub fn late(env: &Env, units: Option<&[String]>) -> Result<Vec<ApplicationView>,
     let calendar = env.calendar();
     rows.into_iter()
         .map(view)
-        .filter(|a| {
-            // Filed on a working day before today, or on a day off and today is past the next
-            // working day.
-            a.as_ref().map_or(true, |a| {
-                let filed = field_core::job::local_date(a.filed_at);
-                calendar.working_day_on_or_after(filed) < today
-            })
-        })
+        .filter(|a| a.as_ref().map_or(true, |a| a.is_late(&calendar, today)))
         .collect()
 }
 

@@ -155,16 +155,14 @@ pub fn seed(
     }
     // Online applications waiting at the counter: one with a customer manager chosen.
     let applications = demo_applications()?;
-    let files: Vec<Blob> = applications
-        .iter()
-        .flat_map(|(_, f)| f.iter())
-        .map(|(sha256, bytes)| Blob {
-            sha256: sha256.clone(),
-            bytes: bytes.clone(),
-        })
-        .collect();
-    store_blobs(env, &blobs)?;
-    store_blobs(env, &files)?;
+    let files = applications.iter().flat_map(|(_, f)| f.iter());
+    store_blobs(
+        env,
+        blobs
+            .iter()
+            .map(|b| (b.sha256.as_str(), b.bytes.as_slice()))
+            .chain(files.map(|(sha, bytes)| (sha.as_str(), bytes.as_slice()))),
+    )?;
     let mut tx = env.store.write()?;
     super::units::add(&mut *tx, DEMO_UNIT, DEMO_UNIT_NAME, "demo")?;
     tx.update_unit(&super::units::Unit {
@@ -321,15 +319,14 @@ fn register_devices(
     Ok(())
 }
 
-/// Puts the demo's photo blobs into the blob store (from a blocking thread).
-fn store_blobs(env: &Env, blobs: &[Blob]) -> Result<(), ServerError> {
-    let io = |e: std::io::Error| ServerError::Io(e.to_string());
-    std::fs::create_dir_all(&env.tmp_dir).map_err(io)?;
+/// Puts the demo's photo blobs (`(sha256, bytes)`) into the blob store (from a blocking thread).
+fn store_blobs<'a>(
+    env: &Env,
+    blobs: impl Iterator<Item = (&'a str, &'a [u8])>,
+) -> Result<(), ServerError> {
     let handle = tokio::runtime::Handle::current();
-    for b in blobs {
-        let path = env.tmp_dir.join(format!("demo-{}", b.sha256));
-        std::fs::write(&path, &b.bytes).map_err(io)?;
-        handle.block_on(env.blobs.put_file(&b.sha256, &path))?;
+    for (sha256, bytes) in blobs {
+        handle.block_on(env.blobs.put_bytes(&env.tmp_dir, sha256, bytes))?;
     }
     Ok(())
 }

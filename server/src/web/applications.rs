@@ -43,6 +43,7 @@ pub async fn queue(
         .page(lang)?;
     let on = q.state.as_deref().unwrap_or("pending");
     let today = field_core::job::local_date(chrono::Utc::now());
+    let calendar = env.calendar();
     let body = html! {
         h1 { (web.t("线上申请", "Online applications")) }
         nav.chips {
@@ -65,7 +66,7 @@ pub async fn queue(
                             td data-label=(web.t("申请编号", "Number")) { a href={ "/applications/" (a.id) } { (a.number) } }
                             td data-label=(web.t("提交时间", "Filed")) {
                                 (crate::i18n::millis(a.filed_at.timestamp_millis()))
-                                @if a.state == "pending" && field_core::job::local_date(a.filed_at) < today {
+                                @if a.is_late(&calendar, today) {
                                     " " (badge("overdue", web.t("未当日受理", "not started the same day")))
                                 }
                             }
