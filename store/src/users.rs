@@ -114,6 +114,18 @@ pub struct TrainingRow {
     pub recorded_by: String,
 }
 
+const UNIT_COLS: &str = "unit, name, address, hall_hours, hotline";
+
+fn unit_row(r: &Row) -> Result<UnitRecord> {
+    Ok(UnitRecord {
+        unit: r.get(0)?,
+        name: r.get(1)?,
+        address: r.get(2)?,
+        hall_hours: r.get(3)?,
+        hotline: r.get(4)?,
+    })
+}
+
 /// Reads of users, units, devices and tokens.
 pub trait UserReads {
     fn user_by_name(&self, username: &str) -> Result<Option<UserRow>>;
@@ -149,6 +161,9 @@ pub trait UserReads {
 
     /// A unit's name, `None` when no such unit exists.
     fn unit_name(&self, unit: &str) -> Result<Option<String>>;
+
+    /// A unit's record, `None` when no such unit exists.
+    fn unit_record(&self, unit: &str) -> Result<Option<UnitRecord>>;
 
     /// The titles and skill grades recorded for the users of `unit`.
     fn qualifications_of(&self, unit: &str) -> Result<Vec<QualificationRow>>;
@@ -340,17 +355,17 @@ impl<T: Conn> UserReads for T {
 
     fn units(&self) -> Result<Vec<UnitRecord>> {
         self.db().all(
-            "SELECT unit, name, address, hall_hours, hotline FROM units ORDER BY unit",
+            &format!("SELECT {UNIT_COLS} FROM units ORDER BY unit"),
             args![],
-            |r| {
-                Ok(UnitRecord {
-                    unit: r.get(0)?,
-                    name: r.get(1)?,
-                    address: r.get(2)?,
-                    hall_hours: r.get(3)?,
-                    hotline: r.get(4)?,
-                })
-            },
+            unit_row,
+        )
+    }
+
+    fn unit_record(&self, unit: &str) -> Result<Option<UnitRecord>> {
+        self.db().opt(
+            &format!("SELECT {UNIT_COLS} FROM units WHERE unit = ?1"),
+            args![unit],
+            unit_row,
         )
     }
 

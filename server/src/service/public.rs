@@ -253,23 +253,17 @@ pub(crate) fn token_id<'a>(env: &Env, token: &'a str) -> Result<&'a str, ServerE
 /// What a tracking token opens: the job's progress, else its application's state.
 pub fn track(env: &Env, token: &str) -> Result<Tracking, ServerError> {
     let id = token_id(env, token)?;
-    match progress(env, token) {
+    match progress_of(env, id) {
         Err(ServerError::NotFound) => {}
         other => return other.map(|p| Tracking::Job(Box::new(p))),
     }
     let a = super::applications::by_token_id(env, id)?.ok_or(ServerError::NotFound)?;
-    let unit = env
-        .store
-        .read()?
-        .units()?
-        .into_iter()
-        .find(|u| u.unit == a.unit);
+    let unit = env.store.read()?.unit_record(&a.unit)?;
     Ok(Tracking::Application(Box::new(a), unit))
 }
 
-/// The progress a token opens (not found for anything else, without saying why).
-pub fn progress(env: &Env, token: &str) -> Result<Progress, ServerError> {
-    let job_id = token_id(env, token)?;
+/// The progress of job `job_id` (a tracking token's, already verified).
+fn progress_of(env: &Env, job_id: &str) -> Result<Progress, ServerError> {
     let tx = env.store.read()?;
     let mut loaded = env
         .docs
@@ -312,7 +306,7 @@ pub fn progress(env: &Env, token: &str) -> Result<Progress, ServerError> {
             c.contact_phone.as_deref().unwrap_or_default(),
         )
     });
-    let unit_record = tx.units()?.into_iter().find(|u| u.unit == job.unit);
+    let unit_record = tx.unit_record(&job.unit)?;
     let sp = &job.supply_plan;
     let replied = sp
         .replied_at

@@ -78,9 +78,9 @@ pub fn list_in(tx: &dyn ReadTx) -> Result<Vec<Unit>, ServerError> {
 
 /// A unit's record (not found when there is no such unit).
 pub fn get(env: &Env, unit: &str) -> Result<Unit, ServerError> {
-    list(env)?
-        .into_iter()
-        .find(|u| u.unit == unit)
+    env.store
+        .read()?
+        .unit_record(unit)?
         .ok_or(ServerError::NotFound)
 }
 
