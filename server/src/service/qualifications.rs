@@ -15,6 +15,14 @@ use std::collections::HashMap;
 
 /// Every user's qualifications in `unit`, by user name (users with nothing recorded have none).
 pub fn of_unit(env: &Env, unit: &str) -> Result<HashMap<String, Qualifications>, ServerError> {
+    Ok(read(env, unit)?.0)
+}
+
+/// The qualifications of `unit`'s users and the training rows they were built from.
+fn read(
+    env: &Env,
+    unit: &str,
+) -> Result<(HashMap<String, Qualifications>, Vec<TrainingRow>), ServerError> {
     let tx = env.store.read()?;
     let mut out: HashMap<String, Qualifications> = HashMap::new();
     for q in tx.qualifications_of(unit)? {
@@ -22,17 +30,21 @@ pub fn of_unit(env: &Env, unit: &str) -> Result<HashMap<String, Qualifications>,
         e.title = Title::parse(&q.title).unwrap_or(Title::None);
         e.skill = Skill::parse(&q.skill).unwrap_or(Skill::None);
     }
-    for t in tx.trainings_of(unit)? {
+    let rows = tx.trainings_of(unit)?;
+    for t in &rows {
         let Ok(day) = chrono::NaiveDate::parse_from_str(&t.completed_on, "%Y-%m-%d") else {
             continue;
         };
-        out.entry(t.username).or_default().trainings.push(Training {
-            course: t.course,
-            completed_on: day,
-            certificate: t.certificate,
-        });
+        out.entry(t.username.clone())
+            .or_default()
+            .trainings
+            .push(Training {
+                course: t.course.clone(),
+                completed_on: day,
+                certificate: t.certificate.clone(),
+            });
     }
-    Ok(out)
+    Ok((out, rows))
 }
 
 /// A user's qualifications and the ids of their trainings (the admin's page).
@@ -41,19 +53,16 @@ pub fn of_user(
     unit: &str,
     username: &str,
 ) -> Result<(Qualifications, Vec<TrainingRow>), ServerError> {
-    let q = of_unit(env, unit)?.remove(username).unwrap_or_default();
-    let rows = env
-        .store
-        .read()?
-        .trainings_of(unit)?
+    let (mut all, rows) = read(env, unit)?;
+    let rows = rows
         .into_iter()
         .filter(|t| t.username == username)
         .collect();
-    Ok((q, rows))
+    Ok((all.remove(username).unwrap_or_default(), rows))
 }
 
 /// Where `username` (of `role`) falls short in `unit`'s eyes, and whether the unit blocks it.
-pub fn check(
+fn check(
     env: &Env,
     unit: &str,
     username: &str,

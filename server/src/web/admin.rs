@@ -139,7 +139,7 @@ pub async fn user(
             let d = admin::user(env, &who, &u)?;
             let q = qualifications::of_user(env, &d.user.unit, &u)?;
             let role = Role::parse(&d.user.role).unwrap_or(Role::OfficeStaff);
-            let short = qualifications::check(env, &d.user.unit, &u, role)?.0;
+            let short = field_core::qualification::shortfalls(role, &q.0);
             Ok((d, units::list(env)?, q, short))
         })
         .await

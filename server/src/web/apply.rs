@@ -27,10 +27,6 @@ const FIELD_MAX: usize = 4 * 1024;
 /// Most parts a form may have.
 const PARTS_MAX: usize = 16;
 
-fn client(env: &Env, peer: SocketAddr, headers: &HeaderMap) -> String {
-    crate::service::auth::client_address(peer.ip(), env.auth.client_ip_header.as_deref(), headers)
-}
-
 fn page(
     lang: Lang,
     unit: &Unit,
@@ -215,9 +211,8 @@ pub async fn submit(
     Path(unit): Path<String>,
     parts: Multipart,
 ) -> Result<Response, Shown> {
-    super::public::limit(&env, peer, &headers)?;
+    let who = super::public::limit(&env, peer, &headers)?;
     let lang = lang_of(&headers);
-    let who = client(&env, peer, &headers);
     let (input, photo) = read_form(parts).await.page(lang)?;
     match applications::file(&env, unit.clone(), input.clone(), photo, who).await {
         Ok(filed) => {

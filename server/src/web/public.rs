@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 /// Counts a request to the customers' pages against its address's limit (they need no login,
 /// so every address gets a budget per minute).
-pub(super) fn limit(env: &Env, peer: SocketAddr, headers: &HeaderMap) -> Result<(), Shown> {
+pub(super) fn limit(env: &Env, peer: SocketAddr, headers: &HeaderMap) -> Result<String, Shown> {
     let client = crate::service::auth::client_address(
         peer.ip(),
         env.auth.client_ip_header.as_deref(),
@@ -24,7 +24,8 @@ pub(super) fn limit(env: &Env, peer: SocketAddr, headers: &HeaderMap) -> Result<
     env.auth
         .public_limiter
         .check(&client)
-        .map_err(|e| Shown(lang_of(headers), e))
+        .map_err(|e| Shown(lang_of(headers), e))?;
+    Ok(client)
 }
 
 /// This server's address as the browser reached it (for links printed as QR codes).
