@@ -100,6 +100,20 @@ impl Voltage {
     pub fn is_below_1kv(self) -> bool {
         matches!(self, Voltage::V220 | Voltage::V380)
     }
+
+    /// The nominal voltage in kV.
+    pub fn kv(self) -> f64 {
+        match self {
+            Voltage::V220 => 0.22,
+            Voltage::V380 => 0.4,
+            Voltage::Kv10 => 10.0,
+            Voltage::Kv20 => 20.0,
+            Voltage::Kv35 => 35.0,
+            Voltage::Kv66 => 66.0,
+            Voltage::Kv110 => 110.0,
+            Voltage::Kv220 => 220.0,
+        }
+    }
 }
 
 coded_enum! {
@@ -166,6 +180,24 @@ coded_enum! {
         DesignReview = "design_review", "设计审查", "design review";
         Mid = "mid", "中间检查", "mid inspection";
         Completion = "completion", "竣工检验", "completion inspection";
+    }
+}
+
+coded_enum! {
+    /// Where an outage plan (停电计划) stands with the grid's dispatching (停送电计划编报).
+    OutageState {
+        Draft = "draft", "编制中", "being drafted";
+        Submitted = "submitted", "已报送", "submitted";
+        Approved = "approved", "已批准", "approved";
+        Rejected = "rejected", "未批准", "rejected";
+    }
+}
+
+coded_enum! {
+    /// What a firm of the customer's works does (客户工程设计、施工单位).
+    FirmRole {
+        Design = "design", "设计单位", "design firm";
+        Construction = "construction", "施工单位", "construction firm";
     }
 }
 

@@ -94,28 +94,28 @@ impl FeeSchedule {
     }
 }
 
+crate::book::versioned!(FeeSchedule);
+
 /// Every schedule known: the national default and what is installed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeeBook {
-    sets: Vec<FeeSchedule>,
+    book: crate::book::Book<FeeSchedule>,
 }
 
 impl Default for FeeBook {
     fn default() -> Self {
         let national = FeeSchedule::from_json(include_str!("../data/fees/national.v1.json"))
             .expect("the compiled-in fee schedule is valid");
-        FeeBook {
-            sets: vec![national],
-        }
+        let mut book = crate::book::Book::default();
+        book.add(national);
+        FeeBook { book }
     }
 }
 
 impl FeeBook {
     /// Adds a schedule (one with the same id and version is replaced).
     pub fn add(&mut self, s: FeeSchedule) {
-        self.sets
-            .retain(|have| !(have.id == s.id && have.version == s.version));
-        self.sets.push(s);
+        self.book.add(s);
     }
 
     pub fn add_json(&mut self, json: &str) -> Result<(), FeeError> {
@@ -126,17 +126,10 @@ impl FeeBook {
     /// The schedule in force for `unit` on `date`: the unit's own newest one in force, else the
     /// national one.
     pub fn in_force(&self, unit: &str, date: NaiveDate) -> &FeeSchedule {
-        let pick = |own: bool| {
-            self.sets
-                .iter()
-                .filter(|s| s.effective_from <= date)
-                .filter(|s| match &s.unit {
-                    Some(u) => own && u == unit,
-                    None => !own,
-                })
-                .max_by_key(|s| (s.effective_from, s.version))
-        };
-        pick(true).or_else(|| pick(false)).unwrap_or(&self.sets[0])
+        self.book
+            .in_force(unit, date)
+            .or_else(|| self.book.first())
+            .expect("the national schedule is always there")
     }
 }
 

@@ -3,10 +3,14 @@
 //!
 //! See `ARCHITECTURE.md` at the workspace root for how the parts fit together.
 
+pub mod agenda;
+pub mod book;
 pub mod calendar;
+pub mod catalogue;
 pub mod codes;
 pub mod contract;
 pub mod fees;
+pub mod firms;
 pub mod grid;
 pub mod guide;
 pub mod job;

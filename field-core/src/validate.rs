@@ -127,6 +127,12 @@ const LONG_FIELDS: &[&str] = &[
     "rating_comment",
     "fees_basis",
     "watermark",
+    "attendees",
+    "topics",
+    "decisions",
+    "participants",
+    "lines",
+    "transformers",
 ];
 
 /// Numeric ranges by field name: (min, max), both inclusive.

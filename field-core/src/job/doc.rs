@@ -48,6 +48,15 @@ const SECTIONS: &[&[&str]] = &[
     &["photos"],
     &["contracts"],
     &["supervision"],
+    &["meetings"],
+    &["actions"],
+    &["power_on_plan"],
+    &["outage_plan"],
+    &["customer_works"],
+    &["typical_design"],
+    &["temporary_supply"],
+    &["visit_plan"],
+    &["key_visits"],
 ];
 
 /// Errors of job documents.
@@ -303,6 +312,15 @@ impl JobDoc {
                 "photos",
                 "contracts",
                 "supervision",
+                "meetings",
+                "actions",
+                "power_on_plan",
+                "outage_plan",
+                "customer_works",
+                "typical_design",
+                "temporary_supply",
+                "visit_plan",
+                "key_visits",
                 "rules",
             ] {
                 let v = obj.entry(key).or_insert(Json::Null);

@@ -3,6 +3,7 @@
 //! and re-applying an edit is a no-op.
 
 use super::sections::*;
+use super::works_edits as works;
 use super::{Job, local_date};
 use crate::codes::{InspectionKind, MilestoneEvent, SpecialLoad};
 use crate::validate::{Invalid, check_id, check_notes_len, check_patch};
@@ -163,6 +164,39 @@ pub enum Edit {
         id: String,
         escalation: SupervisionEscalation,
     },
+    /// The project manager records a coordination meeting (项目协调推进会), or changes one.
+    PutMeeting {
+        id: String,
+        meeting: Meeting,
+    },
+    /// The project manager records an action item of a meeting, with its owner and due day.
+    PutAction {
+        id: String,
+        action: ActionItem,
+    },
+    /// The action item's owner records it done.
+    CompleteAction {
+        id: String,
+        at: DateTime<Utc>,
+        note: Option<String>,
+    },
+    /// The customer manager's connection plan (接电计划): the day and window for power-on.
+    UpdatePowerOnPlan(PowerOnPlan),
+    /// The project manager's outage plan (停电计划) and its approval.
+    UpdateOutagePlan(OutagePlan),
+    /// The customer's design and construction firms and the works' dates.
+    UpdateCustomerWorks(CustomerWorks),
+    /// The typical design picked from the catalogue, with its cost range.
+    PickTypicalDesign(TypicalDesign),
+    /// Temporary supply (临时用电) and the rented transformer, its removal included.
+    UpdateTemporarySupply(TemporarySupply),
+    /// The visit plan of an important customer (“1+1+1”).
+    UpdateVisitPlan(VisitPlan),
+    /// A visit made to an important customer (written once).
+    AddKeyVisit {
+        id: String,
+        visit: KeyVisit,
+    },
 }
 
 /// A validated, low-level write.
@@ -292,6 +326,16 @@ impl Edit {
             Edit::CloseSupervision { .. } => "close_supervision",
             Edit::RecordEscalation { .. } => "record_escalation",
             Edit::RecordProgressToken { .. } => "record_progress_token",
+            Edit::PutMeeting { .. } => "put_meeting",
+            Edit::PutAction { .. } => "put_action",
+            Edit::CompleteAction { .. } => "complete_action",
+            Edit::UpdatePowerOnPlan(_) => "update_power_on_plan",
+            Edit::UpdateOutagePlan(_) => "update_outage_plan",
+            Edit::UpdateCustomerWorks(_) => "update_customer_works",
+            Edit::PickTypicalDesign(_) => "pick_typical_design",
+            Edit::UpdateTemporarySupply(_) => "update_temporary_supply",
+            Edit::UpdateVisitPlan(_) => "update_visit_plan",
+            Edit::AddKeyVisit { .. } => "add_key_visit",
         }
     }
 
@@ -335,6 +379,18 @@ impl Edit {
             Edit::RecordEscalation { id, escalation } => {
                 return super::supervision_edits::plan_escalation(job, id, escalation);
             }
+            Edit::PutMeeting { id, meeting } => return works::plan_meeting(job, ctx, id, meeting),
+            Edit::PutAction { id, action } => return works::plan_action(job, id, action),
+            Edit::CompleteAction { id, at, note } => {
+                return works::plan_complete_action(job, ctx, id, *at, note.as_deref());
+            }
+            Edit::UpdatePowerOnPlan(p) => return works::plan_power_on_plan(job, ctx, p),
+            Edit::UpdateOutagePlan(p) => return works::plan_outage_plan(job, ctx, p),
+            Edit::UpdateCustomerWorks(w) => return works::plan_customer_works(job, ctx, w),
+            Edit::PickTypicalDesign(d) => return works::plan_typical_design(ctx, d),
+            Edit::UpdateTemporarySupply(t) => return works::plan_temporary_supply(job, ctx, t),
+            Edit::UpdateVisitPlan(p) => return works::plan_visit_plan(job, p),
+            Edit::AddKeyVisit { id, visit } => return works::plan_key_visit(job, ctx, id, visit),
             _ => {}
         }
         Ok(vec![match self {
@@ -347,7 +403,17 @@ impl Edit {
             | Edit::IssueSupervision { .. }
             | Edit::AnswerSupervision { .. }
             | Edit::CloseSupervision { .. }
-            | Edit::RecordEscalation { .. } => unreachable!("planned above"),
+            | Edit::RecordEscalation { .. }
+            | Edit::PutMeeting { .. }
+            | Edit::PutAction { .. }
+            | Edit::CompleteAction { .. }
+            | Edit::UpdatePowerOnPlan(_)
+            | Edit::UpdateOutagePlan(_)
+            | Edit::UpdateCustomerWorks(_)
+            | Edit::PickTypicalDesign(_)
+            | Edit::UpdateTemporarySupply(_)
+            | Edit::UpdateVisitPlan(_)
+            | Edit::AddKeyVisit { .. } => unreachable!("planned above"),
             Edit::UpdateCustomer(c) => patch(&["customer"], fields("customer", c)?),
             Edit::UpdateAgent(a) => patch(&["agent"], fields("agent", a)?),
             Edit::UpdateApplication(a) => {

@@ -13,6 +13,7 @@ pub mod mapping;
 pub mod schema;
 mod sections;
 mod supervision_edits;
+mod works_edits;
 
 pub use doc::{JobDoc, JobError, NewJob, SCHEMA_VERSION};
 pub use edit::{Edit, EditContext, FindingTarget, HANDOVER_MILESTONE};
@@ -109,6 +110,28 @@ pub struct Job {
     /// Supervision orders (督办) by order id (absent in documents written before them).
     #[serde(default)]
     pub supervision: BTreeMap<String, SupervisionOrder>,
+    /// Coordination meetings (项目协调推进会) by meeting id; the sections below are absent in
+    /// documents written before them.
+    #[serde(default)]
+    pub meetings: BTreeMap<String, Meeting>,
+    /// The meetings' action items by item id.
+    #[serde(default)]
+    pub actions: BTreeMap<String, ActionItem>,
+    #[serde(default)]
+    pub power_on_plan: PowerOnPlan,
+    #[serde(default)]
+    pub outage_plan: OutagePlan,
+    #[serde(default)]
+    pub customer_works: CustomerWorks,
+    #[serde(default)]
+    pub typical_design: TypicalDesign,
+    #[serde(default)]
+    pub temporary_supply: TemporarySupply,
+    #[serde(default)]
+    pub visit_plan: VisitPlan,
+    /// Visits to an important customer by visit id.
+    #[serde(default)]
+    pub key_visits: BTreeMap<String, KeyVisit>,
     pub notes: String,
     /// Keys where concurrent edits left more than one value; the UI shows these.
     pub conflicts: Vec<Conflict>,

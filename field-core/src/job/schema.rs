@@ -119,7 +119,8 @@ coded_kind!(
     crate::codes::GridHealth,
     crate::codes::ReviewState,
     crate::codes::MilestoneEvent,
-    crate::codes::PhotoPurpose
+    crate::codes::PhotoPurpose,
+    crate::codes::OutageState
 );
 
 fn rules_field(key: &str) -> Option<FieldKind> {
@@ -167,6 +168,15 @@ pub fn root_field(key: &str) -> Option<FieldKind> {
         "photos" => FieldKind::Entries(Photo::field),
         "contracts" => FieldKind::Entries(Contract::field),
         "supervision" => FieldKind::Entries(SupervisionOrder::field),
+        "meetings" => FieldKind::Entries(Meeting::field),
+        "actions" => FieldKind::Entries(ActionItem::field),
+        "power_on_plan" => PowerOnPlan::KIND,
+        "outage_plan" => OutagePlan::KIND,
+        "customer_works" => CustomerWorks::KIND,
+        "typical_design" => TypicalDesign::KIND,
+        "temporary_supply" => TemporarySupply::KIND,
+        "visit_plan" => VisitPlan::KIND,
+        "key_visits" => FieldKind::Entries(KeyVisit::field),
         "notes" => FieldKind::Text,
         _ => return None,
     })
@@ -197,6 +207,16 @@ crate::codes::coded_enum! {
         Supervision = "supervision", "督办", "supervision orders";
         SupervisionAnswers = "supervision_answers", "督办答复", "supervision answers";
         SupervisionEscalations = "supervision_escalations", "督办升级", "supervision escalations";
+        Meetings = "meetings", "项目协调推进会", "coordination meetings";
+        Actions = "actions", "会议待办事项", "meeting action items";
+        ActionProgress = "action_progress", "待办事项办结", "action items done";
+        PowerOnPlan = "power_on_plan", "接电计划", "connection plan";
+        OutagePlan = "outage_plan", "停电计划", "outage plan";
+        CustomerWorks = "customer_works", "客户工程设计施工单位", "the customer's design and construction firms";
+        TypicalDesign = "typical_design", "典型设计与造价", "typical design and cost";
+        TemporarySupply = "temporary_supply", "临时用电与变压器租赁", "temporary supply and transformer rental";
+        VisitPlan = "visit_plan", "重要客户走访计划", "important-customer visit plan";
+        KeyVisits = "key_visits", "重要客户走访记录", "important-customer visits";
         Notes = "notes", "备注", "notes";
     }
 }
@@ -230,6 +250,16 @@ pub fn section_of<S: AsRef<str>>(path: &[S]) -> Option<Section> {
         "supervision" if key(2) == Some("answer") => Section::SupervisionAnswers,
         "supervision" if key(2) == Some("escalation") => Section::SupervisionEscalations,
         "supervision" => Section::Supervision,
+        "meetings" => Section::Meetings,
+        "actions" if key(2) == Some("done") => Section::ActionProgress,
+        "actions" => Section::Actions,
+        "power_on_plan" => Section::PowerOnPlan,
+        "outage_plan" => Section::OutagePlan,
+        "customer_works" => Section::CustomerWorks,
+        "typical_design" => Section::TypicalDesign,
+        "temporary_supply" => Section::TemporarySupply,
+        "visit_plan" => Section::VisitPlan,
+        "key_visits" => Section::KeyVisits,
         "notes" => Section::Notes,
         _ => return None,
     })
@@ -240,7 +270,7 @@ pub fn section_of<S: AsRef<str>>(path: &[S]) -> Option<Section> {
 pub fn entry_len<S: AsRef<str>>(section: Section, path: &[S]) -> Option<usize> {
     match section {
         Section::Photos if path.first().map(AsRef::as_ref) == Some("checklist") => Some(4),
-        Section::Photos | Section::Milestones | Section::Contracts => Some(2),
+        Section::Photos | Section::Milestones | Section::Contracts | Section::KeyVisits => Some(2),
         _ => None,
     }
 }

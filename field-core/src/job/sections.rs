@@ -344,6 +344,153 @@ section! {
 }
 
 section! {
+    /// A coordination meeting (项目协调推进会) the project manager called, with who came, what
+    /// was discussed and decided. Its action items are `actions` entries naming it.
+    Meeting {
+        held_on: NaiveDate,
+        place: String,
+        organizer: String,
+        organizer_name: String,
+        attendees: String,
+        topics: String,
+        decisions: String,
+    }
+}
+
+section! {
+    /// An action item of a meeting: what `owner` is to do by `due_on`. The owner records it done
+    /// (`done`, laid out with the item).
+    ActionItem {
+        meeting: String,
+        text: String,
+        owner: String,
+        owner_name: String,
+        due_on: NaiveDate,
+    };
+    done: ActionDone,
+}
+
+impl ActionItem {
+    /// Whether the item is done.
+    pub fn is_done(&self) -> bool {
+        self.done.done_at.is_some()
+    }
+
+    /// Whether the item is not done after its due day, as of `today`.
+    pub fn is_late(&self, today: NaiveDate) -> bool {
+        !self.is_done() && self.due_on.is_some_and(|d| d < today)
+    }
+}
+
+section! {
+    /// The owner's record that an action item is done.
+    ActionDone { done_at: DateTime<Utc>, done_by: String, note: String }
+}
+
+section! {
+    /// The connection plan (接电计划) the customer manager sends the project manager: the day
+    /// and window proposed for power-on.
+    PowerOnPlan {
+        planned_on: NaiveDate,
+        window_start_at: DateTime<Utc>,
+        window_end_at: DateTime<Utc>,
+        proposed_by: String,
+        proposed_at: DateTime<Utc>,
+        note: String,
+    }
+}
+
+section! {
+    /// The outage plan (停电计划) the project manager files for the connection: what is switched
+    /// off, when, whom it affects, and where its approval stands.
+    OutagePlan {
+        lines: String,
+        transformers: String,
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+        customers_affected: i64,
+        state: OutageState,
+        approval_no: String,
+        filed_by: String,
+        filed_at: DateTime<Utc>,
+        decided_at: DateTime<Utc>,
+        note: String,
+    }
+}
+
+section! {
+    /// The firms that design and build the customer's works (客户工程设计、施工单位), by their
+    /// id in the unit's register of firms, and the works' dates their certificates must cover.
+    CustomerWorks {
+        designer_firm: String,
+        designer_name: String,
+        builder_firm: String,
+        builder_name: String,
+        works_start_on: NaiveDate,
+        works_finish_on: NaiveDate,
+        checked_by: String,
+        checked_at: DateTime<Utc>,
+    }
+}
+
+section! {
+    /// The typical design (典型设计) picked from the catalogue during the survey, with its cost
+    /// range (典型造价) as the catalogue gave it then.
+    TypicalDesign {
+        design_id: String,
+        catalogue: String,
+        catalogue_version: i64,
+        title: String,
+        cost_low_yuan: f64,
+        cost_high_yuan: f64,
+        picked_by: String,
+        picked_at: DateTime<Utc>,
+    }
+}
+
+section! {
+    /// Temporary supply (临时用电) until `ends_on`, with a transformer rented from the utility
+    /// (变压器租赁): its asset number, size and rental period, and its removal (拆除).
+    TemporarySupply {
+        ends_on: NaiveDate,
+        transformer_asset_no: String,
+        transformer_kva: f64,
+        rented_from_on: NaiveDate,
+        rented_to_on: NaiveDate,
+        removed_at: DateTime<Utc>,
+        removed_by: String,
+        note: String,
+    }
+}
+
+section! {
+    /// The visit plan of an important customer (重要客户“1+1+1”走访): the company leader who leads
+    /// it, the grid manager and the customer manager, and how often (`every_days`, from
+    /// `starts_on`).
+    VisitPlan {
+        leader: String,
+        leader_name: String,
+        grid_manager: String,
+        grid_manager_name: String,
+        customer_manager: String,
+        customer_manager_name: String,
+        every_days: i64,
+        starts_on: NaiveDate,
+    }
+}
+
+section! {
+    /// A visit made under the plan, with what was found.
+    KeyVisit {
+        visited_on: NaiveDate,
+        participants: String,
+        leader_present: bool,
+        findings: String,
+        recorded_by: String,
+    }
+}
+
+section! {
     /// The office review of synced work (审核).
     Review { state: ReviewState, reviewer: String, reviewed_at: DateTime<Utc>, comment: String };
     findings: BTreeMap<String, Finding>,

@@ -527,10 +527,12 @@ impl Judge<'_> {
         let layout = matches!(op, Op::MakeMap | Op::MakeText)
             && resolved.is_some_and(|r| !r.last_is_id)
             && !self.existed(path);
-        if section == Section::SupervisionAnswers
-            && role != Role::Admin
+        if matches!(
+            section,
+            Section::SupervisionAnswers | Section::ActionProgress
+        ) && role != Role::Admin
             && !layout
-            && let Err(r) = self.check_answerer(path, &op, &dotted)
+            && let Err(r) = self.check_answerer(section, path, &op, &dotted)
         {
             return self.fail(r);
         }
@@ -571,24 +573,43 @@ impl Judge<'_> {
         }
     }
 
-    /// A supervision order is answered only by the manager it is addressed to, as themselves.
-    fn check_answerer(&self, path: &[String], op: &Op, dotted: &str) -> Result<(), Refusal> {
+    /// A supervision order is answered only by the manager it is addressed to, and an action
+    /// item recorded done only by its owner, as themselves.
+    fn check_answerer(
+        &self,
+        section: Section,
+        path: &[String],
+        op: &Op,
+        dotted: &str,
+    ) -> Result<(), Refusal> {
         let me = self.writer.username;
-        let addressee = path
-            .get(1)
-            .and_then(|id| self.after.supervision.get(id))
-            .and_then(|o| o.manager.as_deref());
+        let id = path.get(1);
+        let (addressee, by_key) = if section == Section::ActionProgress {
+            let owner = id.and_then(|id| self.after.actions.get(id));
+            (owner.and_then(|a| a.owner.as_deref()), "done_by")
+        } else {
+            let order = id.and_then(|id| self.after.supervision.get(id));
+            (order.and_then(|o| o.manager.as_deref()), "answered_by")
+        };
         if addressee != Some(me) {
-            return Err(Refusal::new(
-                "not_addressee",
-                format!("只有被督办人本人可以答复督办单（{dotted}）"),
-                format!(
-                    "only the manager a supervision order is addressed to may answer it ({dotted})"
-                ),
-            )
+            return Err(if section == Section::ActionProgress {
+                Refusal::new(
+                    "not_owner",
+                    format!("只有待办事项的责任人本人可以办结（{dotted}）"),
+                    format!("only an action item's owner may record it done ({dotted})"),
+                )
+            } else {
+                Refusal::new(
+                    "not_addressee",
+                    format!("只有被督办人本人可以答复督办单（{dotted}）"),
+                    format!(
+                        "only the manager a supervision order is addressed to may answer it ({dotted})"
+                    ),
+                )
+            }
             .at(dotted));
         }
-        if path.last().map(String::as_str) == Some("answered_by")
+        if path.last().map(String::as_str) == Some(by_key)
             && !matches!(op, Op::Put(ScalarValue::Str(v)) if v.as_str() == me)
         {
             return Err(Refusal::new(
@@ -775,6 +796,20 @@ impl Judge<'_> {
                     now: c.signed_at.unwrap_or_else(Utc::now),
                 };
                 crate::job::check_signed_contract(&base, &ctx, id, c)?;
+                Ok(())
+            }
+            (Section::KeyVisits, [_, id]) => {
+                let v = self
+                    .after
+                    .key_visits
+                    .get(id)
+                    .ok_or_else(|| incomplete("走访", "visit"))?;
+                if v.visited_on.is_none() {
+                    return Err(incomplete("走访", "visit"));
+                }
+                if v.recorded_by.as_deref() != Some(w.username) {
+                    return Err(not_own("走访记录", "visit"));
+                }
                 Ok(())
             }
             _ => Ok(()),

@@ -4,6 +4,7 @@
 //! Every user action is one SQLite transaction: when a call returns `Ok`, the action survives a
 //! crash or power loss. When it returns `Err`, nothing stored has changed.
 
+mod agenda;
 mod blobs;
 mod contracts;
 mod encryption;
@@ -18,6 +19,7 @@ mod sealed;
 mod sync_state;
 mod uploads;
 
+pub use agenda::{AgendaEntry, DesignChoice};
 pub use blobs::BlobDir;
 pub use contracts::SignedContract;
 pub use key::{MAX_SECRET_BYTES, MIN_SECRET_BYTES, StoreKey};
@@ -87,6 +89,10 @@ pub enum StoreError {
     Grid(#[from] crate::grid::GridError),
     #[error(transparent)]
     Fees(#[from] crate::fees::FeeError),
+    #[error(transparent)]
+    Catalogue(#[from] crate::catalogue::CatalogueError),
+    #[error(transparent)]
+    Firms(#[from] crate::firms::FirmError),
     #[error("无法写入导出文件 / cannot write the export: {0}")]
     Export(String),
     /// Changes of a job arrived without the changes they depend on; nothing was stored.

@@ -36,8 +36,42 @@ pub(crate) fn load_doc(
     Ok(Some(doc))
 }
 
-/// Writes the projection row of `job`.
+/// Writes the projection of `job`: its list row and its agenda items.
 pub(crate) fn write(
+    conn: &Connection,
+    job: &Job,
+    limits: &TimeLimits,
+    updated_at_ms: i64,
+) -> Result<(), StoreError> {
+    write_row(conn, job, limits, updated_at_ms)?;
+    write_agenda(conn, job)
+}
+
+/// Replaces the agenda items of `job` (action items, planned power-on and outage, the rented
+/// transformer's removal, the next important-customer visit).
+fn write_agenda(conn: &Connection, job: &Job) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM agenda WHERE job_id = ?1")?
+        .execute([&job.id])?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO agenda (job_id, item_id, kind, owner, due_on, late_on, title, done)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for item in crate::agenda::agenda(job) {
+        insert.execute(params![
+            job.id,
+            item.item_id,
+            item.kind.as_str(),
+            item.owner,
+            item.due_on.to_string(),
+            item.late_on.to_string(),
+            item.title,
+            item.done,
+        ])?;
+    }
+    Ok(())
+}
+
+fn write_row(
     conn: &Connection,
     job: &Job,
     limits: &TimeLimits,
@@ -94,14 +128,19 @@ pub(crate) fn rebuild_with(
     cal: &Calendar,
 ) -> Result<(), StoreError> {
     // Jobs that left this user's scope stay hidden (the table exists from migration 7 on).
-    let has_refused: bool = conn
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sync_refused'",
-            [],
-            |_| Ok(true),
-        )
-        .optional()?
-        .unwrap_or(false);
+    let has_table = |name: &str| -> Result<bool, StoreError> {
+        Ok(conn
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [name],
+                |_| Ok(true),
+            )
+            .optional()?
+            .unwrap_or(false))
+    };
+    let has_refused = has_table("sync_refused")?;
+    // An upgrade re-projects at several steps; the agenda exists from migration 12 on.
+    let has_agenda = has_table("agenda")?;
     let sql = if has_refused {
         "SELECT job_id FROM job_doc WHERE job_id NOT IN
             (SELECT job_id FROM sync_refused WHERE left_scope = 1) ORDER BY job_id"
@@ -120,7 +159,11 @@ pub(crate) fn rebuild_with(
         };
         let job = doc.read()?;
         let limits = limits_for(&job, rules, cal, today);
-        write(conn, &job, &limits, now_ms)?;
+        if has_agenda {
+            write(conn, &job, &limits, now_ms)?;
+        } else {
+            write_row(conn, &job, &limits, now_ms)?;
+        }
     }
     Ok(())
 }

@@ -405,6 +405,7 @@ impl Store {
         }
         let tx = inner.conn.unchecked_transaction()?;
         tx.execute("DELETE FROM job_list WHERE job_id = ?1", [job_id])?;
+        tx.execute("DELETE FROM agenda WHERE job_id = ?1", [job_id])?;
         tx.commit()?;
         let why = Rejected {
             job_id: job_id.to_string(),

@@ -179,6 +179,32 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         );",
         backfill: None,
     },
+    // 12: the agenda (meeting action items, planned power-on and outage, rented transformers'
+    // removal, important-customer visits), projected with each job; the typical-design
+    // catalogues and registers of firms delivered by sync, every version kept.
+    Migration {
+        sql: "
+        CREATE TABLE agenda (
+            job_id TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            owner TEXT,
+            due_on TEXT NOT NULL,
+            late_on TEXT NOT NULL,
+            title TEXT NOT NULL,
+            done INTEGER NOT NULL,
+            PRIMARY KEY (job_id, item_id)
+        );
+        CREATE INDEX agenda_owner ON agenda (owner, done, due_on);
+        CREATE TABLE catalogues (
+            kind TEXT NOT NULL,
+            id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            PRIMARY KEY (kind, id, version)
+        );",
+        backfill: Some(super::projection::rebuild_all),
+    },
 ];
 
 pub(crate) fn version(conn: &Connection) -> rusqlite::Result<usize> {

@@ -429,6 +429,8 @@ async fn pull_reference(
                 "calendar" => store.install_calendar(&item.body).map(|_| ()),
                 "grid_cells" => store.install_grid(&item.body).map(|_| ()),
                 "fee_schedule" => store.install_fees(&item.body),
+                "typical_designs" => store.install_designs(&item.body),
+                "contractor_firms" => store.install_firms(&item.body),
                 other => {
                     tracing::debug!(kind = other, "reference data of an unknown kind skipped");
                     continue;
