@@ -50,15 +50,20 @@ pub struct AgendaItem {
 
 impl AgendaItem {
     pub fn state(&self, today: NaiveDate) -> AgendaState {
-        if self.done {
-            AgendaState::Done
-        } else if today > self.late_on {
-            AgendaState::Late
-        } else if self.due_on <= today + Days::new(DUE_SOON_DAYS) {
-            AgendaState::DueSoon
-        } else {
-            AgendaState::Upcoming
-        }
+        state(self.due_on, self.late_on, self.done, today)
+    }
+}
+
+/// Where an item due on `due_on`, late after `late_on`, stands on `today`.
+pub fn state(due_on: NaiveDate, late_on: NaiveDate, done: bool, today: NaiveDate) -> AgendaState {
+    if done {
+        AgendaState::Done
+    } else if today > late_on {
+        AgendaState::Late
+    } else if due_on <= today + Days::new(DUE_SOON_DAYS) {
+        AgendaState::DueSoon
+    } else {
+        AgendaState::Upcoming
     }
 }
 

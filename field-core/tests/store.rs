@@ -301,7 +301,10 @@ fn upgrade_from_version_1_projects_existing_jobs() {
     let v: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 11, "every migration applied (the last: the agenda and catalogues)");
+    assert_eq!(
+        v, 11,
+        "every migration applied (the last: the agenda and catalogues)"
+    );
     drop(conn);
     assert_eq!(
         Store::open(&path, &common_key())
@@ -313,7 +316,13 @@ fn upgrade_from_version_1_projects_existing_jobs() {
     let conn = keyed_connection(&path);
     // Migration 5 made the (empty) photo upload queue; migration 7 the policy and refusal tables;
     // migration 12 the agenda (re-projected: the old jobs have no dated items) and catalogues.
-    for table in ["photo_upload", "write_policy", "sync_refused", "agenda", "catalogues"] {
+    for table in [
+        "photo_upload",
+        "write_policy",
+        "sync_refused",
+        "agenda",
+        "catalogues",
+    ] {
         let n: i64 = conn
             .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
             .unwrap();

@@ -85,6 +85,37 @@ pub struct SupervisionRow {
     pub closed_at: Option<i64>,
 }
 
+/// An agenda item (日程) as the board lists it: a projection of the job document, written with
+/// every change of the job (see `field_core::agenda`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AgendaRow {
+    pub job_id: String,
+    pub item_id: String,
+    pub unit: String,
+    pub job_no: String,
+    pub customer_name: String,
+    /// `action`, `power_on`, `outage`, `rental_removal`, `key_visit`.
+    pub kind: String,
+    pub owner: Option<String>,
+    /// `YYYY-MM-DD`, like `late_on`: late once the day is after `late_on`.
+    pub due_on: String,
+    pub late_on: String,
+    pub title: String,
+    pub done: bool,
+}
+
+/// Which agenda items to list: open ones due up to a day.
+#[derive(Debug, Clone, Default)]
+pub struct AgendaQuery {
+    /// `None`: every unit (admins).
+    pub unit: Option<String>,
+    /// Only items of jobs this user is assigned to, or owned by them (managers).
+    pub assigned_to: Option<String>,
+    /// `YYYY-MM-DD`: items due up to this day.
+    pub until: String,
+    pub limit: u32,
+}
+
 /// Which supervision orders to list.
 #[derive(Debug, Clone, Default)]
 pub struct SupervisionQuery {
@@ -111,6 +142,9 @@ pub trait BoardReads {
 
     /// `(job_id, order_id)` of open, unanswered, not yet escalated orders due before `today`.
     fn late_orders(&self, today: &str, limit: u32) -> Result<Vec<(String, String)>>;
+
+    /// Open agenda items due up to `q.until`, by due day.
+    fn agenda_items(&self, q: &AgendaQuery) -> Result<Vec<AgendaRow>>;
 }
 
 impl<T: Conn> BoardReads for T {
@@ -214,6 +248,39 @@ impl<T: Conn> BoardReads for T {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
     }
+
+    fn agenda_items(&self, q: &AgendaQuery) -> Result<Vec<AgendaRow>> {
+        agenda_items_impl(self.db(), q)
+    }
+}
+
+fn agenda_items_impl(db: &dyn crate::sql::Db, q: &AgendaQuery) -> Result<Vec<AgendaRow>> {
+    db.all(
+        "SELECT job_id, item_id, unit, job_no, customer_name, kind, owner, due_on, late_on, title,
+            done
+         FROM agenda_items
+         WHERE done = 0 AND due_on <= ?1 AND (CAST(?2 AS TEXT) IS NULL OR unit = ?2)
+            AND (CAST(?3 AS TEXT) IS NULL OR owner = ?3 OR job_id IN
+                (SELECT a.job_id FROM job_access a WHERE a.username = ?3))
+         ORDER BY due_on, job_no, item_id
+         LIMIT ?4",
+        args![&q.until, &q.unit, &q.assigned_to, q.limit.clamp(1, 1000)],
+        |r| {
+            Ok(AgendaRow {
+                job_id: r.get(0)?,
+                item_id: r.get(1)?,
+                unit: r.get(2)?,
+                job_no: r.get(3)?,
+                customer_name: r.get(4)?,
+                kind: r.get(5)?,
+                owner: r.get(6)?,
+                due_on: r.get(7)?,
+                late_on: r.get(8)?,
+                title: r.get(9)?,
+                done: r.get(10)?,
+            })
+        },
+    )
 }
 
 /// The WHERE clause and arguments of a board query (warnings only).

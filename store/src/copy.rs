@@ -78,6 +78,11 @@ const TABLES: &[(&str, &str, &str)] = &[
          issued_at, due_on, answered_at, escalated_at, leaders, closed_at",
         "job_id, order_id",
     ),
+    (
+        "agenda_items",
+        "job_id, item_id, unit, job_no, customer_name, kind, owner, due_on, late_on, title, done",
+        "job_id, item_id",
+    ),
     ("blobs", "sha256, bytes, stored_at", "sha256"),
     (
         "blob_ref",

@@ -3,7 +3,7 @@
 
 use crate::Result;
 use crate::audit::{AuditEntry, insert_audit};
-use crate::board::{StageClockRow, SupervisionRow};
+use crate::board::{AgendaRow, StageClockRow, SupervisionRow};
 use crate::conn::{Conn, Finish};
 use crate::sql::{Db, Ty, Value, args, insert_rows};
 
@@ -69,6 +69,8 @@ pub struct JobWrite {
     pub clocks: Option<Vec<StageClockRow>>,
     /// The supervision orders, when they changed.
     pub supervision: Option<Vec<SupervisionRow>>,
+    /// The agenda items, when they changed.
+    pub agenda: Option<Vec<AgendaRow>>,
     /// The new changes, in the document's order.
     pub changes: Vec<NewChange>,
     /// The audit entries of the write (one per change, and any other).
@@ -530,6 +532,9 @@ fn write_job<T: Conn + ?Sized>(tx: &T, w: &JobWrite) -> Result<bool> {
     if let Some(orders) = &w.supervision {
         replace_supervision(db, job_id, orders)?;
     }
+    if let Some(items) = &w.agenda {
+        replace_agenda(db, job_id, items)?;
+    }
     insert_rows(
         db,
         "blob_ref",
@@ -626,6 +631,48 @@ fn replace_clocks(db: &dyn Db, job_id: &str, clocks: &[StageClockRow]) -> Result
                     &c.warning,
                     c.warn_rank,
                     &c.ended_on
+                ]
+                .to_vec()
+            })
+            .collect(),
+        "",
+    )?;
+    Ok(())
+}
+
+fn replace_agenda(db: &dyn Db, job_id: &str, items: &[AgendaRow]) -> Result<()> {
+    db.execute("DELETE FROM agenda_items WHERE job_id = ?1", args![job_id])?;
+    insert_rows(
+        db,
+        "agenda_items",
+        &[
+            ("job_id", Ty::Text),
+            ("item_id", Ty::Text),
+            ("unit", Ty::Text),
+            ("job_no", Ty::Text),
+            ("customer_name", Ty::Text),
+            ("kind", Ty::Text),
+            ("owner", Ty::Text),
+            ("due_on", Ty::Text),
+            ("late_on", Ty::Text),
+            ("title", Ty::Text),
+            ("done", Ty::Int),
+        ],
+        items
+            .iter()
+            .map(|i| {
+                args![
+                    job_id,
+                    &i.item_id,
+                    &i.unit,
+                    &i.job_no,
+                    &i.customer_name,
+                    &i.kind,
+                    &i.owner,
+                    &i.due_on,
+                    &i.late_on,
+                    &i.title,
+                    i.done
                 ]
                 .to_vec()
             })

@@ -42,7 +42,8 @@ pub use applications::{ApplicationReads, ApplicationRow, ApplicationWrites};
 pub use assessment::{AssessmentQuery, AssessmentReads, ManagerStats, PoweredJob, ProjectClock};
 pub use audit::{AuditEntry, AuditQuery, AuditReads, AuditWrites};
 pub use board::{
-    BoardCounts, BoardQuery, BoardReads, BoardRow, StageClockRow, SupervisionQuery, SupervisionRow,
+    AgendaQuery, AgendaRow, BoardCounts, BoardQuery, BoardReads, BoardRow, StageClockRow,
+    SupervisionQuery, SupervisionRow,
 };
 pub use feed::{FeedChange, FeedReads, Scope};
 pub use jobs::{

@@ -82,6 +82,27 @@ fn order_to(manager: &str) -> SupervisionOrder {
     }
 }
 
+/// An action item of meeting `m1` for `owner`.
+fn action_to(owner: &str) -> ActionItem {
+    ActionItem {
+        meeting: Some("m1".into()),
+        text: Some("落实".into()),
+        owner: Some(owner.into()),
+        due_on: Some("2026-11-10".parse().unwrap()),
+        ..Default::default()
+    }
+}
+
+/// The action item `role` records done in the probes: the project manager's own, else the
+/// customer manager's (which only they and admins may record).
+fn action_of(role: Role) -> &'static str {
+    if role == Role::ProjectManager {
+        "a2"
+    } else {
+        "a1"
+    }
+}
+
 /// The order `role` answers in the probes: the project manager's own, else the customer
 /// manager's (which only they and admins may answer).
 fn order_of(role: Role) -> &'static str {
@@ -224,6 +245,66 @@ fn base_job(n: usize, keys: &(KeyPair, KeyPair)) -> JobDoc {
                 escalated_at: Some(at("2026-11-03")),
                 leaders: Some("lead1".into()),
                 leader_names: Some("周".into()),
+            },
+        },
+        Edit::PutMeeting {
+            id: "m1".into(),
+            meeting: Meeting {
+                held_on: Some("2026-11-03".parse().unwrap()),
+                place: Some("会议室".into()),
+                topics: Some("进度".into()),
+                ..Default::default()
+            },
+        },
+        Edit::PutAction {
+            id: "a1".into(),
+            action: action_to("cm-li"),
+        },
+        Edit::PutAction {
+            id: "a2".into(),
+            action: action_to("pm-wang"),
+        },
+        Edit::CompleteAction {
+            id: "a1".into(),
+            at: at("2026-11-03"),
+            note: Some("初步".into()),
+        },
+        Edit::CompleteAction {
+            id: "a2".into(),
+            at: at("2026-11-03"),
+            note: Some("初步".into()),
+        },
+        Edit::UpdatePowerOnPlan(PowerOnPlan {
+            planned_on: Some("2026-11-20".parse().unwrap()),
+            ..Default::default()
+        }),
+        Edit::UpdateOutagePlan(OutagePlan {
+            lines: Some("10千伏城东线".into()),
+            ..Default::default()
+        }),
+        Edit::UpdateCustomerWorks(CustomerWorks {
+            designer_firm: Some("hd-design".into()),
+            ..Default::default()
+        }),
+        Edit::PickTypicalDesign(TypicalDesign {
+            design_id: Some("lv-res-single".into()),
+            title: Some("单相表箱".into()),
+            ..Default::default()
+        }),
+        Edit::UpdateTemporarySupply(TemporarySupply {
+            transformer_asset_no: Some("ZB-1".into()),
+            ..Default::default()
+        }),
+        Edit::UpdateVisitPlan(VisitPlan {
+            every_days: Some(90),
+            ..Default::default()
+        }),
+        Edit::AddKeyVisit {
+            id: "v1".into(),
+            visit: KeyVisit {
+                visited_on: Some("2026-11-03".parse().unwrap()),
+                findings: Some("正常".into()),
+                ..Default::default()
             },
         },
     ];
@@ -480,6 +561,73 @@ fn probe(doc: &mut AutoCommit, section: Section, op: Op, who: &Who, role: Role) 
             put(doc, "supervision.s1.escalation", "leaders", "nobody")
         }
         (S::SupervisionEscalations, Delete) => del(doc, "supervision.s1.escalation", "leaders"),
+        (S::Meetings, Add) => entry(
+            doc,
+            "meetings",
+            "m-new",
+            &[("topics", s("伪造会议")), ("held_on", s("2026-11-04"))],
+        ),
+        (S::Meetings, Change) => put(doc, "meetings.m1", "place", "别处"),
+        (S::Meetings, Delete) => del(doc, "meetings", "m1"),
+        (S::Actions, Add) => entry(
+            doc,
+            "actions",
+            "a-new",
+            &[
+                ("meeting", s("m1")),
+                ("text", s("新事项")),
+                ("owner", s("cm-li")),
+                ("due_on", s("2026-11-12")),
+            ],
+        ),
+        (S::Actions, Change) => put(doc, "actions.a1", "text", "改过的事项"),
+        (S::Actions, Delete) => del(doc, "actions.a1", "text"),
+        (S::ActionProgress, Add) => put(
+            doc,
+            &format!("actions.{}.done", action_of(role)),
+            "done_at",
+            ts("2026-11-04"),
+        ),
+        (S::ActionProgress, Change) => put(
+            doc,
+            &format!("actions.{}.done", action_of(role)),
+            "note",
+            "改过",
+        ),
+        (S::ActionProgress, Delete) => {
+            del(doc, &format!("actions.{}.done", action_of(role)), "note")
+        }
+        (S::PowerOnPlan, Add) => put(doc, "power_on_plan", "note", "上午"),
+        (S::PowerOnPlan, Change) => put(doc, "power_on_plan", "planned_on", "2026-11-25"),
+        (S::PowerOnPlan, Delete) => del(doc, "power_on_plan", "planned_on"),
+        (S::OutagePlan, Add) => put(doc, "outage_plan", "approval_no", "TD-1"),
+        (S::OutagePlan, Change) => put(doc, "outage_plan", "lines", "别的线路"),
+        (S::OutagePlan, Delete) => del(doc, "outage_plan", "lines"),
+        (S::CustomerWorks, Add) => put(doc, "customer_works", "builder_firm", "jc-build"),
+        (S::CustomerWorks, Change) => put(doc, "customer_works", "designer_firm", "other"),
+        (S::CustomerWorks, Delete) => del(doc, "customer_works", "designer_firm"),
+        (S::TypicalDesign, Add) => put(doc, "typical_design", "catalogue", "national-designs"),
+        (S::TypicalDesign, Change) => put(doc, "typical_design", "title", "改过"),
+        (S::TypicalDesign, Delete) => del(doc, "typical_design", "title"),
+        (S::TemporarySupply, Add) => put(doc, "temporary_supply", "note", "临时"),
+        (S::TemporarySupply, Change) => {
+            put(doc, "temporary_supply", "transformer_asset_no", "ZB-2")
+        }
+        (S::TemporarySupply, Delete) => del(doc, "temporary_supply", "transformer_asset_no"),
+        (S::VisitPlan, Add) => put(doc, "visit_plan", "leader_name", "周"),
+        (S::VisitPlan, Change) => put(doc, "visit_plan", "every_days", 30i64),
+        (S::VisitPlan, Delete) => del(doc, "visit_plan", "every_days"),
+        (S::KeyVisits, Add) => entry(
+            doc,
+            "key_visits",
+            &format!("v-{}", who.user),
+            &[
+                ("visited_on", s("2026-11-04")),
+                ("recorded_by", s(who.user)),
+            ],
+        ),
+        (S::KeyVisits, Change) => put(doc, "key_visits.v1", "findings", "改过"),
+        (S::KeyVisits, Delete) => del(doc, "key_visits", "v1"),
         (S::Identity, Add) => unreachable!("creating a job is its own case"),
     }
 }
@@ -1223,6 +1371,68 @@ fn phone_probe(
                 leader_names: None,
             },
         }),
+        (S::Meetings, Add) => edit(Edit::PutMeeting {
+            id: "m-phone".into(),
+            meeting: Meeting {
+                held_on: Some("2026-11-04".parse().unwrap()),
+                topics: Some("手机上的会".into()),
+                ..Default::default()
+            },
+        }),
+        (S::Meetings, Change) => edit(Edit::PutMeeting {
+            id: "m1".into(),
+            meeting: Meeting {
+                place: Some("别处".into()),
+                ..Default::default()
+            },
+        }),
+        (S::Actions, Add) => edit(Edit::PutAction {
+            id: "a-phone".into(),
+            action: action_to("cm-li"),
+        }),
+        (S::Actions, Change) => return None,
+        (S::ActionProgress, Add) => return None,
+        (S::ActionProgress, Change) => return None,
+        (S::PowerOnPlan, Add) => edit(Edit::UpdatePowerOnPlan(PowerOnPlan {
+            note: Some("上午".into()),
+            ..Default::default()
+        })),
+        (S::PowerOnPlan, Change) => edit(Edit::UpdatePowerOnPlan(PowerOnPlan {
+            planned_on: Some("2026-11-25".parse().unwrap()),
+            ..Default::default()
+        })),
+        (S::OutagePlan, Add) => edit(Edit::UpdateOutagePlan(OutagePlan {
+            approval_no: Some("TD-1".into()),
+            ..Default::default()
+        })),
+        (S::OutagePlan, Change) => edit(Edit::UpdateOutagePlan(OutagePlan {
+            lines: Some("别的线路".into()),
+            ..Default::default()
+        })),
+        (S::CustomerWorks, _) => edit(Edit::UpdateCustomerWorks(CustomerWorks {
+            builder_firm: Some("jc-build".into()),
+            ..Default::default()
+        })),
+        (S::TypicalDesign, _) => edit(Edit::PickTypicalDesign(TypicalDesign {
+            design_id: Some("lv-res-three".into()),
+            ..Default::default()
+        })),
+        (S::TemporarySupply, _) => edit(Edit::UpdateTemporarySupply(TemporarySupply {
+            note: Some("临时".into()),
+            ..Default::default()
+        })),
+        (S::VisitPlan, _) => edit(Edit::UpdateVisitPlan(VisitPlan {
+            leader_name: Some("周".into()),
+            ..Default::default()
+        })),
+        (S::KeyVisits, Add) => edit(Edit::AddKeyVisit {
+            id: "v-phone".into(),
+            visit: KeyVisit {
+                visited_on: Some("2026-11-04".parse().unwrap()),
+                ..Default::default()
+            },
+        }),
+        (S::KeyVisits, Change) => return None,
         (S::Notes, Add) => edit(Edit::SpliceNotes {
             pos: 4,
             delete: 0,

@@ -76,15 +76,6 @@ impl Store {
             else {
                 continue;
             };
-            let item = crate::agenda::AgendaItem {
-                item_id: item_id.clone(),
-                kind,
-                owner: owner.clone(),
-                due_on,
-                title: title.clone(),
-                done: false,
-                late_on,
-            };
             out.push(AgendaEntry {
                 job_id,
                 job_no,
@@ -94,7 +85,7 @@ impl Store {
                 owner,
                 due_on,
                 title,
-                state: item.state(today),
+                state: crate::agenda::state(due_on, late_on, false, today),
             });
         }
         out.sort_by_key(|e| (e.state != AgendaState::Late, e.due_on));

@@ -289,6 +289,14 @@ pub struct Tracked {
     pub plan: Option<PlanJson>,
     pub powered_on: bool,
     pub rating: Option<i64>,
+    /// The planned power-on day (接电计划), `YYYY-MM-DD`.
+    pub planned_power_on: Option<String>,
+    /// Its window in China time, `HH:MM-HH:MM`.
+    pub power_on_window: Option<String>,
+    /// The typical design picked for the job and its typical cost range (yuan).
+    pub typical_design: Option<String>,
+    pub typical_cost_low_yuan: Option<f64>,
+    pub typical_cost_high_yuan: Option<f64>,
 }
 
 fn tracked(t: Tracking) -> Tracked {
@@ -311,6 +319,11 @@ fn tracked(t: Tracking) -> Tracked {
                 plan: None,
                 powered_on: false,
                 rating: None,
+                planned_power_on: None,
+                power_on_window: None,
+                typical_design: None,
+                typical_cost_low_yuan: None,
+                typical_cost_high_yuan: None,
             }
         }
         Tracking::Job(p) => Tracked {
@@ -348,6 +361,15 @@ fn tracked(t: Tracking) -> Tracked {
             }),
             powered_on: p.powered_on,
             rating: p.voice.rating,
+            planned_power_on: p.connection.as_ref().map(|c| c.planned_on.to_string()),
+            power_on_window: p
+                .connection
+                .as_ref()
+                .and_then(|c| c.window.as_ref())
+                .map(|(a, b)| format!("{a}-{b}")),
+            typical_design: p.typical_design.as_ref().and_then(|d| d.title.clone()),
+            typical_cost_low_yuan: p.typical_design.as_ref().and_then(|d| d.cost_low_yuan),
+            typical_cost_high_yuan: p.typical_design.as_ref().and_then(|d| d.cost_high_yuan),
         },
     }
 }

@@ -6,8 +6,8 @@ use super::Env;
 use crate::authz::Principal;
 use crate::error::ServerError;
 use crate::store::{
-    BoardCounts, BoardQuery, BoardRow, JobListQuery, JobListRow, ListSort, SupervisionQuery,
-    SupervisionRow,
+    AgendaQuery, AgendaRow, BoardCounts, BoardQuery, BoardRow, JobListQuery, JobListRow, ListSort,
+    SupervisionQuery, SupervisionRow,
 };
 use field_core::Role;
 use field_core::sla::Stage;
@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 
 /// Most warnings one page lists.
 pub const ROWS_MAX: u32 = 300;
+/// The board's agenda looks this many days ahead.
+pub const AGENDA_DAYS: u64 = 14;
 
 /// Filters as they come from a URL (empty: any).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +65,41 @@ pub struct Board {
     pub today: String,
     /// Online applications not started the same working day (seed 000), oldest first.
     pub late_applications: Vec<LateApplication>,
+    /// Open agenda items due within [`AGENDA_DAYS`] (meeting action items, planned power-on and
+    /// outages by date, rented transformers to remove, important-customer visits), late first.
+    pub agenda: Vec<BoardAgendaItem>,
+}
+
+/// An agenda item with where it stands today.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BoardAgendaItem {
+    #[serde(flatten)]
+    pub item: AgendaRow,
+    /// `late`, `due_soon` or `upcoming`.
+    pub state: String,
+}
+
+/// Open agenda items of `q`, each with its state on `today`, late first then by day.
+pub fn agenda(
+    tx: &dyn crate::store::ReadTx,
+    q: &AgendaQuery,
+    today: chrono::NaiveDate,
+) -> Result<Vec<BoardAgendaItem>, ServerError> {
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+    let mut items: Vec<BoardAgendaItem> = tx
+        .agenda_items(q)?
+        .into_iter()
+        .filter_map(|item| {
+            let state =
+                field_core::agenda::state(day(&item.due_on)?, day(&item.late_on)?, false, today);
+            Some(BoardAgendaItem {
+                state: state.as_str().to_string(),
+                item,
+            })
+        })
+        .collect();
+    items.sort_by_key(|i| i.state != "late");
+    Ok(items)
 }
 
 /// An online application still waiting at the counter after the working day it was filed.
@@ -173,6 +210,19 @@ pub fn board(env: &Env, who: &Principal, filter: &BoardFilter) -> Result<Board, 
     if let Some(m) = &q.manager {
         supervision.retain(|o| &o.manager == m);
     }
+    let mut agenda = agenda(
+        &*tx,
+        &AgendaQuery {
+            unit: q.unit.clone(),
+            assigned_to: None,
+            until: (today() + chrono::Days::new(AGENDA_DAYS)).to_string(),
+            limit: ROWS_MAX,
+        },
+        today(),
+    )?;
+    if let Some(m) = &q.manager {
+        agenda.retain(|i| i.item.owner.as_ref() == Some(m));
+    }
     drop(tx);
     let units = q.unit.clone().map(|u| vec![u]);
     let late_applications = super::applications::late(env, units.as_deref())?
@@ -190,6 +240,7 @@ pub fn board(env: &Env, who: &Principal, filter: &BoardFilter) -> Result<Board, 
         })
         .collect();
     Ok(Board {
+        agenda,
         late_applications,
         supervision,
         today: today().to_string(),

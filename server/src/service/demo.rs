@@ -244,6 +244,13 @@ pub fn seed(
     tx.commit()?;
     // The unit's grid cells (接入受限): one sick, one sub-healthy, one healthy.
     super::reference::install(env, "demo-seed", "grid_cells", GRID_CELLS)?;
+    // The unit's register of the customer's design and construction firms.
+    super::reference::install(
+        env,
+        "demo-seed",
+        "contractor_firms",
+        super::demo_works::FIRMS,
+    )?;
     let text: String = out
         .iter()
         .map(|(u, r, p)| format!("{u}\t{}\t{p}\n", r.as_str()))
@@ -908,6 +915,23 @@ fn demo_job(i: usize, devices: &[DemoDevice]) -> DemoResult<(JobDoc, Vec<Blob>)>
         doc.merge(&mut phone)?;
     }
     supervise(&mut doc, i, cm, cm_dev, &devices[4], now)?;
+    let cm_by = |at| (ctx(cm_dev, at), cm_dev.actor.clone());
+    let pm_by = |at| (ctx(pm_dev, at), pm_dev.actor.clone());
+    let office_by = |at| (ctx(office_dev, at), office_dev.actor.clone());
+    let cm_name = person(cm);
+    super::demo_works::add(
+        &mut doc,
+        i,
+        &super::demo_works::Writers {
+            cm,
+            cm_name: &cm_name,
+            cm_ctx: &cm_by,
+            pm_ctx: &pm_by,
+            office_ctx: &office_by,
+        },
+        accepted,
+        now,
+    )?;
     as_device(&mut doc, office_dev);
     doc.apply(
         &Edit::SetNotes {

@@ -4,7 +4,7 @@
 //! board), and its supervision orders (督办) as the board lists them.
 
 use super::Env;
-use crate::store::{JobRow, StageClockRow, SupervisionRow};
+use crate::store::{AgendaRow, JobRow, StageClockRow, SupervisionRow};
 use chrono::{NaiveDate, Utc};
 use field_core::Job;
 use field_core::sla::{TimeLimits, Warning};
@@ -135,6 +135,27 @@ pub fn supervision_rows(job: &Job) -> Vec<SupervisionRow> {
                 leaders: o.escalation.leaders.clone(),
                 closed_at: ms(o.closed_at),
             })
+        })
+        .collect()
+}
+
+/// The board's rows of a job's agenda (`field_core::agenda`: action items, the planned power-on
+/// and outage, a rented transformer's removal, the next important-customer visit).
+pub fn agenda_rows(job: &Job) -> Vec<AgendaRow> {
+    field_core::agenda::agenda(job)
+        .into_iter()
+        .map(|i| AgendaRow {
+            job_id: job.id.clone(),
+            item_id: i.item_id,
+            unit: job.unit.clone(),
+            job_no: job.job_no.clone(),
+            customer_name: job.customer.name.clone().unwrap_or_default(),
+            kind: i.kind.as_str().to_string(),
+            owner: i.owner,
+            due_on: i.due_on.to_string(),
+            late_on: i.late_on.to_string(),
+            title: i.title,
+            done: i.done,
         })
         .collect()
 }

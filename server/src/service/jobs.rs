@@ -178,18 +178,25 @@ pub fn plan(
     let created_by = state.map_or(origin.username(), |s| s.meta.created_by.as_str());
     let (row, clocks) = derived::list_row(env, &job, created_by, now_ms());
     let orders = derived::supervision_rows(&job);
+    let agenda = derived::agenda_rows(&job);
     // Derived rows are rewritten only when they changed (the daily recomputation keeps the
     // clocks of an untouched job current).
-    let (clocks, orders, previous) = match before_job {
+    let (clocks, orders, agenda, previous) = match before_job {
         Some(b) => {
             let (old_row, old_clocks) = derived::list_row(env, b, created_by, 0);
             (
                 (old_clocks != clocks).then_some(clocks),
                 (derived::supervision_rows(b) != orders).then_some(orders),
+                (derived::agenda_rows(b) != agenda).then_some(agenda),
                 Some(old_row),
             )
         }
-        None => (Some(clocks), (!orders.is_empty()).then_some(orders), None),
+        None => (
+            Some(clocks),
+            (!orders.is_empty()).then_some(orders),
+            (!agenda.is_empty()).then_some(agenda),
+            None,
+        ),
     };
     let audit = audit_entries(tx, &origin, job_id, &doc, &changes, checked)?;
     let (grant, revoke) = access_moves(&job, created_by, state);
@@ -221,6 +228,7 @@ pub fn plan(
             previous,
             clocks,
             supervision: orders,
+            agenda,
             changes,
             audit,
             grant,

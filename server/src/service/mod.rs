@@ -15,6 +15,7 @@ pub mod clocks;
 pub mod contracts;
 pub mod customer_voice;
 pub mod demo;
+mod demo_works;
 pub mod derived;
 pub mod docs;
 pub mod exports;
@@ -64,6 +65,8 @@ pub struct Env {
     calendar: RwLock<Arc<Calendar>>,
     grid: RwLock<Arc<field_core::grid::GridBook>>,
     fees: RwLock<Arc<field_core::fees::FeeBook>>,
+    designs: RwLock<Arc<field_core::catalogue::CatalogueBook>>,
+    firms: RwLock<Arc<field_core::firms::FirmBook>>,
     pub policies: RwLock<PolicyBook>,
     /// Countersigns contracts; `None` for tools that only read.
     pub signing_key: Option<KeyPair>,
@@ -100,6 +103,8 @@ impl Env {
             policies,
             grid,
             fees,
+            designs,
+            firms,
         } = reference::load(&*store)?;
         let retired_keys = crate::signing::retired(&*store.read()?)?
             .into_iter()
@@ -119,6 +124,8 @@ impl Env {
             calendar: RwLock::new(Arc::new(calendar)),
             grid: RwLock::new(Arc::new(grid)),
             fees: RwLock::new(Arc::new(fees)),
+            designs: RwLock::new(Arc::new(designs)),
+            firms: RwLock::new(Arc::new(firms)),
             policies: RwLock::new(policies),
             signing_key,
             auth: auth::AuthSettings::new(config),
@@ -189,6 +196,19 @@ impl Env {
         self.fees.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The typical-design catalogues (典型设计): the national default and what is installed.
+    pub fn designs(&self) -> Arc<field_core::catalogue::CatalogueBook> {
+        self.designs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The units' registers of the customer's design and construction firms.
+    pub fn firms(&self) -> Arc<field_core::firms::FirmBook> {
+        self.firms.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// Reloads rules, calendar and write policies after reference data was installed.
     pub fn reload_reference(&self) -> Result<(), ServerError> {
         let reference::Loaded {
@@ -197,8 +217,12 @@ impl Env {
             policies,
             grid,
             fees,
+            designs,
+            firms,
         } = reference::load(&*self.store)?;
         *self.grid.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(grid);
+        *self.designs.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(designs);
+        *self.firms.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(firms);
         *self.fees.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fees);
         *self.rules.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(rules);
         *self.calendar.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(calendar);

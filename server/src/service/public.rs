@@ -55,6 +55,40 @@ pub struct Progress {
     pub voice: field_core::job::CustomerVoice,
     /// Whether the job is powered on (the customer may rate it then).
     pub powered_on: bool,
+    /// The planned power-on (接电计划): the day, and the window in China time (`HH:MM`), once
+    /// the customer manager proposed it; with whether the outage it needs is approved.
+    pub connection: Option<Connection>,
+    /// The typical design picked for the job with its typical cost range (典型设计和典型造价).
+    pub typical_design: Option<field_core::job::TypicalDesign>,
+}
+
+/// The planned power-on as the customer sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Connection {
+    pub planned_on: chrono::NaiveDate,
+    pub window: Option<(String, String)>,
+    /// `None`: no outage plan filed; else whether it is approved.
+    pub outage_approved: Option<bool>,
+}
+
+fn connection(job: &field_core::Job) -> Option<Connection> {
+    let p = &job.power_on_plan;
+    let hm = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&field_core::job::china_offset())
+            .format("%H:%M")
+            .to_string()
+    };
+    let outage = &job.outage_plan;
+    Some(Connection {
+        planned_on: p.planned_on?,
+        window: p
+            .window_start_at
+            .zip(p.window_end_at)
+            .map(|(a, b)| (hm(a), hm(b))),
+        outage_approved: outage
+            .starts_at
+            .map(|_| outage.state == Some(field_core::OutageState::Approved)),
+    })
 }
 
 /// The parts of the supply plan (供电方案) meant for the customer.
@@ -323,6 +357,12 @@ fn progress_of(env: &Env, job_id: &str) -> Result<Progress, ServerError> {
         power_on_agreed_on: sp.power_on_agreed_on,
     });
     Ok(Progress {
+        connection: connection(&job),
+        typical_design: job
+            .typical_design
+            .design_id
+            .is_some()
+            .then(|| job.typical_design.clone()),
         plan,
         plan_confirmed: super::customer_voice::plan_confirmed(&job),
         voice: job.customer_voice.clone(),

@@ -1,5 +1,6 @@
-//! Reference data (基础数据): rule sets, write policies, working-day calendar bundles, grid cells and
-//! fee schedules (收费标准), national or
+//! Reference data (基础数据): rule sets, write policies, working-day calendar bundles, grid cells,
+//! fee schedules (收费标准), typical-design catalogues (典型设计) and registers of the customer's
+//! design and construction firms (资质登记), national or
 //! for one unit, each with its version and effective date. Admins install them in the browser (or
 //! `fieldline policy add`); the server uses them at once (rules and calendar for every clock,
 //! policies for every write) and the phones get them with their next sync
@@ -27,6 +28,16 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "grid cells (restricted access)",
     ),
     ("fee_schedule", "收费标准和收费依据", "fees and their basis"),
+    (
+        "typical_designs",
+        "典型设计和典型造价目录",
+        "typical designs and costs",
+    ),
+    (
+        "contractor_firms",
+        "客户工程设计、施工单位资质登记",
+        "the customer's design and construction firms",
+    ),
 ];
 /// Largest document accepted (bytes).
 pub const BODY_MAX: usize = 1024 * 1024;
@@ -124,6 +135,34 @@ pub fn parse(kind: &str, body: &str) -> Result<ReferenceRow, ServerError> {
                 Some(f.effective_from.to_string()),
             ))
         }
+        "typical_designs" => {
+            let c = field_core::catalogue::Catalogue::from_json(body).map_err(|e| {
+                bad(
+                    format!("典型设计目录无效：{e}"),
+                    format!("the typical-design catalogue is invalid: {e}"),
+                )
+            })?;
+            Ok(row(
+                c.id.clone(),
+                i64::from(c.version),
+                c.unit.clone(),
+                Some(c.effective_from.to_string()),
+            ))
+        }
+        "contractor_firms" => {
+            let r = field_core::firms::FirmRegister::from_json(body).map_err(|e| {
+                bad(
+                    format!("资质登记无效：{e}"),
+                    format!("the register of firms is invalid: {e}"),
+                )
+            })?;
+            Ok(row(
+                r.id.clone(),
+                i64::from(r.version),
+                r.unit.clone(),
+                Some(r.effective_from.to_string()),
+            ))
+        }
         other => Err(bad(
             format!("未知的基础数据类型：{other}"),
             format!("unknown kind of reference data: {other}"),
@@ -138,6 +177,8 @@ pub struct Loaded {
     pub policies: PolicyBook,
     pub grid: GridBook,
     pub fees: field_core::fees::FeeBook,
+    pub designs: field_core::catalogue::CatalogueBook,
+    pub firms: field_core::firms::FirmBook,
 }
 
 /// Rules, calendar, write policies and grid cells: the compiled-in defaults with everything
@@ -148,6 +189,8 @@ pub fn load(store: &dyn ServerStore) -> Result<Loaded, ServerError> {
     let mut policies = PolicyBook::default();
     let mut grid = GridBook::default();
     let mut fees = field_core::fees::FeeBook::default();
+    let mut designs = field_core::catalogue::CatalogueBook::default();
+    let mut firms = field_core::firms::FirmBook::default();
     let broken = |r: &ReferenceRow, e: String| {
         ServerError::Internal(format!("installed {} {} v{}: {e}", r.kind, r.id, r.version))
     };
@@ -175,6 +218,17 @@ pub fn load(store: &dyn ServerStore) -> Result<Loaded, ServerError> {
                 fees.add_json(&r.body)
                     .map_err(|e| broken(&r, e.to_string()))?;
             }
+            "typical_designs" => {
+                designs
+                    .add_json(&r.body)
+                    .map_err(|e| broken(&r, e.to_string()))?;
+            }
+            "contractor_firms" => {
+                firms.add(
+                    field_core::firms::FirmRegister::from_json(&r.body)
+                        .map_err(|e| broken(&r, e.to_string()))?,
+                );
+            }
             other => tracing::warn!(kind = other, "unknown reference data kind left out"),
         }
     }
@@ -184,6 +238,8 @@ pub fn load(store: &dyn ServerStore) -> Result<Loaded, ServerError> {
         policies,
         grid,
         fees,
+        designs,
+        firms,
     })
 }
 

@@ -74,6 +74,10 @@ pub struct JobView {
     /// The document groups of the checklist: which are required, which collected.
     #[schema(value_type = Vec<Object>)]
     pub checklist: Vec<RequiredGroup>,
+    /// The verdicts on the customer's design and construction firms the job names, against its
+    /// unit's register of firms in force today.
+    #[schema(value_type = Vec<Object>)]
+    pub firm_checks: Vec<field_core::firms::FirmCheck>,
     /// The last review recorded by the server, if any.
     #[serde(skip)]
     pub last_review: Option<ReviewRow>,
@@ -186,7 +190,9 @@ pub fn job_view(env: &Env, who: &Principal, job_id: &str) -> Result<JobView, Ser
     let rule_set = format!("{} v{}", rules.id, rules.version);
     let checklist = rules.required_documents(&job);
     let last_review = tx.last_review(job_id)?;
+    let firm_checks = field_core::firms::check(&job, env.firms().in_force(&job.unit, today), today);
     Ok(JobView {
+        firm_checks,
         job,
         document,
         conflicts,

@@ -290,6 +290,7 @@ pub async fn page(
                 }
             }
         }
+        (agenda_list(lang, &b.agenda))
         (super::supervision::board_list(lang, &b.supervision, &b.today, &web.session.who.username))
         (visit_list(
             &b.visits_due,
@@ -306,4 +307,49 @@ pub async fn page(
     };
     let here = link(&filter, &[]);
     Ok(layout::page(&web, &here, lang.t("调度台", "Dispatch board"), body).into_response())
+}
+
+/// The board's agenda: meeting action items, planned power-on and outages by date, rented
+/// transformers to remove and important-customer visits, late first.
+fn agenda_list(lang: Lang, items: &[crate::service::board::BoardAgendaItem]) -> Markup {
+    use field_core::agenda::{AgendaKind, AgendaState};
+    let late = items.iter().filter(|i| i.state == "late").count();
+    html! {
+        section.card #agenda {
+            h2 {
+                (lang.t("日程与逾期事项（未来 14 天）", "Agenda and overdue items (next 14 days)"))
+                @if late > 0 { " " (layout::badge("overdue", &late.to_string())) }
+            }
+            @if items.is_empty() {
+                p.muted { (lang.t("没有待办日程。", "Nothing on the agenda.")) }
+            } @else {
+                table.list {
+                    thead { tr {
+                        th { (lang.t("日期", "Day")) } th { (lang.t("事项", "Item")) }
+                        th { (lang.t("工单", "Job")) } th { (lang.t("责任人", "Owner")) }
+                        th { (lang.t("内容", "What")) } th { (lang.t("状态", "State")) }
+                    } }
+                    tbody {
+                        @for i in items {
+                            @let kind = AgendaKind::parse(&i.item.kind);
+                            @let state = AgendaState::parse(&i.state);
+                            tr.agenda-row data-kind=(i.item.kind) data-state=(i.state) {
+                                td data-label=(lang.t("日期", "Day")) { (i.item.due_on) }
+                                td data-label=(lang.t("事项", "Item")) { (kind.map(|k| lang.t(k.zh(), k.en())).unwrap_or(&i.item.kind)) }
+                                td data-label=(lang.t("工单", "Job")) {
+                                    a href={ "/jobs/" (i.item.job_id) } { (i.item.job_no) } " " span.small { (i.item.customer_name) }
+                                }
+                                td.who data-label=(lang.t("责任人", "Owner")) { (i.item.owner.as_deref().unwrap_or("—")) }
+                                td data-label=(lang.t("内容", "What")) { (i.item.title) }
+                                td data-label=(lang.t("状态", "State")) {
+                                    @let class = match i.state.as_str() { "late" => "overdue", "due_soon" => "due_soon", _ => "ok" };
+                                    (layout::badge(class, state.map(|s| lang.t(s.zh(), s.en())).unwrap_or(&i.state)))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -98,11 +98,19 @@ fn fields(lang: Lang, obj: &Map<String, Json>, skip: &[&str]) -> Markup {
 }
 
 fn sort_key(v: &Json) -> String {
-    ["at", "raised_at", "started_at", "recorded_at"]
-        .iter()
-        .find_map(|k| v.get(*k).and_then(Json::as_str))
-        .unwrap_or("")
-        .to_string()
+    [
+        "at",
+        "raised_at",
+        "started_at",
+        "recorded_at",
+        "held_on",
+        "visited_on",
+        "due_on",
+    ]
+    .iter()
+    .find_map(|k| v.get(*k).and_then(Json::as_str))
+    .unwrap_or("")
+    .to_string()
 }
 
 /// A map of records (logs, findings, materials…) as a table, oldest first.
@@ -213,6 +221,32 @@ fn special_load(lang: Lang, code: &str) -> String {
         .unwrap_or_else(|| code.to_string())
 }
 
+/// Sections that are collections of records (one table row each; a record's nested part, such
+/// as an action item's `done`, shown in the same row).
+const RECORD_SECTIONS: &[&str] = &["meetings", "actions", "key_visits"];
+
+fn flattened(map: &Map<String, Json>) -> Map<String, Json> {
+    map.iter()
+        .map(|(id, rec)| {
+            let mut flat = Map::new();
+            for (k, v) in rec.as_object().into_iter().flatten() {
+                match v {
+                    Json::Object(inner) => flat.extend(
+                        inner
+                            .iter()
+                            .filter(|(_, v)| is_scalar(v))
+                            .map(|(k, v)| (k.clone(), v.clone())),
+                    ),
+                    _ => {
+                        flat.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            (id.clone(), Json::Object(flat))
+        })
+        .collect()
+}
+
 fn section(lang: Lang, doc: &Json, key: &str) -> Markup {
     let v = doc.get(key).cloned().unwrap_or(Json::Null);
     let empty = !filled(&v);
@@ -221,6 +255,8 @@ fn section(lang: Lang, doc: &Json, key: &str) -> Markup {
             h2 { (i18n::path(lang, key)) }
             @if empty {
                 p.muted { (lang.t("尚未填写", "Not filled in yet")) }
+            } @else if let (true, Some(map)) = (RECORD_SECTIONS.contains(&key), v.as_object()) {
+                (records(lang, &flattened(map)))
             } @else {
                 (part(lang, key, &v, 0))
             }
@@ -343,6 +379,16 @@ fn verdicts(lang: Lang, v: &JobView) -> Markup {
                 h3 { (lang.t(n.zh, n.en)) " " (badge(class, text)) }
                 ul.small {
                     @for r in &n.verdict.reasons { li { (lang.t(&r.zh, &r.en)) } }
+                }
+            }
+            @for c in &v.firm_checks {
+                @let (class, text) = if c.ok { ("ok", lang.t("资质符合", "qualified")) } else { ("bad", lang.t("资质不符", "not qualified")) };
+                h3.firm-check data-role=(c.role.as_str()) {
+                    (lang.t(c.role.zh(), c.role.en())) (lang.t("资质：", " qualification: "))
+                    (c.firm_name.as_deref().unwrap_or(&c.firm_id)) " " (badge(class, text))
+                }
+                ul.small {
+                    @for r in &c.reasons { li { (lang.t(&r.zh, &r.en)) } }
                 }
             }
         }
@@ -585,6 +631,15 @@ pub async fn detail(
             (section(lang, doc, "metering"))
             (section(lang, doc, "return_visit"))
             (section(lang, doc, "customer_voice"))
+            (section(lang, doc, "customer_works"))
+            (section(lang, doc, "typical_design"))
+            (section(lang, doc, "power_on_plan"))
+            (section(lang, doc, "outage_plan"))
+            (section(lang, doc, "meetings"))
+            (section(lang, doc, "actions"))
+            (section(lang, doc, "temporary_supply"))
+            (section(lang, doc, "visit_plan"))
+            (section(lang, doc, "key_visits"))
             (milestones(lang, &v))
             section.card #progress-link {
                 h2 { (lang.t("客户查询办电进度", "The customer's progress page")) }

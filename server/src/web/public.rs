@@ -245,6 +245,36 @@ fn progress_body(lang: Lang, p: &Progress, token: &str) -> Markup {
                     ol { @for (e, d) in &p.steps { li { (d) " · " (lang.t(e.zh(), e.en())) } } }
                 }
             }
+            @if let Some(c) = &p.connection {
+                section.card #connection {
+                    h2 { (lang.t("接电安排", "Your power-on")) }
+                    dl.fields {
+                        dt { (lang.t("计划接电日期", "Planned power-on")) } dd #planned-power-on { (c.planned_on) }
+                        @if let Some((a, b)) = &c.window { dt { (lang.t("接电时段", "Window")) } dd { (a) "–" (b) } }
+                        @if let Some(ok) = c.outage_approved {
+                            dt { (lang.t("配合停电计划", "Outage for the connection")) }
+                            dd { @if ok { (lang.t("已批准", "approved")) } @else { (lang.t("报批中，日期以批准为准", "awaiting approval; the day holds once approved")) } }
+                        }
+                    }
+                }
+            }
+            @if let Some(d) = &p.typical_design {
+                section.card #typical-design {
+                    h2 { (lang.t("典型设计和典型造价（参考）", "Typical design and typical cost (for reference)")) }
+                    dl.fields {
+                        dt { (lang.t("典型设计", "Typical design")) } dd { (d.title.clone().unwrap_or_default()) }
+                        dt { (lang.t("典型造价", "Typical cost")) }
+                        dd #typical-cost {
+                            @match (d.cost_low_yuan, d.cost_high_yuan) {
+                                (Some(l), Some(h)) if h <= 0.0 && l <= 0.0 => (lang.t("客户无需出资（零投资）", "nothing for you to pay (zero investment)")),
+                                (Some(l), Some(h)) => { (format!("{l:.0}–{h:.0}")) (lang.t(" 元", " yuan")) },
+                                _ => "—",
+                            }
+                        }
+                    }
+                    p.small.muted { (lang.t("造价为同类工程的典型范围，实际以设计和结算为准；客户工程可自主选择有资质的设计、施工单位。", "A typical range for such works; the design and settlement decide. You may choose any qualified design and construction firms for your works.")) }
+                }
+            }
             @if let Some(plan) = &p.plan { (plan_card(lang, p, plan, token)) }
             @if p.powered_on { (rating_card(lang, p, token)) }
             p.no-print { a href={ "/p/" (token) "/receipt" } { (lang.t("查看并打印回执", "View and print the receipt")) } }

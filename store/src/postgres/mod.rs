@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_units.sql"),
     include_str!("migrations/0006_feed_positions.sql"),
     include_str!("migrations/0007_customer_channel.sql"),
+    include_str!("migrations/0008_agenda.sql"),
 ];
 
 /// Statements sent and round trips waited for, by every PostgreSQL store of the process.

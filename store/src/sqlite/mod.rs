@@ -52,6 +52,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0018_units.sql"),
     include_str!("migrations/0019_job_versions.sql"),
     include_str!("migrations/0020_customer_channel.sql"),
+    include_str!("migrations/0021_agenda.sql"),
 ];
 
 /// The database file inside the data directory.
