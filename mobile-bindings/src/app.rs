@@ -210,6 +210,88 @@ impl FieldApp {
         Ok((&self.store.edit(&job_id, &self.user()?, &edit.into())?).into())
     }
 
+    /// What is open on this phone's jobs up to `until` (late first): the signed-in user's own
+    /// items (`mine_only`), else everyone's.
+    pub fn agenda(
+        &self,
+        until: Date,
+        mine_only: bool,
+    ) -> Result<Vec<AgendaEntryView>, FieldlineError> {
+        let me = if mine_only { Some(self.user()?) } else { None };
+        Ok(self
+            .store
+            .agenda(me.as_deref(), until)?
+            .into_iter()
+            .map(|e| AgendaEntryView {
+                job_id: e.job_id,
+                job_no: e.job_no,
+                customer_name: e.customer_name,
+                item_id: e.item_id,
+                kind: e.kind.as_str().to_string(),
+                kind_zh: e.kind.zh().to_string(),
+                owner: e.owner,
+                due_on: e.due_on,
+                title: e.title,
+                state: e.state.as_str().to_string(),
+                state_zh: e.state.zh().to_string(),
+            })
+            .collect())
+    }
+
+    /// The typical designs (典型设计) that fit a job, from its unit's catalogue in force.
+    pub fn typical_designs(&self, job_id: String) -> Result<TypicalDesignChoice, FieldlineError> {
+        let c = self.store.typical_designs(&job_id)?;
+        Ok(TypicalDesignChoice {
+            catalogue: c.catalogue,
+            catalogue_version: c.catalogue_version,
+            designs: c
+                .designs
+                .into_iter()
+                .map(|d| TypicalDesignOption {
+                    id: d.id,
+                    title_zh: d.title.zh,
+                    title_en: d.title.en,
+                    scope_zh: d.scope.zh,
+                    capacity_min_kva: d.capacity_min_kva,
+                    capacity_max_kva: d.capacity_max_kva,
+                    cost_low_yuan: d.cost_low_yuan,
+                    cost_high_yuan: d.cost_high_yuan,
+                })
+                .collect(),
+        })
+    }
+
+    /// Records the typical design `design_id` of the catalogue in force on a job, with its cost
+    /// range.
+    pub fn pick_typical_design(
+        &self,
+        job_id: String,
+        design_id: String,
+    ) -> Result<JobView, FieldlineError> {
+        Ok((&self
+            .store
+            .pick_typical_design(&job_id, &self.user()?, &design_id)?)
+            .into())
+    }
+
+    /// The verdicts on the design and construction firms a job names, against its unit's
+    /// register of firms (资质登记) as last delivered by sync.
+    pub fn firm_checks(&self, job_id: String) -> Result<Vec<FirmCheckView>, FieldlineError> {
+        Ok(self
+            .store
+            .firm_checks(&job_id)?
+            .into_iter()
+            .map(|c| FirmCheckView {
+                role: c.role,
+                firm_id: c.firm_id,
+                firm_name: c.firm_name,
+                ok: c.ok,
+                reasons_zh: c.reasons.iter().map(|r| r.zh.clone()).collect(),
+                reasons_en: c.reasons.iter().map(|r| r.en.clone()).collect(),
+            })
+            .collect())
+    }
+
     /// Rule verdicts (direct install, zero investment, …) and the documents to collect.
     pub fn rules(&self, job_id: String) -> Result<JobRules, FieldlineError> {
         let v = self.store.verdicts(&job_id)?;

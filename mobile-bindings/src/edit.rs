@@ -5,8 +5,9 @@ use crate::sections::*;
 use crate::types::Timestamp;
 use field_core::codes::{InspectionKind, SpecialLoad};
 use field_core::job::{
-    Agent, Assignment, ConstructionLog, Customer, Finding, Material, Milestone, Permit,
-    ProjectAcceptance, ProjectDesign, ProjectSettlement, ReturnVisit, Seal, SupplyPlan, Survey,
+    Agent, Assignment, ConstructionLog, Customer, CustomerWorks, Finding, KeyVisit, Material,
+    Meeting, Milestone, OutagePlan, Permit, PowerOnPlan, ProjectAcceptance, ProjectDesign,
+    ProjectSettlement, ReturnVisit, Seal, SupplyPlan, Survey, TemporarySupply,
 };
 use field_core::{Edit, job::FindingTarget};
 
@@ -134,6 +135,43 @@ pub enum JobEdit {
         text: String,
         at: Timestamp,
     },
+    /// Records a coordination meeting (项目协调推进会; project managers), or changes one.
+    PutMeeting {
+        id: String,
+        meeting: Meeting,
+    },
+    /// Records an action item of a meeting with its owner and due day (project managers).
+    PutAction {
+        id: String,
+        action: ActionItemPatch,
+    },
+    /// The signed-in owner records an action item done.
+    CompleteAction {
+        id: String,
+        at: Timestamp,
+        note: Option<String>,
+    },
+    /// The connection plan (接电计划; customer managers).
+    UpdatePowerOnPlan {
+        plan: PowerOnPlan,
+    },
+    /// The outage plan (停电计划) and its approval (project managers).
+    UpdateOutagePlan {
+        plan: OutagePlan,
+    },
+    /// The customer's design and construction firms and the works' dates.
+    UpdateCustomerWorks {
+        works: CustomerWorks,
+    },
+    /// Temporary supply and the rented transformer, its removal included.
+    UpdateTemporarySupply {
+        supply: TemporarySupply,
+    },
+    /// A visit made to an important customer (written once).
+    AddKeyVisit {
+        id: String,
+        visit: KeyVisit,
+    },
 }
 
 impl From<JobEdit> for Edit {
@@ -195,6 +233,17 @@ impl From<JobEdit> for Edit {
             JobEdit::SetNotes { text } => Edit::SetNotes { text },
             JobEdit::SubmitForReview { id, at } => Edit::SubmitForReview { id, at },
             JobEdit::AnswerSupervision { id, text, at } => Edit::AnswerSupervision { id, text, at },
+            JobEdit::PutMeeting { id, meeting } => Edit::PutMeeting { id, meeting },
+            JobEdit::PutAction { id, action } => Edit::PutAction {
+                id,
+                action: action.into(),
+            },
+            JobEdit::CompleteAction { id, at, note } => Edit::CompleteAction { id, at, note },
+            JobEdit::UpdatePowerOnPlan { plan } => Edit::UpdatePowerOnPlan(plan),
+            JobEdit::UpdateOutagePlan { plan } => Edit::UpdateOutagePlan(plan),
+            JobEdit::UpdateCustomerWorks { works } => Edit::UpdateCustomerWorks(works),
+            JobEdit::UpdateTemporarySupply { supply } => Edit::UpdateTemporarySupply(supply),
+            JobEdit::AddKeyVisit { id, visit } => Edit::AddKeyVisit { id, visit },
         }
     }
 }

@@ -342,3 +342,54 @@ pub struct GridCellView {
     pub note: String,
     pub upgrade_project: String,
 }
+
+/// A dated item of a job on this phone (议定事项、计划接电、计划停电、租赁变压器拆除、重要客户走访).
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct AgendaEntryView {
+    pub job_id: String,
+    pub job_no: String,
+    pub customer_name: String,
+    pub item_id: String,
+    /// `action`, `power_on`, `outage`, `rental_removal` or `key_visit`.
+    pub kind: String,
+    pub kind_zh: String,
+    pub owner: Option<String>,
+    pub due_on: crate::types::Date,
+    pub title: String,
+    /// `late`, `due_soon` or `upcoming`.
+    pub state: String,
+    pub state_zh: String,
+}
+
+/// A typical design (典型设计) that fits a job, with its typical cost range (yuan).
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct TypicalDesignOption {
+    pub id: String,
+    pub title_zh: String,
+    pub title_en: String,
+    pub scope_zh: String,
+    pub capacity_min_kva: f64,
+    pub capacity_max_kva: f64,
+    pub cost_low_yuan: f64,
+    pub cost_high_yuan: f64,
+}
+
+/// The designs that fit a job, from the catalogue in force.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct TypicalDesignChoice {
+    pub catalogue: String,
+    pub catalogue_version: u32,
+    pub designs: Vec<TypicalDesignOption>,
+}
+
+/// The verdict on a firm the job names (design or construction).
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct FirmCheckView {
+    pub role: field_core::FirmRole,
+    pub firm_id: String,
+    /// From the unit's register (`None`: not registered).
+    pub firm_name: Option<String>,
+    pub ok: bool,
+    pub reasons_zh: Vec<String>,
+    pub reasons_en: Vec<String>,
+}

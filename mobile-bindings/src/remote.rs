@@ -89,6 +89,20 @@ pub enum InspectionKind {
 }
 
 #[uniffi::remote(Enum)]
+pub enum OutageState {
+    Draft,
+    Submitted,
+    Approved,
+    Rejected,
+}
+
+#[uniffi::remote(Enum)]
+pub enum FirmRole {
+    Design,
+    Construction,
+}
+
+#[uniffi::remote(Enum)]
 pub enum ReviewState {
     Pending,
     Approved,
@@ -409,6 +423,170 @@ pub struct SupervisionEscalation {
     pub leaders: Option<String>,
     #[uniffi(default)]
     pub leader_names: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct Meeting {
+    #[uniffi(default)]
+    pub held_on: Option<Date>,
+    #[uniffi(default)]
+    pub place: Option<String>,
+    #[uniffi(default)]
+    pub organizer: Option<String>,
+    #[uniffi(default)]
+    pub organizer_name: Option<String>,
+    #[uniffi(default)]
+    pub attendees: Option<String>,
+    #[uniffi(default)]
+    pub topics: Option<String>,
+    #[uniffi(default)]
+    pub decisions: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct ActionDone {
+    #[uniffi(default)]
+    pub done_at: Option<Timestamp>,
+    #[uniffi(default)]
+    pub done_by: Option<String>,
+    #[uniffi(default)]
+    pub note: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct PowerOnPlan {
+    #[uniffi(default)]
+    pub planned_on: Option<Date>,
+    #[uniffi(default)]
+    pub window_start_at: Option<Timestamp>,
+    #[uniffi(default)]
+    pub window_end_at: Option<Timestamp>,
+    #[uniffi(default)]
+    pub proposed_by: Option<String>,
+    #[uniffi(default)]
+    pub proposed_at: Option<Timestamp>,
+    #[uniffi(default)]
+    pub note: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct OutagePlan {
+    #[uniffi(default)]
+    pub lines: Option<String>,
+    #[uniffi(default)]
+    pub transformers: Option<String>,
+    #[uniffi(default)]
+    pub starts_at: Option<Timestamp>,
+    #[uniffi(default)]
+    pub ends_at: Option<Timestamp>,
+    #[uniffi(default)]
+    pub customers_affected: Option<i64>,
+    #[uniffi(default)]
+    pub state: Option<OutageState>,
+    #[uniffi(default)]
+    pub approval_no: Option<String>,
+    #[uniffi(default)]
+    pub filed_by: Option<String>,
+    #[uniffi(default)]
+    pub filed_at: Option<Timestamp>,
+    #[uniffi(default)]
+    pub decided_at: Option<Timestamp>,
+    #[uniffi(default)]
+    pub note: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct CustomerWorks {
+    #[uniffi(default)]
+    pub designer_firm: Option<String>,
+    #[uniffi(default)]
+    pub designer_name: Option<String>,
+    #[uniffi(default)]
+    pub builder_firm: Option<String>,
+    #[uniffi(default)]
+    pub builder_name: Option<String>,
+    #[uniffi(default)]
+    pub works_start_on: Option<Date>,
+    #[uniffi(default)]
+    pub works_finish_on: Option<Date>,
+    #[uniffi(default)]
+    pub checked_by: Option<String>,
+    #[uniffi(default)]
+    pub checked_at: Option<Timestamp>,
+}
+
+#[uniffi::remote(Record)]
+pub struct TypicalDesign {
+    #[uniffi(default)]
+    pub design_id: Option<String>,
+    #[uniffi(default)]
+    pub catalogue: Option<String>,
+    #[uniffi(default)]
+    pub catalogue_version: Option<i64>,
+    #[uniffi(default)]
+    pub title: Option<String>,
+    #[uniffi(default)]
+    pub cost_low_yuan: Option<f64>,
+    #[uniffi(default)]
+    pub cost_high_yuan: Option<f64>,
+    #[uniffi(default)]
+    pub picked_by: Option<String>,
+    #[uniffi(default)]
+    pub picked_at: Option<Timestamp>,
+}
+
+#[uniffi::remote(Record)]
+pub struct TemporarySupply {
+    #[uniffi(default)]
+    pub ends_on: Option<Date>,
+    #[uniffi(default)]
+    pub transformer_asset_no: Option<String>,
+    #[uniffi(default)]
+    pub transformer_kva: Option<f64>,
+    #[uniffi(default)]
+    pub rented_from_on: Option<Date>,
+    #[uniffi(default)]
+    pub rented_to_on: Option<Date>,
+    #[uniffi(default)]
+    pub removed_at: Option<Timestamp>,
+    #[uniffi(default)]
+    pub removed_by: Option<String>,
+    #[uniffi(default)]
+    pub note: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct VisitPlan {
+    #[uniffi(default)]
+    pub leader: Option<String>,
+    #[uniffi(default)]
+    pub leader_name: Option<String>,
+    #[uniffi(default)]
+    pub grid_manager: Option<String>,
+    #[uniffi(default)]
+    pub grid_manager_name: Option<String>,
+    #[uniffi(default)]
+    pub customer_manager: Option<String>,
+    #[uniffi(default)]
+    pub customer_manager_name: Option<String>,
+    #[uniffi(default)]
+    pub every_days: Option<i64>,
+    #[uniffi(default)]
+    pub starts_on: Option<Date>,
+}
+
+#[uniffi::remote(Record)]
+pub struct KeyVisit {
+    #[uniffi(default)]
+    pub visited_on: Option<Date>,
+    #[uniffi(default)]
+    pub participants: Option<String>,
+    #[uniffi(default)]
+    pub leader_present: Option<bool>,
+    #[uniffi(default)]
+    pub findings: Option<String>,
+    #[uniffi(default)]
+    pub recorded_by: Option<String>,
 }
 
 #[uniffi::remote(Record)]

@@ -415,6 +415,56 @@ impl From<SupervisionOrderPatch> for job::SupervisionOrder {
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ActionItemView {
+    pub meeting: Option<String>,
+    pub text: Option<String>,
+    pub owner: Option<String>,
+    pub owner_name: Option<String>,
+    pub due_on: Option<Date>,
+    pub done: ActionDone,
+}
+
+impl From<&job::ActionItem> for ActionItemView {
+    fn from(s: &job::ActionItem) -> Self {
+        ActionItemView {
+            meeting: s.meeting.clone(),
+            text: s.text.clone(),
+            owner: s.owner.clone(),
+            owner_name: s.owner_name.clone(),
+            due_on: s.due_on.clone(),
+            done: s.done.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, uniffi::Record)]
+pub struct ActionItemPatch {
+    #[uniffi(default)]
+    pub meeting: Option<String>,
+    #[uniffi(default)]
+    pub text: Option<String>,
+    #[uniffi(default)]
+    pub owner: Option<String>,
+    #[uniffi(default)]
+    pub owner_name: Option<String>,
+    #[uniffi(default)]
+    pub due_on: Option<Date>,
+}
+
+impl From<ActionItemPatch> for job::ActionItem {
+    fn from(p: ActionItemPatch) -> Self {
+        job::ActionItem {
+            meeting: p.meeting,
+            text: p.text,
+            owner: p.owner,
+            owner_name: p.owner_name,
+            due_on: p.due_on,
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct ReviewView {
     pub state: Option<ReviewState>,
     pub reviewer: Option<String>,

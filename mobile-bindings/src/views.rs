@@ -4,9 +4,7 @@
 use crate::sections::*;
 use crate::types::{Date, Timestamp};
 use field_core::codes::*;
-use field_core::job::{
-    Agent, Assignment, Customer, Milestone, Pause, Photo, ReturnVisit, SupplyPlan, Survey,
-};
+use field_core::job::{Agent, Assignment, Customer, CustomerWorks, KeyVisit, Meeting, Milestone, OutagePlan, Pause, Photo, PowerOnPlan, ReturnVisit, SupplyPlan, Survey, TemporarySupply, TypicalDesign, VisitPlan};
 use std::collections::HashMap;
 
 /// One of the three inspections.
@@ -57,6 +55,23 @@ pub struct JobView {
     /// Supervision orders (督办) by order id; the addressed manager answers with
     /// `JobEdit::AnswerSupervision`.
     pub supervision: HashMap<String, SupervisionOrderView>,
+    /// Coordination meetings (项目协调推进会) by meeting id.
+    pub meetings: HashMap<String, Meeting>,
+    /// Their action items by item id; the owner records one done with
+    /// `JobEdit::CompleteAction`.
+    pub actions: HashMap<String, ActionItemView>,
+    /// The connection plan (接电计划) and the outage plan (停电计划).
+    pub power_on_plan: PowerOnPlan,
+    pub outage_plan: OutagePlan,
+    /// The customer's design and construction firms (judged by `firm_checks`).
+    pub customer_works: CustomerWorks,
+    /// The typical design picked (典型设计) and its typical cost range.
+    pub typical_design: TypicalDesign,
+    /// Temporary supply and the rented transformer.
+    pub temporary_supply: TemporarySupply,
+    /// An important customer's visit plan and the visits made.
+    pub visit_plan: VisitPlan,
+    pub key_visits: HashMap<String, KeyVisit>,
     /// The customer's progress page token (`<server>/p/<token>`), once the server has stored
     /// the job; the written receipt prints it as a QR code.
     pub progress_token: Option<String>,
@@ -105,6 +120,15 @@ impl From<&field_core::Job> for JobView {
             photos: copy(&j.photos),
             contracts: map(&j.contracts),
             supervision: map(&j.supervision),
+            meetings: copy(&j.meetings),
+            actions: map(&j.actions),
+            power_on_plan: j.power_on_plan.clone(),
+            outage_plan: j.outage_plan.clone(),
+            customer_works: j.customer_works.clone(),
+            typical_design: j.typical_design.clone(),
+            temporary_supply: j.temporary_supply.clone(),
+            visit_plan: j.visit_plan.clone(),
+            key_visits: copy(&j.key_visits),
             progress_token: j.progress_token.clone(),
             notes: j.notes.clone(),
             conflicts: j

@@ -153,6 +153,7 @@ class VisitTest(unittest.TestCase):
         self.server.add_user("cm-py", "customer_manager", "demo")
         self.server.add_user("office-py", "office_staff", "demo")
         self.server.add_user("cm-py2", "customer_manager", "demo")
+        self.server.add_user("pm-py", "project_manager", "demo")
         self.server.start()
         self.keys = Keychain()
 
@@ -430,6 +431,67 @@ class VisitTest(unittest.TestCase):
         self.assertTrue(all(f.resolved for f in review.findings.values()))
         events = [m.event for m in cm.get_job(job.id).milestones.values()]
         self.assertEqual(events.count(fl.MilestoneEvent.REVIEW_SUBMITTED), 2)
+
+    def test_a_meetings_action_item_reaches_its_owner_who_records_it_done(self):
+        office = fl.FieldApp.open(os.path.join(self.tmp.name, "office"), self.keys)
+        asyncio.run(office.login(self.server.url, "office-py", PASSWORD))
+        cm = fl.FieldApp.open(os.path.join(self.tmp.name, "cm"), self.keys)
+        asyncio.run(cm.login(self.server.url, "cm-py", PASSWORD))
+        pm = fl.FieldApp.open(os.path.join(self.tmp.name, "pm"), self.keys)
+        asyncio.run(pm.login(self.server.url, "pm-py", PASSWORD))
+        now = dt.datetime.now(dt.timezone.utc)
+        china = (now + dt.timedelta(hours=8)).date()
+        day = lambda n: (china + dt.timedelta(days=n)).isoformat()  # noqa: E731
+        job = office.create_job(fl.NewJobInput(
+            kind=fl.JobKind.HIGH_VOLTAGE, unit="demo", accepted_at=now - dt.timedelta(hours=1),
+            customer=fl.Customer(name="恒泰物流园", contact_phone="13800004321"),
+            application=fl.ApplicationPatch(voltage=fl.Voltage.KV10, capacity_kva=800.0)))
+        office.edit(job.id, fl.JobEdit.UPDATE_ASSIGNMENT(
+            fl.Assignment(customer_manager="cm-py", project_manager="pm-py")))
+        asyncio.run(office.sync(None))
+        asyncio.run(pm.sync(None))
+        pm.edit(job.id, fl.JobEdit.PUT_MEETING(id="m1", meeting=fl.Meeting(
+            held_on=day(0), place="供电所会议室", topics="配套工程进度",
+            decisions="客户三日内交付配电室")))
+        pm.edit(job.id, fl.JobEdit.PUT_ACTION(id="a1", action=fl.ActionItemPatch(
+            meeting="m1", text="督促客户交付配电室", owner="cm-py", due_on=day(3))))
+        # The customer manager may not call meetings (refused on the phone, nothing stored).
+        asyncio.run(cm.sync(None))
+        with self.assertRaises(fl.FieldlineError.Refused):
+            cm.edit(job.id, fl.JobEdit.PUT_MEETING(id="m2", meeting=fl.Meeting(
+                held_on=day(0), topics="越权")))
+        asyncio.run(pm.sync(None))
+        asyncio.run(cm.sync(None))
+        mine = cm.agenda(day(30), True)
+        self.assertEqual([(e.kind, e.due_on, e.state) for e in mine],
+                         [("action", day(3), "due_soon")])
+        self.assertEqual(mine[0].title, "督促客户交付配电室")
+        self.assertEqual(pm.agenda(day(30), True), [])
+        # Only the owner records it done; the project manager's attempt is refused.
+        with self.assertRaises(fl.FieldlineError.Refused):
+            pm.edit(job.id, fl.JobEdit.COMPLETE_ACTION(id="a1", at=now, note=None))
+        cm.edit(job.id, fl.JobEdit.COMPLETE_ACTION(id="a1", at=now, note="已交付"))
+        asyncio.run(cm.sync(None))
+        asyncio.run(pm.sync(None))
+        done = pm.get_job(job.id).actions["a1"].done
+        self.assertEqual((done.done_by, done.note), ("cm-py", "已交付"))
+        self.assertEqual(cm.agenda(day(30), True), [])
+
+        # The typical design from the catalogue, with its cost range; the firms' verdict.
+        choice = cm.typical_designs(job.id)
+        self.assertEqual(choice.catalogue, "national-designs")
+        self.assertIn("hv-10kv-box", [d.id for d in choice.designs])
+        picked = cm.pick_typical_design(job.id, "hv-10kv-box").typical_design
+        self.assertEqual((picked.cost_low_yuan, picked.cost_high_yuan), (250000.0, 600000.0))
+        cm.edit(job.id, fl.JobEdit.UPDATE_CUSTOMER_WORKS(works=fl.CustomerWorks(
+            builder_firm="no-such-firm")))
+        checks = cm.firm_checks(job.id)
+        self.assertEqual(len(checks), 1)
+        self.assertFalse(checks[0].ok)
+        self.assertIn("不在本单位的资质登记中", checks[0].reasons_zh[0])
+        # A connection plan proposed offline is on the phone's agenda at once.
+        cm.edit(job.id, fl.JobEdit.UPDATE_POWER_ON_PLAN(plan=fl.PowerOnPlan(planned_on=day(12))))
+        self.assertEqual([e.kind for e in cm.agenda(day(30), True)], ["power_on"])
 
     def test_errors_and_calendar(self):
         app = fl.FieldApp.open(os.path.join(self.tmp.name, "phone2"), self.keys)
