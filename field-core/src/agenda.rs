@@ -151,7 +151,11 @@ pub fn agenda(job: &Job) -> Vec<AgendaItem> {
                 .clone()
                 .or_else(|| job.assignment.customer_manager.clone()),
             due_on: due,
-            title: v.leader_name.clone().unwrap_or_default(),
+            title: v
+                .leader_name
+                .as_deref()
+                .map(|l| format!("{l} 带队"))
+                .unwrap_or_default(),
             done: false,
             late_on: due,
         });

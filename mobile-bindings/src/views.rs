@@ -4,7 +4,10 @@
 use crate::sections::*;
 use crate::types::{Date, Timestamp};
 use field_core::codes::*;
-use field_core::job::{Agent, Assignment, Customer, CustomerWorks, KeyVisit, Meeting, Milestone, OutagePlan, Pause, Photo, PowerOnPlan, ReturnVisit, SupplyPlan, Survey, TemporarySupply, TypicalDesign, VisitPlan};
+use field_core::job::{
+    Agent, Assignment, Customer, CustomerWorks, KeyVisit, Meeting, Milestone, OutagePlan, Pause,
+    Photo, PowerOnPlan, ReturnVisit, SupplyPlan, Survey, TemporarySupply, TypicalDesign, VisitPlan,
+};
 use std::collections::HashMap;
 
 /// One of the three inspections.
