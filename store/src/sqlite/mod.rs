@@ -1366,4 +1366,85 @@ mod tests {
             1
         );
     }
+
+    #[test]
+    fn a_version_20_database_gains_the_agenda() {
+        use crate::{AgendaQuery, AgendaRow, JobRow};
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(FILE)).unwrap();
+            for sql in &MIGRATIONS[..20] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch("PRAGMA user_version = 20;").unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let item = |id: &str, due: &str, done: bool| AgendaRow {
+            job_id: "j1".into(),
+            item_id: id.into(),
+            unit: "zx".into(),
+            job_no: "YK-1".into(),
+            customer_name: "客户".into(),
+            kind: "action".into(),
+            owner: Some("cm".into()),
+            due_on: due.into(),
+            late_on: due.into(),
+            title: "落实".into(),
+            done,
+        };
+        let mut tx = store.write().unwrap();
+        let write = crate::JobWrite {
+            job_id: "j1".into(),
+            row: JobRow {
+                job_id: "j1".into(),
+                unit: "zx".into(),
+                kind: "hv".into(),
+                job_no: "YK-1".into(),
+                status: "accepted".into(),
+                created_by: "cm".into(),
+                accepted_on: "2026-11-01".into(),
+                ..Default::default()
+            },
+            agenda: Some(vec![
+                item("a1", "2026-11-05", false),
+                item("a2", "2026-11-30", false),
+                item("a3", "2026-11-04", true),
+            ]),
+            snapshot: Some(b"snap".to_vec()),
+            ..Default::default()
+        };
+        assert!(tx.write_job(&write).unwrap());
+        tx.commit().unwrap();
+        let q = |unit: Option<&str>, owner: Option<&str>, until: &str| AgendaQuery {
+            unit: unit.map(str::to_string),
+            assigned_to: owner.map(str::to_string),
+            until: until.into(),
+            limit: 10,
+        };
+        let ids = |q: AgendaQuery| -> Vec<String> {
+            let r = store.read().unwrap();
+            r.agenda_items(&q)
+                .unwrap()
+                .into_iter()
+                .map(|i| i.item_id)
+                .collect()
+        };
+        assert_eq!(
+            ids(q(Some("zx"), None, "2026-11-20")),
+            ["a1"],
+            "open, due by then"
+        );
+        assert_eq!(ids(q(None, Some("cm"), "2026-12-31")), ["a1", "a2"]);
+        assert!(ids(q(Some("other"), None, "2026-12-31")).is_empty());
+        assert!(ids(q(None, Some("someone"), "2026-12-31")).is_empty());
+        // Rewritten whole with the job.
+        let mut tx = store.write().unwrap();
+        let mut again = write.clone();
+        again.expected = Some(0);
+        again.snapshot = None;
+        again.agenda = Some(vec![item("a2", "2026-11-30", true)]);
+        assert!(tx.write_job(&again).unwrap());
+        tx.commit().unwrap();
+        assert!(ids(q(None, None, "2026-12-31")).is_empty());
+    }
 }
