@@ -87,24 +87,64 @@ async fn the_project_side_reaches_the_board_the_office_and_the_customer() {
     new.application.capacity_kva = Some(800.0);
     let job = office.store.create_job("office1", &new).unwrap();
     assign(&office, &job.id, Some("cm1"), Some("pm1"));
-    // An important customer (一级重要用户): visits every 30 days from eight days ago, none yet.
-    for e in [
-        Edit::UpdateApplication(Application {
-            importance: Some(field_core::Importance::First),
-            ..Default::default()
-        }),
-        Edit::UpdateVisitPlan(VisitPlan {
-            leader: Some("disp1".into()),
-            leader_name: Some("周伟".into()),
-            customer_manager: Some("cm1".into()),
-            every_days: Some(30),
-            starts_on: Some(day(-8)),
-            ..Default::default()
-        }),
-    ] {
-        office.store.edit(&job.id, "office1", &e).unwrap();
-    }
+    // An important customer (一级重要用户).
+    office
+        .store
+        .edit(
+            &job.id,
+            "office1",
+            &Edit::UpdateApplication(Application {
+                importance: Some(field_core::Importance::First),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
     office.sync().await;
+
+    // The counter sets the visit plan in the browser: led by disp1, every 30 days from eight
+    // days ago, none made yet. A customer manager may not.
+    let page = format!("/jobs/{}", job.id);
+    let cm_session = form_login(&base, "cm1", PASSWORD).await;
+    let csrf = page_csrf(&base, &cm_session, &page).await;
+    let r = session_post(
+        &base,
+        &cm_session,
+        &format!("{page}/visit-plan"),
+        &[
+            ("csrf", csrf.as_str()),
+            ("leader", "disp1"),
+            ("grid_manager", "pm1"),
+            ("customer_manager", "cm1"),
+            ("every_days", "30"),
+            ("starts_on", &day(-8).to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    b.login(&base, &page, "office1", PASSWORD).await;
+    assert_eq!(
+        b.count("#visit-plan-form[open]").await,
+        1,
+        "open for an important customer without a plan"
+    );
+    b.select("#visit-plan-form select[name=leader]", "disp1")
+        .await;
+    b.select("#visit-plan-form select[name=grid_manager]", "pm1")
+        .await;
+    b.select("#visit-plan-form select[name=customer_manager]", "cm1")
+        .await;
+    b.fill("#visit-plan-form input[name=every_days]", "30")
+        .await;
+    b.js(&format!(
+        "document.querySelector('#visit-plan-form input[name=starts_on]').value = '{}'; return 0",
+        day(-8)
+    ))
+    .await;
+    b.shot("visit-plan-form").await;
+    b.click("#visit-plan-form button[type=submit]").await;
+    assert!(b.text("#next-visit").await.contains(&day(-8).to_string()));
+    assert!(b.text("#key-visit-plan").await.contains("disp1"));
+    b.click("header.top form[action='/logout'] button").await;
     let cm = Phone::login(&server, "cm1").await;
     let pm = Phone::login(&server, "pm1").await;
     cm.sync().await;
@@ -231,7 +271,7 @@ async fn the_project_side_reaches_the_board_the_office_and_the_customer() {
         ("#customer_works", "hd-design"),
         ("#typical_design", "10千伏箱式变电站单电源接入"),
         ("#temporary_supply", "ZB-400-0017"),
-        ("#visit_plan", "周伟"),
+        ("#key-visit-plan", "已逾期"),
     ] {
         let text = b.text(part).await;
         assert!(text.contains(want), "{part}: {text}");

@@ -24,6 +24,7 @@ pub mod grid;
 pub mod guide;
 pub mod integrity;
 pub mod jobs;
+pub mod key_visits;
 pub mod keys;
 pub mod lease;
 pub mod listing;

@@ -572,11 +572,12 @@ pub async fn detail(
     let v = load(&env, &web, &id).await?;
     let lang = web.lang;
     let (i, who, unit) = (id.clone(), web.session.who.clone(), v.job.unit.clone());
-    let (token, candidates) = env
+    let (token, candidates, people) = env
         .blocking(move |env| {
             Ok((
                 crate::service::public::token(env, &i)?,
                 super::assignment::candidates(env, &who, &unit)?,
+                env.store.read()?.users_of(Some(&unit))?,
             ))
         })
         .await
@@ -596,6 +597,7 @@ pub async fn detail(
                 "assigned" => p.notice role="status" { (lang.t("派工已保存，工单将随同步送达经理手机。", "The assignment is saved; the managers' phones get the job with their next sync.")) },
                 "supervision" => p.notice role="status" { (lang.t("督办已发出，将随同步送达经理手机。", "The order is issued; the manager's phone gets it with the next sync.")) },
                 "supervision_closed" => p.notice role="status" { (lang.t("督办已办结。", "The order is closed.")) },
+                "visit_plan" => p.notice role="status" { (lang.t("走访计划已保存，将随同步送达客户经理手机。", "The visit plan is saved; the customer manager's phone gets it with the next sync.")) },
                 _ => {},
             }
             p.actions.no-print {
@@ -638,7 +640,7 @@ pub async fn detail(
             (section(lang, doc, "meetings"))
             (section(lang, doc, "actions"))
             (section(lang, doc, "temporary_supply"))
-            (section(lang, doc, "visit_plan"))
+            (super::key_visits::card(&env, &web, &v, &people))
             (section(lang, doc, "key_visits"))
             (milestones(lang, &v))
             section.card #progress-link {

@@ -15,6 +15,7 @@ pub mod exports;
 pub mod grid;
 pub mod guide;
 pub mod jobs;
+pub mod key_visits;
 pub mod layout;
 pub mod list;
 pub mod login;
@@ -102,6 +103,7 @@ pub fn router() -> Router<Arc<Env>> {
         .route("/jobs/{id}/follow-up", post(visits::follow_up))
         .route("/jobs/{id}/assignment", post(assignment::assign))
         .route("/jobs/{id}/supervision", post(supervision::issue))
+        .route("/jobs/{id}/visit-plan", post(key_visits::set_plan))
         .route(
             "/jobs/{id}/supervision/{order}/close",
             post(supervision::close),
