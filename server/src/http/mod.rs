@@ -2,6 +2,7 @@
 //! and the mapping of errors to status codes ([`error`]). Handlers are thin: extract, call a
 //! service, encode.
 
+mod api_doc;
 pub mod auth;
 pub mod caller;
 pub mod dispatch;

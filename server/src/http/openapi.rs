@@ -1,5 +1,7 @@
-//! The OpenAPI 3.1 description of the office's JSON API, served at `/api/v1/openapi.json`.
-//! The sync protocol, login and uploads are described in `docs/sync-protocol.md`.
+//! The OpenAPI 3.1 description of every HTTP operation but the browser's pages, served at
+//! `/api/v1/openapi.json`: the office's JSON API and the customer's, and (`api_doc`) login,
+//! sync, the reference feed, photo files, tus uploads, PDFs, spreadsheets and archives. The
+//! sync protocol's messages are described in `docs/sync-protocol.md`.
 
 use crate::service::Env;
 use axum::Json;
@@ -43,6 +45,15 @@ impl utoipa::Modify for Bearer {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    crate::http::caller::SESSION_COOKIE,
+                    "The browser's session cookie (log in at `/`).",
+                ),
+            )),
+        );
     }
 }
 
@@ -73,12 +84,40 @@ impl utoipa::Modify for Bearer {
         super::public::confirm_plan,
         super::public::ask,
         super::public::rating,
+        super::api_doc::healthz_doc,
+        super::api_doc::readyz_doc,
+        super::api_doc::metrics_doc,
+        super::api_doc::login_doc,
+        super::api_doc::sync_doc,
+        super::api_doc::automerge_doc,
+        super::api_doc::reference_doc,
+        super::api_doc::contract_verification_doc,
+        super::api_doc::contract_pdf_doc,
+        super::api_doc::blob_doc,
+        super::api_doc::tus_options_doc,
+        super::api_doc::tus_create_doc,
+        super::api_doc::tus_head_doc,
+        super::api_doc::tus_patch_doc,
+        super::api_doc::tus_delete_doc,
+        super::api_doc::receipt_pdf_doc,
+        super::api_doc::notice_pdf_doc,
+        super::api_doc::archive_doc,
+        super::api_doc::export_csv_doc,
+        super::api_doc::export_xlsx_doc,
+        super::api_doc::assessment_csv_doc,
+        super::api_doc::assessment_xlsx_doc,
+        super::api_doc::public_receipt_pdf_doc,
+        super::api_doc::guide_pdf_doc,
     ),
     modifiers(&Bearer),
     tags(
         (name = "office", description = "营业厅审核 / office review"),
         (name = "dispatch", description = "调度台与考核 / dispatch board and assessment"),
-        (name = "customer", description = "网上办电（无需登录，按地址限流）/ the customer's channel: no login, limited per address")
+        (name = "customer", description = "网上办电（无需登录，按地址限流）/ the customer's channel: no login, limited per address"),
+        (name = "phone", description = "手机端：登录、同步（CBOR+zstd）、参考数据、照片文件 / the phones: login, sync (CBOR + zstd), reference data, photo files"),
+        (name = "uploads", description = "照片断点续传（tus 1.0）/ resumable photo uploads (tus 1.0)"),
+        (name = "downloads", description = "浏览器下载：PDF、表格、一户一档 / the browser's downloads: PDFs, spreadsheets, the customer file (session cookie)"),
+        (name = "operations", description = "运维：存活、就绪、指标 / liveness, readiness, metrics")
     )
 )]
 pub struct ApiDoc;

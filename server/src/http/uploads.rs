@@ -65,8 +65,8 @@ pub async fn create(
     State(env): State<Arc<Env>>,
     headers: HeaderMap,
 ) -> Result<Response, ServerError> {
-    check_version(&headers)?;
     let who = caller(&env, &headers).await?;
+    check_version(&headers)?;
     if headers.contains_key("upload-defer-length") {
         return Err(ServerError::bad(
             "defer_length",
@@ -106,8 +106,8 @@ pub async fn head(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ServerError> {
-    check_version(&headers)?;
     let who = caller(&env, &headers).await?;
+    check_version(&headers)?;
     let (offset, length) = tus::status(&env, &who, id).await?;
     Ok(offset_response(StatusCode::OK, offset, Some(length)))
 }
@@ -117,14 +117,14 @@ pub async fn delete(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ServerError> {
-    check_version(&headers)?;
     let who = caller(&env, &headers).await?;
+    check_version(&headers)?;
     tus::terminate(&env, &who, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// The authenticated caller (tus checks its version header first, so the caller is resolved
-/// inside the handlers).
+/// The authenticated caller (resolved inside the handlers, before the tus version is checked:
+/// a request without a valid token gets 401 whatever else is wrong with it).
 async fn caller(
     env: &Arc<Env>,
     headers: &HeaderMap,
@@ -138,8 +138,8 @@ pub async fn patch(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ServerError> {
-    check_version(&headers)?;
     let who = caller(&env, &headers).await?;
+    check_version(&headers)?;
     if header_str(&headers, "content-type") != Some(OFFSET_MEDIA_TYPE) {
         return Err(ServerError::MediaType {
             code: "content_type",

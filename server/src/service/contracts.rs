@@ -58,11 +58,10 @@ pub async fn verify_job(
     let ids: Vec<String> = match contract_id {
         Some(id) if job.contracts.contains_key(id) => vec![id.to_string()],
         Some(id) => {
-            return Err(ServerError::bad(
-                "no_such_contract",
-                format!("工单 {job_id} 中没有合同 {id}"),
-                format!("job {job_id} has no contract {id}"),
-            ));
+            return Err(ServerError::NotFoundNamed {
+                zh: format!("工单 {job_id} 中没有合同 {id}"),
+                en: format!("job {job_id} has no contract {id}"),
+            });
         }
         None => job.contracts.keys().cloned().collect(),
     };
@@ -161,13 +160,11 @@ pub async fn export(
     dir: &Path,
     pdf: Option<Vec<u8>>,
 ) -> Result<Vec<PathBuf>, ServerError> {
-    let evidence = Evidence::from_job(job, contract_id).ok_or_else(|| {
-        ServerError::bad(
-            "no_such_contract",
-            format!("工单中没有合同 {contract_id}"),
-            format!("the job has no contract {contract_id}"),
-        )
-    })?;
+    let evidence =
+        Evidence::from_job(job, contract_id).ok_or_else(|| ServerError::NotFoundNamed {
+            zh: format!("工单中没有合同 {contract_id}"),
+            en: format!("the job has no contract {contract_id}"),
+        })?;
     let c = &job.contracts[contract_id];
     let mut written = Vec::new();
     let mut put = |name: &str, bytes: Vec<u8>| -> Result<(), ServerError> {
