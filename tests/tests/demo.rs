@@ -75,5 +75,51 @@ async fn demo_data_covers_every_kind_and_state() {
         mine.iter()
             .all(|s| s.customer_manager.as_deref() == Some("cm-li"))
     );
+    // The project side: 赵敏's phone has her late meeting action item and the overdue visit to an
+    // important customer; the dispatcher's board lists the unit's agenda, the register of firms
+    // flags the builder whose licence ends before the works.
+    let (zhao, _d3) = phone("cm-zhao").await;
+    let until = field_core::job::local_date(chrono::Utc::now()) + chrono::Days::new(14);
+    let agenda = zhao.agenda(Some("cm-zhao"), until).unwrap();
+    let late: BTreeSet<&str> = agenda
+        .iter()
+        .filter(|e| e.state == field_core::agenda::AgendaState::Late)
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert_eq!(late, BTreeSet::from(["action", "key_visit"]), "{agenda:?}");
+    let board = session_get(
+        &url,
+        &form_login(&url, "dispatcher1", &password("dispatcher1")).await,
+        "/api/v1/board",
+    )
+    .await
+    .json::<serde_json::Value>()
+    .await
+    .unwrap();
+    let kinds: BTreeSet<String> = board["agenda"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap().to_string())
+        .collect();
+    for k in [
+        "action",
+        "power_on",
+        "outage",
+        "rental_removal",
+        "key_visit",
+    ] {
+        assert!(kinds.contains(k), "{k} on the board: {kinds:?}");
+    }
+    let with_firms = all
+        .iter()
+        .find(|s| {
+            zhao.firm_checks(&s.job_id)
+                .map(|c| c.len() == 2)
+                .unwrap_or(false)
+        })
+        .expect("a demo job names its firms");
+    let checks = zhao.firm_checks(&with_firms.job_id).unwrap();
+    assert!(checks[0].ok && !checks[1].ok, "{checks:?}");
     running.stop().await;
 }
