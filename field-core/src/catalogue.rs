@@ -83,14 +83,10 @@ impl Catalogue {
     pub fn from_json(json: &str) -> Result<Catalogue, CatalogueError> {
         let c: Catalogue = serde_json::from_str(json)?;
         let invalid = |zh: String, en: String| Err(CatalogueError::Invalid { zh, en });
-        if c.id.trim().is_empty() || c.id.len() > 64 {
-            return invalid("缺少编号".into(), "the id is missing".into());
-        }
-        if c.designs.is_empty() || c.designs.len() > DESIGNS_MAX {
-            return invalid(
-                format!("典型设计应为 1–{DESIGNS_MAX} 项"),
-                format!("a catalogue has 1–{DESIGNS_MAX} designs"),
-            );
+        if let Err((zh, en)) =
+            crate::book::check_set(&c.id, c.designs.len(), DESIGNS_MAX, ("典型设计", "designs"))
+        {
+            return invalid(zh, en);
         }
         let mut ids = std::collections::BTreeSet::new();
         for (i, d) in c.designs.iter().enumerate() {
@@ -101,11 +97,7 @@ impl Catalogue {
                     format!("design {n}: the id is invalid or repeated"),
                 );
             }
-            let bad = |t: &str| {
-                t.trim().is_empty()
-                    || t.chars().count() > TEXT_MAX
-                    || t.chars().any(char::is_control)
-            };
+            let bad = |t: &str| crate::book::bad_text(t, TEXT_MAX);
             if [&d.title, &d.scope]
                 .iter()
                 .any(|l| bad(&l.zh) || bad(&l.en))
@@ -154,40 +146,21 @@ impl Catalogue {
     }
 }
 
+impl crate::book::National for Catalogue {
+    type Error = CatalogueError;
+
+    fn national() -> Self {
+        Catalogue::from_json(include_str!("../data/designs/national.v1.json"))
+            .expect("the compiled-in catalogue is valid")
+    }
+
+    fn parse(json: &str) -> Result<Self, CatalogueError> {
+        Catalogue::from_json(json)
+    }
+}
+
 /// Every catalogue known: the national default and what is installed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CatalogueBook {
-    book: crate::book::Book<Catalogue>,
-}
-
-impl Default for CatalogueBook {
-    fn default() -> Self {
-        let national = Catalogue::from_json(include_str!("../data/designs/national.v1.json"))
-            .expect("the compiled-in catalogue is valid");
-        let mut book = crate::book::Book::default();
-        book.add(national);
-        CatalogueBook { book }
-    }
-}
-
-impl CatalogueBook {
-    pub fn add(&mut self, c: Catalogue) {
-        self.book.add(c);
-    }
-
-    pub fn add_json(&mut self, json: &str) -> Result<(), CatalogueError> {
-        self.add(Catalogue::from_json(json)?);
-        Ok(())
-    }
-
-    /// The catalogue in force for `unit` on `date`.
-    pub fn in_force(&self, unit: &str, date: NaiveDate) -> &Catalogue {
-        self.book
-            .in_force(unit, date)
-            .or_else(|| self.book.first())
-            .expect("the national catalogue is always there")
-    }
-}
+pub type CatalogueBook = crate::book::NationalBook<Catalogue>;
 
 #[cfg(test)]
 mod tests {

@@ -53,22 +53,14 @@ impl FeeSchedule {
     pub fn from_json(json: &str) -> Result<FeeSchedule, FeeError> {
         let s: FeeSchedule = serde_json::from_str(json)?;
         let invalid = |zh: String, en: String| Err(FeeError::Invalid { zh, en });
-        if s.id.trim().is_empty() || s.id.len() > 64 {
-            return invalid("缺少编号".into(), "the id is missing".into());
-        }
-        if s.items.is_empty() || s.items.len() > ITEMS_MAX {
-            return invalid(
-                format!("收费项目应为 1–{ITEMS_MAX} 项"),
-                format!("a schedule has 1–{ITEMS_MAX} items"),
-            );
+        if let Err((zh, en)) =
+            crate::book::check_set(&s.id, s.items.len(), ITEMS_MAX, ("收费项目", "fee items"))
+        {
+            return invalid(zh, en);
         }
         for (i, item) in s.items.iter().enumerate() {
             for l in [&item.item, &item.standard, &item.basis] {
-                let bad = |t: &str| {
-                    t.trim().is_empty()
-                        || t.chars().count() > TEXT_MAX
-                        || t.chars().any(char::is_control)
-                };
+                let bad = |t: &str| crate::book::bad_text(t, TEXT_MAX);
                 if bad(&l.zh) || bad(&l.en) {
                     return invalid(
                         format!(
@@ -96,42 +88,21 @@ impl FeeSchedule {
 
 crate::book::versioned!(FeeSchedule);
 
+impl crate::book::National for FeeSchedule {
+    type Error = FeeError;
+
+    fn national() -> Self {
+        FeeSchedule::from_json(include_str!("../data/fees/national.v1.json"))
+            .expect("the compiled-in fee schedule is valid")
+    }
+
+    fn parse(json: &str) -> Result<Self, FeeError> {
+        FeeSchedule::from_json(json)
+    }
+}
+
 /// Every schedule known: the national default and what is installed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FeeBook {
-    book: crate::book::Book<FeeSchedule>,
-}
-
-impl Default for FeeBook {
-    fn default() -> Self {
-        let national = FeeSchedule::from_json(include_str!("../data/fees/national.v1.json"))
-            .expect("the compiled-in fee schedule is valid");
-        let mut book = crate::book::Book::default();
-        book.add(national);
-        FeeBook { book }
-    }
-}
-
-impl FeeBook {
-    /// Adds a schedule (one with the same id and version is replaced).
-    pub fn add(&mut self, s: FeeSchedule) {
-        self.book.add(s);
-    }
-
-    pub fn add_json(&mut self, json: &str) -> Result<(), FeeError> {
-        self.add(FeeSchedule::from_json(json)?);
-        Ok(())
-    }
-
-    /// The schedule in force for `unit` on `date`: the unit's own newest one in force, else the
-    /// national one.
-    pub fn in_force(&self, unit: &str, date: NaiveDate) -> &FeeSchedule {
-        self.book
-            .in_force(unit, date)
-            .or_else(|| self.book.first())
-            .expect("the national schedule is always there")
-    }
-}
+pub type FeeBook = crate::book::NationalBook<FeeSchedule>;
 
 #[cfg(test)]
 mod tests {

@@ -92,19 +92,15 @@ impl FirmRegister {
     pub fn from_json(json: &str) -> Result<FirmRegister, FirmError> {
         let r: FirmRegister = serde_json::from_str(json)?;
         let invalid = |zh: String, en: String| Err(FirmError::Invalid { zh, en });
-        if r.id.trim().is_empty() || r.id.len() > 64 {
-            return invalid("缺少编号".into(), "the id is missing".into());
+        if let Err((zh, en)) =
+            crate::book::check_set(&r.id, r.firms.len(), FIRMS_MAX, ("单位", "firms"))
+        {
+            return invalid(zh, en);
         }
         if r.unit.as_deref().is_none_or(|u| u.trim().is_empty()) {
             return invalid(
                 "资质登记属于一个单位，缺少单位".into(),
                 "a register belongs to a unit; the unit is missing".into(),
-            );
-        }
-        if r.firms.is_empty() || r.firms.len() > FIRMS_MAX {
-            return invalid(
-                format!("单位应为 1–{FIRMS_MAX} 家"),
-                format!("a register has 1–{FIRMS_MAX} firms"),
             );
         }
         let mut ids = std::collections::BTreeSet::new();
@@ -116,9 +112,7 @@ impl FirmRegister {
                     format!("firm {n}: the id is invalid or repeated"),
                 );
             }
-            let bad = |t: &str| {
-                t.trim().is_empty() || t.chars().count() > 200 || t.chars().any(char::is_control)
-            };
+            let bad = |t: &str| crate::book::bad_text(t, 200);
             if bad(&f.name) || bad(&f.qualification) || bad(&f.certificate_no) {
                 return invalid(
                     format!("第 {n} 家的名称、资质或证书编号缺失或过长（最多 200 字）"),

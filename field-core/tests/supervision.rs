@@ -7,7 +7,6 @@ mod common;
 use automerge::ActorId;
 use common::*;
 use field_core::job::{SupervisionEscalation, SupervisionOrder};
-use field_core::policy::{WritePolicy, Writer, check_changes};
 use field_core::{Edit, JobDoc, JobKind, Role, RuleSet};
 
 fn order(manager: &str, due: &str) -> SupervisionOrder {
@@ -45,8 +44,7 @@ fn issued() -> JobDoc {
     doc
 }
 
-/// Applies `edit` as `user` (role, device actor `n`) on a copy of `base` and runs the server's
-/// check on what it added.
+/// The server's check of `edit` as `user` on a copy of `base`, on the day orders are answered.
 fn check_as(
     base: &mut JobDoc,
     user: &str,
@@ -54,27 +52,7 @@ fn check_as(
     n: u8,
     edit: &Edit,
 ) -> Result<(), field_core::policy::Refusal> {
-    let before = base.heads();
-    let before_job = base.job().unwrap();
-    let mut doc = base.fork_as(actor(n));
-    doc.apply(edit, &ctx(user, &format!("dev-{user}"), "2026-11-04"))
-        .unwrap();
-    let a = actor(n);
-    let writer = Writer {
-        username: user,
-        role,
-        unit: "zhuxian",
-        device_id: &format!("dev-{user}"),
-        actor: &a,
-    };
-    check_changes(
-        &mut doc,
-        &before,
-        Some(&before_job),
-        &writer,
-        &WritePolicy::default(),
-    )
-    .map(|_| ())
+    common::check_as(base, user, role, n, "2026-11-04", edit)
 }
 
 fn answer(text: &str) -> Edit {

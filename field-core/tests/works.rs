@@ -9,7 +9,6 @@ use automerge::ActorId;
 use common::*;
 use field_core::agenda::{AgendaKind, AgendaState, agenda};
 use field_core::job::*;
-use field_core::policy::{WritePolicy, Writer, check_changes};
 use field_core::{Edit, JobDoc, JobKind, OutageState, Role, RuleSet, Store, Voltage};
 
 fn actor(n: u8) -> ActorId {
@@ -71,30 +70,9 @@ fn action(owner: &str, due: &str) -> Edit {
     }
 }
 
-/// Applies `edit` as `user` on a copy of `base` and runs the server's check on it.
+/// The server's check of `edit` as `user` on a copy of `base`, its refusal as text.
 fn check_as(base: &mut JobDoc, user: &str, role: Role, n: u8, edit: &Edit) -> Result<(), String> {
-    let before = base.heads();
-    let before_job = base.job().unwrap();
-    let mut doc = base.fork_as(actor(n));
-    doc.apply(edit, &ctx(user, &format!("dev-{user}"), "2026-11-05"))
-        .map_err(|e| e.to_string())?;
-    let a = actor(n);
-    let writer = Writer {
-        username: user,
-        role,
-        unit: "zhuxian",
-        device_id: &format!("dev-{user}"),
-        actor: &a,
-    };
-    check_changes(
-        &mut doc,
-        &before,
-        Some(&before_job),
-        &writer,
-        &WritePolicy::default(),
-    )
-    .map(|_| ())
-    .map_err(|r| r.to_string())
+    common::check_as(base, user, role, n, "2026-11-05", edit).map_err(|r| r.to_string())
 }
 
 #[test]

@@ -56,3 +56,37 @@ pub fn ctx(actor: &str, device: &str, now: &str) -> EditContext {
         now: at(now),
     }
 }
+
+/// Applies `edit` as `user` (its role, device actor `[n; 16]`, on `day`) on a copy of `base` and
+/// runs the server's write check on what it added.
+pub fn check_as(
+    base: &mut field_core::JobDoc,
+    user: &str,
+    role: field_core::Role,
+    n: u8,
+    day: &str,
+    edit: &field_core::Edit,
+) -> Result<(), field_core::policy::Refusal> {
+    use field_core::policy::{WritePolicy, Writer, check_changes};
+    let actor = automerge::ActorId::from(vec![n; 16]);
+    let before = base.heads();
+    let before_job = base.job().unwrap();
+    let mut doc = base.fork_as(actor.clone());
+    let device = format!("dev-{user}");
+    doc.apply(edit, &ctx(user, &device, day)).unwrap();
+    let writer = Writer {
+        username: user,
+        role,
+        unit: "zhuxian",
+        device_id: &device,
+        actor: &actor,
+    };
+    check_changes(
+        &mut doc,
+        &before,
+        Some(&before_job),
+        &writer,
+        &WritePolicy::default(),
+    )
+    .map(|_| ())
+}

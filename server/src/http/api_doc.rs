@@ -6,7 +6,7 @@
 //! that field-core defines (it has no OpenAPI dependency) are mirrored here; a test checks each
 //! mirror reads what field-core writes.
 
-use super::office::DateOrEmpty;
+use super::office::ListParams;
 use super::openapi::ApiErrorBody;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -90,6 +90,19 @@ pub struct ReferenceItem {
 pub struct ReferencePage {
     pub items: Vec<ReferenceItem>,
     pub next: i64,
+}
+
+/// A month of a unit's assessment as query parameters.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct MonthParams {
+    /// `YYYY-MM` (empty: the latest month with figures)
+    #[param(pattern = r"^([0-9]{4}-(0[1-9]|1[0-2]))?$")]
+    month: Option<String>,
+    /// admins: a unit (empty: every unit); ignored for others
+    #[param(max_length = 64)]
+    unit: Option<String>,
 }
 
 /// `GET /healthz`: the process answers.
@@ -408,20 +421,7 @@ pub(crate) fn archive_doc() {}
 /// `GET /jobs/export.csv` and `.xlsx`: the list as filtered (the list's query parameters).
 #[utoipa::path(
     get, path = "/jobs/export.csv", tag = "downloads",
-    params(
-        ("kind" = Option<String>, Query, description = "job kind code"),
-        ("status" = Option<String>, Query, description = "stage (status) code"),
-        ("review" = Option<String>, Query, description = "`none`, `pending`, `approved`, `returned`"),
-        ("sla" = Option<String>, Query, description = "time-limit state"),
-        ("cm" = Option<String>, Query, description = "customer manager (user name)"),
-        ("pm" = Option<String>, Query, description = "project manager (user name)"),
-        ("from" = Option<DateOrEmpty>, Query, description = "accepted on or after (YYYY-MM-DD; empty: any)"),
-        ("to" = Option<DateOrEmpty>, Query, description = "accepted on or before (YYYY-MM-DD; empty: any)"),
-        ("q" = Option<String>, Query, max_length = 100, description = "text in customer, address or job number"),
-        ("sort" = Option<String>, Query, description = "`updated` (default), `due`, `accepted`, `job_no`"),
-        ("key" = Option<String>, Query, description = "`1`: key projects only"),
-        ("visit" = Option<String>, Query, pattern = r"^(due|follow_up|done)?$", description = "return visit (empty: any)"),
-    ),
+    params(ListParams),
     responses(
         (status = 200, content_type = "text/csv; charset=utf-8", body = String),
         (status = 303, description = "no session: to the login page"),
@@ -434,20 +434,7 @@ pub(crate) fn export_csv_doc() {}
 
 #[utoipa::path(
     get, path = "/jobs/export.xlsx", tag = "downloads",
-    params(
-        ("kind" = Option<String>, Query, description = "job kind code"),
-        ("status" = Option<String>, Query, description = "stage (status) code"),
-        ("review" = Option<String>, Query, description = "`none`, `pending`, `approved`, `returned`"),
-        ("sla" = Option<String>, Query, description = "time-limit state"),
-        ("cm" = Option<String>, Query, description = "customer manager (user name)"),
-        ("pm" = Option<String>, Query, description = "project manager (user name)"),
-        ("from" = Option<DateOrEmpty>, Query, description = "accepted on or after (YYYY-MM-DD; empty: any)"),
-        ("to" = Option<DateOrEmpty>, Query, description = "accepted on or before (YYYY-MM-DD; empty: any)"),
-        ("q" = Option<String>, Query, max_length = 100, description = "text in customer, address or job number"),
-        ("sort" = Option<String>, Query, description = "`updated` (default), `due`, `accepted`, `job_no`"),
-        ("key" = Option<String>, Query, description = "`1`: key projects only"),
-        ("visit" = Option<String>, Query, pattern = r"^(due|follow_up|done)?$", description = "return visit (empty: any)"),
-    ),
+    params(ListParams),
     responses(
         (status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Binary),
         (status = 303, description = "no session: to the login page"),
@@ -461,10 +448,7 @@ pub(crate) fn export_xlsx_doc() {}
 /// `GET /assessment.csv` and `.xlsx`: a unit's month (考核).
 #[utoipa::path(
     get, path = "/assessment.csv", tag = "downloads",
-    params(
-        ("month" = Option<String>, Query, pattern = r"^([0-9]{4}-(0[1-9]|1[0-2]))?$", description = "`YYYY-MM` (empty: the latest with figures)"),
-        ("unit" = Option<String>, Query, max_length = 64, description = "admins: a unit"),
-    ),
+    params(MonthParams),
     responses(
         (status = 200, content_type = "text/csv; charset=utf-8", body = String),
         (status = 303, description = "no session: to the login page"),
@@ -478,10 +462,7 @@ pub(crate) fn assessment_csv_doc() {}
 
 #[utoipa::path(
     get, path = "/assessment.xlsx", tag = "downloads",
-    params(
-        ("month" = Option<String>, Query, pattern = r"^([0-9]{4}-(0[1-9]|1[0-2]))?$", description = "`YYYY-MM` (empty: the latest with figures)"),
-        ("unit" = Option<String>, Query, max_length = 64, description = "admins: a unit"),
-    ),
+    params(MonthParams),
     responses(
         (status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Binary),
         (status = 303, description = "no session: to the login page"),

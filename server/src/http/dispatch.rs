@@ -47,11 +47,7 @@ pub async fn board(
 /// `GET /api/v1/assessment`.
 #[utoipa::path(
     get, path = "/api/v1/assessment", tag = "dispatch",
-    params(
-        ("month" = Option<String>, Query, pattern = r"^([0-9]{4}-(0[1-9]|1[0-2]))?$",
-            description = "`YYYY-MM` (empty: this month)"),
-        ("unit" = Option<String>, Query, max_length = 64, description = "admins: a unit (empty: every unit); ignored for others"),
-    ),
+    params(super::api_doc::MonthParams),
     responses(
         (status = 200, body = Assessment),
         (status = 400, body = crate::http::openapi::ApiErrorBody),

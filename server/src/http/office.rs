@@ -58,22 +58,46 @@ impl utoipa::PartialSchema for DateOrEmpty {
 
 impl utoipa::ToSchema for DateOrEmpty {}
 
+/// The list's filters as query parameters (the list, its CSV and XLSX exports).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListParams {
+    /// job kind code
+    kind: Option<String>,
+    /// stage (status) code
+    status: Option<String>,
+    /// `none`, `pending`, `approved`, `returned`
+    review: Option<String>,
+    /// time-limit state: `overdue`, `due_soon`, `on_track`, `missed`, `met`
+    sla: Option<String>,
+    /// customer manager (user name)
+    cm: Option<String>,
+    /// project manager (user name)
+    pm: Option<String>,
+    /// accepted on or after (YYYY-MM-DD; empty: any)
+    #[param(value_type = Option<DateOrEmpty>)]
+    from: Option<String>,
+    /// accepted on or before (YYYY-MM-DD; empty: any)
+    #[param(value_type = Option<DateOrEmpty>)]
+    to: Option<String>,
+    /// text in customer, address or job number
+    #[param(max_length = 100)]
+    q: Option<String>,
+    /// `updated` (default), `due`, `accepted`, `job_no`
+    sort: Option<String>,
+    /// `1`: key projects only
+    key: Option<String>,
+    /// return visit: `due`, `follow_up`, `done` (empty: any)
+    #[param(pattern = r"^(due|follow_up|done)?$")]
+    visit: Option<String>,
+}
+
 /// `GET /api/v1/jobs`: one page of the caller's jobs with the totals of the filter.
 #[utoipa::path(
     get, path = "/api/v1/jobs", tag = "office",
     params(
-        ("kind" = Option<String>, Query, description = "job kind code"),
-        ("status" = Option<String>, Query, description = "stage (status) code"),
-        ("review" = Option<String>, Query, description = "`none`, `pending`, `approved`, `returned`"),
-        ("sla" = Option<String>, Query, description = "time-limit state: `overdue`, `due_soon`, `on_track`, `missed`, `met`"),
-        ("cm" = Option<String>, Query, description = "customer manager (user name)"),
-        ("pm" = Option<String>, Query, description = "project manager (user name)"),
-        ("from" = Option<DateOrEmpty>, Query, description = "accepted on or after (YYYY-MM-DD; empty: any)"),
-        ("to" = Option<DateOrEmpty>, Query, description = "accepted on or before (YYYY-MM-DD; empty: any)"),
-        ("q" = Option<String>, Query, max_length = 100, description = "text in customer, address or job number"),
-        ("sort" = Option<String>, Query, description = "`updated` (default), `due`, `accepted`, `job_no`"),
-        ("key" = Option<String>, Query, description = "`1`: key projects only"),
-        ("visit" = Option<String>, Query, pattern = r"^(due|follow_up|done)?$", description = "return visit: `due`, `follow_up`, `done` (empty: any)"),
+        ListParams,
         ("after" = Option<String>, Query, pattern = r"^([\s\S]*~[^~]+)?$", description = "the `next` of the previous page"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "page size (default 50)"),
     ),
