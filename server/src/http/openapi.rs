@@ -84,6 +84,7 @@ impl utoipa::Modify for Bearer {
         super::public::confirm_plan,
         super::public::ask,
         super::public::rating,
+        super::api_doc::openapi_doc,
         super::api_doc::healthz_doc,
         super::api_doc::readyz_doc,
         super::api_doc::metrics_doc,

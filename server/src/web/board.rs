@@ -290,7 +290,7 @@ pub async fn page(
                 }
             }
         }
-        (agenda_list(lang, &b.agenda))
+        (agenda_list(lang, &b.agenda, &name))
         (super::supervision::board_list(lang, &b.supervision, &b.today, &web.session.who.username))
         (visit_list(
             &b.visits_due,
@@ -311,7 +311,11 @@ pub async fn page(
 
 /// The board's agenda: meeting action items, planned power-on and outages by date, rented
 /// transformers to remove and important-customer visits, late first.
-fn agenda_list(lang: Lang, items: &[crate::service::board::BoardAgendaItem]) -> Markup {
+fn agenda_list(
+    lang: Lang,
+    items: &[crate::service::board::BoardAgendaItem],
+    name: &dyn Fn(&str) -> String,
+) -> Markup {
     use field_core::agenda::{AgendaKind, AgendaState};
     let late = items.iter().filter(|i| i.state == "late").count();
     html! {
@@ -339,7 +343,7 @@ fn agenda_list(lang: Lang, items: &[crate::service::board::BoardAgendaItem]) -> 
                                 td data-label=(lang.t("工单", "Job")) {
                                     a href={ "/jobs/" (i.item.job_id) } { (i.item.job_no) } " " span.small { (i.item.customer_name) }
                                 }
-                                td.who data-label=(lang.t("责任人", "Owner")) { (i.item.owner.as_deref().unwrap_or("—")) }
+                                td.who data-label=(lang.t("责任人", "Owner")) { (name(i.item.owner.as_deref().unwrap_or(""))) }
                                 td data-label=(lang.t("内容", "What")) { (i.item.title) }
                                 td data-label=(lang.t("状态", "State")) {
                                     @let class = match i.state.as_str() { "late" => "overdue", "due_soon" => "due_soon", _ => "ok" };
