@@ -70,11 +70,7 @@ pub fn state(due_on: NaiveDate, late_on: NaiveDate, done: bool, today: NaiveDate
 /// The job's agenda items. A job powered on has its power-on and outage done.
 pub fn agenda(job: &Job) -> Vec<AgendaItem> {
     let mut items = Vec::new();
-    let powered = job.metering.powered_on_at.is_some()
-        || job
-            .milestones
-            .values()
-            .any(|m| m.event == Some(crate::codes::MilestoneEvent::PoweredOn));
+    let powered = job.powered_on_at().is_some();
     for (id, a) in &job.actions {
         let Some(due) = a.due_on else { continue };
         items.push(AgendaItem {

@@ -158,6 +158,12 @@ impl Job {
             .min()
     }
 
+    /// When the job was powered on: its first power-on milestone, else the metering record.
+    pub fn powered_on_at(&self) -> Option<DateTime<Utc>> {
+        self.first(MilestoneEvent::PoweredOn)
+            .or(self.metering.powered_on_at)
+    }
+
     /// The earliest time `event` happened at or after `after`.
     pub fn first_after(
         &self,

@@ -52,12 +52,6 @@ pub fn plan_confirmed(job: &Job) -> bool {
     v.plan_confirmed_at.is_some() && v.plan_replied_at == replied(job).ok()
 }
 
-/// When the job was powered on, if it was.
-pub fn powered_on(job: &Job) -> Option<DateTime<Utc>> {
-    job.first(MilestoneEvent::PoweredOn)
-        .or(job.metering.powered_on_at)
-}
-
 /// Writes what `plan` decides for the job a tracking `token` opens, as the customer's.
 fn write(
     env: &Env,
@@ -164,7 +158,7 @@ pub fn rate(env: &Env, token: &str, score: i64, comment: &str) -> Result<(), Ser
     }
     let comment = clean(comment, "评价", "a comment")?;
     write(env, token, |job, now| {
-        if powered_on(job).is_none() {
+        if job.powered_on_at().is_none() {
             return Err(ServerError::conflict(
                 "not_powered_on",
                 "送电后才能评价",

@@ -76,13 +76,7 @@ pub fn list_row(
 
 /// The China-time day a job was powered on (its power-on milestone, else the metering record).
 pub fn powered_on(job: &Job) -> Option<chrono::NaiveDate> {
-    job.milestones
-        .values()
-        .filter(|m| m.event == Some(field_core::MilestoneEvent::PoweredOn))
-        .filter_map(|m| m.at)
-        .min()
-        .or(job.metering.powered_on_at)
-        .map(field_core::job::local_date)
+    job.powered_on_at().map(field_core::job::local_date)
 }
 
 /// Where a powered-on job's return visit stands: `due`, `follow_up` (the visit or the customer's

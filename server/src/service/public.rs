@@ -366,7 +366,7 @@ fn progress_of(env: &Env, job_id: &str) -> Result<Progress, ServerError> {
         plan,
         plan_confirmed: super::customer_voice::plan_confirmed(&job),
         voice: job.customer_voice.clone(),
-        powered_on: super::customer_voice::powered_on(&job).is_some(),
+        powered_on: job.powered_on_at().is_some(),
         customer,
         unit_record,
         job_no: job.job_no.clone(),
