@@ -238,6 +238,16 @@ pub(super) fn fields<T: Serialize>(section: &str, value: &T) -> Result<Map<Strin
     Ok(map)
 }
 
+/// Whether an optional text is missing or only spaces.
+pub(super) fn blank(v: &Option<String>) -> bool {
+    v.as_deref().is_none_or(|s| s.trim().is_empty())
+}
+
+/// A field as it will stand after a patch: the new value, else the stored one.
+pub(super) fn merged(new: &Option<String>, old: Option<&Option<String>>) -> Option<String> {
+    new.clone().or_else(|| old.cloned().flatten())
+}
+
 pub(super) fn path(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
 }

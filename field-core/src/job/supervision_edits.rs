@@ -4,7 +4,7 @@
 //! that each edit makes sense for the order as it stands.
 
 use super::Job;
-use super::edit::{EditContext, Write, fields, not_before_acceptance, path};
+use super::edit::{EditContext, Write, blank, fields, merged, not_before_acceptance, path};
 use super::local_date;
 use super::sections::{SupervisionAnswer, SupervisionEscalation, SupervisionOrder};
 use crate::validate::{Invalid, check_id};
@@ -37,10 +37,6 @@ fn required(field: &str, zh: &str, en: &str) -> Invalid {
     )
 }
 
-fn blank(v: &Option<String>) -> bool {
-    v.as_deref().is_none_or(|s| s.trim().is_empty())
-}
-
 pub(super) fn plan_issue(
     job: &Job,
     ctx: &EditContext,
@@ -52,9 +48,6 @@ pub(super) fn plan_issue(
     if existing.is_some_and(|e| !e.is_open()) {
         return Err(closed(id));
     }
-    let merged = |new: &Option<String>, old: Option<&Option<String>>| {
-        new.clone().or_else(|| old.cloned().flatten())
-    };
     if blank(&merged(&o.reason, existing.map(|e| &e.reason))) {
         return Err(required("supervision.reason", "督办事由", "a reason"));
     }

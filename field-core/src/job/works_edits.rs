@@ -5,16 +5,12 @@
 //! the job as it stands (dates in order, required parts present, nothing written twice).
 
 use super::Job;
-use super::edit::{EditContext, Write, fields, path};
+use super::edit::{EditContext, Write, blank, fields, merged, path};
 use super::local_date;
 use super::sections::*;
 use crate::validate::{Invalid, check_id};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Map;
-
-fn blank(v: &Option<String>) -> bool {
-    v.as_deref().is_none_or(|s| s.trim().is_empty())
-}
 
 fn required(field: &str, zh: &str, en: &str) -> Invalid {
     Invalid::new(field, format!("缺少{zh}"), format!("{en} is required"))
@@ -104,9 +100,6 @@ pub(super) fn plan_action(job: &Job, id: &str, a: &ActionItem) -> Result<Vec<Wri
             format!("action item {id} is done and cannot be changed"),
         ));
     }
-    let merged = |new: &Option<String>, old: Option<&Option<String>>| {
-        new.clone().or_else(|| old.cloned().flatten())
-    };
     let meeting = merged(&a.meeting, existing.map(|e| &e.meeting));
     match meeting.as_deref() {
         Some(m) if job.meetings.contains_key(m) => {}
