@@ -127,15 +127,21 @@ impl Store {
             .collect::<Result<_, _>>()?)
     }
 
+    /// The typical-design catalogues this phone has: the national one and what sync delivered.
+    fn designs(&self) -> Result<CatalogueBook, StoreError> {
+        let mut book = CatalogueBook::default();
+        for b in self.bodies(DESIGNS)? {
+            book.add_json(&b)?;
+        }
+        Ok(book)
+    }
+
     /// The typical designs that fit a job (kind, voltage, capacity), from the catalogue in force
     /// for its unit today (the national one until the unit's arrives). Pick one with
     /// `Edit::PickTypicalDesign(entry.pick(…))`, or [`Store::pick_typical_design`].
     pub fn typical_designs(&self, job_id: &str) -> Result<DesignChoice, StoreError> {
         let job = self.job(job_id)?;
-        let mut book = CatalogueBook::default();
-        for b in self.bodies(DESIGNS)? {
-            book.add_json(&b)?;
-        }
+        let book = self.designs()?;
         let c = book.in_force(&job.unit, local_date(self.now()));
         Ok(DesignChoice {
             catalogue: c.id.clone(),
@@ -152,10 +158,7 @@ impl Store {
         design_id: &str,
     ) -> Result<crate::Job, StoreError> {
         let job = self.job(job_id)?;
-        let mut book = CatalogueBook::default();
-        for b in self.bodies(DESIGNS)? {
-            book.add_json(&b)?;
-        }
+        let book = self.designs()?;
         let c = book.in_force(&job.unit, local_date(self.now()));
         let Some(entry) = c.get(design_id) else {
             return Err(crate::validate::Invalid::new(
