@@ -55,10 +55,9 @@ pub fn set_plan(
     })?;
     // Each person named must be an active user of the caller's unit (the customer manager one
     // of its customer managers); their names are written with them.
+    let tx = env.store.read()?;
     let person = |username: &str, manager: bool, zh: &str, en: &str| {
-        let u = env
-            .store
-            .read()?
+        let u = tx
             .user_by_name(username.trim())?
             .filter(|u| !u.disabled && u.unit == who.unit)
             .filter(|u| !manager || u.role == Role::CustomerManager.as_str());
@@ -78,6 +77,7 @@ pub fn set_plan(
         "客户经理",
         "the customer manager",
     )?;
+    drop(tx);
     let plan = VisitPlan {
         leader: Some(leader),
         leader_name: Some(leader_name),

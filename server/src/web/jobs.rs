@@ -577,7 +577,12 @@ pub async fn detail(
             Ok((
                 crate::service::public::token(env, &i)?,
                 super::assignment::candidates(env, &who, &unit)?,
-                env.store.read()?.users_of(Some(&unit))?,
+                // The visit plan's form offers the unit's people to those who may set it.
+                if crate::service::key_visits::may_plan(env, &who) {
+                    env.store.read()?.users_of(Some(&unit))?
+                } else {
+                    Vec::new()
+                },
             ))
         })
         .await
