@@ -109,8 +109,8 @@ pub struct AgendaRow {
 pub struct AgendaQuery {
     /// `None`: every unit (admins).
     pub unit: Option<String>,
-    /// Only items of jobs this user is assigned to, or owned by them (managers).
-    pub assigned_to: Option<String>,
+    /// Only items this user is to act on.
+    pub owner: Option<String>,
     /// `YYYY-MM-DD`: items due up to this day.
     pub until: String,
     pub limit: u32,
@@ -260,11 +260,10 @@ fn agenda_items_impl(db: &dyn crate::sql::Db, q: &AgendaQuery) -> Result<Vec<Age
             done
          FROM agenda_items
          WHERE done = 0 AND due_on <= ?1 AND (CAST(?2 AS TEXT) IS NULL OR unit = ?2)
-            AND (CAST(?3 AS TEXT) IS NULL OR owner = ?3 OR job_id IN
-                (SELECT a.job_id FROM job_access a WHERE a.username = ?3))
+            AND (CAST(?3 AS TEXT) IS NULL OR owner = ?3)
          ORDER BY due_on, job_no, item_id
          LIMIT ?4",
-        args![&q.until, &q.unit, &q.assigned_to, q.limit.clamp(1, 1000)],
+        args![&q.until, &q.unit, &q.owner, q.limit.clamp(1, 1000)],
         |r| {
             Ok(AgendaRow {
                 job_id: r.get(0)?,

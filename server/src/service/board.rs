@@ -210,19 +210,16 @@ pub fn board(env: &Env, who: &Principal, filter: &BoardFilter) -> Result<Board, 
     if let Some(m) = &q.manager {
         supervision.retain(|o| &o.manager == m);
     }
-    let mut agenda = agenda(
+    let agenda = agenda(
         &*tx,
         &AgendaQuery {
             unit: q.unit.clone(),
-            assigned_to: None,
+            owner: q.manager.clone(),
             until: (today() + chrono::Days::new(AGENDA_DAYS)).to_string(),
             limit: ROWS_MAX,
         },
         today(),
     )?;
-    if let Some(m) = &q.manager {
-        agenda.retain(|i| i.item.owner.as_ref() == Some(m));
-    }
     drop(tx);
     let units = q.unit.clone().map(|u| vec![u]);
     let late_applications = super::applications::late(env, units.as_deref())?

@@ -1417,7 +1417,7 @@ mod tests {
         tx.commit().unwrap();
         let q = |unit: Option<&str>, owner: Option<&str>, until: &str| AgendaQuery {
             unit: unit.map(str::to_string),
-            assigned_to: owner.map(str::to_string),
+            owner: owner.map(str::to_string),
             until: until.into(),
             limit: 10,
         };
