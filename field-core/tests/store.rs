@@ -8,9 +8,7 @@ use field_core::store::{JobFilter, SortOrder};
 use field_core::{Edit, JobKind, JobStatus, MilestoneEvent, Store, StoreError};
 
 fn open(dir: &tempfile::TempDir) -> Store {
-    Store::open(dir.path().join("field.db"), &common_key())
-        .unwrap()
-        .with_clock(|| at("2026-03-03"))
+    open_store(dir, "2026-03-03")
 }
 
 #[test]

@@ -9,7 +9,7 @@ use automerge::ActorId;
 use common::*;
 use field_core::agenda::{AgendaKind, AgendaState, agenda};
 use field_core::job::*;
-use field_core::{Edit, JobDoc, JobKind, OutageState, Role, RuleSet, Store, Voltage};
+use field_core::{Edit, JobDoc, JobKind, OutageState, Role, RuleSet, Voltage};
 
 fn actor(n: u8) -> ActorId {
     ActorId::from(vec![n; 16])
@@ -479,9 +479,7 @@ fn important_customers_are_visited_on_plan_and_visits_are_written_once() {
 #[test]
 fn the_phone_keeps_the_agenda_catalogue_and_register() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("field.db"), &common_key())
-        .unwrap()
-        .with_clock(|| at("2026-11-05"));
+    let store = open_store(&dir, "2026-11-05");
     let mut new = new_job(JobKind::HighVoltage, "2026-11-02");
     new.application.voltage = Some(Voltage::Kv10);
     new.application.capacity_kva = Some(800.0);
@@ -551,9 +549,7 @@ fn the_phone_keeps_the_agenda_catalogue_and_register() {
     assert!(store.install_firms("{").is_err());
     store.install_firms(REGISTER).unwrap();
     drop(store);
-    let store = Store::open(dir.path().join("field.db"), &common_key())
-        .unwrap()
-        .with_clock(|| at("2026-11-05"));
+    let store = open_store(&dir, "2026-11-05");
     let checks = store.firm_checks(&job.id).unwrap();
     assert!(checks[0].ok, "{checks:?}");
     assert_eq!(checks[0].firm_name.as_deref(), Some("建诚电力工程"));

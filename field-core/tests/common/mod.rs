@@ -90,3 +90,11 @@ pub fn check_as(
     )
     .map(|_| ())
 }
+
+/// The store in `dir` (created on first use), with its clock at 09:00 China time on `day`.
+pub fn open_store(dir: &tempfile::TempDir, day: &str) -> field_core::Store {
+    let day = day.to_string();
+    field_core::Store::open(dir.path().join("field.db"), &common_key())
+        .unwrap()
+        .with_clock(move || at(&day))
+}
