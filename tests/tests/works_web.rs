@@ -37,6 +37,7 @@ async fn the_project_side_reaches_the_board_the_office_and_the_customer() {
     ] {
         server.add_user(u, r, UNIT);
     }
+    server.add_user("office-other", Role::OfficeStaff, "elsewhere");
     let base = server.url();
     let now = Utc::now();
     let today = local_date(now);
@@ -121,6 +122,34 @@ async fn the_project_side_reaches_the_board_the_office_and_the_customer() {
     )
     .await;
     assert_eq!(r.status(), 403);
+    // The counter of another unit does not even find the job; a stranger is sent to log in.
+    let other = form_login(&base, "office-other", PASSWORD).await;
+    let csrf = page_csrf(&base, &other, "/jobs").await;
+    let r = session_post(
+        &base,
+        &other,
+        &format!("{page}/visit-plan"),
+        &[
+            ("csrf", csrf.as_str()),
+            ("leader", "disp1"),
+            ("grid_manager", "pm1"),
+            ("customer_manager", "cm1"),
+            ("every_days", "30"),
+            ("starts_on", &day(-8).to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    let stranger = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{base}{page}/visit-plan"))
+        .form(&[("every_days", "30")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), 303);
     b.login(&base, &page, "office1", PASSWORD).await;
     assert_eq!(
         b.count("#visit-plan-form[open]").await,
@@ -226,6 +255,14 @@ async fn the_project_side_reaches_the_board_the_office_and_the_customer() {
     let mine = cm.store.agenda(Some("cm1"), day(14)).unwrap();
     let kinds: Vec<_> = mine.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["key_visit", "action", "power_on"], "{mine:?}");
+
+    // Another unit's board holds none of this unit's agenda.
+    let other_board: serde_json::Value = session_get(&base, &other, "/api/v1/board")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(other_board["agenda"], serde_json::json!([]));
 
     // The dispatch board: late first, then by day.
     b.login(&base, "/board", "disp1", PASSWORD).await;

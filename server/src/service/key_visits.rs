@@ -33,13 +33,37 @@ fn bad(zh: &str, en: &str) -> ServerError {
     ServerError::bad("invalid_value", zh, en)
 }
 
-/// Sets the visit plan of a job's customer.
+/// Sets the visit plan of a job's customer. Whether the caller sees the job and may set plans
+/// is decided before their input is looked at: someone of another unit learns nothing more.
 pub fn set_plan(
     env: &Env,
     who: &Principal,
     job_id: &str,
     input: &PlanInput,
 ) -> Result<(), ServerError> {
+    on_behalf::write(
+        env,
+        who,
+        job_id,
+        || {
+            if may_plan(env, who) {
+                Ok(())
+            } else {
+                Err(ServerError::forbidden(
+                    format!("{}无权制定重要客户走访计划", who.role.zh()),
+                    format!("a {} may not set visit plans", who.role.en()),
+                ))
+            }
+        },
+        |_, _| Ok(vec![Edit::UpdateVisitPlan(checked(env, who, input)?)]),
+        |_, _| Ok(()),
+    )
+}
+
+/// The plan `input` describes, checked: an interval of 1–366 days, a first day, and three
+/// active users of the caller's unit (the customer manager one of its customer managers), whose
+/// names are written with them.
+fn checked(env: &Env, who: &Principal, input: &PlanInput) -> Result<VisitPlan, ServerError> {
     let every: i64 = input
         .every_days
         .trim()
@@ -53,8 +77,6 @@ pub fn set_plan(
             "give the first visit's day as YYYY-MM-DD",
         )
     })?;
-    // Each person named must be an active user of the caller's unit (the customer manager one
-    // of its customer managers); their names are written with them.
     let tx = env.store.read()?;
     let person = |username: &str, manager: bool, zh: &str, en: &str| {
         let u = tx
@@ -77,8 +99,7 @@ pub fn set_plan(
         "客户经理",
         "the customer manager",
     )?;
-    drop(tx);
-    let plan = VisitPlan {
+    Ok(VisitPlan {
         leader: Some(leader),
         leader_name: Some(leader_name),
         grid_manager: Some(grid),
@@ -87,22 +108,5 @@ pub fn set_plan(
         customer_manager_name: Some(cm_name),
         every_days: Some(every),
         starts_on: Some(starts_on),
-    };
-    on_behalf::write(
-        env,
-        who,
-        job_id,
-        || {
-            if may_plan(env, who) {
-                Ok(())
-            } else {
-                Err(ServerError::forbidden(
-                    format!("{}无权制定重要客户走访计划", who.role.zh()),
-                    format!("a {} may not set visit plans", who.role.en()),
-                ))
-            }
-        },
-        |_, _| Ok(vec![Edit::UpdateVisitPlan(plan.clone())]),
-        |_, _| Ok(()),
-    )
+    })
 }
